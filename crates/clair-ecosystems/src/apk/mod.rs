@@ -1,0 +1,1 @@
+//! apk (in progress)

@@ -1,0 +1,1 @@
+//! dpkg (in progress)
