@@ -148,6 +148,31 @@ impl LayerContents {
         self.symlinks.remove(path);
     }
 
+    /// A digest of everything recorded (files with their contents, links, whiteouts), used to
+    /// name a root filesystem, which has no digest of its own.
+    pub fn content_digest(&self) -> clair_types::Digest {
+        let mut h = clair_types::Sha256Writer::new();
+        for (p, d) in &self.files {
+            h.update(format!("f {} {}\n", p.len(), d.len()).as_bytes());
+            h.update(p.as_bytes());
+            h.update(d);
+        }
+        for (p, t) in &self.symlinks {
+            h.update(format!("l {} {}\n", p.len(), t.len()).as_bytes());
+            h.update(p.as_bytes());
+            h.update(t.as_bytes());
+        }
+        for p in &self.whiteouts {
+            h.update(format!("w {}\n", p.len()).as_bytes());
+            h.update(p.as_bytes());
+        }
+        for p in &self.opaque_dirs {
+            h.update(format!("o {}\n", p.len()).as_bytes());
+            h.update(p.as_bytes());
+        }
+        h.finish()
+    }
+
     /// Bytes held in memory for selected files.
     pub fn selected_bytes(&self) -> u64 {
         self.files.values().map(|d| d.len() as u64).sum()
@@ -171,7 +196,11 @@ impl FileView for LayerContents {
         let Some(real) = self.resolve(dir, true) else {
             return Vec::new();
         };
-        let prefix = if real.is_empty() { String::new() } else { format!("{real}/") };
+        let prefix = if real.is_empty() {
+            String::new()
+        } else {
+            format!("{real}/")
+        };
         self.files
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
@@ -188,7 +217,8 @@ mod tests {
     #[test]
     fn selector_matches_exact_and_children() {
         let mut s = FileSelector::new();
-        s.file("/var/lib/dpkg/status").dir_children("var/lib/dpkg/status.d/");
+        s.file("/var/lib/dpkg/status")
+            .dir_children("var/lib/dpkg/status.d/");
         assert!(s.wants("var/lib/dpkg/status"));
         assert!(s.wants("var/lib/dpkg/status.d/base"));
         assert!(!s.wants("var/lib/dpkg/status.d/sub/base"));

@@ -65,10 +65,10 @@ pub const MAX_SYMLINK_HOPS: usize = 40;
 /// as `openat2(RESOLVE_IN_ROOT)` does, so a link can never lead outside the image. With
 /// `follow_last` false the final component is not followed (like `lstat`). Returns `None` when
 /// there are too many links (a loop).
-pub fn resolve_in_root<'a>(
+pub fn resolve_in_root<S: AsRef<str>>(
     path: &str,
     follow_last: bool,
-    link_of: impl Fn(&str) -> Option<&'a str>,
+    link_of: impl Fn(&str) -> Option<S>,
 ) -> Option<String> {
     let mut resolved: Vec<String> = Vec::new();
     // Components still to walk, in reverse order (so pop() yields the next one).
@@ -96,6 +96,7 @@ pub fn resolve_in_root<'a>(
         };
         match link_of(&candidate) {
             Some(target) if follow_last || !is_last => {
+                let target = target.as_ref();
                 hops += 1;
                 if hops > MAX_SYMLINK_HOPS {
                     return None;
@@ -124,12 +125,21 @@ mod tests {
 
     #[test]
     fn cleans_member_names() {
-        assert_eq!(clean_member_name("./etc/os-release").unwrap(), "etc/os-release");
+        assert_eq!(
+            clean_member_name("./etc/os-release").unwrap(),
+            "etc/os-release"
+        );
         assert_eq!(clean_member_name("/etc//passwd").unwrap(), "etc/passwd");
-        assert_eq!(clean_member_name("usr/share/doc/").unwrap(), "usr/share/doc");
+        assert_eq!(
+            clean_member_name("usr/share/doc/").unwrap(),
+            "usr/share/doc"
+        );
         assert_eq!(clean_member_name("./").unwrap(), "");
         assert_eq!(clean_member_name("a/../b"), Err(BadPath::Traversal));
-        assert_eq!(clean_member_name("../../etc/shadow"), Err(BadPath::Traversal));
+        assert_eq!(
+            clean_member_name("../../etc/shadow"),
+            Err(BadPath::Traversal)
+        );
         assert_eq!(clean_member_name("a\0b"), Err(BadPath::Nul));
         // A name that merely contains dots is fine.
         assert_eq!(clean_member_name("a/..b/c..").unwrap(), "a/..b/c..");
@@ -162,7 +172,10 @@ mod tests {
             resolve_in_root("etc/os-release", true, f).as_deref(),
             Some("host/etc/os-release")
         );
-        assert_eq!(resolve_in_root("abs", true, f).as_deref(), Some("etc/shadow"));
+        assert_eq!(
+            resolve_in_root("abs", true, f).as_deref(),
+            Some("etc/shadow")
+        );
     }
 
     #[test]

@@ -105,7 +105,11 @@ impl<'a> Stack<'a> {
     }
 
     fn remove_below(&mut self, dir: &str) {
-        let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
         let doomed: Vec<String> = self
             .nodes
             .range(prefix.clone()..)
@@ -141,7 +145,11 @@ impl FileView for Stack<'_> {
         let Some(real) = self.canonical(dir) else {
             return Vec::new();
         };
-        let prefix = if real.is_empty() { String::new() } else { format!("{real}/") };
+        let prefix = if real.is_empty() {
+            String::new()
+        } else {
+            format!("{real}/")
+        };
         self.nodes
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))

@@ -150,12 +150,18 @@ mod tests {
             Err(DigestError::UnsupportedAlgorithm(_))
         ));
         // upper case, short, path traversal
-        assert!("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
-            .parse::<Digest>()
-            .is_err());
+        assert!(
+            "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+                .parse::<Digest>()
+                .is_err()
+        );
         assert!("sha256:abc".parse::<Digest>().is_err());
         assert!("sha256:../../../../etc/passwd".parse::<Digest>().is_err());
-        assert!(format!("sha512:{}", "a".repeat(128)).parse::<Digest>().is_ok());
+        assert!(
+            format!("sha512:{}", "a".repeat(128))
+                .parse::<Digest>()
+                .is_ok()
+        );
     }
 
     #[test]

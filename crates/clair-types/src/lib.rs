@@ -20,4 +20,6 @@ pub mod report;
 pub use digest::{Digest, DigestError, Sha256Writer};
 pub use distribution::Distribution;
 pub use package::{Package, PackageDbKind, SourcePackage};
-pub use report::{Environment, IndexReport, IndexState, ReportDistribution, ReportPackage, Repository};
+pub use report::{
+    Environment, IndexReport, IndexState, ReportDistribution, ReportPackage, Repository,
+};

@@ -1,0 +1,222 @@
+//! One pass over a layer's tar stream, keeping only what scanners and stacking need.
+
+use std::sync::Arc;
+
+use crate::contents::{FileSelector, LayerContents};
+use crate::path::{self, BadPath, clean_member_name};
+use crate::tar::{EntryKind, Skip, TarError, TarLimits, TarReader};
+
+/// Bounds on what is kept from one layer.
+#[derive(Debug, Clone, Copy)]
+pub struct ExtractLimits {
+    /// Largest selected file kept in memory; larger ones are skipped with a warning.
+    pub max_file_size: u64,
+    /// Most bytes of selected files kept from one layer; files beyond it are skipped with a warning.
+    pub max_layer_selected: u64,
+    /// Tar metadata bounds.
+    pub tar: TarLimits,
+}
+
+impl Default for ExtractLimits {
+    fn default() -> Self {
+        ExtractLimits {
+            max_file_size: 256 << 20,
+            max_layer_selected: 1 << 30,
+            tar: TarLimits::default(),
+        }
+    }
+}
+
+const OPAQUE: &str = ".wh..wh..opq";
+const WHITEOUT_PREFIX: &str = ".wh.";
+const AUFS_META_PREFIX: &str = ".wh..wh.";
+
+/// Read every member of `tar`, keeping the files `selector` wants plus the layer's structure.
+pub fn extract<R: Skip>(
+    tar: &mut TarReader<R>,
+    selector: &FileSelector,
+    limits: &ExtractLimits,
+) -> Result<LayerContents, TarError> {
+    let mut out = LayerContents::default();
+    let mut kept: u64 = 0;
+    while let Some(entry) = tar.next_entry()? {
+        let path = match clean_member_name(&entry.name) {
+            Ok(p) => p,
+            Err(why) => {
+                let why = match why {
+                    BadPath::Traversal => "a \"..\" component climbs out of the root",
+                    BadPath::Nul => "it contains a NUL byte",
+                };
+                out.warnings.push(format!(
+                    "member {:?} at byte {}: skipped: {why}",
+                    entry.name, entry.offset
+                ));
+                continue;
+            }
+        };
+        if path.is_empty() {
+            continue;
+        }
+        let name = path::file_name(&path);
+        if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+            let dir = path::parent(&path);
+            if name == OPAQUE {
+                out.opaque_dirs.insert(dir.to_string());
+            } else if !name.starts_with(AUFS_META_PREFIX) && !hidden.is_empty() {
+                out.whiteouts.insert(path::join(dir, hidden));
+            }
+            continue;
+        }
+        match entry.kind {
+            EntryKind::Dir => out.add_dir(path),
+            EntryKind::Symlink => {
+                if entry.link.contains('\0') || entry.link.is_empty() {
+                    out.warnings.push(format!(
+                        "symlink {path:?}: skipped: empty or invalid target"
+                    ));
+                    out.shadow(&path);
+                } else {
+                    out.add_symlink(path, entry.link);
+                }
+            }
+            EntryKind::HardLink => {
+                if !selector.wants(&path) {
+                    out.shadow(&path);
+                    continue;
+                }
+                let target = clean_member_name(&entry.link).ok();
+                match target.as_ref().and_then(|t| out.files.get(t)).cloned() {
+                    Some(data) => out.add_file(path, data),
+                    None => {
+                        out.warnings.push(format!(
+                            "hard link {path:?} → {:?}: skipped: its target is not a selected file of this layer",
+                            entry.link
+                        ));
+                        out.shadow(&path);
+                    }
+                }
+            }
+            EntryKind::File if selector.wants(&path) => {
+                if entry.size > limits.max_file_size {
+                    out.warnings.push(format!(
+                        "file {path:?}: skipped: {} bytes is over the {}-byte limit per file",
+                        entry.size, limits.max_file_size
+                    ));
+                    out.shadow(&path);
+                    continue;
+                }
+                if kept + entry.size > limits.max_layer_selected {
+                    out.warnings.push(format!(
+                        "file {path:?}: skipped: over the {}-byte limit of selected data per layer",
+                        limits.max_layer_selected
+                    ));
+                    out.shadow(&path);
+                    continue;
+                }
+                match tar.read_data_to_vec(limits.max_file_size)? {
+                    Some(data) => {
+                        kept += data.len() as u64;
+                        out.add_file(path, Arc::from(data));
+                    }
+                    None => out.shadow(&path),
+                }
+            }
+            EntryKind::File | EntryKind::Other => out.shadow(&path),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contents::FileView;
+    use crate::tar::StreamSkip;
+    use crate::tar::tests::build;
+
+    fn sel() -> FileSelector {
+        let mut s = FileSelector::new();
+        s.file("etc/os-release")
+            .file("usr/lib/os-release")
+            .file("var/lib/dpkg/status")
+            .dir_children("var/lib/dpkg/status.d");
+        s
+    }
+
+    fn run(t: &[u8], limits: ExtractLimits) -> LayerContents {
+        let mut r = TarReader::new(StreamSkip(t), limits.tar);
+        extract(&mut r, &sel(), &limits).unwrap()
+    }
+
+    #[test]
+    fn keeps_selected_files_links_and_whiteouts() {
+        let t = build(&[
+            ("./", b'5', b"", ""),
+            ("./etc/", b'5', b"", ""),
+            ("./etc/os-release", b'2', b"", "../usr/lib/os-release"),
+            ("./etc/passwd", b'0', b"root", ""),
+            ("./usr/lib/os-release", b'0', b"ID=debian\n", ""),
+            ("./var/lib/dpkg/status.d/base", b'0', b"Package: base\n", ""),
+            (
+                "./var/lib/dpkg/status.d/base.hl",
+                b'1',
+                b"",
+                "./var/lib/dpkg/status.d/base",
+            ),
+            ("./etc/.wh.motd", b'0', b"", ""),
+            ("./usr/share/doc/.wh..wh..opq", b'0', b"", ""),
+            ("./.wh..wh.plnk", b'5', b"", ""),
+        ]);
+        let l = run(&t, ExtractLimits::default());
+        assert_eq!(l.open("etc/os-release").unwrap().data, b"ID=debian\n");
+        assert!(!l.files.contains_key("etc/passwd"), "not selected");
+        assert_eq!(
+            l.list_dir("var/lib/dpkg/status.d"),
+            vec![
+                "var/lib/dpkg/status.d/base",
+                "var/lib/dpkg/status.d/base.hl"
+            ]
+        );
+        assert!(l.whiteouts.contains("etc/motd"));
+        assert!(l.opaque_dirs.contains("usr/share/doc"));
+        assert_eq!(l.whiteouts.len(), 1, "aufs metadata is not a whiteout");
+        assert!(l.dirs.contains("etc"));
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    }
+
+    #[test]
+    fn traversal_and_oversized_files_are_skipped_with_warnings() {
+        let t = build(&[
+            ("../../etc/os-release", b'0', b"ID=evil\n", ""),
+            ("usr/lib/../../../etc/os-release", b'0', b"ID=evil\n", ""),
+            ("/var/lib/dpkg/status", b'0', &[b'x'; 2000], ""),
+            ("/etc/os-release", b'0', b"ID=ok\n", ""),
+        ]);
+        let limits = ExtractLimits {
+            max_file_size: 1000,
+            ..ExtractLimits::default()
+        };
+        let l = run(&t, limits);
+        assert_eq!(l.open("etc/os-release").unwrap().data, b"ID=ok\n");
+        assert!(l.open("var/lib/dpkg/status").is_none());
+        assert_eq!(l.warnings.len(), 3, "{:?}", l.warnings);
+        assert!(l.warnings[0].contains("climbs out"), "{}", l.warnings[0]);
+        assert!(
+            l.warnings[2].contains("limit per file"),
+            "{}",
+            l.warnings[2]
+        );
+    }
+
+    #[test]
+    fn later_member_replaces_earlier_in_same_layer() {
+        let t = build(&[
+            ("etc/os-release", b'0', b"ID=first\n", ""),
+            ("etc/os-release", b'2', b"", "../usr/lib/os-release"),
+            ("usr/lib/os-release", b'0', b"ID=second\n", ""),
+        ]);
+        let l = run(&t, ExtractLimits::default());
+        assert!(!l.files.contains_key("etc/os-release"));
+        assert_eq!(l.open("etc/os-release").unwrap().data, b"ID=second\n");
+    }
+}
