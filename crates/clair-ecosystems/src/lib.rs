@@ -8,3 +8,6 @@ pub mod apk;
 pub mod dpkg;
 pub mod osrelease;
 pub mod rpm;
+
+#[cfg(test)]
+mod test_corpus;
