@@ -50,7 +50,7 @@ pub fn parse_installed(data: &[u8], path: &str) -> (Vec<Package>, Vec<String>) {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     let mut rec = Record::default();
-    let mut finish = |rec: &mut Record, out: &mut Vec<Package>, warnings: &mut Vec<String>| {
+    let finish = |rec: &mut Record, out: &mut Vec<Package>, warnings: &mut Vec<String>| {
         let r = std::mem::take(rec);
         match r.name {
             None if r.line == 0 => {}
