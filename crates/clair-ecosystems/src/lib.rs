@@ -11,3 +11,23 @@ pub mod rpm;
 
 #[cfg(test)]
 mod test_corpus;
+
+use std::sync::Arc;
+
+use clair_indexer::{DistributionScanner, PackageScanner};
+
+/// Every package scanner, in a fixed order. Adding a scanner changes the indexer state, so
+/// clients re-index.
+pub fn package_scanners() -> Vec<Arc<dyn PackageScanner>> {
+    vec![Arc::new(dpkg::DpkgScanner), Arc::new(apk::ApkScanner)]
+}
+
+/// Every distribution scanner, most specific first.
+pub fn distribution_scanners() -> Vec<Arc<dyn DistributionScanner>> {
+    vec![]
+}
+
+/// An indexer with every scanner.
+pub fn default_indexer() -> clair_indexer::Indexer {
+    clair_indexer::Indexer::new(package_scanners(), distribution_scanners())
+}

@@ -1,0 +1,57 @@
+//! Command-line interface.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Static vulnerability analysis for container images.
+#[derive(Debug, Parser)]
+#[command(name = "clair", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace). CLAIR_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr; no progress bar.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the distribution and installed packages of an image (a Clair v4 IndexReport).
+    ///
+    /// IMAGE is one of:
+    ///   oci:PATH[:REF]              OCI image layout (REF: org.opencontainers.image.ref.name)
+    ///   oci-archive:PATH[:REF]      OCI image layout in a tar
+    ///   docker-archive:PATH[:REF]   `docker save` tar, plain or compressed (REF: repo:tag or @N)
+    ///   dir:PATH                    unpacked root filesystem (e.g. dir:/)
+    ///   PATH                        any of the above or a single layer tarball, detected
+    #[command(verbatim_doc_comment)]
+    Index(IndexArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// The image to index.
+    pub image: String,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Platform to pick from a multi-platform image index: os/arch[/variant].
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Largest package database or release file read from a layer, in bytes.
+    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
+    pub max_file_size: u64,
+    /// Layers read at the same time (default: number of CPUs).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable table.
+    Table,
+    /// Clair v4 IndexReport JSON.
+    Json,
+}

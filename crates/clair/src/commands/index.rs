@@ -1,0 +1,55 @@
+//! `clair index IMAGE`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clair_layer::ExtractLimits;
+use clair_layer::source::{self, OpenOptions};
+
+use crate::cli::{Format, IndexArgs};
+use crate::output;
+use crate::progress::Bar;
+
+pub fn run(args: &IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let mut opts = OpenOptions::default();
+    if let Some(p) = &args.platform {
+        opts.platform = Some(p.parse()?);
+    }
+    let image =
+        source::open(&args.image, &opts).with_context(|| format!("opening {}", args.image))?;
+    tracing::info!(image = %image.reference, format = %image.format, layers = image.layers.len(), "image opened");
+
+    let limits = ExtractLimits {
+        max_file_size: args.max_file_size,
+        ..ExtractLimits::default()
+    };
+    let mut indexer = clair_ecosystems::default_indexer().with_limits(limits);
+    if let Some(j) = args.jobs {
+        indexer = indexer.with_parallelism(j);
+    }
+    let bar = Bar::new(image.total_size(), image.layers.len(), quiet);
+    let indexed = indexer.index(&image, &bar)?;
+    bar.finish();
+    for w in &indexed.warnings {
+        tracing::warn!("{w}");
+    }
+    tracing::info!(
+        packages = indexed.report.packages.len(),
+        layers_read = indexed.stats.layers_read,
+        layers_cached = indexed.stats.layers_cached,
+        bytes = indexed.stats.bytes_read,
+        "indexed"
+    );
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &indexed.report)?;
+            writeln!(out)?;
+        }
+        Format::Table => output::index_table(&mut out, &image, &indexed)?,
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
