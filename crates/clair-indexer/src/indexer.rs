@@ -67,6 +67,9 @@ pub struct Indexed {
     pub warnings: Vec<String>,
 }
 
+/// A layer's digest, results, and whether they came from the cache.
+type LayerOutcome = Result<(Digest, Arc<LayerResult>, bool), Error>;
+
 /// Indexes images with a fixed set of scanners.
 #[derive(Debug)]
 pub struct Indexer {
@@ -141,8 +144,7 @@ impl Indexer {
     pub fn index(&self, image: &Image, progress: &dyn Progress) -> Result<Indexed, Error> {
         let n = image.layers.len();
         let fingerprint = self.selector.fingerprint();
-        let slots: Vec<Mutex<Option<Result<(Digest, Arc<LayerResult>, bool), Error>>>> =
-            (0..n).map(|_| Mutex::new(None)).collect();
+        let slots: Vec<Mutex<Option<LayerOutcome>>> = (0..n).map(|_| Mutex::new(None)).collect();
         let next = AtomicUsize::new(0);
         let bytes = AtomicUsize::new(0);
         let workers = self.parallelism.min(n).max(1);
@@ -217,7 +219,7 @@ impl Indexer {
         fingerprint: &str,
         progress: &dyn Progress,
         bytes: &AtomicUsize,
-    ) -> Result<(Digest, Arc<LayerResult>, bool), Error> {
+    ) -> LayerOutcome {
         let layer = &image.layers[i];
         if let Some(d) = &layer.digest
             && let Some(hit) = self.cache.get(d)
