@@ -19,15 +19,32 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            // Errors name what is at fault; show the whole chain.
-            let mut msg = format!("error: {e}");
-            for cause in e.chain().skip(1) {
-                msg.push_str(&format!("\n  caused by: {cause}"));
+            // A closed stdout (`clair index IMG | head`) is not an error.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
             }
-            eprintln!("{msg}");
+            eprintln!("{}", render_error(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// `error: <msg>` plus each cause that adds something (library errors often repeat their
+/// source in their own message).
+fn render_error(e: &anyhow::Error) -> String {
+    let mut msg = format!("error: {e}");
+    let mut last = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !last.contains(&c) {
+            msg.push_str(&format!("\n  caused by: {c}"));
+        }
+        last = c;
+    }
+    msg
 }
 
 fn init_logging(verbose: u8, quiet: bool) {

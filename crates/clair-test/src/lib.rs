@@ -1,0 +1,101 @@
+//! Test-only helpers shared by the workspace's test suites.
+//!
+//! - the shared data directory (`../shared/` beside the project root) and its EXPECTED.md;
+//! - ground-truth package lists of the shared images;
+//! - builders for small tar layers and OCI layouts, for tests of malformed input.
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod oci;
+pub mod tar;
+
+use std::path::PathBuf;
+
+/// The shared data directory beside the workspace root (`../shared`).
+///
+/// Panics with a clear message when it is missing: tests must not silently pass without it.
+pub fn shared() -> PathBuf {
+    let ws = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let p = ws.join("../shared");
+    assert!(
+        p.join("corpus/EXPECTED.md").is_file(),
+        "shared test data not found at {} (it lives beside the project root)",
+        p.display()
+    );
+    p
+}
+
+/// `../shared/corpus/<rel>`.
+pub fn corpus(rel: &str) -> PathBuf {
+    shared().join("corpus").join(rel)
+}
+
+/// `../shared/images/<rel>`.
+pub fn images(rel: &str) -> PathBuf {
+    shared().join("images").join(rel)
+}
+
+/// The example `name` `version` pairs EXPECTED.md lists for a file (the row whose first cell is
+/// `` `rel` ``).
+pub fn expected_examples(rel: &str) -> Vec<(String, String)> {
+    let md = std::fs::read_to_string(shared().join("corpus/EXPECTED.md")).expect("EXPECTED.md");
+    let key = format!("| `{rel}` |");
+    let Some(row) = md.lines().find(|l| l.starts_with(&key)) else {
+        return Vec::new();
+    };
+    let cells: Vec<&str> = row.split(" | ").collect();
+    // | file | format | records | installed | examples | how verified |
+    let examples = cells.get(4).copied().unwrap_or("");
+    let ticks: Vec<&str> = examples.split('`').skip(1).step_by(2).collect();
+    ticks
+        .chunks(2)
+        .filter(|c| c.len() == 2)
+        .map(|c| (c[0].to_string(), c[1].to_string()))
+        .collect()
+}
+
+/// One row of an image's ground truth (`truth/NAME.dpkg.tsv`, from dpkg-query).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TruthRow {
+    /// Package name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Architecture.
+    pub arch: String,
+    /// Source package name.
+    pub source: String,
+    /// Source version.
+    pub source_version: String,
+}
+
+/// The installed (`ii`) packages of an image's ground truth file, sorted.
+pub fn truth_installed(path: &std::path::Path) -> Vec<TruthRow> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut rows: Vec<TruthRow> = text
+        .lines()
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            (c.len() >= 6 && c[3] == "ii").then(|| TruthRow {
+                name: c[0].into(),
+                version: c[1].into(),
+                arch: c[2].into(),
+                source: c[4].into(),
+                source_version: c[5].into(),
+            })
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Names of packages in a truth file with the given status abbreviation (`rc`, ...).
+pub fn truth_with_status(path: &std::path::Path, status: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            (c.len() >= 4 && c[3] == status).then(|| c[0].to_string())
+        })
+        .collect()
+}
