@@ -188,11 +188,7 @@ fn tampered_layer_is_rejected_naming_it() {
     let mut bytes = std::fs::read(&blob).unwrap();
     let pos = bytes.windows(4).position(|w| w == b"ID=b").unwrap();
     bytes[pos + 3] = b'c';
-    std::fs::set_permissions(
-        &blob,
-        std::fs::Permissions::from(std::os::unix::fs::PermissionsExt::from_mode(0o644)),
-    )
-    .unwrap();
+    std::fs::set_permissions(&blob, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     std::fs::write(&blob, &bytes).unwrap();
     let err = read_all(&img).unwrap_err();
     assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
