@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Run the whole clair-rs test suite: what CI runs (.ci/run calls this script).
+#
+#   scripts/test.sh
+#
+# Installs what the tests need when it is missing, then: rustfmt check, clippy (warnings are
+# errors), every test of the workspace, and a build of the fuzz targets.
+# Environment: CLAIR_SKIP_INSTALL=1 skips installing anything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+# ---- prerequisites ---------------------------------------------------------------------------
+need_debs=()
+# (later issues add PostgreSQL, docker-registry, skopeo, dpkg/rpm comparison tools here)
+if [[ ${#need_debs[@]} -gt 0 && "${CLAIR_SKIP_INSTALL:-0}" != 1 ]]; then
+    log "installing Debian packages: ${need_debs[*]}"
+    SUDO=""; [[ $EUID -ne 0 ]] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_debs[@]}"
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    if [[ "${CLAIR_SKIP_INSTALL:-0}" != 1 ]]; then
+        log "installing cargo-fuzz"
+        cargo install cargo-fuzz --locked
+    fi
+fi
+[[ -d ../shared/corpus ]] || { echo "missing ../shared (test data beside the checkout)" >&2; exit 1; }
+
+# ---- checks ----------------------------------------------------------------------------------
+log "cargo fmt --check"
+cargo fmt --all --check
+
+log "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "cargo test"
+cargo test --workspace --locked
+
+log "fuzz targets build"
+scripts/fuzz.sh build
+
+log "all tests passed"
