@@ -1,0 +1,134 @@
+//! The `clair` binary end to end: output formats, exit codes, error messages.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::{Command, Output};
+
+use clair_test::images;
+
+fn clair(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_clair"))
+        .args(args)
+        .env_remove("CLAIR_LOG")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[test]
+fn index_json_is_a_clair_v4_index_report() {
+    let r = format!("oci:{}:bookworm-minbase", images("oci").display());
+    let o = clair(&["index", "--format", "json", &r]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        v["manifest_hash"],
+        "sha256:03817131159b1518eb99e24e8e9a311d567e2704948efc608368a45728edac96"
+    );
+    assert_eq!(v["state"], "IndexFinished");
+    assert_eq!(v["success"], true);
+    let packages = v["packages"].as_object().unwrap();
+    assert_eq!(packages.len(), 88);
+    let (id, bash) = packages.iter().find(|(_, p)| p["name"] == "bash").unwrap();
+    assert_eq!(bash["id"], id.as_str());
+    assert_eq!(bash["kind"], "binary");
+    assert_eq!(bash["source"]["name"], "bash");
+    assert_eq!(bash["source"]["version"], "5.2.15-2");
+    assert_eq!(bash["source"]["kind"], "source");
+    let env = &v["environments"][id][0];
+    assert_eq!(env["package_db"], "var/lib/dpkg/status");
+    assert_eq!(
+        env["introduced_in"],
+        "sha256:7cc8b9a1595b7bb1506fa1161c194bcc95174bc68c33e9c76aa9e8268f29760a"
+    );
+    for key in ["distributions", "repository", "err"] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+}
+
+#[test]
+fn index_table_lists_packages_with_their_layer() {
+    let r = format!("oci:{}:bookworm-layered", images("oci").display());
+    let o = clair(&["index", &r]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("Packages:     105"), "{out}");
+    let curl = out.lines().find(|l| l.starts_with("curl ")).unwrap();
+    let cols: Vec<&str> = curl.split_whitespace().collect();
+    assert_eq!(cols[1], "7.88.1-10+deb12u15");
+    assert_eq!(cols[cols.len() - 2], "2", "curl comes from layer 2: {curl}");
+}
+
+#[test]
+fn errors_name_what_is_at_fault_and_exit_1() {
+    let o = clair(&["index", "/nonexistent/image.tar"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("/nonexistent/image.tar"), "{err}");
+    assert!(err.contains("no such file"), "{err}");
+
+    let o = clair(&["index", &format!("oci:{}", images("oci").display())]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("bookworm-layered"), "{}", stderr(&o));
+
+    let o = clair(&["index", "--platform", "linux", "dir:/"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("os/arch"), "{}", stderr(&o));
+
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.bin");
+    std::fs::write(&junk, vec![0x42u8; 4096]).unwrap();
+    let o = clair(&["index", junk.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("junk.bin"), "{}", stderr(&o));
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_documents_image_references() {
+    let o = clair(&["index"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = clair(&["index", "--help"]);
+    assert!(o.status.success());
+    let help = stdout(&o);
+    for r in [
+        "oci:PATH[:REF]",
+        "docker-archive:PATH",
+        "dir:PATH",
+        "--format",
+        "--platform",
+    ] {
+        assert!(help.contains(r), "help lacks {r}");
+    }
+}
+
+#[test]
+fn indexes_a_root_filesystem_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
+    std::fs::write(
+        root.join("var/lib/dpkg/status"),
+        "Package: hello\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.10-3\n",
+    )
+    .unwrap();
+    let o = clair(&["index", "-f", "json", &format!("dir:{}", root.display())]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let p = v["packages"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (p["name"].as_str(), p["version"].as_str()),
+        (Some("hello"), Some("2.10-3"))
+    );
+}
