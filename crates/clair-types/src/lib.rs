@@ -16,10 +16,12 @@ mod digest;
 mod distribution;
 mod package;
 pub mod report;
+mod vulnerability;
 
 pub use digest::{Digest, DigestError, Sha256Writer};
 pub use distribution::Distribution;
 pub use package::{Package, PackageDbKind, SourcePackage};
+pub use vulnerability::{PackageKind, Severity, SeverityError, VersionRange, Vulnerability};
 pub use report::{
     Environment, IndexReport, IndexState, ReportDistribution, ReportPackage, Repository,
 };
