@@ -1,10 +1,10 @@
 //! Content-addressed per-layer results.
 //!
 //! A layer is named by its digest, so what a scanner found in it never changes: a layer seen
-//! once is never read again. An entry holds the layer's selected contents and structure (needed
-//! to stack it under other layers) and each scanner's results, keyed by scanner name and
-//! version; a new scanner version recomputes its results from the cached contents, and a
-//! selection that asks for files the entry lacks reads the layer again.
+//! once is never read again. An entry holds each package scanner's results, keyed by scanner
+//! name and version, and the layer's structure (symlinks, whiteouts, ...) with the few files
+//! distribution scanners read, which stacking needs. An entry made with another scanner set or
+//! scanner version, or another file selection, is not used: the layer is read again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
@@ -20,7 +20,7 @@ use crate::scanner::DbScan;
 pub struct LayerResult {
     /// Fingerprint of the file selection the contents were read with.
     pub selection: String,
-    /// Selected files and structure.
+    /// Structure, and the selected files distribution scanners read.
     pub contents: Arc<LayerContents>,
     /// Package scanner results by `name@version`.
     pub scans: BTreeMap<String, Vec<DbScan>>,

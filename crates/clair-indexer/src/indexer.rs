@@ -76,6 +76,9 @@ pub struct Indexer {
     packages: Vec<Arc<dyn PackageScanner>>,
     distributions: Vec<Arc<dyn DistributionScanner>>,
     selector: FileSelector,
+    /// What distribution scanners read: the only file contents kept in cached layer results
+    /// (package databases are summarised by their scans).
+    stack_selector: FileSelector,
     limits: ExtractLimits,
     cache: Arc<dyn LayerCache>,
     parallelism: usize,
@@ -91,13 +94,16 @@ impl Indexer {
         for s in &packages {
             s.select(&mut selector);
         }
+        let mut stack_selector = FileSelector::new();
         for s in &distributions {
             s.select(&mut selector);
+            s.select(&mut stack_selector);
         }
         Indexer {
             packages,
             distributions,
             selector,
+            stack_selector,
             limits: ExtractLimits::default(),
             cache: Arc::new(MemoryCache::new()),
             parallelism: std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -224,25 +230,12 @@ impl Indexer {
         if let Some(d) = &layer.digest
             && let Some(hit) = self.cache.get(d)
             && hit.selection == fingerprint
-        {
-            let missing: Vec<&Arc<dyn PackageScanner>> = self
+            && self
                 .packages
                 .iter()
-                .filter(|s| !hit.scans.contains_key(&Self::scan_key(s.as_ref())))
-                .collect();
-            if missing.is_empty() {
-                return Ok((d.clone(), hit, true));
-            }
-            // A new scanner (or version): compute its results from the cached contents.
-            let mut updated = (*hit).clone();
-            for s in missing {
-                updated
-                    .scans
-                    .insert(Self::scan_key(s.as_ref()), s.scan(hit.contents.as_ref()));
-            }
-            let updated = Arc::new(updated);
-            self.cache.put(d, updated.clone());
-            return Ok((d.clone(), updated, true));
+                .all(|s| hit.scans.contains_key(&Self::scan_key(s.as_ref())))
+        {
+            return Ok((d.clone(), hit, true));
         }
         let name = format!(
             "layer {} ({})",
@@ -268,12 +261,14 @@ impl Indexer {
         Ok((digest, result, false))
     }
 
-    fn scan_contents(&self, contents: LayerContents, fingerprint: &str) -> LayerResult {
+    fn scan_contents(&self, mut contents: LayerContents, fingerprint: &str) -> LayerResult {
         let scans = self
             .packages
             .iter()
             .map(|s| (Self::scan_key(s.as_ref()), s.scan(&contents)))
             .collect();
+        // Package databases are summarised by the scans; keep only what stacking needs.
+        contents.elide(|path| self.stack_selector.wants(path));
         LayerResult {
             selection: fingerprint.to_string(),
             contents: Arc::new(contents),

@@ -111,6 +111,10 @@ pub struct LayerContents {
     pub whiteouts: BTreeSet<String>,
     /// Directories whose lower-layer contents are hidden (`.wh..wh..opq`).
     pub opaque_dirs: BTreeSet<String>,
+    /// Selected regular files whose bytes were dropped after scanning ([`Self::elide`]): still
+    /// present in the layer for stacking, but not readable.
+    #[serde(default)]
+    pub elided: BTreeSet<String>,
     /// Problems met while reading the layer that did not stop it (skipped entries and why).
     pub warnings: Vec<String>,
 }
@@ -121,6 +125,15 @@ impl LayerContents {
         self.symlinks.remove(&path);
         self.dirs.remove(&path);
         self.files.insert(path, data);
+    }
+
+    /// Drop the bytes of files `keep` rejects, remembering that they exist.
+    pub fn elide(&mut self, keep: impl Fn(&str) -> bool) {
+        let dropped: Vec<String> = self.files.keys().filter(|p| !keep(p)).cloned().collect();
+        for p in dropped {
+            self.files.remove(&p);
+            self.elided.insert(p);
+        }
     }
 
     /// Record a symlink (replacing whatever this layer had at that path).

@@ -75,7 +75,7 @@ impl<'a> Stack<'a> {
             self.remove_non_dir_ancestors(s);
             self.nodes.insert(s.clone(), Node::Symlink(idx));
         }
-        for f in layer.files.keys() {
+        for f in layer.files.keys().chain(&layer.elided) {
             self.remove_below(f);
             self.remove_non_dir_ancestors(f);
             self.nodes.insert(f.clone(), Node::File(idx));
@@ -245,6 +245,25 @@ mod tests {
         file(&mut l3, "etc/os-release", "ID=c\n");
         let s = Stack::from_layers([&l1, &l2, &l3]);
         assert_eq!(s.open("etc/os-release").unwrap().data, b"ID=c\n");
+    }
+
+    #[test]
+    fn elided_files_still_provide_their_path() {
+        let mut l1 = LayerContents::default();
+        file(&mut l1, "var/lib/dpkg/status", "big");
+        file(&mut l1, "etc/os-release", "ID=debian\n");
+        l1.elide(|p| p.starts_with("etc/"));
+        assert!(l1.elided.contains("var/lib/dpkg/status"));
+        let mut l2 = LayerContents::default();
+        file(&mut l2, "etc/motd", "x");
+        let s = Stack::from_layers([&l1, &l2]);
+        assert_eq!(s.provider("var/lib/dpkg/status"), Some(0));
+        assert!(s.open("var/lib/dpkg/status").is_none(), "bytes are gone");
+        assert_eq!(s.open("etc/os-release").unwrap().data, b"ID=debian\n");
+        let mut l3 = LayerContents::default();
+        l3.whiteouts.insert("var/lib/dpkg".into());
+        let s = Stack::from_layers([&l1, &l2, &l3]);
+        assert_eq!(s.provider("var/lib/dpkg/status"), None);
     }
 
     #[test]
