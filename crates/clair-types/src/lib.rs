@@ -21,7 +21,7 @@ mod vulnerability;
 pub use digest::{Digest, DigestError, Sha256Writer};
 pub use distribution::Distribution;
 pub use package::{Package, PackageDbKind, SourcePackage};
-pub use vulnerability::{PackageKind, Severity, SeverityError, VersionRange, Vulnerability};
 pub use report::{
     Environment, IndexReport, IndexState, ReportDistribution, ReportPackage, Repository,
 };
+pub use vulnerability::{PackageKind, Severity, SeverityError, VersionRange, Vulnerability};
