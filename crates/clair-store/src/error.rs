@@ -1,0 +1,81 @@
+//! Errors of the store.
+
+/// Everything that can go wrong talking to a store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// SQLite failed.
+    #[error("sqlite {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: String,
+        /// Cause.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// PostgreSQL failed.
+    #[error("postgresql {target}: {source}")]
+    Postgres {
+        /// Host and database (no password).
+        target: String,
+        /// Cause.
+        #[source]
+        source: postgres::Error,
+    },
+    /// No PostgreSQL connection could be had.
+    #[error("postgresql {target}: {message}")]
+    Connect {
+        /// Host and database (no password).
+        target: String,
+        /// Why.
+        message: String,
+    },
+    /// The connection string is invalid.
+    #[error("invalid database source {source_display:?}: {message}")]
+    BadSource {
+        /// The source with any password hidden.
+        source_display: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file next to the database (lock files, the data directory) could not be used.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Stored data could not be decoded (written by a newer version, or damaged).
+    #[error("stored {what} could not be decoded: {message}")]
+    Decode {
+        /// What was being read.
+        what: String,
+        /// Why.
+        message: String,
+    },
+    /// The feed being stored failed; nothing was stored.
+    #[error("update of {updater} aborted, previous data kept: {message}")]
+    Aborted {
+        /// The updater.
+        updater: String,
+        /// The feed's error.
+        message: String,
+    },
+    /// A referenced object does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The database schema is newer than this program.
+    #[error(
+        "database schema version {found} is newer than this program's {supported}; upgrade clair"
+    )]
+    SchemaTooNew {
+        /// Version in the database.
+        found: i64,
+        /// Newest version this program knows.
+        supported: i64,
+    },
+}
+
+/// Result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

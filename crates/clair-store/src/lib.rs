@@ -1,0 +1,240 @@
+//! Persistence: everything clair-rs keeps between runs, behind one [`Store`] interface.
+//!
+//! - [`sqlite::SqliteStore`]: the embedded default, one file, WAL mode (readers never wait for
+//!   the writer), file locks for [`Store::try_lock`].
+//! - `postgres::PgStore`: for many stateless instances sharing one PostgreSQL; a connection
+//!   pool, migrations under an advisory lock, advisory locks for [`Store::try_lock`], transient
+//!   errors retried.
+//!
+//! Both backends keep their own versioned migrations (`src/<backend>/migrations/`) and run the
+//! same test suite (`tests/suite/`). [`open`] picks the backend from a `--db` value.
+//!
+//! ```no_run
+//! let store = clair_store::open(&clair_store::StoreOptions::default()).unwrap();
+//! for op in store.update_operations(clair_store::OpKind::Vulnerability, None).unwrap() {
+//!     println!("{} {} {}", op.updater, op.id, op.date);
+//! }
+//! ```
+#![forbid(unsafe_code)]
+
+mod cache;
+mod codec;
+mod error;
+mod model;
+pub mod postgres;
+pub mod sqlite;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clair_indexer::LayerResult;
+use clair_types::{Digest, IndexReport, Vulnerability};
+use uuid::Uuid;
+
+pub use cache::StoreCache;
+pub use error::{Error, Result};
+pub use model::{
+    Delivery, EnrichmentRecord, GcStats, Lock, Notification, NotificationItem, NotificationPage,
+    NotificationStatus, OpKind, StoredReport, UpdateDiff, UpdateOperation, UpdaterStatus,
+};
+
+/// An error from a feed being stored.
+pub type FeedError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Records streamed into the store; an `Err` aborts the operation.
+pub type Feed<'a, T> = &'a mut dyn Iterator<Item = std::result::Result<T, FeedError>>;
+
+/// Everything clair-rs persists.
+///
+/// All methods are blocking; async callers run them on a blocking thread. Every write is atomic:
+/// after a crash, readers see the state before or after a call, never half of it.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// A short name of the backend and where it is (`sqlite:/path`, `postgresql://host/db`),
+    /// without secrets.
+    fn describe(&self) -> String;
+
+    // ---- indexer --------------------------------------------------------------------------
+
+    /// The cached results for a layer.
+    fn get_layer(&self, layer: &Digest) -> Result<Option<LayerResult>>;
+    /// Store (or replace) the results for a layer.
+    fn put_layer(&self, layer: &Digest, result: &LayerResult) -> Result<()>;
+    /// Store (or replace) a manifest's index report, its layers and the indexer state that made it.
+    fn put_index_report(&self, report: &IndexReport, layers: &[Digest], state: &str) -> Result<()>;
+    /// A manifest's index report.
+    fn get_index_report(&self, manifest: &Digest) -> Result<Option<StoredReport>>;
+    /// Delete manifests and their reports; returns those that existed. Layer results stay
+    /// (they are content addressed and may be shared).
+    fn delete_manifests(&self, manifests: &[Digest]) -> Result<Vec<Digest>>;
+    /// Every indexed manifest.
+    fn manifests(&self) -> Result<Vec<Digest>>;
+
+    // ---- vulnerabilities ------------------------------------------------------------------
+
+    /// Store one updater run as a new update operation, atomically: readers see the previous
+    /// operation's set or this one, never part of it. `fingerprint` is the updater's opaque
+    /// marker of what it fetched (an ETag, a hash). An `Err` item from the feed (a parse error
+    /// halfway through a download) aborts the operation: nothing is stored and
+    /// [`Error::Aborted`] is returned.
+    fn update_vulnerabilities(
+        &self,
+        updater: &str,
+        fingerprint: &str,
+        vulnerabilities: Feed<'_, Vulnerability>,
+    ) -> Result<UpdateOperation>;
+    /// Update operations of a kind, newest first, optionally of one updater.
+    fn update_operations(
+        &self,
+        kind: OpKind,
+        updater: Option<&str>,
+    ) -> Result<Vec<UpdateOperation>>;
+    /// The vulnerabilities of one update operation.
+    fn vulnerabilities(&self, op: Uuid) -> Result<Vec<Vulnerability>>;
+    /// Call `f` with every vulnerability of every updater's latest operation.
+    fn for_each_latest_vulnerability(&self, f: &mut dyn FnMut(Vulnerability)) -> Result<()>;
+    /// What changed between two operations of the same updater (`prev` None: everything in `cur`
+    /// is added).
+    fn update_diff(&self, prev: Option<Uuid>, cur: Uuid) -> Result<UpdateDiff>;
+    /// Delete update operations; returns how many existed.
+    fn delete_update_operations(&self, ops: &[Uuid]) -> Result<usize>;
+    /// Keep the newest `keep` operations per updater and kind, delete older ones and every
+    /// vulnerability or enrichment no remaining operation references.
+    fn gc(&self, keep: usize) -> Result<GcStats>;
+    /// Record an updater's status after a run.
+    fn set_updater_status(&self, status: &UpdaterStatus) -> Result<()>;
+    /// Every updater's status.
+    fn updater_status(&self) -> Result<Vec<UpdaterStatus>>;
+
+    // ---- enrichments ----------------------------------------------------------------------
+
+    /// Store one enrichment updater run (CVSS, EPSS, KEV) as a new operation, atomically.
+    fn update_enrichments(
+        &self,
+        updater: &str,
+        fingerprint: &str,
+        records: Feed<'_, EnrichmentRecord>,
+    ) -> Result<UpdateOperation>;
+    /// Records of an enrichment updater's latest operation tagged with any of `tags`.
+    fn enrichments(&self, updater: &str, tags: &[String]) -> Result<Vec<EnrichmentRecord>>;
+
+    // ---- notifications --------------------------------------------------------------------
+
+    /// Create a notification with its items (e.g. one per affected manifest), due for delivery.
+    fn create_notification(
+        &self,
+        kind: &str,
+        body: &serde_json::Value,
+        items: &[serde_json::Value],
+    ) -> Result<Uuid>;
+    /// A notification.
+    fn notification(&self, id: Uuid) -> Result<Option<Notification>>;
+    /// A page of a notification's items, starting after item `after` (None: from the start).
+    fn notification_items(
+        &self,
+        id: Uuid,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<NotificationPage>;
+    /// Notifications due for delivery at `now` (created or failed with `next_attempt <= now`).
+    fn notifications_due(&self, now: jiff::Timestamp, limit: usize) -> Result<Vec<Notification>>;
+    /// Record a delivery attempt.
+    fn record_delivery(&self, id: Uuid, outcome: &Delivery) -> Result<()>;
+    /// Acknowledge (the client deleted it); returns whether it existed.
+    fn acknowledge_notification(&self, id: Uuid) -> Result<bool>;
+    /// Delete acknowledged notifications older than `older_than`; returns how many.
+    fn gc_notifications(&self, older_than: jiff::Timestamp) -> Result<usize>;
+
+    // ---- locks ----------------------------------------------------------------------------
+
+    /// Take the named lock if nobody holds it. Held until the returned [`Lock`] is dropped or
+    /// the process dies (crash included), so exactly one instance runs a given job.
+    fn try_lock(&self, name: &str) -> Result<Option<Lock>>;
+}
+
+/// Where and how to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `--db` value: a SQLite file path (optionally `sqlite:PATH`), a `postgres(ql)://` URL or a
+    /// libpq `key=value` string. Empty: the default SQLite file.
+    pub source: String,
+    /// Most pooled PostgreSQL connections.
+    pub max_connections: u32,
+    /// How long to wait for a connection (PostgreSQL) or a busy database (SQLite).
+    pub connect_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            source: String::new(),
+            max_connections: 10,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Is this `--db` value a PostgreSQL connection string (URL or libpq key/value)?
+pub fn is_postgres_source(source: &str) -> bool {
+    let s = source.trim();
+    s.starts_with("postgres://")
+        || s.starts_with("postgresql://")
+        || s.split_whitespace()
+            .next()
+            .and_then(|kv| kv.split_once('='))
+            .is_some_and(|(k, _)| {
+                matches!(
+                    k,
+                    "host" | "hostaddr" | "port" | "user" | "dbname" | "password" | "sslmode"
+                )
+            })
+}
+
+/// The default SQLite database: `$XDG_DATA_HOME/clair/clair.db` or `~/.local/share/clair/clair.db`.
+pub fn default_sqlite_path() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("clair").join("clair.db")
+}
+
+/// Open the store `opts.source` names, applying migrations.
+pub fn open(opts: &StoreOptions) -> Result<Arc<dyn Store>> {
+    let src = opts.source.trim();
+    if is_postgres_source(src) {
+        return postgres::open(src, opts);
+    }
+    let path = match src.strip_prefix("sqlite:").unwrap_or(src) {
+        "" => default_sqlite_path(),
+        p => PathBuf::from(p),
+    };
+    Ok(Arc::new(sqlite::SqliteStore::open(&path, opts)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_postgres_sources() {
+        for s in [
+            "postgresql://postgres@host:5432/clairtest?sslmode=disable",
+            "postgres://host/db?user=clair",
+            "host=127.0.0.1 port=5432 user=clair dbname=clair sslmode=disable",
+            "  dbname=clair",
+        ] {
+            assert!(is_postgres_source(s), "{s}");
+        }
+        for s in [
+            "",
+            "clair.db",
+            "/var/lib/clair/clair.db",
+            "sqlite:x.db",
+            "./host=x",
+        ] {
+            assert!(!is_postgres_source(s), "{s}");
+        }
+    }
+}

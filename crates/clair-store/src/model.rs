@@ -1,0 +1,234 @@
+//! What the store keeps, as the rest of clair-rs sees it.
+
+use std::fmt;
+
+use clair_types::{Digest, IndexReport, Vulnerability};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Kind of update operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpKind {
+    /// A vulnerability feed run.
+    Vulnerability,
+    /// An enrichment feed run (CVSS, EPSS, KEV).
+    Enrichment,
+}
+
+impl OpKind {
+    /// Clair's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Vulnerability => "vulnerability",
+            OpKind::Enrichment => "enrichment",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> OpKind {
+        if s == "enrichment" {
+            OpKind::Enrichment
+        } else {
+            OpKind::Vulnerability
+        }
+    }
+}
+
+impl fmt::Display for OpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One updater run, as stored (Clair v4 `UpdateOperation`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateOperation {
+    /// Reference (Clair's `ref`).
+    pub id: Uuid,
+    /// Updater name.
+    pub updater: String,
+    /// Kind.
+    pub kind: OpKind,
+    /// The updater's marker of what it fetched.
+    pub fingerprint: String,
+    /// When it was stored.
+    pub date: jiff::Timestamp,
+}
+
+/// Differences between two update operations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateDiff {
+    /// The older operation, if any.
+    pub prev: Option<UpdateOperation>,
+    /// The newer operation.
+    pub cur: UpdateOperation,
+    /// Records in `cur` and not in `prev` (a changed record is removed and added).
+    pub added: Vec<Vulnerability>,
+    /// Records in `prev` and not in `cur`.
+    pub removed: Vec<Vulnerability>,
+}
+
+/// What a garbage collection removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GcStats {
+    /// Update operations deleted.
+    pub operations: usize,
+    /// Vulnerability records no longer referenced, deleted.
+    pub vulnerabilities: usize,
+    /// Enrichment records no longer referenced, deleted.
+    pub enrichments: usize,
+}
+
+/// An updater's last run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdaterStatus {
+    /// Updater name.
+    pub updater: String,
+    /// When it last ran.
+    pub last_attempt: Option<jiff::Timestamp>,
+    /// When it last succeeded.
+    pub last_success: Option<jiff::Timestamp>,
+    /// The error of the last run, if it failed.
+    pub last_error: Option<String>,
+    /// Records stored by the last successful run.
+    pub records: u64,
+    /// Duration of the last run, milliseconds.
+    pub duration_ms: u64,
+    /// Fingerprint of the last successful fetch (an ETag, Last-Modified or hash).
+    #[serde(default)]
+    pub fingerprint: String,
+}
+
+/// One enrichment record: data about the vulnerabilities named by its tags (CVE ids).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrichmentRecord {
+    /// Keys it applies to (CVE ids).
+    pub tags: Vec<String>,
+    /// The enrichment (e.g. CVSS JSON).
+    pub data: serde_json::Value,
+}
+
+/// Delivery state of a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationStatus {
+    /// Not delivered yet.
+    Created,
+    /// Delivered (the receiver answered with success).
+    Delivered,
+    /// Last delivery attempt failed; retried at `next_attempt`.
+    Failed,
+    /// Acknowledged by the client (deleted); kept until garbage-collected.
+    Deleted,
+}
+
+impl NotificationStatus {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationStatus::Created => "created",
+            NotificationStatus::Delivered => "delivered",
+            NotificationStatus::Failed => "failed",
+            NotificationStatus::Deleted => "deleted",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> NotificationStatus {
+        match s {
+            "delivered" => NotificationStatus::Delivered,
+            "failed" => NotificationStatus::Failed,
+            "deleted" => NotificationStatus::Deleted,
+            _ => NotificationStatus::Created,
+        }
+    }
+}
+
+/// A notification and its delivery state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Id (Clair's notification id / v2 name).
+    pub id: Uuid,
+    /// What kind (e.g. `v4`, `v2`).
+    pub kind: String,
+    /// Kind-specific body.
+    pub body: serde_json::Value,
+    /// When it was created.
+    pub created: jiff::Timestamp,
+    /// Delivery state.
+    pub status: NotificationStatus,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// When the next attempt is due.
+    pub next_attempt: jiff::Timestamp,
+    /// Error of the last failed attempt.
+    pub last_error: Option<String>,
+}
+
+/// One item of a notification (e.g. an affected manifest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationItem {
+    /// Position, for paging.
+    pub seq: i64,
+    /// The item.
+    pub body: serde_json::Value,
+}
+
+/// A page of items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationPage {
+    /// Items in order.
+    pub items: Vec<NotificationItem>,
+    /// Pass as `after` for the next page; None at the end.
+    pub next: Option<i64>,
+}
+
+/// The outcome of a delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// The receiver accepted it.
+    Delivered,
+    /// It failed; try again at `retry_at`.
+    Failed {
+        /// Why.
+        error: String,
+        /// When to try again.
+        retry_at: jiff::Timestamp,
+    },
+}
+
+/// A stored index report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReport {
+    /// The report.
+    pub report: IndexReport,
+    /// Layer digests, bottom first.
+    pub layers: Vec<Digest>,
+    /// The indexer state that produced it.
+    pub state: String,
+}
+
+/// A held named lock; released when dropped (or when the process dies).
+pub struct Lock {
+    name: String,
+    _guard: Box<dyn Send + Sync>,
+}
+
+impl Lock {
+    pub(crate) fn new(name: &str, guard: Box<dyn Send + Sync>) -> Lock {
+        Lock {
+            name: name.to_string(),
+            _guard: guard,
+        }
+    }
+
+    /// The lock's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl fmt::Debug for Lock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lock").field("name", &self.name).finish()
+    }
+}

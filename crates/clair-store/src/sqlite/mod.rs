@@ -1,0 +1,852 @@
+//! The embedded store: one SQLite file.
+//!
+//! WAL mode: one writer at a time (a mutex in this process, SQLite's lock across processes)
+//! while any number of readers, each on its own pooled connection, see the last committed state.
+//! Named locks are `flock`ed files in `<db>.locks/`, released by the kernel when the process dies.
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use clair_indexer::LayerResult;
+use clair_types::{Digest, IndexReport, Vulnerability};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use uuid::Uuid;
+
+use crate::codec::{decode, encode, from_micros, micros};
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::{Feed, Store, StoreOptions};
+
+/// Versioned migrations, applied in order, each once.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+
+/// Pooled read connections kept open.
+const MAX_IDLE_READERS: usize = 8;
+
+/// The SQLite store.
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    busy_timeout: Duration,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl SqliteStore {
+    /// Open (creating it and its directory if needed) the database at `path` and migrate it.
+    pub fn open(path: &Path, opts: &StoreOptions) -> Result<SqliteStore> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(|e| Error::Io {
+                path: dir.display().to_string(),
+                source: e,
+            })?;
+        }
+        let store = SqliteStore {
+            path: path.to_path_buf(),
+            busy_timeout: opts.connect_timeout,
+            writer: Mutex::new(Self::connect(path, opts.connect_timeout)?),
+            readers: Mutex::new(Vec::new()),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        move |source| Error::Sqlite {
+            path: self.path.display().to_string(),
+            source,
+        }
+    }
+
+    fn connect(path: &Path, busy: Duration) -> Result<Connection> {
+        let err = |source| Error::Sqlite {
+            path: path.display().to_string(),
+            source,
+        };
+        let c = Connection::open(path).map_err(err)?;
+        c.busy_timeout(busy).map_err(err)?;
+        // WAL: readers see the last commit while a writer works; NORMAL sync is crash-safe in
+        // WAL mode (a power loss may drop the last commits, never corrupt).
+        c.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        c.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        c.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        Ok(c)
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let mut w = self.writer.lock().map_err(|_| poisoned())?;
+        // IMMEDIATE takes SQLite's write lock up front: two processes migrating at once
+        // serialise here, and the second finds the work done.
+        let tx = w
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err())?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)",
+        )
+        .map_err(self.err())?;
+        let current: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.err())?;
+        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+        if current > newest {
+            return Err(Error::SchemaTooNew {
+                found: current,
+                supported: newest,
+            });
+        }
+        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+            tx.execute_batch(sql).map_err(self.err())?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied) VALUES (?1, ?2)",
+                params![version, micros(jiff::Timestamp::now())],
+            )
+            .map_err(self.err())?;
+            tracing::info!(db = %self.path.display(), version, "sqlite migration applied");
+        }
+        tx.commit().map_err(self.err())
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let mut w = self.writer.lock().map_err(|_| poisoned())?;
+        let tx = w
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err())?;
+        // On error the transaction is dropped, which rolls it back.
+        let v = f(&tx).map_err(self.err())?;
+        tx.commit().map_err(self.err())?;
+        Ok(v)
+    }
+
+    fn write_feed<T>(
+        &self,
+        updater: &str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        self.write(f).map_err(|e| match e {
+            Error::Sqlite {
+                source: rusqlite::Error::ToSqlConversionFailure(cause),
+                path,
+            } => match cause.downcast::<FeedAbort>() {
+                Ok(abort) => Error::Aborted {
+                    updater: updater.to_string(),
+                    message: abort.0.to_string(),
+                },
+                Err(cause) => Error::Sqlite {
+                    path,
+                    source: rusqlite::Error::ToSqlConversionFailure(cause),
+                },
+            },
+            other => other,
+        })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = {
+            let mut pool = self.readers.lock().map_err(|_| poisoned())?;
+            pool.pop()
+        };
+        let conn = match conn {
+            Some(c) => c,
+            None => Self::connect(&self.path, self.busy_timeout)?,
+        };
+        let r = f(&conn);
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < MAX_IDLE_READERS
+        {
+            pool.push(conn);
+        }
+        r
+    }
+
+    fn lock_dir(&self) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(".locks");
+        PathBuf::from(p)
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Decode {
+        what: "store".into(),
+        message: "a thread panicked while using the database".into(),
+    }
+}
+
+fn parse_uuid(s: &str) -> rusqlite::Result<Uuid> {
+    Uuid::parse_str(s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn op_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UpdateOperation> {
+    let id: String = r.get("id")?;
+    let kind: String = r.get("kind")?;
+    Ok(UpdateOperation {
+        id: parse_uuid(&id)?,
+        updater: r.get("updater")?,
+        kind: OpKind::parse(&kind),
+        fingerprint: r.get("fingerprint")?,
+        date: from_micros(r.get("date")?),
+    })
+}
+
+/// A feed error, carried out of the transaction closure (which rolls it back).
+#[derive(Debug)]
+struct FeedAbort(crate::FeedError);
+
+impl std::fmt::Display for FeedAbort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for FeedAbort {}
+
+fn abort(e: crate::FeedError) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(FeedAbort(e)))
+}
+
+fn json_err(e: serde_json::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| Error::Decode {
+        what: what.to_string(),
+        message: e.to_string(),
+    })
+}
+
+fn notification_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Notification, String)> {
+    let id: String = r.get("id")?;
+    let body: String = r.get("body")?;
+    let status: String = r.get("status")?;
+    let attempts: i64 = r.get("attempts")?;
+    Ok((
+        Notification {
+            id: parse_uuid(&id)?,
+            kind: r.get("kind")?,
+            body: serde_json::Value::Null,
+            created: from_micros(r.get("created")?),
+            status: NotificationStatus::parse(&status),
+            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            next_attempt: from_micros(r.get("next_attempt")?),
+            last_error: r.get("last_error")?,
+        },
+        body,
+    ))
+}
+
+const OP_COLS: &str = "id, updater, kind, fingerprint, date";
+
+impl Store for SqliteStore {
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+
+    fn get_layer(&self, layer: &Digest) -> Result<Option<LayerResult>> {
+        let blob: Option<Vec<u8>> = self.read(|c| {
+            c.query_row(
+                "SELECT result FROM layer WHERE digest = ?1",
+                [layer.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+        })?;
+        blob.map(|b| decode(&format!("layer {layer}"), &b))
+            .transpose()
+    }
+
+    fn put_layer(&self, layer: &Digest, result: &LayerResult) -> Result<()> {
+        let blob = encode(result)?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO layer (digest, result, created) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (digest) DO UPDATE SET result = excluded.result",
+                params![layer.as_str(), blob, micros(jiff::Timestamp::now())],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn put_index_report(&self, report: &IndexReport, layers: &[Digest], state: &str) -> Result<()> {
+        let blob = encode(report)?;
+        let m = report.manifest_hash.as_str();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO manifest (digest, state, report, updated) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (digest) DO UPDATE SET state = excluded.state,
+                   report = excluded.report, updated = excluded.updated",
+                params![m, state, blob, micros(jiff::Timestamp::now())],
+            )?;
+            tx.execute("DELETE FROM manifest_layer WHERE manifest = ?1", [m])?;
+            let mut ins = tx
+                .prepare("INSERT INTO manifest_layer (manifest, idx, layer) VALUES (?1, ?2, ?3)")?;
+            for (i, l) in layers.iter().enumerate() {
+                ins.execute(params![m, i as i64, l.as_str()])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn get_index_report(&self, manifest: &Digest) -> Result<Option<StoredReport>> {
+        self.read(|c| {
+            let row: Option<(String, Vec<u8>)> = c
+                .query_row(
+                    "SELECT state, report FROM manifest WHERE digest = ?1",
+                    [manifest.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(self.err())?;
+            let Some((state, blob)) = row else {
+                return Ok(None);
+            };
+            let report: IndexReport = decode(&format!("index report {manifest}"), &blob)?;
+            let mut st = c
+                .prepare("SELECT layer FROM manifest_layer WHERE manifest = ?1 ORDER BY idx")
+                .map_err(self.err())?;
+            let layers: Vec<String> = st
+                .query_map([manifest.as_str()], |r| r.get(0))
+                .map_err(self.err())?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(self.err())?;
+            let layers = layers
+                .iter()
+                .map(|l| {
+                    l.parse()
+                        .map_err(|e: clair_types::DigestError| Error::Decode {
+                            what: format!("layers of {manifest}"),
+                            message: e.to_string(),
+                        })
+                })
+                .collect::<Result<Vec<Digest>>>()?;
+            Ok(Some(StoredReport {
+                report,
+                layers,
+                state,
+            }))
+        })
+    }
+
+    fn delete_manifests(&self, manifests: &[Digest]) -> Result<Vec<Digest>> {
+        self.write(|tx| {
+            let mut deleted = Vec::new();
+            let mut del = tx.prepare("DELETE FROM manifest WHERE digest = ?1")?;
+            for m in manifests {
+                if del.execute([m.as_str()])? > 0 {
+                    deleted.push(m.clone());
+                }
+            }
+            Ok(deleted)
+        })
+    }
+
+    fn manifests(&self) -> Result<Vec<Digest>> {
+        let all: Vec<String> = self.read(|c| {
+            let mut st = c
+                .prepare("SELECT digest FROM manifest ORDER BY digest")
+                .map_err(self.err())?;
+            st.query_map([], |r| r.get(0))
+                .map_err(self.err())?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(self.err())
+        })?;
+        Ok(all.iter().filter_map(|d| d.parse().ok()).collect())
+    }
+
+    fn update_vulnerabilities(
+        &self,
+        updater: &str,
+        fingerprint: &str,
+        vulnerabilities: Feed<'_, Vulnerability>,
+    ) -> Result<UpdateOperation> {
+        let op = UpdateOperation {
+            id: Uuid::new_v4(),
+            updater: updater.to_string(),
+            kind: OpKind::Vulnerability,
+            fingerprint: fingerprint.to_string(),
+            date: jiff::Timestamp::now(),
+        };
+        self.write_feed(updater, |tx| {
+            tx.execute(
+                "INSERT INTO update_operation (id, updater, kind, fingerprint, date) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![op.id.to_string(), updater, op.kind.as_str(), fingerprint, micros(op.date)],
+            )?;
+            let seq = tx.last_insert_rowid();
+            let mut ins = tx.prepare(
+                "INSERT INTO vuln (hash, updater, name, namespace, package_name, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (hash) DO NOTHING",
+            )?;
+            let mut get = tx.prepare("SELECT id FROM vuln WHERE hash = ?1")?;
+            let mut link = tx.prepare("INSERT OR IGNORE INTO uo_vuln (uo, vuln) VALUES (?1, ?2)")?;
+            for v in vulnerabilities {
+                let v = v.map_err(abort)?;
+                let hash = v.fingerprint();
+                let data = serde_json::to_string(&v).map_err(json_err)?;
+                ins.execute(params![hash.hex(), v.updater, v.name, v.namespace, v.package_name, data])?;
+                let id: i64 = get.query_row([hash.hex()], |r| r.get(0))?;
+                link.execute(params![seq, id])?;
+            }
+            Ok(())
+        })?;
+        Ok(op)
+    }
+
+    fn update_operations(
+        &self,
+        kind: OpKind,
+        updater: Option<&str>,
+    ) -> Result<Vec<UpdateOperation>> {
+        self.read(|c| {
+            let sql = format!(
+                "SELECT {OP_COLS} FROM update_operation WHERE kind = ?1 AND (?2 IS NULL OR updater = ?2) ORDER BY seq DESC"
+            );
+            let mut st = c.prepare(&sql).map_err(self.err())?;
+            st.query_map(params![kind.as_str(), updater], op_from_row)
+                .map_err(self.err())?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(self.err())
+        })
+    }
+
+    fn vulnerabilities(&self, op: Uuid) -> Result<Vec<Vulnerability>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare(
+                    "SELECT v.data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id
+                     JOIN update_operation o ON o.seq = uv.uo WHERE o.id = ?1 ORDER BY v.id",
+                )
+                .map_err(self.err())?;
+            let rows: Vec<String> = st
+                .query_map([op.to_string()], |r| r.get(0))
+                .map_err(self.err())?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(self.err())?;
+            rows.iter()
+                .map(|d| decode_json("vulnerability", d))
+                .collect()
+        })
+    }
+
+    fn for_each_latest_vulnerability(&self, f: &mut dyn FnMut(Vulnerability)) -> Result<()> {
+        self.read(|c| {
+            let mut st = c
+                .prepare(
+                    "SELECT v.data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id
+                     WHERE uv.uo IN (SELECT MAX(seq) FROM update_operation
+                                     WHERE kind = 'vulnerability' GROUP BY updater)",
+                )
+                .map_err(self.err())?;
+            let mut rows = st.query([]).map_err(self.err())?;
+            while let Some(r) = rows.next().map_err(self.err())? {
+                let d: String = r.get(0).map_err(self.err())?;
+                f(decode_json("vulnerability", &d)?);
+            }
+            Ok(())
+        })
+    }
+
+    fn update_diff(&self, prev: Option<Uuid>, cur: Uuid) -> Result<UpdateDiff> {
+        self.read(|c| {
+            let get_op = |id: Uuid| -> Result<(UpdateOperation, i64)> {
+                c.query_row(
+                    &format!("SELECT seq, {OP_COLS} FROM update_operation WHERE id = ?1"),
+                    [id.to_string()],
+                    |r| Ok((op_from_row(r)?, r.get::<_, i64>("seq")?)),
+                )
+                .optional()
+                .map_err(self.err())?
+                .ok_or_else(|| Error::NotFound(format!("update operation {id}")))
+            };
+            let (cur_op, cur_seq) = get_op(cur)?;
+            let prev_op = prev.map(get_op).transpose()?;
+            let prev_seq = prev_op.as_ref().map_or(-1, |p| p.1);
+            let side = |a: i64, b: i64| -> Result<Vec<Vulnerability>> {
+                let mut st = c
+                    .prepare(
+                        "SELECT v.data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id WHERE uv.uo = ?1
+                         AND NOT EXISTS (SELECT 1 FROM uo_vuln o WHERE o.uo = ?2 AND o.vuln = v.id)
+                         ORDER BY v.id",
+                    )
+                    .map_err(self.err())?;
+                let rows: Vec<String> = st
+                    .query_map(params![a, b], |r| r.get(0))
+                    .map_err(self.err())?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(self.err())?;
+                rows.iter().map(|d| decode_json("vulnerability", d)).collect()
+            };
+            let added = side(cur_seq, prev_seq)?;
+            let removed = if prev_op.is_some() { side(prev_seq, cur_seq)? } else { Vec::new() };
+            Ok(UpdateDiff {
+                prev: prev_op.map(|p| p.0),
+                cur: cur_op,
+                added,
+                removed,
+            })
+        })
+    }
+
+    fn delete_update_operations(&self, ops: &[Uuid]) -> Result<usize> {
+        self.write(|tx| {
+            let mut n = 0;
+            let mut del = tx.prepare("DELETE FROM update_operation WHERE id = ?1")?;
+            for id in ops {
+                n += del.execute([id.to_string()])?;
+            }
+            Ok(n)
+        })
+    }
+
+    fn gc(&self, keep: usize) -> Result<GcStats> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        self.write(|tx| {
+            let operations = tx.execute(
+                "DELETE FROM update_operation WHERE seq IN (
+                   SELECT seq FROM (SELECT seq, ROW_NUMBER() OVER (PARTITION BY kind, updater ORDER BY seq DESC) AS rn
+                                    FROM update_operation) WHERE rn > ?1)",
+                [keep],
+            )?;
+            let vulnerabilities = tx.execute(
+                "DELETE FROM vuln WHERE NOT EXISTS (SELECT 1 FROM uo_vuln WHERE uo_vuln.vuln = vuln.id)",
+                [],
+            )?;
+            let enrichments = tx.execute(
+                "DELETE FROM enrichment WHERE NOT EXISTS (SELECT 1 FROM uo_enrich WHERE uo_enrich.enrichment = enrichment.id)",
+                [],
+            )?;
+            Ok(GcStats {
+                operations,
+                vulnerabilities,
+                enrichments,
+            })
+        })
+    }
+
+    fn set_updater_status(&self, status: &UpdaterStatus) -> Result<()> {
+        let data = serde_json::to_string(status).map_err(|e| Error::Decode {
+            what: "updater status".into(),
+            message: e.to_string(),
+        })?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO updater_status (updater, data) VALUES (?1, ?2)
+                 ON CONFLICT (updater) DO UPDATE SET data = excluded.data",
+                params![status.updater, data],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn updater_status(&self) -> Result<Vec<UpdaterStatus>> {
+        let rows: Vec<String> = self.read(|c| {
+            let mut st = c
+                .prepare("SELECT data FROM updater_status ORDER BY updater")
+                .map_err(self.err())?;
+            st.query_map([], |r| r.get(0))
+                .map_err(self.err())?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(self.err())
+        })?;
+        rows.iter()
+            .map(|d| decode_json("updater status", d))
+            .collect()
+    }
+
+    fn update_enrichments(
+        &self,
+        updater: &str,
+        fingerprint: &str,
+        records: Feed<'_, EnrichmentRecord>,
+    ) -> Result<UpdateOperation> {
+        let op = UpdateOperation {
+            id: Uuid::new_v4(),
+            updater: updater.to_string(),
+            kind: OpKind::Enrichment,
+            fingerprint: fingerprint.to_string(),
+            date: jiff::Timestamp::now(),
+        };
+        self.write_feed(updater, |tx| {
+            tx.execute(
+                "INSERT INTO update_operation (id, updater, kind, fingerprint, date) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![op.id.to_string(), updater, op.kind.as_str(), fingerprint, micros(op.date)],
+            )?;
+            let seq = tx.last_insert_rowid();
+            let mut ins = tx.prepare(
+                "INSERT INTO enrichment (hash, updater, tags, data) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (hash) DO NOTHING",
+            )?;
+            let mut get = tx.prepare("SELECT id FROM enrichment WHERE hash = ?1")?;
+            let mut tag = tx.prepare("INSERT OR IGNORE INTO enrichment_tag (enrichment, tag) VALUES (?1, ?2)")?;
+            let mut link = tx.prepare("INSERT OR IGNORE INTO uo_enrich (uo, enrichment) VALUES (?1, ?2)")?;
+            for r in records {
+                let r = r.map_err(abort)?;
+                let tags = serde_json::to_string(&r.tags).map_err(json_err)?;
+                let data = serde_json::to_string(&r.data).map_err(json_err)?;
+                let hash = Digest::sha256_of(format!("{updater}\n{tags}\n{data}").as_bytes());
+                ins.execute(params![hash.hex(), updater, tags, data])?;
+                let id: i64 = get.query_row([hash.hex()], |r| r.get(0))?;
+                for t in &r.tags {
+                    tag.execute(params![id, t])?;
+                }
+                link.execute(params![seq, id])?;
+            }
+            Ok(())
+        })?;
+        Ok(op)
+    }
+
+    fn enrichments(&self, updater: &str, tags: &[String]) -> Result<Vec<EnrichmentRecord>> {
+        self.read(|c| {
+            let latest: Option<i64> = c
+                .query_row(
+                    "SELECT MAX(seq) FROM update_operation WHERE kind = 'enrichment' AND updater = ?1",
+                    [updater],
+                    |r| r.get(0),
+                )
+                .map_err(self.err())?;
+            let Some(latest) = latest else {
+                return Ok(Vec::new());
+            };
+            let mut st = c
+                .prepare(
+                    "SELECT DISTINCT e.id, e.tags, e.data FROM enrichment e
+                     JOIN uo_enrich ue ON ue.enrichment = e.id
+                     JOIN enrichment_tag t ON t.enrichment = e.id
+                     WHERE ue.uo = ?1 AND t.tag = ?2",
+                )
+                .map_err(self.err())?;
+            let mut seen = HashSet::new();
+            let mut out = Vec::new();
+            for tag in tags {
+                let rows: Vec<(i64, String, String)> = st
+                    .query_map(params![latest, tag], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .map_err(self.err())?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(self.err())?;
+                for (id, t, d) in rows {
+                    if seen.insert(id) {
+                        out.push(EnrichmentRecord {
+                            tags: decode_json("enrichment tags", &t)?,
+                            data: decode_json("enrichment", &d)?,
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn create_notification(
+        &self,
+        kind: &str,
+        body: &serde_json::Value,
+        items: &[serde_json::Value],
+    ) -> Result<Uuid> {
+        let id = Uuid::new_v4();
+        let now = micros(jiff::Timestamp::now());
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO notification (id, kind, body, created, status, attempts, next_attempt, updated)
+                 VALUES (?1, ?2, ?3, ?4, 'created', 0, ?4, ?4)",
+                params![id.to_string(), kind, body.to_string(), now],
+            )?;
+            let mut ins = tx.prepare(
+                "INSERT INTO notification_item (notification, seq, body) VALUES (?1, ?2, ?3)",
+            )?;
+            for (i, it) in items.iter().enumerate() {
+                ins.execute(params![id.to_string(), i as i64, it.to_string()])?;
+            }
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    fn notification(&self, id: Uuid) -> Result<Option<Notification>> {
+        let row = self.read(|c| {
+            c.query_row(
+                "SELECT * FROM notification WHERE id = ?1",
+                [id.to_string()],
+                notification_from_row,
+            )
+            .optional()
+            .map_err(self.err())
+        })?;
+        row.map(|(mut n, body)| {
+            n.body = decode_json("notification", &body)?;
+            Ok(n)
+        })
+        .transpose()
+    }
+
+    fn notification_items(
+        &self,
+        id: Uuid,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<NotificationPage> {
+        let limit = limit.max(1);
+        let rows: Vec<(i64, String)> = self.read(|c| {
+            let mut st = c
+                .prepare(
+                    "SELECT seq, body FROM notification_item WHERE notification = ?1 AND seq > ?2
+                     ORDER BY seq LIMIT ?3",
+                )
+                .map_err(self.err())?;
+            st.query_map(
+                params![id.to_string(), after.unwrap_or(-1), (limit + 1) as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err())
+        })?;
+        let more = rows.len() > limit;
+        let items = rows
+            .into_iter()
+            .take(limit)
+            .map(|(seq, b)| {
+                Ok(NotificationItem {
+                    seq,
+                    body: decode_json("notification item", &b)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let next = if more {
+            items.last().map(|i| i.seq)
+        } else {
+            None
+        };
+        Ok(NotificationPage { items, next })
+    }
+
+    fn notifications_due(&self, now: jiff::Timestamp, limit: usize) -> Result<Vec<Notification>> {
+        let rows = self.read(|c| {
+            let mut st = c
+                .prepare(
+                    "SELECT * FROM notification WHERE status IN ('created', 'failed') AND next_attempt <= ?1
+                     ORDER BY next_attempt, id LIMIT ?2",
+                )
+                .map_err(self.err())?;
+            st.query_map(params![micros(now), limit as i64], notification_from_row)
+                .map_err(self.err())?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(self.err())
+        })?;
+        rows.into_iter()
+            .map(|(mut n, body)| {
+                n.body = decode_json("notification", &body)?;
+                Ok(n)
+            })
+            .collect()
+    }
+
+    fn record_delivery(&self, id: Uuid, outcome: &Delivery) -> Result<()> {
+        let now = micros(jiff::Timestamp::now());
+        let n = self.write(|tx| match outcome {
+            Delivery::Delivered => tx.execute(
+                "UPDATE notification SET status = 'delivered', attempts = attempts + 1, last_error = NULL,
+                 updated = ?2 WHERE id = ?1 AND status != 'deleted'",
+                params![id.to_string(), now],
+            ),
+            Delivery::Failed { error, retry_at } => tx.execute(
+                "UPDATE notification SET status = 'failed', attempts = attempts + 1, last_error = ?2,
+                 next_attempt = ?3, updated = ?4 WHERE id = ?1 AND status != 'deleted'",
+                params![id.to_string(), error, micros(*retry_at), now],
+            ),
+        })?;
+        if n == 0 && self.notification(id)?.is_none() {
+            return Err(Error::NotFound(format!("notification {id}")));
+        }
+        Ok(())
+    }
+
+    fn acknowledge_notification(&self, id: Uuid) -> Result<bool> {
+        let now = micros(jiff::Timestamp::now());
+        let n = self.write(|tx| {
+            tx.execute(
+                "UPDATE notification SET status = 'deleted', updated = ?2 WHERE id = ?1",
+                params![id.to_string(), now],
+            )
+        })?;
+        Ok(n > 0)
+    }
+
+    fn gc_notifications(&self, older_than: jiff::Timestamp) -> Result<usize> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM notification WHERE status = 'deleted' AND updated < ?1",
+                [micros(older_than)],
+            )
+        })
+    }
+
+    fn try_lock(&self, name: &str) -> Result<Option<Lock>> {
+        let dir = self.lock_dir();
+        fs::create_dir_all(&dir).map_err(|e| Error::Io {
+            path: dir.display().to_string(),
+            source: e,
+        })?;
+        let path = dir.join(lock_file_name(name));
+        let f: File = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::Io {
+                path: path.display().to_string(),
+                source: e,
+            })?;
+        match f.try_lock() {
+            Ok(()) => Ok(Some(Lock::new(name, Box::new(f)))),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(Error::Io {
+                path: path.display().to_string(),
+                source: e,
+            }),
+        }
+    }
+}
+
+/// A file name for a lock name: readable characters kept, the rest hex-escaped.
+fn lock_file_name(name: &str) -> String {
+    let mut s = String::with_capacity(name.len() + 5);
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02x}"));
+        }
+    }
+    s.push_str(".lock");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_names_are_safe_file_names() {
+        assert_eq!(lock_file_name("updater/debian"), "updater%2fdebian.lock");
+        assert_eq!(lock_file_name("../../etc"), "%2e%2e%2f%2e%2e%2fetc.lock");
+    }
+}
