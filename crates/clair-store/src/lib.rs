@@ -20,6 +20,7 @@
 mod cache;
 mod codec;
 mod error;
+mod index;
 mod model;
 pub mod postgres;
 pub mod sqlite;
@@ -34,6 +35,7 @@ use uuid::Uuid;
 
 pub use cache::StoreCache;
 pub use error::{Error, Result};
+pub use index::{IndexError, Origin, index_image};
 pub use model::{
     Delivery, EnrichmentRecord, GcStats, Lock, Notification, NotificationItem, NotificationPage,
     NotificationStatus, OpKind, StoredReport, UpdateDiff, UpdateOperation, UpdaterStatus,

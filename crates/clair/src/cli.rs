@@ -12,6 +12,15 @@ pub struct Cli {
     /// Only errors on stderr; no progress bar.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Database: a SQLite file (default: ~/.local/share/clair/clair.db), or PostgreSQL as a URL
+    /// (postgresql://user@host:5432/db?sslmode=disable) or libpq key=value string.
+    #[arg(
+        long,
+        global = true,
+        env = "CLAIR_DATABASE_SOURCE",
+        value_name = "PATH|URL"
+    )]
+    pub db: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

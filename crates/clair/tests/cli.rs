@@ -5,10 +5,19 @@ use std::process::{Command, Output};
 
 use clair_test::images;
 
+/// Run clair with a private database (never the user's own).
 fn clair(args: &[&str]) -> Output {
+    let db = tempfile::tempdir().unwrap();
+    clair_db(args, &db.path().join("clair.db"))
+}
+
+fn clair_db(args: &[&str], db: &std::path::Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_clair"))
         .args(args)
         .env_remove("CLAIR_LOG")
+        .env_remove("CLAIR_DATABASE_SOURCE")
+        .env("CLAIR_DATABASE_SOURCE", db)
+        .env("HOME", "/nonexistent-home-for-tests")
         .output()
         .unwrap()
 }
@@ -131,4 +140,35 @@ fn indexes_a_root_filesystem_directory() {
         (p["name"].as_str(), p["version"].as_str()),
         (Some("hello"), Some("2.10-3"))
     );
+}
+
+#[test]
+fn second_index_of_an_image_reads_no_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("clair.db");
+    let r = format!("oci:{}:bookworm-layered", images("oci").display());
+    let first = clair_db(&["index", "-v", "-f", "json", &r], &db);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("layers_read=4"),
+        "{}",
+        stderr(&first)
+    );
+    let second = clair_db(&["index", "-v", "-f", "json", &r], &db);
+    assert!(second.status.success());
+    let log = stderr(&second);
+    assert!(
+        log.contains("layers_read=0") && log.contains("origin=Stored"),
+        "{log}"
+    );
+    assert_eq!(stdout(&first), stdout(&second), "same report");
+    // A different image sharing the base layer reads only its own layers (none here).
+    let base = format!("oci:{}:bookworm-minbase", images("oci").display());
+    let third = clair_db(&["index", "-v", &base], &db);
+    let log = stderr(&third);
+    assert!(
+        log.contains("layers_read=0") && log.contains("layers_cached=1"),
+        "{log}"
+    );
+    assert!(db.is_file());
 }

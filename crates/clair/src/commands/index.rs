@@ -8,10 +8,12 @@ use clair_layer::ExtractLimits;
 use clair_layer::source::{self, OpenOptions};
 
 use crate::cli::{Format, IndexArgs};
+use crate::commands::Global;
 use crate::output;
 use crate::progress::Bar;
 
-pub fn run(args: &IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+pub fn run(args: &IndexArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let quiet = g.quiet;
     let mut opts = OpenOptions::default();
     if let Some(p) = &args.platform {
         opts.platform = Some(p.parse()?);
@@ -24,13 +26,20 @@ pub fn run(args: &IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         max_file_size: args.max_file_size,
         ..ExtractLimits::default()
     };
-    let mut indexer = clair_ecosystems::default_indexer().with_limits(limits);
+    let store = g.store()?;
+    let mut indexer = clair_ecosystems::default_indexer()
+        .with_limits(limits)
+        .with_cache(std::sync::Arc::new(clair_store::StoreCache::new(
+            store.clone(),
+        )));
     if let Some(j) = args.jobs {
         indexer = indexer.with_parallelism(j);
     }
     let bar = Bar::new(image.total_size(), image.layers.len(), quiet);
-    let indexed = indexer.index(&image, &bar)?;
+    let (indexed, origin) = clair_store::index_image(store.as_ref(), &indexer, &image, &bar)
+        .with_context(|| format!("indexing {}", args.image))?;
     bar.finish();
+    tracing::info!(?origin, store = %store.describe(), "index report");
     for w in &indexed.warnings {
         tracing::warn!("{w}");
     }
