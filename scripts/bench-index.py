@@ -144,11 +144,9 @@ def main():
     text = "\n".join(lines) + "\n"
     print(text)
     if a.write:
-        p = ROOT / a.write
-        old = p.read_text() if p.exists() else ""
-        marker = "<!-- bench-index -->"
-        head = old.split(marker)[0] if marker in old else old
-        p.write_text(head + marker + "\n" + text)
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from benchdoc import write_section
+        write_section(ROOT / a.write, "bench-index", text)
 
 
 if __name__ == "__main__":

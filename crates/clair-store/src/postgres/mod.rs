@@ -242,6 +242,19 @@ impl PgStore {
     }
 
     fn migrate(&self) -> Result<()> {
+        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+        // Fast path, no lock: an up-to-date database (every start but the first).
+        let current = self.run(|c| {
+            Ok(c.query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                &[],
+            )
+            .map(|r| r.get::<_, i64>(0))
+            .ok())
+        })?;
+        if current == Some(newest) {
+            return Ok(());
+        }
         self.run(|c| {
             // Session lock, taken before anything else: instances starting together wait here
             // and find the work done.
