@@ -4,6 +4,8 @@
 //! store; one `#[test]` is generated per case.
 #![allow(dead_code)]
 
+pub mod procs;
+
 use std::sync::Arc;
 
 use clair_indexer::LayerResult;
