@@ -12,6 +12,10 @@ pub struct Cli {
     /// Only errors on stderr; no progress bar.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// A Clair config file (1.2, 2.x or v4 layout); its database source is used unless --db
+    /// or CLAIR_DATABASE_SOURCE says otherwise. Also accepted as -config / -conf.
+    #[arg(long, global = true, env = "CLAIR_CONF", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// Database: a SQLite file (default: ~/.local/share/clair/clair.db), or PostgreSQL as a URL
     /// (postgresql://user@host:5432/db?sslmode=disable) or libpq key=value string.
     #[arg(
@@ -23,6 +27,22 @@ pub struct Cli {
     pub db: Option<String>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Accept Clair's single-dash spellings (`clair -config FILE`, `-conf`), which clap does not.
+pub fn normalize_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    args.into_iter()
+        .map(|a| match a.to_str() {
+            Some("-config") | Some("-conf") => "--config".into(),
+            Some(s) if s.starts_with("-config=") || s.starts_with("-conf=") => {
+                let v = s.split_once('=').map_or("", |(_, v)| v);
+                format!("--config={v}").into()
+            }
+            _ => a,
+        })
+        .collect()
 }
 
 #[derive(Debug, Subcommand)]

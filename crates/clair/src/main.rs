@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_from(cli::normalize_args(std::env::args_os()));
     init_logging(cli.verbose, cli.quiet);
     match commands::run(cli) {
         Ok(code) => code,

@@ -172,3 +172,41 @@ fn second_index_of_an_image_reads_no_layer() {
     );
     assert!(db.is_file());
 }
+
+#[test]
+fn database_source_comes_from_a_clair_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("from-config.db");
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "clair:\n  database:\n    type: pgsql\n    options:\n      source: {}\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_clair"))
+        .args([
+            "-config",
+            cfg.to_str().unwrap(),
+            "index",
+            &format!("dir:{}", dir.path().display()),
+        ])
+        .env_remove("CLAIR_DATABASE_SOURCE")
+        .env("HOME", "/nonexistent-home-for-tests")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(db.is_file(), "the config's database was used");
+    let o = Command::new(env!("CARGO_BIN_EXE_clair"))
+        .args(["--config", "/nonexistent/config.yaml", "index", "dir:/"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("/nonexistent/config.yaml"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -13,13 +13,28 @@ use crate::cli::{Cli, Command};
 pub struct Global {
     pub quiet: bool,
     pub db: Option<String>,
+    pub config: Option<clair_config::Loaded>,
 }
 
 impl Global {
+    /// The database source: `--db`, else CLAIR_DATABASE_SOURCE, else the config file's, else
+    /// the default SQLite file (empty).
+    pub fn db_source(&self) -> anyhow::Result<String> {
+        if let Some(db) = &self.db {
+            return Ok(db.clone());
+        }
+        if let Some(c) = &self.config
+            && let Some(s) = c.file_database_source()?
+        {
+            return Ok(s);
+        }
+        Ok(String::new())
+    }
+
     /// Open the store named by `--db` (or the default SQLite file).
     pub fn store(&self) -> anyhow::Result<Arc<dyn clair_store::Store>> {
         let opts = clair_store::StoreOptions {
-            source: self.db.clone().unwrap_or_default(),
+            source: self.db_source()?,
             ..clair_store::StoreOptions::default()
         };
         let store = clair_store::open(&opts).with_context(|| {
@@ -27,8 +42,10 @@ impl Global {
                 "opening the database {}",
                 if opts.source.is_empty() {
                     clair_store::default_sqlite_path().display().to_string()
+                } else if clair_store::is_postgres_source(&opts.source) {
+                    "(PostgreSQL)".to_string()
                 } else {
-                    "given with --db".to_string()
+                    opts.source.clone()
                 }
             )
         })?;
@@ -39,9 +56,15 @@ impl Global {
 
 /// Run the chosen subcommand; the exit code on success.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli
+        .config
+        .as_deref()
+        .map(clair_config::Loaded::load)
+        .transpose()?;
     let g = Global {
         quiet: cli.quiet,
         db: cli.db,
+        config,
     };
     match cli.command {
         Command::Index(args) => index::run(&args, &g),

@@ -1,0 +1,245 @@
+//! Clair's configuration files, loaded unchanged.
+//!
+//! Three layouts exist in the wild and all load:
+//! - Clair 1.2 (Quay Enterprise): `clair.database.source`;
+//! - Clair 2.x: `clair.database.type: pgsql` with `clair.database.options.source`;
+//! - Clair v4: top-level `indexer`, `matcher`, `notifier`, each with a `connstring`.
+//!
+//! Sections clair-rs does not use (yet) are kept in [`Loaded::raw`] and never make loading fail.
+//! Environment overrides: `CLAIR_DATABASE_SOURCE` replaces the database source.
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+
+use serde_yaml_ng::Value;
+
+/// Errors loading a config file.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read.
+    #[error("config {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML.
+    #[error("config {path}: {source}")]
+    Yaml {
+        /// The file.
+        path: String,
+        /// Cause (with line and column).
+        #[source]
+        source: serde_yaml_ng::Error,
+    },
+    /// A field has the wrong type.
+    #[error("config {path}: {field}: {message}")]
+    Field {
+        /// The file.
+        path: String,
+        /// Dotted field path.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Which layout a file uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Clair 1.2 / 2.x: everything under `clair:`.
+    V2,
+    /// Clair v4: `indexer:` / `matcher:` / `notifier:` / `http_listen_addr`.
+    V4,
+    /// Neither (empty file, or only sections we do not know).
+    Unknown,
+}
+
+/// A loaded config file.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The file.
+    pub path: PathBuf,
+    /// The whole document, for the parts read elsewhere.
+    pub raw: Value,
+    /// Its layout.
+    pub layout: Layout,
+}
+
+/// Read a YAML mapping's field.
+fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    v.as_mapping()?.get(Value::String(key.to_string()))
+}
+
+fn get_path<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, k| get(v, k))
+}
+
+impl Loaded {
+    /// Load a config file. An empty file is a valid, empty config.
+    pub fn load(path: &Path) -> Result<Loaded, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let raw: Value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_yaml_ng::from_str(&text).map_err(|source| Error::Yaml {
+                path: path.display().to_string(),
+                source,
+            })?
+        };
+        let layout = if get(&raw, "clair").is_some() {
+            Layout::V2
+        } else if ["indexer", "matcher", "notifier", "http_listen_addr"]
+            .iter()
+            .any(|k| get(&raw, k).is_some())
+        {
+            Layout::V4
+        } else {
+            Layout::Unknown
+        };
+        Ok(Loaded {
+            path: path.to_path_buf(),
+            raw,
+            layout,
+        })
+    }
+
+    fn string_at(&self, path: &[&str]) -> Result<Option<String>, Error> {
+        match get_path(&self.raw, path) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(Error::Field {
+                path: self.path.display().to_string(),
+                field: path.join("."),
+                message: format!("want a string, found {}", kind(other)),
+            }),
+        }
+    }
+
+    /// The database source the file names, before environment overrides: `clair.database.source`
+    /// (1.2), `clair.database.options.source` (2.x), or `indexer.connstring` then
+    /// `matcher.connstring` (v4).
+    pub fn file_database_source(&self) -> Result<Option<String>, Error> {
+        let candidates: &[&[&str]] = match self.layout {
+            Layout::V2 => &[
+                &["clair", "database", "options", "source"],
+                &["clair", "database", "source"],
+            ],
+            Layout::V4 => &[
+                &["indexer", "connstring"],
+                &["matcher", "connstring"],
+                &["notifier", "connstring"],
+            ],
+            Layout::Unknown => &[],
+        };
+        for c in candidates {
+            if let Some(s) = self.string_at(c)?.filter(|s| !s.trim().is_empty()) {
+                return Ok(Some(s));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The database source with the `CLAIR_DATABASE_SOURCE` environment override applied.
+    pub fn database_source(&self) -> Result<Option<String>, Error> {
+        if let Some(v) = std::env::var("CLAIR_DATABASE_SOURCE")
+            .ok()
+            .filter(|v| !v.is_empty())
+        {
+            return Ok(Some(v));
+        }
+        self.file_database_source()
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(s: &str) -> Loaded {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), s).unwrap();
+        Loaded::load(f.path()).unwrap()
+    }
+
+    #[test]
+    fn shared_configs_load_and_name_their_database() {
+        let dir = clair_test::shared().join("spec/configs");
+        let cases = [
+            (
+                "clair-1.2-ha.yaml",
+                Layout::V2,
+                "postgresql://postgres@127.0.0.1:5432/clairtest?sslmode=disable",
+            ),
+            (
+                "clair-1.2-single.yaml",
+                Layout::V2,
+                "postgresql://postgres@127.0.0.1:5432/clairtest?sslmode=disable",
+            ),
+            (
+                "clair-2.0-ha.yaml",
+                Layout::V2,
+                "postgresql://postgres@127.0.0.1:5432/clairtest?sslmode=disable",
+            ),
+            (
+                "clair-2.0-single.yaml",
+                Layout::V2,
+                "postgresql://postgres@127.0.0.1:5432/clairtest?sslmode=disable",
+            ),
+            (
+                "clair-v4-combo.yaml",
+                Layout::V4,
+                "host=127.0.0.1 port=5432 user=postgres dbname=clair sslmode=disable",
+            ),
+        ];
+        for (file, layout, source) in cases {
+            let l = Loaded::load(&dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(l.layout, layout, "{file}");
+            assert_eq!(
+                l.file_database_source().unwrap().as_deref(),
+                Some(source),
+                "{file}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_and_unknown_files_load() {
+        assert_eq!(load_str("").layout, Layout::Unknown);
+        assert_eq!(
+            load_str("jwtproxy: {}\n").file_database_source().unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_bad_yaml_name_the_field_and_line() {
+        let l = load_str("clair:\n  database:\n    source: [1, 2]\n");
+        let e = l.file_database_source().unwrap_err().to_string();
+        assert!(
+            e.contains("clair.database.source") && e.contains("a list"),
+            "{e}"
+        );
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), "clair:\n  database: [\n").unwrap();
+        let e = Loaded::load(f.path()).unwrap_err().to_string();
+        assert!(e.contains("line"), "{e}");
+    }
+}
