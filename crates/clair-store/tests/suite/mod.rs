@@ -2,7 +2,13 @@
 //!
 //! Each backend's test file calls [`store_suite!`] with an expression that opens a fresh, empty
 //! store; one `#[test]` is generated per case.
-#![allow(dead_code, clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 pub mod procs;
 
