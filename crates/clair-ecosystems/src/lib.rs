@@ -24,7 +24,7 @@ pub fn package_scanners() -> Vec<Arc<dyn PackageScanner>> {
 
 /// Every distribution scanner, most specific first.
 pub fn distribution_scanners() -> Vec<Arc<dyn DistributionScanner>> {
-    vec![]
+    vec![Arc::new(osrelease::OsReleaseScanner)]
 }
 
 /// An indexer with every scanner.
