@@ -19,7 +19,11 @@ use clair_indexer::{DistributionScanner, PackageScanner};
 /// Every package scanner, in a fixed order. Adding a scanner changes the indexer state, so
 /// clients re-index.
 pub fn package_scanners() -> Vec<Arc<dyn PackageScanner>> {
-    vec![Arc::new(dpkg::DpkgScanner), Arc::new(apk::ApkScanner)]
+    vec![
+        Arc::new(dpkg::DpkgScanner),
+        Arc::new(apk::ApkScanner),
+        Arc::new(rpm::RpmScanner),
+    ]
 }
 
 /// Every distribution scanner, most specific first.
