@@ -1,38 +1,53 @@
-//! The store suite on PostgreSQL (a throwaway cluster, or CLAIR_TEST_DATABASE_URL).
+//! The store suite on PostgreSQL (a throwaway cluster, or CLAIR_TEST_DATABASE_URL), plus what
+//! only a server has: crashes mid-transaction, several processes.
+//!
+//! Without PostgreSQL these tests print why and skip, except with `CI=true`, where they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod suite;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use clair_store::{Store, StoreOptions};
+use clair_store::{FeedError, OpKind, Store, StoreOptions};
+use clair_test::postgres::{TestPostgres, skip_or_fail};
+use clair_types::Vulnerability;
 
-fn fresh_url() -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let admin = std::env::var("CLAIR_TEST_DATABASE_URL").expect("CLAIR_TEST_DATABASE_URL");
-    let name = format!(
-        "clair_t_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    );
-    let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-        .unwrap();
-    c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-    let base = admin.rsplit_once('/').unwrap().0;
-    format!("{base}/{name}?sslmode=disable")
+/// A new empty database on the shared server; None when skipping.
+fn fresh_url() -> Option<String> {
+    skip_or_fail().map(TestPostgres::create_database)
 }
 
-fn fresh() -> Arc<dyn Store> {
-    clair_store::open(&StoreOptions {
-        source: fresh_url(),
-        ..StoreOptions::default()
-    })
-    .unwrap()
+fn fresh() -> Option<Arc<dyn Store>> {
+    fresh_url().map(|u| open_source(&u))
 }
 
-store_suite!(fresh());
+macro_rules! pg_suite {
+    ($($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let Some(store) = fresh() else { return };
+                suite::$case(store);
+            }
+        )*
+    };
+}
+
+pg_suite!(
+    layers_round_trip,
+    index_reports,
+    update_operations_and_latest,
+    identical_records_are_shared,
+    update_diff,
+    aborted_update_keeps_previous_data,
+    gc_keeps_newest,
+    updater_status,
+    enrichments,
+    notifications_lifecycle,
+    notification_paging,
+    locks_are_exclusive,
+    concurrent_readers_and_writer,
+);
 
 fn open_source(s: &str) -> Arc<dyn Store> {
     clair_store::open(&StoreOptions {
@@ -50,21 +65,21 @@ fn child() {
 
 #[test]
 fn two_processes_migrate_the_same_new_database() {
-    let url = fresh_url();
+    let Some(url) = fresh_url() else { return };
     suite::procs::migrate_race(&url);
     assert!(open_source(&url).manifests().unwrap().is_empty());
 }
 
 #[test]
 fn two_processes_race_for_a_lock() {
-    let url = fresh_url();
+    let Some(url) = fresh_url() else { return };
     open_source(&url);
     suite::procs::lock_race(&url);
 }
 
 #[test]
 fn libpq_key_value_sources_work() {
-    let url = fresh_url();
+    let Some(url) = fresh_url() else { return };
     // postgresql://USER@HOST:PORT/DB?sslmode=disable → host=… port=… user=… dbname=…
     let rest = url.strip_prefix("postgresql://").unwrap();
     let (userhost, db) = rest.split_once('/').unwrap();
@@ -75,4 +90,84 @@ fn libpq_key_value_sources_work() {
     let s = open_source(&kv);
     assert!(s.describe().contains(db), "{}", s.describe());
     assert!(s.try_lock("x").unwrap().is_some());
+}
+
+fn vulns(prefix: &str, n: usize) -> Vec<Vulnerability> {
+    (0..n)
+        .map(|i| Vulnerability {
+            updater: "debian".into(),
+            name: format!("CVE-{prefix}-{i}"),
+            namespace: "debian:12".into(),
+            package_name: format!("pkg{}", i % 97),
+            version_scheme: "dpkg".into(),
+            description: "x".repeat(200),
+            ..Vulnerability::default()
+        })
+        .collect()
+}
+
+/// PostgreSQL dies in the middle of storing an update: the previous update operation is intact
+/// and readable after the restart, and running the update again completes.
+#[test]
+fn killing_postgresql_mid_update_keeps_the_previous_operation() {
+    if skip_or_fail().is_none() {
+        return;
+    }
+    // A cluster of its own: killing the shared one would break the other tests.
+    let pg = TestPostgres::start().unwrap();
+    if !pg.is_local() {
+        eprintln!(
+            "SKIPPED: CLAIR_TEST_DATABASE_URL is an external server, which a test must not kill"
+        );
+        return;
+    }
+    let url = pg.create_database();
+    let store = open_source(&url);
+    let first = store
+        .update_vulnerabilities("debian", "fp1", &mut vulns("old", 100).into_iter().map(Ok))
+        .unwrap();
+
+    let mut sent = 0;
+    let mut killing = vulns("new", 20_000).into_iter().map(|v| {
+        sent += 1;
+        if sent == 5_000 {
+            pg.kill();
+        }
+        Ok::<_, FeedError>(v)
+    });
+    let err = store
+        .update_vulnerabilities("debian", "fp2", &mut killing)
+        .unwrap_err();
+    assert!(sent >= 5_000, "the server died mid-stream");
+    eprintln!("update failed as expected: {err}");
+
+    pg.restart();
+    let after = open_source(&url);
+    let ops = after
+        .update_operations(OpKind::Vulnerability, Some("debian"))
+        .unwrap();
+    assert_eq!(ops.iter().map(|o| o.id).collect::<Vec<_>>(), vec![first.id]);
+    let mut latest = 0;
+    after
+        .for_each_latest_vulnerability(&mut |v| {
+            assert!(v.name.starts_with("CVE-old-"));
+            latest += 1;
+        })
+        .unwrap();
+    assert_eq!(latest, 100);
+
+    // The same store object recovers too (its pooled connections died with the server).
+    let again = store
+        .update_vulnerabilities(
+            "debian",
+            "fp2",
+            &mut vulns("new", 20_000).into_iter().map(Ok),
+        )
+        .unwrap();
+    let ops = after
+        .update_operations(OpKind::Vulnerability, Some("debian"))
+        .unwrap();
+    assert_eq!(ops[0].id, again.id);
+    assert_eq!(after.vulnerabilities(again.id).unwrap().len(), 20_000);
+    assert_eq!(after.gc(1).unwrap().vulnerabilities, 100);
 }

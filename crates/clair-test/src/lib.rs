@@ -4,9 +4,15 @@
 //! - ground-truth package lists of the shared images;
 //! - builders for small tar layers and OCI layouts, for tests of malformed input.
 #![forbid(unsafe_code)]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 pub mod oci;
+pub mod postgres;
 pub mod tar;
 
 use std::path::PathBuf;
