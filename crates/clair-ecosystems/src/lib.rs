@@ -7,6 +7,7 @@
 pub mod apk;
 pub mod dpkg;
 pub mod osrelease;
+pub mod oval;
 pub mod rpm;
 
 #[cfg(test)]
