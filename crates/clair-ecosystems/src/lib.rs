@@ -6,9 +6,13 @@
 
 pub mod apk;
 pub mod dpkg;
+mod feed;
+pub mod oracle;
 pub mod osrelease;
 pub mod oval;
+pub mod rhel;
 pub mod rpm;
+pub mod ubuntu;
 
 #[cfg(test)]
 mod test_corpus;

@@ -11,11 +11,15 @@
 //! criterion names the release) with [`clauses`], which flattens a criteria tree into the
 //! alternative sets of criteria that must all hold.
 
+mod facts;
+
 use std::collections::HashMap;
 use std::io::BufRead;
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
+
+pub use facts::{Fact, facts, issued, links, number_after};
 
 /// A malformed OVAL document.
 #[derive(Debug, thiserror::Error)]
@@ -274,7 +278,9 @@ pub fn read_index<R: BufRead>(input: R) -> Result<Index, OvalError> {
     let mut saw_root = false;
     loop {
         buf.clear();
-        let ev = r.read_event_into(&mut buf).map_err(|e| err(&r, e.to_string()))?;
+        let ev = r
+            .read_event_into(&mut buf)
+            .map_err(|e| err(&r, e.to_string()))?;
         match ev {
             Event::Start(e) => {
                 let name = local(&e);
@@ -330,7 +336,10 @@ pub fn read_index<R: BufRead>(input: R) -> Result<Index, OvalError> {
         }
     }
     if !saw_root {
-        return Err(err(&r, "not an OVAL document (no oval_definitions element)"));
+        return Err(err(
+            &r,
+            "not an OVAL document (no oval_definitions element)",
+        ));
     }
     Ok(idx)
 }
@@ -345,7 +354,10 @@ fn read_test<R: BufRead>(r: &mut Reader<R>, start: &BytesStart<'_>) -> Result<Te
     let mut depth = 0usize;
     loop {
         buf.clear();
-        match r.read_event_into(&mut buf).map_err(|e| err(r, e.to_string()))? {
+        match r
+            .read_event_into(&mut buf)
+            .map_err(|e| err(r, e.to_string()))?
+        {
             Event::Start(e) => {
                 match local(&e).as_str() {
                     "object" => t.object_ref = attr(&e, "object_ref"),
@@ -377,7 +389,10 @@ fn read_object<R: BufRead>(r: &mut Reader<R>) -> Result<Object, OvalError> {
     let mut depth = 0usize;
     loop {
         buf.clear();
-        match r.read_event_into(&mut buf).map_err(|e| err(r, e.to_string()))? {
+        match r
+            .read_event_into(&mut buf)
+            .map_err(|e| err(r, e.to_string()))?
+        {
             Event::Start(e) => {
                 if local(&e) == "name" {
                     o.var_ref = attr(&e, "var_ref");
@@ -409,7 +424,10 @@ fn read_state<R: BufRead>(r: &mut Reader<R>) -> Result<State, OvalError> {
     let mut depth = 0usize;
     loop {
         buf.clear();
-        match r.read_event_into(&mut buf).map_err(|e| err(r, e.to_string()))? {
+        match r
+            .read_event_into(&mut buf)
+            .map_err(|e| err(r, e.to_string()))?
+        {
             Event::Start(e) => {
                 let name = local(&e);
                 let check = |r: &mut Reader<R>| -> Result<Check, OvalError> {
@@ -445,7 +463,10 @@ fn read_values<R: BufRead>(r: &mut Reader<R>) -> Result<Vec<String>, OvalError> 
     let mut depth = 0usize;
     loop {
         buf.clear();
-        match r.read_event_into(&mut buf).map_err(|e| err(r, e.to_string()))? {
+        match r
+            .read_event_into(&mut buf)
+            .map_err(|e| err(r, e.to_string()))?
+        {
             Event::Start(e) => {
                 if local(&e) == "value" {
                     v.push(read_text(r, &mut Vec::new())?.trim().to_string());
@@ -475,7 +496,10 @@ pub fn for_each_definition<R: BufRead>(
     let mut in_definitions = false;
     loop {
         buf.clear();
-        match r.read_event_into(&mut buf).map_err(|e| err(&r, e.to_string()))? {
+        match r
+            .read_event_into(&mut buf)
+            .map_err(|e| err(&r, e.to_string()))?
+        {
             Event::Start(e) => {
                 let name = local(&e);
                 if name == "definitions" {
@@ -490,7 +514,9 @@ pub fn for_each_definition<R: BufRead>(
                     if f(d).is_err() {
                         return Ok(());
                     }
-                } else if !in_definitions && matches!(name.as_str(), "tests" | "objects" | "states" | "variables") {
+                } else if !in_definitions
+                    && matches!(name.as_str(), "tests" | "objects" | "states" | "variables")
+                {
                     skip(&mut r, &mut Vec::new())?;
                 }
             }
@@ -509,25 +535,38 @@ fn read_definition<R: BufRead>(r: &mut Reader<R>, d: &mut Definition) -> Result<
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        match r.read_event_into(&mut buf).map_err(|e| err(r, e.to_string()))? {
+        match r
+            .read_event_into(&mut buf)
+            .map_err(|e| err(r, e.to_string()))?
+        {
             Event::Start(e) => {
                 let name = local(&e);
                 match name.as_str() {
                     "title" => d.title = read_text(r, &mut Vec::new())?.trim().to_string(),
-                    "description" => d.description = read_text(r, &mut Vec::new())?.trim().to_string(),
+                    "description" => {
+                        d.description = read_text(r, &mut Vec::new())?.trim().to_string()
+                    }
                     "severity" => d.severity = read_text(r, &mut Vec::new())?.trim().to_string(),
                     "public_date" if d.issued.is_empty() => {
                         d.issued = read_text(r, &mut Vec::new())?.trim().to_string();
                     }
-                    "platform" => d.platforms.push(read_text(r, &mut Vec::new())?.trim().to_string()),
-                    "cpe" => d.cpes.push(read_text(r, &mut Vec::new())?.trim().to_string()),
+                    "platform" => d
+                        .platforms
+                        .push(read_text(r, &mut Vec::new())?.trim().to_string()),
+                    "cpe" => d
+                        .cpes
+                        .push(read_text(r, &mut Vec::new())?.trim().to_string()),
                     "cve" => {
                         let mut c = Cve {
                             href: attr(&e, "href"),
                             cvss3: attr(&e, "cvss3"),
                             impact: {
                                 let i = attr(&e, "impact");
-                                if i.is_empty() { attr(&e, "priority") } else { i }
+                                if i.is_empty() {
+                                    attr(&e, "priority")
+                                } else {
+                                    i
+                                }
                             },
                             ..Cve::default()
                         };
@@ -571,7 +610,12 @@ fn read_definition<R: BufRead>(r: &mut Reader<R>, d: &mut Definition) -> Result<
                     return Ok(());
                 }
             }
-            Event::Eof => return Err(err(r, format!("unexpected end of document in definition {}", d.id))),
+            Event::Eof => {
+                return Err(err(
+                    r,
+                    format!("unexpected end of document in definition {}", d.id),
+                ));
+            }
             _ => {}
         }
     }
@@ -580,7 +624,11 @@ fn read_definition<R: BufRead>(r: &mut Reader<R>, d: &mut Definition) -> Result<
 /// Deepest criteria nesting accepted (real files nest a handful of levels).
 const MAX_DEPTH: usize = 64;
 
-fn read_criteria<R: BufRead>(r: &mut Reader<R>, start: &BytesStart<'_>, depth: usize) -> Result<Criteria, OvalError> {
+fn read_criteria<R: BufRead>(
+    r: &mut Reader<R>,
+    start: &BytesStart<'_>,
+    depth: usize,
+) -> Result<Criteria, OvalError> {
     if depth > MAX_DEPTH {
         return Err(err(r, "criteria nested too deeply"));
     }
@@ -590,7 +638,10 @@ fn read_criteria<R: BufRead>(r: &mut Reader<R>, start: &BytesStart<'_>, depth: u
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        match r.read_event_into(&mut buf).map_err(|e| err(r, e.to_string()))? {
+        match r
+            .read_event_into(&mut buf)
+            .map_err(|e| err(r, e.to_string()))?
+        {
             Event::Start(e) => match local(&e).as_str() {
                 "criteria" => children.push(read_criteria(r, &e, depth + 1)?),
                 "criterion" => {
@@ -627,7 +678,13 @@ fn read_criteria<R: BufRead>(r: &mut Reader<R>, start: &BytesStart<'_>, depth: u
                 }),
                 _ => {}
             },
-            Event::End(_) => return Ok(Criteria::Node { and, negate, children }),
+            Event::End(_) => {
+                return Ok(Criteria::Node {
+                    and,
+                    negate,
+                    children,
+                });
+            }
             Event::Eof => return Err(err(r, "unexpected end of document in criteria")),
             _ => {}
         }
@@ -654,17 +711,28 @@ pub const MAX_CLAUSES: usize = 4096;
 pub fn clauses(c: &Criteria) -> Vec<Vec<Leaf>> {
     fn go(c: &Criteria, negated: bool) -> Vec<Vec<Leaf>> {
         match c {
-            Criteria::Criterion { test_ref, comment, negate } => vec![vec![Leaf {
+            Criteria::Criterion {
+                test_ref,
+                comment,
+                negate,
+            } => vec![vec![Leaf {
                 test_ref: test_ref.clone(),
                 comment: comment.clone(),
                 negate: *negate ^ negated,
             }]],
-            Criteria::Extend { definition_ref: _, comment } => vec![vec![Leaf {
+            Criteria::Extend {
+                definition_ref: _,
+                comment,
+            } => vec![vec![Leaf {
                 test_ref: String::new(),
                 comment: comment.clone(),
                 negate: negated,
             }]],
-            Criteria::Node { and, negate, children } => {
+            Criteria::Node {
+                and,
+                negate,
+                children,
+            } => {
                 let neg = *negate ^ negated;
                 if children.is_empty() {
                     return vec![Vec::new()];

@@ -23,7 +23,10 @@ fn reads_red_hat_definition_and_index() {
     assert_eq!(defs.len(), 1);
     let d = &defs[0];
     assert_eq!(d.id, "oval:com.redhat.rhsa:def:20201980");
-    assert!(d.title.starts_with("RHSA-2020:1980: git security update (Important)"));
+    assert!(
+        d.title
+            .starts_with("RHSA-2020:1980: git security update (Important)")
+    );
     assert_eq!(d.severity, "Important");
     assert_eq!(d.issued, "2020-04-30");
     assert_eq!(d.cves.len(), 1);
@@ -33,18 +36,35 @@ fn reads_red_hat_definition_and_index() {
     let cl = clauses(d.criteria.as_ref().unwrap());
     // One clause per package (15 packages) plus the "must be installed" alternative.
     assert_eq!(cl.len(), 16, "{cl:#?}");
-    let pkg_clause = cl.iter().find(|c| c.iter().any(|l| l.comment.contains("perl-Git-SVN is earlier"))).unwrap();
-    assert!(pkg_clause.iter().any(|l| l.comment == "Red Hat Enterprise Linux 8 is installed"));
+    let pkg_clause = cl
+        .iter()
+        .find(|c| {
+            c.iter()
+                .any(|l| l.comment.contains("perl-Git-SVN is earlier"))
+        })
+        .unwrap();
+    assert!(
+        pkg_clause
+            .iter()
+            .any(|l| l.comment == "Red Hat Enterprise Linux 8 is installed")
+    );
     let t = pkg_clause
         .iter()
-        .find_map(|l| idx.tests.get(&l.test_ref).filter(|t| t.kind == "rpminfo_test" && !t.state_refs.is_empty()))
+        .find_map(|l| {
+            idx.tests
+                .get(&l.test_ref)
+                .filter(|t| t.kind == "rpminfo_test" && !t.state_refs.is_empty())
+        })
         .unwrap();
     assert_eq!(idx.package_names(t), vec!["perl-Git-SVN"]);
 }
 
 #[test]
 fn malformed_documents_are_errors_with_positions() {
-    let e = read_index(BufReader::new(&b"<oval_definitions><tests><rpminfo_test id='x'>"[..])).unwrap_err();
+    let e = read_index(BufReader::new(
+        &b"<oval_definitions><tests><rpminfo_test id='x'>"[..],
+    ))
+    .unwrap_err();
     assert!(e.message.contains("end of document"), "{e}");
     let e = read_index(BufReader::new(&b"{\"json\": true}"[..])).unwrap_err();
     assert!(e.message.contains("not an OVAL document"), "{e}");
@@ -59,10 +79,22 @@ fn clause_expansion_is_bounded() {
         and: false,
         negate: false,
         children: vec![
-            Criteria::Criterion { test_ref: "a".into(), comment: String::new(), negate: false },
-            Criteria::Criterion { test_ref: "b".into(), comment: String::new(), negate: false },
+            Criteria::Criterion {
+                test_ref: "a".into(),
+                comment: String::new(),
+                negate: false,
+            },
+            Criteria::Criterion {
+                test_ref: "b".into(),
+                comment: String::new(),
+                negate: false,
+            },
         ],
     };
-    let big = Criteria::Node { and: true, negate: false, children: vec![or2; 20] };
+    let big = Criteria::Node {
+        and: true,
+        negate: false,
+        children: vec![or2; 20],
+    };
     assert!(clauses(&big).len() <= MAX_CLAUSES);
 }

@@ -1,0 +1,249 @@
+//! Red Hat OVAL v2 (`https://access.redhat.com/security/data/oval/v2/RHEL8/rhel-8.oval.xml.bz2`).
+
+use std::path::Path;
+
+use clair_matcher::{Emit, FetchOutcome, FetchedFile, Http, Updater, UpdaterError, fetch_urls};
+use clair_types::{PackageKind, Vulnerability};
+
+use crate::feed::{each_oval_definition, send, severity};
+use crate::oval::{self, Definition, Index, Stopped, clauses, facts};
+
+/// Default location of Red Hat's OVAL v2 files.
+pub const DEFAULT_BASE: &str = "https://access.redhat.com/security/data/oval/v2/";
+/// Default files (relative to the base): RHEL 7, 8 and 9.
+pub const DEFAULT_FILES: [&str; 3] = [
+    "RHEL7/rhel-7.oval.xml.bz2",
+    "RHEL8/rhel-8.oval.xml.bz2",
+    "RHEL9/rhel-9.oval.xml.bz2",
+];
+
+/// The Red Hat OVAL updater.
+#[derive(Debug, Clone)]
+pub struct RhelOvalUpdater {
+    /// Base URL (a mirror may replace it).
+    pub base: String,
+    /// Files under the base.
+    pub files: Vec<String>,
+}
+
+impl Default for RhelOvalUpdater {
+    fn default() -> Self {
+        RhelOvalUpdater {
+            base: DEFAULT_BASE.into(),
+            files: DEFAULT_FILES.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+impl Updater for RhelOvalUpdater {
+    fn name(&self) -> &str {
+        "rhel"
+    }
+
+    fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
+        let base = if self.base.ends_with('/') {
+            self.base.clone()
+        } else {
+            format!("{}/", self.base)
+        };
+        let urls: Vec<(String, String)> = self
+            .files
+            .iter()
+            .map(|f| (f.clone(), format!("{base}{f}")))
+            .collect();
+        fetch_urls(self.name(), http, dir, prior, &urls)
+    }
+
+    fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
+        for f in files {
+            parse_rhel_oval(self.name(), f, emit)?;
+        }
+        Ok(())
+    }
+}
+
+/// Parse one Red Hat OVAL file into vulnerabilities.
+pub fn parse_rhel_oval(
+    updater: &str,
+    f: &FetchedFile,
+    emit: &mut Emit<'_>,
+) -> Result<(), UpdaterError> {
+    each_oval_definition(updater, f, |idx, d| records(updater, idx, &d, emit))
+}
+
+fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> Result<(), Stopped> {
+    if d.class == "inventory" {
+        return Ok(());
+    }
+    let Some(criteria) = &d.criteria else {
+        return Ok(());
+    };
+    let name = d
+        .references
+        .iter()
+        .find(|r| matches!(r.source.as_str(), "RHSA" | "RHBA" | "RHEA"))
+        .or_else(|| d.references.iter().find(|r| r.source == "CVE"))
+        .map(|r| r.ref_id.clone())
+        .unwrap_or_else(|| {
+            d.title
+                .split(':')
+                .next()
+                .unwrap_or(&d.title)
+                .trim()
+                .to_string()
+        });
+    let mut seen = std::collections::BTreeSet::new();
+    for clause in clauses(criteria) {
+        let comments: Vec<&str> = clause.iter().map(|l| l.comment.as_str()).collect();
+        let major = oval::number_after(comments.iter().copied(), "Red Hat Enterprise Linux ")
+            .or_else(|| {
+                oval::number_after(
+                    d.platforms.iter().map(String::as_str),
+                    "Red Hat Enterprise Linux ",
+                )
+            })
+            .or_else(|| {
+                oval::number_after(d.cpes.iter().map(String::as_str), ":enterprise_linux:")
+            });
+        let Some(major) = major else { continue };
+        let module = comments
+            .iter()
+            .find_map(|c| {
+                c.strip_prefix("Module ")
+                    .and_then(|r| r.strip_suffix(" is enabled"))
+            })
+            .unwrap_or("")
+            .to_string();
+        for fact in facts(idx, &clause, &["rpminfo_test"]) {
+            if !seen.insert((major.clone(), module.clone(), fact.clone())) {
+                continue;
+            }
+            send(
+                emit,
+                Vulnerability {
+                    updater: updater.to_string(),
+                    name: name.clone(),
+                    namespace: format!("rhel:{major}"),
+                    package_name: fact.name,
+                    package_kind: PackageKind::Binary,
+                    version_scheme: "rpm".into(),
+                    fixed_in_version: fact.fixed,
+                    range: None,
+                    arch: fact.arch,
+                    module: module.clone(),
+                    repository: d.cpes.join(" "),
+                    severity: d.severity.clone(),
+                    normalized_severity: severity(&d.severity),
+                    description: d.description.clone(),
+                    links: oval::links(d),
+                    issued: oval::issued(&d.issued),
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clair_types::Severity;
+
+    use super::*;
+    use crate::feed::testing::{fetched, vulns};
+
+    fn parse(rel: &str) -> Vec<Vulnerability> {
+        vulns(rel, |f, e| parse_rhel_oval("rhel", f, e))
+    }
+
+    #[test]
+    fn rhsa_definition() {
+        let v = parse("feeds/rhel/claircore-com.redhat.rhsa-20201980.xml");
+        assert_eq!(v.len(), 15, "one record per 'is earlier than' package");
+        let git = v.iter().find(|v| v.package_name == "git").unwrap();
+        assert_eq!(git.name, "RHSA-2020:1980");
+        assert_eq!(git.namespace, "rhel:8");
+        assert_eq!(git.fixed_in_version, "0:2.18.4-2.el8_2");
+        assert_eq!(git.version_scheme, "rpm");
+        assert_eq!(
+            (git.severity.as_str(), git.normalized_severity),
+            ("Important", Severity::High)
+        );
+        assert_eq!(git.issued, "2020-04-30T00:00:00Z");
+        assert!(
+            git.links
+                .contains("https://access.redhat.com/errata/RHSA-2020:1980")
+        );
+        assert!(git.links.contains("CVE-2020-11008"));
+        assert!(
+            git.repository
+                .contains("cpe:/a:redhat:enterprise_linux:8::appstream")
+        );
+        assert!(
+            git.description
+                .starts_with("Git is a distributed revision control system")
+        );
+    }
+
+    #[test]
+    fn other_samples() {
+        // Four "is earlier than" criteria, but the fourth ("xerces-c-x ... invalid version")
+        // points at the same test as xerces-c-doc: tests, not comments, are authoritative.
+        let old = parse("feeds/rhel/clair2-oval-1.xml");
+        assert_eq!(old.len(), 3, "{old:#?}");
+        assert!(
+            old.iter().all(|v| v.namespace == "rhel:7"),
+            "'7 Client is installed'"
+        );
+        let ab = parse("feeds/rhel/clair3-rhel-8.oval_abbreviated.xml");
+        assert_eq!(ab.len(), 39);
+        let soft = ab.iter().find(|v| v.package_name == "softhsm").unwrap();
+        assert_eq!(soft.module, "idm:DL1");
+        assert_eq!(soft.name, "RHBA-2019:4268");
+        // Unpatched definitions: every listed package, no fixed version, named by CVE.
+        let un = parse("feeds/rhel/claircore-rhel-8-rpm-unpatched.xml");
+        assert_eq!(un.len(), 16);
+        assert!(
+            un.iter()
+                .all(|v| v.fixed_in_version.is_empty() && v.name == "CVE-2021-35937")
+        );
+        assert!(un.iter().any(|v| v.package_name == "rpm-build-libs"));
+        let ansible = parse("feeds/rhel/clair3-ansible-2.8.oval.xml.bz2");
+        assert_eq!(ansible.len(), 5, "bz2 is decompressed");
+    }
+
+    #[test]
+    fn full_rhel8_file() {
+        let v = parse("feeds/rhel/claircore-com.redhat.rhsa-RHEL8.xml.gz");
+        let defs: std::collections::BTreeSet<&str> = v.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(defs.len(), 129, "every definition yields records");
+        // 2110 distinct (definition, package comment) pairs; module streams add more.
+        assert!(v.len() >= 2110, "{}", v.len());
+        // Two definitions of this RHEL 8 file also carry "Red Hat Enterprise Linux 7 is installed".
+        assert!(
+            v.iter()
+                .all(|v| v.namespace == "rhel:8" || v.namespace == "rhel:7")
+        );
+        assert!(v.iter().filter(|v| v.namespace == "rhel:8").count() > 2000);
+        assert!(v.iter().all(|v| !v.fixed_in_version.is_empty()));
+    }
+
+    #[test]
+    fn malformed_file_names_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.xml");
+        std::fs::write(
+            &p,
+            "<oval_definitions><definitions><definition id='x'><metadata><title>t</title>",
+        )
+        .unwrap();
+        let mut f = fetched("feeds/rhel/clair2-oval-1.xml");
+        f.path = p;
+        let err = parse_rhel_oval("rhel", &f, &mut |_| Ok(()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("rhel: file://feeds/rhel/clair2-oval-1.xml: byte "),
+            "{err}"
+        );
+    }
+}
