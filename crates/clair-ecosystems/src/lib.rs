@@ -4,7 +4,9 @@
 //! from distribution detection (`osrelease`). [`defaults`] is the one explicit list of scanners.
 #![forbid(unsafe_code)]
 
+pub mod alpine;
 pub mod apk;
+pub mod debian;
 pub mod dpkg;
 mod feed;
 pub mod oracle;

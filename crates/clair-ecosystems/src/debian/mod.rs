@@ -1,0 +1,277 @@
+//! Debian: the Security Tracker's JSON (`https://security-tracker.debian.org/tracker/data/json`).
+//!
+//! Keyed by source package, then CVE, then release code name. Records are per (CVE, source
+//! package, release) in namespace `debian:<number>` (`debian:unstable` for sid); open and
+//! undetermined issues are unfixed, resolved ones carry the fixed version, and resolved with
+//! version "0" (never affected) produces no record. Urgency maps to severity.
+//!
+//! The file is large (tens of MB): it is parsed as a stream, one package at a time.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use clair_matcher::{
+    Emit, FetchOutcome, FetchedFile, Http, Record, Updater, UpdaterError, fetch_urls,
+};
+use clair_types::{PackageKind, Vulnerability};
+use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
+
+use crate::feed::{open, parse_error, severity};
+
+/// Default tracker URL.
+pub const DEFAULT_URL: &str = "https://security-tracker.debian.org/tracker/data/json";
+
+/// Debian release code names and numbers.
+pub const RELEASES: [(&str, &str); 14] = [
+    ("buzz", "1"),
+    ("hamm", "2"),
+    ("woody", "3"),
+    ("etch", "4"),
+    ("lenny", "5"),
+    ("squeeze", "6"),
+    ("wheezy", "7"),
+    ("jessie", "8"),
+    ("stretch", "9"),
+    ("buster", "10"),
+    ("bullseye", "11"),
+    ("bookworm", "12"),
+    ("trixie", "13"),
+    ("forky", "14"),
+];
+
+/// `debian:<number>` for a code name (`debian:unstable` for sid, `debian:<name>` if unknown).
+pub fn namespace(codename: &str) -> String {
+    match RELEASES.iter().find(|(c, _)| *c == codename) {
+        Some((_, n)) => format!("debian:{n}"),
+        None if codename == "sid" => "debian:unstable".into(),
+        None => format!("debian:{codename}"),
+    }
+}
+
+/// The Debian updater.
+#[derive(Debug, Clone)]
+pub struct DebianUpdater {
+    /// Tracker JSON URL (a mirror or a `file://` path may replace it).
+    pub url: String,
+}
+
+impl Default for DebianUpdater {
+    fn default() -> Self {
+        DebianUpdater {
+            url: DEFAULT_URL.into(),
+        }
+    }
+}
+
+impl Updater for DebianUpdater {
+    fn name(&self) -> &str {
+        "debian"
+    }
+
+    fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
+        fetch_urls(
+            self.name(),
+            http,
+            dir,
+            prior,
+            &[("debian.json".into(), self.url.clone())],
+        )
+    }
+
+    fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
+        for f in files {
+            parse_tracker(self.name(), f, emit)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Issue {
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    releases: BTreeMap<String, Release>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Release {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    fixed_version: Option<String>,
+    #[serde(default)]
+    urgency: String,
+}
+
+/// Records of one source package's entry.
+fn records(
+    updater: &str,
+    package: &str,
+    issues: BTreeMap<String, Issue>,
+    emit: &mut Emit<'_>,
+) -> Result<(), Stopped> {
+    for (name, issue) in issues {
+        for (codename, rel) in issue.releases {
+            let fixed = match rel.status.as_str() {
+                "resolved" => match rel.fixed_version.as_deref().map(str::trim) {
+                    // Never affected.
+                    Some("0") => continue,
+                    Some(v) if !v.is_empty() => v.to_string(),
+                    _ => continue,
+                },
+                // open, undetermined: affected, no fix yet.
+                "open" | "undetermined" => String::new(),
+                _ => continue,
+            };
+            let v = Vulnerability {
+                updater: updater.to_string(),
+                name: name.clone(),
+                namespace: namespace(&codename),
+                package_name: package.to_string(),
+                package_kind: PackageKind::Source,
+                version_scheme: "dpkg".into(),
+                fixed_in_version: fixed,
+                severity: rel.urgency.clone(),
+                normalized_severity: severity(&rel.urgency),
+                description: issue.description.clone(),
+                links: format!("https://security-tracker.debian.org/tracker/{name}"),
+                ..Vulnerability::default()
+            };
+            emit(Record::Vulnerability(v)).map_err(|_| Stopped)?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug)]
+struct Stopped;
+
+/// Parse the tracker JSON as a stream: `{ "<package>": { "<CVE>": { ... } } }`.
+pub fn parse_tracker(
+    updater: &str,
+    f: &FetchedFile,
+    emit: &mut Emit<'_>,
+) -> Result<(), UpdaterError> {
+    struct Top<'a, 'b> {
+        updater: &'a str,
+        emit: &'a mut Emit<'b>,
+        stopped: bool,
+    }
+    impl<'de> Visitor<'de> for &mut Top<'_, '_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of source packages")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(package) = map.next_key::<String>()? {
+                let issues: BTreeMap<String, Issue> = map.next_value()?;
+                if records(self.updater, &package, issues, self.emit).is_err() {
+                    self.stopped = true;
+                    return Ok(());
+                }
+            }
+            Ok(())
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for &mut Top<'_, '_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    let reader = open(updater, f)?;
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let mut top = Top {
+        updater,
+        emit,
+        stopped: false,
+    };
+    let res = (&mut top).deserialize(&mut de);
+    let json_err = |e: serde_json::Error| {
+        parse_error(
+            updater,
+            f,
+            format!("line {} column {}", e.line(), e.column()),
+            e.to_string(),
+        )
+    };
+    res.map_err(json_err)?;
+    if !top.stopped {
+        de.end().map_err(json_err)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clair_types::Severity;
+
+    use super::*;
+    use crate::feed::testing::{fetched, vulns};
+
+    #[test]
+    fn tracker_sample() {
+        let v = vulns("feeds/debian/clair2-security-tracker.json", |f, e| {
+            parse_tracker("debian", f, e)
+        });
+        // aptdaemon CVE-2015-1323: wheezy resolved without fixed_version (skipped), jessie open,
+        // sid fixed; aptdaemon CVE-2003-0779: jessie and sid fixed; asterisk CVE-2013-2685:
+        // fixed "0" (not affected, skipped); asterisk CVE-2003-0779: jessie fixed.
+        assert_eq!(v.len(), 5, "{v:#?}");
+        let open = v
+            .iter()
+            .find(|v| v.name == "CVE-2015-1323" && v.namespace == "debian:8")
+            .unwrap();
+        assert_eq!(open.fixed_in_version, "");
+        assert_eq!(open.package_name, "aptdaemon");
+        assert_eq!(open.package_kind, PackageKind::Source);
+        assert_eq!(open.normalized_severity, Severity::Low, "low** is low");
+        let sid = v
+            .iter()
+            .find(|v| v.name == "CVE-2015-1323" && v.namespace == "debian:unstable")
+            .unwrap();
+        assert_eq!(sid.fixed_in_version, "1.1.1+bzr982-1");
+        assert_eq!(
+            sid.normalized_severity,
+            Severity::Unknown,
+            "not yet assigned"
+        );
+        assert!(
+            !v.iter().any(|v| v.name == "CVE-2013-2685"),
+            "fixed in 0: never affected"
+        );
+        let ast = v.iter().find(|v| v.package_name == "asterisk").unwrap();
+        assert_eq!(
+            (ast.fixed_in_version.as_str(), ast.normalized_severity),
+            ("0.5.56", Severity::High)
+        );
+        assert_eq!(
+            ast.links,
+            "https://security-tracker.debian.org/tracker/CVE-2003-0779"
+        );
+    }
+
+    #[test]
+    fn malformed_json_names_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.json");
+        std::fs::write(&p, "{\"pkg\": {\"CVE-1\": {\"releases\": {\"sid\": {\"status\": \"open\"}}}},\n \"bad\": [1,").unwrap();
+        let mut f = fetched("feeds/debian/clair2-security-tracker.json");
+        f.path = p;
+        let mut n = 0;
+        let err = parse_tracker("debian", &f, &mut |_| {
+            n += 1;
+            Ok(())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("line 2 column"), "{err}");
+        assert_eq!(
+            n, 1,
+            "records before the error were streamed (the store discards them)"
+        );
+    }
+}
