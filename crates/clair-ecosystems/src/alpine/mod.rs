@@ -209,10 +209,22 @@ pub fn parse_secdb(
                 continue;
             }
             for entry in ids.into_iter().flatten().flatten() {
-                // "CVE-2019-1234 CVE-2019-5678", sometimes with a note in parentheses.
-                for id in entry.split_whitespace().filter(|w| {
-                    w.contains('-') && w.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-                }) {
+                // "CVE-2019-1234 CVE-2019-5678" (two issues), "CVE-2016-6258 XSA-182" (one issue
+                // and its vendor alias), "ZBX-11023" (vendor id only): every CVE on the line, or
+                // the line's other identifiers when it names no CVE.
+                let ids: Vec<&str> = entry
+                    .split_whitespace()
+                    .filter(|w| {
+                        w.contains('-') && w.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                    })
+                    .collect();
+                let cves: Vec<&str> = ids
+                    .iter()
+                    .copied()
+                    .filter(|w| w.starts_with("CVE-"))
+                    .collect();
+                let chosen = if cves.is_empty() { ids } else { cves };
+                for id in chosen {
                     let v = Vulnerability {
                         updater: updater.to_string(),
                         name: id.to_string(),
@@ -258,7 +270,10 @@ mod tests {
                 .any(|v| v.name == "CVE-2018-20187" && v.fixed_in_version == "2.9.0-r0")
         );
         let y = parse("feeds/alpine/clair2-v34-main.yaml");
-        assert_eq!(y.len(), 104, "every CVE line of the YAML");
+        // 104 lines with CVEs (7 also naming a Xen XSA alias) and one Zabbix ZBX-only line.
+        assert_eq!(y.len(), 105);
+        assert!(y.iter().any(|v| v.name == "ZBX-11023"));
+        assert!(!y.iter().any(|v| v.name.starts_with("XSA-")));
         assert!(y.iter().all(|v| v.namespace == "alpine:v3.4"));
         let bb: Vec<_> = y.iter().filter(|v| v.package_name == "busybox").collect();
         assert_eq!(bb.len(), 2);
