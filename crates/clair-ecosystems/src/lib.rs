@@ -6,11 +6,16 @@
 
 pub mod alpine;
 pub mod apk;
+mod cvss;
 pub mod debian;
 pub mod dpkg;
+pub mod epss;
 mod feed;
+pub mod kev;
+pub mod nvd;
 pub mod oracle;
 pub mod osrelease;
+pub mod osv;
 pub mod oval;
 pub mod rhel;
 pub mod rpm;

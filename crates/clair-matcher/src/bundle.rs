@@ -78,7 +78,11 @@ pub struct ExportReport {
 impl UpdateManager {
     /// Fetch every updater (or those in `only`) in full and write a bundle to `path`.
     /// Updaters that fail are reported and left out; the bundle holds the others.
-    pub fn export(&self, path: &Path, only: Option<&[String]>) -> Result<Vec<ExportReport>, BundleError> {
+    pub fn export(
+        &self,
+        path: &Path,
+        only: Option<&[String]>,
+    ) -> Result<Vec<ExportReport>, BundleError> {
         let io = |source| BundleError::Io {
             path: path.display().to_string(),
             source,
@@ -93,11 +97,17 @@ impl UpdateManager {
             updaters: Vec::new(),
         };
         let mut reports = Vec::new();
-        for u in self.updaters().iter().filter(|u| only.is_none_or(|o| o.iter().any(|n| n == u.name()))) {
+        for u in self
+            .updaters()
+            .iter()
+            .filter(|u| only.is_none_or(|o| o.iter().any(|n| n == u.name())))
+        {
             let dir = self.tempdir().map_err(io)?;
             let result = match u.fetch(self.http_client(), dir.path(), "") {
                 Err(e) => Err(e.to_string()),
-                Ok(FetchOutcome::Unchanged) => Err("upstream answered 'not modified' to a full fetch".into()),
+                Ok(FetchOutcome::Unchanged) => {
+                    Err("upstream answered 'not modified' to a full fetch".into())
+                }
                 Ok(FetchOutcome::Fetched { files, fingerprint }) => {
                     let mut entry = ManifestUpdater {
                         name: u.name().to_string(),
@@ -107,7 +117,8 @@ impl UpdateManager {
                     };
                     let mut bytes = 0;
                     for f in &files {
-                        let member = format!("files/{}/{}", safe_name(u.name()), safe_name(&f.name));
+                        let member =
+                            format!("files/{}/{}", safe_name(u.name()), safe_name(&f.name));
                         let mut src = File::open(&f.path).map_err(io)?;
                         let len = src.metadata().map_err(io)?.len();
                         let mut h = tar::Header::new_gnu();
@@ -143,7 +154,8 @@ impl UpdateManager {
         h.set_mode(0o644);
         h.set_mtime(0);
         h.set_cksum();
-        tar.append_data(&mut h, "manifest.json", &m[..]).map_err(io)?;
+        tar.append_data(&mut h, "manifest.json", &m[..])
+            .map_err(io)?;
         let enc = tar.into_inner().map_err(io)?;
         let mut w = enc.finish().map_err(io)?;
         w.flush().map_err(io)?;
@@ -153,7 +165,11 @@ impl UpdateManager {
     }
 
     /// Load a bundle: run each known updater's parser on its files and store the results.
-    pub fn import(&self, path: &Path, progress: &dyn UpdateProgress) -> Result<Vec<RunReport>, BundleError> {
+    pub fn import(
+        &self,
+        path: &Path,
+        progress: &dyn UpdateProgress,
+    ) -> Result<Vec<RunReport>, BundleError> {
         let invalid = |message: String| BundleError::Invalid {
             path: path.display().to_string(),
             message,
@@ -179,7 +195,10 @@ impl UpdateManager {
                     .read_data_to_vec(16 << 20)
                     .map_err(|e| invalid(e.to_string()))?
                     .ok_or_else(|| invalid("manifest.json is too large".into()))?;
-                manifest = Some(serde_json::from_slice(&data).map_err(|e| invalid(format!("manifest.json: {e}")))?);
+                manifest = Some(
+                    serde_json::from_slice(&data)
+                        .map_err(|e| invalid(format!("manifest.json: {e}")))?,
+                );
                 continue;
             }
             if e.size > MAX_MEMBER {
@@ -189,7 +208,9 @@ impl UpdateManager {
             let mut out = BufWriter::new(File::create(&dest).map_err(io)?);
             let mut buf = vec![0u8; 256 * 1024];
             loop {
-                let n = tar.read_data(&mut buf).map_err(|e| invalid(e.to_string()))?;
+                let n = tar
+                    .read_data(&mut buf)
+                    .map_err(|e| invalid(e.to_string()))?;
                 if n == 0 {
                     break;
                 }
@@ -198,9 +219,13 @@ impl UpdateManager {
             out.flush().map_err(io)?;
             members.push((e.name.clone(), dest));
         }
-        let manifest = manifest.ok_or_else(|| invalid("no manifest.json: not a clair-rs bundle".into()))?;
+        let manifest =
+            manifest.ok_or_else(|| invalid("no manifest.json: not a clair-rs bundle".into()))?;
         if manifest.format != FORMAT {
-            return Err(invalid(format!("format {} (this clair reads {FORMAT})", manifest.format)));
+            return Err(invalid(format!(
+                "format {} (this clair reads {FORMAT})",
+                manifest.format
+            )));
         }
         let mut reports = Vec::new();
         for mu in &manifest.updaters {
@@ -212,7 +237,10 @@ impl UpdateManager {
             let mut files = Vec::new();
             for mf in &mu.files {
                 let Some((_, p)) = members.iter().find(|(n, _)| *n == mf.member) else {
-                    return Err(invalid(format!("{}: file {} is missing", mu.name, mf.member)));
+                    return Err(invalid(format!(
+                        "{}: file {} is missing",
+                        mu.name, mf.member
+                    )));
                 };
                 files.push(FetchedFile {
                     name: mf.name.clone(),
@@ -239,4 +267,3 @@ impl UpdateManager {
         Ok(reports)
     }
 }
-

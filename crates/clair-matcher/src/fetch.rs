@@ -144,7 +144,12 @@ impl Http {
     }
 
     /// GET `url` into `dest`, conditionally on `prior` (If-None-Match / If-Modified-Since).
-    pub fn download(&self, url: &str, dest: &Path, prior: Option<&Validators>) -> Result<Download, FetchError> {
+    pub fn download(
+        &self,
+        url: &str,
+        dest: &Path,
+        prior: Option<&Validators>,
+    ) -> Result<Download, FetchError> {
         if let Some(path) = url.strip_prefix("file://") {
             return self.copy_file(url, Path::new(path), dest, prior);
         }
@@ -188,8 +193,16 @@ impl Http {
                         status,
                     });
                 }
-                let wait = retry_after(&resp).unwrap_or(delay).min(Duration::from_secs(300));
-                tracing::warn!(url, status, attempt, wait_ms = wait.as_millis() as u64, "server busy or failing, retrying");
+                let wait = retry_after(&resp)
+                    .unwrap_or(delay)
+                    .min(Duration::from_secs(300));
+                tracing::warn!(
+                    url,
+                    status,
+                    attempt,
+                    wait_ms = wait.as_millis() as u64,
+                    "server busy or failing, retrying"
+                );
                 std::thread::sleep(wait);
                 delay = (delay * 2).min(Duration::from_secs(60));
                 continue;
@@ -218,7 +231,8 @@ impl Http {
                         sha256,
                     };
                     // Servers without validators: identical content is "not modified" too.
-                    if prior.is_some_and(|p| !p.sha256.is_empty() && p.sha256 == validators.sha256) {
+                    if prior.is_some_and(|p| !p.sha256.is_empty() && p.sha256 == validators.sha256)
+                    {
                         return Ok(Download::NotModified);
                     }
                     return Ok(Download::Fetched { validators, bytes });
@@ -250,7 +264,13 @@ impl Http {
         }
     }
 
-    fn copy_file(&self, url: &str, src: &Path, dest: &Path, prior: Option<&Validators>) -> Result<Download, FetchError> {
+    fn copy_file(
+        &self,
+        url: &str,
+        src: &Path,
+        dest: &Path,
+        prior: Option<&Validators>,
+    ) -> Result<Download, FetchError> {
         let f = File::open(src).map_err(|e| FetchError::Transport {
             url: url.to_string(),
             message: e.to_string(),

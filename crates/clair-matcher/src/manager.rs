@@ -214,7 +214,9 @@ impl UpdateManager {
         };
         let prior = self.prior_fingerprint(u);
         match u.fetch(&self.http, dir.path(), &prior) {
-            Err(e) => Outcome::Failed { error: e.to_string() },
+            Err(e) => Outcome::Failed {
+                error: e.to_string(),
+            },
             Ok(FetchOutcome::Unchanged) => Outcome::Unchanged,
             Ok(FetchOutcome::Fetched { files, fingerprint }) => {
                 match self.store_records(u, &files, &fingerprint, progress) {
@@ -256,7 +258,7 @@ impl UpdateManager {
             };
             let tick = |c: &AtomicUsize| {
                 let n = c.fetch_add(1, Ordering::Relaxed) + 1;
-                if n % 1000 == 0 {
+                if n.is_multiple_of(1000) {
                     progress.records(name, 1000);
                 }
             };
@@ -270,7 +272,8 @@ impl UpdateManager {
                         Ok(Record::Enrichment(_)) => Err(wrong_kind("enrichment")),
                         Err(e) => Err(e),
                     });
-                    self.store.update_vulnerabilities(name, fingerprint, &mut it)
+                    self.store
+                        .update_vulnerabilities(name, fingerprint, &mut it)
                 }
                 OpKind::Enrichment => {
                     let mut it = rx.iter().map(|r| match r {
@@ -285,12 +288,12 @@ impl UpdateManager {
                 }
             };
             drop(rx);
-            let parsed: Result<(), UpdaterError> = parser
-                .join()
-                .unwrap_or_else(|_| Err(UpdaterError::Other {
+            let parsed: Result<(), UpdaterError> = parser.join().unwrap_or_else(|_| {
+                Err(UpdaterError::Other {
                     updater: name.to_string(),
                     message: "parser panicked".into(),
-                }));
+                })
+            });
             let n = count.load(Ordering::Relaxed) as u64;
             progress.records(name, n % 1000);
             match (stored, parsed) {

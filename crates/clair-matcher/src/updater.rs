@@ -56,6 +56,8 @@ pub enum UpdaterError {
 }
 
 /// What an updater produces.
+// Records stream one at a time; boxing the common variant would add an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
     /// A vulnerability (vulnerability updaters).
@@ -159,7 +161,10 @@ pub fn fetch_urls(
     let mut unchanged_names = Vec::new();
     for (name, url) in urls {
         let dest = dir.join(safe_name(name));
-        match http.download(url, &dest, prior.files.get(name)).map_err(err)? {
+        match http
+            .download(url, &dest, prior.files.get(name))
+            .map_err(err)?
+        {
             Download::NotModified => unchanged_names.push((name.clone(), url.clone(), dest)),
             Download::Fetched { validators, .. } => {
                 changed = true;
@@ -208,9 +213,19 @@ pub fn fetch_urls(
 pub fn safe_name(name: &str) -> String {
     let s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    if s.is_empty() || s.starts_with('.') { format!("f{s}") } else { s }
+    if s.is_empty() || s.starts_with('.') {
+        format!("f{s}")
+    } else {
+        s
+    }
 }
 
 /// Open a fetched file, decompressing gzip, bzip2, xz or zstd transparently (by magic bytes).

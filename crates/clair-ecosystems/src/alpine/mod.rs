@@ -127,12 +127,11 @@ impl Updater for AlpineUpdater {
             return Ok(FetchOutcome::Unchanged);
         }
         for f in &mut files {
-            if !f.path.exists() {
-                if let Download::Fetched { validators, .. } =
+            if !f.path.exists()
+                && let Download::Fetched { validators, .. } =
                     http.download(&f.url, &f.path, None).map_err(err)?
-                {
-                    f.validators = validators;
-                }
+            {
+                f.validators = validators;
             }
             fp.files.insert(f.name.clone(), f.validators.clone());
         }

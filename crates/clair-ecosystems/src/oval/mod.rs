@@ -401,11 +401,7 @@ fn read_object<R: BufRead>(r: &mut Reader<R>) -> Result<Object, OvalError> {
                     depth += 1;
                 }
             }
-            Event::Empty(e) => {
-                if local(&e) == "name" {
-                    o.var_ref = attr(&e, "var_ref");
-                }
-            }
+            Event::Empty(e) if local(&e) == "name" => o.var_ref = attr(&e, "var_ref"),
             Event::End(_) => {
                 if depth == 0 {
                     return Ok(o);
@@ -520,11 +516,7 @@ pub fn for_each_definition<R: BufRead>(
                     skip(&mut r, &mut Vec::new())?;
                 }
             }
-            Event::End(e) => {
-                if e.local_name().as_ref() == b"definitions" {
-                    in_definitions = false;
-                }
-            }
+            Event::End(e) if e.local_name().as_ref() == b"definitions" => in_definitions = false,
             Event::Eof => return Ok(()),
             _ => {}
         }
@@ -605,11 +597,7 @@ fn read_definition<R: BufRead>(r: &mut Reader<R>, d: &mut Definition) -> Result<
                 }
                 _ => {}
             },
-            Event::End(e) => {
-                if e.local_name().as_ref() == b"definition" {
-                    return Ok(());
-                }
-            }
+            Event::End(e) if e.local_name().as_ref() == b"definition" => return Ok(()),
             Event::Eof => {
                 return Err(err(
                     r,

@@ -1,0 +1,148 @@
+//! EPSS: FIRST's exploit prediction scores (`epss_scores-current.csv.gz`), as enrichments
+//! tagged by CVE: `{"cve", "epss", "percentile", "model_version", "score_date"}`.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use clair_matcher::{
+    Emit, FetchOutcome, FetchedFile, Http, Record, Updater, UpdaterError, fetch_urls,
+};
+use clair_store::{EnrichmentRecord, OpKind};
+
+use crate::feed::{open, parse_error};
+
+/// Default URL.
+pub const DEFAULT_URL: &str = "https://epss.cyentia.com/epss_scores-current.csv.gz";
+
+/// The EPSS enricher.
+#[derive(Debug, Clone)]
+pub struct EpssUpdater {
+    /// CSV URL (gzip accepted).
+    pub url: String,
+}
+
+impl Default for EpssUpdater {
+    fn default() -> Self {
+        EpssUpdater {
+            url: DEFAULT_URL.into(),
+        }
+    }
+}
+
+impl Updater for EpssUpdater {
+    fn name(&self) -> &str {
+        "epss"
+    }
+    fn kind(&self) -> OpKind {
+        OpKind::Enrichment
+    }
+    fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
+        fetch_urls(
+            self.name(),
+            http,
+            dir,
+            prior,
+            &[("epss.csv".into(), self.url.clone())],
+        )
+    }
+    fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
+        for f in files {
+            parse_epss(self.name(), f, emit)?;
+        }
+        Ok(())
+    }
+}
+
+/// Parse an EPSS CSV (`#model_version:…,score_date:…` line, header, `cve,epss,percentile` rows).
+pub fn parse_epss(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
+    let mut model = String::new();
+    let mut date = String::new();
+    let mut header_seen = false;
+    for (i, line) in open(updater, f)?.lines().enumerate() {
+        let line =
+            line.map_err(|e| parse_error(updater, f, format!("line {}", i + 1), e.to_string()))?;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(meta) = line.strip_prefix('#') {
+            for kv in meta.split(',') {
+                match kv.split_once(':') {
+                    Some(("model_version", v)) => model = v.to_string(),
+                    Some(("score_date", v)) => date = v.to_string(),
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        if !header_seen {
+            if line != "cve,epss,percentile" {
+                return Err(parse_error(
+                    updater,
+                    f,
+                    format!("line {}", i + 1),
+                    format!("unexpected header {line:?}"),
+                ));
+            }
+            header_seen = true;
+            continue;
+        }
+        let cols: Vec<&str> = line.split(',').collect();
+        let (Some(cve), Some(epss), Some(pct)) = (cols.first(), cols.get(1), cols.get(2)) else {
+            return Err(parse_error(
+                updater,
+                f,
+                format!("line {}", i + 1),
+                "want 3 columns",
+            ));
+        };
+        let (Ok(epss), Ok(pct)) = (epss.parse::<f64>(), pct.parse::<f64>()) else {
+            return Err(parse_error(
+                updater,
+                f,
+                format!("line {}", i + 1),
+                "scores are not numbers",
+            ));
+        };
+        let rec = EnrichmentRecord {
+            tags: vec![cve.to_string()],
+            data: serde_json::json!({"cve": cve, "epss": epss, "percentile": pct,
+                                     "model_version": model, "score_date": date}),
+        };
+        emit(Record::Enrichment(rec))
+            .map_err(|_| parse_error(updater, f, format!("line {}", i + 1), "stopped"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::testing::fetched;
+
+    #[test]
+    fn csv_sample() {
+        let mut out = Vec::new();
+        parse_epss(
+            "epss",
+            &fetched("feeds/epss/claircore-epss.csv"),
+            &mut |r| {
+                if let Record::Enrichment(e) = r {
+                    out.push(e);
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+        let rows =
+            std::fs::read_to_string(crate::test_corpus::corpus("feeds/epss/claircore-epss.csv"))
+                .unwrap()
+                .lines()
+                .filter(|l| l.starts_with("CVE-"))
+                .count();
+        assert_eq!(out.len(), rows);
+        assert_eq!(out[0].tags, vec!["CVE-1999-0005"]);
+        assert_eq!(out[0].data["epss"], 0.91963);
+        assert_eq!(out[0].data["model_version"], "v2023.03.01");
+    }
+}

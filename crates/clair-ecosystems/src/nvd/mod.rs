@@ -1,0 +1,225 @@
+//! NVD: CVSS scores as enrichments, from NVD's CVE JSON 2.0 data (the yearly
+//! `nvdcve-2.0-YYYY.json.gz` feeds, or CVE API 2.0 pages — the same format).
+//!
+//! One record per CVE, tagged with its id: the CVSS data of the preferred metric (v3.1, then
+//! v3.0, then v2; NVD's own "Primary" score before a CNA's).
+
+use std::fmt;
+use std::path::Path;
+
+use clair_matcher::{
+    Emit, FetchOutcome, FetchedFile, Http, Record, Updater, UpdaterError, fetch_urls,
+};
+use clair_store::{EnrichmentRecord, OpKind};
+use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::feed::{open, parse_error};
+
+/// Default feed directory.
+pub const DEFAULT_BASE: &str = "https://nvd.nist.gov/feeds/json/cve/2.0/";
+/// First year with a feed.
+pub const FIRST_YEAR: i16 = 2002;
+
+/// The NVD CVSS enricher.
+#[derive(Debug, Clone)]
+pub struct NvdUpdater {
+    /// Feed directory (a mirror may replace it).
+    pub base: String,
+    /// Years to fetch; empty: 2002 through this year.
+    pub years: Vec<i16>,
+}
+
+impl Default for NvdUpdater {
+    fn default() -> Self {
+        NvdUpdater {
+            base: DEFAULT_BASE.into(),
+            years: Vec::new(),
+        }
+    }
+}
+
+impl Updater for NvdUpdater {
+    fn name(&self) -> &str {
+        "nvd"
+    }
+
+    fn kind(&self) -> OpKind {
+        OpKind::Enrichment
+    }
+
+    fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
+        let base = if self.base.ends_with('/') {
+            self.base.clone()
+        } else {
+            format!("{}/", self.base)
+        };
+        let years: Vec<i16> = if self.years.is_empty() {
+            (FIRST_YEAR..=jiff::Zoned::now().year()).collect()
+        } else {
+            self.years.clone()
+        };
+        let urls: Vec<(String, String)> = years
+            .iter()
+            .map(|y| {
+                let f = format!("nvdcve-2.0-{y}.json.gz");
+                (f.clone(), format!("{base}{f}"))
+            })
+            .collect();
+        fetch_urls(self.name(), http, dir, prior, &urls)
+    }
+
+    fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
+        for f in files {
+            parse_nvd(self.name(), f, emit)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Item {
+    cve: Cve,
+}
+
+#[derive(Debug, Deserialize)]
+struct Cve {
+    id: String,
+    #[serde(default)]
+    metrics: Metrics,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Metrics {
+    #[serde(default)]
+    cvss_metric_v31: Vec<Metric>,
+    #[serde(default)]
+    cvss_metric_v30: Vec<Metric>,
+    #[serde(default)]
+    cvss_metric_v2: Vec<Metric>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Metric {
+    #[serde(default, rename = "type")]
+    kind: String,
+    cvss_data: serde_json::Value,
+}
+
+fn pick(m: &Metrics) -> Option<&serde_json::Value> {
+    for list in [&m.cvss_metric_v31, &m.cvss_metric_v30, &m.cvss_metric_v2] {
+        if let Some(x) = list
+            .iter()
+            .find(|x| x.kind == "Primary")
+            .or_else(|| list.first())
+        {
+            return Some(&x.cvss_data);
+        }
+    }
+    None
+}
+
+/// Parse an NVD CVE JSON 2.0 document as a stream (`{"vulnerabilities": [{"cve": …}, …]}`).
+pub fn parse_nvd(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
+    struct Top<'a, 'b> {
+        emit: &'a mut Emit<'b>,
+        stopped: bool,
+    }
+    struct Items<'x, 'a, 'b>(&'x mut Top<'a, 'b>);
+    impl<'de> Visitor<'de> for Items<'_, '_, '_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of CVE items")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(item) = seq.next_element::<Item>()? {
+                if self.0.stopped {
+                    continue;
+                }
+                let Some(data) = pick(&item.cve.metrics) else {
+                    continue;
+                };
+                let rec = EnrichmentRecord {
+                    tags: vec![item.cve.id],
+                    data: data.clone(),
+                };
+                if (self.0.emit)(Record::Enrichment(rec)).is_err() {
+                    self.0.stopped = true;
+                }
+            }
+            Ok(())
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Items<'_, '_, '_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de> Visitor<'de> for &mut Top<'_, '_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an NVD CVE JSON 2.0 object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(k) = map.next_key::<String>()? {
+                if k == "vulnerabilities" {
+                    map.next_value_seed(Items(&mut *self))?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_reader(open(updater, f)?);
+    let mut top = Top {
+        emit,
+        stopped: false,
+    };
+    let json_err = |e: serde_json::Error| {
+        parse_error(
+            updater,
+            f,
+            format!("line {} column {}", e.line(), e.column()),
+            e.to_string(),
+        )
+    };
+    de.deserialize_map(&mut top).map_err(json_err)?;
+    de.end().map_err(json_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::testing::fetched;
+
+    fn records(rel: &str) -> Vec<EnrichmentRecord> {
+        let mut out = Vec::new();
+        parse_nvd("nvd", &fetched(rel), &mut |r| {
+            if let Record::Enrichment(e) = r {
+                out.push(e);
+            }
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn api2_feed() {
+        let r = records("feeds/nvd/claircore-nvd-api2-feed.json");
+        // Three CVEs; CVE-2016-3197 is rejected and has no metrics.
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[1].tags, vec!["CVE-2016-3674"]);
+        // The first CVE has a v3.1 (CNA, secondary) and a v3.0 (NVD, primary) score: v3.1 wins.
+        assert_eq!(r[0].data["version"], "3.1");
+        assert_eq!(r[0].data["baseScore"], 4.6);
+        assert!(
+            r.iter()
+                .all(|e| e.tags.len() == 1 && e.tags[0].starts_with("CVE-"))
+        );
+    }
+}
