@@ -17,6 +17,7 @@ pub mod oracle;
 pub mod osrelease;
 pub mod osv;
 pub mod oval;
+mod registry;
 pub mod rhel;
 pub mod rpm;
 pub mod ubuntu;
@@ -25,6 +26,8 @@ pub mod ubuntu;
 mod test_corpus;
 
 use std::sync::Arc;
+
+pub use registry::{Settings, UPDATERS, updaters};
 
 use clair_indexer::{DistributionScanner, PackageScanner};
 

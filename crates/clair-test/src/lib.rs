@@ -11,6 +11,7 @@
     clippy::print_stderr
 )]
 
+pub mod http;
 pub mod oci;
 pub mod postgres;
 pub mod tar;

@@ -1,0 +1,415 @@
+//! Updaters end to end: real feed files served by a real HTTP server on 127.0.0.1, stored in
+//! SQLite and PostgreSQL. Conditional GETs, failures that must leave data intact, locks,
+//! air-gap bundles.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clair_matcher::{Http, HttpOptions, NoUpdateProgress, Outcome, UpdateManager};
+use clair_store::{OpKind, Store, StoreOptions};
+use clair_test::corpus;
+use clair_test::http::{Behavior, TestServer};
+use clair_types::Vulnerability;
+
+fn sqlite() -> Arc<dyn Store> {
+    let dir = tempfile::tempdir().unwrap().keep();
+    clair_store::open(&StoreOptions {
+        source: dir.join("clair.db").display().to_string(),
+        ..StoreOptions::default()
+    })
+    .unwrap()
+}
+
+fn postgres() -> Option<Arc<dyn Store>> {
+    let pg = clair_test::postgres::skip_or_fail()?;
+    Some(
+        clair_store::open(&StoreOptions {
+            source: pg.create_database(),
+            ..StoreOptions::default()
+        })
+        .unwrap(),
+    )
+}
+
+fn quick_http() -> Http {
+    Http::new(HttpOptions {
+        connect_timeout: Duration::from_secs(2),
+        read_timeout: Duration::from_millis(800),
+        request_timeout: Duration::from_secs(3),
+        attempts: 2,
+        backoff: Duration::from_millis(20),
+        max_body: 64 << 20,
+    })
+}
+
+/// Serve every corpus feed the updaters read, laid out as upstream lays them out.
+fn serve_feeds(s: &TestServer) {
+    let f = |rel: &str| std::fs::read(corpus(rel)).unwrap();
+    s.put(
+        "/debian/json",
+        f("feeds/debian/clair2-security-tracker.json"),
+    );
+    s.put(
+        "/alpine/",
+        "<a href=\"v3.10/\">v3.10/</a> <a href=\"v3.11/\">v3.11/</a>",
+    );
+    s.put(
+        "/alpine/v3.10/main.json",
+        r#"{"distroversion": "v3.10", "reponame": "main", "packages": []}"#,
+    );
+    s.put(
+        "/alpine/v3.10/community.json",
+        f("feeds/alpine/claircore-v3.10-community.json"),
+    );
+    s.put(
+        "/alpine/v3.11/main.json",
+        f("feeds/alpine/vulnerablecode-v3.11-main.json"),
+    );
+    s.put(
+        "/rhel/RHEL8/rhel-8.oval.xml.bz2",
+        bz2(&gunzip(&f(
+            "feeds/rhel/claircore-com.redhat.rhsa-RHEL8.xml.gz",
+        ))),
+    );
+    s.put(
+        "/ubuntu/com.ubuntu.xenial.cve.oval.xml.bz2",
+        bz2(&f("feeds/ubuntu/clair3-xenial-cve.oval.xml")),
+    );
+    s.put(
+        "/oracle/elsa.xml.bz2",
+        bz2(&f("feeds/oracle/clair2-elsa-oval-1.xml")),
+    );
+    s.put(
+        "/osv/PyPI/all.zip",
+        zip_of(&[
+            "feeds/osv/trivydb-PYSEC-2018-27.json",
+            "feeds/osv/trivydb-PYSEC-2023-120.json",
+        ]),
+    );
+    s.put(
+        "/nvd/nvdcve-2.0-2016.json.gz",
+        gzip(&f("feeds/nvd/claircore-nvd-api2-feed.json")),
+    );
+    s.put("/epss.csv.gz", gzip(&f("feeds/epss/claircore-epss.csv")));
+    s.put(
+        "/kev.json",
+        f("feeds/kev/claircore-known_exploited_vulnerabilities.json"),
+    );
+}
+
+fn config(s: &TestServer) -> BTreeMap<String, serde_json::Value> {
+    let u = s.url();
+    let mut c = BTreeMap::new();
+    c.insert(
+        "debian".into(),
+        serde_json::json!({"json_url": format!("{u}/debian/json")}),
+    );
+    c.insert(
+        "alpine".into(),
+        serde_json::json!({"url": format!("{u}/alpine/")}),
+    );
+    c.insert(
+        "rhel".into(),
+        serde_json::json!({"url": format!("{u}/rhel/"), "files": ["RHEL8/rhel-8.oval.xml.bz2"]}),
+    );
+    c.insert(
+        "ubuntu".into(),
+        serde_json::json!({"url": format!("{u}/ubuntu"), "releases": ["xenial"]}),
+    );
+    c.insert(
+        "oracle".into(),
+        serde_json::json!({"url": format!("{u}/oracle/elsa.xml.bz2")}),
+    );
+    c.insert(
+        "osv".into(),
+        serde_json::json!({"url": format!("{u}/osv/"), "ecosystems": ["PyPI"]}),
+    );
+    c.insert(
+        "nvd".into(),
+        serde_json::json!({"url": format!("{u}/nvd/"), "years": [2016]}),
+    );
+    c.insert(
+        "epss".into(),
+        serde_json::json!({"url": format!("{u}/epss.csv.gz")}),
+    );
+    c.insert(
+        "kev".into(),
+        serde_json::json!({"url": format!("{u}/kev.json")}),
+    );
+    c
+}
+
+fn manager(store: Arc<dyn Store>, s: &TestServer, only: &[&str]) -> UpdateManager {
+    let sets: Vec<String> = only.iter().map(|s| s.to_string()).collect();
+    let ups =
+        clair_ecosystems::updaters(if only.is_empty() { None } else { Some(&sets) }, &config(s))
+            .unwrap();
+    UpdateManager::new(store, ups).with_http(quick_http())
+}
+
+fn latest(store: &dyn Store) -> Vec<Vulnerability> {
+    let mut v = Vec::new();
+    store
+        .for_each_latest_vulnerability(&mut |x| v.push(x))
+        .unwrap();
+    v.sort();
+    v
+}
+
+fn gzip(d: &[u8]) -> Vec<u8> {
+    clair_test::tar::gzip(d)
+}
+
+fn gunzip(d: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(d), &mut out).unwrap();
+    out
+}
+
+fn bz2(d: &[u8]) -> Vec<u8> {
+    let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    std::io::Write::write_all(&mut e, d).unwrap();
+    e.finish().unwrap()
+}
+
+fn zip_of(rels: &[&str]) -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        for r in rels {
+            z.start_file(
+                r.rsplit('/').next().unwrap(),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+            std::io::Write::write_all(&mut z, &std::fs::read(corpus(r)).unwrap()).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    buf.into_inner()
+}
+
+fn outcome<'a>(reports: &'a [clair_matcher::RunReport], name: &str) -> &'a Outcome {
+    &reports.iter().find(|r| r.updater == name).unwrap().outcome
+}
+
+fn every_updater_end_to_end(store: Arc<dyn Store>) {
+    let s = TestServer::start();
+    serve_feeds(&s);
+    let m = manager(store.clone(), &s, &[]);
+    let reports = m.run(None, &NoUpdateProgress);
+    let expect = [
+        ("alpine", 14), // v3.10 community 9 + v3.11 main 5
+        ("debian", 5),
+        ("oracle", 3),
+        ("osv", 3),
+        ("ubuntu", 2),
+        ("nvd", 2),
+        ("kev", 2),
+    ];
+    for (name, n) in expect {
+        match outcome(&reports, name) {
+            Outcome::Updated { records, .. } => assert_eq!(*records, n, "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    match outcome(&reports, "rhel") {
+        Outcome::Updated { records, .. } => assert!(*records >= 2110, "{records}"),
+        other => panic!("rhel: {other:?}"),
+    }
+    assert!(matches!(outcome(&reports, "epss"), Outcome::Updated { .. }));
+    let all = latest(store.as_ref());
+    assert!(
+        all.iter()
+            .any(|v| v.namespace == "alpine:v3.10" && v.package_name == "botan")
+    );
+    assert!(
+        all.iter()
+            .any(|v| v.namespace == "debian:8" && v.package_name == "aptdaemon")
+    );
+    assert!(all.iter().any(|v| v.namespace == "rhel:8"));
+    let cvss = store
+        .enrichments("nvd", &["CVE-2016-3674".to_string()])
+        .unwrap();
+    assert_eq!(cvss.len(), 1);
+    let status = store.updater_status().unwrap();
+    assert_eq!(status.len(), 9);
+    assert!(
+        status
+            .iter()
+            .all(|s| s.last_success.is_some() && s.last_error.is_none())
+    );
+
+    // Second run: every feed answers 304 (or identical content): nothing new is stored.
+    s.clear_hits();
+    let again = m.run(None, &NoUpdateProgress);
+    for r in &again {
+        assert_eq!(r.outcome, Outcome::Unchanged, "{}", r.updater);
+    }
+    assert!(s.hits().iter().any(|(_, st)| *st == 304));
+    assert_eq!(
+        store
+            .update_operations(OpKind::Vulnerability, Some("debian"))
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+fn failures_leave_previous_data(store: Arc<dyn Store>) {
+    let s = TestServer::start();
+    serve_feeds(&s);
+    let m = manager(store.clone(), &s, &["debian"]);
+    assert!(matches!(
+        m.run(None, &NoUpdateProgress)[0].outcome,
+        Outcome::Updated { .. }
+    ));
+    let before = latest(store.as_ref());
+    assert_eq!(before.len(), 5);
+    let check_failed = |what: &str, needle: &str| {
+        let r = m.run(None, &NoUpdateProgress);
+        let Outcome::Failed { error } = &r[0].outcome else {
+            panic!("{what}: {:?}", r[0].outcome);
+        };
+        assert!(error.contains(needle), "{what}: {error}");
+        assert_eq!(latest(store.as_ref()), before, "{what}: data changed");
+        let st = store.updater_status().unwrap();
+        let st = st.iter().find(|u| u.updater == "debian").unwrap();
+        assert!(st.last_error.as_deref().unwrap().contains(needle), "{what}");
+        assert_eq!(st.records, 5, "{what}: the last good run's count is kept");
+    };
+    s.set("/debian/json", Behavior::Status(500));
+    check_failed("HTTP 500", "HTTP 500");
+    s.set("/debian/json", Behavior::Stall(Duration::from_secs(5)));
+    check_failed("timeout", "/debian/json");
+    // New content, but the download breaks off halfway.
+    s.put(
+        "/debian/json",
+        std::fs::read(corpus("feeds/debian/clair2-security-tracker.json")).unwrap(),
+    );
+    s.set("/debian/json", Behavior::Truncate(1000));
+    check_failed("truncated", "/debian/json");
+    // Malformed JSON (a feed format change): the error names the position.
+    s.put(
+        "/debian/json",
+        r#"{"pkg": {"CVE-1": {"releases": {"bookworm": {"status": "open"}}}}, "x": [1, "#,
+    );
+    check_failed("malformed", "line 1 column");
+    // Recovery: the same feed as stored (new ETag, same bytes) is recognised as unchanged and
+    // clears the error; a changed feed stores a new operation.
+    s.put(
+        "/debian/json",
+        std::fs::read(corpus("feeds/debian/clair2-security-tracker.json")).unwrap(),
+    );
+    assert_eq!(
+        m.run(None, &NoUpdateProgress)[0].outcome,
+        Outcome::Unchanged
+    );
+    assert_eq!(latest(store.as_ref()), before);
+    let st = store.updater_status().unwrap();
+    assert!(
+        st.iter()
+            .find(|u| u.updater == "debian")
+            .unwrap()
+            .last_error
+            .is_none()
+    );
+    s.put(
+        "/debian/json",
+        r#"{"curl": {"CVE-2023-38545": {"description": "SOCKS5 heap overflow",
+            "releases": {"bookworm": {"status": "resolved", "fixed_version": "7.88.1-10+deb12u4", "urgency": "high"}}}}}"#,
+    );
+    assert!(matches!(
+        m.run(None, &NoUpdateProgress)[0].outcome,
+        Outcome::Updated { records: 1, .. }
+    ));
+    let now = latest(store.as_ref());
+    assert_eq!(now.len(), 1);
+    assert_eq!(
+        (now[0].namespace.as_str(), now[0].fixed_in_version.as_str()),
+        ("debian:12", "7.88.1-10+deb12u4")
+    );
+    let ops = store
+        .update_operations(OpKind::Vulnerability, Some("debian"))
+        .unwrap();
+    let diff = store.update_diff(Some(ops[1].id), ops[0].id).unwrap();
+    assert_eq!((diff.added.len(), diff.removed.len()), (1, 5));
+}
+
+fn one_runner_per_updater(store: Arc<dyn Store>) {
+    let s = TestServer::start();
+    serve_feeds(&s);
+    let m = manager(store.clone(), &s, &["debian"]);
+    let held = store.try_lock("updater/debian").unwrap().unwrap();
+    assert_eq!(m.run(None, &NoUpdateProgress)[0].outcome, Outcome::Skipped);
+    assert!(s.hits().is_empty(), "a skipped updater fetches nothing");
+    drop(held);
+    assert!(matches!(
+        m.run(None, &NoUpdateProgress)[0].outcome,
+        Outcome::Updated { .. }
+    ));
+}
+
+fn bundles_round_trip(store: Arc<dyn Store>) {
+    let s = TestServer::start();
+    serve_feeds(&s);
+    let online = sqlite();
+    manager(online.clone(), &s, &[]).run(None, &NoUpdateProgress);
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("feeds.bundle");
+    let reports = manager(sqlite(), &s, &[]).export(&bundle, None).unwrap();
+    assert!(reports.iter().all(|r| r.result.is_ok()), "{reports:?}");
+    // Offline: the server is gone.
+    drop(s);
+    let offline = UpdateManager::new(
+        store.clone(),
+        clair_ecosystems::updaters(None, &BTreeMap::new()).unwrap(),
+    );
+    let imported = offline.import(&bundle, &NoUpdateProgress).unwrap();
+    assert_eq!(imported.len(), 9);
+    assert!(
+        imported
+            .iter()
+            .all(|r| matches!(r.outcome, Outcome::Updated { .. })),
+        "{imported:?}"
+    );
+    assert_eq!(
+        latest(store.as_ref()),
+        latest(online.as_ref()),
+        "identical vulnerabilities"
+    );
+    assert_eq!(
+        store.enrichments("kev", &["CVE-2017-3066".into()]).unwrap(),
+        online
+            .enrichments("kev", &["CVE-2017-3066".into()])
+            .unwrap()
+    );
+    // A damaged bundle is refused with a clear error and changes nothing.
+    let bad = dir.path().join("bad.bundle");
+    std::fs::write(&bad, b"not a bundle").unwrap();
+    let err = offline
+        .import(&bad, &NoUpdateProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("bad.bundle"), "{err}");
+}
+
+macro_rules! on_both {
+    ($($case:ident),*) => {
+        mod sqlite_backend {
+            $( #[test] fn $case() { super::$case(super::sqlite()); } )*
+        }
+        mod postgres_backend {
+            $( #[test] fn $case() { if let Some(s) = super::postgres() { super::$case(s); } } )*
+        }
+    };
+}
+
+on_both!(
+    every_updater_end_to_end,
+    failures_leave_previous_data,
+    one_runner_per_updater,
+    bundles_round_trip
+);

@@ -1,0 +1,184 @@
+//! A real HTTP server on 127.0.0.1 for tests: serves files by path, honours conditional GETs,
+//! and can be told to fail (status codes, truncated bodies, stalls).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How the server answers a path.
+#[derive(Debug, Clone)]
+pub enum Behavior {
+    /// 200 with the body, `ETag` and `Last-Modified`; 304 when `If-None-Match` matches.
+    Serve,
+    /// This status and an empty body.
+    Status(u16),
+    /// Announce the full length, send only this many bytes, then close.
+    Truncate(usize),
+    /// Wait this long before answering.
+    Stall(Duration),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    body: Arc<Vec<u8>>,
+    etag: String,
+    behavior: Behavior,
+}
+
+/// A test HTTP server; stops when dropped.
+#[derive(Debug)]
+pub struct TestServer {
+    addr: String,
+    files: Arc<Mutex<HashMap<String, Entry>>>,
+    hits: Arc<Mutex<Vec<(String, u16)>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+static ETAG: AtomicUsize = AtomicUsize::new(1);
+
+impl TestServer {
+    /// Start on a free loopback port.
+    pub fn start() -> TestServer {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
+        let addr = format!(
+            "http://{}",
+            server.server_addr().to_ip().expect("ip address")
+        );
+        let files: Arc<Mutex<HashMap<String, Entry>>> = Arc::default();
+        let hits: Arc<Mutex<Vec<(String, u16)>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (files, hits, stop) = (files.clone(), hits.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(50)) else {
+                        continue;
+                    };
+                    let files = files.clone();
+                    let hits = hits.clone();
+                    std::thread::spawn(move || answer(req, &files, &hits));
+                }
+            })
+        };
+        TestServer {
+            addr,
+            files,
+            hits,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.addr
+    }
+
+    /// Serve `body` at `path` (a new ETag each time it is set).
+    pub fn put(&self, path: &str, body: impl Into<Vec<u8>>) {
+        let etag = format!("\"v{}\"", ETAG.fetch_add(1, Ordering::SeqCst));
+        self.files.lock().unwrap().insert(
+            path.to_string(),
+            Entry {
+                body: Arc::new(body.into()),
+                etag,
+                behavior: Behavior::Serve,
+            },
+        );
+    }
+
+    /// Change how `path` is answered (it keeps its body).
+    pub fn set(&self, path: &str, behavior: Behavior) {
+        let mut f = self.files.lock().unwrap();
+        let e = f.entry(path.to_string()).or_insert_with(|| Entry {
+            body: Arc::new(Vec::new()),
+            etag: "\"none\"".into(),
+            behavior: Behavior::Serve,
+        });
+        e.behavior = behavior;
+    }
+
+    /// Requests so far: (path, status answered).
+    pub fn hits(&self) -> Vec<(String, u16)> {
+        self.hits.lock().unwrap().clone()
+    }
+
+    /// Forget the recorded requests.
+    pub fn clear_hits(&self) {
+        self.hits.lock().unwrap().clear();
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn answer(
+    req: tiny_http::Request,
+    files: &Mutex<HashMap<String, Entry>>,
+    hits: &Mutex<Vec<(String, u16)>>,
+) {
+    let path = req.url().split('?').next().unwrap_or("").to_string();
+    let entry = files.lock().unwrap().get(&path).cloned();
+    let record = |status: u16| hits.lock().unwrap().push((path.clone(), status));
+    let Some(e) = entry else {
+        record(404);
+        let _ = req.respond(tiny_http::Response::empty(404));
+        return;
+    };
+    match e.behavior {
+        Behavior::Status(code) => {
+            record(code);
+            let _ = req.respond(tiny_http::Response::empty(code));
+        }
+        Behavior::Stall(d) => {
+            std::thread::sleep(d);
+            record(200);
+            let _ = req.respond(tiny_http::Response::from_data(e.body.to_vec()));
+        }
+        Behavior::Truncate(n) => {
+            record(200);
+            // Claim the full length, send part, hang up.
+            let mut w = req.into_writer();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                e.body.len()
+            );
+            let _ = w.write_all(head.as_bytes());
+            let _ = w.write_all(&e.body[..n.min(e.body.len())]);
+            let _ = w.flush();
+        }
+        Behavior::Serve => {
+            let inm = req
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("If-None-Match"))
+                .map(|h| h.value.as_str().to_string());
+            if inm.as_deref() == Some(e.etag.as_str()) {
+                record(304);
+                let _ = req.respond(tiny_http::Response::empty(304));
+                return;
+            }
+            record(200);
+            let etag = tiny_http::Header::from_bytes("ETag", e.etag.as_bytes()).unwrap();
+            let lm =
+                tiny_http::Header::from_bytes("Last-Modified", "Mon, 23 Nov 2026 00:00:00 GMT")
+                    .unwrap();
+            let _ = req.respond(
+                tiny_http::Response::from_data(e.body.to_vec())
+                    .with_header(etag)
+                    .with_header(lm),
+            );
+        }
+    }
+}
+
+use std::io::Write as _;
