@@ -157,6 +157,152 @@ impl Loaded {
     }
 }
 
+impl Loaded {
+    fn value_at(&self, path: &[&str]) -> Option<&Value> {
+        get_path(&self.raw, path).filter(|v| !v.is_null())
+    }
+
+    fn field_err(&self, path: &[&str], message: String) -> Error {
+        Error::Field {
+            path: self.path.display().to_string(),
+            field: path.join("."),
+            message,
+        }
+    }
+
+    /// Which updaters run: v4 `updaters.sets`, or Clair 3's `clair.updater.enabledupdaters`.
+    /// `None`: all of them.
+    pub fn updater_sets(&self) -> Result<Option<Vec<String>>, Error> {
+        for path in [
+            &["updaters", "sets"][..],
+            &["clair", "updater", "enabledupdaters"][..],
+        ] {
+            match self.value_at(path) {
+                None => continue,
+                Some(Value::Sequence(items)) => {
+                    return items
+                        .iter()
+                        .map(|i| match i {
+                            Value::String(s) => Ok(s.clone()),
+                            other => {
+                                Err(self
+                                    .field_err(path, format!("want names, found {}", kind(other))))
+                            }
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                        .map(Some);
+                }
+                Some(other) => {
+                    return Err(self.field_err(path, format!("want a list, found {}", kind(other))));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Per-updater settings (v4 `updaters.config.<name>`), as JSON values.
+    pub fn updater_config(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, serde_json::Value>, Error> {
+        let path = ["updaters", "config"];
+        let mut out = std::collections::BTreeMap::new();
+        match self.value_at(&path) {
+            None => {}
+            Some(Value::Mapping(m)) => {
+                for (k, v) in m {
+                    let Value::String(name) = k else {
+                        return Err(self.field_err(&path, "updater names must be strings".into()));
+                    };
+                    let json = serde_json::to_value(v)
+                        .map_err(|e| self.field_err(&path, e.to_string()))?;
+                    out.insert(name.clone(), json);
+                }
+            }
+            Some(other) => {
+                return Err(self.field_err(&path, format!("want a mapping, found {}", kind(other))));
+            }
+        }
+        Ok(out)
+    }
+
+    /// How often updaters run: v2 `clair.updater.interval`, v4 `matcher.period` (Go duration
+    /// syntax, `6h`, `90m`, `2h30m`). `Some(ZERO)` disables them (Clair 2 semantics).
+    pub fn updater_interval(&self) -> Result<Option<std::time::Duration>, Error> {
+        for path in [
+            &["clair", "updater", "interval"][..],
+            &["matcher", "period"][..],
+        ] {
+            match self.value_at(path) {
+                None => continue,
+                Some(Value::String(s)) => {
+                    return parse_duration(s)
+                        .map(Some)
+                        .map_err(|e| self.field_err(path, e));
+                }
+                Some(Value::Number(n)) if n.as_u64() == Some(0) => {
+                    return Ok(Some(std::time::Duration::ZERO));
+                }
+                Some(other) => {
+                    return Err(self.field_err(
+                        path,
+                        format!("want a duration such as 6h, found {}", kind(other)),
+                    ));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// v4 `matcher.disable_updaters`.
+    pub fn updaters_disabled(&self) -> bool {
+        matches!(
+            self.value_at(&["matcher", "disable_updaters"]),
+            Some(Value::Bool(true))
+        )
+    }
+}
+
+/// Parse a Go duration (`900s`, `6h`, `1h30m`, `250ms`, `0`).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err("empty duration".into());
+    }
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return Err(format!("{s:?} is not a duration (want e.g. 6h, 90m, 900s)"));
+        }
+        let n: f64 = rest[..num_len]
+            .parse()
+            .map_err(|_| format!("{s:?}: bad number"))?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let secs = match unit {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            "us" | "µs" => 0.000_001,
+            "ns" => 0.000_000_001,
+            _ => return Err(format!("{s:?}: unknown unit {unit:?} (want h, m, s, ms)")),
+        };
+        total += n * secs;
+    }
+    Ok(std::time::Duration::from_secs_f64(total))
+}
+
 fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "nothing",
@@ -218,6 +364,43 @@ mod tests {
                 "{file}"
             );
         }
+    }
+
+    #[test]
+    fn updater_settings() {
+        let l = load_str(
+            "updaters:\n  sets: [debian, alpine]\n  config:\n    debian:\n      json_url: http://mirror/json\nmatcher:\n  period: 2h30m\n",
+        );
+        assert_eq!(
+            l.updater_sets().unwrap(),
+            Some(vec!["debian".into(), "alpine".into()])
+        );
+        assert_eq!(
+            l.updater_config().unwrap()["debian"]["json_url"],
+            "http://mirror/json"
+        );
+        assert_eq!(
+            l.updater_interval().unwrap(),
+            Some(std::time::Duration::from_secs(9000))
+        );
+        let v2 =
+            Loaded::load(&clair_test::shared().join("spec/configs/clair-2.0-ha.yaml")).unwrap();
+        assert_eq!(
+            v2.updater_interval().unwrap(),
+            Some(std::time::Duration::from_secs(6 * 3600))
+        );
+        assert_eq!(v2.updater_sets().unwrap(), None);
+        let bad = load_str("updaters:\n  sets: debian\n");
+        assert!(
+            bad.updater_sets()
+                .unwrap_err()
+                .to_string()
+                .contains("updaters.sets")
+        );
+        assert_eq!(parse_duration("900s").unwrap().as_secs(), 900);
+        assert_eq!(parse_duration("250ms").unwrap().as_millis(), 250);
+        assert!(parse_duration("6 hours").is_err());
+        assert!(parse_duration("").is_err());
     }
 
     #[test]

@@ -57,6 +57,59 @@ pub enum Command {
     ///   PATH                        any of the above or a single layer tarball, detected
     #[command(verbatim_doc_comment)]
     Index(IndexArgs),
+    /// Fetch vulnerability feeds and store them (once); show their status; move them offline.
+    ///
+    /// Without a subcommand, runs the configured updaters once (updaters.sets / updaters.config
+    /// of --config, all of them by default) and prints a summary. Exit code 1 if any failed.
+    #[command(args_conflicts_with_subcommands = true)]
+    Update(UpdateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[command(subcommand)]
+    pub action: Option<UpdateAction>,
+    /// Run only these updaters (comma separated).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub only: Vec<String>,
+    /// Show each updater's last run instead of running them.
+    #[arg(long)]
+    pub status: bool,
+    /// Update operations kept per updater (older ones are deleted).
+    #[arg(long, default_value_t = 2)]
+    pub keep: usize,
+    /// Attempts per download (connection errors, 429 and 5xx are retried with backoff).
+    #[arg(long, default_value_t = 4, global = true)]
+    pub attempts: u32,
+    /// Longest single download, in seconds.
+    #[arg(long, default_value_t = 1800, global = true, value_name = "SECS")]
+    pub timeout: u64,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UpdateAction {
+    /// Show each updater's last run (same as --status).
+    Status {
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Fetch every updater's data and write it, with fingerprints, to one bundle file.
+    Export {
+        /// The bundle to write (zstd-compressed tar).
+        file: std::path::PathBuf,
+        /// Only these updaters (comma separated).
+        #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+        only: Vec<String>,
+    },
+    /// Load a bundle written by `export` (no network needed).
+    Import {
+        /// The bundle to read.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -210,3 +210,64 @@ fn database_source_comes_from_a_clair_config_file() {
         stderr(&o)
     );
 }
+
+#[test]
+fn update_runs_reports_and_moves_offline() {
+    let server = clair_test::http::TestServer::start();
+    server.put(
+        "/debian.json",
+        std::fs::read(clair_test::corpus(
+            "feeds/debian/clair2-security-tracker.json",
+        ))
+        .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "updaters:\n  sets: [debian]\n  config:\n    debian:\n      json_url: {}/debian.json\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("clair.db");
+    let run = |args: &[&str]| {
+        let mut a = vec!["--config", cfg.to_str().unwrap()];
+        a.extend_from_slice(args);
+        clair_db(&a, &db)
+    };
+    let o = run(&["update", "-f", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v[0]["updater"], "debian");
+    assert_eq!(v[0]["outcome"], "updated");
+    assert_eq!(v[0]["records"], 5);
+    let o = run(&["update"]);
+    assert!(stdout(&o).contains("unchanged"), "{}", stdout(&o));
+    let o = run(&["update", "--status"]);
+    assert!(
+        stdout(&o)
+            .lines()
+            .any(|l| l.starts_with("debian") && l.contains(" 5 ")),
+        "{}",
+        stdout(&o)
+    );
+    // Export, then import into another database with no server at all.
+    let bundle = dir.path().join("feeds.bundle");
+    let o = run(&["update", "export", bundle.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    drop(server);
+    let other = dir.path().join("offline.db");
+    let o = clair_db(&["update", "import", bundle.to_str().unwrap()], &other);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("updated"));
+    // A failing feed: exit code 1 and the error in the summary.
+    let o = run(&["update", "--attempts", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("FAILED") && stdout(&o).contains("debian.json"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod index;
+mod update;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -68,5 +69,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match cli.command {
         Command::Index(args) => index::run(&args, &g),
+        Command::Update(args) => update::run(&args, &g),
     }
 }

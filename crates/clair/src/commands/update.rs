@@ -1,0 +1,277 @@
+//! `clair update`: run updaters, show their status, export and import bundles.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use clair_matcher::{Http, Outcome, RunReport, UpdateManager, UpdateProgress};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::cli::{Format, UpdateAction, UpdateArgs};
+use crate::commands::Global;
+
+pub fn run(args: &UpdateArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let http = Http::new(clair_matcher::HttpOptions {
+        attempts: args.attempts.max(1),
+        request_timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+        ..clair_matcher::HttpOptions::default()
+    });
+    if args.status {
+        return status(g, args.format);
+    }
+    match &args.action {
+        Some(UpdateAction::Status { format }) => status(g, *format),
+        Some(UpdateAction::Export { file, only }) => export(g, http, file, only),
+        Some(UpdateAction::Import { file }) => import(g, http, file, args.format),
+        None => update(g, http, args),
+    }
+}
+
+fn manager(g: &Global, http: Http, keep: usize) -> anyhow::Result<UpdateManager> {
+    let store = g.store()?;
+    let (sets, config) = match &g.config {
+        Some(c) => (c.updater_sets()?, c.updater_config()?),
+        None => (None, Default::default()),
+    };
+    let updaters =
+        clair_ecosystems::updaters(sets.as_deref(), &config).map_err(anyhow::Error::msg)?;
+    Ok(UpdateManager::new(store, updaters)
+        .with_keep(keep)
+        .with_http(http))
+}
+
+fn update(g: &Global, http: Http, args: &UpdateArgs) -> anyhow::Result<ExitCode> {
+    let m = manager(g, http, args.keep)?;
+    if let Some(unknown) = args
+        .only
+        .iter()
+        .find(|n| !m.updaters().iter().any(|u| u.name() == n.as_str()))
+    {
+        anyhow::bail!(
+            "--only {unknown}: no such updater configured (configured: {})",
+            m.updaters()
+                .iter()
+                .map(|u| u.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let bars = Bars::new(g.quiet);
+    let only = (!args.only.is_empty()).then_some(args.only.as_slice());
+    let reports = m.run(only, &bars);
+    bars.finish();
+    print_reports(&reports, args.format)?;
+    Ok(exit(&reports))
+}
+
+fn import(
+    g: &Global,
+    http: Http,
+    file: &std::path::Path,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let m = manager(g, http, 2)?;
+    let bars = Bars::new(g.quiet);
+    let reports = m
+        .import(file, &bars)
+        .with_context(|| format!("importing {}", file.display()))?;
+    bars.finish();
+    print_reports(&reports, format)?;
+    Ok(exit(&reports))
+}
+
+fn export(
+    g: &Global,
+    http: Http,
+    file: &std::path::Path,
+    only: &[String],
+) -> anyhow::Result<ExitCode> {
+    let m = manager(g, http, 2)?;
+    let only = (!only.is_empty()).then_some(only);
+    let reports = m
+        .export(file, only)
+        .with_context(|| format!("exporting to {}", file.display()))?;
+    let mut out = std::io::stdout().lock();
+    let mut failed = false;
+    for r in &reports {
+        match &r.result {
+            Ok((files, bytes)) => writeln!(out, "{:<8} {files} file(s), {bytes} bytes", r.updater)?,
+            Err(e) => {
+                failed = true;
+                writeln!(out, "{:<8} FAILED: {e}", r.updater)?;
+            }
+        }
+    }
+    writeln!(out, "bundle: {}", file.display())?;
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn exit(reports: &[RunReport]) -> ExitCode {
+    if reports
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Failed { .. }))
+    {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn print_reports(reports: &[RunReport], format: Format) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if format == Format::Json {
+        let v: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|r| {
+                let (outcome, records, op, error) = match &r.outcome {
+                    Outcome::Updated { op, records } => {
+                        ("updated", *records, Some(op.id.to_string()), None)
+                    }
+                    Outcome::Unchanged => ("unchanged", 0, None, None),
+                    Outcome::Skipped => ("skipped", 0, None, None),
+                    Outcome::Failed { error } => ("failed", 0, None, Some(error.clone())),
+                };
+                serde_json::json!({"updater": r.updater, "outcome": outcome, "records": records,
+                    "operation": op, "error": error, "duration_ms": r.duration.as_millis() as u64})
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<8}  {:<9}  {:>8}  {:>8}  DETAIL",
+        "UPDATER", "OUTCOME", "RECORDS", "TIME"
+    )?;
+    for r in reports {
+        let (outcome, records, detail) = match &r.outcome {
+            Outcome::Updated { op, records } => (
+                "updated",
+                records.to_string(),
+                format!("operation {}", op.id),
+            ),
+            Outcome::Unchanged => ("unchanged", "-".into(), "upstream has not changed".into()),
+            Outcome::Skipped => (
+                "skipped",
+                "-".into(),
+                "another instance is running it".into(),
+            ),
+            Outcome::Failed { error } => ("FAILED", "-".into(), error.clone()),
+        };
+        writeln!(
+            out,
+            "{:<8}  {:<9}  {:>8}  {:>7.1}s  {}",
+            r.updater,
+            outcome,
+            records,
+            r.duration.as_secs_f64(),
+            detail
+        )?;
+    }
+    Ok(())
+}
+
+fn status(g: &Global, format: Format) -> anyhow::Result<ExitCode> {
+    let store = g.store()?;
+    let all = store.updater_status()?;
+    let mut out = std::io::stdout().lock();
+    if format == Format::Json {
+        serde_json::to_writer_pretty(&mut out, &all)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if all.is_empty() {
+        writeln!(
+            out,
+            "no updater has run yet against {} (run `clair update`)",
+            store.describe()
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ts = |t: Option<jiff::Timestamp>| {
+        t.map_or("never".to_string(), |t| {
+            t.strftime("%Y-%m-%d %H:%M:%S").to_string()
+        })
+    };
+    writeln!(
+        out,
+        "{:<8}  {:<19}  {:<19}  {:>8}  {:>8}  LAST ERROR",
+        "UPDATER", "LAST SUCCESS", "LAST ATTEMPT", "RECORDS", "TIME"
+    )?;
+    for s in &all {
+        writeln!(
+            out,
+            "{:<8}  {:<19}  {:<19}  {:>8}  {:>7.1}s  {}",
+            s.updater,
+            ts(s.last_success),
+            ts(s.last_attempt),
+            s.records,
+            s.duration_ms as f64 / 1000.0,
+            s.last_error.as_deref().unwrap_or("-")
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One spinner per running updater, on stderr when it is a terminal.
+struct Bars {
+    multi: Option<MultiProgress>,
+    bars: Mutex<Vec<(String, ProgressBar, u64)>>,
+}
+
+impl Bars {
+    fn new(quiet: bool) -> Bars {
+        let multi = (!quiet && std::io::stderr().is_terminal())
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Bars {
+            multi,
+            bars: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(m) = &self.multi {
+            let _ = m.clear();
+        }
+    }
+}
+
+impl UpdateProgress for Bars {
+    fn started(&self, updater: &str) {
+        let Some(m) = &self.multi else { return };
+        let bar = m.add(ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {prefix:8} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(updater.to_string());
+        bar.set_message("fetching");
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        if let Ok(mut b) = self.bars.lock() {
+            b.push((updater.to_string(), bar, 0));
+        }
+    }
+
+    fn records(&self, updater: &str, n: u64) {
+        if let Ok(mut b) = self.bars.lock()
+            && let Some((_, bar, count)) = b.iter_mut().find(|(u, _, _)| u == updater)
+        {
+            *count += n;
+            bar.set_message(format!("{count} records"));
+        }
+    }
+
+    fn finished(&self, report: &RunReport) {
+        if let Ok(b) = self.bars.lock()
+            && let Some((_, bar, _)) = b.iter().find(|(u, _, _)| *u == report.updater)
+        {
+            bar.finish_and_clear();
+        }
+    }
+}
