@@ -135,7 +135,13 @@ def main():
       url: file://{work}/
       files: [rhel-8.oval.xml]
 """)
-    targets = [("sqlite", lambda name: str(work / f"{name}.db"))]
+    def fresh_sqlite(name):
+        db = work / f"{name}.db"
+        for p in work.glob(f"{name}.db*"):
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+        return str(db)
+
+    targets = [("sqlite", fresh_sqlite)]
     pg = None
     if not a.no_postgres:
         from importlib import util
