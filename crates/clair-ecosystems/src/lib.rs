@@ -27,7 +27,7 @@ mod test_corpus;
 
 use std::sync::Arc;
 
-pub use registry::{Settings, UPDATERS, updaters};
+pub use registry::{DEFAULT_SETS, Settings, UPDATERS, updaters};
 
 use clair_indexer::{DistributionScanner, PackageScanner};
 

@@ -9,8 +9,14 @@ use clair_matcher::Updater;
 use crate::{alpine, debian, epss, kev, nvd, oracle, osv, rhel, ubuntu};
 
 /// Every updater name, vulnerability sources first, then enrichments.
-pub const UPDATERS: [&str; 9] = [
-    "alpine", "debian", "oracle", "osv", "rhel", "ubuntu", "nvd", "epss", "kev",
+pub const UPDATERS: [&str; 10] = [
+    "alpine", "debian", "oracle", "osv", "rhel", "rhel-vex", "ubuntu", "nvd", "epss", "kev",
+];
+
+/// What runs when the configuration names no sets: everything but Red Hat's OVAL, which
+/// Red Hat replaced with CSAF/VEX (`rhel-vex`) and which would duplicate its records.
+pub const DEFAULT_SETS: [&str; 9] = [
+    "alpine", "debian", "oracle", "osv", "rhel-vex", "ubuntu", "nvd", "epss", "kev",
 ];
 
 /// Settings of one updater: a JSON object (converted from the config file's YAML).
@@ -42,7 +48,8 @@ impl Settings {
     }
 }
 
-/// Build the updaters named in `sets` (all when `None`), each configured from `config[name]`.
+/// Build the updaters named in `sets` ([`DEFAULT_SETS`] when `None`), each configured from
+/// `config[name]`.
 /// Keys: `url` (also Clair's `json_url`, `mirror_url`, `base_url`) replaces the upstream
 /// location — the file for single-file feeds, the base directory for the others; `releases`
 /// (alpine, ubuntu), `files` (rhel), `ecosystems` (osv), `years` (nvd).
@@ -52,7 +59,7 @@ pub fn updaters(
 ) -> Result<Vec<Arc<dyn Updater>>, String> {
     let names: Vec<String> = match sets {
         Some(s) => s.to_vec(),
-        None => UPDATERS.iter().map(|s| s.to_string()).collect(),
+        None => DEFAULT_SETS.iter().map(|s| s.to_string()).collect(),
     };
     let mut out: Vec<Arc<dyn Updater>> = Vec::new();
     for name in &names {
@@ -65,6 +72,9 @@ pub fn updaters(
             }),
             "oracle" => Arc::new(oracle::OracleUpdater {
                 url: url.unwrap_or_else(|| oracle::DEFAULT_URL.into()),
+            }),
+            "rhel-vex" => Arc::new(rhel::RhelVexUpdater {
+                base: url.unwrap_or_else(|| rhel::vex::DEFAULT_BASE.into()),
             }),
             "epss" => Arc::new(epss::EpssUpdater {
                 url: url.unwrap_or_else(|| epss::DEFAULT_URL.into()),
@@ -141,7 +151,15 @@ mod tests {
     #[test]
     fn builds_and_configures() {
         let all = updaters(None, &BTreeMap::new()).unwrap();
-        assert_eq!(all.iter().map(|u| u.name()).collect::<Vec<_>>(), UPDATERS);
+        assert_eq!(
+            all.iter().map(|u| u.name()).collect::<Vec<_>>(),
+            DEFAULT_SETS
+        );
+        let every: Vec<String> = UPDATERS.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            updaters(Some(&every), &BTreeMap::new()).unwrap().len(),
+            UPDATERS.len()
+        );
         let mut cfg = BTreeMap::new();
         cfg.insert(
             "alpine".to_string(),

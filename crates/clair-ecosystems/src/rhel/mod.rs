@@ -5,5 +5,7 @@
 //! name one ("Module nodejs:18 is enabled") and the advisory's CPEs in `repository`.
 
 pub mod oval;
+pub mod vex;
 
 pub use oval::{RhelOvalUpdater, parse_rhel_oval};
+pub use vex::{RhelVexUpdater, parse_vex_file};

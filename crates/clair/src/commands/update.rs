@@ -29,11 +29,21 @@ pub fn run(args: &UpdateArgs, g: &Global) -> anyhow::Result<ExitCode> {
 }
 
 fn manager(g: &Global, http: Http, keep: usize) -> anyhow::Result<UpdateManager> {
-    let store = g.store()?;
     let (sets, config) = match &g.config {
         Some(c) => (c.updater_sets()?, c.updater_config()?),
         None => (None, Default::default()),
     };
+    manager_with(g, http, keep, sets, config)
+}
+
+fn manager_with(
+    g: &Global,
+    http: Http,
+    keep: usize,
+    sets: Option<Vec<String>>,
+    config: std::collections::BTreeMap<String, serde_json::Value>,
+) -> anyhow::Result<UpdateManager> {
+    let store = g.store()?;
     let updaters =
         clair_ecosystems::updaters(sets.as_deref(), &config).map_err(anyhow::Error::msg)?;
     Ok(UpdateManager::new(store, updaters)
