@@ -280,6 +280,9 @@ struct Ref {
     url: String,
 }
 
+/// (namespace, repository CPE, component without arch, source package?).
+type GroupKey = (String, String, Component, bool);
+
 /// A component: package name, `[epoch:]version-release` (empty: any), arch, module.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
 struct Component {
@@ -456,8 +459,7 @@ fn parse_document(
                 .unwrap_or_else(|| doc_severity.clone())
         };
         // (namespace, repository, component without arch, source?) → (arches, severity)
-        let mut groups: BTreeMap<(String, String, Component, bool), (BTreeSet<String>, String)> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<GroupKey, (BTreeSet<String>, String)> = BTreeMap::new();
         for (status, fixed) in [("fixed", true), ("known_affected", false)] {
             for pid in v.product_status.get(status).into_iter().flatten() {
                 let Some((comp_ref, prod_ref)) = rels.get(pid.as_str()).copied().or_else(|| {
