@@ -6,6 +6,7 @@
 
 pub mod alpine;
 pub mod apk;
+pub mod aws;
 mod cvss;
 pub mod debian;
 pub mod dpkg;
@@ -17,9 +18,11 @@ pub mod oracle;
 pub mod osrelease;
 pub mod osv;
 pub mod oval;
+pub mod photon;
 mod registry;
 pub mod rhel;
 pub mod rpm;
+pub mod suse;
 pub mod ubuntu;
 
 #[cfg(test)]

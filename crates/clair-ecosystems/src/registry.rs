@@ -6,17 +6,19 @@ use std::sync::Arc;
 
 use clair_matcher::Updater;
 
-use crate::{alpine, debian, epss, kev, nvd, oracle, osv, rhel, ubuntu};
+use crate::{alpine, aws, debian, epss, kev, nvd, oracle, osv, photon, rhel, suse, ubuntu};
 
 /// Every updater name, vulnerability sources first, then enrichments.
-pub const UPDATERS: [&str; 10] = [
-    "alpine", "debian", "oracle", "osv", "rhel", "rhel-vex", "ubuntu", "nvd", "epss", "kev",
+pub const UPDATERS: [&str; 13] = [
+    "alpine", "aws", "debian", "oracle", "osv", "photon", "rhel", "rhel-vex", "suse", "ubuntu",
+    "nvd", "epss", "kev",
 ];
 
 /// What runs when the configuration names no sets: everything but Red Hat's OVAL, which
 /// Red Hat replaced with CSAF/VEX (`rhel-vex`) and which would duplicate its records.
-pub const DEFAULT_SETS: [&str; 9] = [
-    "alpine", "debian", "oracle", "osv", "rhel-vex", "ubuntu", "nvd", "epss", "kev",
+pub const DEFAULT_SETS: [&str; 12] = [
+    "alpine", "aws", "debian", "oracle", "osv", "photon", "rhel-vex", "suse", "ubuntu", "nvd",
+    "epss", "kev",
 ];
 
 /// Settings of one updater: a JSON object (converted from the config file's YAML).
@@ -73,6 +75,48 @@ pub fn updaters(
             "oracle" => Arc::new(oracle::OracleUpdater {
                 url: url.unwrap_or_else(|| oracle::DEFAULT_URL.into()),
             }),
+            "suse" => {
+                let mut u = suse::SuseUpdater::default();
+                if let Some(b) = url {
+                    u.base = b;
+                }
+                if let Some(f) = s.list("files").map_err(ctx)? {
+                    u.files = f;
+                }
+                Arc::new(u)
+            }
+            "photon" => {
+                let mut u = photon::PhotonUpdater::default();
+                if let Some(b) = url {
+                    u.base = b;
+                }
+                if let Some(r) = s.list("releases").map_err(ctx)? {
+                    u.releases = r;
+                }
+                Arc::new(u)
+            }
+            "aws" => {
+                let mut u = aws::AwsUpdater::default();
+                match s.0.get("mirrors") {
+                    None | Some(serde_json::Value::Null) => {}
+                    Some(serde_json::Value::Object(m)) => {
+                        u.mirrors = m
+                            .iter()
+                            .map(|(k, v)| {
+                                v.as_str()
+                                    .map(|v| (k.clone(), v.to_string()))
+                                    .ok_or_else(|| ctx(format!("mirrors.{k}: want a URL")))
+                            })
+                            .collect::<Result<_, _>>()?;
+                    }
+                    Some(_) => {
+                        return Err(ctx(
+                            "mirrors: want a mapping of release to mirror.list URL".into()
+                        ));
+                    }
+                }
+                Arc::new(u)
+            }
             "rhel-vex" => Arc::new(rhel::RhelVexUpdater {
                 base: url.unwrap_or_else(|| rhel::vex::DEFAULT_BASE.into()),
             }),

@@ -97,6 +97,24 @@ fn serve_feeds(s: &TestServer) {
         "/kev.json",
         f("feeds/kev/claircore-known_exploited_vulnerabilities.json"),
     );
+    s.put(
+        "/suse/opensuse.xml",
+        f("feeds/suse/clair3-opensuse-oval.xml"),
+    );
+    s.put(
+        "/photon/com.vmware.phsa-photon3.xml.gz",
+        f("feeds/photon/claircore-com.vmware.phsa-photon3.xml.gz"),
+    );
+    // Amazon: mirror.list → repository → repodata/repomd.xml → updateinfo.
+    s.put("/aws/2/mirror.list", format!("{}/aws/2/repo/\n", s.url()));
+    s.put(
+        "/aws/2/repo/repodata/repomd.xml",
+        r#"<repomd><data type="updateinfo"><location href="repodata/updateinfo.xml.gz"/></data></repomd>"#,
+    );
+    s.put(
+        "/aws/2/repo/repodata/updateinfo.xml.gz",
+        gzip(&f("feeds/amazon/clair2-amazon_linux_2_updateinfo.xml")),
+    );
     // Red Hat VEX: archive_latest.txt names a tar.zst of documents.
     s.put("/vex/archive_latest.txt", "csaf_vex_2024-06-23.tar.zst");
     s.put("/vex/csaf_vex_2024-06-23.tar.zst", vex_archive());
@@ -121,48 +139,22 @@ fn vex_archive() -> Vec<u8> {
 
 fn config(s: &TestServer) -> BTreeMap<String, serde_json::Value> {
     let u = s.url();
-    let mut c = BTreeMap::new();
-    c.insert(
-        "debian".into(),
-        serde_json::json!({"json_url": format!("{u}/debian/json")}),
-    );
-    c.insert(
-        "alpine".into(),
-        serde_json::json!({"url": format!("{u}/alpine/")}),
-    );
-    c.insert(
-        "rhel".into(),
-        serde_json::json!({"url": format!("{u}/rhel/"), "files": ["RHEL8/rhel-8.oval.xml.bz2"]}),
-    );
-    c.insert(
-        "ubuntu".into(),
-        serde_json::json!({"url": format!("{u}/ubuntu"), "releases": ["xenial"]}),
-    );
-    c.insert(
-        "oracle".into(),
-        serde_json::json!({"url": format!("{u}/oracle/elsa.xml.bz2")}),
-    );
-    c.insert(
-        "osv".into(),
-        serde_json::json!({"url": format!("{u}/osv/"), "ecosystems": ["PyPI"]}),
-    );
-    c.insert(
-        "nvd".into(),
-        serde_json::json!({"url": format!("{u}/nvd/"), "years": [2016]}),
-    );
-    c.insert(
-        "epss".into(),
-        serde_json::json!({"url": format!("{u}/epss.csv.gz")}),
-    );
-    c.insert(
-        "kev".into(),
-        serde_json::json!({"url": format!("{u}/kev.json")}),
-    );
-    c.insert(
-        "rhel-vex".into(),
-        serde_json::json!({"url": format!("{u}/vex/")}),
-    );
-    c
+    let all = serde_json::json!({
+        "debian": {"json_url": format!("{u}/debian/json")},
+        "alpine": {"url": format!("{u}/alpine/")},
+        "rhel": {"url": format!("{u}/rhel/"), "files": ["RHEL8/rhel-8.oval.xml.bz2"]},
+        "rhel-vex": {"url": format!("{u}/vex/")},
+        "ubuntu": {"url": format!("{u}/ubuntu"), "releases": ["xenial"]},
+        "oracle": {"url": format!("{u}/oracle/elsa.xml.bz2")},
+        "osv": {"url": format!("{u}/osv/"), "ecosystems": ["PyPI"]},
+        "suse": {"url": format!("{u}/suse/"), "files": ["opensuse.xml"]},
+        "photon": {"url": format!("{u}/photon/"), "releases": ["3"]},
+        "aws": {"mirrors": {"2": format!("{u}/aws/2/mirror.list")}},
+        "nvd": {"url": format!("{u}/nvd/"), "years": [2016]},
+        "epss": {"url": format!("{u}/epss.csv.gz")},
+        "kev": {"url": format!("{u}/kev.json")},
+    });
+    serde_json::from_value(all).unwrap()
 }
 
 /// The updaters named in `only`, or every updater there is.
@@ -248,6 +240,27 @@ fn every_updater_end_to_end(store: Arc<dyn Store>) {
         other => panic!("rhel: {other:?}"),
     }
     assert!(matches!(outcome(&reports, "epss"), Outcome::Updated { .. }));
+    assert!(
+        matches!(
+            outcome(&reports, "suse"),
+            Outcome::Updated { records: 2, .. }
+        ),
+        "{:?}",
+        outcome(&reports, "suse")
+    );
+    assert!(
+        matches!(
+            outcome(&reports, "photon"),
+            Outcome::Updated { records: 778, .. }
+        ),
+        "{:?}",
+        outcome(&reports, "photon")
+    );
+    assert!(
+        matches!(outcome(&reports, "aws"), Outcome::Updated { .. }),
+        "{:?}",
+        outcome(&reports, "aws")
+    );
     match outcome(&reports, "rhel-vex") {
         Outcome::Updated { records, .. } => assert!(*records > 10, "{records}"),
         other => panic!("rhel-vex: {other:?}"),

@@ -1,0 +1,377 @@
+//! Amazon Linux: ALAS advisories from the yum repositories' `updateinfo.xml`.
+//!
+//! Fetch: a release's `mirror.list` names the repository; its `repodata/repomd.xml` names the
+//! `updateinfo` file. Records are per advisory and package (binary rpm), fixed in the listed
+//! `[epoch:]version-release`, namespace `amzn:<release>` (`amzn:2`, `amzn:2023`).
+
+use std::path::Path;
+
+use clair_matcher::fetch::Download;
+use clair_matcher::{
+    Emit, FetchOutcome, FetchedFile, Fingerprint, Http, Record, Updater, UpdaterError,
+};
+use clair_types::{PackageKind, Vulnerability};
+use quick_xml::events::Event;
+
+use crate::feed::{open, parse_error, severity};
+
+/// Mirror lists per release.
+pub const DEFAULT_MIRRORS: [(&str, &str); 2] = [
+    (
+        "2",
+        "https://cdn.amazonlinux.com/2/core/latest/x86_64/mirror.list",
+    ),
+    (
+        "2023",
+        "https://cdn.amazonlinux.com/al2023/core/mirrors/latest/x86_64/mirror.list",
+    ),
+];
+
+/// The Amazon Linux updater.
+#[derive(Debug, Clone)]
+pub struct AwsUpdater {
+    /// (release, mirror.list URL).
+    pub mirrors: Vec<(String, String)>,
+}
+
+impl Default for AwsUpdater {
+    fn default() -> Self {
+        AwsUpdater {
+            mirrors: DEFAULT_MIRRORS
+                .iter()
+                .map(|(r, u)| (r.to_string(), u.to_string()))
+                .collect(),
+        }
+    }
+}
+
+impl Updater for AwsUpdater {
+    fn name(&self) -> &str {
+        "aws"
+    }
+
+    fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
+        let err = |source| UpdaterError::Fetch {
+            updater: self.name().to_string(),
+            source,
+        };
+        let other = |message: String| UpdaterError::Other {
+            updater: self.name().to_string(),
+            message,
+        };
+        let prior = Fingerprint::parse(prior);
+        let mut fp = Fingerprint::default();
+        let mut files = Vec::new();
+        let mut changed = false;
+        for (release, list) in &self.mirrors {
+            let ml = dir.join(format!("mirror-{release}.list"));
+            http.download(list, &ml, None).map_err(err)?;
+            let repo = std::fs::read_to_string(&ml)
+                .unwrap_or_default()
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(|l| {
+                    if l.ends_with('/') {
+                        l.to_string()
+                    } else {
+                        format!("{l}/")
+                    }
+                })
+                .ok_or_else(|| other(format!("{list}: no repository URL")))?;
+            let repomd = dir.join(format!("repomd-{release}.xml"));
+            http.download(&format!("{repo}repodata/repomd.xml"), &repomd, None)
+                .map_err(err)?;
+            let href = updateinfo_location(&std::fs::read_to_string(&repomd).unwrap_or_default())
+                .ok_or_else(|| {
+                other(format!("{repo}repodata/repomd.xml: no updateinfo entry"))
+            })?;
+            if href.contains("..") || href.starts_with('/') || href.contains("://") {
+                return Err(other(format!(
+                    "{repo}repodata/repomd.xml: refusing location {href:?}"
+                )));
+            }
+            let name = format!("amzn{release}-updateinfo.xml");
+            let url = format!("{repo}{href}");
+            let dest = dir.join(&name);
+            match http
+                .download(&url, &dest, prior.files.get(&name))
+                .map_err(err)?
+            {
+                Download::Fetched { validators, .. } => {
+                    changed = true;
+                    fp.files.insert(name.clone(), validators.clone());
+                    files.push(FetchedFile {
+                        name,
+                        url,
+                        path: dest,
+                        validators,
+                    });
+                }
+                Download::NotModified => {
+                    let validators = prior.files.get(&name).cloned().unwrap_or_default();
+                    fp.files.insert(name.clone(), validators.clone());
+                    files.push(FetchedFile {
+                        name,
+                        url,
+                        path: dest,
+                        validators,
+                    });
+                }
+            }
+        }
+        if !changed {
+            return Ok(FetchOutcome::Unchanged);
+        }
+        for f in &mut files {
+            if !f.path.exists()
+                && let Download::Fetched { validators, .. } =
+                    http.download(&f.url, &f.path, None).map_err(err)?
+            {
+                f.validators = validators.clone();
+                fp.files.insert(f.name.clone(), validators);
+            }
+        }
+        Ok(FetchOutcome::Fetched {
+            files,
+            fingerprint: fp.to_string_lossless(),
+        })
+    }
+
+    fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
+        for f in files {
+            parse_updateinfo(self.name(), f, emit)?;
+        }
+        Ok(())
+    }
+}
+
+/// The `updateinfo` location in a `repomd.xml`.
+pub fn updateinfo_location(repomd: &str) -> Option<String> {
+    let start = repomd.find("<data type=\"updateinfo\"")?;
+    let rest = &repomd[start..];
+    let end = rest.find("</data>").unwrap_or(rest.len());
+    let block = &rest[..end];
+    let at = block.find("<location href=\"")? + "<location href=\"".len();
+    Some(block[at..].split('"').next()?.to_string())
+}
+
+/// `ALAS2-2018-939` → `amzn:2`, `ALAS2023-…` → `amzn:2023`, `ALAS-…` → `amzn:2018.03`.
+fn namespace_of(id: &str) -> String {
+    let rest = id.strip_prefix("ALAS").unwrap_or("");
+    let release: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    if release.is_empty() {
+        "amzn:2018.03".into()
+    } else {
+        format!("amzn:{release}")
+    }
+}
+
+#[derive(Debug, Default)]
+struct Update {
+    kind: String,
+    id: String,
+    title: String,
+    issued: String,
+    severity: String,
+    description: String,
+    links: Vec<String>,
+    packages: Vec<(String, String, String)>,
+}
+
+/// Parse an `updateinfo.xml` (plain or compressed).
+pub fn parse_updateinfo(
+    updater: &str,
+    f: &FetchedFile,
+    emit: &mut Emit<'_>,
+) -> Result<(), UpdaterError> {
+    let mut r = quick_xml::Reader::from_reader(open(updater, f)?);
+    let mut buf = Vec::new();
+    let mut cur: Option<Update> = None;
+    let mut text_for: Option<String> = None;
+    let mut text = String::new();
+    loop {
+        buf.clear();
+        let pos = r.buffer_position();
+        let ev = r
+            .read_event_into(&mut buf)
+            .map_err(|e| parse_error(updater, f, format!("byte {pos}"), e.to_string()))?;
+        let attr = |e: &quick_xml::events::BytesStart<'_>, n: &str| {
+            e.try_get_attribute(n)
+                .ok()
+                .flatten()
+                .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
+                .unwrap_or_default()
+        };
+        match ev {
+            Event::Start(e) | Event::Empty(e) => {
+                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                match name.as_str() {
+                    "update" => {
+                        cur = Some(Update {
+                            kind: attr(&e, "type"),
+                            ..Update::default()
+                        })
+                    }
+                    "id" | "title" | "severity" | "description" if cur.is_some() => {
+                        text_for = Some(name);
+                        text.clear();
+                    }
+                    "issued" => {
+                        if let Some(u) = &mut cur {
+                            u.issued = attr(&e, "date");
+                        }
+                    }
+                    "reference" => {
+                        if let Some(u) = &mut cur {
+                            let href = attr(&e, "href");
+                            if !href.is_empty() {
+                                u.links.push(href);
+                            }
+                        }
+                    }
+                    "package" => {
+                        if let Some(u) = &mut cur {
+                            let epoch = attr(&e, "epoch");
+                            let vr = format!("{}-{}", attr(&e, "version"), attr(&e, "release"));
+                            let evr = if epoch.is_empty() || epoch == "0" {
+                                vr
+                            } else {
+                                format!("{epoch}:{vr}")
+                            };
+                            u.packages.push((attr(&e, "name"), evr, attr(&e, "arch")));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::Text(t) => {
+                if text_for.is_some() {
+                    text.push_str(&t.xml_content().unwrap_or_default());
+                }
+            }
+            Event::GeneralRef(g) => {
+                if text_for.is_some() {
+                    let n = String::from_utf8_lossy(&g).into_owned();
+                    text.push_str(match n.as_str() {
+                        "amp" => "&",
+                        "lt" => "<",
+                        "gt" => ">",
+                        "quot" => "\"",
+                        "apos" => "'",
+                        _ => "",
+                    });
+                }
+            }
+            Event::End(e) => {
+                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                if text_for.as_deref() == Some(name.as_str()) {
+                    if let Some(u) = &mut cur {
+                        let t = text.trim().to_string();
+                        match name.as_str() {
+                            "id" => u.id = t,
+                            "title" => u.title = t,
+                            "severity" => u.severity = t,
+                            "description" => u.description = t,
+                            _ => {}
+                        }
+                    }
+                    text_for = None;
+                } else if name == "update"
+                    && let Some(u) = cur.take()
+                {
+                    emit_update(updater, u, emit)
+                        .map_err(|_| parse_error(updater, f, format!("byte {pos}"), "stopped"))?;
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn emit_update(updater: &str, u: Update, emit: &mut Emit<'_>) -> Result<(), ()> {
+    if u.kind != "security" || u.id.is_empty() {
+        return Ok(());
+    }
+    let ns = namespace_of(&u.id);
+    let issued = u
+        .issued
+        .split_whitespace()
+        .next()
+        .map(|d| crate::oval::issued(d))
+        .unwrap_or_default();
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, evr, arch) in u.packages {
+        if arch == "src" || !seen.insert((name.clone(), evr.clone())) {
+            continue;
+        }
+        let v = Vulnerability {
+            updater: updater.to_string(),
+            name: u.id.clone(),
+            namespace: ns.clone(),
+            package_name: name,
+            package_kind: PackageKind::Binary,
+            version_scheme: "rpm".into(),
+            fixed_in_version: evr,
+            severity: u.severity.clone(),
+            normalized_severity: severity(&u.severity),
+            description: if u.description.is_empty() {
+                u.title.clone()
+            } else {
+                u.description.clone()
+            },
+            links: u.links.join(" "),
+            issued: issued.clone(),
+            ..Vulnerability::default()
+        };
+        emit(Record::Vulnerability(v)).map_err(|_| ())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clair_types::Severity;
+
+    use super::*;
+    use crate::feed::testing::{fetched, vulns};
+
+    #[test]
+    fn al2_sample() {
+        let v = vulns(
+            "feeds/amazon/clair2-amazon_linux_2_updateinfo.xml",
+            |f, e| parse_updateinfo("aws", f, e),
+        );
+        assert!(!v.is_empty());
+        let k = v
+            .iter()
+            .find(|v| v.name == "ALAS2-2018-939" && v.package_name == "kernel")
+            .unwrap();
+        assert_eq!(k.namespace, "amzn:2");
+        assert_eq!(k.normalized_severity, Severity::Critical);
+        assert!(k.links.contains("CVE-2017-5754"));
+        assert!(!v.iter().any(|v| v.fixed_in_version.is_empty()));
+        // One record per package and fixed version, whatever the number of arches listed.
+        let mut keys: Vec<_> = v
+            .iter()
+            .map(|v| (&v.name, &v.package_name, &v.fixed_in_version))
+            .collect();
+        let n = keys.len();
+        keys.dedup();
+        assert_eq!(keys.len(), n);
+    }
+
+    #[test]
+    fn repomd_location() {
+        let repomd =
+            std::fs::read_to_string(fetched("feeds/amazon/claircore-alas-repomd.xml").path)
+                .unwrap();
+        let loc = updateinfo_location(&repomd).unwrap();
+        assert!(
+            loc.starts_with("repodata/") && loc.contains("updateinfo"),
+            "{loc}"
+        );
+    }
+}

@@ -1,0 +1,227 @@
+//! SUSE and openSUSE: OVAL per product (`https://ftp.suse.com/pub/projects/security/oval/`).
+//!
+//! Records are per CVE and package, in a namespace named like the product's os-release:
+//! "openSUSE Leap 15.2" → `opensuse-leap:15.2`, "SUSE Linux Enterprise Server 15 SP1" →
+//! `sles:15.1`, "SUSE Linux Enterprise Micro 5.3" → `sle-micro:5.3`.
+
+use std::path::Path;
+
+use clair_matcher::{Emit, FetchOutcome, FetchedFile, Http, Updater, UpdaterError, fetch_urls};
+use clair_types::{PackageKind, Vulnerability};
+
+use crate::feed::{each_oval_definition, send, severity};
+use crate::oval::{self, Definition, Index, Stopped, clauses, facts};
+
+/// Default base URL.
+pub const DEFAULT_BASE: &str = "https://ftp.suse.com/pub/projects/security/oval/";
+/// Files fetched by default.
+pub const DEFAULT_FILES: [&str; 3] = [
+    "opensuse.leap.15.6.xml.gz",
+    "suse.linux.enterprise.server.15.xml.gz",
+    "suse.linux.enterprise.micro.5.xml.gz",
+];
+
+/// The SUSE updater.
+#[derive(Debug, Clone)]
+pub struct SuseUpdater {
+    /// Base URL.
+    pub base: String,
+    /// Files under it.
+    pub files: Vec<String>,
+}
+
+impl Default for SuseUpdater {
+    fn default() -> Self {
+        SuseUpdater {
+            base: DEFAULT_BASE.into(),
+            files: DEFAULT_FILES.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+impl Updater for SuseUpdater {
+    fn name(&self) -> &str {
+        "suse"
+    }
+    fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
+        let base = if self.base.ends_with('/') {
+            self.base.clone()
+        } else {
+            format!("{}/", self.base)
+        };
+        let urls: Vec<(String, String)> = self
+            .files
+            .iter()
+            .map(|f| (f.clone(), format!("{base}{f}")))
+            .collect();
+        fetch_urls(self.name(), http, dir, prior, &urls)
+    }
+    fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
+        for f in files {
+            parse_suse_oval(self.name(), f, emit)?;
+        }
+        Ok(())
+    }
+}
+
+/// `(os-release id, version)` for a SUSE product name.
+pub fn product_namespace(product: &str) -> Option<String> {
+    let p = product.trim();
+    let table = [
+        ("openSUSE Leap Micro ", "opensuse-leap-micro"),
+        ("openSUSE Leap ", "opensuse-leap"),
+        ("openSUSE Tumbleweed", "opensuse-tumbleweed"),
+        (
+            "SUSE Linux Enterprise Server for SAP Applications ",
+            "sles_sap",
+        ),
+        ("SUSE Linux Enterprise Server ", "sles"),
+        ("SUSE Linux Enterprise Desktop ", "sled"),
+        ("SUSE Linux Enterprise Micro ", "sle-micro"),
+    ];
+    for (prefix, id) in table {
+        let Some(rest) = p.strip_prefix(prefix.trim_end()) else {
+            continue;
+        };
+        let rest = rest.trim();
+        // "15 SP1" → 15.1; "15.2" stays; "12-LTSS" → 12.
+        let mut words = rest.split_whitespace();
+        let major = words
+            .next()
+            .unwrap_or("")
+            .split('-')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let sp = words
+            .find_map(|w| w.strip_prefix("SP"))
+            .filter(|s| s.chars().all(|c| c.is_ascii_digit()));
+        let version = match sp {
+            Some(s) => format!("{major}.{s}"),
+            None => major,
+        };
+        return Some(if version.is_empty() {
+            format!("{id}:")
+        } else {
+            format!("{id}:{version}")
+        })
+        .map(|s| s.trim_end_matches(':').to_string());
+    }
+    None
+}
+
+/// Parse one SUSE OVAL file.
+pub fn parse_suse_oval(
+    updater: &str,
+    f: &FetchedFile,
+    emit: &mut Emit<'_>,
+) -> Result<(), UpdaterError> {
+    each_oval_definition(updater, f, |idx, d| records(updater, idx, &d, emit))
+}
+
+fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> Result<(), Stopped> {
+    let Some(criteria) = &d.criteria else {
+        return Ok(());
+    };
+    let name = d
+        .references
+        .iter()
+        .find(|r| r.source == "CVE")
+        .map(|r| r.ref_id.clone())
+        .unwrap_or_else(|| d.title.trim().to_string());
+    let mut seen = std::collections::BTreeSet::new();
+    for clause in clauses(criteria) {
+        let ns = clause
+            .iter()
+            .filter_map(|l| l.comment.strip_suffix(" is installed"))
+            .find_map(product_namespace)
+            .or_else(|| d.platforms.iter().find_map(|p| product_namespace(p)));
+        let Some(ns) = ns else { continue };
+        for fact in facts(idx, &clause, &["rpminfo_test"]) {
+            if !seen.insert((ns.clone(), fact.clone())) {
+                continue;
+            }
+            send(
+                emit,
+                Vulnerability {
+                    updater: updater.to_string(),
+                    name: name.clone(),
+                    namespace: ns.clone(),
+                    package_name: fact.name,
+                    package_kind: PackageKind::Binary,
+                    version_scheme: "rpm".into(),
+                    fixed_in_version: fact.fixed,
+                    arch: fact.arch,
+                    severity: d.severity.clone(),
+                    normalized_severity: severity(&d.severity),
+                    description: d.description.clone(),
+                    links: oval::links(d),
+                    issued: oval::issued(&d.issued),
+                    ..Vulnerability::default()
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::testing::vulns;
+
+    fn parse(rel: &str) -> Vec<Vulnerability> {
+        vulns(rel, |f, e| parse_suse_oval("suse", f, e))
+    }
+
+    #[test]
+    fn products() {
+        assert_eq!(
+            product_namespace("openSUSE Leap 42.1").as_deref(),
+            Some("opensuse-leap:42.1")
+        );
+        assert_eq!(
+            product_namespace("SUSE Linux Enterprise Server 15 SP1").as_deref(),
+            Some("sles:15.1")
+        );
+        assert_eq!(
+            product_namespace("SUSE Linux Enterprise Server 12-LTSS").as_deref(),
+            Some("sles:12")
+        );
+        assert_eq!(
+            product_namespace("SUSE Linux Enterprise Micro 5.3").as_deref(),
+            Some("sle-micro:5.3")
+        );
+        assert_eq!(
+            product_namespace("openSUSE Tumbleweed").as_deref(),
+            Some("opensuse-tumbleweed")
+        );
+        assert_eq!(product_namespace("Fedora 36"), None);
+    }
+
+    #[test]
+    fn opensuse_sample() {
+        let v = parse("feeds/suse/clair3-opensuse-oval.xml");
+        assert_eq!(v.len(), 2, "{v:#?}");
+        let x = v.iter().find(|v| v.package_name == "xfsprogs").unwrap();
+        assert_eq!(
+            (x.name.as_str(), x.namespace.as_str()),
+            ("CVE-2012-2150", "opensuse-leap:42.1")
+        );
+        assert_eq!(x.fixed_in_version, "0:3.2.1-5.1");
+        assert!(!v.iter().any(|v| v.package_name == "openSUSE-release"));
+    }
+
+    #[test]
+    fn larger_samples() {
+        let micro = parse("feeds/suse/vulnerablecode-opensuse.leap.micro.5.3-patch.xml");
+        assert!(!micro.is_empty());
+        assert!(
+            micro
+                .iter()
+                .all(|v| !v.namespace.is_empty() && !v.fixed_in_version.is_empty()),
+            "patch definitions carry fixes"
+        );
+        let _ = parse("feeds/suse/vulnerablecode-suse-oval.xml");
+    }
+}
