@@ -245,23 +245,19 @@ pub fn parse_updateinfo(
                     _ => {}
                 }
             }
-            Event::Text(t) => {
-                if text_for.is_some() {
-                    text.push_str(&t.xml_content().unwrap_or_default());
-                }
+            Event::Text(t) if text_for.is_some() => {
+                text.push_str(&t.xml_content().unwrap_or_default());
             }
-            Event::GeneralRef(g) => {
-                if text_for.is_some() {
-                    let n = String::from_utf8_lossy(&g).into_owned();
-                    text.push_str(match n.as_str() {
-                        "amp" => "&",
-                        "lt" => "<",
-                        "gt" => ">",
-                        "quot" => "\"",
-                        "apos" => "'",
-                        _ => "",
-                    });
-                }
+            Event::GeneralRef(g) if text_for.is_some() => {
+                let n = String::from_utf8_lossy(&g).into_owned();
+                text.push_str(match n.as_str() {
+                    "amp" => "&",
+                    "lt" => "<",
+                    "gt" => ">",
+                    "quot" => "\"",
+                    "apos" => "'",
+                    _ => "",
+                });
             }
             Event::End(e) => {
                 let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
@@ -300,7 +296,7 @@ fn emit_update(updater: &str, u: Update, emit: &mut Emit<'_>) -> Result<(), ()> 
         .issued
         .split_whitespace()
         .next()
-        .map(|d| crate::oval::issued(d))
+        .map(crate::oval::issued)
         .unwrap_or_default();
     let mut seen = std::collections::BTreeSet::new();
     for (name, evr, arch) in u.packages {
