@@ -465,3 +465,28 @@ on_both!(
     one_runner_per_updater,
     bundles_round_trip
 );
+
+#[test]
+fn scheduled_runs_repeat_until_stopped() {
+    let s = TestServer::start();
+    serve_feeds(&s);
+    let m = manager(sqlite(), &s, &["debian"]);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|sc| {
+        sc.spawn(|| m.run_forever(Duration::from_millis(300), &stop));
+        std::thread::sleep(Duration::from_millis(1300));
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let runs: Vec<u16> = s
+        .hits()
+        .into_iter()
+        .filter(|(p, _)| p == "/debian/json")
+        .map(|(_, st)| st)
+        .collect();
+    assert!(runs.len() >= 3, "{runs:?}");
+    assert_eq!(runs[0], 200);
+    assert!(
+        runs[1..].iter().all(|&st| st == 304),
+        "later runs are conditional: {runs:?}"
+    );
+}

@@ -75,6 +75,11 @@ pub struct UpdateArgs {
     /// Show each updater's last run instead of running them.
     #[arg(long)]
     pub status: bool,
+    /// Keep running: update every DURATION (Go syntax: 6h, 30m), or at the config's
+    /// updater interval (clair.updater.interval, matcher.period; 6h when unset) with `--every config`.
+    /// Any number of instances may run this against one database: each updater runs in one of them.
+    #[arg(long, value_name = "DURATION")]
+    pub every: Option<String>,
     /// Update operations kept per updater (older ones are deleted).
     #[arg(long, default_value_t = 2)]
     pub keep: usize,

@@ -67,8 +67,35 @@ fn update(g: &Global, http: Http, args: &UpdateArgs) -> anyhow::Result<ExitCode>
                 .join(", ")
         );
     }
-    let bars = Bars::new(g.quiet);
     let only = (!args.only.is_empty()).then_some(args.only.as_slice());
+    if let Some(every) = &args.every {
+        let interval = if every == "config" {
+            g.config
+                .as_ref()
+                .map(|c| c.updater_interval())
+                .transpose()?
+                .flatten()
+                .unwrap_or(std::time::Duration::from_secs(6 * 3600))
+        } else {
+            clair_config::parse_duration(every).map_err(|e| anyhow::anyhow!("--every: {e}"))?
+        };
+        if interval.is_zero() {
+            anyhow::bail!("updates are disabled (interval 0)");
+        }
+        tracing::info!(
+            interval_s = interval.as_secs(),
+            "updating periodically; interrupt to stop"
+        );
+        loop {
+            let started = std::time::Instant::now();
+            let reports = m.run(only, &clair_matcher::NoUpdateProgress);
+            if !g.quiet {
+                print_reports(&reports, args.format)?;
+            }
+            std::thread::sleep(interval.saturating_sub(started.elapsed()));
+        }
+    }
+    let bars = Bars::new(g.quiet);
     let reports = m.run(only, &bars);
     bars.finish();
     print_reports(&reports, args.format)?;
