@@ -2,7 +2,9 @@
 //! `nvdcve-2.0-YYYY.json.gz` feeds, or CVE API 2.0 pages — the same format).
 //!
 //! One record per CVE, tagged with its id: the CVSS data of the preferred metric (v3.1, then
-//! v3.0, then v2; NVD's own "Primary" score before a CNA's).
+//! v3.0, then v2; NVD's own "Primary" score before a CNA's). Also read: single CVE items
+//! (`{"cve": …}` or a bare CVE object, as mirrors such as vuln-list store them) and the legacy
+//! 1.x feeds (`CVE_Items` with `impact.baseMetricV3`).
 
 use std::fmt;
 use std::path::Path;
@@ -108,6 +110,50 @@ struct Metric {
     cvss_data: serde_json::Value,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LegacyItem {
+    cve: LegacyCve,
+    #[serde(default)]
+    impact: LegacyImpact,
+}
+
+#[derive(Debug, Deserialize)]
+struct LegacyCve {
+    #[serde(rename = "CVE_data_meta")]
+    meta: LegacyMeta,
+}
+
+#[derive(Debug, Deserialize)]
+struct LegacyMeta {
+    #[serde(rename = "ID")]
+    id: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LegacyImpact {
+    #[serde(default)]
+    base_metric_v3: Option<LegacyMetric>,
+    #[serde(default)]
+    base_metric_v2: Option<LegacyMetric>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LegacyMetric {
+    #[serde(default, rename = "cvssV3")]
+    v3: Option<serde_json::Value>,
+    #[serde(default, rename = "cvssV2")]
+    v2: Option<serde_json::Value>,
+}
+
+fn pick_legacy(i: &LegacyImpact) -> Option<&serde_json::Value> {
+    i.base_metric_v3
+        .as_ref()
+        .and_then(|m| m.v3.as_ref())
+        .or_else(|| i.base_metric_v2.as_ref().and_then(|m| m.v2.as_ref()))
+}
+
 fn pick(m: &Metrics) -> Option<&serde_json::Value> {
     for list in [&m.cvss_metric_v31, &m.cvss_metric_v30, &m.cvss_metric_v2] {
         if let Some(x) = list
@@ -158,18 +204,72 @@ pub fn parse_nvd(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Result<
             d.deserialize_seq(self)
         }
     }
+    struct Legacy<'x, 'a, 'b>(&'x mut Top<'a, 'b>);
+    impl<'de> Visitor<'de> for Legacy<'_, '_, '_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of CVE_Items")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(item) = seq.next_element::<LegacyItem>()? {
+                if let Some(data) = pick_legacy(&item.impact) {
+                    self.0.send(item.cve.meta.id, data.clone());
+                }
+            }
+            Ok(())
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Legacy<'_, '_, '_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl Top<'_, '_> {
+        fn send(&mut self, id: String, data: serde_json::Value) {
+            if !self.stopped
+                && (self.emit)(Record::Enrichment(EnrichmentRecord {
+                    tags: vec![id],
+                    data,
+                }))
+                .is_err()
+            {
+                self.stopped = true;
+            }
+        }
+    }
     impl<'de> Visitor<'de> for &mut Top<'_, '_> {
         type Value = ();
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an NVD CVE JSON 2.0 object")
+            f.write_str("an NVD CVE JSON object")
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            // A bare CVE object has "id" and "metrics" at the top.
+            let mut id: Option<String> = None;
+            let mut metrics: Option<Metrics> = None;
             while let Some(k) = map.next_key::<String>()? {
-                if k == "vulnerabilities" {
-                    map.next_value_seed(Items(&mut *self))?;
-                } else {
-                    map.next_value::<IgnoredAny>()?;
+                match k.as_str() {
+                    "vulnerabilities" => map.next_value_seed(Items(&mut *self))?,
+                    "CVE_Items" => map.next_value_seed(Legacy(&mut *self))?,
+                    "cve" => {
+                        let c: Cve = map.next_value()?;
+                        if let Some(data) = pick(&c.metrics) {
+                            let data = data.clone();
+                            self.send(c.id, data);
+                        }
+                    }
+                    "id" => id = Some(map.next_value()?),
+                    "metrics" => metrics = Some(map.next_value()?),
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
                 }
+            }
+            if let (Some(id), Some(m)) = (id, metrics)
+                && let Some(data) = pick(&m)
+            {
+                let data = data.clone();
+                self.send(id, data);
             }
             Ok(())
         }
