@@ -146,6 +146,23 @@ impl Updater for AwsUpdater {
     }
 }
 
+/// The first repository URL of a `mirror.list`, with a trailing `/`.
+pub fn first_mirror(list: &str) -> Option<String> {
+    list.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter(|l| {
+            l.starts_with("http://") || l.starts_with("https://") || l.starts_with("file://")
+        })
+        .map(|l| {
+            if l.ends_with('/') {
+                l.to_string()
+            } else {
+                format!("{l}/")
+            }
+        })
+}
+
 /// The `updateinfo` location in a `repomd.xml`.
 pub fn updateinfo_location(repomd: &str) -> Option<String> {
     let start = repomd.find("<data type=\"updateinfo\"")?;
@@ -357,6 +374,21 @@ mod tests {
         let n = keys.len();
         keys.dedup();
         assert_eq!(keys.len(), n);
+    }
+
+    #[test]
+    fn mirror_list() {
+        let text =
+            std::fs::read_to_string(fetched("feeds/amazon/claircore-mirrors_linux2023.txt").path)
+                .unwrap();
+        let m = first_mirror(&text).unwrap();
+        assert!(
+            m.starts_with("https://cdn.amazonlinux.com/al2023/core/guids/")
+                && m.ends_with("/x86_64/"),
+            "{m}"
+        );
+        assert_eq!(first_mirror("# nothing\n\n"), None);
+        assert_eq!(first_mirror("ftp://x\n"), None);
     }
 
     #[test]
