@@ -18,6 +18,10 @@ if [[ -z "${CLAIR_TEST_DATABASE_URL:-}" ]] && ! compgen -G '/usr/lib/postgresql/
     && ! command -v initdb >/dev/null; then
     need_debs+=(postgresql)
 fi
+# The real tools the version schemes are checked against (crates/clair-version/tests/differential.rs).
+command -v dpkg >/dev/null || need_debs+=(dpkg)
+/usr/bin/python3 -c 'import rpm' 2>/dev/null || need_debs+=(python3-rpm)
+/usr/bin/python3 -c 'import packaging.version' 2>/dev/null || need_debs+=(python3-packaging)
 if [[ ${#need_debs[@]} -gt 0 && "${CLAIR_SKIP_INSTALL:-0}" != 1 ]]; then
     log "installing Debian packages: ${need_debs[*]}"
     SUDO=""; [[ $EUID -ne 0 ]] && SUDO="sudo"
