@@ -172,7 +172,7 @@ fn manager(store: Arc<dyn Store>, s: &TestServer, only: &[&str]) -> UpdateManage
 fn latest(store: &dyn Store) -> Vec<Vulnerability> {
     let mut v = Vec::new();
     store
-        .for_each_latest_vulnerability(&mut |x| v.push(x))
+        .for_each_latest_vulnerability(None, &mut |x| v.push(x))
         .unwrap();
     v.sort();
     v

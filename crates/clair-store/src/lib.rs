@@ -93,8 +93,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<UpdateOperation>>;
     /// The vulnerabilities of one update operation.
     fn vulnerabilities(&self, op: Uuid) -> Result<Vec<Vulnerability>>;
-    /// Call `f` with every vulnerability of every updater's latest operation.
-    fn for_each_latest_vulnerability(&self, f: &mut dyn FnMut(Vulnerability)) -> Result<()>;
+    /// Call `f` with every vulnerability of every updater's latest operation, only those in
+    /// `namespaces` when given (one consistent snapshot either way).
+    fn for_each_latest_vulnerability(
+        &self,
+        namespaces: Option<&[String]>,
+        f: &mut dyn FnMut(Vulnerability),
+    ) -> Result<()>;
     /// What changed between two operations of the same updater (`prev` None: everything in `cur`
     /// is added).
     fn update_diff(&self, prev: Option<Uuid>, cur: Uuid) -> Result<UpdateDiff>;

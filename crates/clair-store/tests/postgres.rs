@@ -149,7 +149,7 @@ fn killing_postgresql_mid_update_keeps_the_previous_operation() {
     assert_eq!(ops.iter().map(|o| o.id).collect::<Vec<_>>(), vec![first.id]);
     let mut latest = 0;
     after
-        .for_each_latest_vulnerability(&mut |v| {
+        .for_each_latest_vulnerability(None, &mut |v| {
             assert!(v.name.starts_with("CVE-old-"));
             latest += 1;
         })

@@ -22,6 +22,7 @@ pub use digest::{Digest, DigestError, Sha256Writer};
 pub use distribution::Distribution;
 pub use package::{Package, PackageDbKind, SourcePackage};
 pub use report::{
-    Environment, IndexReport, IndexState, ReportDistribution, ReportPackage, Repository,
+    Environment, IndexReport, IndexState, ReportDistribution, ReportPackage, ReportVulnerability,
+    Repository, VulnerabilityReport, VulnerablePackage,
 };
 pub use vulnerability::{PackageKind, Severity, SeverityError, VersionRange, Vulnerability};

@@ -131,3 +131,73 @@ pub struct IndexReport {
     /// Error text when it did not.
     pub err: String,
 }
+
+/// The package a vulnerability names (claircore `Vulnerability.package`): name and kind only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VulnerablePackage {
+    /// Always `"0"`: not an entry of the report's `packages`.
+    pub id: String,
+    /// Package name as the feed writes it.
+    pub name: String,
+    /// Always empty (the feed names no installed version).
+    pub version: String,
+    /// `binary` or `source`.
+    pub kind: String,
+}
+
+/// A vulnerability entry of a [`VulnerabilityReport`] (Clair v4 `Vulnerability`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportVulnerability {
+    /// Document-local id (stable across instances: derived from the record's content).
+    pub id: String,
+    /// The updater that produced it.
+    pub updater: String,
+    /// Advisory name (`CVE-2023-1234`, `RHSA-2023:1234`, `GHSA-…`).
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Issue date, RFC 3339, when known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub issued: String,
+    /// Space-separated links.
+    pub links: String,
+    /// Severity as the vendor writes it.
+    pub severity: String,
+    /// Normalised severity.
+    pub normalized_severity: crate::Severity,
+    /// The affected package as the feed names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<VulnerablePackage>,
+    /// The distribution it applies to, when it is a distribution's advisory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<ReportDistribution>,
+    /// The repository or ecosystem it applies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<Repository>,
+    /// First fixed version; empty when there is no fix.
+    pub fixed_in_version: String,
+}
+
+/// The result of matching an index report against the vulnerability database (Clair v4
+/// `VulnerabilityReport`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VulnerabilityReport {
+    /// The manifest digest.
+    pub manifest_hash: Digest,
+    /// Packages by id (as in the index report).
+    pub packages: BTreeMap<String, ReportPackage>,
+    /// Distributions by id.
+    pub distributions: BTreeMap<String, ReportDistribution>,
+    /// Repositories by id.
+    #[serde(default)]
+    pub repository: BTreeMap<String, Repository>,
+    /// Where each package was found.
+    pub environments: BTreeMap<String, Vec<Environment>>,
+    /// Vulnerabilities by id.
+    pub vulnerabilities: BTreeMap<String, ReportVulnerability>,
+    /// Vulnerability ids affecting each package id.
+    pub package_vulnerabilities: BTreeMap<String, Vec<String>>,
+    /// Enrichments by kind (CVSS: a list with one map of vulnerability id to CVSS objects).
+    #[serde(default)]
+    pub enrichments: BTreeMap<String, Vec<serde_json::Value>>,
+}

@@ -560,16 +560,23 @@ impl Store for PgStore {
         })
     }
 
-    fn for_each_latest_vulnerability(&self, f: &mut dyn FnMut(Vulnerability)) -> Result<()> {
+    fn for_each_latest_vulnerability(
+        &self,
+        namespaces: Option<&[String]>,
+        f: &mut dyn FnMut(Vulnerability),
+    ) -> Result<()> {
         // One statement: a consistent snapshot even while updaters write.
         let mut c = self.client()?;
         let mut tx = c.transaction().map_err(|e| self.pg_err(e))?;
+        let all = namespaces.is_none();
+        let ns: Vec<String> = namespaces.map(<[String]>::to_vec).unwrap_or_default();
         let portal = tx
             .bind(
                 "SELECT v.data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id
                  WHERE uv.uo IN (SELECT MAX(seq) FROM update_operation
-                                 WHERE kind = 'vulnerability' GROUP BY updater)",
-                &[],
+                                 WHERE kind = 'vulnerability' GROUP BY updater)
+                   AND ($1 OR v.namespace = ANY($2))",
+                &[&all, &ns],
             )
             .map_err(|e| self.pg_err(e))?;
         loop {

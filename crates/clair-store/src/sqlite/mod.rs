@@ -446,16 +446,34 @@ impl Store for SqliteStore {
         })
     }
 
-    fn for_each_latest_vulnerability(&self, f: &mut dyn FnMut(Vulnerability)) -> Result<()> {
+    fn for_each_latest_vulnerability(
+        &self,
+        namespaces: Option<&[String]>,
+        f: &mut dyn FnMut(Vulnerability),
+    ) -> Result<()> {
         self.read(|c| {
+            let filter = match namespaces {
+                None => String::new(),
+                Some(ns) => format!(
+                    "AND v.namespace IN ({})",
+                    (1..=ns.len())
+                        .map(|i| format!("?{i}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            };
+            if namespaces.is_some_and(|n| n.is_empty()) {
+                return Ok(());
+            }
             let mut st = c
-                .prepare(
+                .prepare(&format!(
                     "SELECT v.data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id
                      WHERE uv.uo IN (SELECT MAX(seq) FROM update_operation
-                                     WHERE kind = 'vulnerability' GROUP BY updater)",
-                )
+                                     WHERE kind = 'vulnerability' GROUP BY updater) {filter}"
+                ))
                 .map_err(self.err())?;
-            let mut rows = st.query([]).map_err(self.err())?;
+            let params = rusqlite::params_from_iter(namespaces.unwrap_or(&[]).iter());
+            let mut rows = st.query(params).map_err(self.err())?;
             while let Some(r) = rows.next().map_err(self.err())? {
                 let d: String = r.get(0).map_err(self.err())?;
                 f(decode_json("vulnerability", &d)?);

@@ -148,7 +148,14 @@ pub fn update_operations_and_latest(s: Arc<dyn Store>) {
         "debian",
         vec![vuln("debian", "CVE-1", "openssl", "1.0")],
     );
-    let b1 = update(&*s, "alpine", vec![vuln("alpine", "CVE-9", "musl", "")]);
+    let b1 = update(
+        &*s,
+        "alpine",
+        vec![Vulnerability {
+            namespace: "alpine:v3.18".into(),
+            ..vuln("alpine", "CVE-9", "musl", "")
+        }],
+    );
     let a2 = update(
         &*s,
         "debian",
@@ -183,12 +190,26 @@ pub fn update_operations_and_latest(s: Arc<dyn Store>) {
     );
     assert_eq!(s.vulnerabilities(a2.id).unwrap().len(), 2);
     let mut latest = Vec::new();
-    s.for_each_latest_vulnerability(&mut |v| latest.push(v))
+    s.for_each_latest_vulnerability(None, &mut |v| latest.push(v))
         .unwrap();
     assert_eq!(
         names(latest),
         vec!["CVE-1/openssl", "CVE-2/bash", "CVE-9/musl"]
     );
+    // Only some namespaces: what `clair scan` loads for one image.
+    let only = |ns: &[&str]| {
+        let ns: Vec<String> = ns.iter().map(|s| s.to_string()).collect();
+        let mut v = Vec::new();
+        s.for_each_latest_vulnerability(Some(&ns), &mut |x| v.push(x))
+            .unwrap();
+        names(v)
+    };
+    assert_eq!(only(&["alpine:v3.18"]), vec!["CVE-9/musl"]);
+    assert_eq!(
+        only(&["debian:12", "pypi"]),
+        vec!["CVE-1/openssl", "CVE-2/bash"]
+    );
+    assert!(only(&[]).is_empty());
     let full = s.vulnerabilities(a1.id).unwrap().remove(0);
     assert_eq!(
         full,
@@ -261,7 +282,7 @@ pub fn aborted_update_keeps_previous_data(s: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(ops.iter().map(|o| o.id).collect::<Vec<_>>(), vec![a.id]);
     let mut latest = Vec::new();
-    s.for_each_latest_vulnerability(&mut |v| latest.push(v))
+    s.for_each_latest_vulnerability(None, &mut |v| latest.push(v))
         .unwrap();
     assert_eq!(names(latest), vec!["CVE-1/openssl"]);
     assert_eq!(
@@ -463,7 +484,8 @@ pub fn concurrent_readers_and_writer(s: Arc<dyn Store>) {
                 for _ in 0..20 {
                     // A reader sees one whole operation: 200 records, never a partial set.
                     let mut n = 0;
-                    s.for_each_latest_vulnerability(&mut |_| n += 1).unwrap();
+                    s.for_each_latest_vulnerability(None, &mut |_| n += 1)
+                        .unwrap();
                     assert_eq!(n, 200);
                 }
             });
