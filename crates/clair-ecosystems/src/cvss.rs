@@ -1,7 +1,5 @@
 //! CVSS v3.x base scores from vector strings (FIRST CVSS v3.1 specification, section 7).
 
-use clair_types::Severity;
-
 /// The base score of a `CVSS:3.x/AV:N/AC:L/...` vector, or `None` if it is not one.
 pub fn v3_base_score(vector: &str) -> Option<f64> {
     let mut parts = vector.split('/');
@@ -81,20 +79,10 @@ fn roundup(x: f64) -> f64 {
     }
 }
 
-/// The qualitative severity of a CVSS v3 score.
-pub fn severity_of_score(score: f64) -> Severity {
-    match score {
-        s if s >= 9.0 => Severity::Critical,
-        s if s >= 7.0 => Severity::High,
-        s if s >= 4.0 => Severity::Medium,
-        s if s > 0.0 => Severity::Low,
-        _ => Severity::Negligible,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clair_types::Severity;
 
     #[test]
     fn scores_match_nvd() {
@@ -115,7 +103,7 @@ mod tests {
             "v2 vectors are not v3"
         );
         assert_eq!(v3_base_score("CVSS:3.1/AV:X"), None);
-        assert_eq!(severity_of_score(9.8), Severity::Critical);
-        assert_eq!(severity_of_score(4.0), Severity::Medium);
+        assert_eq!(Severity::from_cvss_score(9.8), Severity::Critical);
+        assert_eq!(Severity::from_cvss_score(4.0), Severity::Medium);
     }
 }

@@ -13,6 +13,7 @@ pub mod dpkg;
 pub mod epss;
 mod feed;
 pub mod kev;
+pub mod namespaces;
 pub mod nvd;
 pub mod oracle;
 pub mod osrelease;
@@ -30,6 +31,7 @@ mod test_corpus;
 
 use std::sync::Arc;
 
+pub use namespaces::EcosystemNamespaces;
 pub use registry::{DEFAULT_SETS, Settings, UPDATERS, updaters};
 
 use clair_indexer::{DistributionScanner, PackageScanner};

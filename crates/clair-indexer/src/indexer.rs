@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use clair_layer::{ExtractLimits, FileSelector, Image, LayerContents, Stack};
-use clair_types::report::{Environment, ReportDistribution, ReportPackage};
+use clair_types::report::{Environment, ReportDistribution, ReportPackage, Repository};
 use clair_types::{Digest, Distribution, IndexReport, IndexState, Package};
 
 use crate::cache::{LayerCache, LayerResult, MemoryCache};
@@ -431,6 +431,30 @@ fn build_report<'a>(
                 id
             }
         };
+        // Language packages belong to their ecosystem's registry (the matcher's namespace).
+        let repository_ids = match (p.db_kind.ecosystem(), p.db_kind.registry_uri()) {
+            (Some(name), Some(uri)) => {
+                let rid = match report.repository.values().find(|r| r.name == name) {
+                    Some(r) => r.id.clone(),
+                    None => {
+                        let rid = format!("r{}", report.repository.len() + 1);
+                        report.repository.insert(
+                            rid.clone(),
+                            Repository {
+                                id: rid.clone(),
+                                name: name.into(),
+                                key: String::new(),
+                                uri: uri.into(),
+                                cpe: String::new(),
+                            },
+                        );
+                        rid
+                    }
+                };
+                vec![rid]
+            }
+            _ => Vec::new(),
+        };
         report
             .environments
             .entry(id)
@@ -439,7 +463,7 @@ fn build_report<'a>(
                 package_db: p.package_db.clone(),
                 introduced_in: layers[layer].clone(),
                 distribution_id: dist_id.clone(),
-                repository_ids: Vec::new(),
+                repository_ids,
             });
     }
     report

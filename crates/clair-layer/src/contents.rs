@@ -12,13 +12,87 @@ use serde::{Deserialize, Serialize};
 
 use crate::path::{self, resolve_in_root};
 
-/// The files scanners want to read, as exact paths and as "every file directly in this directory".
+/// The files scanners want to read: exact paths, "every file directly in this directory", and
+/// [`PathPattern`]s for files found anywhere (language packages).
 ///
 /// Paths are clean and relative (`etc/os-release`, not `/etc/os-release`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileSelector {
     exact: BTreeSet<String>,
     children_of: BTreeSet<String>,
+    #[serde(default)]
+    patterns: BTreeSet<PathPattern>,
+}
+
+/// Files wanted wherever they are. Every constraint given must hold.
+///
+/// ```
+/// use clair_layer::{FileSelector, PathPattern};
+/// let mut s = FileSelector::new();
+/// s.pattern(PathPattern { file_name: Some("METADATA".into()), parent_suffix: Some(".dist-info".into()), ..Default::default() });
+/// assert!(s.wants("usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PathPattern {
+    /// The file name equals this (`package.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    /// The file name ends with this (`.jar`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_suffix: Option<String>,
+    /// The parent directory's name ends with this (`.dist-info`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_suffix: Option<String>,
+    /// Some ancestor directory is named this (`node_modules`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ancestor: Option<String>,
+    /// The file is executable (any `x` bit; layers and root filesystems only know this).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub executable: bool,
+    /// The contents contain these bytes (checked after reading; files without them are
+    /// dropped at once, so only matching ones stay in memory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contains: Option<Vec<u8>>,
+    /// The file is at most this big (0: the reader's own limit).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_size: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl PathPattern {
+    /// Whether a file at `path` (clean, relative) with permission bits `mode` may match;
+    /// [`Self::contains`] is checked separately on the contents.
+    pub fn matches_path(&self, path: &str, mode: u32, size: u64) -> bool {
+        let name = path::file_name(path);
+        let parent = path::parent(path);
+        self.file_name.as_ref().is_none_or(|f| f == name)
+            && self
+                .name_suffix
+                .as_ref()
+                .is_none_or(|s| name.ends_with(s.as_str()))
+            && self
+                .parent_suffix
+                .as_ref()
+                .is_none_or(|s| path::file_name(parent).ends_with(s.as_str()))
+            && self
+                .ancestor
+                .as_ref()
+                .is_none_or(|a| parent.split('/').any(|c| c == a))
+            && (!self.executable || mode & 0o111 != 0)
+            && (self.max_size == 0 || size <= self.max_size)
+    }
+
+    /// Whether the contents qualify.
+    pub fn matches_data(&self, data: &[u8]) -> bool {
+        match &self.contains {
+            None => true,
+            Some(needle) if needle.is_empty() => true,
+            Some(needle) => data.windows(needle.len()).any(|w| w == needle.as_slice()),
+        }
+    }
 }
 
 impl FileSelector {
@@ -39,15 +113,52 @@ impl FileSelector {
         self
     }
 
+    /// Want files matching `pattern`, wherever they are.
+    pub fn pattern(&mut self, pattern: PathPattern) -> &mut Self {
+        self.patterns.insert(pattern);
+        self
+    }
+
     /// Add everything `other` wants.
     pub fn merge(&mut self, other: &FileSelector) {
         self.exact.extend(other.exact.iter().cloned());
         self.children_of.extend(other.children_of.iter().cloned());
+        self.patterns.extend(other.patterns.iter().cloned());
     }
 
-    /// Does a scanner want the file at this clean path?
+    /// Does a scanner want the file at this clean path (by path alone: a file only a pattern
+    /// wants may still need [`Self::wants_file`])?
     pub fn wants(&self, path: &str) -> bool {
-        self.exact.contains(path) || self.children_of.contains(path::parent(path))
+        self.exact.contains(path)
+            || self.children_of.contains(path::parent(path))
+            || self.patterns.iter().any(|p| p.matches_path(path, 0o777, 0))
+    }
+
+    /// Does a scanner want this file, knowing its permission bits and size? The answer for
+    /// pattern-only files is provisional until [`Self::keeps`] has seen the contents.
+    pub fn wants_file(&self, path: &str, mode: u32, size: u64) -> bool {
+        self.exact.contains(path)
+            || self.children_of.contains(path::parent(path))
+            || self
+                .patterns
+                .iter()
+                .any(|p| p.matches_path(path, mode, size))
+    }
+
+    /// Whether to keep a file read because [`Self::wants_file`] said so: exact and directory
+    /// selections always; pattern selections when some matching pattern accepts the contents.
+    pub fn keeps(&self, path: &str, mode: u32, data: &[u8]) -> bool {
+        self.exact.contains(path)
+            || self.children_of.contains(path::parent(path))
+            || self
+                .patterns
+                .iter()
+                .any(|p| p.matches_path(path, mode, data.len() as u64) && p.matches_data(data))
+    }
+
+    /// Whether any pattern is selected (a root filesystem must then be walked whole).
+    pub fn has_patterns(&self) -> bool {
+        !self.patterns.is_empty()
     }
 
     /// The exact paths wanted.
@@ -73,6 +184,11 @@ impl FileSelector {
             s.push_str(p);
             s.push('\n');
         }
+        for p in &self.patterns {
+            s.push_str("p:");
+            s.push_str(&serde_json::to_string(p).unwrap_or_default());
+            s.push('\n');
+        }
         clair_types::Digest::sha256_of(s.as_bytes()).to_string()
     }
 }
@@ -96,6 +212,10 @@ pub trait FileView {
     /// Canonical paths of the selected regular files directly inside `dir` (after resolving
     /// symlinks in `dir` itself), sorted.
     fn list_dir(&self, dir: &str) -> Vec<String>;
+
+    /// Canonical paths of every readable selected regular file, sorted (for scanners that
+    /// select by [`PathPattern`]).
+    fn paths(&self) -> Vec<String>;
 }
 
 /// The scanner-relevant contents of one layer.
@@ -220,6 +340,10 @@ impl FileView for LayerContents {
             .filter(|(k, _)| !k[prefix.len()..].contains('/'))
             .map(|(k, _)| k.clone())
             .collect()
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.files.keys().cloned().collect()
     }
 }
 

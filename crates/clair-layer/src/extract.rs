@@ -96,7 +96,7 @@ pub fn extract<R: Skip>(
                     }
                 }
             }
-            EntryKind::File if selector.wants(&path) => {
+            EntryKind::File if selector.wants_file(&path, entry.mode, entry.size) => {
                 if entry.size > limits.max_file_size {
                     out.warnings.push(format!(
                         "file {path:?}: skipped: {} bytes is over the {}-byte limit per file",
@@ -114,11 +114,11 @@ pub fn extract<R: Skip>(
                     continue;
                 }
                 match tar.read_data_to_vec(limits.max_file_size)? {
-                    Some(data) => {
+                    Some(data) if selector.keeps(&path, entry.mode, &data) => {
                         kept += data.len() as u64;
                         out.add_file(path, Arc::from(data));
                     }
-                    None => out.shadow(&path),
+                    _ => out.shadow(&path),
                 }
             }
             EntryKind::File | EntryKind::Other => out.shadow(&path),
@@ -182,6 +182,81 @@ mod tests {
         assert_eq!(l.whiteouts.len(), 1, "aufs metadata is not a whiteout");
         assert!(l.dirs.contains("etc"));
         assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    }
+
+    /// Set a member's permission bits in a built archive (and fix the header checksum).
+    fn set_mode(t: &mut [u8], member: &str, mode: &[u8; 8]) {
+        let mut off = 0;
+        while off + 512 <= t.len() {
+            let name_end = t[off..off + 100]
+                .iter()
+                .position(|&b| b == 0)
+                .unwrap_or(100);
+            let size = std::str::from_utf8(&t[off + 124..off + 135])
+                .ok()
+                .and_then(|s| {
+                    u64::from_str_radix(s.trim_matches(|c: char| c == '\0' || c == ' '), 8).ok()
+                })
+                .unwrap_or(0);
+            if &t[off..off + name_end] == member.as_bytes() {
+                t[off + 100..off + 108].copy_from_slice(mode);
+                t[off + 148..off + 156].copy_from_slice(b"        ");
+                let sum: u32 = t[off..off + 512].iter().map(|&b| u32::from(b)).sum();
+                t[off + 148..off + 156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+                return;
+            }
+            off += 512 + (size as usize).div_ceil(512) * 512;
+        }
+        panic!("no member {member}");
+    }
+
+    #[test]
+    fn patterns_select_by_name_mode_and_contents() {
+        let mut t = build(&[
+            (
+                "usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA",
+                b'0',
+                b"Name: six\n",
+                "",
+            ),
+            (
+                "usr/lib/python3/dist-packages/six-1.16.0.dist-info/RECORD",
+                b'0',
+                b"x",
+                "",
+            ),
+            ("app/server", b'0', b"\x7fELF...\xff Go buildinf:...", ""),
+            ("app/script.sh", b'0', b"#!/bin/sh\n", ""),
+            (
+                "app/data.bin",
+                b'0',
+                b"\xff Go buildinf: but not executable",
+                "",
+            ),
+        ]);
+        set_mode(&mut t, "app/server", b"0000755\0");
+        set_mode(&mut t, "app/script.sh", b"0000755\0");
+        let mut s = FileSelector::new();
+        s.pattern(crate::contents::PathPattern {
+            file_name: Some("METADATA".into()),
+            parent_suffix: Some(".dist-info".into()),
+            ..Default::default()
+        })
+        .pattern(crate::contents::PathPattern {
+            executable: true,
+            contains: Some(b"\xff Go buildinf:".to_vec()),
+            ..Default::default()
+        });
+        let mut r = TarReader::new(StreamSkip(&t[..]), ExtractLimits::default().tar);
+        let l = extract(&mut r, &s, &ExtractLimits::default()).unwrap();
+        assert_eq!(
+            l.paths(),
+            vec![
+                "app/server",
+                "usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA"
+            ],
+            "the executable without the marker, the marker in a non-executable and RECORD are dropped"
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub mod tar;
 
 pub use blob::FileRange;
 pub use compression::Compression;
-pub use contents::{FileRef, FileSelector, FileView, LayerContents};
+pub use contents::{FileRef, FileSelector, FileView, LayerContents, PathPattern};
 pub use error::{Error, Result};
 pub use extract::ExtractLimits;
 pub use read::{LayerRead, Verify, read_layer};

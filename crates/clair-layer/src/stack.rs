@@ -157,6 +157,17 @@ impl FileView for Stack<'_> {
             .map(|(k, _)| k.clone())
             .collect()
     }
+
+    fn paths(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|(k, n)| match n {
+                Node::File(i) => self.layers[*i].files.contains_key(k.as_str()),
+                _ => false,
+            })
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
 }
 
 #[cfg(test)]

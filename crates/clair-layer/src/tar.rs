@@ -88,6 +88,8 @@ pub struct Entry {
     pub kind: EntryKind,
     /// Size of the entry's data in the archive.
     pub size: u64,
+    /// Permission bits (`0o755`); 0 when the field is unreadable.
+    pub mode: u32,
     /// Offset of the header block in the stream.
     pub offset: u64,
 }
@@ -373,11 +375,13 @@ impl<R: Skip> TarReader<R> {
             // may say otherwise: the size is honoured when skipping either way.
             self.remaining = size;
             self.padding = padding_for(size);
+            let mode = parse_octal(&block[100..108]).map_or(0, |m| (m & 0o7777) as u32);
             return Ok(Some(Entry {
                 name,
                 link,
                 kind,
                 size,
+                mode,
                 offset,
             }));
         }

@@ -310,3 +310,43 @@ fn rootfs_symlinks_stay_inside_the_root() {
     let layers = read_all(&img).unwrap();
     assert!(layers[0].open("etc/os-release").is_none());
 }
+
+#[test]
+fn rootfs_patterns_find_files_anywhere() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let meta = root.join("opt/app/lib/python3.11/site-packages/six-1.16.0.dist-info");
+    std::fs::create_dir_all(&meta).unwrap();
+    std::fs::write(meta.join("METADATA"), "Name: six\nVersion: 1.16.0\n").unwrap();
+    std::fs::write(meta.join("RECORD"), "x").unwrap();
+    std::fs::create_dir_all(root.join("usr/local/bin")).unwrap();
+    let bin = root.join("usr/local/bin/tool");
+    std::fs::write(&bin, b"\x7fELF\xff Go buildinf:").unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(root.join("usr/local/bin/notes"), b"\xff Go buildinf:").unwrap();
+    // A symlinked directory is not followed (it could lead out of the root).
+    std::os::unix::fs::symlink("/usr", root.join("opt/host-usr")).unwrap();
+    let mut sel = FileSelector::new();
+    sel.pattern(clair_layer::PathPattern {
+        file_name: Some("METADATA".into()),
+        parent_suffix: Some(".dist-info".into()),
+        ..Default::default()
+    })
+    .pattern(clair_layer::PathPattern {
+        executable: true,
+        contains: Some(b"\xff Go buildinf:".to_vec()),
+        ..Default::default()
+    });
+    let img = open(&format!("dir:{}", root.display())).unwrap();
+    let (l, _) = img.layers[0]
+        .read("root", &sel, &ExtractLimits::default(), &|_| {})
+        .unwrap();
+    assert_eq!(
+        l.paths(),
+        vec![
+            "opt/app/lib/python3.11/site-packages/six-1.16.0.dist-info/METADATA",
+            "usr/local/bin/tool"
+        ]
+    );
+}

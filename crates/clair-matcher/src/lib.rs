@@ -1,5 +1,5 @@
 //! Vulnerability data: updaters that fetch and parse feeds, the manager that runs them against
-//! a store, and air-gap bundles.
+//! a store, air-gap bundles, and matching index reports against the stored records.
 //!
 //! ```text
 //!  Updater::fetch (network: conditional GET, retries)  →  files in a temp dir
@@ -12,10 +12,12 @@
 pub mod bundle;
 pub mod fetch;
 mod manager;
+pub mod matching;
 pub mod updater;
 
 pub use fetch::{Http, HttpOptions, Validators};
 pub use manager::{NoUpdateProgress, Outcome, RunReport, UpdateManager, UpdateProgress, by_name};
+pub use matching::{Candidate, Decision, LiveIndex, MatchIndex, MatchStats, Namespaces, Verdict};
 pub use updater::{
     Emit, FetchOutcome, FetchedFile, Fingerprint, Record, Stop, Updater, UpdaterError, fetch_urls,
     open_decompressed, safe_name,

@@ -14,6 +14,47 @@ pub enum PackageDbKind {
     Rpm,
     /// Alpine's apk (`lib/apk/db/installed`).
     Apk,
+    /// Python distributions (`*.dist-info/METADATA`, `*.egg-info`, eggs).
+    Python,
+    /// npm packages (`node_modules/**/package.json`).
+    Npm,
+    /// Java archives (`pom.properties` in jars, wars, ears).
+    Java,
+    /// Go modules compiled into binaries (build info).
+    Go,
+    /// Rust crates compiled into binaries (cargo-auditable).
+    Rust,
+    /// Ruby gems (`specifications/*.gemspec`).
+    Ruby,
+}
+
+impl PackageDbKind {
+    /// The advisory namespace (and repository name) of a language ecosystem; `None` for
+    /// distribution package managers.
+    pub fn ecosystem(self) -> Option<&'static str> {
+        match self {
+            PackageDbKind::Dpkg | PackageDbKind::Rpm | PackageDbKind::Apk => None,
+            PackageDbKind::Python => Some("pypi"),
+            PackageDbKind::Npm => Some("npm"),
+            PackageDbKind::Java => Some("maven"),
+            PackageDbKind::Go => Some("go"),
+            PackageDbKind::Rust => Some("crates.io"),
+            PackageDbKind::Ruby => Some("rubygems"),
+        }
+    }
+
+    /// The ecosystem's package registry, as Clair names language repositories.
+    pub fn registry_uri(self) -> Option<&'static str> {
+        match self {
+            PackageDbKind::Dpkg | PackageDbKind::Rpm | PackageDbKind::Apk => None,
+            PackageDbKind::Python => Some("https://pypi.org/simple"),
+            PackageDbKind::Npm => Some("https://registry.npmjs.org/"),
+            PackageDbKind::Java => Some("https://repo1.maven.apache.org/maven2"),
+            PackageDbKind::Go => Some("https://proxy.golang.org"),
+            PackageDbKind::Rust => Some("https://crates.io"),
+            PackageDbKind::Ruby => Some("https://rubygems.org/gems/"),
+        }
+    }
 }
 
 impl fmt::Display for PackageDbKind {
@@ -22,6 +63,12 @@ impl fmt::Display for PackageDbKind {
             PackageDbKind::Dpkg => "dpkg",
             PackageDbKind::Rpm => "rpm",
             PackageDbKind::Apk => "apk",
+            PackageDbKind::Python => "python",
+            PackageDbKind::Npm => "npm",
+            PackageDbKind::Java => "java",
+            PackageDbKind::Go => "go",
+            PackageDbKind::Rust => "rust",
+            PackageDbKind::Ruby => "ruby",
         })
     }
 }

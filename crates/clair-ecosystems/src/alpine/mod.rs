@@ -39,6 +39,21 @@ impl Default for AlpineUpdater {
     }
 }
 
+/// The namespace of an Alpine image's advisories: `alpine:v<major>.<minor>` from `VERSION_ID`
+/// (`3.18.4` → `alpine:v3.18`); development snapshots (`3.19_alpha20230901`) are `alpine:edge`.
+pub fn distribution_namespace(d: &clair_types::ReportDistribution) -> Option<String> {
+    let v = &d.version_id;
+    if v.contains("_alpha") || v == "edge" || d.pretty_name.ends_with(" edge") {
+        return Some("alpine:edge".into());
+    }
+    let mut parts = v.split('.');
+    let (Some(major), Some(minor)) = (parts.next(), parts.next()) else {
+        return None;
+    };
+    let minor: String = minor.chars().take_while(char::is_ascii_digit).collect();
+    (!major.is_empty() && !minor.is_empty()).then(|| format!("alpine:v{major}.{minor}"))
+}
+
 /// Release directories named in an index page (`<a href="v3.18/">`, `edge/`).
 pub fn releases_in_index(html: &str) -> Vec<String> {
     let mut out = Vec::new();

@@ -146,6 +146,19 @@ impl Updater for AwsUpdater {
     }
 }
 
+/// The namespace of an Amazon Linux image's advisories: `amzn:2`, `amzn:2023`, and
+/// `amzn:2018.03` for Amazon Linux 1.
+pub fn distribution_namespace(d: &clair_types::ReportDistribution) -> Option<String> {
+    let v = d.version_id.trim();
+    if v.is_empty() {
+        return None;
+    }
+    if v.starts_with("20") && v.contains('.') {
+        return Some(format!("amzn:{v}"));
+    }
+    crate::namespaces::major(v).map(|m| format!("amzn:{m}"))
+}
+
 /// The first repository URL of a `mirror.list`, with a trailing `/`.
 pub fn first_mirror(list: &str) -> Option<String> {
     list.lines()

@@ -41,6 +41,18 @@ pub const RELEASES: [(&str, &str); 14] = [
     ("forky", "14"),
 ];
 
+/// The namespace of a Debian image's advisories: `debian:<major>` from `VERSION_ID`, or from the
+/// code name for testing and unstable, which have no `VERSION_ID`.
+pub fn distribution_namespace(d: &clair_types::ReportDistribution) -> Option<String> {
+    let major = d.version_id.split('.').next().unwrap_or("");
+    if !major.is_empty() {
+        return Some(format!("debian:{major}"));
+    }
+    // "trixie/sid" style code names from debian_version.
+    let codename = d.version_code_name.split('/').next().unwrap_or("");
+    (!codename.is_empty()).then(|| namespace(codename))
+}
+
 /// `debian:<number>` for a code name (`debian:unstable` for sid, `debian:<name>` if unknown).
 pub fn namespace(codename: &str) -> String {
     match RELEASES.iter().find(|(c, _)| *c == codename) {

@@ -50,6 +50,11 @@ impl Updater for OracleUpdater {
     }
 }
 
+/// The namespace of an Oracle Linux image's advisories: `oracle:<major>`.
+pub fn distribution_namespace(d: &clair_types::ReportDistribution) -> Option<String> {
+    crate::namespaces::major(&d.version_id).map(|m| format!("oracle:{m}"))
+}
+
 /// Parse an ELSA OVAL file.
 pub fn parse_oracle_oval(
     updater: &str,

@@ -229,7 +229,7 @@ fn records(updater: &str, rec: Osv, emit: &mut Emit<'_>) -> Result<(), ()> {
         .filter(|s| s.kind.starts_with("CVSS_V3"))
         .find_map(|s| cvss::v3_base_score(&s.score));
     let normalized = match cvss {
-        Some(score) => cvss::severity_of_score(score),
+        Some(score) => clair_types::Severity::from_cvss_score(score),
         None => severity(&vendor_severity),
     };
     let mut links: Vec<String> = rec

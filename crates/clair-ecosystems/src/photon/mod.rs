@@ -60,6 +60,11 @@ impl Updater for PhotonUpdater {
     }
 }
 
+/// The namespace of a Photon OS image's advisories: `photon:<major>` (`3.0` → `photon:3`).
+pub fn distribution_namespace(d: &clair_types::ReportDistribution) -> Option<String> {
+    crate::namespaces::major(&d.version_id).map(|m| format!("photon:{m}"))
+}
+
 /// Parse one Photon OVAL file.
 pub fn parse_photon_oval(
     updater: &str,

@@ -9,3 +9,15 @@ pub mod vex;
 
 pub use oval::{RhelOvalUpdater, parse_rhel_oval};
 pub use vex::{RhelVexUpdater, parse_vex_file};
+
+/// The namespace of Red Hat's advisories for an image: `rhel:<major>`, for RHEL and for the
+/// rebuilds that track it package for package (CentOS, Rocky Linux, AlmaLinux), as grype and
+/// Clair do.
+pub fn distribution_namespace(d: &clair_types::ReportDistribution) -> Option<String> {
+    match d.did.as_str() {
+        "rhel" | "centos" | "rocky" | "almalinux" => {
+            crate::namespaces::major(&d.version_id).map(|m| format!("rhel:{m}"))
+        }
+        _ => None,
+    }
+}

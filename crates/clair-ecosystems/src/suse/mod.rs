@@ -64,6 +64,21 @@ impl Updater for SuseUpdater {
     }
 }
 
+/// The namespace of a SUSE image's advisories, as [`product_namespace`] names products:
+/// `sles:15.1`, `opensuse-leap:15.5`, `sle-micro:5.3`, `opensuse-tumbleweed`.
+pub fn distribution_namespace(d: &clair_types::ReportDistribution) -> Option<String> {
+    let id = d.did.as_str();
+    match id {
+        "opensuse-tumbleweed" => Some(id.into()),
+        "sles" | "sled" | "sles_sap" | "sle-micro" | "opensuse-leap" | "opensuse-leap-micro"
+            if !d.version_id.is_empty() =>
+        {
+            Some(format!("{id}:{}", d.version_id))
+        }
+        _ => None,
+    }
+}
+
 /// `(os-release id, version)` for a SUSE product name.
 pub fn product_namespace(product: &str) -> Option<String> {
     let p = product.trim();

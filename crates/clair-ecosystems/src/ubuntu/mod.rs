@@ -38,6 +38,21 @@ pub const RELEASES: [(&str, &str); 20] = [
     ("plucky", "25.04"),
 ];
 
+/// The namespace of an Ubuntu image's advisories: `ubuntu:<VERSION_ID>` (`ubuntu:22.04`), from
+/// the code name when `VERSION_ID` is missing.
+pub fn distribution_namespace(d: &clair_types::ReportDistribution) -> Option<String> {
+    let v: String = d
+        .version_id
+        .split('.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".");
+    if !v.is_empty() {
+        return Some(format!("ubuntu:{v}"));
+    }
+    version_of(&d.version_code_name).map(|v| format!("ubuntu:{v}"))
+}
+
 /// The version of a code name.
 pub fn version_of(codename: &str) -> Option<&'static str> {
     RELEASES

@@ -67,6 +67,21 @@ pub fn read_rootfs(
             wanted.push(path::join(dir, &entry.file_name().to_string_lossy()));
         }
     }
+    let mut pattern_only = BTreeMap::new();
+    if selector.has_patterns() {
+        walk(
+            root,
+            &mut |rel, mode, size| {
+                if selector.wants_file(rel, mode, size) {
+                    pattern_only.insert(rel.to_string(), mode);
+                }
+            },
+            &mut out.warnings,
+        );
+        wanted.extend(pattern_only.keys().cloned());
+    }
+    wanted.sort();
+    wanted.dedup();
     for p in wanted {
         let Some(real) = resolve_in_root(&p, true, link_of) else {
             out.warnings
@@ -90,7 +105,9 @@ pub fn read_rootfs(
         let mut data = Vec::with_capacity(meta.len() as usize);
         let read = fs::File::open(&full)
             .and_then(|f| f.take(limits.max_file_size + 1).read_to_end(&mut data));
+        let mode = pattern_only.get(&p).copied().unwrap_or(0o644);
         match read {
+            Ok(_) if !selector.keeps(&p, mode, &data) && !selector.keeps(&real, mode, &data) => {}
             Ok(_) if data.len() as u64 <= limits.max_file_size => {
                 kept += data.len() as u64;
                 out.add_file(real, Arc::from(data));
@@ -105,4 +122,44 @@ pub fn read_rootfs(
         out.symlinks.insert(p, t);
     }
     Ok(out)
+}
+
+/// Most entries a root filesystem walk visits before it stops (with a warning).
+const MAX_WALK: usize = 5_000_000;
+
+/// Visit every regular file under `root` (relative path, permission bits, size), without
+/// following symlinks or leaving the root's filesystem (so `dir:/` skips /proc, /sys, …).
+fn walk(root: &Path, visit: &mut dyn FnMut(&str, u32, u64), warnings: &mut Vec<String>) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(top) = fs::symlink_metadata(root) else {
+        return;
+    };
+    let dev = top.dev();
+    let mut stack = vec![String::new()];
+    let mut seen = 0usize;
+    while let Some(rel) = stack.pop() {
+        let Ok(rd) = fs::read_dir(root.join(&rel)) else {
+            continue;
+        };
+        for entry in rd.flatten() {
+            seen += 1;
+            if seen > MAX_WALK {
+                warnings.push(format!(
+                    "{}: stopped looking for language packages after {MAX_WALK} entries",
+                    root.display()
+                ));
+                return;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let child = path::join(&rel, &name);
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                if meta.dev() == dev {
+                    stack.push(child);
+                }
+            } else if meta.is_file() {
+                visit(&child, meta.permissions().mode(), meta.len());
+            }
+        }
+    }
 }

@@ -1,0 +1,679 @@
+//! Matching: the packages of an index report against the vulnerability records of the store.
+//!
+//! A [`MatchIndex`] holds the latest records in memory, keyed by namespace and package name, so
+//! a report is a hash lookup per package plus a version comparison per candidate record; no
+//! query per package. [`LiveIndex`] swaps in a new index when an update operation lands.
+//!
+//! Rules, per candidate record (same namespace, same package name):
+//! - records keyed by *source* package (Debian, Ubuntu tracker, Alpine origins, Red Hat VEX
+//!   source components) match a binary through its source name; Debian source records compare
+//!   the source version, rpm and apk records the binary's own version (an rpm source package
+//!   has no epoch, its binaries do);
+//! - a record's architectures (`x86_64|aarch64`) must include the package's (packages with no
+//!   or a `noarch`/`all` architecture match any); its RPM module stream must equal the
+//!   package's (both empty included);
+//! - then the version: inside the record's range when it has one, else below the fixed version,
+//!   else (no fix yet) affected.
+//!
+//! A version the scheme cannot read makes the record *undecided*: it is counted and reported
+//! in [`MatchStats`], never silently dropped.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use clair_store::{OpKind, Store};
+use clair_types::{
+    IndexReport, PackageKind, ReportDistribution, ReportPackage, ReportVulnerability, Repository,
+    Severity, Vulnerability, VulnerabilityReport, VulnerablePackage,
+};
+use clair_version::{Range, Scheme};
+
+/// The enrichment kind Clair v4 (and Quay) use for CVSS data.
+pub const CVSS_ENRICHMENT_KIND: &str = "message/vnd.clair.map.vulnerability; enricher=clair.cvss schema=https://csrc.nist.gov/schema/nvd/feed/1.1/cvss-v3.x.json";
+
+/// Which record namespaces apply to what an index report found. Implemented by each
+/// ecosystem's knowledge (`clair-ecosystems`).
+pub trait Namespaces: Send + Sync + fmt::Debug {
+    /// The namespaces of a distribution's advisories (`debian:12`, `rhel:9`); empty when no
+    /// feed covers the distribution.
+    fn distribution(&self, d: &ReportDistribution) -> Vec<String>;
+    /// The ecosystem namespace (`pypi`, `npm`, …) of a language package repository, if any.
+    fn repository(&self, r: &Repository) -> Option<String>;
+}
+
+#[derive(Debug)]
+struct Entry {
+    vuln: Vulnerability,
+    scheme: Option<Scheme>,
+}
+
+/// The verdict on one candidate record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The package is affected.
+    Affected,
+    /// The record does not apply (fixed, out of range, other architecture or module).
+    NotAffected,
+    /// The record could not be decided (unknown scheme, unreadable version).
+    Undecided,
+}
+
+/// Why a record applies or not, for `clair explain`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The installed version that was compared (the source version for Debian source records).
+    pub installed: String,
+    /// Human-readable reason, e.g. `dpkg: 3.0.9-1 < 3.0.11-1~deb12u1 (fixed)`.
+    pub reason: String,
+}
+
+/// One record looked at for one package.
+#[derive(Debug)]
+pub struct Candidate<'a> {
+    /// The package's id in the index report.
+    pub package_id: &'a str,
+    /// The record.
+    pub record: &'a Vulnerability,
+    /// The decision.
+    pub decision: Decision,
+    /// The distribution whose namespace matched, if it was a distribution's advisory.
+    pub distribution: Option<&'a ReportDistribution>,
+    /// The repository whose ecosystem matched, if it was a language advisory.
+    pub repository: Option<&'a Repository>,
+}
+
+/// Counts of a matching run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MatchStats {
+    /// Packages in the report.
+    pub packages: usize,
+    /// Packages with at least one namespace that the index has records for.
+    pub packages_covered: usize,
+    /// Candidate records looked at.
+    pub candidates: usize,
+    /// Affected (package, record) pairs.
+    pub affected: usize,
+    /// Records that could not be decided, with the reason (first 20).
+    pub undecided: Vec<String>,
+    /// How many records were undecided in all.
+    pub undecided_count: usize,
+    /// The namespaces the report asked for that the index has no record in.
+    pub missing_namespaces: Vec<String>,
+}
+
+/// The latest vulnerability records in memory, keyed for matching.
+#[derive(Debug)]
+pub struct MatchIndex {
+    entries: Vec<Entry>,
+    by_package: HashMap<(String, String), Vec<u32>>,
+    namespaces: BTreeMap<String, usize>,
+    generation: String,
+}
+
+/// Names as an ecosystem compares them (PyPI: PEP 503 normalisation).
+fn key_name(namespace: &str, name: &str) -> String {
+    if namespace == "pypi" {
+        let mut out = String::with_capacity(name.len());
+        let mut sep = false;
+        for c in name.chars() {
+            if matches!(c, '-' | '_' | '.') {
+                sep = true;
+            } else {
+                if sep && !out.is_empty() {
+                    out.push('-');
+                }
+                sep = false;
+                out.push(c.to_ascii_lowercase());
+            }
+        }
+        out
+    } else {
+        name.to_string()
+    }
+}
+
+/// A marker of the store's latest vulnerability operations: it changes when any updater stores
+/// a new operation.
+pub fn store_generation(store: &dyn Store) -> clair_store::Result<String> {
+    let ops = store.update_operations(OpKind::Vulnerability, None)?;
+    let mut latest: BTreeMap<&str, String> = BTreeMap::new();
+    for op in &ops {
+        // Newest first: keep the first seen per updater.
+        latest
+            .entry(op.updater.as_str())
+            .or_insert_with(|| op.id.to_string());
+    }
+    Ok(latest
+        .iter()
+        .map(|(u, id)| format!("{u}={id}"))
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
+impl MatchIndex {
+    /// Build an index from records; `generation` says what they are (see [`store_generation`]).
+    pub fn new(records: impl IntoIterator<Item = Vulnerability>, generation: String) -> MatchIndex {
+        let mut idx = MatchIndex {
+            entries: Vec::new(),
+            by_package: HashMap::new(),
+            namespaces: BTreeMap::new(),
+            generation,
+        };
+        for v in records {
+            idx.push(v);
+        }
+        idx
+    }
+
+    fn push(&mut self, v: Vulnerability) {
+        let Ok(n) = u32::try_from(self.entries.len()) else {
+            return;
+        };
+        *self.namespaces.entry(v.namespace.clone()).or_default() += 1;
+        self.by_package
+            .entry((v.namespace.clone(), key_name(&v.namespace, &v.package_name)))
+            .or_default()
+            .push(n);
+        let scheme = v.version_scheme.parse().ok();
+        self.entries.push(Entry { vuln: v, scheme });
+    }
+
+    /// Load the latest records of the store, only those in `namespaces` when given.
+    pub fn load(
+        store: &dyn Store,
+        namespaces: Option<&[String]>,
+    ) -> clair_store::Result<MatchIndex> {
+        // Read the generation first: records newer than it only make the index fresher.
+        let generation = store_generation(store)?;
+        let mut idx = MatchIndex::new(Vec::new(), generation);
+        store.for_each_latest_vulnerability(namespaces, &mut |v| idx.push(v))?;
+        idx.entries.shrink_to_fit();
+        Ok(idx)
+    }
+
+    /// What the index was built from.
+    pub fn generation(&self) -> &str {
+        &self.generation
+    }
+
+    /// How many records it holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it holds no record at all.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Record counts per namespace.
+    pub fn namespaces(&self) -> &BTreeMap<String, usize> {
+        &self.namespaces
+    }
+
+    /// Every record looked at for every package of `report`, with its decision.
+    pub fn candidates<'a>(
+        &'a self,
+        report: &'a IndexReport,
+        ns: &dyn Namespaces,
+    ) -> (Vec<Candidate<'a>>, MatchStats) {
+        let mut out = Vec::new();
+        let mut stats = MatchStats {
+            packages: report.packages.len(),
+            ..MatchStats::default()
+        };
+        let mut missing = BTreeSet::new();
+        for (id, pkg) in &report.packages {
+            let targets = package_namespaces(report, id, ns);
+            let mut covered = false;
+            for (namespace, dist, repo) in &targets {
+                if self.namespaces.contains_key(namespace) {
+                    covered = true;
+                } else {
+                    missing.insert(namespace.clone());
+                }
+                let source_name = pkg.source.as_ref().map_or(pkg.name.as_str(), |s| &s.name);
+                let mut lists = vec![(PackageKind::Binary, pkg.name.as_str())];
+                lists.push((PackageKind::Source, source_name));
+                for (kind, name) in lists {
+                    let key = (namespace.clone(), key_name(namespace, name));
+                    let Some(hits) = self.by_package.get(&key) else {
+                        continue;
+                    };
+                    for &n in hits {
+                        let e = &self.entries[n as usize];
+                        if e.vuln.package_kind != kind {
+                            continue;
+                        }
+                        let decision = decide(e, pkg);
+                        stats.candidates += 1;
+                        match decision.verdict {
+                            Verdict::Affected => stats.affected += 1,
+                            Verdict::Undecided => {
+                                stats.undecided_count += 1;
+                                if stats.undecided.len() < 20 {
+                                    stats.undecided.push(format!(
+                                        "{} {} ({}): {}",
+                                        pkg.name, e.vuln.name, e.vuln.namespace, decision.reason
+                                    ));
+                                }
+                            }
+                            Verdict::NotAffected => {}
+                        }
+                        out.push(Candidate {
+                            package_id: id,
+                            record: &e.vuln,
+                            decision,
+                            distribution: *dist,
+                            repository: *repo,
+                        });
+                    }
+                }
+            }
+            if covered {
+                stats.packages_covered += 1;
+            }
+        }
+        stats.missing_namespaces = missing.into_iter().collect();
+        (out, stats)
+    }
+
+    /// Match an index report: Clair's `VulnerabilityReport`.
+    pub fn report(
+        &self,
+        report: &IndexReport,
+        ns: &dyn Namespaces,
+    ) -> (VulnerabilityReport, MatchStats) {
+        let (candidates, stats) = self.candidates(report, ns);
+        let mut vr = VulnerabilityReport {
+            manifest_hash: report.manifest_hash.clone(),
+            packages: report.packages.clone(),
+            distributions: report.distributions.clone(),
+            repository: report.repository.clone(),
+            environments: report.environments.clone(),
+            vulnerabilities: BTreeMap::new(),
+            package_vulnerabilities: BTreeMap::new(),
+            enrichments: BTreeMap::new(),
+        };
+        for c in candidates {
+            if c.decision.verdict != Verdict::Affected {
+                continue;
+            }
+            let id = report_id(c.record);
+            vr.vulnerabilities
+                .entry(id.clone())
+                .or_insert_with(|| report_vulnerability(&id, &c));
+            let list = vr
+                .package_vulnerabilities
+                .entry(c.package_id.to_string())
+                .or_default();
+            if !list.contains(&id) {
+                list.push(id);
+            }
+        }
+        for list in vr.package_vulnerabilities.values_mut() {
+            list.sort();
+        }
+        (vr, stats)
+    }
+}
+
+/// A stable id for a record: the start of its content digest, the same on every instance.
+pub fn report_id(v: &Vulnerability) -> String {
+    v.fingerprint().hex().chars().take(16).collect()
+}
+
+fn report_vulnerability(id: &str, c: &Candidate<'_>) -> ReportVulnerability {
+    let v = c.record;
+    let repository = c.repository.cloned().or_else(|| {
+        (!v.repository.is_empty()).then(|| Repository {
+            id: String::new(),
+            name: v.repository.clone(),
+            key: String::new(),
+            uri: String::new(),
+            cpe: if v.repository.starts_with("cpe:") {
+                v.repository.clone()
+            } else {
+                String::new()
+            },
+        })
+    });
+    ReportVulnerability {
+        id: id.to_string(),
+        updater: v.updater.clone(),
+        name: v.name.clone(),
+        description: v.description.clone(),
+        issued: v.issued.clone(),
+        links: v.links.clone(),
+        severity: v.severity.clone(),
+        normalized_severity: v.normalized_severity,
+        package: Some(VulnerablePackage {
+            id: "0".into(),
+            name: v.package_name.clone(),
+            version: String::new(),
+            kind: match v.package_kind {
+                PackageKind::Binary => "binary".into(),
+                PackageKind::Source => "source".into(),
+            },
+        }),
+        distribution: c.distribution.cloned(),
+        repository,
+        fixed_in_version: v.fixed_in_version.clone(),
+    }
+}
+
+/// The namespaces that apply to a package: its language repositories' ecosystems when it has
+/// any, else its distributions'.
+fn package_namespaces<'a>(
+    report: &'a IndexReport,
+    id: &str,
+    ns: &dyn Namespaces,
+) -> Vec<(
+    String,
+    Option<&'a ReportDistribution>,
+    Option<&'a Repository>,
+)> {
+    let mut langs = Vec::new();
+    let mut dists = Vec::new();
+    for env in report
+        .environments
+        .get(id)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
+        for rid in &env.repository_ids {
+            if let Some(r) = report.repository.get(rid)
+                && let Some(n) = ns.repository(r)
+            {
+                langs.push((n, None, Some(r)));
+            }
+        }
+        if let Some(d) = report.distributions.get(&env.distribution_id) {
+            for n in ns.distribution(d) {
+                dists.push((n, Some(d), None));
+            }
+        }
+    }
+    let mut out = if langs.is_empty() { dists } else { langs };
+    let mut seen = BTreeSet::new();
+    out.retain(|(n, _, _)| seen.insert(n.clone()));
+    out
+}
+
+/// The namespaces an index report needs: what [`MatchIndex::load`] should read for it.
+pub fn report_namespaces(report: &IndexReport, ns: &dyn Namespaces) -> Vec<String> {
+    let mut all = BTreeSet::new();
+    for id in report.packages.keys() {
+        for (n, _, _) in package_namespaces(report, id, ns) {
+            all.insert(n);
+        }
+    }
+    all.into_iter().collect()
+}
+
+fn opt(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+fn arch_matches(pattern: &str, arch: &str) -> bool {
+    if arch.is_empty() || arch == "noarch" || arch == "all" {
+        return true;
+    }
+    pattern
+        .split('|')
+        .map(|a| a.trim_matches(|c: char| matches!(c, '^' | '$' | '(' | ')') || c.is_whitespace()))
+        .any(|a| a == arch)
+}
+
+fn decide(e: &Entry, pkg: &ReportPackage) -> Decision {
+    let v = &e.vuln;
+    // Debian-style source records carry source versions; rpm and apk source names share the
+    // binary's version (and an rpm binary has the epoch its source lacks).
+    let installed = match (v.package_kind, e.scheme) {
+        (PackageKind::Source, Some(Scheme::Dpkg)) => pkg
+            .source
+            .as_ref()
+            .map(|s| s.version.as_str())
+            .filter(|s| !s.is_empty())
+            .unwrap_or(&pkg.version),
+        _ => &pkg.version,
+    }
+    .to_string();
+    let verdict = |verdict, reason: String| Decision {
+        verdict,
+        installed: installed.clone(),
+        reason,
+    };
+    if !v.arch.is_empty() && !arch_matches(&v.arch, &pkg.arch) {
+        return verdict(
+            Verdict::NotAffected,
+            format!("architecture {} is not one of {}", pkg.arch, v.arch),
+        );
+    }
+    if v.module != pkg.module {
+        let show = |m: &str| {
+            if m.is_empty() {
+                "(none)".to_string()
+            } else {
+                m.to_string()
+            }
+        };
+        return verdict(
+            Verdict::NotAffected,
+            format!(
+                "module stream {} is not the record's {}",
+                show(&pkg.module),
+                show(&v.module)
+            ),
+        );
+    }
+    let Some(scheme) = e.scheme else {
+        return verdict(
+            Verdict::Undecided,
+            format!("unknown version scheme {:?}", v.version_scheme),
+        );
+    };
+    let (range, described) = match &v.range {
+        Some(r) => {
+            let range = Range {
+                introduced: opt(&r.introduced),
+                fixed: opt(&r.fixed),
+                last_affected: opt(&r.last_affected),
+            };
+            let mut parts = Vec::new();
+            if let Some(i) = range.introduced {
+                parts.push(format!(">= {i}"));
+            }
+            if let Some(f) = range.fixed {
+                parts.push(format!("< {f}"));
+            }
+            if let Some(l) = range.last_affected {
+                parts.push(format!("<= {l}"));
+            }
+            let text = if parts.is_empty() {
+                "every version".to_string()
+            } else {
+                parts.join(", ")
+            };
+            (range, format!("affected range {text}"))
+        }
+        None => (
+            Range {
+                fixed: opt(&v.fixed_in_version),
+                ..Range::default()
+            },
+            match opt(&v.fixed_in_version) {
+                Some(f) => format!("fixed in {f}"),
+                None => "no fixed version yet".to_string(),
+            },
+        ),
+    };
+    match scheme.in_range(&installed, &range) {
+        Ok(true) => verdict(
+            Verdict::Affected,
+            format!("{scheme}: {installed} is affected: {described}"),
+        ),
+        Ok(false) => verdict(
+            Verdict::NotAffected,
+            format!("{scheme}: {installed} is not affected: {described}"),
+        ),
+        Err(err) => verdict(Verdict::Undecided, format!("cannot compare: {err}")),
+    }
+}
+
+/// CVE ids a record refers to: its name and any in its links.
+pub fn cve_ids(v: &ReportVulnerability) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    for text in [v.name.as_str(), v.links.as_str()] {
+        let b = text.as_bytes();
+        let mut i = 0;
+        while let Some(p) = text[i..].find("CVE-") {
+            let start = i + p;
+            let mut j = start + 4;
+            let year = b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
+            j += year;
+            if year == 4 && b.get(j) == Some(&b'-') {
+                let num = b[j + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+                if num >= 4 {
+                    out.insert(text[start..j + 1 + num].to_string());
+                }
+            }
+            i = start + 4;
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Add NVD's CVSS data to a report as Clair's CVSS enrichment, and give records without a
+/// vendor severity the severity of their CVSS base score.
+pub fn add_cvss(report: &mut VulnerabilityReport, store: &dyn Store) -> clair_store::Result<()> {
+    let ids: BTreeSet<String> = report.vulnerabilities.values().flat_map(cve_ids).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = ids.into_iter().collect();
+    let mut by_cve: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
+    for rec in store.enrichments("nvd", &ids)? {
+        for t in &rec.tags {
+            by_cve.entry(t.clone()).or_default().push(rec.data.clone());
+        }
+    }
+    let mut map = serde_json::Map::new();
+    for (id, v) in report.vulnerabilities.iter_mut() {
+        let cvss: Vec<serde_json::Value> = cve_ids(v)
+            .iter()
+            .filter_map(|c| by_cve.get(c))
+            .flatten()
+            .cloned()
+            .collect();
+        if cvss.is_empty() {
+            continue;
+        }
+        if v.normalized_severity == Severity::Unknown
+            && let Some(score) = cvss
+                .iter()
+                .filter_map(|c| c.get("baseScore").and_then(serde_json::Value::as_f64))
+                .reduce(f64::max)
+        {
+            v.normalized_severity = Severity::from_cvss_score(score);
+        }
+        map.insert(id.clone(), serde_json::Value::Array(cvss));
+    }
+    if !map.is_empty() {
+        report.enrichments.insert(
+            CVSS_ENRICHMENT_KIND.into(),
+            vec![serde_json::Value::Object(map)],
+        );
+    }
+    Ok(())
+}
+
+/// A [`MatchIndex`] that follows the store: [`LiveIndex::refresh`] builds a new index when an
+/// update operation has landed and swaps it in atomically; readers keep the index they hold.
+#[derive(Debug)]
+pub struct LiveIndex {
+    store: Arc<dyn Store>,
+    current: RwLock<Arc<MatchIndex>>,
+}
+
+impl LiveIndex {
+    /// Load the whole index from the store.
+    pub fn new(store: Arc<dyn Store>) -> clair_store::Result<LiveIndex> {
+        let idx = MatchIndex::load(store.as_ref(), None)?;
+        Ok(LiveIndex {
+            store,
+            current: RwLock::new(Arc::new(idx)),
+        })
+    }
+
+    /// The index to match against now.
+    pub fn current(&self) -> Arc<MatchIndex> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Rebuild and swap if the store's operations changed; returns whether it swapped.
+    pub fn refresh(&self) -> clair_store::Result<bool> {
+        let generation = store_generation(self.store.as_ref())?;
+        if generation == self.current().generation() {
+            return Ok(false);
+        }
+        let fresh = Arc::new(MatchIndex::load(self.store.as_ref(), None)?);
+        tracing::info!(
+            records = fresh.len(),
+            namespaces = fresh.namespaces().len(),
+            "matcher index rebuilt"
+        );
+        match self.current.write() {
+            Ok(mut g) => *g = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pypi_names_normalise() {
+        assert_eq!(
+            key_name("pypi", "Django_REST.framework"),
+            "django-rest-framework"
+        );
+        assert_eq!(key_name("npm", "Foo_Bar"), "Foo_Bar");
+    }
+
+    #[test]
+    fn arch_patterns() {
+        assert!(arch_matches("aarch64|ppc64le|s390x|x86_64", "x86_64"));
+        assert!(!arch_matches("aarch64|ppc64le", "x86_64"));
+        assert!(arch_matches("^(x86_64|i686)$", "i686"));
+        assert!(arch_matches("x86_64", "noarch"));
+    }
+
+    #[test]
+    fn cve_ids_from_names_and_links() {
+        let v = ReportVulnerability {
+            id: "1".into(),
+            updater: "rhel".into(),
+            name: "RHSA-2023:1234".into(),
+            description: String::new(),
+            issued: String::new(),
+            links: "https://access.redhat.com/security/cve/CVE-2023-0286 https://x/CVE-2022-4304.html CVE-12-1".into(),
+            severity: String::new(),
+            normalized_severity: Severity::Unknown,
+            package: None,
+            distribution: None,
+            repository: None,
+            fixed_in_version: String::new(),
+        };
+        assert_eq!(cve_ids(&v), vec!["CVE-2022-4304", "CVE-2023-0286"]);
+    }
+}
