@@ -63,6 +63,81 @@ pub enum Command {
     /// of --config, all of them by default) and prints a summary. Exit code 1 if any failed.
     #[command(args_conflicts_with_subcommands = true)]
     Update(UpdateArgs),
+    /// Index an image and match it against the stored vulnerability data, in one command.
+    ///
+    /// IMAGE as for `clair index`. Needs vulnerability data: run `clair update` first (or
+    /// `clair update import` offline). With no data for the image's distribution or language
+    /// ecosystems, scan fails loudly instead of reporting a clean image.
+    ///
+    /// Exit codes: 0 done (nothing at or above --severity-threshold, or --exit-code 0);
+    /// N (--exit-code N) vulnerabilities at or above the threshold were found;
+    /// 1 an error; 3 no vulnerability data covers the image (see --allow-missing-data).
+    #[command(verbatim_doc_comment)]
+    Scan(ScanArgs),
+    /// Show why an image is (or is not) affected by one vulnerability: the packages, the
+    /// layer that introduced each, its database, the feed records and each version comparison.
+    Explain(ExplainArgs),
+}
+
+/// How to read an image (shared by index, scan and explain).
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// The image (see `clair index --help` for the forms).
+    pub image: String,
+    /// Platform to pick from a multi-platform image index: os/arch[/variant].
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Largest package database or release file read from a layer, in bytes.
+    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
+    pub max_file_size: u64,
+    /// Layers read at the same time (default: number of CPUs).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// Output format: table, json (Clair v4 VulnerabilityReport), sarif (2.1.0) or
+    /// cyclonedx (1.5 JSON, with vulnerabilities).
+    #[arg(long, short = 'f', value_enum, default_value_t = ScanFormat::Table)]
+    pub format: ScanFormat,
+    /// Only report vulnerabilities of at least this severity
+    /// (Unknown, Negligible, Low, Medium, High, Critical).
+    #[arg(long, default_value = "Unknown", value_name = "LEVEL")]
+    pub severity_threshold: clair_types::Severity,
+    /// Exit with this code when any vulnerability is reported (after the threshold and
+    /// --ignore-unfixed); 0 never fails.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub exit_code: u8,
+    /// Leave out vulnerabilities without a fixed version.
+    #[arg(long)]
+    pub ignore_unfixed: bool,
+    /// Scan even when no vulnerability data covers the image (the report is then incomplete
+    /// and says so); otherwise exit code 3.
+    #[arg(long)]
+    pub allow_missing_data: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// The vulnerability: a CVE id or an advisory name (RHSA-2023:1234, GHSA-…).
+    pub vulnerability: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    /// Human-readable table.
+    Table,
+    /// Clair v4 VulnerabilityReport JSON.
+    Json,
+    /// SARIF 2.1.0 (GitHub code scanning and other SARIF consumers).
+    Sarif,
+    /// CycloneDX 1.5 JSON SBOM with vulnerabilities.
+    Cyclonedx,
 }
 
 #[derive(Debug, Args)]
@@ -119,20 +194,11 @@ pub enum UpdateAction {
 
 #[derive(Debug, Args)]
 pub struct IndexArgs {
-    /// The image to index.
-    pub image: String,
+    #[command(flatten)]
+    pub image: ImageArgs,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Platform to pick from a multi-platform image index: os/arch[/variant].
-    #[arg(long)]
-    pub platform: Option<String>,
-    /// Largest package database or release file read from a layer, in bytes.
-    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
-    pub max_file_size: u64,
-    /// Layers read at the same time (default: number of CPUs).
-    #[arg(long, short = 'j')]
-    pub jobs: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -7,37 +7,38 @@ use anyhow::Context;
 use clair_layer::ExtractLimits;
 use clair_layer::source::{self, OpenOptions};
 
-use crate::cli::{Format, IndexArgs};
+use crate::cli::{Format, ImageArgs, IndexArgs};
 use crate::commands::Global;
 use crate::output;
 use crate::progress::Bar;
 
-pub fn run(args: &IndexArgs, g: &Global) -> anyhow::Result<ExitCode> {
-    let quiet = g.quiet;
+/// Open and index an image (stored layer results and reports are reused).
+pub fn index_image(
+    o: &ImageArgs,
+    store: &std::sync::Arc<dyn clair_store::Store>,
+    quiet: bool,
+) -> anyhow::Result<(clair_layer::Image, clair_indexer::Indexed)> {
     let mut opts = OpenOptions::default();
-    if let Some(p) = &args.platform {
+    if let Some(p) = &o.platform {
         opts.platform = Some(p.parse()?);
     }
-    let image =
-        source::open(&args.image, &opts).with_context(|| format!("opening {}", args.image))?;
+    let image = source::open(&o.image, &opts).with_context(|| format!("opening {}", o.image))?;
     tracing::info!(image = %image.reference, format = %image.format, layers = image.layers.len(), "image opened");
-
     let limits = ExtractLimits {
-        max_file_size: args.max_file_size,
+        max_file_size: o.max_file_size,
         ..ExtractLimits::default()
     };
-    let store = g.store()?;
     let mut indexer = clair_ecosystems::default_indexer()
         .with_limits(limits)
         .with_cache(std::sync::Arc::new(clair_store::StoreCache::new(
             store.clone(),
         )));
-    if let Some(j) = args.jobs {
+    if let Some(j) = o.jobs {
         indexer = indexer.with_parallelism(j);
     }
     let bar = Bar::new(image.total_size(), image.layers.len(), quiet);
     let (indexed, origin) = clair_store::index_image(store.as_ref(), &indexer, &image, &bar)
-        .with_context(|| format!("indexing {}", args.image))?;
+        .with_context(|| format!("indexing {}", o.image))?;
     bar.finish();
     tracing::info!(?origin, store = %store.describe(), "index report");
     for w in &indexed.warnings {
@@ -50,6 +51,12 @@ pub fn run(args: &IndexArgs, g: &Global) -> anyhow::Result<ExitCode> {
         bytes = indexed.stats.bytes_read,
         "indexed"
     );
+    Ok((image, indexed))
+}
+
+pub fn run(args: &IndexArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let store = g.store()?;
+    let (image, indexed) = index_image(&args.image, &store, g.quiet)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.format {

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod index;
+pub mod scan;
 mod update;
 
 use std::process::ExitCode;
@@ -70,5 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Index(args) => index::run(&args, &g),
         Command::Update(args) => update::run(&args, &g),
+        Command::Scan(args) => scan::run(&args, &g),
+        Command::Explain(args) => scan::explain(&args, &g),
     }
 }

@@ -1,0 +1,280 @@
+//! `clair scan IMAGE`: index + match in one command; `clair explain IMAGE VULN`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clair_ecosystems::EcosystemNamespaces;
+use clair_matcher::matching::{self, MatchIndex, MatchStats, Verdict, report_namespaces};
+use clair_types::{Severity, VulnerabilityReport};
+
+use crate::cli::{ExplainArgs, ScanArgs, ScanFormat};
+use crate::commands::Global;
+use crate::commands::index::index_image;
+use crate::output;
+
+/// Exit code when no vulnerability data covers the image.
+pub const NO_DATA_EXIT: u8 = 3;
+
+/// What a scan found, before filtering for output.
+pub struct Scanned {
+    pub image: clair_layer::Image,
+    pub indexed: clair_indexer::Indexed,
+    pub report: VulnerabilityReport,
+    pub stats: MatchStats,
+    /// Namespaces the image needs and the store has records for.
+    pub covered: Vec<(String, usize)>,
+}
+
+/// Index and match.
+fn scan(args: &ScanArgs, g: &Global) -> anyhow::Result<Scanned> {
+    let store = g.store()?;
+    let (image, indexed) = index_image(&args.image, &store, g.quiet)?;
+    let ns = EcosystemNamespaces;
+    let wanted = report_namespaces(&indexed.report, &ns);
+    let index =
+        MatchIndex::load(store.as_ref(), Some(&wanted)).context("reading vulnerability data")?;
+    tracing::info!(records = index.len(), namespaces = ?wanted, "vulnerability data loaded");
+    let (mut report, stats) = index.report(&indexed.report, &ns);
+    matching::add_cvss(&mut report, store.as_ref()).context("reading CVSS enrichments")?;
+    let covered = index
+        .namespaces()
+        .iter()
+        .map(|(n, c)| (n.clone(), *c))
+        .collect();
+    Ok(Scanned {
+        image,
+        indexed,
+        report,
+        stats,
+        covered,
+    })
+}
+
+/// Drop what the user asked not to see: below the threshold, or unfixed with --ignore-unfixed.
+pub fn filter(report: &mut VulnerabilityReport, threshold: Severity, ignore_unfixed: bool) {
+    report.vulnerabilities.retain(|_, v| {
+        v.normalized_severity >= threshold && !(ignore_unfixed && !has_fix(&v.fixed_in_version))
+    });
+    let keep = &report.vulnerabilities;
+    for list in report.package_vulnerabilities.values_mut() {
+        list.retain(|id| keep.contains_key(id));
+    }
+    report.package_vulnerabilities.retain(|_, l| !l.is_empty());
+    for list in report.enrichments.values_mut() {
+        for m in list.iter_mut() {
+            if let Some(o) = m.as_object_mut() {
+                o.retain(|id, _| keep.contains_key(id));
+            }
+        }
+    }
+}
+
+/// Whether a fixed-in version names a fix (Quay treats "0" as none).
+pub fn has_fix(v: &str) -> bool {
+    !v.is_empty() && v != "0"
+}
+
+pub fn run(args: &ScanArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let mut s = scan(args, g)?;
+    let missing = &s.stats.missing_namespaces;
+    let no_data = s.stats.packages > 0 && s.stats.packages_covered == 0;
+    if !missing.is_empty() {
+        let what = if no_data {
+            "no vulnerability data covers this image"
+        } else {
+            "the vulnerability data is incomplete for this image"
+        };
+        eprintln!(
+            "warning: {what}: nothing stored for {} (run `clair update`{}; packages there were not checked)",
+            missing.join(", "),
+            if no_data { "" } else { " with those updaters" }
+        );
+    }
+    if s.stats.packages > 0 && s.indexed.report.distributions.is_empty() {
+        eprintln!(
+            "warning: the image's distribution was not recognised: its OS packages were not checked"
+        );
+    }
+    if s.stats.undecided_count > 0 {
+        eprintln!(
+            "warning: {} vulnerability records could not be decided (unreadable versions), e.g.:",
+            s.stats.undecided_count
+        );
+        for u in s.stats.undecided.iter().take(5) {
+            eprintln!("  {u}");
+        }
+    }
+    if no_data && !args.allow_missing_data {
+        eprintln!(
+            "error: refusing to report {} packages as free of vulnerabilities without data; \
+             run `clair update` (or pass --allow-missing-data)",
+            s.stats.packages
+        );
+        return Ok(ExitCode::from(NO_DATA_EXIT));
+    }
+    filter(&mut s.report, args.severity_threshold, args.ignore_unfixed);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        ScanFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &s.report)?;
+            writeln!(out)?;
+        }
+        ScanFormat::Table => output::scan_table(&mut out, &s)?,
+        ScanFormat::Sarif => {
+            serde_json::to_writer_pretty(&mut out, &output::sarif(&s))?;
+            writeln!(out)?;
+        }
+        ScanFormat::Cyclonedx => {
+            serde_json::to_writer_pretty(&mut out, &output::cyclonedx(&s))?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    if !s.report.vulnerabilities.is_empty() && args.exit_code != 0 {
+        return Ok(ExitCode::from(args.exit_code));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `clair explain IMAGE VULN`.
+pub fn explain(args: &ExplainArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let store = g.store()?;
+    let (image, indexed) = index_image(&args.image, &store, g.quiet)?;
+    let ns = EcosystemNamespaces;
+    let wanted = report_namespaces(&indexed.report, &ns);
+    let index =
+        MatchIndex::load(store.as_ref(), Some(&wanted)).context("reading vulnerability data")?;
+    let (candidates, stats) = index.candidates(&indexed.report, &ns);
+    let target = args.vulnerability.trim();
+    let relevant: Vec<_> = candidates
+        .iter()
+        .filter(|c| {
+            c.record.name.eq_ignore_ascii_case(target)
+                || c.record
+                    .links
+                    .split_whitespace()
+                    .any(|l| l.ends_with(target) || l.contains(&format!("{target}.")))
+        })
+        .collect();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(out, "Image:         {} ({})", image.reference, image.format)?;
+    let dist = indexed
+        .report
+        .distributions
+        .values()
+        .next()
+        .map_or("unknown".to_string(), |d| {
+            format!("{} {}", d.did, d.version_id)
+        });
+    writeln!(out, "Distribution:  {dist}")?;
+    writeln!(
+        out,
+        "Namespaces:    {}",
+        if wanted.is_empty() {
+            "(none)".to_string()
+        } else {
+            wanted
+                .iter()
+                .map(|n| {
+                    let c = index.namespaces().get(n).copied().unwrap_or(0);
+                    format!("{n} ({c} records)")
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    )?;
+    writeln!(out)?;
+    if relevant.is_empty() {
+        writeln!(
+            out,
+            "No record of {target} applies to a package of this image: no package of the image is named by a {target} record in these namespaces."
+        )?;
+        if !stats.missing_namespaces.is_empty() {
+            writeln!(
+                out,
+                "Note: no vulnerability data is stored for {}.",
+                stats.missing_namespaces.join(", ")
+            )?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let layer_no = |d: &clair_types::Digest| {
+        indexed
+            .layers
+            .iter()
+            .position(|l| l == d)
+            .map_or("?".to_string(), |i| (i + 1).to_string())
+    };
+    let mut affected = 0;
+    for c in &relevant {
+        let pkg = &indexed.report.packages[c.package_id];
+        let envs = indexed
+            .report
+            .environments
+            .get(c.package_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let verdict = match c.decision.verdict {
+            Verdict::Affected => {
+                affected += 1;
+                "AFFECTED"
+            }
+            Verdict::NotAffected => "not affected",
+            Verdict::Undecided => "UNDECIDED",
+        };
+        writeln!(out, "{} {} — {verdict}", pkg.name, pkg.version)?;
+        if let Some(s) = &pkg.source
+            && (s.name != pkg.name || s.version != pkg.version)
+        {
+            writeln!(out, "  source package: {} {}", s.name, s.version)?;
+        }
+        for e in envs {
+            writeln!(
+                out,
+                "  found in:       {} (layer {} {})",
+                e.package_db,
+                layer_no(&e.introduced_in),
+                e.introduced_in
+            )?;
+        }
+        let r = c.record;
+        writeln!(
+            out,
+            "  feed record:    {} {} [{}] {} package {:?}{}",
+            r.updater,
+            r.name,
+            r.namespace,
+            match r.package_kind {
+                clair_types::PackageKind::Source => "source",
+                clair_types::PackageKind::Binary => "binary",
+            },
+            r.package_name,
+            if r.arch.is_empty() {
+                String::new()
+            } else {
+                format!(" arch {}", r.arch)
+            }
+        )?;
+        writeln!(
+            out,
+            "  severity:       {} (vendor: {})",
+            r.normalized_severity,
+            if r.severity.is_empty() {
+                "-"
+            } else {
+                &r.severity
+            }
+        )?;
+        writeln!(out, "  decision:       {}", c.decision.reason)?;
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "{affected} of {} package records for {target} apply.",
+        relevant.len()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
