@@ -248,7 +248,7 @@ fn all_cases(store: Arc<dyn Store>) {
         "CVE-2022-4415",
         &["0:249.12-150400.8.16.1", "0:249.14-150400.8.19.1"],
     );
-    assert_eq!(f.len(), 6, "{f:#?}");
+    assert_eq!(f.len(), 7, "{f:#?}");
 
     let f = c.scan("r1", "ID=\"rhel\"\nVERSION_ID=\"8.1\"\n", rpmdb, SLES12_DB);
     check(&f, "glibc", "RHSA-2019:3513", &["0:2.28-72.el8"]);

@@ -138,12 +138,25 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
     let Some(criteria) = &d.criteria else {
         return Ok(());
     };
-    let name = d
+    // One record per CVE a definition names (patch definitions fix several); else the SUSE
+    // advisory id; else the title.
+    let mut names: Vec<String> = d
         .references
         .iter()
-        .find(|r| r.source == "CVE")
+        .filter(|r| r.source == "CVE")
         .map(|r| r.ref_id.clone())
-        .unwrap_or_else(|| d.title.trim().to_string());
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        names.push(
+            d.references
+                .iter()
+                .find(|r| r.source.ends_with("SUSE-SU"))
+                .map(|r| r.ref_id.clone())
+                .unwrap_or_else(|| d.title.trim().to_string()),
+        );
+    }
     let mut seen = std::collections::BTreeSet::new();
     for clause in clauses(criteria) {
         let ns = clause
@@ -156,25 +169,27 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
             if !seen.insert((ns.clone(), fact.clone())) {
                 continue;
             }
-            send(
-                emit,
-                Vulnerability {
-                    updater: updater.to_string(),
-                    name: name.clone(),
-                    namespace: ns.clone(),
-                    package_name: fact.name,
-                    package_kind: PackageKind::Binary,
-                    version_scheme: "rpm".into(),
-                    fixed_in_version: fact.fixed,
-                    arch: fact.arch,
-                    severity: d.severity.clone(),
-                    normalized_severity: severity(&d.severity),
-                    description: d.description.clone(),
-                    links: oval::links(d),
-                    issued: oval::issued(&d.issued),
-                    ..Vulnerability::default()
-                },
-            )?;
+            for name in &names {
+                send(
+                    emit,
+                    Vulnerability {
+                        updater: updater.to_string(),
+                        name: name.clone(),
+                        namespace: ns.clone(),
+                        package_name: fact.name.clone(),
+                        package_kind: PackageKind::Binary,
+                        version_scheme: "rpm".into(),
+                        fixed_in_version: fact.fixed.clone(),
+                        arch: fact.arch.clone(),
+                        severity: d.severity.clone(),
+                        normalized_severity: severity(&d.severity),
+                        description: d.description.clone(),
+                        links: oval::links(d),
+                        issued: oval::issued(&d.issued),
+                        ..Vulnerability::default()
+                    },
+                )?;
+            }
         }
     }
     Ok(())
@@ -184,6 +199,7 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
 mod tests {
     use super::*;
     use crate::feed::testing::vulns;
+    use std::collections::BTreeSet;
 
     fn parse(rel: &str) -> Vec<Vulnerability> {
         vulns(rel, |f, e| parse_suse_oval("suse", f, e))
@@ -238,5 +254,25 @@ mod tests {
             "patch definitions carry fixes"
         );
         let _ = parse("feeds/suse/vulnerablecode-suse-oval.xml");
+        // A patch without CVE references is named by its advisory id, not its title.
+        let ca: Vec<_> = micro
+            .iter()
+            .filter(|v| v.package_name == "ca-certificates-mozilla")
+            .collect();
+        assert!(!ca.is_empty());
+        assert!(
+            ca.iter().all(|v| v.name == "SUSE-SU-2023:0037-1"),
+            "{ca:#?}"
+        );
+        // A patch fixing several CVEs gives one record per CVE and package.
+        let curl: BTreeSet<&str> = micro
+            .iter()
+            .filter(|v| v.package_name == "libcurl4")
+            .map(|v| v.name.as_str())
+            .collect();
+        assert!(
+            curl.len() > 1 && curl.iter().all(|n| n.starts_with("CVE-")),
+            "{curl:?}"
+        );
     }
 }
