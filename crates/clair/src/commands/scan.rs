@@ -54,7 +54,7 @@ fn scan(args: &ScanArgs, g: &Global) -> anyhow::Result<Scanned> {
 /// Drop what the user asked not to see: below the threshold, or unfixed with --ignore-unfixed.
 pub fn filter(report: &mut VulnerabilityReport, threshold: Severity, ignore_unfixed: bool) {
     report.vulnerabilities.retain(|_, v| {
-        v.normalized_severity >= threshold && !(ignore_unfixed && !has_fix(&v.fixed_in_version))
+        v.normalized_severity >= threshold && (!ignore_unfixed || has_fix(&v.fixed_in_version))
     });
     let keep = &report.vulnerabilities;
     for list in report.package_vulnerabilities.values_mut() {
@@ -268,6 +268,36 @@ pub fn explain(args: &ExplainArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 &r.severity
             }
         )?;
+        let cves = matching::cve_ids(&clair_types::ReportVulnerability {
+            id: String::new(),
+            updater: String::new(),
+            name: r.name.clone(),
+            description: String::new(),
+            issued: String::new(),
+            links: r.links.clone(),
+            severity: String::new(),
+            normalized_severity: Severity::Unknown,
+            package: None,
+            distribution: None,
+            repository: None,
+            fixed_in_version: String::new(),
+        });
+        for e in store.enrichments("nvd", &cves)? {
+            let score = e.data.get("baseScore").and_then(serde_json::Value::as_f64);
+            let vector = e
+                .data
+                .get("vectorString")
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            if let Some(score) = score {
+                writeln!(
+                    out,
+                    "  cvss (nvd):     {score:.1} {vector} ({}) for {}",
+                    Severity::from_cvss_score(score),
+                    e.tags.join(", ")
+                )?;
+            }
+        }
         writeln!(out, "  decision:       {}", c.decision.reason)?;
         writeln!(out)?;
     }
