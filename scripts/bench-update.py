@@ -33,7 +33,9 @@ SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
-def gen_debian(path, target_mb=60):
+def gen_debian(path, target_mb=60, names=()):
+    """The first len(names) source packages get those names (so an image's packages have
+    records to compare with); the rest are synthetic."""
     rnd = random.Random(42)
     releases = ["buster", "bullseye", "bookworm", "trixie", "sid"]
     urg = ["low", "medium", "high", "unimportant", "not yet assigned", "low**", "medium**"]
@@ -46,7 +48,7 @@ def gen_debian(path, target_mb=60):
         size = 0
         p = 0
         while size < target_mb * 1_000_000:
-            pkg = f"pkg{p:05d}"
+            pkg = names[p] if p < len(names) else f"pkg{p:05d}"
             p += 1
             cves = {}
             for c in range(rnd.randint(1, 40)):

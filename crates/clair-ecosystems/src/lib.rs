@@ -10,19 +10,26 @@ pub mod aws;
 mod cvss;
 pub mod debian;
 pub mod dpkg;
+mod elf;
 pub mod epss;
 mod feed;
+pub mod gobin;
+pub mod java;
 pub mod kev;
 pub mod namespaces;
+pub mod npm;
 pub mod nvd;
 pub mod oracle;
 pub mod osrelease;
 pub mod osv;
 pub mod oval;
 pub mod photon;
+pub mod python;
 mod registry;
 pub mod rhel;
 pub mod rpm;
+pub mod ruby;
+pub mod rustbin;
 pub mod suse;
 pub mod ubuntu;
 
@@ -43,6 +50,12 @@ pub fn package_scanners() -> Vec<Arc<dyn PackageScanner>> {
         Arc::new(dpkg::DpkgScanner),
         Arc::new(apk::ApkScanner),
         Arc::new(rpm::RpmScanner),
+        Arc::new(python::PythonScanner),
+        Arc::new(npm::NpmScanner),
+        Arc::new(java::JavaScanner),
+        Arc::new(gobin::GoBinaryScanner),
+        Arc::new(rustbin::RustBinaryScanner),
+        Arc::new(ruby::GemScanner),
     ]
 }
 

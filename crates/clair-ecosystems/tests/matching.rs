@@ -52,6 +52,14 @@ fn feed_server() -> TestServer {
     )
     .unwrap();
     s.put("/debian/json", tracker);
+    s.put(
+        "/osv/Go/all.zip",
+        zip_of(&["feeds/osv/grype-GO-2022-0969.json"]),
+    );
+    s.put(
+        "/osv/npm/all.zip",
+        zip_of(&["feeds/osv/vulnerablecode-ghsa-osv-1.json"]),
+    );
     s
 }
 
@@ -66,6 +74,10 @@ fn load_feeds(store: &Arc<dyn Store>, s: &TestServer) {
         "rhel".into(),
         serde_json::json!({"url": format!("{}/rhel/", s.url()),
             "files": ["RHEL8/rhel-8.oval.xml.bz2", "RHEL8/rhel-8-unpatched.oval.xml.bz2"]}),
+    );
+    cfg.insert(
+        "osv".into(),
+        serde_json::json!({"url": format!("{}/osv/", s.url()), "ecosystems": ["PyPI", "Go", "npm"]}),
     );
     let names: Vec<String> = clair_ecosystems::UPDATERS
         .iter()
@@ -299,6 +311,73 @@ fn all_cases(store: Arc<dyn Store>) {
         "CVE-2099-0002 (fixed earlier), -0004 (fixed_version 0), -0005 (fixed in the installed version) and -0007 (bullseye only) are not reported"
     );
     assert_eq!(f.len(), 11, "{f:#?}");
+
+    // Language packages against OSV ranges: a real Go binary (go1.15.2), Python metadata
+    // (name normalised as PEP 503 says), npm packages installed twice at two versions.
+    let meta = |name: &str, version: &str| {
+        format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\nA description.\n")
+    };
+    let site = "usr/lib/python3/dist-packages";
+    let tar = build(&[
+        Member::executable(
+            "usr/local/bin/app",
+            std::fs::read(corpus("lang/go/trivy-test.elf")).unwrap(),
+        ),
+        Member::file(
+            &format!("{site}/aiohttp-3.8.4.dist-info/METADATA"),
+            meta("aiohttp", "3.8.4"),
+        ),
+        Member::file(
+            &format!("{site}/QuteBrowser-1.4.0.dist-info/METADATA"),
+            meta("QuteBrowser", "1.4.0"),
+        ),
+        Member::file(
+            &format!("{site}/qutebrowser-1.4.1.dist-info/METADATA"),
+            meta("qutebrowser", "1.4.1"),
+        ),
+        Member::file(
+            "srv/app/node_modules/ms/package.json",
+            r#"{"name": "ms", "version": "0.7.0"}"#,
+        ),
+        Member::file(
+            "srv/app/node_modules/debug/node_modules/ms/package.json",
+            r#"{"name": "ms", "version": "0.7.1"}"#,
+        ),
+    ]);
+    let lang = c.dir.join("lang");
+    write_layout(&lang, "test", &[Layer::plain(&tar)]);
+    let r = index(&format!("oci:{}:test", lang.display()));
+    let repos: BTreeSet<&str> = r.repository.values().map(|r| r.name.as_str()).collect();
+    assert_eq!(repos, BTreeSet::from(["go", "npm", "pypi"]));
+    let vr = matched(c.store, &r);
+    let mut got: Vec<(String, String, String, String)> = vr
+        .package_vulnerabilities
+        .iter()
+        .flat_map(|(pid, ids)| {
+            let p = &vr.packages[pid];
+            ids.iter().map(|id| {
+                let v = &vr.vulnerabilities[id];
+                (
+                    p.name.clone(),
+                    p.version.clone(),
+                    v.name.clone(),
+                    v.fixed_in_version.clone(),
+                )
+            })
+        })
+        .collect();
+    got.sort();
+    let want = [
+        ("QuteBrowser", "1.4.0", "PYSEC-2018-27", "1.4.1"),
+        ("aiohttp", "3.8.4", "PYSEC-2023-120", ""),
+        ("ms", "0.7.0", "GHSA-3fx5-fwvr-xrjg", "0.7.1"),
+        ("stdlib", "1.15.2", "GO-2022-0969", "1.18.6"),
+    ];
+    let want: Vec<(String, String, String, String)> = want
+        .iter()
+        .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()))
+        .collect();
+    assert_eq!(got, want, "qutebrowser 1.4.1 and ms 0.7.1 are fixed");
 }
 
 #[test]

@@ -90,7 +90,7 @@ impl PathPattern {
         match &self.contains {
             None => true,
             Some(needle) if needle.is_empty() => true,
-            Some(needle) => data.windows(needle.len()).any(|w| w == needle.as_slice()),
+            Some(needle) => memchr::memmem::find(data, needle).is_some(),
         }
     }
 }

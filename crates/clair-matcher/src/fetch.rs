@@ -271,9 +271,17 @@ impl Http {
         dest: &Path,
         prior: Option<&Validators>,
     ) -> Result<Download, FetchError> {
-        let f = File::open(src).map_err(|e| FetchError::Transport {
-            url: url.to_string(),
-            message: e.to_string(),
+        let f = File::open(src).map_err(|e| match e.kind() {
+            // A mirror on disk answers a missing file as a server would: 404, which updaters
+            // treat as "not there" where upstream may legitimately lack a file.
+            std::io::ErrorKind::NotFound => FetchError::Status {
+                url: url.to_string(),
+                status: 404,
+            },
+            _ => FetchError::Transport {
+                url: url.to_string(),
+                message: e.to_string(),
+            },
         })?;
         let (sha256, bytes) = write_hashed(f, dest, self.opts.max_body).map_err(|e| match e {
             WriteError::TooLarge => FetchError::TooLarge {

@@ -46,6 +46,8 @@ pub trait Namespaces: Send + Sync + fmt::Debug {
 struct Entry {
     vuln: Vulnerability,
     scheme: Option<Scheme>,
+    /// [`report_id`], computed once when the index is built (a digest of the whole record).
+    id: u64,
 }
 
 /// The verdict on one candidate record.
@@ -77,6 +79,8 @@ pub struct Candidate<'a> {
     pub package_id: &'a str,
     /// The record.
     pub record: &'a Vulnerability,
+    /// The record's [`report_id`], as a number.
+    pub record_id: u64,
     /// The decision.
     pub decision: Decision,
     /// The distribution whose namespace matched, if it was a distribution's advisory.
@@ -178,7 +182,12 @@ impl MatchIndex {
             .or_default()
             .push(n);
         let scheme = v.version_scheme.parse().ok();
-        self.entries.push(Entry { vuln: v, scheme });
+        let id = report_id_bits(&v);
+        self.entries.push(Entry {
+            vuln: v,
+            scheme,
+            id,
+        });
     }
 
     /// Load the latest records of the store, only those in `namespaces` when given.
@@ -214,11 +223,23 @@ impl MatchIndex {
         &self.namespaces
     }
 
-    /// Every record looked at for every package of `report`, with its decision.
+    /// Every record looked at for every package of `report`, with its decision and the reason
+    /// for it.
     pub fn candidates<'a>(
         &'a self,
         report: &'a IndexReport,
         ns: &dyn Namespaces,
+    ) -> (Vec<Candidate<'a>>, MatchStats) {
+        self.collect(report, ns, true)
+    }
+
+    /// [`Self::candidates`]; without `explain`, reasons are only written for undecided records
+    /// (the report needs verdicts, not prose).
+    fn collect<'a>(
+        &'a self,
+        report: &'a IndexReport,
+        ns: &dyn Namespaces,
+        explain: bool,
     ) -> (Vec<Candidate<'a>>, MatchStats) {
         let mut out = Vec::new();
         let mut stats = MatchStats {
@@ -236,9 +257,10 @@ impl MatchIndex {
                     missing.insert(namespace.clone());
                 }
                 let source_name = pkg.source.as_ref().map_or(pkg.name.as_str(), |s| &s.name);
-                let mut lists = vec![(PackageKind::Binary, pkg.name.as_str())];
-                lists.push((PackageKind::Source, source_name));
-                for (kind, name) in lists {
+                for (kind, name) in [
+                    (PackageKind::Binary, pkg.name.as_str()),
+                    (PackageKind::Source, source_name),
+                ] {
                     let key = (namespace.clone(), key_name(namespace, name));
                     let Some(hits) = self.by_package.get(&key) else {
                         continue;
@@ -248,7 +270,7 @@ impl MatchIndex {
                         if e.vuln.package_kind != kind {
                             continue;
                         }
-                        let decision = decide(e, pkg);
+                        let decision = decide(e, pkg, explain);
                         stats.candidates += 1;
                         match decision.verdict {
                             Verdict::Affected => stats.affected += 1,
@@ -266,6 +288,7 @@ impl MatchIndex {
                         out.push(Candidate {
                             package_id: id,
                             record: &e.vuln,
+                            record_id: e.id,
                             decision,
                             distribution: *dist,
                             repository: *repo,
@@ -287,7 +310,7 @@ impl MatchIndex {
         report: &IndexReport,
         ns: &dyn Namespaces,
     ) -> (VulnerabilityReport, MatchStats) {
-        let (candidates, stats) = self.candidates(report, ns);
+        let (candidates, stats) = self.collect(report, ns, false);
         let mut vr = VulnerabilityReport {
             manifest_hash: report.manifest_hash.clone(),
             packages: report.packages.clone(),
@@ -302,7 +325,7 @@ impl MatchIndex {
             if c.decision.verdict != Verdict::Affected {
                 continue;
             }
-            let id = report_id(c.record);
+            let id = format!("{:016x}", c.record_id);
             vr.vulnerabilities
                 .entry(id.clone())
                 .or_insert_with(|| report_vulnerability(&id, &c));
@@ -323,7 +346,15 @@ impl MatchIndex {
 
 /// A stable id for a record: the start of its content digest, the same on every instance.
 pub fn report_id(v: &Vulnerability) -> String {
-    v.fingerprint().hex().chars().take(16).collect()
+    format!("{:016x}", report_id_bits(v))
+}
+
+fn report_id_bits(v: &Vulnerability) -> u64 {
+    let fp = v.fingerprint();
+    fp.hex()
+        .get(..16)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or_default()
 }
 
 fn report_vulnerability(id: &str, c: &Candidate<'_>) -> ReportVulnerability {
@@ -428,7 +459,7 @@ fn arch_matches(pattern: &str, arch: &str) -> bool {
         .any(|a| a == arch)
 }
 
-fn decide(e: &Entry, pkg: &ReportPackage) -> Decision {
+fn decide(e: &Entry, pkg: &ReportPackage, explain: bool) -> Decision {
     let v = &e.vuln;
     // Debian-style source records carry source versions; rpm and apk source names share the
     // binary's version (and an rpm binary has the epoch its source lacks).
@@ -440,18 +471,24 @@ fn decide(e: &Entry, pkg: &ReportPackage) -> Decision {
             .filter(|s| !s.is_empty())
             .unwrap_or(&pkg.version),
         _ => &pkg.version,
-    }
-    .to_string();
-    let verdict = |verdict, reason: String| Decision {
+    };
+    let verdict = |verdict, reason: &dyn Fn() -> String| Decision {
         verdict,
-        installed: installed.clone(),
-        reason,
+        installed: if explain {
+            installed.to_string()
+        } else {
+            String::new()
+        },
+        reason: if explain || verdict == Verdict::Undecided {
+            reason()
+        } else {
+            String::new()
+        },
     };
     if !v.arch.is_empty() && !arch_matches(&v.arch, &pkg.arch) {
-        return verdict(
-            Verdict::NotAffected,
-            format!("architecture {} is not one of {}", pkg.arch, v.arch),
-        );
+        return verdict(Verdict::NotAffected, &|| {
+            format!("architecture {} is not one of {}", pkg.arch, v.arch)
+        });
     }
     if v.module != pkg.module {
         let show = |m: &str| {
@@ -461,28 +498,32 @@ fn decide(e: &Entry, pkg: &ReportPackage) -> Decision {
                 m.to_string()
             }
         };
-        return verdict(
-            Verdict::NotAffected,
+        return verdict(Verdict::NotAffected, &|| {
             format!(
                 "module stream {} is not the record's {}",
                 show(&pkg.module),
                 show(&v.module)
-            ),
-        );
+            )
+        });
     }
     let Some(scheme) = e.scheme else {
-        return verdict(
-            Verdict::Undecided,
-            format!("unknown version scheme {:?}", v.version_scheme),
-        );
+        return verdict(Verdict::Undecided, &|| {
+            format!("unknown version scheme {:?}", v.version_scheme)
+        });
     };
-    let (range, described) = match &v.range {
-        Some(r) => {
-            let range = Range {
-                introduced: opt(&r.introduced),
-                fixed: opt(&r.fixed),
-                last_affected: opt(&r.last_affected),
-            };
+    let range = match &v.range {
+        Some(r) => Range {
+            introduced: opt(&r.introduced),
+            fixed: opt(&r.fixed),
+            last_affected: opt(&r.last_affected),
+        },
+        None => Range {
+            fixed: opt(&v.fixed_in_version),
+            ..Range::default()
+        },
+    };
+    let described = || match &v.range {
+        Some(_) => {
             let mut parts = Vec::new();
             if let Some(i) = range.introduced {
                 parts.push(format!(">= {i}"));
@@ -498,29 +539,21 @@ fn decide(e: &Entry, pkg: &ReportPackage) -> Decision {
             } else {
                 parts.join(", ")
             };
-            (range, format!("affected range {text}"))
+            format!("affected range {text}")
         }
-        None => (
-            Range {
-                fixed: opt(&v.fixed_in_version),
-                ..Range::default()
-            },
-            match opt(&v.fixed_in_version) {
-                Some(f) => format!("fixed in {f}"),
-                None => "no fixed version yet".to_string(),
-            },
-        ),
+        None => match range.fixed {
+            Some(f) => format!("fixed in {f}"),
+            None => "no fixed version yet".to_string(),
+        },
     };
-    match scheme.in_range(&installed, &range) {
-        Ok(true) => verdict(
-            Verdict::Affected,
-            format!("{scheme}: {installed} is affected: {described}"),
-        ),
-        Ok(false) => verdict(
-            Verdict::NotAffected,
-            format!("{scheme}: {installed} is not affected: {described}"),
-        ),
-        Err(err) => verdict(Verdict::Undecided, format!("cannot compare: {err}")),
+    match scheme.in_range(installed, &range) {
+        Ok(true) => verdict(Verdict::Affected, &|| {
+            format!("{scheme}: {installed} is affected: {}", described())
+        }),
+        Ok(false) => verdict(Verdict::NotAffected, &|| {
+            format!("{scheme}: {installed} is not affected: {}", described())
+        }),
+        Err(err) => verdict(Verdict::Undecided, &|| format!("cannot compare: {err}")),
     }
 }
 

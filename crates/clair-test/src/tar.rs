@@ -11,12 +11,18 @@ pub enum Member {
     Symlink(String, String),
     /// Hard link: path, target member.
     HardLink(String, String),
+    /// Executable regular file (mode 0755).
+    Executable(String, Vec<u8>),
 }
 
 impl Member {
     /// A regular file.
     pub fn file(p: &str, data: impl AsRef<[u8]>) -> Member {
         Member::File(p.to_string(), data.as_ref().to_vec())
+    }
+    /// An executable regular file.
+    pub fn executable(p: &str, data: impl AsRef<[u8]>) -> Member {
+        Member::Executable(p.to_string(), data.as_ref().to_vec())
     }
     /// A directory.
     pub fn dir(p: &str) -> Member {
@@ -62,8 +68,14 @@ pub fn build(members: &[Member]) -> Vec<u8> {
             Member::Dir(p) => (p, b'5', b"", ""),
             Member::Symlink(p, t) => (p, b'2', b"", t),
             Member::HardLink(p, t) => (p, b'1', b"", t),
+            Member::Executable(p, d) => (p, b'0', d, ""),
         };
-        out.extend_from_slice(&header(name, t, data.len() as u64, link));
+        let mut h = header(name, t, data.len() as u64, link);
+        if matches!(m, Member::Executable(..)) {
+            h[100..108].copy_from_slice(b"0000755\0");
+            fix_checksum(&mut h);
+        }
+        out.extend_from_slice(&h);
         out.extend_from_slice(data);
         let pad = (512 - data.len() % 512) % 512;
         out.resize(out.len() + pad, 0);

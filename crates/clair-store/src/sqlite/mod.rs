@@ -634,7 +634,10 @@ impl Store for SqliteStore {
 
     fn enrichments(&self, updater: &str, tags: &[String]) -> Result<Vec<EnrichmentRecord>> {
         self.read(|c| {
-            let latest: Option<i64> = c
+            // One read transaction for every lookup: a consistent snapshot, and the file lock
+            // taken once instead of once per statement.
+            let tx = c.unchecked_transaction().map_err(self.err())?;
+            let latest: Option<i64> = tx
                 .query_row(
                     "SELECT MAX(seq) FROM update_operation WHERE kind = 'enrichment' AND updater = ?1",
                     [updater],
@@ -644,19 +647,25 @@ impl Store for SqliteStore {
             let Some(latest) = latest else {
                 return Ok(Vec::new());
             };
-            let mut st = c
-                .prepare(
-                    "SELECT DISTINCT e.id, e.tags, e.data FROM enrichment e
-                     JOIN uo_enrich ue ON ue.enrichment = e.id
-                     JOIN enrichment_tag t ON t.enrichment = e.id
-                     WHERE ue.uo = ?1 AND t.tag = ?2",
-                )
-                .map_err(self.err())?;
             let mut seen = HashSet::new();
             let mut out = Vec::new();
-            for tag in tags {
+            // Tags in chunks, well under SQLite's limit on bound parameters.
+            for chunk in tags.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(",");
+                let mut st = tx
+                    .prepare_cached(&format!(
+                        "SELECT DISTINCT e.id, e.tags, e.data FROM enrichment e
+                         JOIN uo_enrich ue ON ue.enrichment = e.id
+                         JOIN enrichment_tag t ON t.enrichment = e.id
+                         WHERE ue.uo = ? AND t.tag IN ({marks})
+                         ORDER BY e.id"
+                    ))
+                    .map_err(self.err())?;
+                let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() + 1);
+                params.push(&latest);
+                params.extend(chunk.iter().map(|t| t as &dyn rusqlite::ToSql));
                 let rows: Vec<(i64, String, String)> = st
-                    .query_map(params![latest, tag], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .query_map(params.as_slice(), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .map_err(self.err())?
                     .collect::<rusqlite::Result<_>>()
                     .map_err(self.err())?;
