@@ -77,6 +77,36 @@ pub enum Command {
     /// Show why an image is (or is not) affected by one vulnerability: the packages, the
     /// layer that introduced each, its database, the feed records and each version comparison.
     Explain(ExplainArgs),
+    /// Inspect Clair config files.
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Load a config file (1.2, 2.x or v4 layout) as `clair serve` would and print the
+    /// effective settings, secrets redacted, with a warning for every key that is unknown or
+    /// not implemented yet. Exit code 1 when the file cannot be loaded.
+    Check {
+        /// The file (default: --config).
+        path: Option<std::path::PathBuf>,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = ConfigFormat::Text)]
+        format: ConfigFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfigFormat {
+    /// Settings and warnings, one per line.
+    Text,
+    /// `{"config": …, "warnings": […]}`.
+    Json,
 }
 
 /// How to read an image (shared by index, scan and explain).

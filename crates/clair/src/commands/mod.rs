@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod config;
 mod index;
 pub mod scan;
 mod update;
@@ -73,5 +74,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Update(args) => update::run(&args, &g),
         Command::Scan(args) => scan::run(&args, &g),
         Command::Explain(args) => scan::explain(&args, &g),
+        Command::Config(args) => config::run(&args, &g),
     }
 }

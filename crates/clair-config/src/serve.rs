@@ -1,0 +1,570 @@
+//! The settings `clair serve` runs with, read from any of the three layouts, with Clair's own
+//! defaults, the environment overrides, and warnings for keys that are unknown or not
+//! implemented yet.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_yaml_ng::Value;
+
+use crate::{Error, Layout, Loaded, kind, parse_duration};
+
+/// Everything `clair serve` needs from a config file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServeConfig {
+    /// Which layout the file uses.
+    pub layout: String,
+    /// Database source (empty: the embedded SQLite store).
+    pub database: String,
+    /// Main API address (`host:port`; an empty host is every interface).
+    pub api_addr: String,
+    /// Clair v2 health endpoint address (`GET /health`); `None` in the v4 layout.
+    pub health_addr: Option<String>,
+    /// v4 introspection address (`/healthz`, `/readyz`, `/metrics`).
+    pub introspection_addr: Option<String>,
+    /// Deadline per API request (Clair v2: 503 after it).
+    #[serde(with = "secs")]
+    pub timeout: Duration,
+    /// Fernet key for v1 page tokens; `None`: a random key per process.
+    pub pagination_key: Option<String>,
+    /// How often the updaters run; zero disables them.
+    #[serde(with = "secs")]
+    pub updater_interval: Duration,
+    /// Indexing requests handled at once; more get 429 (v4).
+    pub index_concurrency: usize,
+    /// Notifier settings.
+    pub notifier: NotifierConfig,
+    /// v4 `auth.psk`: (base64 key, accepted issuers).
+    pub psk: Option<Psk>,
+    /// Allow fetching layers from link-local and cloud metadata addresses.
+    pub allow_link_local_layers: bool,
+}
+
+/// Pre-shared key authentication (Clair v4 `auth.psk`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Psk {
+    /// Standard base64 of the key.
+    pub key: String,
+    /// Accepted issuers.
+    pub iss: Vec<String>,
+}
+
+/// Notifier settings of both generations.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct NotifierConfig {
+    /// v2 webhook endpoint (`notifier.http.endpoint`).
+    pub endpoint: Option<String>,
+    /// v2 proxy for the webhook.
+    pub proxy: Option<String>,
+    /// v2 tries per pass.
+    pub attempts: u32,
+    /// v2 resend interval until deleted.
+    #[serde(with = "secs")]
+    pub renotify_interval: Duration,
+    /// v4 webhook target.
+    pub webhook_target: Option<String>,
+    /// v4 callback base.
+    pub webhook_callback: Option<String>,
+    /// v4 delivery retry interval.
+    #[serde(with = "secs")]
+    pub delivery_interval: Duration,
+    /// v4: one notification per vulnerability and manifest instead of a summary.
+    pub disable_summary: bool,
+}
+
+mod secs {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}s", d.as_secs_f64()))
+    }
+}
+
+/// A problem that does not stop loading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// Dotted key.
+    pub key: String,
+    /// What about it.
+    pub message: String,
+}
+
+/// Keys clair-rs reads, per layout (dotted; `*` matches any one key).
+const KNOWN_V2: &[&str] = &[
+    "clair.database.type",
+    "clair.database.source",
+    "clair.database.cachesize",
+    "clair.database.options.source",
+    "clair.database.options.cachesize",
+    "clair.database.options.managedatabaselifecycle",
+    "clair.database.options.fixturepath",
+    "clair.database.options.paginationkey",
+    "clair.api.port",
+    "clair.api.healthport",
+    "clair.api.timeout",
+    "clair.api.paginationkey",
+    "clair.api.certfile",
+    "clair.api.keyfile",
+    "clair.api.cafile",
+    "clair.api.servername",
+    "clair.updater.interval",
+    "clair.updater.enabledupdaters",
+    "clair.notifier.attempts",
+    "clair.notifier.renotifyinterval",
+    "clair.notifier.http.*",
+    // The Quay setup documents nest the notifier under the updater; Clair ignores it there,
+    // clair-rs reads it from either place.
+    "clair.updater.notifier.attempts",
+    "clair.updater.notifier.renotifyinterval",
+    "clair.updater.notifier.http.*",
+    "jwtproxy.*",
+];
+
+const KNOWN_V4: &[&str] = &[
+    "http_listen_addr",
+    "introspection_addr",
+    "log_level",
+    "tls.*",
+    "indexer.connstring",
+    "indexer.scanlock_retry",
+    "indexer.layer_scan_concurrency",
+    "indexer.migrations",
+    "indexer.airgap",
+    "indexer.scanner.*",
+    "indexer.index_report_request_concurrency",
+    "matcher.connstring",
+    "matcher.max_conn_pool",
+    "matcher.migrations",
+    "matcher.period",
+    "matcher.disable_updaters",
+    "matcher.update_retention",
+    "matcher.indexer_addr",
+    "matcher.cache_age",
+    "matcher.update_schedule",
+    "notifier.connstring",
+    "notifier.delivery_interval",
+    "notifier.poll_interval",
+    "notifier.migrations",
+    "notifier.indexer_addr",
+    "notifier.matcher_addr",
+    "notifier.disable_summary",
+    "notifier.webhook.*",
+    "notifier.amqp.*",
+    "notifier.stomp.*",
+    "auth.psk.*",
+    "auth.keyserver.*",
+    "metrics.*",
+    "trace.*",
+    "updaters.sets",
+    "updaters.config.*",
+    "matchers.*",
+    "clair_rs.*",
+];
+
+fn walk(prefix: &str, v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Mapping(m) if !m.is_empty() => {
+            for (k, child) in m {
+                let k = match k {
+                    Value::String(s) => s.clone(),
+                    other => format!("{other:?}"),
+                };
+                let path = if prefix.is_empty() {
+                    k
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                walk(&path, child, out);
+            }
+        }
+        _ => out.push(prefix.to_string()),
+    }
+}
+
+fn known(key: &str, patterns: &[&str]) -> bool {
+    patterns.iter().any(|p| match p.strip_suffix(".*") {
+        Some(stem) => key == stem || key.starts_with(&format!("{stem}.")),
+        None => key == *p,
+    })
+}
+
+/// `:6060` → `0.0.0.0:6060`; `6060` → `0.0.0.0:6060`.
+pub fn listen_addr(s: &str) -> String {
+    let s = s.trim();
+    if let Some(port) = s.strip_prefix(':') {
+        format!("0.0.0.0:{port}")
+    } else if s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() {
+        format!("0.0.0.0:{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+impl Loaded {
+    fn string_or(&self, path: &[&str], default: &str) -> Result<String, Error> {
+        Ok(self
+            .string_at(path)?
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| default.to_string()))
+    }
+
+    fn number_at(&self, path: &[&str]) -> Result<Option<u64>, Error> {
+        match self.value_at(path) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| self.field_err(path, format!("want a whole number, found {n}"))),
+            Some(Value::String(s)) if s.trim().parse::<u64>().is_ok() => {
+                Ok(s.trim().parse::<u64>().ok())
+            }
+            Some(other) => {
+                Err(self.field_err(path, format!("want a number, found {}", kind(other))))
+            }
+        }
+    }
+
+    fn duration_at(&self, path: &[&str]) -> Result<Option<Duration>, Error> {
+        match self.value_at(path) {
+            None => Ok(None),
+            Some(Value::String(s)) => parse_duration(s)
+                .map(Some)
+                .map_err(|e| self.field_err(path, e)),
+            Some(Value::Number(n)) if n.as_u64() == Some(0) => Ok(Some(Duration::ZERO)),
+            Some(other) => Err(self.field_err(
+                path,
+                format!("want a duration such as 2h, found {}", kind(other)),
+            )),
+        }
+    }
+
+    fn bool_at(&self, path: &[&str]) -> Result<bool, Error> {
+        match self.value_at(path) {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(other) => {
+                Err(self.field_err(path, format!("want true or false, found {}", kind(other))))
+            }
+        }
+    }
+
+    /// Keys that are neither read nor known to Clair's layouts, and sections read but not
+    /// acted on yet.
+    pub fn warnings(&self) -> Vec<Warning> {
+        let mut keys = Vec::new();
+        walk("", &self.raw, &mut keys);
+        let patterns = match self.layout {
+            Layout::V2 => KNOWN_V2,
+            Layout::V4 => KNOWN_V4,
+            Layout::Unknown => &[],
+        };
+        let mut out: Vec<Warning> = keys
+            .into_iter()
+            .filter(|k| !k.is_empty() && !known(k, patterns))
+            .map(|key| Warning {
+                key,
+                message: "unknown key, ignored".into(),
+            })
+            .collect();
+        let mut not_yet = |path: &[&str], what: &str| {
+            if self.value_at(path).is_some() {
+                out.push(Warning {
+                    key: path.join("."),
+                    message: format!("{what} is not implemented yet; ignored"),
+                });
+            }
+        };
+        not_yet(&["jwtproxy"], "jwtproxy (JWT verification and signing)");
+        not_yet(&["clair", "api", "certfile"], "TLS for the API");
+        not_yet(&["clair", "api", "cafile"], "client certificates");
+        not_yet(&["tls"], "TLS for the API");
+        not_yet(&["notifier", "amqp"], "AMQP delivery");
+        not_yet(&["notifier", "stomp"], "STOMP delivery");
+        not_yet(&["auth", "keyserver"], "keyserver authentication");
+        out
+    }
+
+    /// The settings `clair serve` runs with (defaults as Clair's, environment overrides
+    /// applied: `CLAIR_DATABASE_SOURCE`, `CLAIR_API_PAGINATIONKEY`).
+    pub fn serve_config(&self) -> Result<ServeConfig, Error> {
+        let database = self.database_source()?.unwrap_or_default();
+        let env_key = std::env::var("CLAIR_API_PAGINATIONKEY")
+            .ok()
+            .filter(|k| !k.is_empty());
+        let cfg = match self.layout {
+            Layout::V4 => {
+                let period = self.duration_at(&["matcher", "period"])?;
+                ServeConfig {
+                    layout: "v4".into(),
+                    database,
+                    api_addr: listen_addr(&self.string_or(&["http_listen_addr"], ":6060")?),
+                    health_addr: None,
+                    introspection_addr: Some(listen_addr(
+                        &self.string_or(&["introspection_addr"], ":8089")?,
+                    )),
+                    timeout: Duration::from_secs(900),
+                    pagination_key: env_key,
+                    updater_interval: if self.updaters_disabled() {
+                        Duration::ZERO
+                    } else {
+                        period.unwrap_or(Duration::from_secs(6 * 3600))
+                    },
+                    index_concurrency: self
+                        .number_at(&["indexer", "index_report_request_concurrency"])?
+                        .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+                    notifier: NotifierConfig {
+                        endpoint: None,
+                        proxy: None,
+                        attempts: 0,
+                        renotify_interval: Duration::ZERO,
+                        webhook_target: self.string_at(&["notifier", "webhook", "target"])?,
+                        webhook_callback: self.string_at(&["notifier", "webhook", "callback"])?,
+                        delivery_interval: self
+                            .duration_at(&["notifier", "delivery_interval"])?
+                            .unwrap_or(Duration::from_secs(3600)),
+                        disable_summary: self.bool_at(&["notifier", "disable_summary"])?,
+                    },
+                    psk: match self.string_at(&["auth", "psk", "key"])? {
+                        Some(key) => Some(Psk {
+                            key,
+                            iss: match self.value_at(&["auth", "psk", "iss"]) {
+                                Some(Value::Sequence(items)) => items
+                                    .iter()
+                                    .filter_map(|i| i.as_str().map(str::to_string))
+                                    .collect(),
+                                Some(Value::String(s)) => vec![s.clone()],
+                                _ => Vec::new(),
+                            },
+                        }),
+                        None => None,
+                    },
+                    allow_link_local_layers: self
+                        .bool_at(&["clair_rs", "allow_link_local_layers"])?,
+                }
+            }
+            Layout::V2 | Layout::Unknown => {
+                fn api(k: &str) -> [&str; 3] {
+                    ["clair", "api", k]
+                }
+                let port = self.number_at(&api("port"))?.unwrap_or(6060);
+                let health = self.number_at(&api("healthport"))?.unwrap_or(6061);
+                // The notifier sits under `clair.notifier` in Clair's code and under
+                // `clair.updater.notifier` in the Quay setup documents.
+                let notifier: &[&str] = if self.value_at(&["clair", "notifier"]).is_some() {
+                    &["clair", "notifier"]
+                } else {
+                    &["clair", "updater", "notifier"]
+                };
+                let n = |k: &'static str| -> Vec<&str> {
+                    let mut p = notifier.to_vec();
+                    p.extend(k.split('.'));
+                    p
+                };
+                let file_key = match self.string_at(&api("paginationkey"))? {
+                    Some(k) if !k.trim().is_empty() => Some(k),
+                    _ => self
+                        .string_at(&["clair", "database", "options", "paginationkey"])?
+                        .filter(|k| !k.trim().is_empty()),
+                };
+                ServeConfig {
+                    layout: if self.layout == Layout::V2 {
+                        "v2".into()
+                    } else {
+                        "none".into()
+                    },
+                    database,
+                    api_addr: format!("0.0.0.0:{port}"),
+                    health_addr: Some(format!("0.0.0.0:{health}")),
+                    introspection_addr: None,
+                    timeout: self
+                        .duration_at(&api("timeout"))?
+                        .unwrap_or(Duration::from_secs(900)),
+                    pagination_key: env_key.or(file_key),
+                    updater_interval: self
+                        .duration_at(&["clair", "updater", "interval"])?
+                        .unwrap_or(Duration::from_secs(3600)),
+                    index_concurrency: 0,
+                    notifier: NotifierConfig {
+                        endpoint: self
+                            .string_at(&n("http.endpoint"))?
+                            .filter(|s| !s.trim().is_empty()),
+                        proxy: self
+                            .string_at(&n("http.proxy"))?
+                            .filter(|s| !s.trim().is_empty()),
+                        attempts: self
+                            .number_at(&n("attempts"))?
+                            .map_or(5, |a| u32::try_from(a).unwrap_or(u32::MAX)),
+                        renotify_interval: self
+                            .duration_at(&n("renotifyinterval"))?
+                            .unwrap_or(Duration::from_secs(7200)),
+                        webhook_target: None,
+                        webhook_callback: None,
+                        delivery_interval: Duration::ZERO,
+                        disable_summary: false,
+                    },
+                    psk: None,
+                    allow_link_local_layers: false,
+                }
+            }
+        };
+        Ok(cfg)
+    }
+}
+
+impl ServeConfig {
+    /// A copy safe to print: keys and passwords replaced by `<redacted>`.
+    pub fn redacted(&self) -> ServeConfig {
+        let mut c = self.clone();
+        c.database = redact_source(&c.database);
+        if c.pagination_key.is_some() {
+            c.pagination_key = Some("<redacted>".into());
+        }
+        if let Some(p) = &mut c.psk {
+            p.key = "<redacted>".into();
+        }
+        c
+    }
+}
+
+/// A database source with its password hidden (URL userinfo or libpq `password=`).
+pub fn redact_source(s: &str) -> String {
+    if let Some((scheme, rest)) = s.split_once("://") {
+        if let Some((userinfo, host)) = rest.split_once('@')
+            && let Some((user, _)) = userinfo.split_once(':')
+        {
+            return format!("{scheme}://{user}:<redacted>@{host}");
+        }
+        return s.to_string();
+    }
+    s.split_whitespace()
+        .map(|kv| match kv.split_once('=') {
+            Some(("password", _)) => "password=<redacted>".to_string(),
+            _ => kv.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(name: &str) -> Loaded {
+        Loaded::load(&clair_test::shared().join("spec/configs").join(name)).unwrap()
+    }
+
+    #[test]
+    fn clair_2_files() {
+        for name in [
+            "clair-1.2-ha.yaml",
+            "clair-1.2-single.yaml",
+            "clair-2.0-ha.yaml",
+            "clair-2.0-single.yaml",
+        ] {
+            let l = load(name);
+            let c = l.serve_config().unwrap();
+            assert_eq!(c.layout, "v2", "{name}");
+            assert_eq!(c.api_addr, "0.0.0.0:6062", "{name}");
+            assert_eq!(c.health_addr.as_deref(), Some("0.0.0.0:6061"), "{name}");
+            assert_eq!(c.timeout, Duration::from_secs(900), "{name}");
+            assert_eq!(c.updater_interval, Duration::from_secs(6 * 3600), "{name}");
+            // The Quay documents nest the notifier under the updater.
+            assert_eq!(
+                c.notifier.endpoint.as_deref(),
+                Some("http://127.0.0.1:8080/secscan/notify"),
+                "{name}"
+            );
+            assert_eq!(
+                c.notifier.proxy.as_deref(),
+                Some("http://localhost:6063"),
+                "{name}"
+            );
+            assert_eq!(c.notifier.attempts, 3, "{name}");
+            assert_eq!(
+                c.notifier.renotify_interval,
+                Duration::from_secs(3600),
+                "{name}"
+            );
+            let w = l.warnings();
+            assert!(
+                w.iter()
+                    .any(|w| w.key == "jwtproxy" && w.message.contains("not implemented")),
+                "{name}: {w:?}"
+            );
+            assert!(
+                !w.iter().any(|w| w.message.contains("unknown key")),
+                "{name}: {w:?}"
+            );
+            let shown = serde_json::to_string(&c.redacted()).unwrap();
+            if let Some(k) = &c.pagination_key {
+                assert!(!shown.contains(k.as_str()), "{name}: key printed");
+            }
+        }
+    }
+
+    #[test]
+    fn clair_v4_file() {
+        let l = load("clair-v4-combo.yaml");
+        let c = l.serve_config().unwrap();
+        assert_eq!(c.layout, "v4");
+        assert_eq!(c.api_addr, "0.0.0.0:6060");
+        assert_eq!(c.introspection_addr.as_deref(), Some("0.0.0.0:8089"));
+        assert_eq!(c.health_addr, None);
+        assert_eq!(c.updater_interval, Duration::from_secs(6 * 3600));
+        assert_eq!(c.notifier.delivery_interval, Duration::from_secs(60));
+        assert_eq!(
+            c.notifier.webhook_target.as_deref(),
+            Some("http://127.0.0.1:8080/secscan/notify")
+        );
+        let psk = c.psk.clone().unwrap();
+        assert_eq!(psk.iss, vec!["quay", "clairctl"]);
+        assert_eq!(l.warnings(), Vec::<Warning>::new());
+        let shown = serde_json::to_string(&c.redacted()).unwrap();
+        assert!(!shown.contains(&psk.key));
+    }
+
+    #[test]
+    fn defaults_unknown_keys_and_bad_values() {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            f.path(),
+            "clair:\n  api:\n    prot: 1\n  database:\n    type: pgsql\n",
+        )
+        .unwrap();
+        let l = Loaded::load(f.path()).unwrap();
+        let c = l.serve_config().unwrap();
+        assert_eq!(c.api_addr, "0.0.0.0:6060");
+        assert_eq!(c.health_addr.as_deref(), Some("0.0.0.0:6061"));
+        assert_eq!(c.updater_interval, Duration::from_secs(3600));
+        assert_eq!(c.notifier.attempts, 5);
+        assert_eq!(
+            l.warnings(),
+            vec![Warning {
+                key: "clair.api.prot".into(),
+                message: "unknown key, ignored".into()
+            }]
+        );
+        std::fs::write(f.path(), "clair:\n  api:\n    timeout: soon\n").unwrap();
+        let err = Loaded::load(f.path())
+            .unwrap()
+            .serve_config()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("clair.api.timeout"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        assert_eq!(
+            redact_source("postgresql://clair:s3cret@db:5432/clair"),
+            "postgresql://clair:<redacted>@db:5432/clair"
+        );
+        assert_eq!(
+            redact_source("host=db user=clair password=s3cret dbname=clair"),
+            "host=db user=clair password=<redacted> dbname=clair"
+        );
+        assert_eq!(listen_addr(":6060"), "0.0.0.0:6060");
+        assert_eq!(listen_addr("127.0.0.1:1"), "127.0.0.1:1");
+    }
+}
