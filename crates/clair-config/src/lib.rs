@@ -81,6 +81,15 @@ fn get_path<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
 }
 
 impl Loaded {
+    /// No config file: every setting at its default.
+    pub fn empty() -> Loaded {
+        Loaded {
+            path: PathBuf::new(),
+            raw: Value::Null,
+            layout: Layout::Unknown,
+        }
+    }
+
     /// Load a config file. An empty file is a valid, empty config.
     pub fn load(path: &Path) -> Result<Loaded, Error> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {

@@ -325,20 +325,17 @@ impl Loaded {
                             .unwrap_or(Duration::from_secs(3600)),
                         disable_summary: self.bool_at(&["notifier", "disable_summary"])?,
                     },
-                    psk: match self.string_at(&["auth", "psk", "key"])? {
-                        Some(key) => Some(Psk {
-                            key,
-                            iss: match self.value_at(&["auth", "psk", "iss"]) {
-                                Some(Value::Sequence(items)) => items
-                                    .iter()
-                                    .filter_map(|i| i.as_str().map(str::to_string))
-                                    .collect(),
-                                Some(Value::String(s)) => vec![s.clone()],
-                                _ => Vec::new(),
-                            },
-                        }),
-                        None => None,
-                    },
+                    psk: self.string_at(&["auth", "psk", "key"])?.map(|key| Psk {
+                        key,
+                        iss: match self.value_at(&["auth", "psk", "iss"]) {
+                            Some(Value::Sequence(items)) => items
+                                .iter()
+                                .filter_map(|i| i.as_str().map(str::to_string))
+                                .collect(),
+                            Some(Value::String(s)) => vec![s.clone()],
+                            _ => Vec::new(),
+                        },
+                    }),
                     allow_link_local_layers: self
                         .bool_at(&["clair_rs", "allow_link_local_layers"])?,
                 }

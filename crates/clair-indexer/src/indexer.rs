@@ -146,6 +146,19 @@ impl Indexer {
         Digest::sha256_of(s.as_bytes()).hex().to_string()
     }
 
+    /// Whether the cache holds complete results for this layer under the current scanners, so
+    /// indexing an image with it will not read it (callers may skip fetching it).
+    pub fn is_cached(&self, layer: &Digest) -> bool {
+        let fingerprint = self.selector.fingerprint();
+        self.cache.get(layer).is_some_and(|hit| {
+            hit.selection == fingerprint
+                && self
+                    .packages
+                    .iter()
+                    .all(|s| hit.scans.contains_key(&Self::scan_key(s.as_ref())))
+        })
+    }
+
     /// Index `image`.
     pub fn index(&self, image: &Image, progress: &dyn Progress) -> Result<Indexed, Error> {
         let n = image.layers.len();

@@ -18,6 +18,12 @@ pub enum Behavior {
     Truncate(usize),
     /// Wait this long before answering.
     Stall(Duration),
+    /// 302 to this location (absolute or relative).
+    Redirect(String),
+    /// Serve only to requests with this header and value; 401 otherwise.
+    RequireHeader(String, String),
+    /// Answer this status the first N times, then serve.
+    FailTimes(u16, usize),
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +141,38 @@ fn answer(
         return;
     };
     match e.behavior {
+        Behavior::Redirect(to) => {
+            record(302);
+            let loc = tiny_http::Header::from_bytes("Location", to.as_bytes()).unwrap();
+            let _ = req.respond(tiny_http::Response::empty(302).with_header(loc));
+        }
+        Behavior::RequireHeader(name, value) => {
+            let ok = req.headers().iter().any(|h| {
+                h.field.as_str().as_str().eq_ignore_ascii_case(&name) && h.value.as_str() == value
+            });
+            let code = if ok { 200 } else { 401 };
+            record(code);
+            if ok {
+                let _ = req.respond(tiny_http::Response::from_data(e.body.to_vec()));
+            } else {
+                let _ = req.respond(tiny_http::Response::empty(401));
+            }
+        }
+        Behavior::FailTimes(code, n) => {
+            let failed = hits
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(p, c)| *p == path && *c == code)
+                .count();
+            if failed < n {
+                record(code);
+                let _ = req.respond(tiny_http::Response::empty(code));
+            } else {
+                record(200);
+                let _ = req.respond(tiny_http::Response::from_data(e.body.to_vec()));
+            }
+        }
         Behavior::Status(code) => {
             record(code);
             let _ = req.respond(tiny_http::Response::empty(code));

@@ -79,6 +79,34 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Inspect Clair config files.
     Config(ConfigArgs),
+    /// Run the Clair server: the Clair v4 indexer and matcher API, health and metrics, and the
+    /// updaters on their schedule.
+    ///
+    /// Takes Clair's own config files unchanged (`-config FILE`, 1.2, 2.x or v4 layout; see
+    /// `clair config check`). Listens on `clair.api.port` (v2 layout; health on
+    /// `clair.api.healthport`) or `http_listen_addr` (v4; `/healthz`, `/readyz`, `/metrics` on
+    /// `introspection_addr`). Stops gracefully on SIGTERM or Ctrl-C.
+    #[command(verbatim_doc_comment)]
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Main API address (overrides the config), e.g. 127.0.0.1:6060.
+    #[arg(long, value_name = "ADDR")]
+    pub addr: Option<String>,
+    /// Clair v2 health address (overrides clair.api.healthport).
+    #[arg(long, value_name = "ADDR")]
+    pub health_addr: Option<String>,
+    /// Introspection address for /healthz, /readyz and /metrics (overrides introspection_addr).
+    #[arg(long, value_name = "ADDR")]
+    pub introspection_addr: Option<String>,
+    /// Do not run the updaters (another instance, or `clair update`, loads the data).
+    #[arg(long)]
+    pub no_updaters: bool,
+    /// Update operations kept per updater.
+    #[arg(long, default_value_t = 10)]
+    pub keep: usize,
 }
 
 #[derive(Debug, Args)]

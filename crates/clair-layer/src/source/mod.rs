@@ -42,12 +42,15 @@ pub enum ImageFormat {
     Rootfs,
     /// A single layer tarball.
     LayerTar,
+    /// Layers fetched by URL (the Clair APIs: a client sends a manifest with layer URLs).
+    Remote,
 }
 
 impl fmt::Display for ImageFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ImageFormat::DockerArchive => "docker-archive",
+            ImageFormat::Remote => "remote",
             ImageFormat::OciLayout => "oci",
             ImageFormat::OciArchive => "oci-archive",
             ImageFormat::Rootfs => "dir",
@@ -166,6 +169,9 @@ pub enum LayerSource {
     },
     /// An unpacked root filesystem.
     Rootfs(PathBuf),
+    /// Not available here: the layer's results must come from the cache (a layer the caller
+    /// skipped downloading because the cache knows its digest).
+    Cached,
 }
 
 /// One layer of an image.
@@ -186,7 +192,7 @@ impl ImageLayer {
     pub fn size(&self) -> u64 {
         match &self.source {
             LayerSource::Blob { range, .. } => range.len,
-            LayerSource::Rootfs(_) => 0,
+            LayerSource::Rootfs(_) | LayerSource::Cached => 0,
         }
     }
 
@@ -209,6 +215,9 @@ impl ImageLayer {
                 let d = c.content_digest();
                 Ok((c, d))
             }
+            LayerSource::Cached => Err(Error::Unsupported(format!(
+                "{name}: expected in the layer cache, but its results are gone; send it again"
+            ))),
         }
     }
 }
@@ -233,6 +242,24 @@ pub struct Image {
 }
 
 impl Image {
+    /// An image from layers the caller located (layer blobs downloaded by URL, or known to the
+    /// cache), bottom first.
+    pub fn from_layers(
+        reference: &str,
+        format: ImageFormat,
+        manifest_digest: Option<Digest>,
+        layers: Vec<ImageLayer>,
+    ) -> Image {
+        Image {
+            reference: reference.to_string(),
+            format,
+            manifest_digest,
+            layers,
+            platform: None,
+            _temp: None,
+        }
+    }
+
     /// Total bytes of all layer blobs.
     pub fn total_size(&self) -> u64 {
         self.layers.iter().map(ImageLayer::size).sum()

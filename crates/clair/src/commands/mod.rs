@@ -3,6 +3,7 @@
 mod config;
 mod index;
 pub mod scan;
+mod serve;
 mod update;
 
 use std::process::ExitCode;
@@ -75,5 +76,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan(args) => scan::run(&args, &g),
         Command::Explain(args) => scan::explain(&args, &g),
         Command::Config(args) => config::run(&args, &g),
+        Command::Serve(args) => serve::run(&args, &g),
     }
 }

@@ -28,7 +28,7 @@ pub fn run(args: &UpdateArgs, g: &Global) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn manager(g: &Global, http: Http, keep: usize) -> anyhow::Result<UpdateManager> {
+pub(crate) fn manager(g: &Global, http: Http, keep: usize) -> anyhow::Result<UpdateManager> {
     let (sets, config) = match &g.config {
         Some(c) => (c.updater_sets()?, c.updater_config()?),
         None => (None, Default::default()),

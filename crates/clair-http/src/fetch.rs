@@ -1,0 +1,517 @@
+//! Fetching layers by URL, as Quay and ProGet ask Clair to: the client names each layer blob by
+//! URL (with the headers to send) and its digest.
+//!
+//! Redirects are followed by hand (at most 10) so every hop is checked: only `http`/`https`,
+//! never a link-local or cloud-metadata address unless allowed (Clair v4's SSRF advisory), and
+//! `Authorization` is dropped when a redirect leaves the original host (as Go and browsers do).
+//! Bodies go to a temporary file while being hashed; the digest must match, the size is capped,
+//! 5xx and broken connections are retried with backoff.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, ToSocketAddrs};
+use std::path::Path;
+use std::time::Duration;
+
+use clair_types::Digest;
+use sha2::{Digest as _, Sha256, Sha512};
+
+/// Fetch settings.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Tries per layer (5xx, 429, broken connections).
+    pub attempts: u32,
+    /// First wait between tries (doubled each time).
+    pub backoff: Duration,
+    /// Connection timeout.
+    pub connect_timeout: Duration,
+    /// Whole-download timeout per try.
+    pub timeout: Duration,
+    /// Largest layer accepted, in bytes.
+    pub max_size: u64,
+    /// Allow link-local and metadata addresses (169.254.0.0/16, fe80::/10, …).
+    pub allow_link_local: bool,
+    /// Only 200 counts (Clair v4); otherwise any 2xx (Clair v2).
+    pub require_200: bool,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            attempts: 3,
+            backoff: Duration::from_millis(500),
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30 * 60),
+            max_size: 16 << 30,
+            allow_link_local: false,
+            require_200: true,
+        }
+    }
+}
+
+/// Why a layer could not be fetched. Messages name the URL (without its query, which may hold
+/// credentials) and the layer.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The URL is not one we fetch.
+    #[error("layer {layer}: {url}: {message}")]
+    Refused {
+        /// Layer digest or name.
+        layer: String,
+        /// The URL, query removed.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// The server answered with an error status.
+    #[error("layer {layer}: {url}: HTTP {status}")]
+    Status {
+        /// Layer digest or name.
+        layer: String,
+        /// The URL, query removed.
+        url: String,
+        /// Status code.
+        status: u16,
+    },
+    /// No answer, or the body broke off.
+    #[error("layer {layer}: {url}: {message}")]
+    Transport {
+        /// Layer digest or name.
+        layer: String,
+        /// The URL, query removed.
+        url: String,
+        /// Cause.
+        message: String,
+    },
+    /// The bytes do not hash to the digest the client gave.
+    #[error("layer {layer}: downloaded content has digest {got}")]
+    Digest {
+        /// The expected digest.
+        layer: String,
+        /// What the bytes hash to.
+        got: String,
+    },
+    /// Bigger than allowed.
+    #[error("layer {layer}: larger than the {limit}-byte limit")]
+    TooLarge {
+        /// Layer digest or name.
+        layer: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// The temporary file.
+    #[error("layer {layer}: writing {path}: {source}")]
+    Io {
+        /// Layer digest or name.
+        layer: String,
+        /// The file.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl FetchError {
+    /// Whether the client's request was at fault (bad URL, refused address, not found, digest)
+    /// rather than the server or the network.
+    pub fn is_client_error(&self) -> bool {
+        match self {
+            FetchError::Refused { .. }
+            | FetchError::Digest { .. }
+            | FetchError::TooLarge { .. } => true,
+            FetchError::Status { status, .. } => *status < 500,
+            FetchError::Transport { .. } | FetchError::Io { .. } => false,
+        }
+    }
+}
+
+/// Downloads layers.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    agent: ureq::Agent,
+    opts: FetchOptions,
+}
+
+/// A URL without its query and fragment, for messages.
+pub fn display_url(url: &str) -> String {
+    url.split(['?', '#']).next().unwrap_or(url).to_string()
+}
+
+/// Whether an address is link-local or a well-known cloud metadata endpoint.
+pub fn is_link_local_or_metadata(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_link_local()
+                // Alibaba Cloud's metadata service.
+                || v4.octets() == [100, 100, 100, 200]
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_link_local_or_metadata(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            (s[0] & 0xffc0) == 0xfe80
+                // AWS IMDS over IPv6.
+                || s == [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254]
+        }
+    }
+}
+
+fn host_and_port(url: &str) -> Option<(String, u16, bool)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let https = match scheme.to_ascii_lowercase().as_str() {
+        "http" => false,
+        "https" => true,
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
+        let (h, rest) = h.split_once(']')?;
+        let port = rest.strip_prefix(':').map(str::parse).transpose().ok()?;
+        (h.to_string(), port)
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p.parse().ok()?)),
+            None => (hostport.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some((host, port.unwrap_or(if https { 443 } else { 80 }), https))
+}
+
+fn resolve_target(base: &str, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_string();
+    }
+    let Some((scheme, rest)) = base.split_once("://") else {
+        return location.to_string();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if let Some(path) = location.strip_prefix("//") {
+        return format!("{scheme}://{path}");
+    }
+    if location.starts_with('/') {
+        return format!("{scheme}://{authority}{location}");
+    }
+    let path = rest[authority.len()..]
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("");
+    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+    format!("{scheme}://{authority}{dir}/{location}")
+}
+
+enum Try {
+    Done(u64),
+    Retry(FetchError, Option<Duration>),
+    Fail(FetchError),
+}
+
+impl Fetcher {
+    /// A fetcher with these settings.
+    pub fn new(opts: FetchOptions) -> Fetcher {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_connect(Some(opts.connect_timeout))
+            .timeout_global(Some(opts.timeout))
+            .build();
+        Fetcher {
+            agent: ureq::Agent::new_with_config(config),
+            opts,
+        }
+    }
+
+    /// Check a URL before connecting to it.
+    fn check(&self, layer: &str, url: &str) -> Result<(), FetchError> {
+        let refused = |message: String| FetchError::Refused {
+            layer: layer.to_string(),
+            url: display_url(url),
+            message,
+        };
+        let (host, port, _) = host_and_port(url)
+            .ok_or_else(|| refused("only http and https URLs are fetched".into()))?;
+        if self.opts.allow_link_local {
+            return Ok(());
+        }
+        let addrs = (host.as_str(), port)
+            .to_socket_addrs()
+            .map_err(|e| FetchError::Transport {
+                layer: layer.to_string(),
+                url: display_url(url),
+                message: format!("resolving {host}: {e}"),
+            })?;
+        for a in addrs {
+            if is_link_local_or_metadata(a.ip()) {
+                return Err(refused(format!(
+                    "{host} resolves to {}, a link-local or cloud metadata address; \
+                     set clair_rs.allow_link_local_layers to allow it",
+                    a.ip()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Download `url` into `dest`, checking the bytes against `digest` (when given). Returns
+    /// the number of bytes.
+    pub fn fetch(
+        &self,
+        layer: &str,
+        url: &str,
+        headers: &[(String, String)],
+        digest: Option<&Digest>,
+        dest: &Path,
+    ) -> Result<u64, FetchError> {
+        let mut delay = self.opts.backoff;
+        let attempts = self.opts.attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_once(layer, url, headers, digest, dest) {
+                Try::Done(n) => return Ok(n),
+                Try::Fail(e) => return Err(e),
+                Try::Retry(e, wait) => {
+                    if attempt >= attempts {
+                        return Err(e);
+                    }
+                    let wait = wait.unwrap_or(delay).min(Duration::from_secs(60));
+                    tracing::warn!(layer, url = %display_url(url), attempt, error = %e, "layer fetch failed, retrying");
+                    std::thread::sleep(wait);
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+
+    fn try_once(
+        &self,
+        layer: &str,
+        url: &str,
+        headers: &[(String, String)],
+        digest: Option<&Digest>,
+        dest: &Path,
+    ) -> Try {
+        let origin = host_and_port(url).map(|(h, p, _)| (h.to_ascii_lowercase(), p));
+        let mut current = url.to_string();
+        let mut hops = 0;
+        let resp = loop {
+            if let Err(e) = self.check(layer, &current) {
+                return Try::Fail(e);
+            }
+            let same_host =
+                host_and_port(&current).map(|(h, p, _)| (h.to_ascii_lowercase(), p)) == origin;
+            let mut req = self.agent.get(&current);
+            for (k, v) in headers {
+                if !same_host && k.eq_ignore_ascii_case("authorization") {
+                    continue;
+                }
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let resp = match req.call() {
+                Ok(r) => r,
+                Err(e) => {
+                    return Try::Retry(
+                        FetchError::Transport {
+                            layer: layer.to_string(),
+                            url: display_url(&current),
+                            message: e.to_string(),
+                        },
+                        None,
+                    );
+                }
+            };
+            let status = resp.status().as_u16();
+            if matches!(status, 301 | 302 | 303 | 307 | 308) {
+                hops += 1;
+                let Some(loc) = resp.headers().get("location").and_then(|v| v.to_str().ok()) else {
+                    return Try::Fail(FetchError::Status {
+                        layer: layer.to_string(),
+                        url: display_url(&current),
+                        status,
+                    });
+                };
+                if hops > 10 {
+                    return Try::Fail(FetchError::Refused {
+                        layer: layer.to_string(),
+                        url: display_url(url),
+                        message: "more than 10 redirects".into(),
+                    });
+                }
+                current = resolve_target(&current, loc);
+                continue;
+            }
+            break resp;
+        };
+        let status = resp.status().as_u16();
+        let status_err = || FetchError::Status {
+            layer: layer.to_string(),
+            url: display_url(&current),
+            status,
+        };
+        if status == 429 || status >= 500 {
+            let wait = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            return Try::Retry(status_err(), wait);
+        }
+        let ok = if self.opts.require_200 {
+            status == 200
+        } else {
+            (200..300).contains(&status)
+        };
+        if !ok {
+            return Try::Fail(status_err());
+        }
+        let max = self.opts.max_size;
+        if let Some(len) = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            && len > max
+        {
+            return Try::Fail(FetchError::TooLarge {
+                layer: layer.to_string(),
+                limit: max,
+            });
+        }
+        let mut body = resp.into_body();
+        let mut reader = body.with_config().limit(max.saturating_add(1)).reader();
+        let io_err = |source| FetchError::Io {
+            layer: layer.to_string(),
+            path: dest.display().to_string(),
+            source,
+        };
+        let mut file = match std::fs::File::create(dest) {
+            Ok(f) => f,
+            Err(e) => return Try::Fail(io_err(e)),
+        };
+        let mut hasher = Hasher::new(digest.map_or("sha256", Digest::algorithm));
+        let mut buf = vec![0u8; 256 << 10];
+        let mut total: u64 = 0;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Try::Retry(
+                        FetchError::Transport {
+                            layer: layer.to_string(),
+                            url: display_url(&current),
+                            message: format!("reading the body: {e}"),
+                        },
+                        None,
+                    );
+                }
+            };
+            total += n as u64;
+            if total > max {
+                return Try::Fail(FetchError::TooLarge {
+                    layer: layer.to_string(),
+                    limit: max,
+                });
+            }
+            hasher.update(&buf[..n]);
+            if let Err(e) = file.write_all(&buf[..n]) {
+                return Try::Fail(io_err(e));
+            }
+        }
+        if let Err(e) = file.flush() {
+            return Try::Fail(io_err(e));
+        }
+        let got = hasher.finish();
+        if let Some(want) = digest
+            && want.as_str() != got
+        {
+            return Try::Fail(FetchError::Digest {
+                layer: want.to_string(),
+                got,
+            });
+        }
+        Try::Done(total)
+    }
+}
+
+enum Hasher {
+    Sha256(Sha256),
+    Sha512(Sha512),
+}
+
+impl Hasher {
+    fn new(algorithm: &str) -> Hasher {
+        match algorithm {
+            "sha512" => Hasher::Sha512(Sha512::new()),
+            _ => Hasher::Sha256(Sha256::new()),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Hasher::Sha256(h) => h.update(data),
+            Hasher::Sha512(h) => h.update(data),
+        }
+    }
+
+    /// `algorithm:hex`.
+    fn finish(self) -> String {
+        match self {
+            Hasher::Sha256(h) => format!("sha256:{}", hex::encode(h.finalize())),
+            Hasher::Sha512(h) => format!("sha512:{}", hex::encode(h.finalize())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        for (ip, bad) in [
+            ("169.254.169.254", true),
+            ("169.254.1.1", true),
+            ("100.100.100.200", true),
+            ("fe80::1", true),
+            ("fd00:ec2::254", true),
+            ("::ffff:169.254.169.254", true),
+            ("127.0.0.1", false),
+            ("10.0.0.1", false),
+            ("::1", false),
+        ] {
+            let ip: IpAddr = ip.parse().unwrap_or_else(|_| panic!("{ip}"));
+            assert_eq!(is_link_local_or_metadata(ip), bad, "{ip}");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            host_and_port("https://user:pw@Reg.example:5000/v2/x"),
+            Some(("Reg.example".into(), 5000, true))
+        );
+        assert_eq!(
+            host_and_port("http://[::1]/x"),
+            Some(("::1".into(), 80, false))
+        );
+        assert_eq!(host_and_port("file:///etc/passwd"), None);
+        assert_eq!(host_and_port("http:///x"), None);
+        assert_eq!(
+            resolve_target("http://a:1/v2/blobs/x?y", "/elsewhere"),
+            "http://a:1/elsewhere"
+        );
+        assert_eq!(
+            resolve_target("http://a:1/v2/blobs/x", "y"),
+            "http://a:1/v2/blobs/y"
+        );
+        assert_eq!(resolve_target("https://a/x", "//b/c"), "https://b/c");
+        assert_eq!(display_url("http://a/b?sig=secret"), "http://a/b");
+    }
+}

@@ -1,0 +1,160 @@
+//! Clair's HTTP APIs over the clair-rs libraries.
+//!
+//! - [`v4`]: the Clair v4 indexer and matcher API (`/indexer/api/v1/…`,
+//!   `/matcher/api/v1/…`), as Quay and clairctl call it;
+//! - [`health`]: Clair v2's `GET /health` (its own port) and v4's introspection server
+//!   (`/healthz`, `/readyz`, Prometheus `/metrics`);
+//! - [`fetch`]: layers fetched by URL with digest verification and SSRF guards.
+//!
+//! Handlers are thin: the store, indexer and matcher are blocking libraries, run on tokio's
+//! blocking threads.
+#![forbid(unsafe_code)]
+
+pub mod fetch;
+pub mod health;
+pub mod metrics;
+pub mod v4;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use clair_indexer::Indexer;
+use clair_matcher::LiveIndex;
+use clair_store::Store;
+
+pub use fetch::{FetchOptions, Fetcher};
+pub use metrics::Metrics;
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A listener could not be bound.
+    #[error("listening on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The store failed while starting.
+    #[error(transparent)]
+    Store(#[from] clair_store::Error),
+    /// Serving failed.
+    #[error("serving {addr}: {source}")]
+    Serve {
+        /// The address.
+        addr: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The indexer, with the store as its layer cache.
+    pub indexer: Arc<Indexer>,
+    /// The in-memory matcher index, swapped when new vulnerability data lands.
+    pub live: Arc<LiveIndex>,
+    /// Layer downloads.
+    pub fetcher: Arc<Fetcher>,
+    /// Indexing requests handled at once (more get 429); `None`: unlimited.
+    pub index_slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// Request and domain metrics.
+    pub metrics: Arc<Metrics>,
+    /// Where layer downloads go (a temporary directory per request inside it).
+    pub work_dir: PathBuf,
+    /// Deadline per request.
+    pub timeout: Duration,
+    /// Set once vulnerability data is present (for `/readyz`).
+    pub ready: Arc<AtomicBool>,
+}
+
+impl AppState {
+    /// State over `store`, with every scanner and the default fetch settings.
+    pub fn new(store: Arc<dyn Store>, fetch: FetchOptions) -> Result<AppState, Error> {
+        let indexer = clair_ecosystems::default_indexer()
+            .with_cache(Arc::new(clair_store::StoreCache::new(store.clone())));
+        let live = LiveIndex::new(store.clone())?;
+        let ready = !live.current().is_empty();
+        Ok(AppState {
+            store,
+            indexer: Arc::new(indexer),
+            live: Arc::new(live),
+            fetcher: Arc::new(Fetcher::new(fetch)),
+            index_slots: None,
+            metrics: Arc::new(Metrics::default()),
+            work_dir: std::env::temp_dir(),
+            timeout: Duration::from_secs(900),
+            ready: Arc::new(AtomicBool::new(ready)),
+        })
+    }
+
+    /// Limit concurrent indexing requests (0: unlimited).
+    pub fn with_index_concurrency(mut self, n: usize) -> AppState {
+        self.index_slots = (n > 0).then(|| Arc::new(tokio::sync::Semaphore::new(n)));
+        self
+    }
+
+    /// Rebuild the matcher index if the store's vulnerability data changed; mark ready once
+    /// there is data. Returns whether it was rebuilt.
+    pub fn refresh(&self) -> clair_store::Result<bool> {
+        let changed = self.live.refresh()?;
+        if !self.live.current().is_empty() {
+            self.ready.store(true, Ordering::SeqCst);
+        }
+        Ok(changed)
+    }
+}
+
+/// The main API router (Clair v4 routes), with request metrics and the request deadline.
+pub fn api_router(state: AppState) -> Router {
+    let timeout = state.timeout;
+    v4::router(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            health::deadline(timeout, req, next)
+        }))
+}
+
+/// Serve `router` on `addr` until `shutdown` resolves (in-flight requests finish).
+pub async fn serve_on(
+    addr: &str,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+    serve_listener(listener, router, shutdown).await
+}
+
+/// Serve `router` on an already bound listener until `shutdown` resolves.
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|source| Error::Serve { addr, source })
+}

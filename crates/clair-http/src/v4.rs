@@ -1,0 +1,508 @@
+//! The Clair v4 API: indexer (`/indexer/api/v1/…`) and matcher (`/matcher/api/v1/…`).
+//!
+//! Status codes, headers and bodies follow Clair v4 (see `../shared/spec/clair-api.md` §3):
+//! 201 with a quoted `ETag` (the indexer state) and `Location`/`Link` headers on index POST,
+//! 200 on reports, 204 on a single DELETE, 304/412 for `If-None-Match`, errors as
+//! `{"code","message"}`, 415 for an `Accept` the endpoint cannot produce, 429 above the
+//! configured indexing concurrency.
+
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use clair_ecosystems::EcosystemNamespaces;
+use clair_indexer::NoProgress;
+use clair_layer::blob::FileRange;
+use clair_layer::read::Verify;
+use clair_layer::source::{Image, ImageFormat, ImageLayer, LayerSource};
+use clair_types::{Digest, IndexReport, IndexState};
+use serde::Deserialize;
+
+use crate::AppState;
+
+/// Largest manifest body accepted.
+const MAX_BODY: usize = 4 << 20;
+
+/// An API error: status, Clair v4 code and message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    /// 400.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
+    }
+    /// 500.
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: message.into(),
+        }
+    }
+    fn with_status(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = match self.status {
+            StatusCode::BAD_REQUEST => "bad-request",
+            StatusCode::NOT_FOUND => "not-found",
+            StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+            StatusCode::TOO_MANY_REQUESTS => "too-many-requests",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+            StatusCode::PRECONDITION_FAILED => "precondition-failed",
+            _ => "internal-error",
+        };
+        if self.status.is_server_error() {
+            tracing::error!(status = self.status.as_u16(), message = %self.message, "request failed");
+        }
+        let body = serde_json::json!({"code": code, "message": self.message});
+        (
+            self.status,
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ),
+                (
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ),
+            ],
+            body.to_string(),
+        )
+            .into_response()
+    }
+}
+
+impl From<clair_store::Error> for ApiError {
+    fn from(e: clair_store::Error) -> Self {
+        ApiError::internal(e.to_string())
+    }
+}
+
+fn join_err(e: tokio::task::JoinError) -> ApiError {
+    ApiError::internal(format!("worker: {e}"))
+}
+
+/// The v4 routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/indexer/api/v1/index_report",
+            post(index).delete(delete_many),
+        )
+        .route(
+            "/indexer/api/v1/index_report/{digest}",
+            get(get_index_report).delete(delete_one),
+        )
+        .route("/indexer/api/v1/index_state", get(index_state))
+        .route(
+            "/matcher/api/v1/vulnerability_report/{digest}",
+            get(vulnerability_report),
+        )
+        .route("/robots.txt", get(robots))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+async fn robots() -> &'static str {
+    "User-agent: *\nDisallow: /\n"
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::with_status(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("not found")
+}
+
+/// `Accept` must allow JSON or the endpoint's own media type.
+fn check_accept(headers: &HeaderMap, kind: &str) -> Result<&'static str, ApiError> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Ok("application/json");
+    };
+    let own = format!("application/vnd.clair.{kind}.v1+json");
+    for item in accept.split(',') {
+        let media = item.split(';').next().unwrap_or("").trim();
+        if media == own {
+            return Ok(match kind {
+                "index_report" => "application/vnd.clair.index_report.v1+json",
+                "index_state" => "application/vnd.clair.index_state.v1+json",
+                "vulnerability_report" => "application/vnd.clair.vulnerability_report.v1+json",
+                _ => "application/json",
+            });
+        }
+        if matches!(media, "application/json" | "application/*" | "*/*" | "") {
+            return Ok("application/json");
+        }
+    }
+    Err(ApiError::with_status(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!("cannot produce any of {accept:?}; want application/json or {own}"),
+    ))
+}
+
+fn json_response(status: StatusCode, content_type: &'static str, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
+}
+
+fn parse_digest(s: &str) -> Result<Digest, ApiError> {
+    s.parse::<Digest>()
+        .map_err(|e| ApiError::bad_request(format!("malformed digest: {e}")))
+}
+
+/// `"state"` as an ETag, and whether `If-None-Match` names it.
+fn etag(state: &str) -> String {
+    format!("\"{state}\"")
+}
+
+fn if_none_match(headers: &HeaderMap, state: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
+        .any(|t| t == state || t == "*")
+}
+
+#[derive(Debug, Deserialize)]
+struct ManifestIn {
+    #[serde(default)]
+    hash: String,
+    #[serde(default)]
+    layers: Option<Vec<LayerIn>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LayerIn {
+    #[serde(default)]
+    hash: String,
+    #[serde(default)]
+    uri: String,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// A layer to fetch: digest, URL, headers.
+type LayerRef = (Digest, String, Vec<(String, String)>);
+
+struct Manifest {
+    hash: Digest,
+    layers: Vec<LayerRef>,
+}
+
+fn parse_manifest(body: &[u8]) -> Result<Manifest, ApiError> {
+    let m: ManifestIn = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("could not decode manifest: {e}")))?;
+    if m.hash.is_empty() {
+        return Err(ApiError::bad_request("bogus manifest: no hash"));
+    }
+    let hash = parse_digest(&m.hash)?;
+    let layers = m.layers.unwrap_or_default();
+    if layers.is_empty() {
+        return Err(ApiError::bad_request("bogus manifest: no layers"));
+    }
+    let mut out = Vec::with_capacity(layers.len());
+    for (i, l) in layers.into_iter().enumerate() {
+        let d = l
+            .hash
+            .parse::<Digest>()
+            .map_err(|e| ApiError::bad_request(format!("layer {}: {e}", i + 1)))?;
+        if l.uri.trim().is_empty() {
+            return Err(ApiError::bad_request(format!("layer {}: no uri", i + 1)));
+        }
+        let headers = l
+            .headers
+            .into_iter()
+            .flat_map(|(k, vs)| vs.into_iter().map(move |v| (k.clone(), v)))
+            .collect();
+        out.push((d, l.uri, headers));
+    }
+    Ok(Manifest { hash, layers: out })
+}
+
+fn index_headers(state: &str, digest: &Digest) -> Vec<(header::HeaderName, String)> {
+    vec![
+        (header::ETAG, etag(state)),
+        (
+            header::LOCATION,
+            format!("/indexer/api/v1/index_report/{digest}"),
+        ),
+        (
+            header::LINK,
+            format!(
+                "</indexer/api/v1/index_report/{digest}>; rel=\"https://projectquay.io/clair/v1/index_report\""
+            ),
+        ),
+        (
+            header::LINK,
+            format!(
+                "</matcher/api/v1/vulnerability_report/{digest}>; rel=\"https://projectquay.io/clair/v1/vulnerability_report\""
+            ),
+        ),
+    ]
+}
+
+async fn index(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match index_inner(s.clone(), headers, body).await {
+        Ok(r) => r,
+        Err(e) => {
+            s.metrics.index_errors.fetch_add(1, Ordering::Relaxed);
+            e.into_response()
+        }
+    }
+}
+
+async fn index_inner(s: AppState, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let manifest = parse_manifest(&body)?;
+    let state = s.indexer.state();
+    // Already indexed under the current scanners: the client's copy is good.
+    if if_none_match(&headers, &state) {
+        let store = s.store.clone();
+        let m = manifest.hash.clone();
+        let stored = tokio::task::spawn_blocking(move || store.get_index_report(&m))
+            .await
+            .map_err(join_err)??;
+        if stored.is_some_and(|r| r.state == state) {
+            return Err(ApiError::with_status(
+                StatusCode::PRECONDITION_FAILED,
+                format!("{} is already indexed in state {state}", manifest.hash),
+            ));
+        }
+    }
+    let _permit = match &s.index_slots {
+        Some(sem) => Some(sem.clone().try_acquire_owned().map_err(|_| {
+            ApiError::with_status(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many indexing requests at once; retry later",
+            )
+        })?),
+        None => None,
+    };
+    let digest = manifest.hash.clone();
+    let st = s.clone();
+    let report = tokio::task::spawn_blocking(move || index_blocking(&st, manifest))
+        .await
+        .map_err(join_err)??;
+    s.metrics.index_reports.fetch_add(1, Ordering::Relaxed);
+    let body = serde_json::to_string(&report).map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut resp = json_response(StatusCode::CREATED, "application/json", body);
+    for (k, v) in index_headers(&state, &digest) {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            resp.headers_mut().append(k, v);
+        }
+    }
+    Ok(resp)
+}
+
+/// Fetch the layers the cache does not know, index, store. Fetch and read failures give an
+/// `IndexError` report (Clair's behaviour), not an HTTP error.
+fn index_blocking(s: &AppState, m: Manifest) -> Result<IndexReport, ApiError> {
+    let dir = tempfile::Builder::new()
+        .prefix("clair-layers-")
+        .tempdir_in(&s.work_dir)
+        .map_err(|e| ApiError::internal(format!("temporary directory: {e}")))?;
+    let failed = |msg: String| {
+        tracing::warn!(manifest = %m.hash, error = %msg, "indexing failed");
+        IndexReport {
+            manifest_hash: m.hash.clone(),
+            state: IndexState::IndexError,
+            packages: Default::default(),
+            distributions: Default::default(),
+            repository: Default::default(),
+            environments: Default::default(),
+            success: false,
+            err: msg,
+        }
+    };
+    let mut layers = Vec::with_capacity(m.layers.len());
+    for (i, (digest, uri, headers)) in m.layers.iter().enumerate() {
+        if s.indexer.is_cached(digest) {
+            s.metrics.layers_cached.fetch_add(1, Ordering::Relaxed);
+            layers.push(ImageLayer {
+                digest: Some(digest.clone()),
+                media_type: None,
+                source: LayerSource::Cached,
+            });
+            continue;
+        }
+        let path = dir.path().join(format!("layer-{i}"));
+        let len = match s
+            .fetcher
+            .fetch(digest.as_str(), uri, headers, Some(digest), &path)
+        {
+            Ok(n) => n,
+            Err(e) => return Ok(failed(e.to_string())),
+        };
+        s.metrics.layers_fetched.fetch_add(1, Ordering::Relaxed);
+        layers.push(ImageLayer {
+            digest: Some(digest.clone()),
+            media_type: None,
+            source: LayerSource::Blob {
+                range: FileRange {
+                    path: std::sync::Arc::new(path),
+                    offset: 0,
+                    len,
+                },
+                // Verified while downloading.
+                verify: Verify::None,
+            },
+        });
+    }
+    let image = Image::from_layers(
+        m.hash.as_str(),
+        ImageFormat::Remote,
+        Some(m.hash.clone()),
+        layers,
+    );
+    match clair_store::index_image(s.store.as_ref(), &s.indexer, &image, &NoProgress) {
+        Ok((indexed, _)) => Ok(indexed.report),
+        Err(clair_store::IndexError::Store(e)) => Err(e.into()),
+        Err(e) => Ok(failed(e.to_string())),
+    }
+}
+
+async fn get_index_report(
+    State(s): State<AppState>,
+    Path(digest): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let ct = check_accept(&headers, "index_report")?;
+    let digest = parse_digest(&digest)?;
+    let store = s.store.clone();
+    let d = digest.clone();
+    let stored = tokio::task::spawn_blocking(move || store.get_index_report(&d))
+        .await
+        .map_err(join_err)??
+        .ok_or_else(|| ApiError::not_found(format!("no index report for {digest}")))?;
+    if if_none_match(&headers, &stored.state) {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag(&stored.state))],
+        )
+            .into_response());
+    }
+    let body =
+        serde_json::to_string(&stored.report).map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut resp = json_response(StatusCode::OK, ct, body);
+    if let Ok(v) = HeaderValue::from_str(&etag(&stored.state)) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(resp)
+}
+
+async fn delete_one(
+    State(s): State<AppState>,
+    Path(digest): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let digest = parse_digest(&digest)?;
+    let store = s.store.clone();
+    tokio::task::spawn_blocking(move || store.delete_manifests(&[digest]))
+        .await
+        .map_err(join_err)??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_many(State(s): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let list: Vec<String> = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("want a JSON array of digests: {e}")))?;
+    let digests = list
+        .iter()
+        .map(|d| parse_digest(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let store = s.store.clone();
+    let deleted = tokio::task::spawn_blocking(move || store.delete_manifests(&digests))
+        .await
+        .map_err(join_err)??;
+    let body = serde_json::to_string(&deleted).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(json_response(StatusCode::OK, "application/json", body))
+}
+
+async fn index_state(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let ct = check_accept(&headers, "index_state")?;
+    let state = s.indexer.state();
+    if if_none_match(&headers, &state) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag(&state))]).into_response());
+    }
+    let mut resp = json_response(
+        StatusCode::OK,
+        ct,
+        serde_json::json!({ "state": state }).to_string(),
+    );
+    if let Ok(v) = HeaderValue::from_str(&etag(&state)) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(resp)
+}
+
+async fn vulnerability_report(
+    State(s): State<AppState>,
+    Path(digest): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let ct = check_accept(&headers, "vulnerability_report")?;
+    let digest = parse_digest(&digest)?;
+    let st = s.clone();
+    let report = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let stored = st
+            .store
+            .get_index_report(&digest)?
+            .ok_or_else(|| ApiError::not_found(format!("no index report for {digest}")))?;
+        if stored.report.state != IndexState::IndexFinished {
+            return Err(ApiError::not_found(format!(
+                "{digest} is not indexed successfully (state {:?})",
+                stored.report.state
+            )));
+        }
+        let (mut vr, _) = st
+            .live
+            .current()
+            .report(&stored.report, &EcosystemNamespaces);
+        clair_matcher::matching::add_cvss(&mut vr, st.store.as_ref())?;
+        Ok(vr)
+    })
+    .await
+    .map_err(join_err)??;
+    s.metrics
+        .vulnerability_reports
+        .fetch_add(1, Ordering::Relaxed);
+    let body = serde_json::to_string(&report).map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut resp = json_response(StatusCode::OK, ct, body);
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=300"),
+    );
+    Ok(resp)
+}

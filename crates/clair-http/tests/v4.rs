@@ -1,0 +1,641 @@
+//! The Clair v4 API over real HTTP on 127.0.0.1, on SQLite and PostgreSQL: a Quay-style flow
+//! (index state, index with layer URLs and auth headers, ETags, vulnerability report) against
+//! the real bookworm-layered image served by a real HTTP server, and every error path.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clair_http::{AppState, FetchOptions};
+use clair_matcher::{Http, HttpOptions, NoUpdateProgress, UpdateManager};
+use clair_store::{Store, StoreOptions};
+use clair_test::http::{Behavior, TestServer};
+use serde_json::Value;
+
+/// A running server: the API and the introspection router on two loopback ports.
+struct Server {
+    api: String,
+    intro: String,
+    health: String,
+    state: AppState,
+    rt: tokio::runtime::Runtime,
+}
+
+fn start(store: Arc<dyn Store>, fetch: FetchOptions, concurrency: usize) -> Server {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let state = AppState::new(store, fetch)
+        .unwrap()
+        .with_index_concurrency(concurrency);
+    let bind = |router: axum::Router| {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let addr = format!("http://{}", l.local_addr().unwrap());
+        rt.spawn(async move {
+            let l = tokio::net::TcpListener::from_std(l).unwrap();
+            clair_http::serve_listener(l, router, std::future::pending())
+                .await
+                .unwrap();
+        });
+        addr
+    };
+    let api = bind(clair_http::api_router(state.clone()));
+    let intro = bind(clair_http::health::introspection_router(state.clone()));
+    let health = bind(clair_http::health::v2_health_router(state.clone()));
+    Server {
+        api,
+        intro,
+        health,
+        state,
+        rt,
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build(),
+    )
+}
+
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
+    let a = agent();
+    let resp = match (method, body) {
+        ("GET", _) => {
+            let mut r = a.get(url);
+            for (k, v) in headers {
+                r = r.header(*k, *v);
+            }
+            r.call()
+        }
+        ("DELETE", None) => {
+            let mut r = a.delete(url);
+            for (k, v) in headers {
+                r = r.header(*k, *v);
+            }
+            r.call()
+        }
+        ("DELETE", Some(b)) => {
+            let mut r = a.delete(url).force_send_body();
+            for (k, v) in headers {
+                r = r.header(*k, *v);
+            }
+            r.send(b)
+        }
+        ("POST", b) => {
+            let mut r = a.post(url).header("Content-Type", "application/json");
+            for (k, v) in headers {
+                r = r.header(*k, *v);
+            }
+            r.send(b.unwrap_or(""))
+        }
+        (m, _) => panic!("method {m}"),
+    }
+    .unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let body = resp.into_body().read_to_string().unwrap_or_default();
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// The bookworm-layered image's manifest digest and layer digests, from the OCI layout.
+fn layered() -> (String, Vec<String>) {
+    let oci = clair_test::images("oci");
+    let manifest = "sha256:fe5c5314bcf84e2b6cc30d63a6e284af7efa42d9f352b5b55bf04225069fd9ac";
+    let m: Value = serde_json::from_slice(
+        &std::fs::read(oci.join("blobs/sha256").join(&manifest[7..])).unwrap(),
+    )
+    .unwrap();
+    let layers = m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect();
+    (manifest.to_string(), layers)
+}
+
+fn blob(digest: &str) -> Vec<u8> {
+    std::fs::read(
+        clair_test::images("oci")
+            .join("blobs/sha256")
+            .join(&digest[7..]),
+    )
+    .unwrap()
+}
+
+/// Serve each layer at `/blobs/<digest>`, only with the bearer token.
+fn layer_server(layers: &[String]) -> TestServer {
+    let s = TestServer::start();
+    for d in layers {
+        let p = format!("/blobs/{d}");
+        s.put(&p, blob(d));
+        s.set(
+            &p,
+            Behavior::RequireHeader("Authorization".into(), "Bearer t0ken".into()),
+        );
+    }
+    s
+}
+
+fn manifest_json(hash: &str, layers: &[String], base: &str) -> String {
+    let ls: Vec<Value> = layers
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "hash": d,
+                "uri": format!("{base}/blobs/{d}"),
+                "headers": {"Authorization": ["Bearer t0ken"], "Accept": ["application/gzip"]},
+            })
+        })
+        .collect();
+    serde_json::json!({"hash": hash, "layers": ls}).to_string()
+}
+
+/// Load the hand-written bookworm tracker through the real Debian updater.
+fn load_debian(store: &Arc<dyn Store>) {
+    let feeds = TestServer::start();
+    let tracker = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../clair-ecosystems/testdata/match/debian-bookworm-tracker.json"),
+    )
+    .unwrap();
+    feeds.put("/debian/json", tracker);
+    let cfg = serde_json::json!({"debian": {"json_url": format!("{}/debian/json", feeds.url())}});
+    let cfg = serde_json::from_value(cfg).unwrap();
+    let ups = clair_ecosystems::updaters(Some(&["debian".to_string()]), &cfg).unwrap();
+    let m = UpdateManager::new(store.clone(), ups).with_http(Http::new(HttpOptions {
+        attempts: 1,
+        ..HttpOptions::default()
+    }));
+    for r in m.run(None, &NoUpdateProgress) {
+        assert!(
+            matches!(r.outcome, clair_matcher::Outcome::Updated { .. }),
+            "{:?}",
+            r.outcome
+        );
+    }
+}
+
+fn quay_flow(store: Arc<dyn Store>) {
+    let fetch = FetchOptions {
+        backoff: Duration::from_millis(10),
+        ..FetchOptions::default()
+    };
+    let srv = start(store.clone(), fetch, 2);
+    let (hash, layers) = layered();
+    let blobs = layer_server(&layers);
+
+    // Not ready before any vulnerability data.
+    assert_eq!(
+        call("GET", &format!("{}/readyz", srv.intro), &[], None).status,
+        503
+    );
+    let h = call("GET", &format!("{}/health", srv.health), &[], None);
+    assert_eq!((h.status, h.header("server")), (200, Some("clair")));
+    assert!(h.body.is_empty());
+
+    // Index state with its ETag, and 304 for a client that has it.
+    let st = call(
+        "GET",
+        &format!("{}/indexer/api/v1/index_state", srv.api),
+        &[],
+        None,
+    );
+    assert_eq!(st.status, 200);
+    let state = st.json()["state"].as_str().unwrap().to_string();
+    assert_eq!(st.header("etag"), Some(format!("\"{state}\"").as_str()));
+    let inm = format!("\"{state}\"");
+    let st = call(
+        "GET",
+        &format!("{}/indexer/api/v1/index_state", srv.api),
+        &[("If-None-Match", &inm)],
+        None,
+    );
+    assert_eq!(st.status, 304);
+
+    // Index: 201, ETag, Location, two Links; every layer fetched once with its header.
+    let body = manifest_json(&hash, &layers, blobs.url());
+    let r = call(
+        "POST",
+        &format!("{}/indexer/api/v1/index_report", srv.api),
+        &[],
+        Some(&body),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.header("etag"), Some(inm.as_str()));
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/indexer/api/v1/index_report/{hash}").as_str())
+    );
+    assert_eq!(r.all("link").len(), 2, "{:?}", r.headers);
+    let report = r.json();
+    assert_eq!(report["state"], "IndexFinished", "{}", r.body);
+    assert_eq!(report["success"], true);
+    assert_eq!(report["err"], "");
+    assert_eq!(report["manifest_hash"], hash.as_str());
+    assert_eq!(report["packages"].as_object().unwrap().len(), 105);
+    let fetched: Vec<_> = blobs
+        .hits()
+        .into_iter()
+        .filter(|(_, c)| *c == 200)
+        .collect();
+    assert_eq!(fetched.len(), 4, "{fetched:?}");
+
+    // The same manifest again with the state: 412, nothing fetched.
+    blobs.clear_hits();
+    let r = call(
+        "POST",
+        &format!("{}/indexer/api/v1/index_report", srv.api),
+        &[("If-None-Match", &inm)],
+        Some(&body),
+    );
+    assert_eq!(r.status, 412, "{}", r.body);
+    // Without it: answered again, from the stored layers (no download).
+    let r = call(
+        "POST",
+        &format!("{}/indexer/api/v1/index_report", srv.api),
+        &[],
+        Some(&body),
+    );
+    assert_eq!(r.status, 201);
+    assert!(blobs.hits().is_empty(), "{:?}", blobs.hits());
+
+    // GET the report; 304 with its ETag; a vendor media type; 415 for anything else.
+    let url = format!("{}/indexer/api/v1/index_report/{hash}", srv.api);
+    let g = call("GET", &url, &[], None);
+    assert_eq!(g.status, 200);
+    assert_eq!(g.json()["packages"], report["packages"]);
+    assert_eq!(
+        call("GET", &url, &[("If-None-Match", &inm)], None).status,
+        304
+    );
+    let g = call(
+        "GET",
+        &url,
+        &[("Accept", "application/vnd.clair.index_report.v1+json")],
+        None,
+    );
+    assert_eq!(
+        g.header("content-type"),
+        Some("application/vnd.clair.index_report.v1+json")
+    );
+    let g = call("GET", &url, &[("Accept", "text/html")], None);
+    assert_eq!(g.status, 415);
+    assert_eq!(g.json()["code"], "unsupported-media-type");
+
+    // Vulnerability report after the Debian data lands and the matcher index is rebuilt.
+    load_debian(&store);
+    assert!(srv.state.refresh().unwrap());
+    assert_eq!(
+        call("GET", &format!("{}/readyz", srv.intro), &[], None).status,
+        200
+    );
+    let vr = call(
+        "GET",
+        &format!("{}/matcher/api/v1/vulnerability_report/{hash}", srv.api),
+        &[],
+        None,
+    );
+    assert_eq!(vr.status, 200, "{}", vr.body);
+    assert!(vr.header("cache-control").is_some());
+    let vr = vr.json();
+    let names: std::collections::BTreeSet<&str> = vr["vulnerabilities"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains("CVE-2099-0001"), "{names:?}");
+    assert!(!names.contains("CVE-2099-0002"), "fixed earlier: {names:?}");
+    for v in vr["vulnerabilities"].as_object().unwrap().values() {
+        for k in [
+            "id",
+            "updater",
+            "name",
+            "description",
+            "links",
+            "severity",
+            "normalized_severity",
+            "fixed_in_version",
+        ] {
+            assert!(v.get(k).is_some(), "vulnerability lacks {k}: {v}");
+        }
+    }
+    assert!(
+        !vr["package_vulnerabilities"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Metrics count requests per route pattern, not per digest.
+    let m = call("GET", &format!("{}/metrics", srv.intro), &[], None);
+    assert_eq!(m.status, 200);
+    assert!(
+        m.body.contains(
+            "clair_http_requests_total{method=\"POST\",route=\"/indexer/api/v1/index_report\",status=\"201\"} 2"
+        ),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body
+            .contains("route=\"/indexer/api/v1/index_report/{digest}\"")
+    );
+    assert!(m.body.contains("clair_index_reports_total 2"));
+    assert!(m.body.contains("clair_layers_cached_total 4"));
+    assert!(
+        m.body
+            .contains("clair_updater_success{updater=\"debian\"} 1")
+    );
+
+    // Delete one (204), then it is gone; bulk delete answers the digests deleted.
+    assert_eq!(call("DELETE", &url, &[], None).status, 204);
+    assert_eq!(call("GET", &url, &[], None).status, 404);
+    let r = call(
+        "POST",
+        &format!("{}/indexer/api/v1/index_report", srv.api),
+        &[],
+        Some(&body),
+    );
+    assert_eq!(r.status, 201);
+    let d = call(
+        "DELETE",
+        &format!("{}/indexer/api/v1/index_report", srv.api),
+        &[],
+        Some(&format!("[\"{hash}\", \"sha256:{}\"]", "0".repeat(64))),
+    );
+    assert_eq!(d.status, 200, "{}", d.body);
+    assert_eq!(d.json(), serde_json::json!([hash]));
+    let vr = call(
+        "GET",
+        &format!("{}/matcher/api/v1/vulnerability_report/{hash}", srv.api),
+        &[],
+        None,
+    );
+    assert_eq!(vr.status, 404);
+}
+
+fn errors(store: Arc<dyn Store>) {
+    let fetch = FetchOptions {
+        backoff: Duration::from_millis(10),
+        ..FetchOptions::default()
+    };
+    let srv = start(store, fetch, 1);
+    let (hash, layers) = layered();
+    let post = |body: &str| {
+        call(
+            "POST",
+            &format!("{}/indexer/api/v1/index_report", srv.api),
+            &[],
+            Some(body),
+        )
+    };
+    // Bad requests: 400 with Clair's error body.
+    for (body, want) in [
+        ("{", "could not decode"),
+        ("{}", "bogus manifest"),
+        (
+            &format!("{{\"hash\":\"{hash}\",\"layers\":[]}}"),
+            "bogus manifest",
+        ),
+        (
+            "{\"hash\":\"sha256:abc\",\"layers\":[]}",
+            "malformed digest",
+        ),
+        (
+            &format!(
+                "{{\"hash\":\"{hash}\",\"layers\":[{{\"hash\":\"{}\"}}]}}",
+                layers[0]
+            ),
+            "no uri",
+        ),
+    ] {
+        let r = post(body);
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!(r.json()["code"], "bad-request");
+        assert!(
+            r.json()["message"].as_str().unwrap().contains(want),
+            "{}",
+            r.body
+        );
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    }
+    let r = call(
+        "GET",
+        &format!("{}/indexer/api/v1/index_report/sha256:nothex", srv.api),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 400);
+    let r = call(
+        "GET",
+        &format!(
+            "{}/indexer/api/v1/index_report/sha256:{}",
+            srv.api,
+            "0".repeat(64)
+        ),
+        &[],
+        None,
+    );
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (404, Some("not-found"))
+    );
+    let r = call(
+        "GET",
+        &format!("{}/indexer/api/v1/index_report", srv.api),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 405);
+    assert_eq!(
+        call("GET", &format!("{}/nope", srv.api), &[], None).status,
+        404
+    );
+
+    // A tampered blob: IndexError naming the layer and the digest found; nothing stored.
+    let blobs = TestServer::start();
+    let one = &layers[..1];
+    blobs.put(&format!("/blobs/{}", one[0]), b"not the layer".to_vec());
+    let r = post(&manifest_json(&hash, one, blobs.url()));
+    assert_eq!(r.status, 201);
+    let rep = r.json();
+    assert_eq!(rep["state"], "IndexError");
+    assert_eq!(rep["success"], false);
+    let err = rep["err"].as_str().unwrap();
+    assert!(
+        err.contains(&one[0]) && err.contains("downloaded content has digest"),
+        "{err}"
+    );
+    let g = call(
+        "GET",
+        &format!("{}/indexer/api/v1/index_report/{hash}", srv.api),
+        &[],
+        None,
+    );
+    assert_eq!(g.status, 404);
+
+    // A layer server failing twice then answering: retried, indexed.
+    blobs.put(&format!("/blobs/{}", one[0]), blob(&one[0]));
+    blobs.set(&format!("/blobs/{}", one[0]), Behavior::FailTimes(503, 2));
+    let r = post(&manifest_json(&hash, one, blobs.url()));
+    assert_eq!(r.json()["state"], "IndexFinished", "{}", r.body);
+    assert_eq!(
+        blobs.hits().iter().filter(|(_, c)| *c == 503).count(),
+        2,
+        "{:?}",
+        blobs.hits()
+    );
+
+    // Redirects are followed; Authorization is not sent to another host. The target
+    // requires the header, so the cross-host hop fails with 401 while a same-host one works.
+    let other = TestServer::start();
+    let d = &layers[1];
+    other.put(&format!("/b/{d}"), blob(d));
+    other.set(
+        &format!("/b/{d}"),
+        Behavior::RequireHeader("Authorization".into(), "Bearer t0ken".into()),
+    );
+    blobs.set(
+        &format!("/blobs/{d}"),
+        Behavior::Redirect(format!(
+            "{}/b/{d}",
+            other.url().replace("127.0.0.1", "localhost")
+        )),
+    );
+    let two = vec![d.clone()];
+    let m2 = format!("sha256:{}", "2".repeat(64));
+    let r = post(&manifest_json(&m2, &two, blobs.url()));
+    let rep = r.json();
+    assert_eq!(rep["state"], "IndexError", "{}", r.body);
+    assert!(
+        rep["err"].as_str().unwrap().contains("HTTP 401"),
+        "{}",
+        r.body
+    );
+    blobs.put(&format!("/same/{d}"), blob(d));
+    blobs.set(
+        &format!("/same/{d}"),
+        Behavior::RequireHeader("Authorization".into(), "Bearer t0ken".into()),
+    );
+    blobs.set(
+        &format!("/blobs/{d}"),
+        Behavior::Redirect(format!("/same/{d}")),
+    );
+    let r = post(&manifest_json(&m2, &two, blobs.url()));
+    assert_eq!(r.json()["state"], "IndexFinished", "{}", r.body);
+
+    // Cloud metadata and link-local addresses are refused before connecting.
+    let m3 = format!("sha256:{}", "3".repeat(64));
+    let body = serde_json::json!({"hash": m3, "layers": [{"hash": layers[2], "uri": "http://169.254.169.254/latest/meta-data"}]});
+    let r = post(&body.to_string());
+    let rep = r.json();
+    assert_eq!(rep["state"], "IndexError");
+    assert!(
+        rep["err"].as_str().unwrap().contains("link-local"),
+        "{}",
+        r.body
+    );
+    let body = serde_json::json!({"hash": m3, "layers": [{"hash": layers[2], "uri": "file:///etc/passwd"}]});
+    assert!(
+        post(&body.to_string()).json()["err"]
+            .as_str()
+            .unwrap()
+            .contains("only http and https")
+    );
+
+    // Above the configured concurrency: 429.
+    let slots = srv.state.index_slots.clone().unwrap();
+    let held = srv
+        .rt
+        .block_on(async { slots.clone().acquire_owned().await.unwrap() });
+    let r = post(&manifest_json(&hash, one, blobs.url()));
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert_eq!(r.json()["code"], "too-many-requests");
+    drop(held);
+    assert_eq!(post(&manifest_json(&hash, one, blobs.url())).status, 201);
+}
+
+fn sqlite() -> Arc<dyn Store> {
+    let dir = tempfile::tempdir().unwrap().keep();
+    clair_store::open(&StoreOptions {
+        source: dir.join("clair.db").display().to_string(),
+        ..StoreOptions::default()
+    })
+    .unwrap()
+}
+
+fn postgres() -> Option<Arc<dyn Store>> {
+    let pg = clair_test::postgres::skip_or_fail()?;
+    Some(
+        clair_store::open(&StoreOptions {
+            source: pg.create_database(),
+            ..StoreOptions::default()
+        })
+        .unwrap(),
+    )
+}
+
+#[test]
+fn quay_flow_sqlite() {
+    quay_flow(sqlite());
+}
+
+#[test]
+fn quay_flow_postgres() {
+    if let Some(s) = postgres() {
+        quay_flow(s);
+    }
+}
+
+#[test]
+fn errors_sqlite() {
+    errors(sqlite());
+}
+
+#[test]
+fn errors_postgres() {
+    if let Some(s) = postgres() {
+        errors(s);
+    }
+}

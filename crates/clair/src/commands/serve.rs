@@ -1,0 +1,170 @@
+//! `clair serve`: the API servers, the updater schedule and the matcher index refresh.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use clair_http::{AppState, FetchOptions};
+use clair_matcher::{Http, NoUpdateProgress};
+
+use super::Global;
+use crate::cli::ServeArgs;
+
+/// How often the matcher index checks for data another instance stored.
+const REFRESH_EVERY: Duration = Duration::from_secs(30);
+
+pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let cfg = match &g.config {
+        Some(c) => {
+            for w in c.warnings() {
+                tracing::warn!(key = %w.key, "config: {}", w.message);
+            }
+            c.serve_config()?
+        }
+        None => clair_config::Loaded::empty().serve_config()?,
+    };
+    let api_addr = args.addr.clone().unwrap_or(cfg.api_addr.clone());
+    let health_addr = args.health_addr.clone().or(cfg.health_addr.clone());
+    let introspection_addr = args
+        .introspection_addr
+        .clone()
+        .or(cfg.introspection_addr.clone());
+    let store = g.store()?;
+    let fetch = FetchOptions {
+        allow_link_local: cfg.allow_link_local_layers,
+        ..FetchOptions::default()
+    };
+    let mut state = AppState::new(store.clone(), fetch)
+        .context("loading the vulnerability data into memory")?
+        .with_index_concurrency(cfg.index_concurrency);
+    state.timeout = cfg.timeout;
+    tracing::info!(
+        store = %store.describe(),
+        records = state.live.current().len(),
+        indexer_state = %state.indexer.state(),
+        "clair serve starting"
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    let interval = cfg.updater_interval;
+    if !args.no_updaters && !interval.is_zero() {
+        let m = super::update::manager(g, Http::default(), args.keep)?;
+        let st = state.clone();
+        let stop = stop.clone();
+        threads.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let started = std::time::Instant::now();
+                for r in m.run(None, &NoUpdateProgress) {
+                    tracing::info!(updater = %r.updater, outcome = ?r.outcome, "update run");
+                }
+                if let Err(e) = st.refresh() {
+                    tracing::error!(error = %e, "refreshing the matcher index");
+                }
+                while started.elapsed() < interval && !stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+        }));
+    } else {
+        tracing::info!("updaters disabled");
+    }
+    {
+        let st = state.clone();
+        let stop = stop.clone();
+        threads.push(std::thread::spawn(move || {
+            let mut last = std::time::Instant::now();
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(500));
+                if last.elapsed() >= REFRESH_EVERY {
+                    last = std::time::Instant::now();
+                    match st.refresh() {
+                        Ok(true) => tracing::info!(
+                            records = st.live.current().len(),
+                            "matcher index rebuilt"
+                        ),
+                        Ok(false) => {}
+                        Err(e) => tracing::error!(error = %e, "refreshing the matcher index"),
+                    }
+                }
+            }
+        }));
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = rt.block_on(async move {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let wait = move || {
+            let mut rx = rx.clone();
+            async move {
+                let _ = rx.wait_for(|v| *v).await;
+            }
+        };
+        let mut servers = tokio::task::JoinSet::new();
+        let api = clair_http::api_router(state.clone());
+        let api_listener = bind(&api_addr).await?;
+        servers.spawn(clair_http::serve_listener(api_listener, api, wait()));
+        if let Some(addr) = &health_addr {
+            let l = bind(addr).await?;
+            servers.spawn(clair_http::serve_listener(
+                l,
+                clair_http::health::v2_health_router(state.clone()),
+                wait(),
+            ));
+        }
+        if let Some(addr) = &introspection_addr {
+            let l = bind(addr).await?;
+            servers.spawn(clair_http::serve_listener(
+                l,
+                clair_http::health::introspection_router(state.clone()),
+                wait(),
+            ));
+        }
+        let signal = async {
+            #[cfg(unix)]
+            {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            #[cfg(not(unix))]
+            tokio::signal::ctrl_c().await?;
+            Ok::<(), std::io::Error>(())
+        };
+        tokio::select! {
+            r = signal => {
+                r.context("waiting for signals")?;
+                tracing::info!("shutting down: finishing requests in flight");
+            }
+            Some(r) = servers.join_next() => {
+                // A server stopped on its own: that is an error.
+                r.context("server task")??;
+            }
+        }
+        let _ = tx.send(true);
+        while let Some(r) = servers.join_next().await {
+            r.context("server task")??;
+        }
+        Ok::<(), anyhow::Error>(())
+    });
+    stop.store(true, Ordering::SeqCst);
+    for t in threads {
+        let _ = t.join();
+    }
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn bind(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))
+}
