@@ -38,7 +38,7 @@ pub use error::{Error, Result};
 pub use index::{IndexError, Origin, index_image};
 pub use model::{
     Delivery, EnrichmentRecord, GcStats, Lock, Notification, NotificationItem, NotificationPage,
-    NotificationStatus, OpKind, StoredReport, UpdateDiff, UpdateOperation, UpdaterStatus,
+    NotificationStatus, OpKind, StoredReport, UpdateDiff, UpdateOperation, UpdaterStatus, V1Layer,
 };
 
 /// An error from a feed being stored.
@@ -71,6 +71,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn delete_manifests(&self, manifests: &[Digest]) -> Result<Vec<Digest>>;
     /// Every indexed manifest.
     fn manifests(&self) -> Result<Vec<Digest>>;
+
+    /// Record a Clair v2 layer (replacing one of the same name).
+    fn put_v1_layer(&self, layer: &V1Layer) -> Result<()>;
+    /// A Clair v2 layer by name.
+    fn get_v1_layer(&self, name: &str) -> Result<Option<V1Layer>>;
+    /// Delete a Clair v2 layer and every layer descending from it; returns how many were
+    /// deleted (0: it did not exist).
+    fn delete_v1_layer(&self, name: &str) -> Result<usize>;
 
     // ---- vulnerabilities ------------------------------------------------------------------
 

@@ -196,6 +196,22 @@ pub enum Delivery {
     },
 }
 
+/// A layer of the Clair v2 API (`POST /v1/layers`): the client's name for it, the content
+/// digest its results are stored under, and its parent's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V1Layer {
+    /// The client's name (often `sha256:…` or a 128-hex-character id).
+    pub name: String,
+    /// sha256 of the layer blob as fetched.
+    pub digest: Digest,
+    /// The parent layer's name; `None` for a base layer.
+    pub parent: Option<String>,
+    /// Where it was fetched from (URL without its query, or a local path).
+    pub path: String,
+    /// The format given (`Docker`).
+    pub format: String,
+}
+
 /// A stored index report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredReport {

@@ -47,6 +47,7 @@ pg_suite!(
     notification_paging,
     locks_are_exclusive,
     concurrent_readers_and_writer,
+    v1_layers,
 );
 
 fn open_source(s: &str) -> Arc<dyn Store> {

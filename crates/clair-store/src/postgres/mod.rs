@@ -32,7 +32,10 @@ use crate::model::*;
 use crate::{Feed, Store, StoreOptions};
 
 /// Versioned migrations, applied in order, each once.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_v1_layers.sql")),
+];
 
 /// Advisory lock key serialising migrations ("clair-rs migrate").
 const MIGRATION_LOCK: i64 = 0x636c_6169_725f_6d67;
@@ -475,6 +478,72 @@ impl Store for PgStore {
                 .iter()
                 .filter_map(|r| r.get::<_, String>(0).parse().ok())
                 .collect())
+        })
+    }
+
+    fn put_v1_layer(&self, layer: &V1Layer) -> Result<()> {
+        self.run(|c| {
+            c.execute(
+                "INSERT INTO v1_layer (name, digest, parent, path, format, created)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (name) DO UPDATE SET digest = excluded.digest, parent = excluded.parent,
+                   path = excluded.path, format = excluded.format",
+                &[
+                    &layer.name,
+                    &layer.digest.as_str(),
+                    &layer.parent,
+                    &layer.path,
+                    &layer.format,
+                    &micros(jiff::Timestamp::now()),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn get_v1_layer(&self, name: &str) -> Result<Option<V1Layer>> {
+        let row = self.run(|c| {
+            Ok(c.query_opt(
+                "SELECT name, digest, parent, path, format FROM v1_layer WHERE name = $1",
+                &[&name],
+            )?
+            .map(|r| {
+                (
+                    r.get::<_, String>(0),
+                    r.get::<_, String>(1),
+                    r.get::<_, Option<String>>(2),
+                    r.get::<_, String>(3),
+                    r.get::<_, String>(4),
+                )
+            }))
+        })?;
+        row.map(|(name, digest, parent, path, format)| {
+            Ok(V1Layer {
+                digest: digest
+                    .parse()
+                    .map_err(|e: clair_types::DigestError| Error::Decode {
+                        what: format!("v1 layer {name}"),
+                        message: e.to_string(),
+                    })?,
+                name,
+                parent,
+                path,
+                format,
+            })
+        })
+        .transpose()
+    }
+
+    fn delete_v1_layer(&self, name: &str) -> Result<usize> {
+        self.run(|c| {
+            let n = c.execute(
+                "WITH RECURSIVE doomed(name) AS (
+                     SELECT name FROM v1_layer WHERE name = $1
+                     UNION SELECT l.name FROM v1_layer l JOIN doomed d ON l.parent = d.name)
+                 DELETE FROM v1_layer WHERE name IN (SELECT name FROM doomed)",
+                &[&name],
+            )?;
+            Ok(usize::try_from(n).unwrap_or(usize::MAX))
         })
     }
 

@@ -21,7 +21,10 @@ use crate::model::*;
 use crate::{Feed, Store, StoreOptions};
 
 /// Versioned migrations, applied in order, each once.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_v1_layers.sql")),
+];
 
 /// Pooled read connections kept open.
 const MAX_IDLE_READERS: usize = 8;
@@ -370,6 +373,65 @@ impl Store for SqliteStore {
                 .map_err(self.err())
         })?;
         Ok(all.iter().filter_map(|d| d.parse().ok()).collect())
+    }
+
+    fn put_v1_layer(&self, layer: &V1Layer) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO v1_layer (name, digest, parent, path, format, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (name) DO UPDATE SET digest = excluded.digest, parent = excluded.parent,
+                   path = excluded.path, format = excluded.format",
+                params![
+                    layer.name,
+                    layer.digest.as_str(),
+                    layer.parent,
+                    layer.path,
+                    layer.format,
+                    micros(jiff::Timestamp::now())
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn get_v1_layer(&self, name: &str) -> Result<Option<V1Layer>> {
+        let row: Option<(String, String, Option<String>, String, String)> = self.read(|c| {
+            c.query_row(
+                "SELECT name, digest, parent, path, format FROM v1_layer WHERE name = ?1",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .map_err(self.err())
+        })?;
+        row.map(|(name, digest, parent, path, format)| {
+            Ok(V1Layer {
+                digest: digest
+                    .parse()
+                    .map_err(|e: clair_types::DigestError| Error::Decode {
+                        what: format!("v1 layer {name}"),
+                        message: e.to_string(),
+                    })?,
+                name,
+                parent,
+                path,
+                format,
+            })
+        })
+        .transpose()
+    }
+
+    fn delete_v1_layer(&self, name: &str) -> Result<usize> {
+        self.write(|tx| {
+            tx.execute(
+                "WITH RECURSIVE doomed(name) AS (
+                     SELECT name FROM v1_layer WHERE name = ?1
+                     UNION SELECT l.name FROM v1_layer l JOIN doomed d ON l.parent = d.name)
+                 DELETE FROM v1_layer WHERE name IN (SELECT name FROM doomed)",
+                [name],
+            )
+        })
     }
 
     fn update_vulnerabilities(

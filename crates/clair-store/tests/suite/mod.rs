@@ -28,7 +28,7 @@ macro_rules! store_suite {
             layers_round_trip, index_reports, update_operations_and_latest, identical_records_are_shared,
             update_diff, aborted_update_keeps_previous_data, gc_keeps_newest, updater_status,
             enrichments, notifications_lifecycle, notification_paging, locks_are_exclusive,
-            concurrent_readers_and_writer);
+            concurrent_readers_and_writer, v1_layers);
     };
     (@cases $open:expr; $($case:ident),* $(,)?) => {
         $(
@@ -499,4 +499,32 @@ pub fn concurrent_readers_and_writer(s: Arc<dyn Store>) {
         6
     );
     assert_eq!(s.vulnerabilities(first.id).unwrap().len(), 200);
+}
+
+pub fn v1_layers(s: Arc<dyn Store>) {
+    use clair_store::V1Layer;
+    let l = |name: &str, parent: Option<&str>| V1Layer {
+        name: name.into(),
+        digest: Digest::sha256_of(name.as_bytes()),
+        parent: parent.map(String::from),
+        path: format!("http://registry/{name}"),
+        format: "Docker".into(),
+    };
+    assert_eq!(s.get_v1_layer("base").unwrap(), None);
+    s.put_v1_layer(&l("base", None)).unwrap();
+    s.put_v1_layer(&l("sha256:mid", Some("base"))).unwrap();
+    s.put_v1_layer(&l("top", Some("sha256:mid"))).unwrap();
+    s.put_v1_layer(&l("other", None)).unwrap();
+    assert_eq!(
+        s.get_v1_layer("sha256:mid").unwrap(),
+        Some(l("sha256:mid", Some("base")))
+    );
+    // Replacing keeps one row.
+    s.put_v1_layer(&l("top", Some("sha256:mid"))).unwrap();
+    // Deleting a layer deletes its descendants, not its ancestors or unrelated layers.
+    assert_eq!(s.delete_v1_layer("sha256:mid").unwrap(), 2);
+    assert_eq!(s.get_v1_layer("top").unwrap(), None);
+    assert!(s.get_v1_layer("base").unwrap().is_some());
+    assert!(s.get_v1_layer("other").unwrap().is_some());
+    assert_eq!(s.delete_v1_layer("sha256:mid").unwrap(), 0);
 }
