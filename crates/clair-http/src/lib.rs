@@ -13,6 +13,7 @@
 pub mod fetch;
 pub mod health;
 pub mod metrics;
+pub mod v1;
 pub mod v4;
 
 use std::path::PathBuf;
@@ -63,8 +64,10 @@ pub struct AppState {
     pub indexer: Arc<Indexer>,
     /// The in-memory matcher index, swapped when new vulnerability data lands.
     pub live: Arc<LiveIndex>,
-    /// Layer downloads.
+    /// Layer downloads (Clair v4: only 200 counts).
     pub fetcher: Arc<Fetcher>,
+    /// Layer downloads for the Clair v2 API (any 2xx counts).
+    pub fetcher_v1: Arc<Fetcher>,
     /// Indexing requests handled at once (more get 429); `None`: unlimited.
     pub index_slots: Option<Arc<tokio::sync::Semaphore>>,
     /// Request and domain metrics.
@@ -88,6 +91,10 @@ impl AppState {
             store,
             indexer: Arc::new(indexer),
             live: Arc::new(live),
+            fetcher_v1: Arc::new(Fetcher::new(FetchOptions {
+                require_200: false,
+                ..fetch.clone()
+            })),
             fetcher: Arc::new(Fetcher::new(fetch)),
             index_slots: None,
             metrics: Arc::new(Metrics::default()),
@@ -114,10 +121,12 @@ impl AppState {
     }
 }
 
-/// The main API router (Clair v4 routes), with request metrics and the request deadline.
+/// The main API router (Clair v4 routes and the Clair v2 API under `/v1`), with request
+/// metrics and the request deadline.
 pub fn api_router(state: AppState) -> Router {
     let timeout = state.timeout;
     v4::router(state.clone())
+        .nest("/v1", v1::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,

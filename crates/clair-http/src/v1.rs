@@ -1,0 +1,587 @@
+//! The Clair v2 API (`/v1`), as klar, ProGet and the legacy Quay client call it
+//! (`../shared/spec/clair-api.md` §1): layers posted one by one with their parent, by URL (with
+//! headers) or local path; the image's features and vulnerabilities read from the top layer.
+//!
+//! JSON names are Clair v2's (`Layer`, `NamespaceName`, `FixedBy`, …), read case-insensitively
+//! as Go does and written with empty fields omitted; errors are `{"Error":{"Message":…}}` with
+//! Clair's exact messages and status codes. Layers are stored by the digest of their blob, so a
+//! layer posted under several names (or already indexed through the v4 API) is read once.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use clair_ecosystems::EcosystemNamespaces;
+use clair_indexer::NoProgress;
+use clair_layer::blob::FileRange;
+use clair_layer::read::Verify;
+use clair_layer::source::{Image, ImageFormat, ImageLayer, LayerSource};
+use clair_matcher::Namespaces;
+use clair_store::V1Layer;
+use clair_types::{Digest, IndexReport, Severity};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+
+/// The engine version Clair v2 reports (`IndexedByVersion`).
+pub const ENGINE_VERSION: i64 = 3;
+/// Request bodies are read up to 1 MiB, as Clair v2 does.
+const MAX_BODY: usize = 1 << 20;
+/// Deepest parent chain followed.
+const MAX_DEPTH: usize = 1000;
+
+/// The exact message Quay's legacy client matches to re-send the parent.
+pub const UNKNOWN_PARENT: &str = "worker: parent layer is unknown, it must be processed first";
+const NOT_FOUND: &str = "the resource cannot be found";
+
+/// A v1 error: status and message.
+#[derive(Debug)]
+pub struct V1Error(StatusCode, String);
+
+impl IntoResponse for V1Error {
+    fn into_response(self) -> Response {
+        if self.0.is_server_error() {
+            tracing::error!(status = self.0.as_u16(), message = %self.1, "v1 request failed");
+        }
+        let body = serde_json::json!({"Error": {"Message": self.1}});
+        write(self.0, &body, false)
+    }
+}
+
+impl From<clair_store::Error> for V1Error {
+    fn from(_: clair_store::Error) -> Self {
+        V1Error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "database: an error occured when querying the backend".into(),
+        )
+    }
+}
+
+fn bad(msg: impl Into<String>) -> V1Error {
+    V1Error(StatusCode::BAD_REQUEST, msg.into())
+}
+
+fn join_err(e: tokio::task::JoinError) -> V1Error {
+    V1Error(StatusCode::INTERNAL_SERVER_ERROR, format!("worker: {e}"))
+}
+
+/// Clair v2's `writeResponse`: JSON with a trailing newline, `Server: clair`, gzip when asked.
+fn write(status: StatusCode, body: &impl Serialize, gzip: bool) -> Response {
+    let mut bytes = serde_json::to_vec(body).unwrap_or_default();
+    bytes.push(b'\n');
+    let mut headers = vec![
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json;charset=utf-8"),
+        ),
+        (header::SERVER, HeaderValue::from_static("clair")),
+    ];
+    if gzip {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        if e.write_all(&bytes).is_ok()
+            && let Ok(z) = e.finish()
+        {
+            bytes = z;
+            headers.push((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")));
+        }
+    }
+    let mut resp = (status, bytes).into_response();
+    for (k, v) in headers {
+        resp.headers_mut().insert(k, v);
+    }
+    resp
+}
+
+fn wants_gzip(h: &HeaderMap) -> bool {
+    h.get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("gzip"))
+}
+
+/// Go decodes JSON field names case-insensitively: lower-case every object key (not the
+/// keys of `Headers`, which are data).
+fn lower_keys(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => serde_json::Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let k = k.to_ascii_lowercase();
+                    let v = if k == "headers" { v } else { lower_keys(v) };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        serde_json::Value::Array(a) => {
+            serde_json::Value::Array(a.into_iter().map(lower_keys).collect())
+        }
+        other => other,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct LayerEnvelopeIn {
+    layer: Option<LayerIn>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct LayerIn {
+    name: String,
+    path: String,
+    headers: BTreeMap<String, String>,
+    parentname: String,
+    format: String,
+}
+
+/// Clair v2's Layer.
+#[derive(Debug, Serialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct Layer {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    namespace_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    path: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    parent_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    format: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    indexed_by_version: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    features: Vec<Feature>,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+/// Clair v2's Feature.
+#[derive(Debug, Serialize, Default, Clone)]
+#[serde(rename_all = "PascalCase")]
+pub struct Feature {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    namespace_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    version_format: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    version: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    vulnerabilities: Vec<Vulnerability>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    added_by: String,
+}
+
+/// Clair v2's Vulnerability (layer context: `FixedBy`, no `FixedIn`).
+#[derive(Debug, Serialize, Default, Clone)]
+#[serde(rename_all = "PascalCase")]
+pub struct Vulnerability {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    namespace_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    description: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    link: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    severity: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    fixed_by: String,
+}
+
+/// The v1 routes, to be nested under `/v1`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/layers", axum::routing::post(post_layer))
+        .route("/layers/{name}", get(get_layer).delete(delete_layer))
+        .route("/namespaces", get(namespaces))
+        .route("/metrics", get(crate::health::metrics))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+async fn post_layer(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, V1Error> {
+    let gzip = wants_gzip(&headers);
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| bad(format!("could not decode JSON: {e}")))?;
+    let env: LayerEnvelopeIn = serde_json::from_value(lower_keys(value))
+        .map_err(|e| bad(format!("could not decode JSON: {e}")))?;
+    let l = env.layer.ok_or_else(|| bad("failed to provide layer"))?;
+    for (field, v) in [("name", &l.name), ("path", &l.path), ("format", &l.format)] {
+        if v.is_empty() {
+            return Err(bad(format!(
+                "could not process a layer which does not have a {field}"
+            )));
+        }
+    }
+    let format = l.format.to_ascii_lowercase();
+    if !matches!(format.as_str(), "docker" | "oci") {
+        return Err(bad(format!("unsupported image format '{}'", l.format)));
+    }
+    let echo = Layer {
+        name: l.name.clone(),
+        path: l.path.clone(),
+        headers: l.headers.clone(),
+        parent_name: l.parentname.clone(),
+        format: l.format.clone(),
+        indexed_by_version: ENGINE_VERSION,
+        ..Layer::default()
+    };
+    let st = s.clone();
+    tokio::task::spawn_blocking(move || process_layer(&st, l))
+        .await
+        .map_err(join_err)??;
+    Ok(write(
+        StatusCode::CREATED,
+        &serde_json::json!({ "Layer": echo }),
+        gzip,
+    ))
+}
+
+/// Fetch, read, scan and record one layer (idempotent by name).
+fn process_layer(s: &AppState, l: LayerIn) -> Result<(), V1Error> {
+    if s.store.get_v1_layer(&l.name)?.is_some() {
+        return Ok(());
+    }
+    let parent = if l.parentname.is_empty() {
+        None
+    } else {
+        match s.store.get_v1_layer(&l.parentname)? {
+            Some(_) => Some(l.parentname.clone()),
+            None => return Err(bad(UNKNOWN_PARENT)),
+        }
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("clair-v1-")
+        .tempdir_in(&s.work_dir)
+        .map_err(|e| V1Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let (file, len, shown) = if l.path.starts_with("http://") || l.path.starts_with("https://") {
+        let dest = dir.path().join("layer");
+        let headers: Vec<(String, String)> = l
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let n = s
+            .fetcher_v1
+            .fetch(&l.name, &l.path, &headers, None, &dest)
+            .map_err(|e| {
+                tracing::warn!(layer = %l.name, error = %e, "could not fetch layer");
+                bad("could not find layer")
+            })?;
+        s.metrics.layers_fetched.fetch_add(1, Ordering::Relaxed);
+        (dest, n, crate::fetch::display_url(&l.path))
+    } else {
+        let p = std::path::PathBuf::from(&l.path);
+        let n = std::fs::metadata(&p)
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .map(|m| m.len())
+            .ok_or_else(|| {
+                tracing::warn!(layer = %l.name, path = %l.path, "no such layer file");
+                bad("could not find layer")
+            })?;
+        (p, n, l.path.clone())
+    };
+    let image = Image::from_layers(
+        &l.name,
+        ImageFormat::Remote,
+        None,
+        vec![ImageLayer {
+            digest: None,
+            media_type: None,
+            source: LayerSource::Blob {
+                range: FileRange {
+                    path: Arc::new(file),
+                    offset: 0,
+                    len,
+                },
+                verify: Verify::None,
+            },
+        }],
+    );
+    let indexed = s.indexer.index(&image, &NoProgress).map_err(|e| {
+        tracing::warn!(layer = %l.name, error = %e, "could not extract layer");
+        V1Error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "tarutil: could not extract the archive".into(),
+        )
+    })?;
+    let digest = indexed
+        .layers
+        .first()
+        .cloned()
+        .ok_or_else(|| V1Error(StatusCode::INTERNAL_SERVER_ERROR, "no layer read".into()))?;
+    s.store.put_v1_layer(&V1Layer {
+        name: l.name,
+        digest,
+        parent,
+        path: shown,
+        format: l.format,
+    })?;
+    Ok(())
+}
+
+fn flag(query: &Option<String>, name: &str) -> bool {
+    query.as_deref().is_some_and(|q| {
+        q.split('&')
+            .any(|kv| kv.split('=').next().is_some_and(|k| k == name))
+    })
+}
+
+async fn get_layer(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, V1Error> {
+    let gzip = wants_gzip(&headers);
+    let with_vulns = flag(&query, "vulnerabilities");
+    let with_features = with_vulns || flag(&query, "features");
+    let st = s.clone();
+    let layer =
+        tokio::task::spawn_blocking(move || layer_view(&st, &name, with_features, with_vulns))
+            .await
+            .map_err(join_err)??;
+    Ok(write(
+        StatusCode::OK,
+        &serde_json::json!({ "Layer": layer }),
+        gzip,
+    ))
+}
+
+/// The layer's ancestry, base first.
+fn chain(s: &AppState, name: &str) -> Result<Vec<V1Layer>, V1Error> {
+    let mut out = Vec::new();
+    let mut next = Some(name.to_string());
+    while let Some(n) = next {
+        if out.len() >= MAX_DEPTH || out.iter().any(|l: &V1Layer| l.name == n) {
+            return Err(V1Error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("layer {name}: parent chain is cyclic or deeper than {MAX_DEPTH}"),
+            ));
+        }
+        let l = s
+            .store
+            .get_v1_layer(&n)?
+            .ok_or_else(|| V1Error(StatusCode::NOT_FOUND, NOT_FOUND.into()))?;
+        next = l.parent.clone();
+        out.push(l);
+    }
+    out.reverse();
+    Ok(out)
+}
+
+fn version_format(package_db: &str, namespace: &str) -> String {
+    if package_db.contains("dpkg") {
+        "dpkg".into()
+    } else if package_db.contains("rpm") {
+        "rpm".into()
+    } else if package_db.contains("apk") {
+        "apk".into()
+    } else {
+        namespace.to_string()
+    }
+}
+
+fn title(s: Severity) -> String {
+    let t = s.to_string();
+    let mut c = t.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => t,
+    }
+}
+
+fn layer_view(
+    s: &AppState,
+    name: &str,
+    with_features: bool,
+    with_vulns: bool,
+) -> Result<Layer, V1Error> {
+    let chain = chain(s, name)?;
+    let top = chain
+        .last()
+        .ok_or_else(|| V1Error(StatusCode::NOT_FOUND, NOT_FOUND.into()))?;
+    // Each digest is named after the first (lowest) layer carrying it.
+    let mut names: BTreeMap<Digest, String> = BTreeMap::new();
+    for l in &chain {
+        names
+            .entry(l.digest.clone())
+            .or_insert_with(|| l.name.clone());
+    }
+    let image = Image::from_layers(
+        name,
+        ImageFormat::Remote,
+        None,
+        chain
+            .iter()
+            .map(|l| ImageLayer {
+                digest: Some(l.digest.clone()),
+                media_type: None,
+                source: LayerSource::Cached,
+            })
+            .collect(),
+    );
+    let report: IndexReport = s
+        .indexer
+        .index(&image, &NoProgress)
+        .map_err(|e| V1Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .report;
+    let ns = EcosystemNamespaces;
+    let dist_ns: BTreeMap<String, String> = report
+        .distributions
+        .iter()
+        .filter_map(|(id, d)| {
+            ns.distribution(d)
+                .into_iter()
+                .next()
+                .map(|n| (id.clone(), n))
+        })
+        .collect();
+    let layer_ns = dist_ns.values().next().cloned().unwrap_or_default();
+    let mut out = Layer {
+        name: top.name.clone(),
+        namespace_name: layer_ns,
+        parent_name: top.parent.clone().unwrap_or_default(),
+        indexed_by_version: ENGINE_VERSION,
+        ..Layer::default()
+    };
+    if !with_features {
+        return Ok(out);
+    }
+    let vr = if with_vulns {
+        let (mut vr, _) = s.live.current().report(&report, &ns);
+        clair_matcher::matching::add_cvss(&mut vr, s.store.as_ref())?;
+        s.metrics
+            .vulnerability_reports
+            .fetch_add(1, Ordering::Relaxed);
+        Some(vr)
+    } else {
+        None
+    };
+    let cvss = vr.as_ref().and_then(|vr| {
+        vr.enrichments
+            .get(clair_matcher::matching::CVSS_ENRICHMENT_KIND)
+            .and_then(|v| v.first())
+            .cloned()
+    });
+    for (id, p) in &report.packages {
+        let env = report.environments.get(id).and_then(|e| e.first());
+        let namespace = env
+            .and_then(|e| dist_ns.get(&e.distribution_id).cloned())
+            .or_else(|| {
+                env.and_then(|e| e.repository_ids.first())
+                    .and_then(|r| report.repository.get(r))
+                    .and_then(|r| ns.repository(r))
+            })
+            .unwrap_or_default();
+        let mut f = Feature {
+            name: p.name.clone(),
+            namespace_name: namespace.clone(),
+            version_format: version_format(env.map_or("", |e| e.package_db.as_str()), &namespace),
+            version: p.version.clone(),
+            added_by: env
+                .and_then(|e| names.get(&e.introduced_in).cloned())
+                .unwrap_or_default(),
+            vulnerabilities: Vec::new(),
+        };
+        if let Some(vr) = &vr {
+            for vid in vr.package_vulnerabilities.get(id).into_iter().flatten() {
+                let Some(v) = vr.vulnerabilities.get(vid) else {
+                    continue;
+                };
+                let metadata = cvss
+                    .as_ref()
+                    .and_then(|c| c.get(vid))
+                    .and_then(|list| list.as_array()?.first().cloned())
+                    .map(|c| {
+                        serde_json::json!({"NVD": {"CVSSv3": {
+                            "Score": c.get("baseScore"),
+                            "Vectors": c.get("vectorString"),
+                        }}})
+                    });
+                f.vulnerabilities.push(Vulnerability {
+                    name: v.name.clone(),
+                    namespace_name: namespace.clone(),
+                    description: v.description.clone(),
+                    link: v.links.split_whitespace().next().unwrap_or("").to_string(),
+                    severity: title(v.normalized_severity),
+                    metadata,
+                    fixed_by: if v.fixed_in_version == "0" {
+                        String::new()
+                    } else {
+                        v.fixed_in_version.clone()
+                    },
+                });
+            }
+        }
+        out.features.push(f);
+    }
+    out.features
+        .sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    Ok(out)
+}
+
+async fn delete_layer(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, V1Error> {
+    let store = s.store.clone();
+    let n = tokio::task::spawn_blocking(move || store.delete_v1_layer(&name))
+        .await
+        .map_err(join_err)??;
+    if n == 0 {
+        return Err(V1Error(StatusCode::NOT_FOUND, NOT_FOUND.into()));
+    }
+    // Clair v2 writes only the status: no body, no headers.
+    Ok(StatusCode::OK.into_response())
+}
+
+fn namespace_format(ns: &str) -> &'static str {
+    match ns.split(':').next().unwrap_or("") {
+        "debian" | "ubuntu" => "dpkg",
+        "alpine" => "apk",
+        "pypi" => "pep440",
+        "npm" | "crates.io" => "semver",
+        "go" => "go",
+        "maven" => "maven",
+        "rubygems" => "gem",
+        _ => "rpm",
+    }
+}
+
+async fn namespaces(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let idx = s.live.current();
+    let list: Vec<serde_json::Value> = idx
+        .namespaces()
+        .keys()
+        .map(|n| serde_json::json!({"Name": n, "VersionFormat": namespace_format(n)}))
+        .collect();
+    let body = if list.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::json!({ "Namespaces": list })
+    };
+    write(StatusCode::OK, &body, wants_gzip(&headers))
+}
