@@ -123,6 +123,20 @@ pub fn router(state: AppState) -> Router {
             "/matcher/api/v1/vulnerability_report/{digest}",
             get(vulnerability_report),
         )
+        .route(
+            "/matcher/api/v1/internal/update_operation",
+            get(update_operations),
+        )
+        .route(
+            "/matcher/api/v1/internal/update_operation/{id}",
+            axum::routing::delete(delete_update_operation),
+        )
+        .route("/matcher/api/v1/internal/update_diff", get(update_diff))
+        .route(
+            "/notifier/api/v1/notification/{id}",
+            get(notification_page).delete(delete_notification),
+        )
+        .route("/openapi/v1", get(openapi))
         .route("/robots.txt", get(robots))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
@@ -155,6 +169,7 @@ fn check_accept(headers: &HeaderMap, kind: &str) -> Result<&'static str, ApiErro
                 "index_report" => "application/vnd.clair.index_report.v1+json",
                 "index_state" => "application/vnd.clair.index_state.v1+json",
                 "vulnerability_report" => "application/vnd.clair.vulnerability_report.v1+json",
+                "notification_page" => "application/vnd.clair.notification_page.v1+json",
                 _ => "application/json",
             });
         }
@@ -505,4 +520,194 @@ async fn vulnerability_report(
         HeaderValue::from_static("max-age=300"),
     );
     Ok(resp)
+}
+
+fn parse_uuid(what: &str, s: &str) -> Result<uuid::Uuid, ApiError> {
+    s.parse::<uuid::Uuid>()
+        .map_err(|_| ApiError::bad_request(format!("{what} {s:?} is not a UUID")))
+}
+
+fn query_map(q: &Option<String>) -> std::collections::BTreeMap<String, String> {
+    q.as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+fn op_json(op: &clair_store::UpdateOperation) -> serde_json::Value {
+    serde_json::json!({
+        "ref": op.id,
+        "updater": op.updater,
+        "fingerprint": op.fingerprint,
+        "date": op.date.to_string(),
+        "kind": op.kind.as_str(),
+    })
+}
+
+/// `GET /matcher/api/v1/internal/update_operation?kind=vulnerability|enrichment&latest=bool`:
+/// operations by updater, newest first.
+async fn update_operations(
+    State(s): State<AppState>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Result<Response, ApiError> {
+    let q = query_map(&q);
+    let kind = match q.get("kind").map(String::as_str) {
+        None | Some("") | Some("vulnerability") => clair_store::OpKind::Vulnerability,
+        Some("enrichment") => clair_store::OpKind::Enrichment,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "kind {other:?}: want vulnerability or enrichment"
+            )));
+        }
+    };
+    let latest = matches!(q.get("latest").map(String::as_str), Some("true" | "1"));
+    let store = s.store.clone();
+    let ops = tokio::task::spawn_blocking(move || store.update_operations(kind, None))
+        .await
+        .map_err(join_err)??;
+    let mut out: std::collections::BTreeMap<String, Vec<serde_json::Value>> = Default::default();
+    for op in &ops {
+        let list = out.entry(op.updater.clone()).or_default();
+        if latest && !list.is_empty() {
+            continue;
+        }
+        list.push(op_json(op));
+    }
+    let body = serde_json::to_string(&out).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(json_response(StatusCode::OK, "application/json", body))
+}
+
+async fn delete_update_operation(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_uuid("update operation", &id)?;
+    let store = s.store.clone();
+    tokio::task::spawn_blocking(move || store.delete_update_operations(&[id]))
+        .await
+        .map_err(join_err)??;
+    Ok(StatusCode::OK)
+}
+
+/// `GET /matcher/api/v1/internal/update_diff?prev=<uuid>&cur=<uuid>`.
+async fn update_diff(
+    State(s): State<AppState>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Result<Response, ApiError> {
+    let q = query_map(&q);
+    let cur = q
+        .get("cur")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::bad_request("cur is required"))?;
+    let cur = parse_uuid("cur", cur)?;
+    let prev = match q.get("prev").filter(|p| !p.is_empty()) {
+        Some(p) => Some(parse_uuid("prev", p)?),
+        None => None,
+    };
+    let store = s.store.clone();
+    let diff = tokio::task::spawn_blocking(move || store.update_diff(prev, cur))
+        .await
+        .map_err(join_err)?
+        .map_err(|e| match e {
+            clair_store::Error::NotFound(m) => ApiError::not_found(m),
+            other => other.into(),
+        })?;
+    let body = serde_json::json!({
+        "prev": diff.prev.as_ref().map(op_json),
+        "cur": op_json(&diff.cur),
+        "added": diff.added,
+        "removed": diff.removed,
+    });
+    Ok(json_response(
+        StatusCode::OK,
+        "application/json",
+        body.to_string(),
+    ))
+}
+
+/// A page cursor as Clair v4 spells it (a UUID): the item sequence number in its last group.
+fn cursor(seq: i64) -> String {
+    uuid::Uuid::from_u64_pair(0, u64::try_from(seq).unwrap_or(0)).to_string()
+}
+
+fn uncursor(s: &str) -> Result<i64, ApiError> {
+    let u = parse_uuid("next", s)?;
+    let (hi, lo) = u.as_u64_pair();
+    if hi != 0 {
+        return Err(ApiError::bad_request(format!(
+            "next {s:?} is not a cursor of this server"
+        )));
+    }
+    i64::try_from(lo).map_err(|_| ApiError::bad_request(format!("next {s:?} is out of range")))
+}
+
+/// `GET /notifier/api/v1/notification/{id}?page_size=N&next=<cursor>`: a page of the
+/// notification's items; `next` is omitted on the last page.
+async fn notification_page(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Result<Response, ApiError> {
+    let ct = check_accept(&headers, "notification_page")?;
+    let id = parse_uuid("notification id", &id)?;
+    let q = query_map(&q);
+    let size = match q.get("page_size").filter(|v| !v.is_empty()) {
+        None => 500,
+        Some(v) => match v.parse::<usize>() {
+            Ok(0) => 500,
+            Ok(n) => n.min(10_000),
+            Err(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "page_size {v:?} is not a number"
+                )));
+            }
+        },
+    };
+    let after = match q.get("next").filter(|v| !v.is_empty()) {
+        Some(n) => Some(uncursor(n)?),
+        None => None,
+    };
+    let store = s.store.clone();
+    let page = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        if store.notification(id)?.is_none() {
+            return Err(ApiError::not_found(format!("no notification {id}")));
+        }
+        Ok(store.notification_items(id, after, size)?)
+    })
+    .await
+    .map_err(join_err)??;
+    let mut p = serde_json::json!({ "size": size });
+    if let Some(n) = page.next {
+        p["next"] = serde_json::Value::String(cursor(n));
+    }
+    let notifications: Vec<serde_json::Value> = page.items.into_iter().map(|i| i.body).collect();
+    let body = serde_json::json!({"page": p, "notifications": notifications});
+    Ok(json_response(StatusCode::OK, ct, body.to_string()))
+}
+
+async fn delete_notification(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_uuid("notification id", &id)?;
+    let store = s.store.clone();
+    tokio::task::spawn_blocking(move || store.acknowledge_notification(id))
+        .await
+        .map_err(join_err)??;
+    Ok(StatusCode::OK)
+}
+
+/// The OpenAPI description of the routes served here.
+async fn openapi() -> Response {
+    json_response(
+        StatusCode::OK,
+        "application/openapi+json",
+        include_str!("openapi.json").to_string(),
+    )
 }

@@ -12,6 +12,7 @@ use clair_http::FetchOptions;
 use clair_store::Store;
 use clair_test::http::{Behavior, TestServer};
 use common::*;
+use serde_json::Value;
 
 fn quay_flow(store: Arc<dyn Store>) {
     let fetch = FetchOptions {
@@ -392,6 +393,159 @@ fn errors(store: Arc<dyn Store>) {
     assert_eq!(r.json()["code"], "too-many-requests");
     drop(held);
     assert_eq!(post(&manifest_json(&hash, one, blobs.url())).status, 201);
+}
+
+fn notifier_and_internal(store: Arc<dyn Store>) {
+    let srv = start(store.clone(), FetchOptions::default(), 0);
+    let api = &srv.api;
+    load_debian(&store);
+    let ops = call(
+        "GET",
+        &format!("{api}/matcher/api/v1/internal/update_operation?kind=vulnerability&latest=true"),
+        &[],
+        None,
+    );
+    assert_eq!(ops.status, 200, "{}", ops.body);
+    let ops = ops.json();
+    let debian = ops["debian"].as_array().unwrap();
+    assert_eq!(debian.len(), 1);
+    let op = debian[0]["ref"].as_str().unwrap().to_string();
+    assert_eq!(debian[0]["kind"], "vulnerability");
+    let e = call(
+        "GET",
+        &format!("{api}/matcher/api/v1/internal/update_operation?kind=enrichment"),
+        &[],
+        None,
+    );
+    assert_eq!(e.json(), serde_json::json!({}));
+    let bad = call(
+        "GET",
+        &format!("{api}/matcher/api/v1/internal/update_operation?kind=nope"),
+        &[],
+        None,
+    );
+    assert_eq!(bad.status, 400);
+
+    let d = call(
+        "GET",
+        &format!("{api}/matcher/api/v1/internal/update_diff?cur={op}"),
+        &[],
+        None,
+    );
+    assert_eq!(d.status, 200, "{}", d.body);
+    let d = d.json();
+    assert!(d["prev"].is_null());
+    assert_eq!(d["cur"]["ref"], op.as_str());
+    assert!(!d["added"].as_array().unwrap().is_empty());
+    assert!(d["removed"].as_array().unwrap().is_empty());
+    for q in ["", "?cur=", "?cur=notauuid", &format!("?cur={op}&prev=x")] {
+        let r = call(
+            "GET",
+            &format!("{api}/matcher/api/v1/internal/update_diff{q}"),
+            &[],
+            None,
+        );
+        assert_eq!(r.status, 400, "{q}: {}", r.body);
+    }
+
+    // Notification pages: `next` until the last page, which has none.
+    let items: Vec<Value> = (0..5)
+        .map(|i| {
+            serde_json::json!({"id": format!("00000000-0000-4000-8000-00000000000{i}"), "manifest": format!("sha256:{}", "a".repeat(64)),
+                "reason": "added", "vulnerability": {"name": format!("CVE-2099-000{i}"), "normalized_severity": "High"}})
+        })
+        .collect();
+    let id = store
+        .create_notification("v4", &serde_json::json!({}), &items)
+        .unwrap();
+    let base = format!("{api}/notifier/api/v1/notification/{id}");
+    let mut seen = Vec::new();
+    let mut next: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let url = match &next {
+            Some(n) => format!("{base}?page_size=2&next={n}"),
+            None => format!("{base}?page_size=2"),
+        };
+        let r = call("GET", &url, &[], None);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let page = r.json();
+        pages += 1;
+        assert_eq!(page["page"]["size"], 2);
+        for n in page["notifications"].as_array().unwrap() {
+            seen.push(n["vulnerability"]["name"].as_str().unwrap().to_string());
+        }
+        match page["page"].get("next") {
+            Some(n) => next = Some(n.as_str().unwrap().to_string()),
+            None => break,
+        }
+        assert!(pages < 10);
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 5);
+    // The default page size holds them all.
+    let r = call("GET", &base, &[], None);
+    assert_eq!(r.json()["page"]["size"], 500);
+    assert!(r.json()["page"].get("next").is_none());
+    for (url, code) in [
+        (
+            format!("{api}/notifier/api/v1/notification/not-a-uuid"),
+            400,
+        ),
+        (format!("{base}?next=zzz"), 400),
+        (format!("{base}?page_size=x"), 400),
+        (
+            format!("{api}/notifier/api/v1/notification/{}", uuid_zero()),
+            404,
+        ),
+    ] {
+        assert_eq!(call("GET", &url, &[], None).status, code, "{url}");
+    }
+    assert_eq!(call("DELETE", &base, &[], None).status, 200);
+    assert_eq!(
+        store.notification(id).unwrap().unwrap().status,
+        clair_store::NotificationStatus::Deleted
+    );
+
+    // The operation can be deleted.
+    let r = call(
+        "DELETE",
+        &format!("{api}/matcher/api/v1/internal/update_operation/{op}"),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    let ops = call(
+        "GET",
+        &format!("{api}/matcher/api/v1/internal/update_operation"),
+        &[],
+        None,
+    );
+    assert!(ops.json().get("debian").is_none(), "{}", ops.body);
+
+    let o = call("GET", &format!("{api}/openapi/v1"), &[], None);
+    assert_eq!(o.status, 200);
+    assert!(
+        o.json()["paths"]
+            .get("/indexer/api/v1/index_report")
+            .is_some()
+    );
+}
+
+fn uuid_zero() -> String {
+    "00000000-0000-4000-8000-000000000000".into()
+}
+
+#[test]
+fn notifier_and_internal_sqlite() {
+    notifier_and_internal(sqlite());
+}
+
+#[test]
+fn notifier_and_internal_postgres() {
+    if let Some(s) = postgres() {
+        notifier_and_internal(s);
+    }
 }
 
 #[test]
