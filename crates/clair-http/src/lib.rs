@@ -13,7 +13,9 @@
 pub mod fetch;
 pub mod health;
 pub mod metrics;
+pub mod pagination;
 pub mod v1;
+mod v1_vulns;
 pub mod v4;
 
 use std::path::PathBuf;
@@ -44,6 +46,9 @@ pub enum Error {
     /// The store failed while starting.
     #[error(transparent)]
     Store(#[from] clair_store::Error),
+    /// A setting is invalid.
+    #[error("{0}")]
+    Config(String),
     /// Serving failed.
     #[error("serving {addr}: {source}")]
     Serve {
@@ -78,6 +83,8 @@ pub struct AppState {
     pub timeout: Duration,
     /// Set once vulnerability data is present (for `/readyz`).
     pub ready: Arc<AtomicBool>,
+    /// Clair v2 page tokens (`api.paginationkey`).
+    pub page_key: pagination::PageKey,
 }
 
 impl AppState {
@@ -101,7 +108,14 @@ impl AppState {
             work_dir: std::env::temp_dir(),
             timeout: Duration::from_secs(900),
             ready: Arc::new(AtomicBool::new(ready)),
+            page_key: pagination::PageKey::from_config(None).map_err(Error::Config)?,
         })
+    }
+
+    /// Use this page-token key (`api.paginationkey`; `None`: random for this process).
+    pub fn with_pagination_key(mut self, key: Option<&str>) -> Result<AppState, Error> {
+        self.page_key = pagination::PageKey::from_config(key).map_err(Error::Config)?;
+        Ok(self)
     }
 
     /// Limit concurrent indexing requests (0: unlimited).

@@ -43,7 +43,7 @@ const NOT_FOUND: &str = "the resource cannot be found";
 
 /// A v1 error: status and message.
 #[derive(Debug)]
-pub struct V1Error(StatusCode, String);
+pub struct V1Error(pub(crate) StatusCode, pub(crate) String);
 
 impl IntoResponse for V1Error {
     fn into_response(self) -> Response {
@@ -64,16 +64,16 @@ impl From<clair_store::Error> for V1Error {
     }
 }
 
-fn bad(msg: impl Into<String>) -> V1Error {
+pub(crate) fn bad(msg: impl Into<String>) -> V1Error {
     V1Error(StatusCode::BAD_REQUEST, msg.into())
 }
 
-fn join_err(e: tokio::task::JoinError) -> V1Error {
+pub(crate) fn join_err(e: tokio::task::JoinError) -> V1Error {
     V1Error(StatusCode::INTERNAL_SERVER_ERROR, format!("worker: {e}"))
 }
 
 /// Clair v2's `writeResponse`: JSON with a trailing newline, `Server: clair`, gzip when asked.
-fn write(status: StatusCode, body: &impl Serialize, gzip: bool) -> Response {
+pub(crate) fn write(status: StatusCode, body: &impl Serialize, gzip: bool) -> Response {
     let mut bytes = serde_json::to_vec(body).unwrap_or_default();
     bytes.push(b'\n');
     let mut headers = vec![
@@ -99,7 +99,7 @@ fn write(status: StatusCode, body: &impl Serialize, gzip: bool) -> Response {
     resp
 }
 
-fn wants_gzip(h: &HeaderMap) -> bool {
+pub(crate) fn wants_gzip(h: &HeaderMap) -> bool {
     h.get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("gzip"))
@@ -107,7 +107,7 @@ fn wants_gzip(h: &HeaderMap) -> bool {
 
 /// Go decodes JSON field names case-insensitively: lower-case every object key (not the
 /// keys of `Headers`, which are data).
-fn lower_keys(v: serde_json::Value) -> serde_json::Value {
+pub(crate) fn lower_keys(v: serde_json::Value) -> serde_json::Value {
     match v {
         serde_json::Value::Object(m) => serde_json::Value::Object(
             m.into_iter()
@@ -171,17 +171,17 @@ fn is_zero(n: &i64) -> bool {
 #[serde(rename_all = "PascalCase")]
 pub struct Feature {
     #[serde(skip_serializing_if = "String::is_empty")]
-    name: String,
+    pub(crate) name: String,
     #[serde(skip_serializing_if = "String::is_empty")]
-    namespace_name: String,
+    pub(crate) namespace_name: String,
     #[serde(skip_serializing_if = "String::is_empty")]
-    version_format: String,
+    pub(crate) version_format: String,
     #[serde(skip_serializing_if = "String::is_empty")]
-    version: String,
+    pub(crate) version: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    vulnerabilities: Vec<Vulnerability>,
+    pub(crate) vulnerabilities: Vec<Vulnerability>,
     #[serde(skip_serializing_if = "String::is_empty")]
-    added_by: String,
+    pub(crate) added_by: String,
 }
 
 /// Clair v2's Vulnerability (layer context: `FixedBy`, no `FixedIn`).
@@ -189,19 +189,21 @@ pub struct Feature {
 #[serde(rename_all = "PascalCase")]
 pub struct Vulnerability {
     #[serde(skip_serializing_if = "String::is_empty")]
-    name: String,
+    pub(crate) name: String,
     #[serde(skip_serializing_if = "String::is_empty")]
-    namespace_name: String,
+    pub(crate) namespace_name: String,
     #[serde(skip_serializing_if = "String::is_empty")]
-    description: String,
+    pub(crate) description: String,
     #[serde(skip_serializing_if = "String::is_empty")]
-    link: String,
+    pub(crate) link: String,
     #[serde(skip_serializing_if = "String::is_empty")]
-    severity: String,
+    pub(crate) severity: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    metadata: Option<serde_json::Value>,
+    pub(crate) metadata: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "String::is_empty")]
-    fixed_by: String,
+    pub(crate) fixed_by: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) fixed_in: Vec<Feature>,
 }
 
 /// The v1 routes, to be nested under `/v1`.
@@ -210,6 +212,24 @@ pub fn router(state: AppState) -> Router {
         .route("/layers", axum::routing::post(post_layer))
         .route("/layers/{name}", get(get_layer).delete(delete_layer))
         .route("/namespaces", get(namespaces))
+        .route(
+            "/namespaces/{ns}/vulnerabilities",
+            get(crate::v1_vulns::list).post(crate::v1_vulns::create),
+        )
+        .route(
+            "/namespaces/{ns}/vulnerabilities/{vuln}",
+            get(crate::v1_vulns::get_one)
+                .put(crate::v1_vulns::update)
+                .delete(crate::v1_vulns::delete),
+        )
+        .route(
+            "/namespaces/{ns}/vulnerabilities/{vuln}/fixes",
+            get(crate::v1_vulns::fixes),
+        )
+        .route(
+            "/namespaces/{ns}/vulnerabilities/{vuln}/fixes/{fix}",
+            axum::routing::put(crate::v1_vulns::put_fix).delete(crate::v1_vulns::delete_fix),
+        )
         .route("/metrics", get(crate::health::metrics))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -404,7 +424,7 @@ fn version_format(package_db: &str, namespace: &str) -> String {
     }
 }
 
-fn title(s: Severity) -> String {
+pub(crate) fn title(s: Severity) -> String {
     let t = s.to_string();
     let mut c = t.chars();
     match c.next() {
@@ -533,6 +553,7 @@ fn layer_view(
                     } else {
                         v.fixed_in_version.clone()
                     },
+                    fixed_in: Vec::new(),
                 });
             }
         }
@@ -558,7 +579,7 @@ async fn delete_layer(
     Ok(StatusCode::OK.into_response())
 }
 
-fn namespace_format(ns: &str) -> &'static str {
+pub(crate) fn namespace_format(ns: &str) -> &'static str {
     match ns.split(':').next().unwrap_or("") {
         "debian" | "ubuntu" => "dpkg",
         "alpine" => "apk",

@@ -342,3 +342,235 @@ fn v1_errors_postgres() {
         v1_errors(s);
     }
 }
+
+const KEY: &str = "XxoPtCUzrUv4JV5dS+yQ+MdW7yLEJnRMwigVY/bpgtQ=";
+
+/// Vulnerability routes: paging with tokens that a second instance sharing the key and the
+/// database accepts (and one with another key refuses); manual vulnerabilities and fixes.
+fn vulnerabilities(store: Arc<dyn Store>) {
+    let a = start_keyed(store.clone(), FetchOptions::default(), 0, Some(KEY));
+    let b = start_keyed(store.clone(), FetchOptions::default(), 0, Some(KEY));
+    let c = start_keyed(store.clone(), FetchOptions::default(), 0, None);
+    load_debian(&store);
+    let ns = "debian%3A12";
+    let list = |srv: &Server, q: &str| {
+        call(
+            "GET",
+            &format!("{}/v1/namespaces/{ns}/vulnerabilities{q}", srv.api),
+            &[],
+            None,
+        )
+    };
+    let r = list(&a, "");
+    assert_eq!(
+        (r.status, r.json()["Error"]["Message"].as_str()),
+        (400, Some("must provide limit query parameter"))
+    );
+    let mut want = std::collections::BTreeSet::new();
+    store
+        .for_each_latest_vulnerability(Some(&["debian:12".to_string()]), &mut |v| {
+            want.insert(v.name);
+        })
+        .unwrap();
+    assert!(want.len() >= 5, "{want:?}");
+
+    // Pages of 2, alternating instances; every name once, in order.
+    let mut got = Vec::new();
+    let mut page: Option<String> = None;
+    for i in 0.. {
+        let srv = if i % 2 == 0 { &a } else { &b };
+        let q = match &page {
+            Some(t) => format!("?limit=2&page={t}"),
+            None => "?limit=2".into(),
+        };
+        let r = list(srv, &q);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        for x in v["Vulnerabilities"].as_array().unwrap() {
+            assert_eq!(x["NamespaceName"], "debian:12");
+            assert!(x.get("FixedIn").is_none());
+            got.push(x["Name"].as_str().unwrap().to_string());
+        }
+        match v.get("NextPage") {
+            Some(t) => {
+                let t = t.as_str().unwrap().to_string();
+                assert!(t.starts_with("gAAAAA"), "{t}");
+                if i == 0 {
+                    // Another key: the token means nothing.
+                    let r = list(&c, &format!("?limit=2&page={t}"));
+                    assert_eq!(
+                        (r.status, r.json()["Error"]["Message"].as_str()),
+                        (
+                            400,
+                            Some("invalid page format: invalid or expired pagination token")
+                        )
+                    );
+                }
+                page = Some(t);
+            }
+            None => break,
+        }
+        assert!(i < 20);
+    }
+    assert_eq!(got, want.iter().cloned().collect::<Vec<_>>());
+    assert_eq!(list(&a, "?limit=2&page=garbage").status, 400);
+    assert_eq!(
+        call(
+            "GET",
+            &format!(
+                "{}/v1/namespaces/nowhere%3A1/vulnerabilities?limit=1",
+                a.api
+            ),
+            &[],
+            None
+        )
+        .status,
+        404
+    );
+
+    // One vulnerability, with its fixes on request.
+    let one = format!("{}/v1/namespaces/{ns}/vulnerabilities/CVE-2099-0001", a.api);
+    let r = call("GET", &one, &[], None);
+    assert_eq!(r.status, 200);
+    assert!(r.json()["Vulnerability"].get("FixedIn").is_none());
+    let r = call("GET", &format!("{one}?fixedIn"), &[], None);
+    let fixed = r.json()["Vulnerability"]["FixedIn"].clone();
+    assert!(
+        fixed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["Name"] == "glibc"
+                && f["Version"] == "2.36-9+deb12u15"
+                && f["VersionFormat"] == "dpkg"),
+        "{fixed}"
+    );
+    let r = call("GET", &format!("{one}/fixes"), &[], None);
+    assert_eq!(r.json()["Features"], fixed);
+    // Feed records cannot be deleted through the API (the next update would restore them).
+    assert_eq!(call("DELETE", &one, &[], None).status, 404);
+
+    // A manual vulnerability: created on one instance, visible on the other.
+    let post = |body: Value| {
+        call(
+            "POST",
+            &format!("{}/v1/namespaces/{ns}/vulnerabilities", a.api),
+            &[],
+            Some(&body.to_string()),
+        )
+    };
+    for (body, msg) in [
+        (
+            serde_json::json!({"Vulnerability": {"Name": "X", "NamespaceName": "debian:12", "Severity": "Apocalyptic"}}),
+            "failed to parse Severity from input",
+        ),
+        (
+            serde_json::json!({"Vulnerability": {"Name": "X", "NamespaceName": "debian:12", "FixedIn": [{"Name": "z", "VersionFormat": "cobol", "Version": "1"}]}}),
+            "unknown version format",
+        ),
+        (
+            serde_json::json!({"Vulnerability": {"Name": "X", "NamespaceName": "debian:12", "FixedIn": [{"Name": "z", "VersionFormat": "dpkg", "Version": "not a version!"}]}}),
+            "invalid version",
+        ),
+    ] {
+        let r = post(body);
+        assert_eq!(
+            (r.status, r.json()["Error"]["Message"].as_str()),
+            (400, Some(msg)),
+            "{}",
+            r.body
+        );
+    }
+    let r = post(
+        serde_json::json!({"Vulnerability": {"Name": "CVE-2099-9999", "NamespaceName": "debian:12",
+        "Description": "made by hand", "Link": "https://example.org/CVE-2099-9999", "Severity": "high",
+        "FixedIn": [{"Name": "zlib", "VersionFormat": "dpkg", "Version": "1:1.2.13.dfsg-2"}, {"Name": "bash", "VersionFormat": "dpkg", "Version": "None"}]}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["Vulnerability"]["Severity"], "High");
+    let mine = format!("{}/v1/namespaces/{ns}/vulnerabilities/CVE-2099-9999", b.api);
+    let r = call("GET", &format!("{mine}?fixedIn"), &[], None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json()["Vulnerability"].clone();
+    assert_eq!(v["Description"], "made by hand");
+    assert_eq!(
+        v["FixedIn"],
+        serde_json::json!([
+            {"Name": "bash", "NamespaceName": "debian:12", "VersionFormat": "dpkg", "Version": "None"},
+            {"Name": "zlib", "NamespaceName": "debian:12", "VersionFormat": "dpkg", "Version": "1:1.2.13.dfsg-2"}
+        ])
+    );
+    // The matcher index sees it right away on the instance that wrote it.
+    assert!(
+        a.state
+            .live
+            .current()
+            .generation()
+            .contains("clair-v1-api="),
+        "{}",
+        a.state.live.current().generation()
+    );
+
+    // PUT: FixedIn must be empty; severity and description change.
+    let r = call(
+        "PUT",
+        &mine,
+        &[],
+        Some(
+            &serde_json::json!({"Vulnerability": {"Severity": "Low", "FixedIn": [{"Name": "x"}]}})
+                .to_string(),
+        ),
+    );
+    assert_eq!(
+        (r.status, r.json()["Error"]["Message"].as_str()),
+        (400, Some("Vulnerability.FixedIn must be empty"))
+    );
+    let r = call(
+        "PUT",
+        &mine,
+        &[],
+        Some(
+            &serde_json::json!({"Vulnerability": {"Severity": "Low", "Description": "revised"}})
+                .to_string(),
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = call("GET", &mine, &[], None).json()["Vulnerability"].clone();
+    assert_eq!(
+        (v["Severity"].as_str(), v["Description"].as_str()),
+        (Some("Low"), Some("revised"))
+    );
+
+    // Fixes: name mismatch, add, delete.
+    let fix = |name: &str| format!("{mine}/fixes/{name}");
+    let r = call("PUT", &fix("curl"), &[], Some(&serde_json::json!({"Feature": {"Name": "wget", "VersionFormat": "dpkg", "Version": "1.0"}}).to_string()));
+    assert_eq!(
+        (r.status, r.json()["Error"]["Message"].as_str()),
+        (400, Some("feature name in URL and JSON do not match"))
+    );
+    let r = call("PUT", &fix("curl"), &[], Some(&serde_json::json!({"Feature": {"Name": "curl", "VersionFormat": "dpkg", "Version": "7.88.1-10+deb12u99"}}).to_string()));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let names: Vec<String> = call("GET", &format!("{mine}/fixes"), &[], None).json()["Features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["Name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, vec!["bash", "curl", "zlib"]);
+    assert_eq!(call("DELETE", &fix("curl"), &[], None).status, 200);
+    assert_eq!(call("DELETE", &fix("curl"), &[], None).status, 404);
+    assert_eq!(call("DELETE", &mine, &[], None).status, 200);
+    assert_eq!(call("GET", &mine, &[], None).status, 404);
+}
+
+#[test]
+fn vulnerabilities_sqlite() {
+    vulnerabilities(sqlite());
+}
+
+#[test]
+fn vulnerabilities_postgres() {
+    if let Some(s) = postgres() {
+        vulnerabilities(s);
+    }
+}

@@ -21,6 +21,16 @@ pub struct Server {
 }
 
 pub fn start(store: Arc<dyn Store>, fetch: FetchOptions, concurrency: usize) -> Server {
+    start_keyed(store, fetch, concurrency, None)
+}
+
+/// [`start`] with a page-token key (`api.paginationkey`).
+pub fn start_keyed(
+    store: Arc<dyn Store>,
+    fetch: FetchOptions,
+    concurrency: usize,
+    key: Option<&str>,
+) -> Server {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -28,7 +38,9 @@ pub fn start(store: Arc<dyn Store>, fetch: FetchOptions, concurrency: usize) -> 
         .unwrap();
     let state = AppState::new(store, fetch)
         .unwrap()
-        .with_index_concurrency(concurrency);
+        .with_index_concurrency(concurrency)
+        .with_pagination_key(key)
+        .unwrap();
     let bind = |router: axum::Router| {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.set_nonblocking(true).unwrap();
@@ -103,6 +115,13 @@ pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str
                 r = r.header(*k, *v);
             }
             r.call()
+        }
+        ("PUT", b) => {
+            let mut r = a.put(url).header("Content-Type", "application/json");
+            for (k, v) in headers {
+                r = r.header(*k, *v);
+            }
+            r.send(b.unwrap_or(""))
         }
         ("DELETE", Some(b)) => {
             let mut r = a.delete(url).force_send_body();

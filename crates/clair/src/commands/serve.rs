@@ -38,7 +38,8 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     };
     let mut state = AppState::new(store.clone(), fetch)
         .context("loading the vulnerability data into memory")?
-        .with_index_concurrency(cfg.index_concurrency);
+        .with_index_concurrency(cfg.index_concurrency)
+        .with_pagination_key(cfg.pagination_key.as_deref())?;
     state.timeout = cfg.timeout;
     tracing::info!(
         store = %store.describe(),
