@@ -532,6 +532,35 @@ fn notifier_and_internal(store: Arc<dyn Store>) {
     );
 }
 
+#[test]
+fn requests_past_the_deadline_get_clair_v2s_503() {
+    let mut state = clair_http::AppState::new(sqlite(), FetchOptions::default()).unwrap();
+    state.timeout = Duration::from_millis(300);
+    let srv = start_state(state);
+    let (hash, layers) = layered();
+    let slow = TestServer::start();
+    let one = &layers[..1];
+    slow.put(&format!("/blobs/{}", one[0]), blob(&one[0]));
+    slow.set(
+        &format!("/blobs/{}", one[0]),
+        Behavior::Stall(Duration::from_secs(3)),
+    );
+    let body = serde_json::json!({"hash": hash, "layers": [{"hash": one[0], "uri": format!("{}/blobs/{}", slow.url(), one[0])}]});
+    let t = std::time::Instant::now();
+    let r = call(
+        "POST",
+        &format!("{}/indexer/api/v1/index_report", srv.api),
+        &[],
+        Some(&body.to_string()),
+    );
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(r.status, 503);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"Error": {"Message": "Clair failed to respond within the configured timeout window.", "Type": "Timeout"}})
+    );
+}
+
 fn uuid_zero() -> String {
     "00000000-0000-4000-8000-000000000000".into()
 }

@@ -31,15 +31,20 @@ pub fn start_keyed(
     concurrency: usize,
     key: Option<&str>,
 ) -> Server {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let state = AppState::new(store, fetch)
         .unwrap()
         .with_index_concurrency(concurrency)
         .with_pagination_key(key)
+        .unwrap();
+    start_state(state)
+}
+
+/// Serve a prepared state.
+pub fn start_state(state: AppState) -> Server {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
         .unwrap();
     let bind = |router: axum::Router| {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
