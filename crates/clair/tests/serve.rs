@@ -17,7 +17,10 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn get(url: &str) -> Option<(u16, Vec<(String, String)>, String)> {
+/// Status, headers, body.
+type Answer = (u16, Vec<(String, String)>, String);
+
+fn get(url: &str) -> Option<Answer> {
     let agent = ureq::Agent::new_with_config(
         ureq::Agent::config_builder()
             .http_status_as_error(false)
