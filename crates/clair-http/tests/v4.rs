@@ -186,6 +186,28 @@ fn quay_flow(store: Arc<dyn Store>) {
         m.body
             .contains("clair_updater_success{updater=\"debian\"} 1")
     );
+    // Every metric the Grafana dashboard charts exists.
+    let dash = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../deploy/grafana-dashboard.json"),
+    )
+    .unwrap();
+    let mut charted = std::collections::BTreeSet::new();
+    for (i, _) in dash.match_indices("clair_") {
+        let name: String = dash[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect();
+        charted.insert(name);
+    }
+    charted.remove("clair_");
+    assert!(charted.len() >= 8, "{charted:?}");
+    for name in &charted {
+        assert!(
+            m.body.contains(&format!("\n{name}")),
+            "dashboard charts {name}, not exported"
+        );
+    }
 
     // Delete one (204), then it is gone; bulk delete answers the digests deleted.
     assert_eq!(call("DELETE", &url, &[], None).status, 204);
