@@ -15,6 +15,7 @@ pub mod health;
 pub mod metrics;
 pub mod pagination;
 pub mod v1;
+pub mod v1_notifications;
 mod v1_vulns;
 pub mod v4;
 

@@ -231,6 +231,10 @@ pub fn router(state: AppState) -> Router {
             axum::routing::put(crate::v1_vulns::put_fix).delete(crate::v1_vulns::delete_fix),
         )
         .route("/metrics", get(crate::health::metrics))
+        .route(
+            "/notifications/{name}",
+            get(crate::v1_notifications::get).delete(crate::v1_notifications::delete),
+        )
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)

@@ -574,3 +574,95 @@ fn vulnerabilities_postgres() {
         vulnerabilities(s);
     }
 }
+
+/// Notification pages: layers per side capped by `limit`, tokens between pages, DELETE.
+fn notifications(store: Arc<dyn Store>) {
+    let a = start_keyed(store.clone(), FetchOptions::default(), 0, Some(KEY));
+    let b = start_keyed(store.clone(), FetchOptions::default(), 0, Some(KEY));
+    let vuln = |fixed: &str| {
+        serde_json::json!({"Vulnerability": {"Name": "CVE-TEST", "NamespaceName": "debian:8", "Severity": "Low",
+            "FixedIn": [{"Name": "grep", "NamespaceName": "debian:8", "VersionFormat": "dpkg", "Version": fixed}]}})
+    };
+    let mut items = Vec::new();
+    for i in 1..=3 {
+        items.push(serde_json::json!({"side": "new", "index": i, "layer": format!("new-{i}")}));
+    }
+    items.push(serde_json::json!({"side": "old", "index": 7, "layer": "old-7"}));
+    let id = store
+        .create_notification(
+            clair_http::v1_notifications::KIND,
+            &serde_json::json!({"Old": vuln("2.24"), "New": vuln("2.25")}),
+            &items,
+        )
+        .unwrap();
+    let url = |srv: &Server, q: &str| format!("{}/v1/notifications/{id}{q}", srv.api);
+    let r = call("GET", &url(&a, ""), &[], None);
+    assert_eq!(
+        (r.status, r.json()["Error"]["Message"].as_str()),
+        (400, Some("must provide limit query parameter"))
+    );
+    let r = call("GET", &url(&a, "?limit=2"), &[], None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let n = r.json()["Notification"].clone();
+    assert_eq!(n["Name"], id.to_string());
+    assert_eq!(n["Limit"], 2);
+    assert!(n["Page"].as_str().unwrap().starts_with("gAAAAA"));
+    assert!(n["Created"].as_str().unwrap().parse::<i64>().unwrap() > 1_700_000_000);
+    assert_eq!(n["New"]["Vulnerability"]["FixedIn"][0]["Version"], "2.25");
+    assert_eq!(
+        n["New"]["LayersIntroducingVulnerability"],
+        serde_json::json!(["new-1", "new-2"])
+    );
+    assert_eq!(
+        n["New"]["OrderedLayersIntroducingVulnerability"][1],
+        serde_json::json!({"Index": 2, "LayerName": "new-2"})
+    );
+    assert_eq!(
+        n["Old"]["LayersIntroducingVulnerability"],
+        serde_json::json!(["old-7"])
+    );
+    // The next page on the other instance: the rest of New, Old done; then no NextPage.
+    let next = n["NextPage"].as_str().unwrap().to_string();
+    let r = call("GET", &url(&b, &format!("?limit=2&page={next}")), &[], None);
+    let n = r.json()["Notification"].clone();
+    assert_eq!(n["Page"], next.as_str());
+    assert_eq!(
+        n["New"]["LayersIntroducingVulnerability"],
+        serde_json::json!(["new-3"])
+    );
+    assert!(n["Old"].get("LayersIntroducingVulnerability").is_none());
+    assert!(n.get("NextPage").is_none(), "{n}");
+    // limit=-1: no layers at all.
+    let n = call("GET", &url(&a, "?limit=-1"), &[], None).json()["Notification"].clone();
+    assert!(n["New"].get("LayersIntroducingVulnerability").is_none());
+    assert!(n.get("NextPage").is_none());
+    assert_eq!(
+        call("GET", &url(&a, "?limit=2&page=bogus"), &[], None).status,
+        400
+    );
+    let missing = format!("{}/v1/notifications/{}?limit=1", a.api, uuid_zero());
+    assert_eq!(call("GET", &missing, &[], None).status, 404);
+    assert_eq!(call("DELETE", &url(&a, ""), &[], None).status, 200);
+    assert_eq!(
+        store.notification(id).unwrap().unwrap().status,
+        clair_store::NotificationStatus::Deleted
+    );
+    // Still readable after deletion, as in Clair v2.
+    assert_eq!(call("GET", &url(&a, "?limit=1"), &[], None).status, 200);
+}
+
+fn uuid_zero() -> String {
+    "00000000-0000-4000-8000-000000000000".into()
+}
+
+#[test]
+fn notifications_sqlite() {
+    notifications(sqlite());
+}
+
+#[test]
+fn notifications_postgres() {
+    if let Some(s) = postgres() {
+        notifications(s);
+    }
+}
