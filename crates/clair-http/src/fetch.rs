@@ -24,7 +24,9 @@ pub struct FetchOptions {
     pub backoff: Duration,
     /// Connection timeout.
     pub connect_timeout: Duration,
-    /// Whole-download timeout per try.
+    /// Longest wait for the response headers.
+    pub response_timeout: Duration,
+    /// Whole-download timeout per try (a stalled body ends here).
     pub timeout: Duration,
     /// Largest layer accepted, in bytes.
     pub max_size: u64,
@@ -40,6 +42,7 @@ impl Default for FetchOptions {
             attempts: 3,
             backoff: Duration::from_millis(500),
             connect_timeout: Duration::from_secs(10),
+            response_timeout: Duration::from_secs(60),
             timeout: Duration::from_secs(30 * 60),
             max_size: 16 << 30,
             allow_link_local: false,
@@ -217,6 +220,8 @@ impl Fetcher {
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_connect(Some(opts.connect_timeout))
+            .timeout_recv_response(Some(opts.response_timeout))
+            .timeout_recv_body(Some(opts.timeout))
             .timeout_global(Some(opts.timeout))
             .build();
         Fetcher {

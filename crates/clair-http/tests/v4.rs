@@ -622,3 +622,65 @@ fn errors_postgres() {
         errors(s);
     }
 }
+
+#[test]
+fn layer_size_cap_and_broken_connections() {
+    let fetch = FetchOptions {
+        backoff: Duration::from_millis(10),
+        max_size: 1000,
+        ..FetchOptions::default()
+    };
+    let srv = start(sqlite(), fetch, 0);
+    let (hash, layers) = layered();
+    let one = &layers[..1];
+    let blobs = TestServer::start();
+    blobs.put(&format!("/blobs/{}", one[0]), blob(&one[0]));
+    let post = |body: String| {
+        call(
+            "POST",
+            &format!("{}/indexer/api/v1/index_report", srv.api),
+            &[],
+            Some(&body),
+        )
+    };
+    let body = serde_json::json!({"hash": hash, "layers": [{"hash": one[0], "uri": format!("{}/blobs/{}", blobs.url(), one[0])}]});
+    let r = post(body.to_string());
+    let err = r.json()["err"].as_str().unwrap().to_string();
+    assert!(err.contains("larger than the 1000-byte limit"), "{err}");
+
+    // A body cut short (or stalled) is retried, then reported.
+    let srv = start(
+        sqlite(),
+        FetchOptions {
+            backoff: Duration::from_millis(10),
+            timeout: Duration::from_secs(2),
+            ..FetchOptions::default()
+        },
+        0,
+    );
+    blobs.set(&format!("/blobs/{}", one[0]), Behavior::Truncate(4096));
+    let r = call(
+        "POST",
+        &format!("{}/indexer/api/v1/index_report", srv.api),
+        &[],
+        Some(&body.to_string()),
+    );
+    let rep = r.json();
+    assert_eq!(rep["state"], "IndexError", "{}", r.body);
+    assert!(
+        rep["err"].as_str().unwrap().contains("reading the body"),
+        "{}",
+        r.body
+    );
+    let tries = blobs
+        .hits()
+        .iter()
+        .filter(|(p, _)| p.ends_with(&one[0]))
+        .count();
+    assert_eq!(
+        tries,
+        3 + 1,
+        "one capped try before, three tries now: {:?}",
+        blobs.hits()
+    );
+}
