@@ -86,6 +86,9 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Clair v2 page tokens (`api.paginationkey`).
     pub page_key: pagination::PageKey,
+    /// Updaters this instance runs: `/readyz` waits until each has data (a successful run or
+    /// imported operations). Empty: ready once any vulnerability data is loaded.
+    pub required_updaters: Vec<String>,
 }
 
 impl AppState {
@@ -110,6 +113,7 @@ impl AppState {
             timeout: Duration::from_secs(900),
             ready: Arc::new(AtomicBool::new(ready)),
             page_key: pagination::PageKey::from_config(None).map_err(Error::Config)?,
+            required_updaters: Vec::new(),
         })
     }
 
@@ -125,14 +129,32 @@ impl AppState {
         self
     }
 
-    /// Rebuild the matcher index if the store's vulnerability data changed; mark ready once
-    /// there is data. Returns whether it was rebuilt.
+    /// Rebuild the matcher index if the store's vulnerability data changed; update readiness.
+    /// Returns whether it was rebuilt.
     pub fn refresh(&self) -> clair_store::Result<bool> {
         let changed = self.live.refresh()?;
-        if !self.live.current().is_empty() {
-            self.ready.store(true, Ordering::SeqCst);
-        }
+        let ready = self.compute_ready()?;
+        self.ready.store(ready, Ordering::SeqCst);
         Ok(changed)
+    }
+
+    fn compute_ready(&self) -> clair_store::Result<bool> {
+        if self.required_updaters.is_empty() {
+            return Ok(!self.live.current().is_empty());
+        }
+        let statuses = self.store.updater_status()?;
+        let mut with_ops = std::collections::BTreeSet::new();
+        for kind in [clair_store::OpKind::Vulnerability, clair_store::OpKind::Enrichment] {
+            for op in self.store.update_operations(kind, None)? {
+                with_ops.insert(op.updater);
+            }
+        }
+        Ok(self.required_updaters.iter().all(|u| {
+            with_ops.contains(u)
+                || statuses
+                    .iter()
+                    .any(|s| &s.updater == u && s.last_success.is_some())
+        }))
     }
 }
 

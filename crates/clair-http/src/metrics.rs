@@ -175,6 +175,21 @@ pub fn data_gauges(state: &crate::AppState) -> String {
          # TYPE clair_matcher_index_records gauge\nclair_matcher_index_records {}",
         idx.len()
     );
+    if let Some(p) = state.store.pool_stats() {
+        let _ = writeln!(
+            out,
+            "# HELP clair_db_pool_connections Database pool connections by state.\n\
+             # TYPE clair_db_pool_connections gauge\n\
+             clair_db_pool_connections{{state=\"idle\"}} {}\n\
+             clair_db_pool_connections{{state=\"in_use\"}} {}\n\
+             # HELP clair_db_pool_max_connections Most connections the pool opens.\n\
+             # TYPE clair_db_pool_max_connections gauge\n\
+             clair_db_pool_max_connections {}",
+            p.idle,
+            p.connections.saturating_sub(p.idle),
+            p.max
+        );
+    }
     if let Ok(statuses) = state.store.updater_status() {
         let now = jiff::Timestamp::now();
         out.push_str(

@@ -186,6 +186,9 @@ fn quay_flow(store: Arc<dyn Store>) {
         m.body
             .contains("clair_updater_success{updater=\"debian\"} 1")
     );
+    if store.pool_stats().is_some() {
+        assert!(m.body.contains("clair_db_pool_connections{state=\"idle\"}"), "{}", m.body);
+    }
     // Every metric the Grafana dashboard charts exists.
     let dash = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -683,4 +686,27 @@ fn layer_size_cap_and_broken_connections() {
         "one capped try before, three tries now: {:?}",
         blobs.hits()
     );
+}
+
+#[test]
+fn ready_once_every_updater_this_instance_runs_has_data() {
+    let store = sqlite();
+    let mut state = clair_http::AppState::new(store.clone(), FetchOptions::default()).unwrap();
+    state.required_updaters = vec!["debian".into(), "alpine".into()];
+    let srv = start_state(state);
+    let readyz = || call("GET", &format!("{}/readyz", srv.intro), &[], None).status;
+    srv.state.refresh().unwrap();
+    assert_eq!(readyz(), 503);
+    load_debian(&store);
+    srv.state.refresh().unwrap();
+    assert_eq!(readyz(), 503, "alpine has not run yet");
+    // Data imported for alpine (an operation without a run) counts too.
+    let mut feed = std::iter::once(Ok(clair_types::Vulnerability {
+        name: "CVE-2099-1".into(),
+        namespace: "alpine:v3.18".into(),
+        ..Default::default()
+    }));
+    store.update_vulnerabilities("alpine", "imported", &mut feed).unwrap();
+    srv.state.refresh().unwrap();
+    assert_eq!(readyz(), 200);
 }

@@ -165,6 +165,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Take the named lock if nobody holds it. Held until the returned [`Lock`] is dropped or
     /// the process dies (crash included), so exactly one instance runs a given job.
     fn try_lock(&self, name: &str) -> Result<Option<Lock>>;
+
+    /// Connection pool use, for metrics; `None` when the backend has no pool to speak of.
+    fn pool_stats(&self) -> Option<PoolStats> {
+        None
+    }
+}
+
+/// Connection pool use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections.
+    pub connections: u32,
+    /// Of those, idle.
+    pub idle: u32,
+    /// Most the pool opens.
+    pub max: u32,
 }
 
 /// Where and how to open a store.

@@ -984,6 +984,15 @@ impl Store for PgStore {
         })
     }
 
+    fn pool_stats(&self) -> Option<crate::PoolStats> {
+        let st = self.pool.state();
+        Some(crate::PoolStats {
+            connections: st.connections,
+            idle: st.idle_connections,
+            max: self.pool.max_size(),
+        })
+    }
+
     fn try_lock(&self, name: &str) -> Result<Option<Lock>> {
         // A dedicated connection, outside the pool: the session lock lives exactly as long as
         // the connection, so a crash (or a dropped Lock, which closes it) releases it.
