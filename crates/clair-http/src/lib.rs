@@ -144,7 +144,10 @@ impl AppState {
         }
         let statuses = self.store.updater_status()?;
         let mut with_ops = std::collections::BTreeSet::new();
-        for kind in [clair_store::OpKind::Vulnerability, clair_store::OpKind::Enrichment] {
+        for kind in [
+            clair_store::OpKind::Vulnerability,
+            clair_store::OpKind::Enrichment,
+        ] {
             for op in self.store.update_operations(kind, None)? {
                 with_ops.insert(op.updater);
             }

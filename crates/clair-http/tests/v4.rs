@@ -187,7 +187,11 @@ fn quay_flow(store: Arc<dyn Store>) {
             .contains("clair_updater_success{updater=\"debian\"} 1")
     );
     if store.pool_stats().is_some() {
-        assert!(m.body.contains("clair_db_pool_connections{state=\"idle\"}"), "{}", m.body);
+        assert!(
+            m.body.contains("clair_db_pool_connections{state=\"idle\"}"),
+            "{}",
+            m.body
+        );
     }
     // Every metric the Grafana dashboard charts exists.
     let dash = std::fs::read_to_string(
@@ -706,7 +710,9 @@ fn ready_once_every_updater_this_instance_runs_has_data() {
         namespace: "alpine:v3.18".into(),
         ..Default::default()
     }));
-    store.update_vulnerabilities("alpine", "imported", &mut feed).unwrap();
+    store
+        .update_vulnerabilities("alpine", "imported", &mut feed)
+        .unwrap();
     srv.state.refresh().unwrap();
     assert_eq!(readyz(), 200);
 }

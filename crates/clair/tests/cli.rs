@@ -271,3 +271,37 @@ fn update_runs_reports_and_moves_offline() {
         stdout(&o)
     );
 }
+
+#[test]
+fn config_check_applies_env_overrides_and_redacts_secrets() {
+    let cfg = clair_test::shared().join("spec/configs/clair-v4-combo.yaml");
+    let run = |key: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_clair"));
+        c.args(["config", "check", "-f", "json"])
+            .arg(&cfg)
+            .env_remove("CLAIR_API_PAGINATIONKEY")
+            .env(
+                "CLAIR_DATABASE_SOURCE",
+                "postgresql://clair:s3cret@db.example:5432/clair",
+            );
+        if let Some(k) = key {
+            c.env("CLAIR_API_PAGINATIONKEY", k);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let plain: serde_json::Value = serde_json::from_str(&run(None)).unwrap();
+    assert!(plain["config"]["pagination_key"].is_null());
+    assert_eq!(
+        plain["config"]["database"],
+        "postgresql://clair:<redacted>@db.example:5432/clair"
+    );
+    let key = "XxoPtCUzrUv4JV5dS+yQ+MdW7yLEJnRMwigVY/bpgtQ=";
+    let out = run(Some(key));
+    let with: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(with["config"]["pagination_key"], "<redacted>");
+    assert!(!out.contains(key) && !out.contains("s3cret"), "{out}");
+    assert_eq!(with["config"]["psk"]["key"], "<redacted>");
+    assert_eq!(with["warnings"], serde_json::json!([]));
+}
