@@ -96,6 +96,11 @@ impl Loaded {
             path: path.display().to_string(),
             source,
         })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parse config text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Loaded, Error> {
         let raw: Value = if text.trim().is_empty() {
             Value::Null
         } else {

@@ -185,6 +185,13 @@ fn host_and_port(url: &str) -> Option<(String, u16, bool)> {
     Some((host, port.unwrap_or(if https { 443 } else { 80 }), https))
 }
 
+/// URL handling of untrusted input, for the fuzz target (no network).
+pub(crate) fn check_url_for_fuzz(url: &str) -> Option<String> {
+    let _ = host_and_port(url)?;
+    let (base, loc) = url.split_once(' ').unwrap_or((url, "/x"));
+    Some(resolve_target(base, loc) + &display_url(url))
+}
+
 fn resolve_target(base: &str, location: &str) -> String {
     if location.contains("://") {
         return location.to_string();

@@ -207,3 +207,19 @@ pub async fn serve_listener(
         .await
         .map_err(|source| Error::Serve { addr, source })
 }
+
+/// Run every parser of request input on `data`, for fuzzing: the v4 manifest, the v1 layer
+/// and vulnerability envelopes, layer URLs and redirect targets, page tokens. Never panics.
+pub fn parse_untrusted(data: &[u8]) {
+    let _ = v4::parse_manifest_for_fuzz(data);
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
+        let _ = v1::lower_keys(v);
+    }
+    let text = String::from_utf8_lossy(data);
+    let _ = fetch::check_url_for_fuzz(&text);
+    let key =
+        pagination::PageKey::from_config(Some("XxoPtCUzrUv4JV5dS+yQ+MdW7yLEJnRMwigVY/bpgtQ="));
+    if let Ok(k) = key {
+        let _ = k.open(&text);
+    }
+}
