@@ -10,7 +10,7 @@
 //! blocking threads.
 #![forbid(unsafe_code)]
 
-pub mod fetch;
+pub use clair_layer::fetch;
 pub mod health;
 pub mod metrics;
 pub mod pagination;
@@ -216,7 +216,7 @@ pub fn parse_untrusted(data: &[u8]) {
         let _ = v1::lower_keys(v);
     }
     let text = String::from_utf8_lossy(data);
-    let _ = fetch::check_url_for_fuzz(&text);
+    let _ = clair_layer::fetch::check_url_for_fuzz(&text);
     let key =
         pagination::PageKey::from_config(Some("XxoPtCUzrUv4JV5dS+yQ+MdW7yLEJnRMwigVY/bpgtQ="));
     if let Ok(k) = key {

@@ -13,6 +13,7 @@ pub mod compression;
 pub mod contents;
 mod error;
 pub mod extract;
+pub mod fetch;
 pub mod path;
 pub mod read;
 pub mod source;

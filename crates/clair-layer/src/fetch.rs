@@ -185,8 +185,8 @@ fn host_and_port(url: &str) -> Option<(String, u16, bool)> {
     Some((host, port.unwrap_or(if https { 443 } else { 80 }), https))
 }
 
-/// URL handling of untrusted input, for the fuzz target (no network).
-pub(crate) fn check_url_for_fuzz(url: &str) -> Option<String> {
+/// URL handling of untrusted input, for fuzz targets (no network).
+pub fn check_url_for_fuzz(url: &str) -> Option<String> {
     let _ = host_and_port(url)?;
     let (base, loc) = url.split_once(' ').unwrap_or((url, "/x"));
     Some(resolve_target(base, loc) + &display_url(url))
