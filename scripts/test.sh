@@ -22,6 +22,10 @@ fi
 command -v dpkg >/dev/null || need_debs+=(dpkg)
 /usr/bin/python3 -c 'import rpm' 2>/dev/null || need_debs+=(python3-rpm)
 /usr/bin/python3 -c 'import packaging.version' 2>/dev/null || need_debs+=(python3-packaging)
+# A real registry, and the tools to push to it and protect it (crates/clair/tests/registry.rs).
+command -v docker-registry >/dev/null || need_debs+=(docker-registry)
+command -v skopeo >/dev/null || need_debs+=(skopeo)
+command -v htpasswd >/dev/null || need_debs+=(apache2-utils)
 if [[ ${#need_debs[@]} -gt 0 && "${CLAIR_SKIP_INSTALL:-0}" != 1 ]]; then
     log "installing Debian packages: ${need_debs[*]}"
     SUDO=""; [[ $EUID -ne 0 ]] && SUDO="sudo"

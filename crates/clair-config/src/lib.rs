@@ -104,7 +104,7 @@ impl Loaded {
         let raw: Value = if text.trim().is_empty() {
             Value::Null
         } else {
-            serde_yaml_ng::from_str(&text).map_err(|source| Error::Yaml {
+            serde_yaml_ng::from_str(text).map_err(|source| Error::Yaml {
                 path: path.display().to_string(),
                 source,
             })?

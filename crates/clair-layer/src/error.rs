@@ -52,6 +52,14 @@ pub enum Error {
     /// The reference names something that is not supported.
     #[error("{0}")]
     Unsupported(String),
+    /// A registry refused or failed a request.
+    #[error("registry {reference}: {message}")]
+    Registry {
+        /// The image reference.
+        reference: String,
+        /// What happened.
+        message: String,
+    },
 }
 
 impl Error {

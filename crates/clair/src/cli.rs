@@ -151,6 +151,20 @@ pub struct ImageArgs {
     /// Layers read at the same time (default: number of CPUs).
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
+    /// Registry user name (else DOCKER_USER, else ~/.docker/config.json).
+    #[arg(long, env = "CLAIR_REGISTRY_USERNAME", value_name = "USER")]
+    pub username: Option<String>,
+    /// Registry password or token (else DOCKER_PASSWORD).
+    #[arg(
+        long,
+        env = "CLAIR_REGISTRY_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<String>,
+    /// Plain HTTP to the registry (a local or test registry).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@
 mod archive;
 mod docker;
 mod oci;
+pub mod registry;
 mod rootfs;
 
 use std::fmt;
@@ -44,6 +45,8 @@ pub enum ImageFormat {
     LayerTar,
     /// Layers fetched by URL (the Clair APIs: a client sends a manifest with layer URLs).
     Remote,
+    /// Pulled from a registry.
+    Registry,
 }
 
 impl fmt::Display for ImageFormat {
@@ -51,6 +54,7 @@ impl fmt::Display for ImageFormat {
         f.write_str(match self {
             ImageFormat::DockerArchive => "docker-archive",
             ImageFormat::Remote => "remote",
+            ImageFormat::Registry => "registry",
             ImageFormat::OciLayout => "oci",
             ImageFormat::OciArchive => "oci-archive",
             ImageFormat::Rootfs => "dir",
@@ -362,7 +366,8 @@ fn auto(s: &str, opts: &OpenOptions) -> Result<Image> {
     }
 }
 
-fn looks_like_registry_ref(s: &str) -> bool {
+/// Whether `s` can only be a registry reference (not a path to anything that exists).
+pub fn looks_like_registry_ref(s: &str) -> bool {
     !s.starts_with('/')
         && !s.starts_with('.')
         && s.chars()

@@ -1,0 +1,403 @@
+//! `clair index` straight from a real registry: Debian's `docker-registry` (the CNCF
+//! distribution registry) started on 127.0.0.1, images from ../shared/images pushed with
+//! `skopeo`. Anonymous and htpasswd (basic) registries; wrong password, missing tag, tampered
+//! blob, cached layers not fetched again, an image index with two platforms.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const LAYERED: &str = "sha256:fe5c5314bcf84e2b6cc30d63a6e284af7efa42d9f352b5b55bf04225069fd9ac";
+const MINBASE: &str = "sha256:03817131159b1518eb99e24e8e9a311d567e2704948efc608368a45728edac96";
+
+fn tools() -> bool {
+    let have = |t: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {t}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let ok = have("docker-registry") && have("skopeo") && have("htpasswd");
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true: docker-registry, skopeo and htpasswd (apache2-utils) must be installed (scripts/test.sh does)"
+        );
+        eprintln!("skipping: docker-registry, skopeo or htpasswd missing");
+    }
+    ok
+}
+
+struct Registry {
+    child: Child,
+    addr: String,
+    root: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn registry(htpasswd: Option<(&str, &str)>) -> Registry {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("storage");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut cfg = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+        root.display()
+    );
+    if let Some((u, p)) = htpasswd {
+        let file = dir.path().join("htpasswd");
+        let o = Command::new("htpasswd")
+            .args(["-Bbc"])
+            .arg(&file)
+            .args([u, p])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        cfg.push_str(&format!(
+            "auth:\n  htpasswd:\n    realm: clair-test\n    path: {}\n",
+            file.display()
+        ));
+    }
+    let cfg_path = dir.path().join("config.yml");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&cfg_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "registry did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Registry {
+        child,
+        addr,
+        root,
+        _dir: dir,
+    }
+}
+
+fn push(reg: &Registry, image: &str, repo: &str, creds: Option<&str>) {
+    let mut c = Command::new("skopeo");
+    c.args(["copy", "-q", "--dest-tls-verify=false"]);
+    if let Some(cr) = creds {
+        c.args(["--dest-creds", cr]);
+    }
+    let o = c
+        .arg(format!(
+            "oci:{}:{image}",
+            clair_test::images("oci").display()
+        ))
+        .arg(format!("docker://{}/{repo}", reg.addr))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn clair(args: &[&str], db: &Path, env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_clair"));
+    c.args(args)
+        .env_remove("CLAIR_LOG")
+        .env_remove("CLAIR_REGISTRY_USERNAME")
+        .env_remove("CLAIR_REGISTRY_PASSWORD")
+        .env_remove("DOCKER_USER")
+        .env_remove("DOCKER_PASSWORD")
+        .env_remove("DOCKER_TOKEN")
+        .env("CLAIR_DATABASE_SOURCE", db)
+        .env("HOME", "/nonexistent-home-for-tests");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn index_json(o: &Output) -> serde_json::Value {
+    assert!(
+        o.status.success(),
+        "clair failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn blob_file(reg: &Registry, digest: &str) -> PathBuf {
+    let hex = &digest[7..];
+    reg.root
+        .join("docker/registry/v2/blobs/sha256")
+        .join(&hex[..2])
+        .join(hex)
+        .join("data")
+}
+
+fn layer_digests(manifest: &str) -> Vec<String> {
+    let m: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            clair_test::images("oci")
+                .join("blobs/sha256")
+                .join(&manifest[7..]),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn anonymous_registry_cached_layers_and_tampering() {
+    if !tools() {
+        return;
+    }
+    let reg = registry(None);
+    push(&reg, "bookworm-layered", "test/layered:1", None);
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("clair.db");
+    let reference = format!("{}/test/layered:1", reg.addr);
+    let v = index_json(&clair(
+        &["index", "--insecure", "-f", "json", &reference],
+        &db,
+        &[],
+    ));
+    assert_eq!(v["manifest_hash"], LAYERED, "the manifest digest as pushed");
+    assert_eq!(v["packages"].as_object().unwrap().len(), 105);
+
+    // The same image by digest with its blobs gone from the registry: nothing is downloaded
+    // (the layers are cached by digest), so it still works.
+    for d in layer_digests(LAYERED) {
+        std::fs::remove_file(blob_file(&reg, &d)).unwrap();
+    }
+    let by_digest = format!("{}/test/layered@{LAYERED}", reg.addr);
+    let v = index_json(&clair(
+        &["index", "--insecure", "-f", "json", &by_digest],
+        &db,
+        &[],
+    ));
+    assert_eq!(v["packages"].as_object().unwrap().len(), 105);
+
+    // A missing tag: a clear 404.
+    let o = clair(
+        &[
+            "index",
+            "--insecure",
+            &format!("{}/test/layered:nope", reg.addr),
+        ],
+        &db,
+        &[],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("not found (404)") && err.contains("nope"),
+        "{err}"
+    );
+
+    // A tampered blob, with an empty cache: refused, naming the digest.
+    push(&reg, "bookworm-minbase", "test/minbase:1", None);
+    let base = &layer_digests(MINBASE)[0];
+    let f = blob_file(&reg, base);
+    let mut bytes = std::fs::read(&f).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    std::fs::write(&f, bytes).unwrap();
+    let fresh = tmp.path().join("fresh.db");
+    let o = clair(
+        &[
+            "index",
+            "--insecure",
+            &format!("{}/test/minbase:1", reg.addr),
+        ],
+        &fresh,
+        &[],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("downloaded content has digest") && err.contains(base),
+        "{err}"
+    );
+}
+
+#[test]
+fn basic_auth_registry() {
+    if !tools() {
+        return;
+    }
+    let reg = registry(Some(("clair", "s3cret")));
+    push(
+        &reg,
+        "bookworm-minbase",
+        "test/minbase:1",
+        Some("clair:s3cret"),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("clair.db");
+    let reference = format!("{}/test/minbase:1", reg.addr);
+    let args = ["index", "--insecure", "-f", "json", reference.as_str()];
+
+    let o = clair(&args, &db, &[]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("user name and password"), "{err}");
+
+    let o = clair(
+        &args,
+        &db,
+        &[
+            ("CLAIR_REGISTRY_USERNAME", "clair"),
+            ("CLAIR_REGISTRY_PASSWORD", "wrong"),
+        ],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("401") && err.contains("wrong user name or password"),
+        "{err}"
+    );
+
+    let v = index_json(&clair(
+        &args,
+        &db,
+        &[
+            ("CLAIR_REGISTRY_USERNAME", "clair"),
+            ("CLAIR_REGISTRY_PASSWORD", "s3cret"),
+        ],
+    ));
+    assert_eq!(v["manifest_hash"], MINBASE);
+    assert_eq!(v["packages"].as_object().unwrap().len(), 88);
+
+    // klar's variables work too, and so does ~/.docker/config.json.
+    let fresh = tmp.path().join("klar.db");
+    let v = index_json(&clair(
+        &args,
+        &fresh,
+        &[("DOCKER_USER", "clair"), ("DOCKER_PASSWORD", "s3cret")],
+    ));
+    assert_eq!(v["packages"].as_object().unwrap().len(), 88);
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(home.join(".docker")).unwrap();
+    std::fs::write(
+        home.join(".docker/config.json"),
+        format!(
+            r#"{{"auths": {{"{}": {{"auth": "Y2xhaXI6czNjcmV0"}}}}}}"#,
+            reg.addr
+        ),
+    )
+    .unwrap();
+    let v = index_json(&clair(
+        &args,
+        &tmp.path().join("home.db"),
+        &[("HOME", home.to_str().unwrap())],
+    ));
+    assert_eq!(v["packages"].as_object().unwrap().len(), 88);
+}
+
+#[test]
+fn image_index_with_two_platforms() {
+    if !tools() {
+        return;
+    }
+    let reg = registry(None);
+    push(&reg, "bookworm-minbase", "test/multi:amd64", None);
+    push(&reg, "bookworm-layered", "test/multi:arm64", None);
+    let size = |m: &str| {
+        std::fs::metadata(clair_test::images("oci").join("blobs/sha256").join(&m[7..]))
+            .unwrap()
+            .len()
+    };
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": MINBASE, "size": size(MINBASE),
+             "platform": {"os": "linux", "architecture": "amd64"}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": LAYERED, "size": size(LAYERED),
+             "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}
+        ]
+    });
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let r = agent
+        .put(&format!("http://{}/v2/test/multi/manifests/both", reg.addr))
+        .header("Content-Type", "application/vnd.oci.image.index.v1+json")
+        .send(index.to_string())
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("clair.db");
+    let reference = format!("{}/test/multi:both", reg.addr);
+    let v = index_json(&clair(
+        &[
+            "index",
+            "--insecure",
+            "-f",
+            "json",
+            "--platform",
+            "linux/amd64",
+            &reference,
+        ],
+        &db,
+        &[],
+    ));
+    assert_eq!(v["manifest_hash"], MINBASE);
+    let v = index_json(&clair(
+        &[
+            "index",
+            "--insecure",
+            "-f",
+            "json",
+            "--platform",
+            "linux/arm64/v8",
+            &reference,
+        ],
+        &db,
+        &[],
+    ));
+    assert_eq!(v["manifest_hash"], LAYERED);
+    let o = clair(
+        &[
+            "index",
+            "--insecure",
+            "--platform",
+            "linux/s390x",
+            &reference,
+        ],
+        &db,
+        &[],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no linux/s390x image") && err.contains("linux/arm64/v8"),
+        "{err}"
+    );
+}
