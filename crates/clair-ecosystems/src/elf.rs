@@ -85,16 +85,16 @@ impl<'a> Elf<'a> {
             let seg = if is64 {
                 (
                     elf.u32_at(base)?,
-                    elf.u64_at(base + 8)?,
-                    elf.u64_at(base + 16)?,
-                    elf.u64_at(base + 32)?,
+                    elf.u64_at(base.saturating_add(8))?,
+                    elf.u64_at(base.saturating_add(16))?,
+                    elf.u64_at(base.saturating_add(32))?,
                 )
             } else {
                 (
                     elf.u32_at(base)?,
-                    u64::from(elf.u32_at(base + 4)?),
-                    u64::from(elf.u32_at(base + 8)?),
-                    u64::from(elf.u32_at(base + 16)?),
+                    u64::from(elf.u32_at(base.saturating_add(4))?),
+                    u64::from(elf.u32_at(base.saturating_add(8))?),
+                    u64::from(elf.u32_at(base.saturating_add(16))?),
                 )
             };
             if seg.0 == PT_LOAD {
@@ -113,16 +113,16 @@ impl<'a> Elf<'a> {
             let sec = if is64 {
                 (
                     elf.u32_at(base),
-                    elf.u32_at(base + 4),
-                    elf.u64_at(base + 24),
-                    elf.u64_at(base + 32),
+                    elf.u32_at(base.saturating_add(4)),
+                    elf.u64_at(base.saturating_add(24)),
+                    elf.u64_at(base.saturating_add(32)),
                 )
             } else {
                 (
                     elf.u32_at(base),
-                    elf.u32_at(base + 4),
-                    elf.u32_at(base + 16).map(u64::from),
-                    elf.u32_at(base + 20).map(u64::from),
+                    elf.u32_at(base.saturating_add(4)),
+                    elf.u32_at(base.saturating_add(16)).map(u64::from),
+                    elf.u32_at(base.saturating_add(20)).map(u64::from),
                 )
             };
             let (Some(name), Some(kind), Some(offset), Some(size)) = sec else {
@@ -215,5 +215,26 @@ impl<'a> Elf<'a> {
 
     fn u64_at(&self, at: usize) -> Option<u64> {
         self.read_uint(self.data.get(at..at.checked_add(8)?)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_offsets_near_the_end_of_the_address_space() {
+        // Found by the lang_packages fuzz target: section headers at an offset where adding a
+        // field offset overflowed.
+        let data = [
+            0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x4b, 0xff, 0xff,
+            0xff, 0x23, 0xff, 0x32, 0xff, 0xff, 0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3e, 0x3e, 0x3e, 0x01, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x12, 0xcc, 0x4c, 0x4c, 0x09, 0xfb, 0xff, 0xcd, 0x00, 0x2a, 0xff, 0xf6,
+            0x34, 0xb3, 0xcc, 0x4c, 0x4c,
+        ];
+        let elf = Elf::parse(&data);
+        assert!(elf.is_none_or(|e| e.section(".dep-v0").is_none()));
     }
 }
