@@ -79,6 +79,16 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Inspect Clair config files.
     Config(ConfigArgs),
+    /// Ask a running Clair server about an image in a registry (what clairctl and klar do).
+    ///
+    /// Resolves IMAGE in its registry, sends the manifest with layer URLs and the registry's
+    /// authorization to the server (Clair v4 API, or `--api v1` for Clair v2 servers), and
+    /// prints the report with the formats and thresholds of `clair scan`. klar's environment
+    /// works: CLAIR_ADDR, CLAIR_OUTPUT (minimum severity), CLAIR_THRESHOLD (exit 1 when more
+    /// vulnerabilities than this remain), IGNORE_UNFIXED, JSON_OUTPUT, DOCKER_USER,
+    /// DOCKER_PASSWORD, DOCKER_TOKEN.
+    #[command(verbatim_doc_comment)]
+    Report(ReportArgs),
     /// Run the Clair server: the Clair v4 indexer and matcher API, health and metrics, and the
     /// updaters on their schedule.
     ///
@@ -107,6 +117,46 @@ pub struct ServeArgs {
     /// Update operations kept per updater.
     #[arg(long, default_value_t = 10)]
     pub keep: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// The Clair server (http:// is added without a scheme, :6060 without a port).
+    #[arg(long, env = "CLAIR_ADDR", value_name = "URL")]
+    pub server: String,
+    /// The server's API: v4 (Clair 4, clair-rs) or v1 (Clair 2).
+    #[arg(long, value_enum, default_value_t = ApiVersion::V4)]
+    pub api: ApiVersion,
+    /// Output format (JSON_OUTPUT=true: json).
+    #[arg(long, short = 'f', value_enum, default_value_t = ScanFormat::Table)]
+    pub format: ScanFormat,
+    /// Only report vulnerabilities of at least this severity.
+    #[arg(
+        long,
+        env = "CLAIR_OUTPUT",
+        default_value = "Unknown",
+        value_name = "LEVEL"
+    )]
+    pub severity_threshold: clair_types::Severity,
+    /// Exit with this code when any vulnerability is reported; 0 never fails.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub exit_code: u8,
+    /// Exit 1 when more than N vulnerabilities are reported (klar's CLAIR_THRESHOLD).
+    #[arg(long, env = "CLAIR_THRESHOLD", value_name = "N")]
+    pub threshold: Option<usize>,
+    /// Leave out vulnerabilities without a fixed version.
+    #[arg(long, env = "IGNORE_UNFIXED")]
+    pub ignore_unfixed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApiVersion {
+    /// Clair v4 indexer and matcher API.
+    V4,
+    /// Clair v2's /v1 API.
+    V1,
 }
 
 #[derive(Debug, Args)]

@@ -401,3 +401,126 @@ fn image_index_with_two_platforms() {
         "{err}"
     );
 }
+
+/// `clair report` against a running `clair serve` (v4 and v1 APIs), the image in a real
+/// registry, vulnerability data from the hand-written bookworm tracker; klar's variables.
+#[test]
+fn report_from_a_running_server() {
+    if !tools() {
+        return;
+    }
+    let reg = registry(None);
+    push(&reg, "bookworm-layered", "test/layered:1", None);
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("clair.db");
+
+    // Data: the Debian updater against a local copy of the tracker.
+    let feeds = clair_test::http::TestServer::start();
+    feeds.put(
+        "/debian/json",
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../clair-ecosystems/testdata/match/debian-bookworm-tracker.json"),
+        )
+        .unwrap(),
+    );
+    let cfg = tmp.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "http_listen_addr: 127.0.0.1:0\nupdaters:\n  sets: [debian]\n  config:\n    debian:\n      json_url: {}/debian/json\n",
+            feeds.url()
+        ),
+    )
+    .unwrap();
+    let o = clair(&["-config", cfg.to_str().unwrap(), "update"], &db, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_clair"))
+        .args([
+            "serve",
+            "--no-updaters",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["--health-addr", &format!("127.0.0.1:{}", free_port())])
+        .env("CLAIR_DATABASE_SOURCE", &db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "clair serve did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let reference = format!("{}/test/layered:1", reg.addr);
+    let names = |o: &Output| -> std::collections::BTreeSet<String> {
+        let v = index_json(o);
+        v["vulnerabilities"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|x| x["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let other_db = tmp.path().join("client.db");
+    for api in ["v4", "v1"] {
+        let o = clair(
+            &[
+                "report",
+                "--server",
+                &format!("127.0.0.1:{port}"),
+                "--api",
+                api,
+                "--insecure",
+                "-f",
+                "json",
+                &reference,
+            ],
+            &other_db,
+            &[],
+        );
+        let found = names(&o);
+        assert!(found.contains("CVE-2099-0001"), "{api}: {found:?}");
+        assert!(
+            !found.contains("CVE-2099-0002"),
+            "{api}: fixed earlier: {found:?}"
+        );
+    }
+    // klar's environment: address without scheme, JSON output, threshold exit code.
+    let o = clair(
+        &["report", "--insecure", &reference],
+        &other_db,
+        &[
+            ("CLAIR_ADDR", &format!("127.0.0.1:{port}")),
+            ("JSON_OUTPUT", "true"),
+            ("CLAIR_THRESHOLD", "0"),
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(!v["vulnerabilities"].as_object().unwrap().is_empty());
+    let o = clair(
+        &["report", "--insecure", &reference],
+        &other_db,
+        &[
+            ("CLAIR_ADDR", &format!("http://127.0.0.1:{port}")),
+            ("CLAIR_THRESHOLD", "1000"),
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}

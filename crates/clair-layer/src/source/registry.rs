@@ -422,15 +422,32 @@ fn platform_matches(p: &serde_json::Value, want: &str) -> bool {
         && variant.is_none_or(|v| p.get("variant").and_then(|x| x.as_str()) == Some(v))
 }
 
-/// Resolve `reference` and fetch its layers into `dir` (kept by the caller for as long as the
-/// image is read). Layers for which `skip` answers true are not downloaded
-/// ([`LayerSource::Cached`]).
-pub fn pull(
-    reference: &str,
-    opts: &RegistryOptions,
-    dir: &Path,
-    skip: &dyn Fn(&Digest) -> bool,
-) -> Result<Image> {
+/// An image located in a registry: its manifest digest, its layers and how to fetch them.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The parsed reference.
+    pub reference: Reference,
+    /// Digest of the image manifest (the platform's, for an index).
+    pub manifest_digest: Digest,
+    /// Layers, bottom first: digest and media type.
+    pub layers: Vec<(Digest, Option<String>)>,
+    /// `http(s)://host[:port]`.
+    pub base: String,
+    /// The `Authorization` value the registry accepted, if it wanted one.
+    pub authorization: Option<String>,
+    /// The platform picked.
+    pub platform: String,
+}
+
+impl Resolved {
+    /// Where a layer blob is served.
+    pub fn blob_url(&self, d: &Digest) -> String {
+        format!("{}/v2/{}/blobs/{d}", self.base, self.reference.repository)
+    }
+}
+
+/// Resolve `reference` to one image manifest (authenticating as the registry asks).
+pub fn resolve(reference: &str, opts: &RegistryOptions) -> Result<Resolved> {
     let r = parse_reference(reference)
         .ok_or_else(|| Error::Unsupported(format!("{reference}: not an image reference")))?;
     let scheme = if opts.insecure { "http" } else { "https" };
@@ -532,11 +549,6 @@ pub fn pull(
         .get("layers")
         .and_then(|l| l.as_array())
         .ok_or_else(|| err(&r, "manifest without layers"))?;
-    let fetcher = Fetcher::new(FetchOptions {
-        // Blob storage may live on another (private) network: do not second-guess the registry.
-        allow_link_local: true,
-        ..FetchOptions::default()
-    });
     let mut out = Vec::with_capacity(layers.len());
     for (i, l) in layers.iter().enumerate() {
         let d: Digest = l
@@ -549,27 +561,55 @@ pub fn pull(
             .get("mediaType")
             .and_then(|m| m.as_str())
             .map(str::to_string);
-        if skip(&d) {
+        out.push((d, media_type));
+    }
+    Ok(Resolved {
+        reference: r,
+        manifest_digest: digest,
+        layers: out,
+        base: c.base,
+        authorization: c.auth,
+        platform: want,
+    })
+}
+
+/// Resolve `reference` and fetch its layers into `dir` (kept by the caller for as long as the
+/// image is read). Layers for which `skip` answers true are not downloaded
+/// ([`LayerSource::Cached`]).
+pub fn pull(
+    reference: &str,
+    opts: &RegistryOptions,
+    dir: &Path,
+    skip: &dyn Fn(&Digest) -> bool,
+) -> Result<Image> {
+    let res = resolve(reference, opts)?;
+    let fetcher = Fetcher::new(FetchOptions {
+        // Blob storage may live on another (private) network: do not second-guess the registry.
+        allow_link_local: true,
+        ..FetchOptions::default()
+    });
+    let headers: Vec<(String, String)> = res
+        .authorization
+        .iter()
+        .map(|a| ("Authorization".to_string(), a.clone()))
+        .collect();
+    let mut out = Vec::with_capacity(res.layers.len());
+    for (i, (d, media_type)) in res.layers.iter().enumerate() {
+        if skip(d) {
             out.push(ImageLayer {
-                digest: Some(d),
-                media_type,
+                digest: Some(d.clone()),
+                media_type: media_type.clone(),
                 source: LayerSource::Cached,
             });
             continue;
         }
         let path = dir.join(format!("layer-{i}"));
-        let url = format!("{}/v2/{}/blobs/{d}", c.base, r.repository);
-        let headers: Vec<(String, String)> = c
-            .auth
-            .iter()
-            .map(|a| ("Authorization".to_string(), a.clone()))
-            .collect();
         let len = fetcher
-            .fetch(d.as_str(), &url, &headers, Some(&d), &path)
-            .map_err(|e| err(&r, e.to_string()))?;
+            .fetch(d.as_str(), &res.blob_url(d), &headers, Some(d), &path)
+            .map_err(|e| err(&res.reference, e.to_string()))?;
         out.push(ImageLayer {
-            digest: Some(d),
-            media_type,
+            digest: Some(d.clone()),
+            media_type: media_type.clone(),
             source: LayerSource::Blob {
                 range: FileRange {
                     path: Arc::new(path),
@@ -580,8 +620,13 @@ pub fn pull(
             },
         });
     }
-    let mut img = Image::from_layers(reference, ImageFormat::Registry, Some(digest), out);
-    img.platform = Some(want);
+    let mut img = Image::from_layers(
+        reference,
+        ImageFormat::Registry,
+        Some(res.manifest_digest.clone()),
+        out,
+    );
+    img.platform = Some(res.platform);
     Ok(img)
 }
 

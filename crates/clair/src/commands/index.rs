@@ -86,7 +86,7 @@ fn is_registry_reference(s: &str) -> bool {
 }
 
 /// Registry settings from flags and the environment (klar's variables included).
-fn registry_options(o: &ImageArgs) -> source::registry::RegistryOptions {
+pub fn registry_options(o: &ImageArgs) -> source::registry::RegistryOptions {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let user = o.username.clone().or_else(|| env("DOCKER_USER"));
     let password = o.password.clone().or_else(|| env("DOCKER_PASSWORD"));

@@ -2,6 +2,7 @@
 
 mod config;
 mod index;
+mod report;
 pub mod scan;
 mod serve;
 mod update;
@@ -77,5 +78,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Explain(args) => scan::explain(&args, &g),
         Command::Config(args) => config::run(&args, &g),
         Command::Serve(args) => serve::run(&args, &g),
+        Command::Report(args) => report::run(&args, &g),
     }
 }
