@@ -18,7 +18,7 @@ fn tools() -> bool {
             .output()
             .is_ok_and(|o| o.status.success())
     };
-    let ok = have("docker-registry") && have("skopeo") && have("htpasswd");
+    let ok = have("docker-registry") && have("skopeo") && have("htpasswd") && have("openssl");
     if !ok {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
@@ -523,4 +523,199 @@ fn report_from_a_running_server() {
     );
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// A token server as Docker's distribution registry expects one: Basic credentials in, an
+/// RS256 JWT out (signed with `openssl`, certificate in the `x5c` header, trusted by the
+/// registry's `rootcertbundle`).
+struct TokenServer {
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn b64url(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+}
+
+fn token_server(dir: &Path, user: &str, password: &str) -> (TokenServer, PathBuf) {
+    let key = dir.join("token.key");
+    let cert = dir.join("token.crt");
+    let o = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=clair-test-token",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let der = Command::new("openssl")
+        .args(["x509", "-outform", "DER", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap()
+        .stdout;
+    let x5c = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&der)
+    };
+    let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    let url = format!("http://{}/token", server.server_addr().to_ip().unwrap());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let want = {
+        use base64::Engine as _;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        )
+    };
+    let (key2, stop2) = (key.clone(), stop.clone());
+    std::thread::spawn(move || {
+        while !stop2.load(std::sync::atomic::Ordering::SeqCst) {
+            let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(50)) else {
+                continue;
+            };
+            let authed = req.headers().iter().any(|h| {
+                h.field
+                    .as_str()
+                    .as_str()
+                    .eq_ignore_ascii_case("authorization")
+                    && h.value.as_str() == want
+            });
+            if !authed {
+                let _ = req.respond(tiny_http::Response::empty(401));
+                continue;
+            }
+            let query = req.url().split_once('?').map_or("", |(_, q)| q).to_string();
+            let mut access = Vec::new();
+            for kv in query.split('&') {
+                if let Some(scope) = kv.strip_prefix("scope=") {
+                    let scope = scope
+                        .replace("%3A", ":")
+                        .replace("%2C", ",")
+                        .replace("%2F", "/");
+                    let parts: Vec<&str> = scope.split(':').collect();
+                    if parts.len() == 3 {
+                        access.push(serde_json::json!({"type": parts[0], "name": parts[1],
+                            "actions": parts[2].split(',').collect::<Vec<_>>()}));
+                    }
+                }
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "x5c": [x5c]});
+            let claims = serde_json::json!({"iss": "clair-test-issuer", "sub": "clair", "aud": "clair-test-registry",
+                "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}-{}", access.len()), "access": access});
+            let signing = format!(
+                "{}.{}",
+                b64url(header.to_string().as_bytes()),
+                b64url(claims.to_string().as_bytes())
+            );
+            let mut child = Command::new("openssl")
+                .args(["dgst", "-sha256", "-sign"])
+                .arg(&key2)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            std::io::Write::write_all(&mut child.stdin.take().unwrap(), signing.as_bytes())
+                .unwrap();
+            let sig = child.wait_with_output().unwrap().stdout;
+            let token = format!("{signing}.{}", b64url(&sig));
+            let body =
+                serde_json::json!({"token": token, "access_token": token, "expires_in": 300});
+            let _ = req.respond(tiny_http::Response::from_string(body.to_string()));
+        }
+    });
+    (TokenServer { url, stop }, cert)
+}
+
+#[test]
+fn token_auth_registry() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (tokens, cert) = token_server(dir.path(), "clair", "s3cret");
+    let root = dir.path().join("storage");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let cfg = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\nauth:\n  token:\n    realm: {}\n    service: clair-test-registry\n    issuer: clair-test-issuer\n    rootcertbundle: {}\n",
+        root.display(),
+        tokens.url,
+        cert.display()
+    );
+    let cfg_path = dir.path().join("config.yml");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&cfg_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "registry did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let reg = Registry {
+        child,
+        addr,
+        root,
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    push(
+        &reg,
+        "bookworm-minbase",
+        "test/minbase:1",
+        Some("clair:s3cret"),
+    );
+    let db = dir.path().join("clair.db");
+    let reference = format!("{}/test/minbase:1", reg.addr);
+    let args = ["index", "--insecure", "-f", "json", reference.as_str()];
+    let v = index_json(&clair(
+        &args,
+        &db,
+        &[
+            ("CLAIR_REGISTRY_USERNAME", "clair"),
+            ("CLAIR_REGISTRY_PASSWORD", "s3cret"),
+        ],
+    ));
+    assert_eq!(v["manifest_hash"], MINBASE);
+    assert_eq!(v["packages"].as_object().unwrap().len(), 88);
+    let o = clair(
+        &args,
+        &dir.path().join("other.db"),
+        &[
+            ("CLAIR_REGISTRY_USERNAME", "clair"),
+            ("CLAIR_REGISTRY_PASSWORD", "wrong"),
+        ],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("token service") && err.contains("401"),
+        "{err}"
+    );
 }
