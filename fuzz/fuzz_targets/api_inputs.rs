@@ -1,10 +1,14 @@
 #![no_main]
 //! Request bodies, layer URLs, redirect targets and page tokens never panic the server's
-//! parsers; neither does any config file text.
+//! parsers; neither do config file text, image references and registry auth challenges.
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     clair_http::parse_untrusted(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = clair_layer::source::registry::parse_reference(text);
+        let _ = clair_layer::source::registry::parse_challenge(text);
+    }
     if let Ok(text) = std::str::from_utf8(data)
         && let Ok(l) = clair_config::Loaded::parse(text, std::path::Path::new("fuzz.yaml"))
     {

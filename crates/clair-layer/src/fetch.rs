@@ -34,6 +34,9 @@ pub struct FetchOptions {
     pub allow_link_local: bool,
     /// Only 200 counts (Clair v4); otherwise any 2xx (Clair v2).
     pub require_200: bool,
+    /// Trust only these PEM certificates for HTTPS (a private registry's CA); `None`: the
+    /// usual roots.
+    pub ca_pem: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 impl Default for FetchOptions {
@@ -47,6 +50,7 @@ impl Default for FetchOptions {
             max_size: 16 << 30,
             allow_link_local: false,
             require_200: true,
+            ca_pem: None,
         }
     }
 }
@@ -220,10 +224,34 @@ enum Try {
     Fail(FetchError),
 }
 
+/// A TLS configuration trusting exactly the certificates in `pem`.
+pub fn tls_trusting(pem: &[u8]) -> Result<ureq::tls::TlsConfig, String> {
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        match item.map_err(|e| format!("reading certificates: {e}"))? {
+            ureq::tls::PemItem::Certificate(c) => certs.push(c),
+            _ => continue,
+        }
+    }
+    if certs.is_empty() {
+        return Err("no certificate in the CA file".into());
+    }
+    Ok(ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+        .build())
+}
+
 impl Fetcher {
-    /// A fetcher with these settings.
+    /// A fetcher with these settings (an unreadable `ca_pem` leaves the usual roots; callers
+    /// check it with [`tls_trusting`] first).
     pub fn new(opts: FetchOptions) -> Fetcher {
-        let config = ureq::Agent::config_builder()
+        let mut builder = ureq::Agent::config_builder();
+        if let Some(pem) = &opts.ca_pem
+            && let Ok(tls) = tls_trusting(pem)
+        {
+            builder = builder.tls_config(tls);
+        }
+        let config = builder
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_connect(Some(opts.connect_timeout))

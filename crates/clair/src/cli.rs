@@ -215,6 +215,9 @@ pub struct ImageArgs {
     /// Plain HTTP to the registry (a local or test registry).
     #[arg(long)]
     pub insecure: bool,
+    /// Trust the CA certificates in this PEM file (only those) for the registry.
+    #[arg(long, env = "CLAIR_REGISTRY_CA_FILE", value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

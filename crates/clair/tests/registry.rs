@@ -719,3 +719,116 @@ fn token_auth_registry() {
         "{err}"
     );
 }
+
+/// A registry over TLS with a private CA: refused without it, trusted with `--ca-file`.
+#[test]
+fn tls_registry_with_a_private_ca() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ossl = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .current_dir(d)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    ossl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=clair-test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    ossl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+    ]);
+    std::fs::write(d.join("ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    ossl(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "ext",
+        "-out",
+        "srv.crt",
+    ]);
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let cfg = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n  tls:\n    certificate: {}\n    key: {}\n",
+        d.join("storage").display(),
+        d.join("srv.crt").display(),
+        d.join("srv.key").display()
+    );
+    std::fs::write(d.join("config.yml"), cfg).unwrap();
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(d.join("config.yml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "registry did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let reg = Registry {
+        child,
+        addr,
+        root: d.join("storage"),
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    push(&reg, "bookworm-minbase", "test/minbase:1", None);
+    let reference = format!("{}/test/minbase:1", reg.addr);
+    let o = clair(&["index", "-f", "json", &reference], &d.join("a.db"), &[]);
+    assert!(!o.status.success(), "an unknown CA must not be trusted");
+    let ca = d.join("ca.crt");
+    let v = index_json(&clair(
+        &[
+            "index",
+            "-f",
+            "json",
+            "--ca-file",
+            ca.to_str().unwrap(),
+            &reference,
+        ],
+        &d.join("b.db"),
+        &[],
+    ));
+    assert_eq!(v["manifest_hash"], MINBASE);
+    assert_eq!(v["packages"].as_object().unwrap().len(), 88);
+}

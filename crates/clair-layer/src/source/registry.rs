@@ -133,6 +133,8 @@ pub struct RegistryOptions {
     pub platform: Option<String>,
     /// Docker config file (default `~/.docker/config.json`).
     pub docker_config: Option<PathBuf>,
+    /// A PEM file of CA certificates to trust (and only those) for this registry.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Credentials for `registry` from a Docker config file (`auths.<host>.auth`).
@@ -184,8 +186,8 @@ fn err(r: &Reference, message: impl Into<String>) -> Error {
     }
 }
 
-/// `Bearer realm="…",service="…",scope="…"` → (scheme, params).
-fn parse_challenge(h: &str) -> (String, Vec<(String, String)>) {
+/// `Bearer realm="…",service="…",scope="…"` → (scheme, lower-case params).
+pub fn parse_challenge(h: &str) -> (String, Vec<(String, String)>) {
     let (scheme, rest) = h.trim().split_once(' ').unwrap_or((h.trim(), ""));
     let mut params = Vec::new();
     let mut rest = rest.trim();
@@ -451,8 +453,15 @@ pub fn resolve(reference: &str, opts: &RegistryOptions) -> Result<Resolved> {
     let r = parse_reference(reference)
         .ok_or_else(|| Error::Unsupported(format!("{reference}: not an image reference")))?;
     let scheme = if opts.insecure { "http" } else { "https" };
+    let mut builder = ureq::Agent::config_builder();
+    if let Some(ca) = &opts.ca_file {
+        let pem = std::fs::read(ca).map_err(|e| Error::io(ca.display(), e))?;
+        let tls = crate::fetch::tls_trusting(&pem)
+            .map_err(|m| err(&r, format!("{}: {m}", ca.display())))?;
+        builder = builder.tls_config(tls);
+    }
     let agent = ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
+        builder
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(15)))
             .timeout_recv_response(Some(Duration::from_secs(60)))
@@ -482,7 +491,10 @@ pub fn resolve(reference: &str, opts: &RegistryOptions) -> Result<Resolved> {
         auth: None,
     };
     let (mut media, mut body, mut digest) = c.manifest(&r.reference)?;
-    if media.contains("distribution.manifest.v1") {
+    let schema1 = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .is_some_and(|v| v.get("schemaVersion").and_then(|n| n.as_u64()) == Some(1));
+    if media.contains("distribution.manifest.v1") || schema1 {
         return Err(err(
             &r,
             "Docker schema 1 manifests are not supported (deprecated since 2017); push the image again with a current client",
@@ -583,9 +595,16 @@ pub fn pull(
     skip: &dyn Fn(&Digest) -> bool,
 ) -> Result<Image> {
     let res = resolve(reference, opts)?;
+    let ca_pem = match &opts.ca_file {
+        Some(ca) => Some(Arc::new(
+            std::fs::read(ca).map_err(|e| Error::io(ca.display(), e))?,
+        )),
+        None => None,
+    };
     let fetcher = Fetcher::new(FetchOptions {
         // Blob storage may live on another (private) network: do not second-guess the registry.
         allow_link_local: true,
+        ca_pem,
         ..FetchOptions::default()
     });
     let headers: Vec<(String, String)> = res
@@ -657,6 +676,30 @@ mod tests {
         for bad in ["", "UPPER/case", "a b", "/abs/path", "repo//x"] {
             assert_eq!(parse_reference(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn schema_1_is_refused_clearly() {
+        let s = clair_test::http::TestServer::start();
+        s.put(
+            "/v2/test/old/manifests/1",
+            r#"{"schemaVersion": 1, "name": "test/old", "tag": "1", "architecture": "amd64",
+               "fsLayers": [{"blobSum": "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4"}],
+               "history": [], "signatures": []}"#,
+        );
+        let host = s.url().trim_start_matches("http://").to_string();
+        let opts = RegistryOptions {
+            insecure: true,
+            ..RegistryOptions::default()
+        };
+        let e = resolve(&format!("{host}/test/old:1"), &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("schema 1"), "{e}");
+        let e = resolve(&format!("{host}/test/missing:1"), &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not found (404)"), "{e}");
     }
 
     #[test]

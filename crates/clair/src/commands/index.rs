@@ -99,6 +99,7 @@ pub fn registry_options(o: &ImageArgs) -> source::registry::RegistryOptions {
         insecure: o.insecure,
         platform: o.platform.clone(),
         docker_config: None,
+        ca_file: o.ca_file.clone(),
     }
 }
 
