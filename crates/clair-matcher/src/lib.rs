@@ -13,6 +13,7 @@ pub mod bundle;
 pub mod fetch;
 mod manager;
 pub mod matching;
+pub mod notify;
 pub mod updater;
 
 pub use fetch::{Http, HttpOptions, Validators};

@@ -50,6 +50,52 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
+    let notify_opts = clair_matcher::notify::NotifyOptions {
+        disable_summary: cfg.notifier.disable_summary,
+    };
+    if let Some(target) = cfg
+        .notifier
+        .webhook_target
+        .clone()
+        .filter(|t| !t.is_empty())
+    {
+        use base64::Engine as _;
+        let psk = match &cfg.psk {
+            Some(p) => Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(p.key.trim())
+                    .context("auth.psk.key is not base64")?,
+            ),
+            None => None,
+        };
+        let notifier = clair_matcher::notify::Notifier {
+            callback: cfg
+                .notifier
+                .webhook_callback
+                .clone()
+                .unwrap_or_else(|| format!("http://{api_addr}/notifier/api/v1/notification/")),
+            target,
+            headers: Vec::new(),
+            psk,
+            retry: cfg.notifier.delivery_interval,
+            timeout: Duration::from_secs(30),
+        };
+        let store = store.clone();
+        let stop = stop.clone();
+        threads.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                if let Err(e) = notifier.deliver_due(store.as_ref()) {
+                    tracing::error!(error = %e, "delivering notifications");
+                }
+                for _ in 0..10 {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+        }));
+    }
     let interval = cfg.updater_interval;
     if !args.no_updaters && !interval.is_zero() {
         let m = super::update::manager(g, Http::default(), args.keep)?;
@@ -63,6 +109,16 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 let started = std::time::Instant::now();
                 for r in m.run(None, &NoUpdateProgress) {
                     tracing::info!(updater = %r.updater, outcome = ?r.outcome, "update run");
+                    if matches!(r.outcome, clair_matcher::Outcome::Updated { .. })
+                        && let Err(e) = clair_matcher::notify::notify_update(
+                            st.store.as_ref(),
+                            &clair_ecosystems::EcosystemNamespaces,
+                            &r.updater,
+                            notify_opts,
+                        )
+                    {
+                        tracing::error!(updater = %r.updater, error = %e, "computing notifications");
+                    }
                 }
                 if let Err(e) = st.refresh() {
                     tracing::error!(error = %e, "refreshing the matcher index");

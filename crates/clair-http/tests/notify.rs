@@ -1,0 +1,217 @@
+//! Notifications end to end on SQLite and PostgreSQL: indexed images, two Debian tracker
+//! versions loaded by the real updater, the diff turned into Clair v4 notifications for exactly
+//! the affected manifests, and webhook delivery to a real receiver that fails first.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clair_ecosystems::EcosystemNamespaces;
+use clair_indexer::NoProgress;
+use clair_layer::source::{self, OpenOptions};
+use clair_matcher::notify::{self, Notifier, NotifyOptions};
+use clair_matcher::{Http, HttpOptions, NoUpdateProgress, UpdateManager};
+use clair_store::Store;
+use clair_test::http::{Behavior, TestServer};
+use clair_test::oci::{Layer, write_layout};
+use clair_test::tar::{Member, build};
+use common::*;
+use serde_json::Value;
+
+fn tracker() -> Value {
+    serde_json::from_slice(
+        &std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../clair-ecosystems/testdata/match/debian-bookworm-tracker.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap()
+}
+
+fn run_debian(store: &Arc<dyn Store>, feed: &Value) {
+    let s = TestServer::start();
+    s.put("/debian/json", feed.to_string());
+    let cfg = serde_json::json!({"debian": {"json_url": format!("{}/debian/json", s.url())}});
+    let ups = clair_ecosystems::updaters(
+        Some(&["debian".to_string()]),
+        &serde_json::from_value(cfg).unwrap(),
+    )
+    .unwrap();
+    let m = UpdateManager::new(store.clone(), ups).with_http(Http::new(HttpOptions {
+        attempts: 1,
+        ..HttpOptions::default()
+    }));
+    for r in m.run(None, &NoUpdateProgress) {
+        assert!(
+            matches!(r.outcome, clair_matcher::Outcome::Updated { .. }),
+            "{:?}",
+            r.outcome
+        );
+    }
+}
+
+fn index(store: &Arc<dyn Store>, reference: &str) -> String {
+    let img = source::open(reference, &OpenOptions::default()).unwrap();
+    let indexer = clair_ecosystems::default_indexer();
+    let (indexed, _) =
+        clair_store::index_image(store.as_ref(), &indexer, &img, &NoProgress).unwrap();
+    indexed.report.manifest_hash.to_string()
+}
+
+fn flow(store: Arc<dyn Store>) {
+    let debian = index(
+        &store,
+        &format!(
+            "oci:{}:bookworm-minbase",
+            clair_test::images("oci").display()
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let tar = build(&[
+        Member::file("etc/os-release", "ID=alpine\nVERSION_ID=3.11.13\n"),
+        Member::file(
+            "lib/apk/db/installed",
+            std::fs::read(clair_test::corpus("pkgdb/apk/clair2/installed")).unwrap(),
+        ),
+    ]);
+    write_layout(dir.path(), "alpine", &[Layer::plain(&tar)]);
+    let alpine = index(&store, &format!("oci:{}:alpine", dir.path().display()));
+    let ns = EcosystemNamespaces;
+
+    // The first operation of an updater notifies nothing (everything would be "added").
+    let v1 = tracker();
+    run_debian(&store, &v1);
+    assert_eq!(
+        notify::notify_update(store.as_ref(), &ns, "debian", NotifyOptions::default()).unwrap(),
+        None
+    );
+
+    // The next one adds two bash issues (high, low) and drops the systemd one.
+    let mut v2 = v1.clone();
+    v2["bash"] = serde_json::json!({
+        "CVE-2099-0100": {"description": "new, high", "releases": {"bookworm": {"status": "open", "repositories": {"bookworm": "5.2.15-2+b9"}, "urgency": "high"}}},
+        "CVE-2099-0101": {"description": "new, low", "releases": {"bookworm": {"status": "open", "repositories": {"bookworm": "5.2.15-2+b9"}, "urgency": "low"}}}
+    });
+    v2.as_object_mut().unwrap().remove("systemd");
+    run_debian(&store, &v2);
+    let ops = store
+        .update_operations(clair_store::OpKind::Vulnerability, Some("debian"))
+        .unwrap();
+    let diff = store.update_diff(Some(ops[1].id), ops[0].id).unwrap();
+
+    let all = notify::v4_items(
+        store.as_ref(),
+        &ns,
+        &diff,
+        NotifyOptions {
+            disable_summary: true,
+        },
+    )
+    .unwrap();
+    let got: Vec<(String, String, String)> = {
+        let mut v: Vec<_> = all
+            .iter()
+            .map(|i| {
+                (
+                    i["manifest"].as_str().unwrap().to_string(),
+                    i["reason"].as_str().unwrap().to_string(),
+                    i["vulnerability"]["name"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        got,
+        vec![
+            (debian.clone(), "added".into(), "CVE-2099-0100".into()),
+            (debian.clone(), "added".into(), "CVE-2099-0101".into()),
+            (debian.clone(), "removed".into(), "CVE-2099-0003".into()),
+        ],
+        "the Alpine manifest is not affected"
+    );
+    assert!(!got.iter().any(|(m, _, _)| *m == alpine));
+
+    // The summary keeps the most severe per manifest and reason; stored for delivery.
+    let id = notify::notify_update(store.as_ref(), &ns, "debian", NotifyOptions::default())
+        .unwrap()
+        .expect("a notification");
+    let page = store.notification_items(id, None, 100).unwrap();
+    let names: Vec<(String, String)> = page
+        .items
+        .iter()
+        .map(|i| {
+            (
+                i.body["reason"].as_str().unwrap().to_string(),
+                i.body["vulnerability"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names.contains(&("added".into(), "CVE-2099-0100".into())),
+        "{names:?}"
+    );
+    assert!(names.contains(&("removed".into(), "CVE-2099-0003".into())));
+    let added = page
+        .items
+        .iter()
+        .find(|i| i.body["reason"] == "added")
+        .unwrap();
+    assert_eq!(added.body["vulnerability"]["normalized_severity"], "High");
+    assert_eq!(added.body["vulnerability"]["severity"], "High");
+    assert_eq!(added.body["manifest"], debian.as_str());
+
+    // Delivery: the receiver fails twice, then takes it; delivered once, attempts counted.
+    let receiver = TestServer::start();
+    receiver.put("/notify", "ok");
+    receiver.set("/notify", Behavior::FailTimes(500, 2));
+    let n = Notifier {
+        target: format!("{}/notify", receiver.url()),
+        callback: "http://clair.example/notifier/api/v1/notification".into(),
+        headers: vec![],
+        psk: Some(b"0123456789abcdef".to_vec()),
+        retry: Duration::ZERO,
+        timeout: Duration::from_secs(5),
+    };
+    let mut delivered = 0;
+    for _ in 0..5 {
+        delivered += n.deliver_due(store.as_ref()).unwrap();
+    }
+    assert_eq!(delivered, 1);
+    let hits: Vec<u16> = receiver.hits().into_iter().map(|(_, c)| c).collect();
+    assert_eq!(hits, vec![500, 500, 200]);
+    let stored = store.notification(id).unwrap().unwrap();
+    assert_eq!(stored.status, clair_store::NotificationStatus::Delivered);
+    assert_eq!(stored.attempts, 3);
+
+    // What the receiver then reads through the API.
+    let srv = start(store.clone(), clair_http::FetchOptions::default(), 0);
+    let r = call(
+        "GET",
+        &format!("{}/notifier/api/v1/notification/{id}", srv.api),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["notifications"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn notifications_sqlite() {
+    flow(sqlite());
+}
+
+#[test]
+fn notifications_postgres() {
+    if let Some(s) = postgres() {
+        flow(s);
+    }
+}
