@@ -215,3 +215,151 @@ fn notifications_postgres() {
         flow(s);
     }
 }
+
+/// Clair v2 webhooks: 200/201 success after retries within a pass, sent again every
+/// renotify interval until the client DELETEs the notification.
+fn v2_webhooks(store: Arc<dyn Store>) {
+    let id = store
+        .create_notification(
+            clair_matcher::notify::V1_KIND,
+            &serde_json::json!({"New": {"Vulnerability": {"Name": "CVE-TEST"}}}),
+            &[],
+        )
+        .unwrap();
+    let receiver = TestServer::start();
+    receiver.put("/secscan/notify", "ok");
+    receiver.set("/secscan/notify", Behavior::FailTimes(503, 2));
+    let n = notify::NotifierV2 {
+        endpoint: format!("{}/secscan/notify", receiver.url()),
+        proxy: None,
+        attempts: 3,
+        backoff: Duration::from_millis(10),
+        renotify: Duration::ZERO,
+    };
+    assert_eq!(
+        n.deliver_due(store.as_ref()).unwrap(),
+        1,
+        "three tries in one pass"
+    );
+    let st = store.notification(id).unwrap().unwrap();
+    assert_eq!(st.status, clair_store::NotificationStatus::Notified);
+    // Renotify interval 0: sent again on the next pass, until deleted through the API.
+    assert_eq!(n.deliver_due(store.as_ref()).unwrap(), 1);
+    let srv = start(store.clone(), clair_http::FetchOptions::default(), 0);
+    let r = call(
+        "DELETE",
+        &format!("{}/v1/notifications/{id}", srv.api),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(n.deliver_due(store.as_ref()).unwrap(), 0);
+    let codes: Vec<u16> = receiver.hits().into_iter().map(|(_, c)| c).collect();
+    assert_eq!(codes, vec![503, 503, 200, 200]);
+    // A receiver that only ever fails: the pass gives up after `attempts`, a later pass retries.
+    let id2 = store
+        .create_notification(clair_matcher::notify::V1_KIND, &serde_json::json!({}), &[])
+        .unwrap();
+    receiver.put("/down", "");
+    receiver.set("/down", Behavior::Status(500));
+    let down = notify::NotifierV2 {
+        endpoint: format!("{}/down", receiver.url()),
+        ..n.clone()
+    };
+    assert_eq!(down.deliver_due(store.as_ref()).unwrap(), 0);
+    let st = store.notification(id2).unwrap().unwrap();
+    assert_eq!(
+        (st.status, st.attempts),
+        (clair_store::NotificationStatus::Failed, 1)
+    );
+    assert!(st.last_error.unwrap().contains("HTTP 500"));
+}
+
+/// At least once across a restart (the receiver is down, then the process is replaced), and
+/// exactly once with two instances delivering from one store at the same time.
+fn durable_and_once(store: Arc<dyn Store>) {
+    let ids: Vec<_> = (0..5)
+        .map(|_| {
+            store
+                .create_notification(notify::KIND, &serde_json::json!({}), &[])
+                .unwrap()
+        })
+        .collect();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}/notify", closed.local_addr().unwrap());
+    drop(closed);
+    let n = Notifier {
+        target: dead,
+        callback: "http://clair/notifier/api/v1/notification/".into(),
+        headers: vec![],
+        psk: None,
+        retry: Duration::ZERO,
+        timeout: Duration::from_secs(2),
+    };
+    assert_eq!(n.deliver_due(store.as_ref()).unwrap(), 0, "receiver down");
+    drop(n);
+    // "After the restart": new notifiers, two of them racing, the receiver up.
+    let receiver = TestServer::start();
+    receiver.put("/notify", "ok");
+    let target = format!("{}/notify", receiver.url());
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let store = store.clone();
+            let target = target.clone();
+            std::thread::spawn(move || {
+                let n = Notifier {
+                    target,
+                    callback: "http://clair/notifier/api/v1/notification/".into(),
+                    headers: vec![],
+                    psk: None,
+                    retry: Duration::ZERO,
+                    timeout: Duration::from_secs(5),
+                };
+                let mut total = 0;
+                for _ in 0..20 {
+                    total += n.deliver_due(store.as_ref()).unwrap();
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                total
+            })
+        })
+        .collect();
+    let total: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(total, 5);
+    assert_eq!(
+        receiver.hits().len(),
+        5,
+        "each notification delivered exactly once"
+    );
+    for id in ids {
+        let st = store.notification(id).unwrap().unwrap();
+        assert_eq!(
+            (st.status, st.attempts),
+            (clair_store::NotificationStatus::Delivered, 2)
+        );
+    }
+}
+
+#[test]
+fn v2_webhooks_sqlite() {
+    v2_webhooks(sqlite());
+}
+
+#[test]
+fn v2_webhooks_postgres() {
+    if let Some(s) = postgres() {
+        v2_webhooks(s);
+    }
+}
+
+#[test]
+fn durable_and_once_sqlite() {
+    durable_and_once(sqlite());
+}
+
+#[test]
+fn durable_and_once_postgres() {
+    if let Some(s) = postgres() {
+        durable_and_once(s);
+    }
+}

@@ -233,6 +233,91 @@ impl Notifier {
     }
 }
 
+/// The store notification kind of Clair v2 notifications.
+pub const V1_KIND: &str = "v1";
+
+/// Clair v2's webhook sender (`notifier.http`): `POST {"Notification":{"Name":…}}`, 200 or 201
+/// is success, `attempts` tries per pass with exponential backoff, and a delivered
+/// notification is sent again every `renotify` until the client deletes it.
+#[derive(Debug, Clone)]
+pub struct NotifierV2 {
+    /// `notifier.http.endpoint`.
+    pub endpoint: String,
+    /// `notifier.http.proxy`.
+    pub proxy: Option<String>,
+    /// `notifier.attempts`.
+    pub attempts: u32,
+    /// First wait between tries (doubled each time, at most 15 minutes).
+    pub backoff: Duration,
+    /// `notifier.renotifyinterval`.
+    pub renotify: Duration,
+}
+
+impl NotifierV2 {
+    /// Send every due Clair v2 notification once (under the store lock
+    /// `notifier/deliver-v1`). Returns how many were accepted.
+    pub fn deliver_due(&self, store: &dyn Store) -> clair_store::Result<usize> {
+        let Some(_lock) = store.try_lock("notifier/deliver-v1")? else {
+            return Ok(0);
+        };
+        let mut cfg = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(5)));
+        if let Some(p) = &self.proxy {
+            match ureq::Proxy::new(p) {
+                Ok(proxy) => cfg = cfg.proxy(Some(proxy)),
+                Err(e) => tracing::error!(proxy = %p, error = %e, "notifier proxy ignored"),
+            }
+        }
+        let agent = ureq::Agent::new_with_config(cfg.build());
+        let mut delivered = 0;
+        for n in store.notifications_due(jiff::Timestamp::now(), 100)? {
+            if n.kind != V1_KIND {
+                continue;
+            }
+            let body = serde_json::json!({"Notification": {"Name": n.id}}).to_string();
+            let mut wait = self.backoff;
+            let mut last_error = String::new();
+            let mut ok = false;
+            for attempt in 1..=self.attempts.max(1) {
+                match agent
+                    .post(&self.endpoint)
+                    .header("Content-Type", "application/json")
+                    .send(body.as_str())
+                {
+                    Ok(r) if matches!(r.status().as_u16(), 200 | 201) => {
+                        ok = true;
+                        break;
+                    }
+                    Ok(r) => {
+                        last_error = format!("{}: HTTP {}", self.endpoint, r.status().as_u16())
+                    }
+                    Err(e) => last_error = format!("{}: {e}", self.endpoint),
+                }
+                if attempt < self.attempts {
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(15 * 60));
+                }
+            }
+            let outcome = if ok {
+                delivered += 1;
+                Delivery::Notified {
+                    again_at: retry_at(self.renotify),
+                }
+            } else {
+                tracing::warn!(id = %n.id, error = %last_error, "notification delivery failed");
+                // Picked again on a later pass, as Clair v2 does.
+                Delivery::Failed {
+                    error: last_error,
+                    retry_at: jiff::Timestamp::now(),
+                }
+            };
+            store.record_delivery(n.id, &outcome)?;
+        }
+        Ok(delivered)
+    }
+}
+
 fn retry_at(after: Duration) -> jiff::Timestamp {
     let now = jiff::Timestamp::now();
     jiff::SignedDuration::try_from(after)

@@ -116,6 +116,9 @@ pub enum NotificationStatus {
     Created,
     /// Delivered (the receiver answered with success).
     Delivered,
+    /// Delivered, and to be sent again at `next_attempt` until acknowledged (Clair v2's
+    /// `renotifyinterval`).
+    Notified,
     /// Last delivery attempt failed; retried at `next_attempt`.
     Failed,
     /// Acknowledged by the client (deleted); kept until garbage-collected.
@@ -128,6 +131,7 @@ impl NotificationStatus {
         match self {
             NotificationStatus::Created => "created",
             NotificationStatus::Delivered => "delivered",
+            NotificationStatus::Notified => "notified",
             NotificationStatus::Failed => "failed",
             NotificationStatus::Deleted => "deleted",
         }
@@ -136,6 +140,7 @@ impl NotificationStatus {
     pub(crate) fn parse(s: &str) -> NotificationStatus {
         match s {
             "delivered" => NotificationStatus::Delivered,
+            "notified" => NotificationStatus::Notified,
             "failed" => NotificationStatus::Failed,
             "deleted" => NotificationStatus::Deleted,
             _ => NotificationStatus::Created,
@@ -187,6 +192,11 @@ pub struct NotificationPage {
 pub enum Delivery {
     /// The receiver accepted it.
     Delivered,
+    /// The receiver accepted it; send it again at `again_at` unless it is acknowledged first.
+    Notified {
+        /// When to send it again.
+        again_at: jiff::Timestamp,
+    },
     /// It failed; try again at `retry_at`.
     Failed {
         /// Why.

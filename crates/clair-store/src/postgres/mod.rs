@@ -931,7 +931,7 @@ impl Store for PgStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.run(|c| {
             c.query(
-                "SELECT * FROM notification WHERE status IN ('created', 'failed') AND next_attempt <= $1
+                "SELECT * FROM notification WHERE status IN ('created', 'failed', 'notified') AND next_attempt <= $1
                  ORDER BY next_attempt, id LIMIT $2",
                 &[&micros(now), &limit],
             )?
@@ -949,6 +949,11 @@ impl Store for PgStore {
                     "UPDATE notification SET status = 'delivered', attempts = attempts + 1, last_error = NULL,
                      updated = $2 WHERE id = $1 AND status != 'deleted'",
                     &[&id.to_string(), &now],
+                )?,
+                Delivery::Notified { again_at } => c.execute(
+                    "UPDATE notification SET status = 'notified', attempts = attempts + 1, last_error = NULL,
+                     next_attempt = $2, updated = $3 WHERE id = $1 AND status != 'deleted'",
+                    &[&id.to_string(), &micros(*again_at), &now],
                 )?,
                 Delivery::Failed { error, retry_at } => c.execute(
                     "UPDATE notification SET status = 'failed', attempts = attempts + 1, last_error = $2,

@@ -831,7 +831,7 @@ impl Store for SqliteStore {
         let rows = self.read(|c| {
             let mut st = c
                 .prepare(
-                    "SELECT * FROM notification WHERE status IN ('created', 'failed') AND next_attempt <= ?1
+                    "SELECT * FROM notification WHERE status IN ('created', 'failed', 'notified') AND next_attempt <= ?1
                      ORDER BY next_attempt, id LIMIT ?2",
                 )
                 .map_err(self.err())?;
@@ -855,6 +855,11 @@ impl Store for SqliteStore {
                 "UPDATE notification SET status = 'delivered', attempts = attempts + 1, last_error = NULL,
                  updated = ?2 WHERE id = ?1 AND status != 'deleted'",
                 params![id.to_string(), now],
+            ),
+            Delivery::Notified { again_at } => tx.execute(
+                "UPDATE notification SET status = 'notified', attempts = attempts + 1, last_error = NULL,
+                 next_attempt = ?2, updated = ?3 WHERE id = ?1 AND status != 'deleted'",
+                params![id.to_string(), micros(*again_at), now],
             ),
             Delivery::Failed { error, retry_at } => tx.execute(
                 "UPDATE notification SET status = 'failed', attempts = attempts + 1, last_error = ?2,

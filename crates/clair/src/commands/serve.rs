@@ -53,39 +53,74 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let notify_opts = clair_matcher::notify::NotifyOptions {
         disable_summary: cfg.notifier.disable_summary,
     };
-    if let Some(target) = cfg
-        .notifier
-        .webhook_target
-        .clone()
-        .filter(|t| !t.is_empty())
-    {
-        use base64::Engine as _;
-        let psk = match &cfg.psk {
-            Some(p) => Some(
-                base64::engine::general_purpose::STANDARD
-                    .decode(p.key.trim())
-                    .context("auth.psk.key is not base64")?,
-            ),
+    let v4_notifier =
+        match cfg
+            .notifier
+            .webhook_target
+            .clone()
+            .filter(|t| !t.is_empty())
+        {
+            Some(target) => {
+                use base64::Engine as _;
+                let psk = match &cfg.psk {
+                    Some(p) => Some(
+                        base64::engine::general_purpose::STANDARD
+                            .decode(p.key.trim())
+                            .context("auth.psk.key is not base64")?,
+                    ),
+                    None => None,
+                };
+                Some(clair_matcher::notify::Notifier {
+                    callback: cfg.notifier.webhook_callback.clone().unwrap_or_else(|| {
+                        format!("http://{api_addr}/notifier/api/v1/notification/")
+                    }),
+                    target,
+                    headers: Vec::new(),
+                    psk,
+                    retry: cfg.notifier.delivery_interval,
+                    timeout: Duration::from_secs(30),
+                })
+            }
             None => None,
         };
-        let notifier = clair_matcher::notify::Notifier {
-            callback: cfg
-                .notifier
-                .webhook_callback
-                .clone()
-                .unwrap_or_else(|| format!("http://{api_addr}/notifier/api/v1/notification/")),
-            target,
-            headers: Vec::new(),
-            psk,
-            retry: cfg.notifier.delivery_interval,
-            timeout: Duration::from_secs(30),
-        };
+    let v2_notifier =
+        cfg.notifier
+            .endpoint
+            .clone()
+            .map(|endpoint| clair_matcher::notify::NotifierV2 {
+                endpoint,
+                proxy: cfg.notifier.proxy.clone(),
+                attempts: cfg.notifier.attempts.max(1),
+                backoff: Duration::from_secs(1),
+                renotify: cfg.notifier.renotify_interval,
+            });
+    {
         let store = store.clone();
         let stop = stop.clone();
         threads.push(std::thread::spawn(move || {
+            let mut last_gc = std::time::Instant::now();
             while !stop.load(Ordering::SeqCst) {
-                if let Err(e) = notifier.deliver_due(store.as_ref()) {
+                if let Some(n) = &v4_notifier
+                    && let Err(e) = n.deliver_due(store.as_ref())
+                {
                     tracing::error!(error = %e, "delivering notifications");
+                }
+                if let Some(n) = &v2_notifier
+                    && let Err(e) = n.deliver_due(store.as_ref())
+                {
+                    tracing::error!(error = %e, "delivering Clair v2 notifications");
+                }
+                if last_gc.elapsed() >= Duration::from_secs(3600) {
+                    last_gc = std::time::Instant::now();
+                    // Acknowledged notifications are kept a week, then removed.
+                    let cutoff = jiff::Timestamp::now()
+                        .checked_sub(jiff::SignedDuration::from_hours(24 * 7))
+                        .unwrap_or_else(|_| jiff::Timestamp::now());
+                    match store.gc_notifications(cutoff) {
+                        Ok(n) if n > 0 => tracing::info!(removed = n, "old notifications removed"),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "removing old notifications"),
+                    }
                 }
                 for _ in 0..10 {
                     if stop.load(Ordering::SeqCst) {
