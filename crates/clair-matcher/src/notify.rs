@@ -68,8 +68,17 @@ pub fn v4_items(
             MatchIndex::new(diff.removed.clone(), "removed".into()),
         ),
     ];
+    // Only manifests with a package the changed records name (the store's reverse index).
+    let names: Vec<String> = diff
+        .added
+        .iter()
+        .chain(&diff.removed)
+        .map(|v| clair_store::package_name_key(&v.package_name))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut items = Vec::new();
-    for manifest in store.manifests()? {
+    for manifest in store.manifests_with_packages(&names)? {
         let Some(stored) = store.get_index_report(&manifest)? else {
             continue;
         };

@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 pub use cache::StoreCache;
 pub use error::{Error, Result};
-pub use index::{IndexError, Origin, index_image};
+pub use index::{IndexError, Origin, index_image, package_name_key};
 pub use model::{
     Delivery, EnrichmentRecord, GcStats, Lock, Notification, NotificationItem, NotificationPage,
     NotificationStatus, OpKind, StoredReport, UpdateDiff, UpdateOperation, UpdaterStatus, V1Layer,
@@ -71,6 +71,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn delete_manifests(&self, manifests: &[Digest]) -> Result<Vec<Digest>>;
     /// Every indexed manifest.
     fn manifests(&self) -> Result<Vec<Digest>>;
+    /// Manifests with a package (binary or source) of one of these names, as
+    /// [`package_name_key`] spells them.
+    fn manifests_with_packages(&self, names: &[String]) -> Result<Vec<Digest>>;
 
     /// Record a Clair v2 layer (replacing one of the same name).
     fn put_v1_layer(&self, layer: &V1Layer) -> Result<()>;

@@ -35,6 +35,7 @@ use crate::{Feed, Store, StoreOptions};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_v1_layers.sql")),
+    (3, include_str!("migrations/0003_manifest_package.sql")),
 ];
 
 /// Advisory lock key serialising migrations ("clair-rs migrate").
@@ -417,6 +418,13 @@ impl Store for PgStore {
                 let idx = i32::try_from(i).unwrap_or(i32::MAX);
                 tx.execute(&ins, &[&m, &idx, &l.as_str()])?;
             }
+            tx.execute("DELETE FROM manifest_package WHERE manifest = $1", &[&m])?;
+            let names: Vec<String> = crate::index::package_names(report).into_iter().collect();
+            tx.execute(
+                "INSERT INTO manifest_package (manifest, name) SELECT $1, unnest($2::text[])
+                 ON CONFLICT DO NOTHING",
+                &[&m, &names],
+            )?;
             tx.commit()?;
             Ok(())
         })
@@ -469,6 +477,18 @@ impl Store for PgStore {
             }
             tx.commit()?;
             Ok(deleted)
+        })
+    }
+
+    fn manifests_with_packages(&self, names: &[String]) -> Result<Vec<Digest>> {
+        self.run(|c| {
+            Ok(c.query(
+                "SELECT DISTINCT manifest FROM manifest_package WHERE name = ANY($1) ORDER BY manifest",
+                &[&names],
+            )?
+            .iter()
+            .filter_map(|r| r.get::<_, String>(0).parse().ok())
+            .collect())
         })
     }
 

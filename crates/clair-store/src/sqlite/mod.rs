@@ -24,6 +24,7 @@ use crate::{Feed, Store, StoreOptions};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_v1_layers.sql")),
+    (3, include_str!("migrations/0003_manifest_package.sql")),
 ];
 
 /// Pooled read connections kept open.
@@ -305,6 +306,13 @@ impl Store for SqliteStore {
             for (i, l) in layers.iter().enumerate() {
                 ins.execute(params![m, i as i64, l.as_str()])?;
             }
+            tx.execute("DELETE FROM manifest_package WHERE manifest = ?1", [m])?;
+            let mut ins = tx.prepare(
+                "INSERT OR IGNORE INTO manifest_package (manifest, name) VALUES (?1, ?2)",
+            )?;
+            for name in crate::index::package_names(report) {
+                ins.execute(params![m, name])?;
+            }
             Ok(())
         })
     }
@@ -360,6 +368,32 @@ impl Store for SqliteStore {
             }
             Ok(deleted)
         })
+    }
+
+    fn manifests_with_packages(&self, names: &[String]) -> Result<Vec<Digest>> {
+        let mut out = std::collections::BTreeSet::new();
+        self.read(|c| {
+            for chunk in names.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(",");
+                let mut st = c
+                    .prepare(&format!(
+                        "SELECT DISTINCT manifest FROM manifest_package WHERE name IN ({marks})"
+                    ))
+                    .map_err(self.err())?;
+                let rows = st
+                    .query_map(rusqlite::params_from_iter(chunk.iter()), |r| {
+                        r.get::<_, String>(0)
+                    })
+                    .map_err(self.err())?;
+                for r in rows {
+                    if let Ok(d) = r.map_err(self.err())?.parse() {
+                        out.insert(d);
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out.into_iter().collect())
     }
 
     fn manifests(&self) -> Result<Vec<Digest>> {
