@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod pagination;
 pub mod v1;
 pub mod v1_notifications;
+pub mod v1_notify;
 mod v1_vulns;
 pub mod v4;
 

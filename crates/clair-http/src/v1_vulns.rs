@@ -91,7 +91,7 @@ fn feature_of(r: &Record, ns: &str) -> Option<Feature> {
     })
 }
 
-fn to_v1(name: &str, records: &[Record], ns: &str, with_fixes: bool) -> Vulnerability {
+pub(crate) fn to_v1(name: &str, records: &[Record], ns: &str, with_fixes: bool) -> Vulnerability {
     let first = records.first();
     let mut fixed_in: Vec<Feature> = if with_fixes {
         records.iter().filter_map(|r| feature_of(r, ns)).collect()

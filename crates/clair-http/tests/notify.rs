@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -361,5 +362,88 @@ fn durable_and_once_sqlite() {
 fn durable_and_once_postgres() {
     if let Some(s) = postgres() {
         durable_and_once(s);
+    }
+}
+
+/// Clair v2 notifications: layers posted through /v1, two tracker versions; each changed
+/// vulnerability names the layers that introduce an affected package, readable through
+/// GET /v1/notifications/:name.
+fn v1_flow(store: Arc<dyn Store>) {
+    let srv = start(store.clone(), clair_http::FetchOptions::default(), 0);
+    let (_, layers) = layered();
+    let names: Vec<String> = (0..layers.len()).map(|i| format!("layer-{i}")).collect();
+    for (i, d) in layers.iter().enumerate() {
+        let path = clair_test::images("oci").join("blobs/sha256").join(&d[7..]);
+        let body = serde_json::json!({"Layer": {"Name": names[i], "Path": path.display().to_string(), "Format": "Docker",
+            "ParentName": if i == 0 { String::new() } else { names[i - 1].clone() }}});
+        let r = call(
+            "POST",
+            &format!("{}/v1/layers", srv.api),
+            &[],
+            Some(&body.to_string()),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let v1 = tracker();
+    run_debian(&store, &v1);
+    assert!(
+        clair_http::v1_notify::notify_v1(&srv.state, "debian")
+            .unwrap()
+            .is_empty()
+    );
+    let mut v2 = v1.clone();
+    v2["bash"] = serde_json::json!({"CVE-2099-0100": {"description": "new", "releases": {"bookworm": {"status": "open", "repositories": {"bookworm": "5.2.15-2+b9"}, "urgency": "high"}}}});
+    v2["curl"] = serde_json::json!({"CVE-2099-0200": {"description": "curl, added by layer 2", "releases": {"bookworm": {"status": "open", "repositories": {"bookworm": "7.88.1-10+deb12u99"}, "urgency": "medium"}}}});
+    v2.as_object_mut().unwrap().remove("systemd");
+    run_debian(&store, &v2);
+    let ids = clair_http::v1_notify::notify_v1(&srv.state, "debian").unwrap();
+    assert_eq!(ids.len(), 3, "bash (new), curl (new), systemd (old)");
+    let mut seen = BTreeMap::new();
+    for id in ids {
+        let r = call(
+            "GET",
+            &format!("{}/v1/notifications/{id}?limit=10", srv.api),
+            &[],
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let n = r.json()["Notification"].clone();
+        let (side, v) = if n.get("New").is_some() {
+            ("New", &n["New"])
+        } else {
+            ("Old", &n["Old"])
+        };
+        let name = v["Vulnerability"]["Name"].as_str().unwrap().to_string();
+        let layers: Vec<String> = v["LayersIntroducingVulnerability"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect();
+        seen.insert(name, (side.to_string(), layers));
+    }
+    assert_eq!(
+        seen["CVE-2099-0100"],
+        ("New".to_string(), vec!["layer-0".to_string()]),
+        "bash comes with the base layer"
+    );
+    assert_eq!(
+        seen["CVE-2099-0200"],
+        ("New".to_string(), vec!["layer-1".to_string()]),
+        "curl was installed by layer 2"
+    );
+    assert_eq!(seen["CVE-2099-0003"].0, "Old");
+    assert_eq!(seen["CVE-2099-0003"].1, vec!["layer-0".to_string()]);
+}
+
+#[test]
+fn v1_notifications_sqlite() {
+    v1_flow(sqlite());
+}
+
+#[test]
+fn v1_notifications_postgres() {
+    if let Some(s) = postgres() {
+        v1_flow(s);
     }
 }

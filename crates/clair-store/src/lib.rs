@@ -79,6 +79,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn put_v1_layer(&self, layer: &V1Layer) -> Result<()>;
     /// A Clair v2 layer by name.
     fn get_v1_layer(&self, name: &str) -> Result<Option<V1Layer>>;
+    /// Every Clair v2 layer, by name.
+    fn v1_layers(&self) -> Result<Vec<V1Layer>>;
     /// Delete a Clair v2 layer and every layer descending from it; returns how many were
     /// deleted (0: it did not exist).
     fn delete_v1_layer(&self, name: &str) -> Result<usize>;

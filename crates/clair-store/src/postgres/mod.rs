@@ -554,6 +554,26 @@ impl Store for PgStore {
         .transpose()
     }
 
+    fn v1_layers(&self) -> Result<Vec<V1Layer>> {
+        self.run(|c| {
+            Ok(c.query(
+                "SELECT name, digest, parent, path, format FROM v1_layer ORDER BY name",
+                &[],
+            )?
+            .iter()
+            .filter_map(|r| {
+                Some(V1Layer {
+                    name: r.get(0),
+                    digest: r.get::<_, String>(1).parse().ok()?,
+                    parent: r.get(2),
+                    path: r.get(3),
+                    format: r.get(4),
+                })
+            })
+            .collect())
+        })
+    }
+
     fn delete_v1_layer(&self, name: &str) -> Result<usize> {
         self.run(|c| {
             let n = c.execute(

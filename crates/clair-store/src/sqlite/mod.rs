@@ -456,6 +456,32 @@ impl Store for SqliteStore {
         .transpose()
     }
 
+    fn v1_layers(&self) -> Result<Vec<V1Layer>> {
+        let rows: Vec<(String, String, Option<String>, String, String)> = self.read(|c| {
+            let mut st = c
+                .prepare("SELECT name, digest, parent, path, format FROM v1_layer ORDER BY name")
+                .map_err(self.err())?;
+            st.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err())
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(name, digest, parent, path, format)| {
+                Some(V1Layer {
+                    digest: digest.parse().ok()?,
+                    name,
+                    parent,
+                    path,
+                    format,
+                })
+            })
+            .collect())
+    }
+
     fn delete_v1_layer(&self, name: &str) -> Result<usize> {
         self.write(|tx| {
             tx.execute(

@@ -154,6 +154,11 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
                     {
                         tracing::error!(updater = %r.updater, error = %e, "computing notifications");
                     }
+                    if matches!(r.outcome, clair_matcher::Outcome::Updated { .. })
+                        && let Err(e) = clair_http::v1_notify::notify_v1(&st, &r.updater)
+                    {
+                        tracing::error!(updater = %r.updater, error = %e, "computing Clair v2 notifications");
+                    }
                 }
                 if let Err(e) = st.refresh() {
                     tracing::error!(error = %e, "refreshing the matcher index");
