@@ -70,6 +70,8 @@ pub struct NotifierConfig {
     pub delivery_interval: Duration,
     /// v4: one notification per vulnerability and manifest instead of a summary.
     pub disable_summary: bool,
+    /// v4 `notifier.webhook.headers` (name, value) pairs.
+    pub webhook_headers: Vec<(String, String)>,
 }
 
 mod secs {
@@ -239,6 +241,53 @@ impl Loaded {
         }
     }
 
+    /// A header map: `{name: [values]}` (Go's http.Header) or `{name: value}`.
+    fn headers_at(&self, path: &[&str]) -> Result<Vec<(String, String)>, Error> {
+        let mut out = Vec::new();
+        match self.value_at(path) {
+            None => {}
+            Some(Value::Mapping(m)) => {
+                for (k, v) in m {
+                    let Value::String(name) = k else {
+                        return Err(self.field_err(path, "header names must be strings".into()));
+                    };
+                    match v {
+                        Value::String(s) => out.push((name.clone(), s.clone())),
+                        Value::Sequence(items) => {
+                            for i in items {
+                                match i {
+                                    Value::String(s) => out.push((name.clone(), s.clone())),
+                                    other => {
+                                        return Err(self.field_err(
+                                            path,
+                                            format!(
+                                                "header {name}: want strings, found {}",
+                                                kind(other)
+                                            ),
+                                        ));
+                                    }
+                                }
+                            }
+                        }
+                        other => {
+                            return Err(self.field_err(
+                                path,
+                                format!(
+                                    "header {name}: want a list of strings, found {}",
+                                    kind(other)
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+            Some(other) => {
+                return Err(self.field_err(path, format!("want a mapping, found {}", kind(other))));
+            }
+        }
+        Ok(out)
+    }
+
     fn bool_at(&self, path: &[&str]) -> Result<bool, Error> {
         match self.value_at(path) {
             None => Ok(false),
@@ -324,6 +373,7 @@ impl Loaded {
                             .duration_at(&["notifier", "delivery_interval"])?
                             .unwrap_or(Duration::from_secs(3600)),
                         disable_summary: self.bool_at(&["notifier", "disable_summary"])?,
+                        webhook_headers: self.headers_at(&["notifier", "webhook", "headers"])?,
                     },
                     psk: self.string_at(&["auth", "psk", "key"])?.map(|key| Psk {
                         key,
@@ -399,6 +449,7 @@ impl Loaded {
                         webhook_callback: None,
                         delivery_interval: Duration::ZERO,
                         disable_summary: false,
+                        webhook_headers: Vec::new(),
                     },
                     psk: None,
                     allow_link_local_layers: false,
@@ -549,6 +600,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("clair.api.timeout"), "{err}");
+    }
+
+    #[test]
+    fn webhook_headers() {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            f.path(),
+            "notifier:\n  webhook:\n    target: http://x/\n    headers:\n      X-One: [\"a\", \"b\"]\n      X-Two: c\n",
+        )
+        .unwrap();
+        let c = Loaded::load(f.path()).unwrap().serve_config().unwrap();
+        assert_eq!(
+            c.notifier.webhook_headers,
+            vec![
+                ("X-One".to_string(), "a".to_string()),
+                ("X-One".to_string(), "b".to_string()),
+                ("X-Two".to_string(), "c".to_string())
+            ]
+        );
     }
 
     #[test]

@@ -302,6 +302,11 @@ fn durable_and_once(store: Arc<dyn Store>) {
     // "After the restart": new notifiers, two of them racing, the receiver up.
     let receiver = TestServer::start();
     receiver.put("/notify", "ok");
+    // Configured headers (`notifier.webhook.headers`) are sent: the receiver insists on one.
+    receiver.set(
+        "/notify",
+        Behavior::RequireHeader("X-Clair-Test".into(), "yes".into()),
+    );
     let target = format!("{}/notify", receiver.url());
     let handles: Vec<_> = (0..2)
         .map(|_| {
@@ -311,7 +316,7 @@ fn durable_and_once(store: Arc<dyn Store>) {
                 let n = Notifier {
                     target,
                     callback: "http://clair/notifier/api/v1/notification/".into(),
-                    headers: vec![],
+                    headers: vec![("X-Clair-Test".into(), "yes".into())],
                     psk: None,
                     retry: Duration::ZERO,
                     timeout: Duration::from_secs(5),
