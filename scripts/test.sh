@@ -27,6 +27,8 @@ command -v docker-registry >/dev/null || need_debs+=(docker-registry)
 command -v skopeo >/dev/null || need_debs+=(skopeo)
 command -v htpasswd >/dev/null || need_debs+=(apache2-utils)
 command -v openssl >/dev/null || need_debs+=(openssl)
+# RabbitMQ for AMQP notification delivery (crates/clair-http/tests/amqp.rs).
+[[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || need_debs+=(rabbitmq-server)
 if [[ ${#need_debs[@]} -gt 0 && "${CLAIR_SKIP_INSTALL:-0}" != 1 ]]; then
     log "installing Debian packages: ${need_debs[*]}"
     SUDO=""; [[ $EUID -ne 0 ]] && SUDO="sudo"

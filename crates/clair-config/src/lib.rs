@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use serde_yaml_ng::Value;
 
 mod serve;
-pub use serve::{NotifierConfig, Psk, ServeConfig, Warning, listen_addr, redact_source};
+pub use serve::{
+    AmqpConfig, NotifierConfig, Psk, ServeConfig, Warning, listen_addr, redact_source,
+};
 
 /// Errors loading a config file.
 #[derive(Debug, thiserror::Error)]

@@ -72,6 +72,25 @@ pub struct NotifierConfig {
     pub disable_summary: bool,
     /// v4 `notifier.webhook.headers` (name, value) pairs.
     pub webhook_headers: Vec<(String, String)>,
+    /// v4 `notifier.amqp`.
+    pub amqp: Option<AmqpConfig>,
+}
+
+/// Clair v4's `notifier.amqp` section.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AmqpConfig {
+    /// The first of `uris`.
+    pub uri: String,
+    /// `exchange.name` (empty: the default exchange).
+    pub exchange: String,
+    /// `routing_key`.
+    pub routing_key: String,
+    /// `direct`: send the notifications themselves.
+    pub direct: bool,
+    /// `rollup`: notifications per message with `direct`.
+    pub rollup: usize,
+    /// `callback`.
+    pub callback: Option<String>,
 }
 
 mod secs {
@@ -241,6 +260,40 @@ impl Loaded {
         }
     }
 
+    fn amqp(&self) -> Result<Option<AmqpConfig>, Error> {
+        let a = ["notifier", "amqp"];
+        if self.value_at(&a).is_none() {
+            return Ok(None);
+        }
+        let uri = match self.value_at(&["notifier", "amqp", "uris"]) {
+            Some(Value::Sequence(items)) => {
+                items.iter().find_map(|i| i.as_str().map(str::to_string))
+            }
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            self.field_err(
+                &["notifier", "amqp", "uris"],
+                "want at least one AMQP URI".into(),
+            )
+        })?;
+        Ok(Some(AmqpConfig {
+            uri,
+            exchange: self
+                .string_at(&["notifier", "amqp", "exchange", "name"])?
+                .unwrap_or_default(),
+            routing_key: self
+                .string_at(&["notifier", "amqp", "routing_key"])?
+                .unwrap_or_default(),
+            direct: self.bool_at(&["notifier", "amqp", "direct"])?,
+            rollup: self
+                .number_at(&["notifier", "amqp", "rollup"])?
+                .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            callback: self.string_at(&["notifier", "amqp", "callback"])?,
+        }))
+    }
+
     /// A header map: `{name: [values]}` (Go's http.Header) or `{name: value}`.
     fn headers_at(&self, path: &[&str]) -> Result<Vec<(String, String)>, Error> {
         let mut out = Vec::new();
@@ -328,7 +381,6 @@ impl Loaded {
         not_yet(&["clair", "api", "certfile"], "TLS for the API");
         not_yet(&["clair", "api", "cafile"], "client certificates");
         not_yet(&["tls"], "TLS for the API");
-        not_yet(&["notifier", "amqp"], "AMQP delivery");
         not_yet(&["notifier", "stomp"], "STOMP delivery");
         not_yet(&["auth", "keyserver"], "keyserver authentication");
         out
@@ -374,6 +426,7 @@ impl Loaded {
                             .unwrap_or(Duration::from_secs(3600)),
                         disable_summary: self.bool_at(&["notifier", "disable_summary"])?,
                         webhook_headers: self.headers_at(&["notifier", "webhook", "headers"])?,
+                        amqp: self.amqp()?,
                     },
                     psk: self.string_at(&["auth", "psk", "key"])?.map(|key| Psk {
                         key,
@@ -450,6 +503,7 @@ impl Loaded {
                         delivery_interval: Duration::ZERO,
                         disable_summary: false,
                         webhook_headers: Vec::new(),
+                        amqp: None,
                     },
                     psk: None,
                     allow_link_local_layers: false,
@@ -465,6 +519,9 @@ impl ServeConfig {
     pub fn redacted(&self) -> ServeConfig {
         let mut c = self.clone();
         c.database = redact_source(&c.database);
+        if let Some(a) = &mut c.notifier.amqp {
+            a.uri = redact_source(&a.uri);
+        }
         if c.pagination_key.is_some() {
             c.pagination_key = Some("<redacted>".into());
         }

@@ -10,6 +10,7 @@
 //! blocking threads.
 #![forbid(unsafe_code)]
 
+pub mod amqp;
 pub use clair_layer::fetch;
 pub mod health;
 pub mod metrics;

@@ -83,6 +83,21 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
             }
             None => None,
         };
+    let amqp_notifier = cfg
+        .notifier
+        .amqp
+        .clone()
+        .map(|a| clair_http::amqp::AmqpNotifier {
+            uri: a.uri,
+            exchange: a.exchange,
+            routing_key: a.routing_key,
+            direct: a.direct,
+            rollup: a.rollup,
+            callback: a
+                .callback
+                .unwrap_or_else(|| format!("http://{api_addr}/notifier/api/v1/notification/")),
+            retry: cfg.notifier.delivery_interval,
+        });
     let v2_notifier =
         cfg.notifier
             .endpoint
@@ -104,6 +119,11 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
                     && let Err(e) = n.deliver_due(store.as_ref())
                 {
                     tracing::error!(error = %e, "delivering notifications");
+                }
+                if let Some(n) = &amqp_notifier
+                    && let Err(e) = n.deliver_due(store.as_ref())
+                {
+                    tracing::error!(error = %e, "delivering notifications over AMQP");
                 }
                 if let Some(n) = &v2_notifier
                     && let Err(e) = n.deliver_due(store.as_ref())
