@@ -173,7 +173,7 @@ fn flow(store: Arc<dyn Store>) {
     // Delivery: the receiver fails twice, then takes it; delivered once, attempts counted.
     let receiver = TestServer::start();
     receiver.put("/notify", "ok");
-    receiver.set("/notify", Behavior::FailTimes(500, 2));
+    receiver.set("/notify", Behavior::FailTimes(500, 3));
     let n = Notifier {
         target: format!("{}/notify", receiver.url()),
         callback: "http://clair.example/notifier/api/v1/notification".into(),
@@ -183,15 +183,36 @@ fn flow(store: Arc<dyn Store>) {
         timeout: Duration::from_secs(5),
     };
     let mut delivered = 0;
-    for _ in 0..5 {
+    for _ in 0..6 {
         delivered += n.deliver_due(store.as_ref()).unwrap();
     }
     assert_eq!(delivered, 1);
     let hits: Vec<u16> = receiver.hits().into_iter().map(|(_, c)| c).collect();
-    assert_eq!(hits, vec![500, 500, 200]);
+    assert_eq!(hits, vec![500, 500, 500, 200]);
     let stored = store.notification(id).unwrap().unwrap();
     assert_eq!(stored.status, clair_store::NotificationStatus::Delivered);
-    assert_eq!(stored.attempts, 3);
+    assert_eq!(stored.attempts, 4);
+    // Each webhook is signed: an HS256 JWT from clair-notifier under the pre-shared key.
+    let (_, headers) = receiver.request_headers().pop().unwrap();
+    let auth = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.clone())
+        .expect("Authorization header");
+    let jwt = auth.strip_prefix("Bearer ").unwrap();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let expect = clair_matcher::notify::sign_hs256(b"0123456789abcdef", "clair-notifier", {
+        use base64::Engine as _;
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(parts[1])
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["iss"], "clair-notifier");
+        claims["iat"].as_i64().unwrap()
+    });
+    assert_eq!(jwt, expect, "signature made with the configured key");
 
     // What the receiver then reads through the API.
     let srv = start(store.clone(), clair_http::FetchOptions::default(), 0);

@@ -33,12 +33,16 @@ struct Entry {
     behavior: Behavior,
 }
 
+/// A request seen: its path and headers.
+pub type Request = (String, Vec<(String, String)>);
+
 /// A test HTTP server; stops when dropped.
 #[derive(Debug)]
 pub struct TestServer {
     addr: String,
     files: Arc<Mutex<HashMap<String, Entry>>>,
     hits: Arc<Mutex<Vec<(String, u16)>>>,
+    headers: Arc<Mutex<Vec<Request>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -55,9 +59,11 @@ impl TestServer {
         );
         let files: Arc<Mutex<HashMap<String, Entry>>> = Arc::default();
         let hits: Arc<Mutex<Vec<(String, u16)>>> = Arc::default();
+        let headers: Arc<Mutex<Vec<Request>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (files, hits, stop) = (files.clone(), hits.clone(), stop.clone());
+            let seen = headers.clone();
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(50)) else {
@@ -65,6 +71,18 @@ impl TestServer {
                     };
                     let files = files.clone();
                     let hits = hits.clone();
+                    let path = req.url().split('?').next().unwrap_or("").to_string();
+                    let hs = req
+                        .headers()
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.field.as_str().as_str().to_string(),
+                                h.value.as_str().to_string(),
+                            )
+                        })
+                        .collect();
+                    seen.lock().unwrap().push((path, hs));
                     std::thread::spawn(move || answer(req, &files, &hits));
                 }
             })
@@ -73,6 +91,7 @@ impl TestServer {
             addr,
             files,
             hits,
+            headers,
             stop,
             thread: Some(thread),
         }
@@ -110,6 +129,11 @@ impl TestServer {
     /// Requests so far: (path, status answered).
     pub fn hits(&self) -> Vec<(String, u16)> {
         self.hits.lock().unwrap().clone()
+    }
+
+    /// Headers of every request so far, with its path.
+    pub fn request_headers(&self) -> Vec<Request> {
+        self.headers.lock().unwrap().clone()
     }
 
     /// Forget the recorded requests.

@@ -178,3 +178,122 @@ fn bad_pagination_key_is_refused_at_start() {
         "{err}"
     );
 }
+
+/// The whole loop in one `clair serve` process: the updater loads the feed, an image is indexed,
+/// the feed changes, the next update computes the notification, and the webhook reaches a
+/// receiver, which reads the notification back through the callback.
+#[test]
+fn feed_change_reaches_the_webhook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("clair.db");
+    let tracker_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../clair-ecosystems/testdata/match/debian-bookworm-tracker.json");
+    let v1: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&tracker_path).unwrap()).unwrap();
+    let feeds = clair_test::http::TestServer::start();
+    feeds.put("/debian/json", v1.to_string());
+    let receiver = clair_test::http::TestServer::start();
+    receiver.put("/notify", "ok");
+    let (api, intro) = (free_port(), free_port());
+    let cfg = tmp.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "http_listen_addr: 127.0.0.1:{api}\nintrospection_addr: 127.0.0.1:{intro}\n\
+             matcher:\n  period: 1s\n\
+             updaters:\n  sets: [debian]\n  config:\n    debian:\n      json_url: {}/debian/json\n\
+             notifier:\n  delivery_interval: 1s\n  webhook:\n    target: {}/notify\n    callback: http://127.0.0.1:{api}/notifier/api/v1/notification/\n",
+            feeds.url(),
+            receiver.url()
+        ),
+    )
+    .unwrap();
+    // The image is indexed first, into the same database.
+    let o = Command::new(env!("CARGO_BIN_EXE_clair"))
+        .args(["index", "-q"])
+        .arg(format!(
+            "oci:{}:bookworm-minbase",
+            clair_test::images("oci").display()
+        ))
+        .env("CLAIR_DATABASE_SOURCE", &db)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_clair"))
+        .args(["-config"])
+        .arg(&cfg)
+        .arg("serve")
+        .env("CLAIR_DATABASE_SOURCE", &db)
+        .env("CLAIR_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get(&format!("http://127.0.0.1:{intro}/readyz")).map(|r| r.0) != Some(200) {
+        assert!(Instant::now() < deadline, "never ready");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut v2 = v1.clone();
+    v2["bash"] = serde_json::json!({"CVE-2099-0100": {"description": "new", "releases": {"bookworm": {"status": "open", "repositories": {"bookworm": "5.2.15-2+b9"}, "urgency": "high"}}}});
+    feeds.put("/debian/json", v2.to_string());
+    while !receiver
+        .hits()
+        .iter()
+        .any(|(p, c)| p == "/notify" && *c == 200)
+    {
+        assert!(Instant::now() < deadline, "no webhook");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, headers) = receiver
+        .request_headers()
+        .into_iter()
+        .find(|(p, _)| p == "/notify")
+        .unwrap();
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("content-type") && v == "application/json")
+    );
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{err}");
+    let created = err
+        .lines()
+        .find(|l| l.contains("notification created"))
+        .unwrap_or_else(|| panic!("{err}"));
+    let id = created
+        .split("id=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    assert!(err.contains("notification delivered"), "{err}");
+    // Read it back from the database the server used: one added item for the image.
+    let store = clair_store::open(&clair_store::StoreOptions {
+        source: db.display().to_string(),
+        ..clair_store::StoreOptions::default()
+    })
+    .unwrap();
+    let items = store
+        .notification_items(id.parse().unwrap(), None, 100)
+        .unwrap()
+        .items;
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0].body["reason"], "added");
+    assert_eq!(items[0].body["vulnerability"]["name"], "CVE-2099-0100");
+}
