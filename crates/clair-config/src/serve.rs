@@ -38,6 +38,8 @@ pub struct ServeConfig {
     pub psk: Option<Psk>,
     /// Allow fetching layers from link-local and cloud metadata addresses.
     pub allow_link_local_layers: bool,
+    /// `clair_rs.read_only`: serve only GET and HEAD.
+    pub read_only: bool,
 }
 
 /// Pre-shared key authentication (Clair v4 `auth.psk`).
@@ -140,6 +142,7 @@ const KNOWN_V2: &[&str] = &[
     "clair.updater.notifier.renotifyinterval",
     "clair.updater.notifier.http.*",
     "jwtproxy.*",
+    "clair_rs.*",
 ];
 
 const KNOWN_V4: &[&str] = &[
@@ -441,6 +444,7 @@ impl Loaded {
                     }),
                     allow_link_local_layers: self
                         .bool_at(&["clair_rs", "allow_link_local_layers"])?,
+                    read_only: self.bool_at(&["clair_rs", "read_only"])?,
                 }
             }
             Layout::V2 | Layout::Unknown => {
@@ -507,6 +511,7 @@ impl Loaded {
                     },
                     psk: None,
                     allow_link_local_layers: false,
+                    read_only: false,
                 }
             }
         };

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod amqp;
+pub mod auth;
 pub use clair_layer::fetch;
 pub mod health;
 pub mod metrics;
@@ -88,6 +89,10 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Clair v2 page tokens (`api.paginationkey`).
     pub page_key: pagination::PageKey,
+    /// Pre-shared-key authentication of the API (`auth.psk`); `None`: none.
+    pub auth: Option<auth::Psk>,
+    /// Serve only GET and HEAD on the API.
+    pub read_only: bool,
     /// Updaters this instance runs: `/readyz` waits until each has data (a successful run or
     /// imported operations). Empty: ready once any vulnerability data is loaded.
     pub required_updaters: Vec<String>,
@@ -116,6 +121,8 @@ impl AppState {
             ready: Arc::new(AtomicBool::new(ready)),
             page_key: pagination::PageKey::from_config(None).map_err(Error::Config)?,
             required_updaters: Vec::new(),
+            auth: None,
+            read_only: false,
         })
     }
 
@@ -167,8 +174,14 @@ impl AppState {
 /// metrics and the request deadline.
 pub fn api_router(state: AppState) -> Router {
     let timeout = state.timeout;
-    v4::router(state.clone())
-        .nest("/v1", v1::router(state.clone()))
+    let mut router = v4::router(state.clone()).nest("/v1", v1::router(state.clone()));
+    if state.read_only {
+        router = router.layer(axum::middleware::from_fn(auth::read_only));
+    }
+    if let Some(psk) = state.auth.clone() {
+        router = router.layer(axum::middleware::from_fn_with_state(psk, auth::require_psk));
+    }
+    router
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,

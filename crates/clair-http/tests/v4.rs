@@ -716,3 +716,73 @@ fn ready_once_every_updater_this_instance_runs_has_data() {
     srv.state.refresh().unwrap();
     assert_eq!(readyz(), 200);
 }
+
+#[test]
+fn psk_authentication_and_read_only_mode() {
+    use base64::Engine as _;
+    let key = b"a pre-shared key for tests";
+    let mut state = clair_http::AppState::new(sqlite(), FetchOptions::default()).unwrap();
+    state.auth = Some(
+        clair_http::auth::Psk::new(
+            &base64::engine::general_purpose::STANDARD.encode(key),
+            &["quay".to_string()],
+        )
+        .unwrap(),
+    );
+    state.read_only = true;
+    let srv = start_state(state);
+    let url = format!("{}/indexer/api/v1/index_state", srv.api);
+    let r = call("GET", &url, &[], None);
+    assert_eq!((r.status, r.body.as_str()), (401, ""));
+    let now = jiff::Timestamp::now().as_second();
+    let good = format!(
+        "Bearer {}",
+        clair_matcher::notify::sign_hs256(key, "quay", now)
+    );
+    assert_eq!(
+        call("GET", &url, &[("Authorization", &good)], None).status,
+        200
+    );
+    let other = format!(
+        "Bearer {}",
+        clair_matcher::notify::sign_hs256(key, "mallory", now)
+    );
+    assert_eq!(
+        call("GET", &url, &[("Authorization", &other)], None).status,
+        401
+    );
+    let wrong_key = format!(
+        "Bearer {}",
+        clair_matcher::notify::sign_hs256(b"nope", "quay", now)
+    );
+    assert_eq!(
+        call("GET", &url, &[("Authorization", &wrong_key)], None).status,
+        401
+    );
+    let old = format!(
+        "Bearer {}",
+        clair_matcher::notify::sign_hs256(key, "quay", now - 3600)
+    );
+    assert_eq!(
+        call("GET", &url, &[("Authorization", &old)], None).status,
+        401,
+        "expired"
+    );
+    // Read-only: writes refused even with a good token; health and robots need no token.
+    let r = call(
+        "POST",
+        &format!("{}/indexer/api/v1/index_report", srv.api),
+        &[("Authorization", &good)],
+        Some("{}"),
+    );
+    assert_eq!(r.status, 405);
+    assert_eq!(r.json()["message"], "this server is read-only");
+    assert_eq!(
+        call("GET", &format!("{}/healthz", srv.intro), &[], None).status,
+        200
+    );
+    assert_eq!(
+        call("GET", &format!("{}/robots.txt", srv.api), &[], None).status,
+        200
+    );
+}

@@ -117,6 +117,12 @@ pub struct ServeArgs {
     /// Update operations kept per updater.
     #[arg(long, default_value_t = 10)]
     pub keep: usize,
+    /// Serve only GET and HEAD (a public reporting API; indexing stays internal).
+    #[arg(long)]
+    pub read_only: bool,
+    /// Listen on a non-loopback address without authentication (auth.psk) anyway.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
 }
 
 #[derive(Debug, Args)]

@@ -21,13 +21,21 @@ fn free_port() -> u16 {
 type Answer = (u16, Vec<(String, String)>, String);
 
 fn get(url: &str) -> Option<Answer> {
+    get_with(url, None)
+}
+
+fn get_with(url: &str, bearer: Option<&str>) -> Option<Answer> {
     let agent = ureq::Agent::new_with_config(
         ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(5)))
             .build(),
     );
-    let r = agent.get(url).call().ok()?;
+    let mut req = agent.get(url);
+    if let Some(t) = bearer {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    let r = req.call().ok()?;
     let status = r.status().as_u16();
     let headers = r
         .headers()
@@ -74,7 +82,7 @@ fn serve(config: &std::path::Path, db: &std::path::Path) -> Serve {
         intro: format!("http://127.0.0.1:{i}"),
     };
     let deadline = Instant::now() + Duration::from_secs(30);
-    while get(&format!("{}/indexer/api/v1/index_state", s.api)).is_none() {
+    while get(&format!("{}/healthz", s.intro)).is_none() {
         assert!(Instant::now() < deadline, "clair serve did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -135,10 +143,31 @@ fn clair_config_files_serve_unchanged() {
                 .any(|(k, v)| k.eq_ignore_ascii_case("server") && v == "clair"),
             "{name}: {headers:?}"
         );
-        let (st, _, body) = get(&format!("{}/indexer/api/v1/index_state", s.api)).unwrap();
+        // The v4 file configures auth.psk: the API wants a token signed with it.
+        let token = name.contains("v4").then(|| {
+            use base64::Engine as _;
+            let key = base64::engine::general_purpose::STANDARD
+                .decode("c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seQ==")
+                .unwrap();
+            clair_matcher::notify::sign_hs256(&key, "quay", jiff::Timestamp::now().as_second())
+        });
+        if token.is_some() {
+            let (st, _, body) = get(&format!("{}/indexer/api/v1/index_state", s.api)).unwrap();
+            assert_eq!((st, body.as_str()), (401, ""), "{name}: no token");
+        }
+        let (st, _, body) = get_with(
+            &format!("{}/indexer/api/v1/index_state", s.api),
+            token.as_deref(),
+        )
+        .unwrap();
         assert_eq!(st, 200, "{name}");
         assert!(body.contains("\"state\""), "{body}");
-        assert_eq!(get(&format!("{}/v1/namespaces", s.api)).unwrap().0, 200);
+        assert_eq!(
+            get_with(&format!("{}/v1/namespaces", s.api), token.as_deref())
+                .unwrap()
+                .0,
+            200
+        );
         assert_eq!(get(&format!("{}/healthz", s.intro)).unwrap().0, 200);
         assert_eq!(
             get(&format!("{}/readyz", s.intro)).unwrap().0,
@@ -157,6 +186,23 @@ fn clair_config_files_serve_unchanged() {
         }
         assert!(err.contains("shutting down"), "{name}:\n{err}");
     }
+}
+
+#[test]
+fn no_public_address_without_authentication() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_clair"))
+        .args(["serve", "--no-updaters", "--addr", "0.0.0.0:0"])
+        .env("CLAIR_DATABASE_SOURCE", tmp.path().join("clair.db"))
+        .env_remove("CLAIR_CONF")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("without authentication") && err.contains("--insecure-no-auth"),
+        "{err}"
+    );
 }
 
 #[test]

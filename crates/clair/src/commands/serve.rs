@@ -41,6 +41,16 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         .with_index_concurrency(cfg.index_concurrency)
         .with_pagination_key(cfg.pagination_key.as_deref())?;
     state.timeout = cfg.timeout;
+    state.read_only = args.read_only || cfg.read_only;
+    if let Some(p) = &cfg.psk {
+        state.auth = Some(clair_http::auth::Psk::new(&p.key, &p.iss).map_err(anyhow::Error::msg)?);
+    }
+    if state.auth.is_none() && !args.insecure_no_auth && !is_loopback(&api_addr) {
+        anyhow::bail!(
+            "refusing to serve {api_addr} without authentication: configure auth.psk, listen on \
+             a loopback address (--addr 127.0.0.1:6060), or pass --insecure-no-auth"
+        );
+    }
     tracing::info!(
         store = %store.describe(),
         records = state.live.current().len(),
@@ -281,6 +291,16 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     }
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `addr` (`host:port`) only listens on the loopback interface.
+fn is_loopback(addr: &str) -> bool {
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn bind(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
