@@ -7,7 +7,7 @@
 
 use clair_indexer::{DbScan, PackageScanner};
 use clair_layer::{FileSelector, FileView, PathPattern};
-use clair_types::{Package, PackageDbKind};
+use clair_types::PackageDbKind;
 use serde::Deserialize;
 
 /// Largest manifest read.
@@ -58,26 +58,8 @@ impl PackageScanner for NpmScanner {
                 continue;
             }
             let Some(f) = files.open(&path) else { continue };
-            let scan = match parse_manifest(f.data) {
-                Ok((name, version)) => DbScan {
-                    path: f.path.to_string(),
-                    packages: vec![Package {
-                        name,
-                        version,
-                        arch: String::new(),
-                        source: None,
-                        db_kind: PackageDbKind::Npm,
-                        package_db: f.path.to_string(),
-                        module: None,
-                    }],
-                    warnings: Vec::new(),
-                },
-                Err(e) => DbScan {
-                    path: f.path.to_string(),
-                    packages: Vec::new(),
-                    warnings: vec![format!("npm: {}: {e}", f.path)],
-                },
-            };
+            let scan =
+                crate::one_package_scan("npm", f.path, PackageDbKind::Npm, parse_manifest(f.data));
             out.push(scan);
         }
         out

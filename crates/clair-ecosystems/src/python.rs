@@ -9,7 +9,7 @@ use std::io::Read;
 
 use clair_indexer::{DbScan, PackageScanner};
 use clair_layer::{FileSelector, FileView, PathPattern};
-use clair_types::{Package, PackageDbKind};
+use clair_types::PackageDbKind;
 
 /// Largest metadata file read (descriptions can be long; headers come first).
 const MAX_METADATA: u64 = 4 << 20;
@@ -89,26 +89,7 @@ impl PackageScanner for PythonScanner {
                 Shape::Metadata => parse_metadata(f.data),
                 Shape::Egg => egg_metadata(f.data).and_then(|m| parse_metadata(&m)),
             };
-            let scan = match parsed {
-                Ok((name, version)) => DbScan {
-                    path: f.path.to_string(),
-                    packages: vec![Package {
-                        name,
-                        version,
-                        arch: String::new(),
-                        source: None,
-                        db_kind: PackageDbKind::Python,
-                        package_db: f.path.to_string(),
-                        module: None,
-                    }],
-                    warnings: Vec::new(),
-                },
-                Err(e) => DbScan {
-                    path: f.path.to_string(),
-                    packages: Vec::new(),
-                    warnings: vec![format!("python: {}: {e}", f.path)],
-                },
-            };
+            let scan = crate::one_package_scan("python", f.path, PackageDbKind::Python, parsed);
             out.push(scan);
         }
         out

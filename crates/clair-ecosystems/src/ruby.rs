@@ -6,7 +6,7 @@
 
 use clair_indexer::{DbScan, PackageScanner};
 use clair_layer::{FileSelector, FileView, PathPattern};
-use clair_types::{Package, PackageDbKind};
+use clair_types::PackageDbKind;
 
 /// Largest gemspec read.
 const MAX_GEMSPEC: u64 = 1 << 20;
@@ -50,26 +50,8 @@ impl PackageScanner for GemScanner {
                 continue;
             }
             let Some(f) = files.open(&path) else { continue };
-            let scan = match parse_gemspec(f.data) {
-                Ok((name, version)) => DbScan {
-                    path: f.path.to_string(),
-                    packages: vec![Package {
-                        name,
-                        version,
-                        arch: String::new(),
-                        source: None,
-                        db_kind: PackageDbKind::Ruby,
-                        package_db: f.path.to_string(),
-                        module: None,
-                    }],
-                    warnings: Vec::new(),
-                },
-                Err(e) => DbScan {
-                    path: f.path.to_string(),
-                    packages: Vec::new(),
-                    warnings: vec![format!("gem: {}: {e}", f.path)],
-                },
-            };
+            let scan =
+                crate::one_package_scan("gem", f.path, PackageDbKind::Ruby, parse_gemspec(f.data));
             out.push(scan);
         }
         out

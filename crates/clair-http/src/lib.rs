@@ -223,6 +223,20 @@ pub async fn serve_listener(
         .map_err(|source| Error::Serve { addr, source })
 }
 
+/// A request's query parameters (`k=v&k2`, a bare key mapping to ""); `%3D` in values is
+/// decoded, as page tokens (URL-safe base64 with `=` padding) may arrive encoded.
+pub(crate) fn query_params(q: &Option<String>) -> std::collections::BTreeMap<String, String> {
+    q.as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k.to_string(), v.replace("%3D", "=").replace("%3d", "="))
+        })
+        .collect()
+}
+
 /// Run every parser of request input on `data`, for fuzzing: the v4 manifest, the v1 layer
 /// and vulnerability envelopes, layer URLs and redirect targets, page tokens. Never panics.
 pub fn parse_untrusted(data: &[u8]) {

@@ -367,10 +367,7 @@ fn process_layer(s: &AppState, l: LayerIn) -> Result<(), V1Error> {
 }
 
 fn flag(query: &Option<String>, name: &str) -> bool {
-    query.as_deref().is_some_and(|q| {
-        q.split('&')
-            .any(|kv| kv.split('=').next().is_some_and(|k| k == name))
-    })
+    crate::query_params(query).contains_key(name)
 }
 
 async fn get_layer(

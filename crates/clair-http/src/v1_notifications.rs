@@ -21,18 +21,6 @@ const NOT_FOUND: &str = "the resource cannot be found";
 /// Most layers read per side (a bound on one response).
 const MAX_LIMIT: i64 = 10_000;
 
-fn query(q: &Option<String>) -> std::collections::BTreeMap<String, String> {
-    q.as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.to_string(), v.replace("%3D", "=").replace("%3d", "="))
-        })
-        .collect()
-}
-
 /// `GET /v1/notifications/:name`.
 pub async fn get(
     State(s): State<AppState>,
@@ -40,7 +28,7 @@ pub async fn get(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, V1Error> {
-    let q = query(&q);
+    let q = crate::query_params(&q);
     let limit: i64 = q
         .get("limit")
         .and_then(|l| l.parse().ok())

@@ -122,18 +122,6 @@ fn namespace_records(s: &AppState, ns: &str) -> Result<Vec<Record>, V1Error> {
     Ok(out)
 }
 
-fn query(q: &Option<String>) -> BTreeMap<String, String> {
-    q.as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.to_string(), v.to_string())
-        })
-        .collect()
-}
-
 /// `GET /v1/namespaces/:ns/vulnerabilities?limit=N[&page=TOKEN]`.
 pub async fn list(
     State(s): State<AppState>,
@@ -141,7 +129,7 @@ pub async fn list(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, V1Error> {
-    let q = query(&q);
+    let q = crate::query_params(&q);
     let limit: usize = q
         .get("limit")
         .and_then(|l| l.parse::<i64>().ok())
@@ -150,14 +138,12 @@ pub async fn list(
         .ok_or_else(|| bad("must provide limit query parameter"))?;
     let start: usize = match q.get("page").filter(|p| !p.is_empty()) {
         None => 0,
-        Some(token) => {
-            let token = percent_decode(token);
-            s.page_key
-                .open(&token)
-                .and_then(|v| v.as_u64())
-                .and_then(|v| usize::try_from(v).ok())
-                .ok_or_else(|| bad("invalid page format: invalid or expired pagination token"))?
-        }
+        Some(token) => s
+            .page_key
+            .open(token)
+            .and_then(|v| v.as_u64())
+            .and_then(|v| usize::try_from(v).ok())
+            .ok_or_else(|| bad("invalid page format: invalid or expired pagination token"))?,
     };
     let st = s.clone();
     let (page, next) = tokio::task::spawn_blocking(move || -> Result<_, V1Error> {
@@ -191,11 +177,6 @@ pub async fn list(
     Ok(write(StatusCode::OK, &body, wants_gzip(&headers)))
 }
 
-/// Tokens are URL-safe base64 (`=` padding may arrive percent-encoded).
-fn percent_decode(s: &str) -> String {
-    s.replace("%3D", "=").replace("%3d", "=")
-}
-
 /// `GET /v1/namespaces/:ns/vulnerabilities/:vuln[?fixedIn]`.
 pub async fn get_one(
     State(s): State<AppState>,
@@ -203,7 +184,7 @@ pub async fn get_one(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, V1Error> {
-    let with_fixes = query(&q).contains_key("fixedIn");
+    let with_fixes = crate::query_params(&q).contains_key("fixedIn");
     let st = s.clone();
     let v = tokio::task::spawn_blocking(move || -> Result<_, V1Error> {
         let records: Vec<Record> = namespace_records(&st, &ns)?

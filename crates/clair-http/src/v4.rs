@@ -532,18 +532,6 @@ fn parse_uuid(what: &str, s: &str) -> Result<uuid::Uuid, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("{what} {s:?} is not a UUID")))
 }
 
-fn query_map(q: &Option<String>) -> std::collections::BTreeMap<String, String> {
-    q.as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.to_string(), v.to_string())
-        })
-        .collect()
-}
-
 fn op_json(op: &clair_store::UpdateOperation) -> serde_json::Value {
     serde_json::json!({
         "ref": op.id,
@@ -560,7 +548,7 @@ async fn update_operations(
     State(s): State<AppState>,
     axum::extract::RawQuery(q): axum::extract::RawQuery,
 ) -> Result<Response, ApiError> {
-    let q = query_map(&q);
+    let q = crate::query_params(&q);
     let kind = match q.get("kind").map(String::as_str) {
         None | Some("") | Some("vulnerability") => clair_store::OpKind::Vulnerability,
         Some("enrichment") => clair_store::OpKind::Enrichment,
@@ -604,7 +592,7 @@ async fn update_diff(
     State(s): State<AppState>,
     axum::extract::RawQuery(q): axum::extract::RawQuery,
 ) -> Result<Response, ApiError> {
-    let q = query_map(&q);
+    let q = crate::query_params(&q);
     let cur = q
         .get("cur")
         .filter(|c| !c.is_empty())
@@ -661,7 +649,7 @@ async fn notification_page(
 ) -> Result<Response, ApiError> {
     let ct = check_accept(&headers, "notification_page")?;
     let id = parse_uuid("notification id", &id)?;
-    let q = query_map(&q);
+    let q = crate::query_params(&q);
     let size = match q.get("page_size").filter(|v| !v.is_empty()) {
         None => 500,
         Some(v) => match v.parse::<usize>() {

@@ -117,23 +117,11 @@ pub struct MatchIndex {
     generation: String,
 }
 
-/// Names as an ecosystem compares them (PyPI: PEP 503 normalisation).
+/// Names as an ecosystem compares them (PyPI: PEP 503 normalisation, the store's reverse-index
+/// spelling).
 fn key_name(namespace: &str, name: &str) -> String {
     if namespace == "pypi" {
-        let mut out = String::with_capacity(name.len());
-        let mut sep = false;
-        for c in name.chars() {
-            if matches!(c, '-' | '_' | '.') {
-                sep = true;
-            } else {
-                if sep && !out.is_empty() {
-                    out.push('-');
-                }
-                sep = false;
-                out.push(c.to_ascii_lowercase());
-            }
-        }
-        out
+        clair_store::package_name_key(name)
     } else {
         name.to_string()
     }

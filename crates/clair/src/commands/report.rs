@@ -224,8 +224,7 @@ fn v1(server: &str, res: &registry::Resolved) -> anyhow::Result<VulnerabilityRep
     Ok(vr)
 }
 
-pub fn run(args: &ReportArgs, g: &Global) -> anyhow::Result<ExitCode> {
-    let _ = g;
+pub fn run(args: &ReportArgs, _g: &Global) -> anyhow::Result<ExitCode> {
     let server = server_url(&args.server);
     let opts = super::index::registry_options(&args.image);
     let reference = args
