@@ -39,6 +39,31 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
 }
 
+/// Whether SQLite reported a lock held by another connection.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Run `f` again while SQLite answers "busy", for at most `limit`.
+fn retry_busy<T>(
+    limit: Duration,
+    mut f: impl FnMut() -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    let start = std::time::Instant::now();
+    loop {
+        match f() {
+            Err(e) if is_busy(&e) && start.elapsed() < limit => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl SqliteStore {
     /// Open (creating it and its directory if needed) the database at `path` and migrate it.
     pub fn open(path: &Path, opts: &StoreOptions) -> Result<SqliteStore> {
@@ -78,8 +103,10 @@ impl SqliteStore {
         let c = Connection::open(path).map_err(err)?;
         c.busy_timeout(busy).map_err(err)?;
         // WAL: readers see the last commit while a writer works; NORMAL sync is crash-safe in
-        // WAL mode (a power loss may drop the last commits, never corrupt).
-        c.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        // WAL mode (a power loss may drop the last commits, never corrupt). Switching a new
+        // file to WAL needs an exclusive lock and SQLite answers SQLITE_BUSY at once, without
+        // its busy handler, when another process is switching it too: retry until `busy`.
+        retry_busy(busy, || c.pragma_update(None, "journal_mode", "WAL")).map_err(err)?;
         c.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
         c.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
@@ -87,6 +114,20 @@ impl SqliteStore {
     }
 
     fn migrate(&self) -> Result<()> {
+        let start = std::time::Instant::now();
+        loop {
+            match self.migrate_once() {
+                Err(Error::Sqlite { source, .. })
+                    if is_busy(&source) && start.elapsed() < self.busy_timeout =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn migrate_once(&self) -> Result<()> {
         let mut w = self.writer.lock().map_err(|_| poisoned())?;
         // IMMEDIATE takes SQLite's write lock up front: two processes migrating at once
         // serialise here, and the second finds the work done.
