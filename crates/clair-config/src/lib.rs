@@ -13,7 +13,11 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml_ng::Value;
 
+mod security;
 mod serve;
+pub use security::{
+    JwtProxyConfig, KeyServerConfig, SignerConfig, SignerKey, TlsFiles, VerifierConfig,
+};
 pub use serve::{
     AmqpConfig, NotifierConfig, Psk, ServeConfig, Warning, listen_addr, redact_source,
 };

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_yaml_ng::Value;
 
+use crate::security::{JwtProxyConfig, TlsFiles};
 use crate::{Error, Layout, Loaded, kind, parse_duration};
 
 /// Everything `clair serve` needs from a config file.
@@ -40,6 +41,12 @@ pub struct ServeConfig {
     pub allow_link_local_layers: bool,
     /// `clair_rs.read_only`: serve only GET and HEAD.
     pub read_only: bool,
+    /// The `jwtproxy` section.
+    pub jwtproxy: JwtProxyConfig,
+    /// TLS for the main API.
+    pub tls: Option<TlsFiles>,
+    /// Extra CA bundle trusted for outgoing calls.
+    pub outgoing_ca: Option<std::path::PathBuf>,
 }
 
 /// Pre-shared key authentication (Clair v4 `auth.psk`).
@@ -95,7 +102,7 @@ pub struct AmqpConfig {
     pub callback: Option<String>,
 }
 
-mod secs {
+pub(crate) mod secs {
     pub fn serialize<S: serde::Serializer>(
         d: &std::time::Duration,
         s: S,
@@ -226,14 +233,14 @@ pub fn listen_addr(s: &str) -> String {
 }
 
 impl Loaded {
-    fn string_or(&self, path: &[&str], default: &str) -> Result<String, Error> {
+    pub(crate) fn string_or(&self, path: &[&str], default: &str) -> Result<String, Error> {
         Ok(self
             .string_at(path)?
             .filter(|s| !s.trim().is_empty())
             .unwrap_or_else(|| default.to_string()))
     }
 
-    fn number_at(&self, path: &[&str]) -> Result<Option<u64>, Error> {
+    pub(crate) fn number_at(&self, path: &[&str]) -> Result<Option<u64>, Error> {
         match self.value_at(path) {
             None => Ok(None),
             Some(Value::Number(n)) => n
@@ -249,7 +256,7 @@ impl Loaded {
         }
     }
 
-    fn duration_at(&self, path: &[&str]) -> Result<Option<Duration>, Error> {
+    pub(crate) fn duration_at(&self, path: &[&str]) -> Result<Option<Duration>, Error> {
         match self.value_at(path) {
             None => Ok(None),
             Some(Value::String(s)) => parse_duration(s)
@@ -344,7 +351,7 @@ impl Loaded {
         Ok(out)
     }
 
-    fn bool_at(&self, path: &[&str]) -> Result<bool, Error> {
+    pub(crate) fn bool_at(&self, path: &[&str]) -> Result<bool, Error> {
         match self.value_at(path) {
             None => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
@@ -380,10 +387,6 @@ impl Loaded {
                 });
             }
         };
-        not_yet(&["jwtproxy"], "jwtproxy (JWT verification and signing)");
-        not_yet(&["clair", "api", "certfile"], "TLS for the API");
-        not_yet(&["clair", "api", "cafile"], "client certificates");
-        not_yet(&["tls"], "TLS for the API");
         not_yet(&["notifier", "stomp"], "STOMP delivery");
         not_yet(&["auth", "keyserver"], "keyserver authentication");
         out
@@ -445,6 +448,9 @@ impl Loaded {
                     allow_link_local_layers: self
                         .bool_at(&["clair_rs", "allow_link_local_layers"])?,
                     read_only: self.bool_at(&["clair_rs", "read_only"])?,
+                    jwtproxy: self.jwtproxy()?,
+                    tls: self.api_tls()?,
+                    outgoing_ca: self.outgoing_ca()?,
                 }
             }
             Layout::V2 | Layout::Unknown => {
@@ -510,8 +516,12 @@ impl Loaded {
                         amqp: None,
                     },
                     psk: None,
-                    allow_link_local_layers: false,
-                    read_only: false,
+                    allow_link_local_layers: self
+                        .bool_at(&["clair_rs", "allow_link_local_layers"])?,
+                    read_only: self.bool_at(&["clair_rs", "read_only"])?,
+                    jwtproxy: self.jwtproxy()?,
+                    tls: self.api_tls()?,
+                    outgoing_ca: self.outgoing_ca()?,
                 }
             }
         };
@@ -597,11 +607,53 @@ mod tests {
                 "{name}"
             );
             let w = l.warnings();
+            assert!(w.is_empty(), "{name}: {w:?}");
+            // The jwtproxy section: a signer with issuer security_scanner and one verifier in
+            // front of the API with the registry's key server.
+            let signer = c.jwtproxy.signer.as_ref().unwrap();
+            assert_eq!(signer.issuer, "security_scanner", "{name}");
+            assert_eq!(signer.listen_addr, "0.0.0.0:6063", "{name}");
+            assert_eq!(signer.expiration_time, Duration::from_secs(300), "{name}");
+            assert_eq!(signer.max_skew, Duration::from_secs(60), "{name}");
+            assert_eq!(signer.nonce_length, 32, "{name}");
+            match &signer.private_key {
+                crate::SignerKey::Preshared {
+                    key_id,
+                    private_key_path,
+                } => {
+                    assert!(name.ends_with("-ha.yaml"), "{name}");
+                    assert_eq!(
+                        key_id,
+                        "4fb9063a7cac00b567ee921065ed16fed7227afd806b4d67cc82de67d8c781b1"
+                    );
+                    assert_eq!(
+                        private_key_path,
+                        std::path::Path::new("/config/security_scanner.pem")
+                    );
+                }
+                crate::SignerKey::Autogenerated {
+                    rotate_every,
+                    registry,
+                    ..
+                } => {
+                    assert!(name.ends_with("-single.yaml"), "{name}");
+                    assert_eq!(*rotate_every, Duration::from_secs(12 * 3600));
+                    assert_eq!(registry, "http://127.0.0.1:8080/keys/");
+                }
+            }
+            assert_eq!(c.jwtproxy.verifiers.len(), 1, "{name}");
+            let v = &c.jwtproxy.verifiers[0];
+            assert_eq!(v.listen_addr, "0.0.0.0:6060", "{name}");
+            assert_eq!(v.audience, "http://127.0.0.1:6060", "{name}");
+            assert_eq!(v.upstream, "http://localhost:6062", "{name}");
+            assert_eq!(v.tls, None, "{name}");
             assert!(
-                w.iter()
-                    .any(|w| w.key == "jwtproxy" && w.message.contains("not implemented")),
-                "{name}: {w:?}"
+                matches!(&v.key_server, crate::KeyServerConfig::Keyregistry { registry, .. }
+                    if registry == "http://127.0.0.1:8080/keys/"),
+                "{name}: {:?}",
+                v.key_server
             );
+            assert_eq!(c.tls, None, "{name}");
             assert!(
                 !w.iter().any(|w| w.message.contains("unknown key")),
                 "{name}: {w:?}"
