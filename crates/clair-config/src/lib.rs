@@ -15,12 +15,14 @@ use serde_yaml_ng::Value;
 
 mod security;
 mod serve;
+mod sqs;
 pub use security::{
     JwtProxyConfig, KeyServerConfig, SignerConfig, SignerKey, TlsFiles, VerifierConfig,
 };
 pub use serve::{
     AmqpConfig, NotifierConfig, Psk, ServeConfig, Warning, listen_addr, redact_source,
 };
+pub use sqs::SqsConfig;
 
 /// Errors loading a config file.
 #[derive(Debug, thiserror::Error)]

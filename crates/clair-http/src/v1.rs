@@ -45,6 +45,18 @@ const NOT_FOUND: &str = "the resource cannot be found";
 #[derive(Debug)]
 pub struct V1Error(pub(crate) StatusCode, pub(crate) String);
 
+impl V1Error {
+    /// The HTTP status the API answers with.
+    pub fn status(&self) -> StatusCode {
+        self.0
+    }
+
+    /// Clair's error message.
+    pub fn message(&self) -> &str {
+        &self.1
+    }
+}
+
 impl IntoResponse for V1Error {
     fn into_response(self) -> Response {
         if self.0.is_server_error() {
@@ -246,8 +258,25 @@ async fn post_layer(
     body: Bytes,
 ) -> Result<Response, V1Error> {
     let gzip = wants_gzip(&headers);
+    let st = s.clone();
+    let echo = tokio::task::spawn_blocking(move || index_layer(&st, &body))
+        .await
+        .map_err(join_err)??;
+    Ok(write(
+        StatusCode::CREATED,
+        &serde_json::json!({ "Layer": echo }),
+        gzip,
+    ))
+}
+
+/// What `POST /v1/layers` does with a request body, without HTTP (blocking): decode and check
+/// the `{"Layer":{…}}` envelope, then fetch, read, scan and record the layer (idempotent by
+/// name). Returns the layer as the handler echoes it; errors carry the handler's status and
+/// message. Used by the SQS receiver (`clair-sqs`) so a queued push is indexed exactly as a
+/// posted one.
+pub fn index_layer(s: &AppState, body: &[u8]) -> Result<Layer, V1Error> {
     let value: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| bad(format!("could not decode JSON: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| bad(format!("could not decode JSON: {e}")))?;
     let env: LayerEnvelopeIn = serde_json::from_value(lower_keys(value))
         .map_err(|e| bad(format!("could not decode JSON: {e}")))?;
     let l = env.layer.ok_or_else(|| bad("failed to provide layer"))?;
@@ -271,15 +300,8 @@ async fn post_layer(
         indexed_by_version: ENGINE_VERSION,
         ..Layer::default()
     };
-    let st = s.clone();
-    tokio::task::spawn_blocking(move || process_layer(&st, l))
-        .await
-        .map_err(join_err)??;
-    Ok(write(
-        StatusCode::CREATED,
-        &serde_json::json!({ "Layer": echo }),
-        gzip,
-    ))
+    process_layer(s, l)?;
+    Ok(echo)
 }
 
 /// Fetch, read, scan and record one layer (idempotent by name).
@@ -434,7 +456,9 @@ pub(crate) fn title(s: Severity) -> String {
     }
 }
 
-fn layer_view(
+/// What `GET /v1/layers/:name` answers under `"Layer"` (blocking): the layer with its
+/// namespace and, when asked, its chain's features and their vulnerabilities.
+pub fn layer_view(
     s: &AppState,
     name: &str,
     with_features: bool,

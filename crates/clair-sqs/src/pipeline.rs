@@ -1,0 +1,499 @@
+//! The receiver and the sender over the AWS SDK.
+//!
+//! At-least-once, as SQS is: a message is deleted only after every layer in it is indexed
+//! and, with a report topic, its report published; a failure leaves it in the queue, where it
+//! reappears after the visibility timeout (layers already indexed are not fetched again, their
+//! reports are published again). A message that cannot be a layer push, or that still fails
+//! on its `max_receive_count`-th receive, is poison: it is sent to the dead-letter queue with
+//! the reason and deleted; without a dead-letter queue it is left to the queue's
+//! `RedrivePolicy` (`maxReceiveCount`), which moves it the same way.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use axum::extract::{Path, RawQuery, State};
+use clair_http::AppState;
+use clair_store::Delivery;
+
+use crate::Error;
+use crate::message::{self, CONTENT_TYPE_ATTRIBUTE, SNS_MAX_MESSAGE};
+use crate::settings::Settings;
+
+/// Most layers per side in one published notification page.
+const NOTIFICATION_PAGE: usize = 100;
+/// Longest notification page read back from the v1 handler.
+const MAX_PAGE_BYTES: usize = 16 << 20;
+/// Longest error text attached to a dead-lettered message.
+const MAX_REASON: usize = 1024;
+/// Store lock held while notifications are published (one instance at a time).
+const NOTIFY_LOCK: &str = "notifier/deliver-sns";
+/// Wait after a failed receive before polling again.
+const RECEIVE_BACKOFF: Duration = Duration::from_secs(10);
+
+/// The SDK's HTTPS client over rustls with ring (no aws-lc build), trusting the system's
+/// roots. Plain `http://` endpoints work too.
+pub fn https_client() -> aws_sdk_sqs::config::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+/// Run the pipeline until `shutdown` completes: the SDK configured by the standard chain
+/// (environment, profile, web identity, container and instance credentials; `AWS_REGION`,
+/// `AWS_ENDPOINT_URL`), then [`Pipeline::run`]. Errors are logged, never returned: the loop
+/// keeps going.
+pub async fn run(state: AppState, settings: Settings, shutdown: impl Future<Output = ()>) {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
+    if let Some(e) = &settings.endpoint_url {
+        loader = loader.endpoint_url(e);
+    }
+    let sdk = loader.load().await;
+    Pipeline::new(state, settings, &sdk).run(shutdown).await;
+}
+
+/// The receiver and the sender, sharing the server's state.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    state: AppState,
+    settings: Arc<Settings>,
+    sqs: aws_sdk_sqs::Client,
+    reports: Option<aws_sdk_sns::Client>,
+    notifications: Option<aws_sdk_sns::Client>,
+}
+
+/// What became of one received message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every layer indexed (and reported): deleted from the queue.
+    Done,
+    /// Failed; left in the queue for another try.
+    Retry,
+    /// Poison: sent to the dead-letter queue and deleted.
+    DeadLettered,
+    /// Poison, but no dead-letter queue is configured: left to the queue's redrive policy.
+    Left,
+}
+
+impl Pipeline {
+    /// Clients for the queue and the topics from `sdk`, each in its configured region.
+    pub fn new(state: AppState, settings: Settings, sdk: &SdkConfig) -> Pipeline {
+        let sqs = {
+            let mut b = aws_sdk_sqs::config::Builder::from(sdk);
+            if let Some(r) = &settings.queue_region {
+                b = b.region(Region::new(r.clone()));
+            }
+            aws_sdk_sqs::Client::from_conf(b.build())
+        };
+        let sns = |t: &Option<crate::Topic>| {
+            t.as_ref().map(|t| {
+                let mut b = aws_sdk_sns::config::Builder::from(sdk);
+                if let Some(r) = &t.region {
+                    b = b.region(Region::new(r.clone()));
+                }
+                aws_sdk_sns::Client::from_conf(b.build())
+            })
+        };
+        Pipeline {
+            reports: sns(&settings.report_topic),
+            notifications: sns(&settings.notification_topic),
+            state,
+            settings: Arc::new(settings),
+            sqs,
+        }
+    }
+
+    /// Receive and handle messages, and publish due notifications every
+    /// `notify_interval`, until `shutdown` completes. A message being handled is finished
+    /// first; a long poll in progress is abandoned.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tracing::info!(
+            queue = self.settings.queue_url.as_deref().unwrap_or(""),
+            report_topic = self
+                .settings
+                .report_topic
+                .as_ref()
+                .map_or("", |t| t.arn.as_str()),
+            notification_topic = self
+                .settings
+                .notification_topic
+                .as_ref()
+                .map_or("", |t| t.arn.as_str()),
+            "sqs pipeline starting"
+        );
+        let receiver = {
+            let p = self.clone();
+            async move {
+                if p.settings.queue_url.is_none() {
+                    return std::future::pending().await;
+                }
+                loop {
+                    if let Err(e) = p.receive_once().await {
+                        tracing::error!(error = %e, "receiving layer pushes");
+                        tokio::time::sleep(RECEIVE_BACKOFF).await;
+                    }
+                }
+            }
+        };
+        let sender = {
+            let p = self.clone();
+            async move {
+                if p.settings.notification_topic.is_none() {
+                    return std::future::pending().await;
+                }
+                loop {
+                    if let Err(e) = p.deliver_notifications().await {
+                        tracing::error!(error = %e, "publishing notifications");
+                    }
+                    tokio::time::sleep(p.settings.notify_interval).await;
+                }
+            }
+        };
+        // The loops are cancelled at an await point: between messages, or in a long poll.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let run_loop = |fut: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = fut => {}
+                    _ = stop.wait_for(|v| *v) => {}
+                }
+            })
+        };
+        let tasks = [run_loop(Box::pin(receiver)), run_loop(Box::pin(sender))];
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        for t in tasks {
+            let _ = t.await;
+        }
+        tracing::info!("sqs pipeline stopped");
+    }
+
+    /// One long poll of the queue, each message received handled. Returns their outcomes.
+    pub async fn receive_once(&self) -> Result<Vec<Outcome>, Error> {
+        let Some(queue) = self.settings.queue_url.as_deref() else {
+            return Ok(Vec::new());
+        };
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(1)
+            .wait_time_seconds(self.settings.wait_time_seconds)
+            .set_visibility_timeout(self.settings.visibility_timeout)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| sqs_err("ReceiveMessage", queue, &e))?;
+        let mut outcomes = Vec::new();
+        for m in out.messages() {
+            outcomes.push(self.handle(queue, m).await?);
+        }
+        Ok(outcomes)
+    }
+
+    /// Index one message's layers; delete, leave or dead-letter it.
+    async fn handle(&self, queue: &str, m: &Message) -> Result<Outcome, Error> {
+        let id = m.message_id().unwrap_or("");
+        let Some(receipt) = m.receipt_handle() else {
+            tracing::warn!(message_id = id, "message without a receipt handle skipped");
+            return Ok(Outcome::Retry);
+        };
+        let body = m.body().unwrap_or("");
+        let receives: u32 = m
+            .attributes()
+            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        let layers = match message::parse_push(body.as_bytes()) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(message_id = id, receives, error = %e, "message is not a layer push");
+                return self
+                    .poison(queue, m, receipt, receives, &e.to_string())
+                    .await;
+            }
+        };
+        for layer in &layers {
+            if let Err(e) = self.index_and_report(layer).await {
+                if receives >= self.settings.max_receive_count {
+                    tracing::warn!(message_id = id, receives, layer = %layer.name, error = %e,
+                        "message failed on its last allowed receive");
+                    return self
+                        .poison(queue, m, receipt, receives, &e.to_string())
+                        .await;
+                }
+                tracing::warn!(message_id = id, receives, layer = %layer.name, error = %e,
+                    "layer push failed; left in the queue for another try");
+                return Ok(Outcome::Retry);
+            }
+        }
+        self.delete(queue, receipt).await?;
+        tracing::info!(
+            message_id = id,
+            layers = layers.len(),
+            "layer push indexed and deleted"
+        );
+        Ok(Outcome::Done)
+    }
+
+    /// Index a layer with the v1 handler's code; publish its report when a topic is set.
+    async fn index_and_report(&self, layer: &message::LayerPush) -> Result<(), Error> {
+        let st = self.state.clone();
+        let body = layer.body.clone();
+        let layer_err = |name: &str, e: clair_http::v1::V1Error| Error::Layer {
+            layer: name.to_string(),
+            status: e.status().as_u16(),
+            message: e.message().to_string(),
+        };
+        tokio::task::spawn_blocking(move || clair_http::v1::index_layer(&st, &body))
+            .await
+            .map_err(|e| Error::Worker(e.to_string()))?
+            .map_err(|e| layer_err(&layer.name, e))?;
+        tracing::info!(layer = %layer.name, "layer indexed");
+        let (Some(client), Some(topic)) = (&self.reports, &self.settings.report_topic) else {
+            return Ok(());
+        };
+        let st = self.state.clone();
+        let name = layer.name.clone();
+        let view =
+            tokio::task::spawn_blocking(move || clair_http::v1::layer_view(&st, &name, true, true))
+                .await
+                .map_err(|e| Error::Worker(e.to_string()))?
+                .map_err(|e| layer_err(&layer.name, e))?;
+        let json = serde_json::json!({ "Layer": view }).to_string();
+        let content_type = self.publish(client, &topic.arn, &json).await?;
+        tracing::info!(layer = %layer.name, topic = %topic.arn, content_type, "layer report published");
+        Ok(())
+    }
+
+    /// Publish a JSON document, gzipped when large; returns the content type used.
+    async fn publish(
+        &self,
+        client: &aws_sdk_sns::Client,
+        topic: &str,
+        json: &str,
+    ) -> Result<&'static str, Error> {
+        let enc = message::encode_body(json, self.settings.max_message_size);
+        if enc.body.len() > SNS_MAX_MESSAGE {
+            return Err(Error::TooLarge {
+                topic: topic.to_string(),
+                len: enc.body.len(),
+                max: SNS_MAX_MESSAGE,
+            });
+        }
+        let attr = aws_sdk_sns::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(enc.content_type)
+            .build()
+            .map_err(|e| Error::Sns {
+                topic: topic.to_string(),
+                message: e.to_string(),
+            })?;
+        client
+            .publish()
+            .topic_arn(topic)
+            .message(enc.body)
+            .message_attributes(CONTENT_TYPE_ATTRIBUTE, attr)
+            .send()
+            .await
+            .map_err(|e| Error::Sns {
+                topic: topic.to_string(),
+                message: aws_sdk_sns::error::DisplayErrorContext(&e).to_string(),
+            })?;
+        Ok(enc.content_type)
+    }
+
+    async fn delete(&self, queue: &str, receipt: &str) -> Result<(), Error> {
+        self.sqs
+            .delete_message()
+            .queue_url(queue)
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .map_err(|e| sqs_err("DeleteMessage", queue, &e))?;
+        Ok(())
+    }
+
+    /// Send a poison message to the dead-letter queue (its body unchanged, the reason and
+    /// receive count as attributes), then delete it; without a dead-letter queue, leave it.
+    async fn poison(
+        &self,
+        queue: &str,
+        m: &Message,
+        receipt: &str,
+        receives: u32,
+        reason: &str,
+    ) -> Result<Outcome, Error> {
+        let id = m.message_id().unwrap_or("");
+        let Some(dlq) = self.settings.dead_letter_queue_url.as_deref() else {
+            tracing::error!(
+                message_id = id,
+                receives,
+                reason,
+                "poison message left in the queue: no dead-letter queue configured (a \
+                 RedrivePolicy on the queue moves it)"
+            );
+            return Ok(Outcome::Left);
+        };
+        let attr = |v: String| {
+            aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(v)
+                .build()
+                .map_err(|e| Error::Sqs {
+                    operation: "SendMessage",
+                    queue: dlq.to_string(),
+                    message: e.to_string(),
+                })
+        };
+        let mut reason = reason.to_string();
+        if reason.len() > MAX_REASON {
+            let mut cut = MAX_REASON;
+            while !reason.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            reason.truncate(cut);
+        }
+        self.sqs
+            .send_message()
+            .queue_url(dlq)
+            .message_body(m.body().unwrap_or(""))
+            .message_attributes("CLAIR.ERROR", attr(reason)?)
+            .message_attributes("CLAIR.RECEIVECOUNT", attr(receives.to_string())?)
+            .message_attributes("CLAIR.SOURCEMESSAGEID", attr(id.to_string())?)
+            .send()
+            .await
+            .map_err(|e| sqs_err("SendMessage", dlq, &e))?;
+        self.delete(queue, receipt).await?;
+        tracing::warn!(
+            message_id = id,
+            receives,
+            dead_letter_queue = dlq,
+            "poison message moved to the dead-letter queue"
+        );
+        Ok(Outcome::DeadLettered)
+    }
+
+    /// Publish every due Clair v2 notification, page by page as `GET
+    /// /v1/notifications/:name` answers, then acknowledge it (as clair-sqs's sender deleted
+    /// it). Runs under a store lock, so one instance publishes each notification. Returns how
+    /// many were published.
+    pub async fn deliver_notifications(&self) -> Result<usize, Error> {
+        let (Some(client), Some(topic)) = (&self.notifications, &self.settings.notification_topic)
+        else {
+            return Ok(0);
+        };
+        let store = self.state.store.clone();
+        let (lock, due) = tokio::task::spawn_blocking(move || {
+            let Some(lock) = store.try_lock(NOTIFY_LOCK)? else {
+                return Ok::<_, clair_store::Error>((None, Vec::new()));
+            };
+            let due = store.notifications_due(jiff::Timestamp::now(), 100)?;
+            Ok((Some(lock), due))
+        })
+        .await
+        .map_err(|e| Error::Worker(e.to_string()))??;
+        let Some(lock) = lock else {
+            return Ok(0);
+        };
+        let mut published = 0;
+        for n in due
+            .into_iter()
+            .filter(|n| n.kind == clair_http::v1_notifications::KIND)
+        {
+            let outcome = match self.publish_notification(client, &topic.arn, n.id).await {
+                Ok(pages) => {
+                    published += 1;
+                    tracing::info!(id = %n.id, pages, topic = %topic.arn, "notification published");
+                    Delivery::Delivered
+                }
+                Err(e) => {
+                    tracing::warn!(id = %n.id, error = %e, "notification not published");
+                    Delivery::Failed {
+                        error: e.to_string(),
+                        retry_at: jiff::Timestamp::now()
+                            .checked_add(jiff::SignedDuration::from_secs(60))
+                            .unwrap_or_else(|_| jiff::Timestamp::now()),
+                    }
+                }
+            };
+            let store = self.state.store.clone();
+            let delivered = outcome == Delivery::Delivered;
+            tokio::task::spawn_blocking(move || {
+                store.record_delivery(n.id, &outcome)?;
+                if delivered {
+                    store.acknowledge_notification(n.id)?;
+                }
+                Ok::<_, clair_store::Error>(())
+            })
+            .await
+            .map_err(|e| Error::Worker(e.to_string()))??;
+        }
+        drop(lock);
+        Ok(published)
+    }
+
+    /// Publish each page of one notification; returns the page count.
+    async fn publish_notification(
+        &self,
+        client: &aws_sdk_sns::Client,
+        topic: &str,
+        id: uuid::Uuid,
+    ) -> Result<usize, Error> {
+        let err = |message: String| Error::Notification {
+            id: id.to_string(),
+            message,
+        };
+        let mut page: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let mut q = format!("limit={NOTIFICATION_PAGE}");
+            if let Some(p) = &page {
+                q.push_str("&page=");
+                q.push_str(p);
+            }
+            let resp = clair_http::v1_notifications::get(
+                State(self.state.clone()),
+                Path(id.to_string()),
+                RawQuery(Some(q)),
+                axum::http::HeaderMap::new(),
+            )
+            .await
+            .map_err(|e| err(format!("{} {}", e.status().as_u16(), e.message())))?;
+            let bytes = axum::body::to_bytes(resp.into_body(), MAX_PAGE_BYTES)
+                .await
+                .map_err(|e| err(e.to_string()))?;
+            let text = String::from_utf8_lossy(&bytes);
+            let doc: serde_json::Value =
+                serde_json::from_str(text.trim_end()).map_err(|e| err(e.to_string()))?;
+            self.publish(client, topic, text.trim_end()).await?;
+            pages += 1;
+            match doc["Notification"]["NextPage"].as_str() {
+                Some(next) if pages < 10_000 => page = Some(next.to_string()),
+                _ => return Ok(pages),
+            }
+        }
+    }
+}
+
+fn sqs_err<E, R>(
+    operation: &'static str,
+    queue: &str,
+    e: &aws_sdk_sqs::error::SdkError<E, R>,
+) -> Error
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    Error::Sqs {
+        operation,
+        queue: queue.to_string(),
+        message: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+    }
+}
