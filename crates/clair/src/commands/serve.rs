@@ -58,6 +58,11 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         "clair serve starting"
     );
 
+    // SQS/SNS (clair-sqs): `clair_rs.sqs` with its environment variables over it.
+    let sqs_file = g.config.as_ref().map(|c| c.sqs_config()).transpose()?;
+    let sqs =
+        clair_sqs::Settings::resolve(&sqs_file.unwrap_or_default(), &|k| std::env::var(k).ok())?;
+
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
     let notify_opts = clair_matcher::notify::NotifyOptions {
@@ -255,6 +260,7 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 wait(),
             ));
         }
+        let sqs = sqs.map(|s| tokio::spawn(clair_sqs::run(state.clone(), s, wait())));
         let signal = async {
             #[cfg(unix)]
             {
@@ -282,6 +288,9 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         let _ = tx.send(true);
         while let Some(r) = servers.join_next().await {
             r.context("server task")??;
+        }
+        if let Some(t) = sqs {
+            t.await.context("sqs pipeline")?;
         }
         Ok::<(), anyhow::Error>(())
     });
