@@ -35,6 +35,22 @@ if [[ ${#need_debs[@]} -gt 0 && "${CLAIR_SKIP_INSTALL:-0}" != 1 ]]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_debs[@]}"
 fi
+# moto's server, a local SQS and SNS, for the SQS/SNS pipeline (crates/clair-sqs/tests/pipeline.rs).
+user_bin="$(python3 -m site --user-base 2>/dev/null)/bin"
+[[ -d "$user_bin" ]] && export PATH="$PATH:$user_bin"
+if ! command -v moto_server >/dev/null && [[ "${CLAIR_SKIP_INSTALL:-0}" != 1 ]]; then
+    log "installing moto[server] (pip)"
+    python3 -m pip --version >/dev/null 2>&1 || {
+        SUDO=""; [[ $EUID -ne 0 ]] && SUDO="sudo"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-pip
+    }
+    # Debian's own python3 refuses pip installs outside a virtualenv unless told otherwise.
+    python3 -m pip install -q 'moto[server]' \
+        || python3 -m pip install -q --user --break-system-packages 'moto[server]'
+    user_bin="$(python3 -m site --user-base)/bin"
+    [[ -d "$user_bin" ]] && export PATH="$PATH:$user_bin"
+fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     if [[ "${CLAIR_SKIP_INSTALL:-0}" != 1 ]]; then
         log "installing cargo-fuzz"
