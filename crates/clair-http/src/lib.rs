@@ -14,8 +14,10 @@ pub mod amqp;
 pub mod auth;
 pub use clair_layer::fetch;
 pub mod health;
+pub mod jwtproxy;
 pub mod metrics;
 pub mod pagination;
+pub mod tls;
 pub mod v1;
 pub mod v1_notifications;
 pub mod v1_notify;
@@ -53,6 +55,9 @@ pub enum Error {
     /// A setting is invalid.
     #[error("{0}")]
     Config(String),
+    /// A certificate, key or CA file is unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// Serving failed.
     #[error("serving {addr}: {source}")]
     Serve {
@@ -91,6 +96,8 @@ pub struct AppState {
     pub page_key: pagination::PageKey,
     /// Pre-shared-key authentication of the API (`auth.psk`); `None`: none.
     pub auth: Option<auth::Psk>,
+    /// jwtproxy verification (a verifier proxy's listener): 403 without a registry-signed JWT.
+    pub jwt: Option<Arc<jwtproxy::Verifier>>,
     /// Serve only GET and HEAD on the API.
     pub read_only: bool,
     /// Updaters this instance runs: `/readyz` waits until each has data (a successful run or
@@ -122,6 +129,7 @@ impl AppState {
             page_key: pagination::PageKey::from_config(None).map_err(Error::Config)?,
             required_updaters: Vec::new(),
             auth: None,
+            jwt: None,
             read_only: false,
         })
     }
@@ -180,6 +188,12 @@ pub fn api_router(state: AppState) -> Router {
     }
     if let Some(psk) = state.auth.clone() {
         router = router.layer(axum::middleware::from_fn_with_state(psk, auth::require_psk));
+    }
+    if let Some(v) = state.jwt.clone() {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            v,
+            jwtproxy::require_jwt,
+        ));
     }
     router
         .layer(axum::middleware::from_fn_with_state(
