@@ -12,6 +12,7 @@
 )]
 
 pub mod http;
+pub mod keyregistry;
 pub mod oci;
 pub mod postgres;
 pub mod tar;
