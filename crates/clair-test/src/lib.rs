@@ -11,6 +11,7 @@
     clippy::print_stderr
 )]
 
+pub mod certs;
 pub mod http;
 pub mod keyregistry;
 pub mod oci;
