@@ -12,48 +12,7 @@ use clair_http::AppState;
 use clair_http::tls::{Reloadable, TlsFiles};
 use clair_test::certs::{self, Pair};
 
-fn pem_items(path: &std::path::Path) -> Vec<ureq::tls::PemItem<'static>> {
-    // Leaked: the items borrow the bytes, and a test process is short-lived.
-    let bytes: &'static [u8] = Box::leak(std::fs::read(path).unwrap().into_boxed_slice());
-    ureq::tls::parse_pem(bytes).map(|i| i.unwrap()).collect()
-}
-
-/// An HTTPS client trusting `ca`, presenting `client` when given.
-fn client(ca: &Pair, client: Option<&Pair>) -> ureq::Agent {
-    let roots: Vec<_> = pem_items(&ca.cert)
-        .into_iter()
-        .filter_map(|i| match i {
-            ureq::tls::PemItem::Certificate(c) => Some(c),
-            _ => None,
-        })
-        .collect();
-    let mut tls =
-        ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
-    if let Some(c) = client {
-        let chain: Vec<_> = pem_items(&c.cert)
-            .into_iter()
-            .filter_map(|i| match i {
-                ureq::tls::PemItem::Certificate(c) => Some(c),
-                _ => None,
-            })
-            .collect();
-        let key = pem_items(&c.key)
-            .into_iter()
-            .find_map(|i| match i {
-                ureq::tls::PemItem::PrivateKey(k) => Some(k),
-                _ => None,
-            })
-            .unwrap();
-        tls = tls.client_cert(Some(ureq::tls::ClientCert::new_with_certs(&chain, key)));
-    }
-    ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(5)))
-            .tls_config(tls.build())
-            .build(),
-    )
-}
+use certs::https_agent as client;
 
 /// Serve the API over TLS on a free port; returns its URL.
 fn serve(files: TlsFiles) -> (String, Arc<Reloadable>) {

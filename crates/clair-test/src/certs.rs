@@ -130,3 +130,53 @@ pub fn leaf(dir: &Path, ca: &Pair, name: &str, cn: &str, client: bool) -> Pair {
         key: dir.join(key),
     }
 }
+
+fn pem_items(path: &Path) -> Vec<ureq::tls::PemItem<'static>> {
+    // Leaked: the items borrow the bytes, and a test process is short-lived.
+    let bytes: &'static [u8] = Box::leak(
+        std::fs::read(path)
+            .expect("reading a PEM file")
+            .into_boxed_slice(),
+    );
+    ureq::tls::parse_pem(bytes)
+        .map(|i| i.expect("a PEM item"))
+        .collect()
+}
+
+fn certificates(path: &Path) -> Vec<ureq::tls::Certificate<'static>> {
+    pem_items(path)
+        .into_iter()
+        .filter_map(|i| match i {
+            ureq::tls::PemItem::Certificate(c) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An HTTPS client (statuses are not errors, 5 s timeout) trusting only `ca`, presenting
+/// `client` when given.
+pub fn https_agent(ca: &Pair, client: Option<&Pair>) -> ureq::Agent {
+    let mut tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::new_with_certs(
+        &certificates(&ca.cert),
+    ));
+    if let Some(c) = client {
+        let key = pem_items(&c.key)
+            .into_iter()
+            .find_map(|i| match i {
+                ureq::tls::PemItem::PrivateKey(k) => Some(k),
+                _ => None,
+            })
+            .expect("a private key");
+        tls = tls.client_cert(Some(ureq::tls::ClientCert::new_with_certs(
+            &certificates(&c.cert),
+            key,
+        )));
+    }
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(5)))
+            .tls_config(tls.build())
+            .build(),
+    )
+}
