@@ -6,11 +6,10 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use clair_http::AppState;
 use clair_http::tls::{Reloadable, TlsFiles};
-use clair_test::certs::{self, Pair};
+use clair_test::certs;
 
 use certs::https_agent as client;
 
