@@ -252,7 +252,8 @@ pub(crate) fn query_params(q: &Option<String>) -> std::collections::BTreeMap<Str
 }
 
 /// Run every parser of request input on `data`, for fuzzing: the v4 manifest, the v1 layer
-/// and vulnerability envelopes, layer URLs and redirect targets, page tokens. Never panics.
+/// and vulnerability envelopes, layer URLs and redirect targets, page tokens, JWTs (jwtproxy
+/// and PSK) and JWKs. Never panics.
 pub fn parse_untrusted(data: &[u8]) {
     let _ = v4::parse_manifest_for_fuzz(data);
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
@@ -260,6 +261,31 @@ pub fn parse_untrusted(data: &[u8]) {
     }
     let text = String::from_utf8_lossy(data);
     let _ = clair_layer::fetch::check_url_for_fuzz(&text);
+    // Tokens: jwtproxy's verifier (with a preshared key, no network) and the PSK check; JWKs
+    // as a key server might answer.
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
+        let _ = jwtproxy::PublicKey::from_jwk(&v);
+    }
+    let _ = jwtproxy::Jws::parse(&text);
+    if let Ok(v) = jwtproxy::Verifier::new(
+        "http://127.0.0.1:6060",
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(300),
+        jwtproxy::Keys::Preshared {
+            issuer: "quay".into(),
+            kid: "k".into(),
+            key: jwtproxy::PublicKey::Rsa {
+                n: vec![0xc5; 256],
+                e: vec![1, 0, 1],
+            },
+        },
+        Vec::new(),
+    ) {
+        let _ = v.verify(Some(&text), 1_800_000_000);
+    }
+    if let Ok(psk) = auth::Psk::new("c2VjcmV0", &["quay".to_string()]) {
+        let _ = psk.verify(&text, 1_800_000_000);
+    }
     let key =
         pagination::PageKey::from_config(Some("XxoPtCUzrUv4JV5dS+yQ+MdW7yLEJnRMwigVY/bpgtQ="));
     if let Ok(k) = key {

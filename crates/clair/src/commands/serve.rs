@@ -43,6 +43,7 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let store = g.store()?;
     let fetch = FetchOptions {
         allow_link_local: cfg.allow_link_local_layers,
+        ca_pem: security.outgoing_ca.clone(),
         ..FetchOptions::default()
     };
     let mut state = AppState::new(store.clone(), fetch)
