@@ -185,6 +185,14 @@ impl Jws {
     }
 }
 
+impl Jws {
+    /// Check the signature with `key` (the header's `alg`, which must fit the key).
+    pub fn verify_with(&self, key: &PublicKey) -> Result<(), String> {
+        let alg = self.header["alg"].as_str().unwrap_or("");
+        key.verify(alg, self.signing_input.as_bytes(), &self.signature)
+    }
+}
+
 /// Why a request is refused; the body is jwtproxy's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {

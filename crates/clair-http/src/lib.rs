@@ -96,6 +96,8 @@ pub struct AppState {
     pub page_key: pagination::PageKey,
     /// Pre-shared-key authentication of the API (`auth.psk`); `None`: none.
     pub auth: Option<auth::Psk>,
+    /// Clair v4.0's `auth.keyserver` mode.
+    pub keyserver: Option<Arc<auth::KeyServerAuth>>,
     /// jwtproxy verification (a verifier proxy's listener): 403 without a registry-signed JWT.
     pub jwt: Option<Arc<jwtproxy::Verifier>>,
     /// Serve only GET and HEAD on the API.
@@ -129,6 +131,7 @@ impl AppState {
             page_key: pagination::PageKey::from_config(None).map_err(Error::Config)?,
             required_updaters: Vec::new(),
             auth: None,
+            keyserver: None,
             jwt: None,
             read_only: false,
         })
@@ -188,6 +191,12 @@ pub fn api_router(state: AppState) -> Router {
     }
     if let Some(psk) = state.auth.clone() {
         router = router.layer(axum::middleware::from_fn_with_state(psk, auth::require_psk));
+    }
+    if let Some(ks) = state.keyserver.clone() {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            ks,
+            auth::require_keyserver,
+        ));
     }
     if let Some(v) = state.jwt.clone() {
         router = router.layer(axum::middleware::from_fn_with_state(

@@ -525,3 +525,94 @@ fn notifier_webhook_is_signed() {
         "accepted"
     );
 }
+
+/// Clair v4.0's `auth.keyserver`: RS256 by (iss, kid) from the key server, `aud` = the
+/// request's origin (Host, or Forwarded / X-Forwarded-*), intra-service HS256 tokens with their
+/// own key; 401 with an empty body otherwise.
+#[test]
+fn v4_keyserver_mode() {
+    let registry = KeyRegistry::start();
+    let quay = SigningKey::generate().unwrap();
+    registry.add_approved("quay", quay.jwk.clone());
+    let intra = base64::engine::general_purpose::STANDARD.encode(b"intra-service-key");
+    let mut state = AppState::new(sqlite(), clair_http::FetchOptions::default()).unwrap();
+    state.keyserver = Some(Arc::new(
+        clair_http::auth::KeyServerAuth::new(&registry.url(), Some(&intra), agent()).unwrap(),
+    ));
+    let srv = start_state(state);
+    let url = format!("{}/indexer/api/v1/index_state", srv.api);
+    let now = jiff::Timestamp::now().as_second();
+    let token = |aud: &str| {
+        format!(
+            "Bearer {}",
+            quay.sign(&json!({"iss": "quay", "aud": aud, "exp": now + 300}))
+                .unwrap()
+        )
+    };
+    let r = call("GET", &url, &[], None);
+    assert_eq!((r.status, r.body.as_str()), (401, ""));
+    let ok = token(&srv.api);
+    assert_eq!(
+        call("GET", &url, &[("Authorization", &ok)], None).status,
+        200
+    );
+    let elsewhere = token("http://127.0.0.1:1");
+    let r = call("GET", &url, &[("Authorization", &elsewhere)], None);
+    assert_eq!((r.status, r.body.as_str()), (401, ""), "wrong audience");
+    // Behind a proxy: the origin comes from Forwarded, then X-Forwarded-*.
+    let proxied = token("https://clair.example.com");
+    assert_eq!(
+        call(
+            "GET",
+            &url,
+            &[
+                ("Authorization", &proxied),
+                ("Forwarded", "proto=https;host=clair.example.com")
+            ],
+            None
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        call(
+            "GET",
+            &url,
+            &[
+                ("Authorization", &proxied),
+                ("X-Forwarded-Proto", "https"),
+                ("X-Forwarded-Host", "clair.example.com")
+            ],
+            None
+        )
+        .status,
+        200
+    );
+    // Intra-service: HS256 under the intraservice key.
+    let hs = clair_matcher::notify::sign_hs256(b"intra-service-key", "clair-intraservice", now);
+    let hs_auth = format!("Bearer {hs}");
+    assert_eq!(
+        call("GET", &url, &[("Authorization", &hs_auth)], None).status,
+        200
+    );
+    // HS256 from anyone else, and an unknown key, are refused.
+    let forged = format!(
+        "Bearer {}",
+        clair_matcher::notify::sign_hs256(b"intra-service-key", "quay", now)
+    );
+    assert_eq!(
+        call("GET", &url, &[("Authorization", &forged)], None).status,
+        401
+    );
+    let stranger = SigningKey::generate().unwrap();
+    let t = format!(
+        "Bearer {}",
+        stranger
+            .sign(&json!({"iss": "quay", "aud": srv.api, "exp": now + 300}))
+            .unwrap()
+    );
+    assert_eq!(
+        call("GET", &url, &[("Authorization", &t)], None).status,
+        401
+    );
+}

@@ -55,11 +55,25 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     if let Some(p) = &cfg.psk {
         state.auth = Some(clair_http::auth::Psk::new(&p.key, &p.iss).map_err(anyhow::Error::msg)?);
     }
-    if state.auth.is_none() && !args.insecure_no_auth && !is_loopback(&api_addr) {
+    if let Some((api, intraservice)) = &cfg.keyserver {
+        let mut ks = clair_http::auth::KeyServerAuth::new(
+            api,
+            intraservice.as_deref(),
+            security.agent.clone(),
+        )
+        .map_err(anyhow::Error::msg)?;
+        ks.tls = security.api_tls.is_some();
+        state.keyserver = Some(Arc::new(ks));
+    }
+    if state.auth.is_none()
+        && state.keyserver.is_none()
+        && !args.insecure_no_auth
+        && !is_loopback(&api_addr)
+    {
         anyhow::bail!(
-            "refusing to serve {api_addr} without authentication: configure auth.psk or a \
-             jwtproxy verifier, listen on a loopback address (--addr 127.0.0.1:6060), or pass \
-             --insecure-no-auth"
+            "refusing to serve {api_addr} without authentication: configure auth.psk, \
+             auth.keyserver or a jwtproxy verifier, listen on a loopback address \
+             (--addr 127.0.0.1:6060), or pass --insecure-no-auth"
         );
     }
     tracing::info!(
@@ -376,6 +390,8 @@ struct Security {
     signer_addr: Option<String>,
     auto_keys: Option<clair_http::jwtproxy::AutoKeys>,
     outgoing_ca: Option<Arc<Vec<u8>>>,
+    /// The HTTP agent for key servers (timeouts, the outgoing CA).
+    agent: ureq::Agent,
 }
 
 fn tls_files(t: &clair_config::TlsFiles) -> clair_http::tls::TlsFiles {
@@ -482,6 +498,7 @@ impl Security {
             signer_addr,
             auto_keys,
             outgoing_ca,
+            agent,
         })
     }
 
