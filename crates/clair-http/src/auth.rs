@@ -187,10 +187,10 @@ impl KeyServerAuth {
             .map_err(|e| format!("key {kid} of {iss}: {e:?}"))?;
         jws.verify_with(&key)?;
         let c = &jws.claims;
-        if let Some(exp) = c.get("exp") {
-            if now > exp.as_i64().ok_or("exp is not a number")? + LEEWAY_SECS {
-                return Err("expired".into());
-            }
+        if let Some(exp) = c.get("exp")
+            && now > exp.as_i64().ok_or("exp is not a number")? + LEEWAY_SECS
+        {
+            return Err("expired".into());
         }
         for k in ["nbf", "iat"] {
             if let Some(t) = c.get(k)
