@@ -441,3 +441,126 @@ impl Loaded {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<crate::ServeConfig, Error> {
+        Loaded::parse(text, std::path::Path::new("test.yaml")).and_then(|l| l.serve_config())
+    }
+
+    #[test]
+    fn tls_sections() {
+        let c = parse(
+            "clair:\n  api:\n    certfile: /c.crt\n    keyfile: /c.key\n    cafile: /ca.crt\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.tls,
+            Some(TlsFiles {
+                cert: "/c.crt".into(),
+                key: "/c.key".into(),
+                client_ca: Some("/ca.crt".into()),
+            })
+        );
+        let c = parse("http_listen_addr: :6060\ntls:\n  cert: /c.crt\n  key: /c.key\n  root_ca: /ca.crt\nindexer:\n  connstring: x\n").unwrap();
+        assert_eq!(
+            c.tls,
+            Some(TlsFiles {
+                cert: "/c.crt".into(),
+                key: "/c.key".into(),
+                client_ca: None,
+            })
+        );
+        assert_eq!(
+            c.outgoing_ca,
+            Some("/ca.crt".into()),
+            "v4 root_ca is for outgoing calls"
+        );
+        let e = parse("clair:\n  api:\n    certfile: /c.crt\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("clair.api.certfile") && e.contains("go together"),
+            "{e}"
+        );
+        let e = parse("clair:\n  api:\n    cafile: /ca.crt\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("clair.api.cafile"), "{e}");
+    }
+
+    #[test]
+    fn jwtproxy_sections() {
+        let text = r#"
+clair:
+  api: {port: 6062}
+jwtproxy:
+  signer_proxy:
+    enabled: false
+    signer: {issuer: x}
+  verifier_proxies:
+  - enabled: false
+    verifier: {audience: nope}
+  - enabled: true
+    listen_addr: 127.0.0.1:7000
+    key_file: /v.key
+    crt_file: /v.crt
+    verifier:
+      audience: https://clair.example.com
+      max_skew: 30s
+      max_ttl: 10m
+      key_server:
+        type: preshared
+        options: {issuer: quay, key_id: k1, public_key_path: /quay.pub}
+      claims_verifiers:
+      - type: static
+        options: {iss: quay, sub: [a, b]}
+"#;
+        let c = parse(text).unwrap();
+        assert_eq!(c.jwtproxy.signer, None, "disabled");
+        assert_eq!(
+            c.jwtproxy.verifiers.len(),
+            1,
+            "the disabled one is left out"
+        );
+        let v = &c.jwtproxy.verifiers[0];
+        assert_eq!(v.listen_addr, "127.0.0.1:7000");
+        assert_eq!(v.max_skew, Duration::from_secs(30));
+        assert_eq!(v.max_ttl, Duration::from_secs(600));
+        assert_eq!(
+            v.key_server,
+            KeyServerConfig::Preshared {
+                issuer: "quay".into(),
+                key_id: "k1".into(),
+                public_key_path: "/quay.pub".into()
+            }
+        );
+        assert_eq!(
+            v.static_claims,
+            vec![
+                ("iss".to_string(), serde_json::json!("quay")),
+                ("sub".to_string(), serde_json::json!(["a", "b"]))
+            ]
+        );
+        assert_eq!(
+            v.tls.as_ref().map(|t| t.cert.clone()),
+            Some(PathBuf::from("/v.crt"))
+        );
+        // Errors name the entry and the field.
+        let e = parse(
+            "jwtproxy:\n  verifier_proxies:\n  - enabled: true\n    verifier: {audience: clair}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("jwtproxy.verifier_proxies.0.verifier.audience"),
+            "{e}"
+        );
+        let e = parse("jwtproxy:\n  signer_proxy:\n    enabled: true\n    signer:\n      issuer: s\n      private_key: {type: magic}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("private_key.type") && e.contains("magic"), "{e}");
+    }
+}

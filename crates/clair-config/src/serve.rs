@@ -37,6 +37,8 @@ pub struct ServeConfig {
     pub notifier: NotifierConfig,
     /// v4 `auth.psk`: (base64 key, accepted issuers).
     pub psk: Option<Psk>,
+    /// Clair v4.0's `auth.keyserver`: (key server base URL, base64 intra-service key).
+    pub keyserver: Option<(String, Option<String>)>,
     /// Allow fetching layers from link-local and cloud metadata addresses.
     pub allow_link_local_layers: bool,
     /// `clair_rs.read_only`: serve only GET and HEAD.
@@ -388,7 +390,6 @@ impl Loaded {
             }
         };
         not_yet(&["notifier", "stomp"], "STOMP delivery");
-        not_yet(&["auth", "keyserver"], "keyserver authentication");
         out
     }
 
@@ -445,6 +446,14 @@ impl Loaded {
                             _ => Vec::new(),
                         },
                     }),
+                    keyserver: match self.string_at(&["auth", "keyserver", "api"])? {
+                        Some(api) if !api.trim().is_empty() => Some((
+                            api,
+                            self.string_at(&["auth", "keyserver", "intraservice"])?
+                                .filter(|k| !k.trim().is_empty()),
+                        )),
+                        _ => None,
+                    },
                     allow_link_local_layers: self
                         .bool_at(&["clair_rs", "allow_link_local_layers"])?,
                     read_only: self.bool_at(&["clair_rs", "read_only"])?,
@@ -516,6 +525,7 @@ impl Loaded {
                         amqp: None,
                     },
                     psk: None,
+                    keyserver: None,
                     allow_link_local_layers: self
                         .bool_at(&["clair_rs", "allow_link_local_layers"])?,
                     read_only: self.bool_at(&["clair_rs", "read_only"])?,
@@ -542,6 +552,9 @@ impl ServeConfig {
         }
         if let Some(p) = &mut c.psk {
             p.key = "<redacted>".into();
+        }
+        if let Some((_, Some(k))) = &mut c.keyserver {
+            *k = "<redacted>".into();
         }
         c
     }

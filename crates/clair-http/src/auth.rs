@@ -132,6 +132,148 @@ pub async fn require_psk(State(psk): State<Psk>, req: Request, next: Next) -> Re
     }
 }
 
+/// Clair v4.0's key server mode (`auth.keyserver`): RS256 tokens whose public key the key
+/// server returns for (`iss`, header `kid`) at `{api}/services/{iss}/keys/{kid}`, `aud`
+/// containing the request's origin, time claims with 15 s of leeway when present; tokens from
+/// `clair-intraservice` are checked with the `intraservice` key instead. 401 otherwise.
+#[derive(Debug)]
+pub struct KeyServerAuth {
+    reader: crate::jwtproxy::KeyRegistryReader,
+    intraservice: Option<Psk>,
+    /// Whether this listener serves TLS (the origin's scheme when no proxy header says).
+    pub tls: bool,
+}
+
+impl KeyServerAuth {
+    /// From `auth.keyserver`: the key server's base URL and the optional intra-service key.
+    pub fn new(
+        api: &str,
+        intraservice: Option<&str>,
+        agent: ureq::Agent,
+    ) -> Result<KeyServerAuth, String> {
+        let intraservice = match intraservice {
+            Some(k) => {
+                Some(Psk::new(k, &[]).map_err(|e| e.replace("psk", "keyserver.intraservice"))?)
+            }
+            None => None,
+        };
+        Ok(KeyServerAuth {
+            reader: crate::jwtproxy::KeyRegistryReader::new(
+                api,
+                std::time::Duration::from_secs(600),
+                agent,
+            ),
+            intraservice,
+            tls: false,
+        })
+    }
+
+    /// Whether `token` is valid for a request from `origin` (`scheme://host`) at `now`.
+    pub fn verify(&self, token: &str, origin: &str, now: i64) -> Result<(), String> {
+        let jws = crate::jwtproxy::Jws::parse(token)?;
+        let iss = jws.claims["iss"].as_str().unwrap_or("");
+        if iss == "clair-intraservice"
+            && let Some(psk) = &self.intraservice
+        {
+            return psk.verify(token, now);
+        }
+        if jws.header["alg"].as_str() != Some("RS256") {
+            return Err("only RS256 is accepted".into());
+        }
+        let kid = jws.header["kid"].as_str().ok_or("no kid")?;
+        let key = self
+            .reader
+            .get(iss, kid)
+            .map_err(|e| format!("key {kid} of {iss}: {e:?}"))?;
+        jws.verify_with(&key)?;
+        let c = &jws.claims;
+        if let Some(exp) = c.get("exp")
+            && now > exp.as_i64().ok_or("exp is not a number")? + LEEWAY_SECS
+        {
+            return Err("expired".into());
+        }
+        for k in ["nbf", "iat"] {
+            if let Some(t) = c.get(k)
+                && now + LEEWAY_SECS < t.as_i64().ok_or(format!("{k} is not a number"))?
+            {
+                return Err(format!("{k} is in the future"));
+            }
+        }
+        let origin = origin.to_ascii_lowercase();
+        let fits = |a: &serde_json::Value| {
+            a.as_str()
+                .is_some_and(|a| a.trim_end_matches('/').to_ascii_lowercase() == origin)
+        };
+        let ok = match &c["aud"] {
+            serde_json::Value::Array(a) => a.iter().any(fits),
+            a => fits(a),
+        };
+        if !ok {
+            return Err(format!("audience does not contain {origin}"));
+        }
+        Ok(())
+    }
+}
+
+/// The origin of a request as Clair v4.0 computed it: `Forwarded: proto=…;host=…`, else
+/// `X-Forwarded-Proto`/`X-Forwarded-Host`, else the listener's scheme and the `Host` header.
+pub fn request_origin(headers: &axum::http::HeaderMap, tls: bool) -> String {
+    let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
+    let (mut proto, mut host) = (None, None);
+    if let Some(f) = get("forwarded") {
+        for kv in f.split(',').next().unwrap_or("").split(';') {
+            if let Some((k, v)) = kv.trim().split_once('=') {
+                let v = v.trim_matches('"').to_string();
+                match k.trim().to_ascii_lowercase().as_str() {
+                    "proto" => proto = Some(v),
+                    "host" => host = Some(v),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let proto = proto
+        .or_else(|| get("x-forwarded-proto").map(str::to_string))
+        .unwrap_or_else(|| if tls { "https" } else { "http" }.to_string());
+    let host = host
+        .or_else(|| get("x-forwarded-host").map(str::to_string))
+        .or_else(|| get("host").map(str::to_string))
+        .unwrap_or_default();
+    format!("{proto}://{host}")
+}
+
+/// Middleware of the key server mode: 401 with an empty body without a valid token.
+pub async fn require_keyserver(
+    State(ks): State<Arc<KeyServerAuth>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if req.uri().path() == "/robots.txt" {
+        return next.run(req).await;
+    }
+    let Some(token) = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string())
+    else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let origin = request_origin(req.headers(), ks.tls);
+    let now = jiff::Timestamp::now().as_second();
+    let check = ks.clone();
+    let verdict = tokio::task::spawn_blocking(move || check.verify(&token, &origin, now)).await;
+    match verdict {
+        Ok(Ok(())) => next.run(req).await,
+        Ok(Err(why)) => {
+            tracing::info!(path = %req.uri().path(), reason = %why, "request refused: bad token");
+            StatusCode::UNAUTHORIZED.into_response()
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
 /// Middleware of the read-only mode: only GET and HEAD.
 pub async fn read_only(req: Request, next: Next) -> Response {
     if req.method() == Method::GET || req.method() == Method::HEAD {

@@ -14,8 +14,10 @@ pub mod amqp;
 pub mod auth;
 pub use clair_layer::fetch;
 pub mod health;
+pub mod jwtproxy;
 pub mod metrics;
 pub mod pagination;
+pub mod tls;
 pub mod v1;
 pub mod v1_notifications;
 pub mod v1_notify;
@@ -53,6 +55,9 @@ pub enum Error {
     /// A setting is invalid.
     #[error("{0}")]
     Config(String),
+    /// A certificate, key or CA file is unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// Serving failed.
     #[error("serving {addr}: {source}")]
     Serve {
@@ -91,6 +96,10 @@ pub struct AppState {
     pub page_key: pagination::PageKey,
     /// Pre-shared-key authentication of the API (`auth.psk`); `None`: none.
     pub auth: Option<auth::Psk>,
+    /// Clair v4.0's `auth.keyserver` mode.
+    pub keyserver: Option<Arc<auth::KeyServerAuth>>,
+    /// jwtproxy verification (a verifier proxy's listener): 403 without a registry-signed JWT.
+    pub jwt: Option<Arc<jwtproxy::Verifier>>,
     /// Serve only GET and HEAD on the API.
     pub read_only: bool,
     /// Updaters this instance runs: `/readyz` waits until each has data (a successful run or
@@ -122,6 +131,8 @@ impl AppState {
             page_key: pagination::PageKey::from_config(None).map_err(Error::Config)?,
             required_updaters: Vec::new(),
             auth: None,
+            keyserver: None,
+            jwt: None,
             read_only: false,
         })
     }
@@ -181,6 +192,18 @@ pub fn api_router(state: AppState) -> Router {
     if let Some(psk) = state.auth.clone() {
         router = router.layer(axum::middleware::from_fn_with_state(psk, auth::require_psk));
     }
+    if let Some(ks) = state.keyserver.clone() {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            ks,
+            auth::require_keyserver,
+        ));
+    }
+    if let Some(v) = state.jwt.clone() {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            v,
+            jwtproxy::require_jwt,
+        ));
+    }
     router
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -238,7 +261,8 @@ pub(crate) fn query_params(q: &Option<String>) -> std::collections::BTreeMap<Str
 }
 
 /// Run every parser of request input on `data`, for fuzzing: the v4 manifest, the v1 layer
-/// and vulnerability envelopes, layer URLs and redirect targets, page tokens. Never panics.
+/// and vulnerability envelopes, layer URLs and redirect targets, page tokens, JWTs (jwtproxy
+/// and PSK) and JWKs. Never panics.
 pub fn parse_untrusted(data: &[u8]) {
     let _ = v4::parse_manifest_for_fuzz(data);
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
@@ -246,6 +270,31 @@ pub fn parse_untrusted(data: &[u8]) {
     }
     let text = String::from_utf8_lossy(data);
     let _ = clair_layer::fetch::check_url_for_fuzz(&text);
+    // Tokens: jwtproxy's verifier (with a preshared key, no network) and the PSK check; JWKs
+    // as a key server might answer.
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
+        let _ = jwtproxy::PublicKey::from_jwk(&v);
+    }
+    let _ = jwtproxy::Jws::parse(&text);
+    if let Ok(v) = jwtproxy::Verifier::new(
+        "http://127.0.0.1:6060",
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(300),
+        jwtproxy::Keys::Preshared {
+            issuer: "quay".into(),
+            kid: "k".into(),
+            key: jwtproxy::PublicKey::Rsa {
+                n: vec![0xc5; 256],
+                e: vec![1, 0, 1],
+            },
+        },
+        Vec::new(),
+    ) {
+        let _ = v.verify(Some(&text), 1_800_000_000);
+    }
+    if let Ok(psk) = auth::Psk::new("c2VjcmV0", &["quay".to_string()]) {
+        let _ = psk.verify(&text, 1_800_000_000);
+    }
     let key =
         pagination::PageKey::from_config(Some("XxoPtCUzrUv4JV5dS+yQ+MdW7yLEJnRMwigVY/bpgtQ="));
     if let Ok(k) = key {

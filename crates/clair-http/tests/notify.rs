@@ -257,6 +257,8 @@ fn v2_webhooks(store: Arc<dyn Store>) {
         attempts: 3,
         backoff: Duration::from_millis(10),
         renotify: Duration::ZERO,
+        authorize: None,
+        ca_pem: None,
     };
     assert_eq!(
         n.deliver_due(store.as_ref()).unwrap(),

@@ -260,6 +260,23 @@ pub struct NotifierV2 {
     pub backoff: Duration,
     /// `notifier.renotifyinterval`.
     pub renotify: Duration,
+    /// Signs each request: given the URL, the `Authorization` value (jwtproxy's signer).
+    pub authorize: Option<Authorize>,
+    /// Extra CA bundle (PEM) trusted for the endpoint.
+    pub ca_pem: Option<std::sync::Arc<Vec<u8>>>,
+}
+
+/// A request signer: the `Authorization` header value for a URL, or why there is none.
+#[derive(Clone)]
+pub struct Authorize(pub std::sync::Arc<SignFn>);
+
+/// What [`Authorize`] calls.
+pub type SignFn = dyn Fn(&str) -> Result<String, String> + Send + Sync;
+
+impl std::fmt::Debug for Authorize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Authorize(..)")
+    }
 }
 
 impl NotifierV2 {
@@ -278,6 +295,12 @@ impl NotifierV2 {
                 Err(e) => tracing::error!(proxy = %p, error = %e, "notifier proxy ignored"),
             }
         }
+        if let Some(pem) = &self.ca_pem {
+            match clair_layer::fetch::tls_trusting(pem) {
+                Ok(tls) => cfg = cfg.tls_config(tls),
+                Err(e) => tracing::error!(error = %e, "notifier CA bundle ignored"),
+            }
+        }
         let agent = ureq::Agent::new_with_config(cfg.build());
         let mut delivered = 0;
         for n in store.notifications_due(jiff::Timestamp::now(), 100)? {
@@ -289,11 +312,19 @@ impl NotifierV2 {
             let mut last_error = String::new();
             let mut ok = false;
             for attempt in 1..=self.attempts.max(1) {
-                match agent
+                let mut req = agent
                     .post(&self.endpoint)
-                    .header("Content-Type", "application/json")
-                    .send(body.as_str())
-                {
+                    .header("Content-Type", "application/json");
+                if let Some(auth) = &self.authorize {
+                    match (auth.0)(&self.endpoint) {
+                        Ok(v) => req = req.header("Authorization", v),
+                        Err(e) => {
+                            last_error = format!("jwtproxy: unable to sign request: {e}");
+                            break;
+                        }
+                    }
+                }
+                match req.send(body.as_str()) {
                     Ok(r) if matches!(r.status().as_u16(), 200 | 201) => {
                         ok = true;
                         break;

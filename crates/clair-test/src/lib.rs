@@ -11,7 +11,9 @@
     clippy::print_stderr
 )]
 
+pub mod certs;
 pub mod http;
+pub mod keyregistry;
 pub mod oci;
 pub mod postgres;
 pub mod tar;

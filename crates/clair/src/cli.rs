@@ -120,9 +120,13 @@ pub struct ServeArgs {
     /// Serve only GET and HEAD (a public reporting API; indexing stays internal).
     #[arg(long)]
     pub read_only: bool,
-    /// Listen on a non-loopback address without authentication (auth.psk) anyway.
+    /// Listen on a non-loopback address without authentication (auth.psk or a jwtproxy
+    /// verifier) anyway.
     #[arg(long)]
     pub insecure_no_auth: bool,
+    /// Address of the first jwtproxy verifier (overrides its listen_addr).
+    #[arg(long, value_name = "ADDR")]
+    pub verifier_addr: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -25,7 +25,16 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         }
         None => clair_config::Loaded::empty().serve_config()?,
     };
-    let api_addr = args.addr.clone().unwrap_or(cfg.api_addr.clone());
+    let mut api_addr = args.addr.clone().unwrap_or(cfg.api_addr.clone());
+    let mut security = Security::from_config(&cfg, args)?;
+    if !security.verifiers.is_empty() && args.addr.is_none() {
+        // jwtproxy fronted Clair: the verifiers are the way in, and the plain API is their
+        // upstream on this machine only.
+        if let Some(port) = api_addr.strip_prefix("0.0.0.0:") {
+            api_addr = format!("127.0.0.1:{port}");
+            tracing::info!(addr = %api_addr, "jwtproxy verifiers configured: the unauthenticated API listens on loopback only");
+        }
+    }
     let health_addr = args.health_addr.clone().or(cfg.health_addr.clone());
     let introspection_addr = args
         .introspection_addr
@@ -34,6 +43,7 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let store = g.store()?;
     let fetch = FetchOptions {
         allow_link_local: cfg.allow_link_local_layers,
+        ca_pem: security.outgoing_ca.clone(),
         ..FetchOptions::default()
     };
     let mut state = AppState::new(store.clone(), fetch)
@@ -45,10 +55,25 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     if let Some(p) = &cfg.psk {
         state.auth = Some(clair_http::auth::Psk::new(&p.key, &p.iss).map_err(anyhow::Error::msg)?);
     }
-    if state.auth.is_none() && !args.insecure_no_auth && !is_loopback(&api_addr) {
+    if let Some((api, intraservice)) = &cfg.keyserver {
+        let mut ks = clair_http::auth::KeyServerAuth::new(
+            api,
+            intraservice.as_deref(),
+            security.agent.clone(),
+        )
+        .map_err(anyhow::Error::msg)?;
+        ks.tls = security.api_tls.is_some();
+        state.keyserver = Some(Arc::new(ks));
+    }
+    if state.auth.is_none()
+        && state.keyserver.is_none()
+        && !args.insecure_no_auth
+        && !is_loopback(&api_addr)
+    {
         anyhow::bail!(
-            "refusing to serve {api_addr} without authentication: configure auth.psk, listen on \
-             a loopback address (--addr 127.0.0.1:6060), or pass --insecure-no-auth"
+            "refusing to serve {api_addr} without authentication: configure auth.psk, \
+             auth.keyserver or a jwtproxy verifier, listen on a loopback address \
+             (--addr 127.0.0.1:6060), or pass --insecure-no-auth"
         );
     }
     tracing::info!(
@@ -113,17 +138,20 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| format!("http://{api_addr}/notifier/api/v1/notification/")),
             retry: cfg.notifier.delivery_interval,
         });
-    let v2_notifier =
-        cfg.notifier
-            .endpoint
-            .clone()
-            .map(|endpoint| clair_matcher::notify::NotifierV2 {
-                endpoint,
-                proxy: cfg.notifier.proxy.clone(),
-                attempts: cfg.notifier.attempts.max(1),
-                backoff: Duration::from_secs(1),
-                renotify: cfg.notifier.renotify_interval,
-            });
+    let v2_notifier = cfg
+        .notifier
+        .endpoint
+        .clone()
+        .map(|endpoint| clair_matcher::notify::NotifierV2 {
+            endpoint,
+            proxy: cfg.notifier.proxy.clone(),
+            attempts: cfg.notifier.attempts.max(1),
+            backoff: Duration::from_secs(1),
+            renotify: cfg.notifier.renotify_interval,
+            authorize: None,
+            ca_pem: security.outgoing_ca.clone(),
+        })
+        .map(|n| security.sign_notifier(n));
     {
         let store = store.clone();
         let stop = stop.clone();
@@ -165,6 +193,10 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 }
             }
         }));
+    }
+    if let Some(keys) = security.auto_keys.take() {
+        let stop = stop.clone();
+        threads.push(std::thread::spawn(move || keys.run(&stop)));
     }
     let interval = cfg.updater_interval;
     if !args.no_updaters && !interval.is_zero() {
@@ -243,7 +275,26 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         let mut servers = tokio::task::JoinSet::new();
         let api = clair_http::api_router(state.clone());
         let api_listener = bind(&api_addr).await?;
-        servers.spawn(clair_http::serve_listener(api_listener, api, wait()));
+        match &security.api_tls {
+            Some(tls) => servers.spawn(clair_http::tls::serve_tls(
+                api_listener,
+                api,
+                tls.clone(),
+                wait(),
+            )),
+            None => servers.spawn(clair_http::serve_listener(api_listener, api, wait())),
+        };
+        for v in &security.verifiers {
+            let mut st = state.clone();
+            st.jwt = Some(v.verifier.clone());
+            let router = clair_http::api_router(st);
+            let l = bind(&v.addr).await?;
+            match &v.tls {
+                Some(tls) => servers.spawn(clair_http::tls::serve_tls(l, router, tls.clone(), wait())),
+                None => servers.spawn(clair_http::serve_listener(l, router, wait())),
+            };
+        }
+        let reloadable = security.reloadable();
         if let Some(addr) = &health_addr {
             let l = bind(addr).await?;
             servers.spawn(clair_http::serve_listener(
@@ -264,11 +315,23 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         let signal = async {
             #[cfg(unix)]
             {
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+                use tokio::signal::unix::{SignalKind, signal};
+                let mut term = signal(SignalKind::terminate())?;
+                let mut hup = signal(SignalKind::hangup())?;
+                loop {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => break,
+                        _ = term.recv() => break,
+                        _ = hup.recv() => {
+                            // SIGHUP: read the certificates and keys again.
+                            for t in &reloadable {
+                                match t.reload() {
+                                    Ok(()) => tracing::info!("TLS certificates reloaded"),
+                                    Err(e) => tracing::error!(error = %e, "TLS reload failed; the old certificates stay"),
+                                }
+                            }
+                        }
+                    }
                 }
             }
             #[cfg(not(unix))]
@@ -316,4 +379,175 @@ async fn bind(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))
+}
+
+/// One jwtproxy verifier listener.
+struct VerifierListener {
+    addr: String,
+    verifier: Arc<clair_http::jwtproxy::Verifier>,
+    tls: Option<Arc<clair_http::tls::Reloadable>>,
+}
+
+/// What the config's security sections set up: TLS for the API, jwtproxy verifiers in front
+/// of it, the jwtproxy signer for outgoing notifications, the extra CA for outgoing calls.
+struct Security {
+    api_tls: Option<Arc<clair_http::tls::Reloadable>>,
+    verifiers: Vec<VerifierListener>,
+    signer: Option<Arc<clair_http::jwtproxy::Signer>>,
+    /// `host:port` of jwtproxy's signer proxy: the notifier's `proxy` pointing there is replaced
+    /// by signing in process.
+    signer_addr: Option<String>,
+    auto_keys: Option<clair_http::jwtproxy::AutoKeys>,
+    outgoing_ca: Option<Arc<Vec<u8>>>,
+    /// The HTTP agent for key servers (timeouts, the outgoing CA).
+    agent: ureq::Agent,
+}
+
+fn tls_files(t: &clair_config::TlsFiles) -> clair_http::tls::TlsFiles {
+    clair_http::tls::TlsFiles {
+        cert: t.cert.clone(),
+        key: t.key.clone(),
+        client_ca: t.client_ca.clone(),
+    }
+}
+
+impl Security {
+    fn from_config(cfg: &clair_config::ServeConfig, args: &ServeArgs) -> anyhow::Result<Security> {
+        use clair_http::jwtproxy::{AutoKeys, KeyRegistry, Signer, SigningKey, Verifier};
+        let outgoing_ca = match &cfg.outgoing_ca {
+            Some(p) => {
+                Some(Arc::new(std::fs::read(p).with_context(|| {
+                    format!("reading the CA bundle {}", p.display())
+                })?))
+            }
+            None => None,
+        };
+        let mut agent_cfg = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)));
+        if let Some(pem) = &outgoing_ca {
+            agent_cfg = agent_cfg
+                .tls_config(clair_layer::fetch::tls_trusting(pem).map_err(anyhow::Error::msg)?);
+        }
+        let agent = ureq::Agent::new_with_config(agent_cfg.build());
+        let api_tls = match &cfg.tls {
+            Some(t) => Some(clair_http::tls::Reloadable::new(tls_files(t))?),
+            None => None,
+        };
+        let mut verifiers = Vec::new();
+        for (i, v) in cfg.jwtproxy.verifiers.iter().enumerate() {
+            let verifier = Verifier::from_config(v, agent.clone())
+                .map_err(|e| anyhow::anyhow!("jwtproxy.verifier_proxies.{i}: {e}"))?;
+            let addr = match (&args.verifier_addr, i) {
+                (Some(a), 0) => a.clone(),
+                _ => v.listen_addr.clone(),
+            };
+            if !v.upstream.is_empty() {
+                tracing::info!(
+                    listen = %addr,
+                    upstream = %v.upstream,
+                    "jwtproxy verifier serves the API in process (the upstream is not contacted)"
+                );
+            }
+            verifiers.push(VerifierListener {
+                addr,
+                verifier: Arc::new(verifier),
+                tls: match &v.tls {
+                    Some(t) => Some(clair_http::tls::Reloadable::new(tls_files(t))?),
+                    None => None,
+                },
+            });
+        }
+        let mut signer = None;
+        let mut auto_keys = None;
+        let mut signer_addr = None;
+        if let Some(s) = &cfg.jwtproxy.signer {
+            let sg = Arc::new(Signer::new(
+                &s.issuer,
+                s.expiration_time,
+                s.max_skew,
+                s.nonce_length,
+            ));
+            match &s.private_key {
+                clair_config::SignerKey::Preshared {
+                    key_id,
+                    private_key_path,
+                } => {
+                    let text = std::fs::read_to_string(private_key_path).with_context(|| {
+                        format!(
+                            "reading the jwtproxy signer key {} (jwtproxy.signer_proxy.signer.private_key.options.private_key_path)",
+                            private_key_path.display()
+                        )
+                    })?;
+                    let key = SigningKey::from_pem(&text, Some(key_id))
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", private_key_path.display()))?;
+                    sg.set_key(Arc::new(key));
+                }
+                clair_config::SignerKey::Autogenerated {
+                    rotate_every,
+                    key_folder,
+                    registry,
+                } => {
+                    auto_keys = Some(AutoKeys {
+                        signer: sg.clone(),
+                        registry: KeyRegistry::new(registry, agent.clone()),
+                        key_folder: key_folder.clone(),
+                        rotate_every: *rotate_every,
+                        poll: Duration::from_secs(1),
+                    });
+                }
+            }
+            signer_addr = Some(s.listen_addr.clone());
+            signer = Some(sg);
+        }
+        Ok(Security {
+            api_tls,
+            verifiers,
+            signer,
+            signer_addr,
+            auto_keys,
+            outgoing_ca,
+            agent,
+        })
+    }
+
+    /// The TLS configurations SIGHUP reloads.
+    fn reloadable(&self) -> Vec<Arc<clair_http::tls::Reloadable>> {
+        self.api_tls
+            .iter()
+            .chain(self.verifiers.iter().filter_map(|v| v.tls.as_ref()))
+            .cloned()
+            .collect()
+    }
+
+    /// Sign the Clair v2 webhook with the jwtproxy signer; a `proxy` that names the signer
+    /// proxy's port is dropped (the signing it did happens here).
+    fn sign_notifier(
+        &self,
+        mut n: clair_matcher::notify::NotifierV2,
+    ) -> clair_matcher::notify::NotifierV2 {
+        let Some(signer) = self.signer.clone() else {
+            return n;
+        };
+        let signer_port = self
+            .signer_addr
+            .as_deref()
+            .and_then(|a| a.rsplit_once(':'))
+            .map(|(_, p)| p.to_string());
+        if let (Some(proxy), Some(port)) = (&n.proxy, &signer_port) {
+            let hostport = proxy
+                .split_once("://")
+                .map_or(proxy.as_str(), |(_, r)| r)
+                .trim_end_matches('/');
+            if hostport.rsplit_once(':').is_some_and(|(h, p)| {
+                p == port && (h == "localhost" || h.starts_with("127.") || h == "[::1]")
+            }) {
+                n.proxy = None;
+            }
+        }
+        n.authorize = Some(clair_matcher::notify::Authorize(Arc::new(
+            move |url: &str| signer.authorization(url),
+        )));
+        n
+    }
 }
