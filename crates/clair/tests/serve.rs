@@ -488,3 +488,87 @@ fn tls_api_with_client_certificates_reloads_on_sighup() {
     let err = stop(s);
     assert!(err.contains("TLS certificates reloaded"), "{err}");
 }
+
+/// A jwtproxy verifier with `key_file`/`crt_file`: the API over TLS behind registry-signed
+/// tokens, with a static claims verifier.
+#[test]
+fn jwtproxy_verifier_over_tls() {
+    use clair_test::certs;
+    if !certs::openssl_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let ca = certs::ca(d, "ca");
+    let server = certs::leaf(d, &ca, "clair", "127.0.0.1", false);
+    let registry = clair_test::keyregistry::KeyRegistry::start();
+    let quay = clair_http::jwtproxy::SigningKey::generate().unwrap();
+    registry.add_approved("quay", quay.jwk.clone());
+    registry.add_approved("other", quay.jwk.clone());
+    let vport = free_port();
+    let cfg = d.join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"clair:
+  api:
+    port: 6062
+jwtproxy:
+  verifier_proxies:
+  - enabled: true
+    listen_addr: 127.0.0.1:{vport}
+    key_file: {key}
+    crt_file: {cert}
+    verifier:
+      audience: https://127.0.0.1:{vport}
+      upstream: http://localhost:6062
+      key_server:
+        type: keyregistry
+        options:
+          registry: {registry}
+      claims_verifiers:
+      - type: static
+        options:
+          iss: quay
+"#,
+            key = server.key.display(),
+            cert = server.cert.display(),
+            registry = registry.url(),
+        ),
+    )
+    .unwrap();
+    let s = serve_with(&cfg, &d.join("clair.db"), &[], &[]);
+    let agent = certs::https_agent(&ca, None);
+    let url = format!("https://127.0.0.1:{vport}/v1/namespaces");
+    let call = |token: Option<&str>| {
+        let mut req = agent.get(&url);
+        if let Some(t) = token {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        let r = req.call().unwrap();
+        let st = r.status().as_u16();
+        (st, r.into_body().read_to_string().unwrap())
+    };
+    assert_eq!(
+        call(None),
+        (
+            403,
+            "jwtproxy: unable to verify request: No JWT found".to_string()
+        )
+    );
+    let now = jiff::Timestamp::now().as_second();
+    let claims = |iss: &str, jti: &str| {
+        serde_json::json!({"iss": iss, "aud": format!("https://127.0.0.1:{vport}"), "iat": now,
+            "nbf": now - 60, "exp": now + 240, "jti": jti})
+    };
+    let (st, body) = call(Some(&quay.sign(&claims("quay", "1")).unwrap()));
+    assert_eq!(st, 200, "{body}");
+    let (st, body) = call(Some(&quay.sign(&claims("other", "2")).unwrap()));
+    assert_eq!(st, 403);
+    assert!(body.starts_with("Error verifying claims:"), "{body}");
+    // Plain HTTP to the TLS verifier gets nothing useful.
+    assert!(
+        get(&format!("http://127.0.0.1:{vport}/v1/namespaces")).is_none_or(|(st, _, _)| st >= 400)
+    );
+    stop(s);
+}

@@ -87,6 +87,15 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let sqs_file = g.config.as_ref().map(|c| c.sqs_config()).transpose()?;
     let sqs =
         clair_sqs::Settings::resolve(&sqs_file.unwrap_or_default(), &|k| std::env::var(k).ok())?;
+    if let Some(s) = &sqs
+        && s.notification_topic.is_some()
+        && cfg.notifier.endpoint.is_some()
+    {
+        tracing::warn!(
+            "both SENDER_TOPIC_ARN and notifier.http.endpoint are set: each Clair v2 \
+             notification goes to whichever takes it first; configure one of them"
+        );
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
