@@ -17,7 +17,8 @@ pub struct ServeConfig {
     pub layout: String,
     /// Database source (empty: the embedded SQLite store).
     pub database: String,
-    /// Main API address (`host:port`; an empty host is every interface).
+    /// Main API address (`host:port`; an empty host is every interface; loopback only when
+    /// jwtproxy verifiers front it).
     pub api_addr: String,
     /// Clair v2 health endpoint address (`GET /health`); `None` in the v4 layout.
     pub health_addr: Option<String>,
@@ -400,7 +401,7 @@ impl Loaded {
         let env_key = std::env::var("CLAIR_API_PAGINATIONKEY")
             .ok()
             .filter(|k| !k.is_empty());
-        let cfg = match self.layout {
+        let mut cfg = match self.layout {
             Layout::V4 => {
                 let period = self.duration_at(&["matcher", "period"])?;
                 ServeConfig {
@@ -535,6 +536,13 @@ impl Loaded {
                 }
             }
         };
+        // jwtproxy fronted Clair: the verifiers are the way in and the plain API is their
+        // upstream, on this machine only.
+        if !cfg.jwtproxy.verifiers.is_empty()
+            && let Some(port) = cfg.api_addr.strip_prefix("0.0.0.0:")
+        {
+            cfg.api_addr = format!("127.0.0.1:{port}");
+        }
         Ok(cfg)
     }
 }
@@ -598,7 +606,8 @@ mod tests {
             let l = load(name);
             let c = l.serve_config().unwrap();
             assert_eq!(c.layout, "v2", "{name}");
-            assert_eq!(c.api_addr, "0.0.0.0:6062", "{name}");
+            // The plain API is the jwtproxy verifier's upstream: loopback only.
+            assert_eq!(c.api_addr, "127.0.0.1:6062", "{name}");
             assert_eq!(c.health_addr.as_deref(), Some("0.0.0.0:6061"), "{name}");
             assert_eq!(c.timeout, Duration::from_secs(900), "{name}");
             assert_eq!(c.updater_interval, Duration::from_secs(6 * 3600), "{name}");

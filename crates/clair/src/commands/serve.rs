@@ -25,16 +25,9 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         }
         None => clair_config::Loaded::empty().serve_config()?,
     };
-    let mut api_addr = args.addr.clone().unwrap_or(cfg.api_addr.clone());
+    // With jwtproxy verifiers, the config's API address is already loopback only.
+    let api_addr = args.addr.clone().unwrap_or(cfg.api_addr.clone());
     let mut security = Security::from_config(&cfg, args)?;
-    if !security.verifiers.is_empty() && args.addr.is_none() {
-        // jwtproxy fronted Clair: the verifiers are the way in, and the plain API is their
-        // upstream on this machine only.
-        if let Some(port) = api_addr.strip_prefix("0.0.0.0:") {
-            api_addr = format!("127.0.0.1:{port}");
-            tracing::info!(addr = %api_addr, "jwtproxy verifiers configured: the unauthenticated API listens on loopback only");
-        }
-    }
     let health_addr = args.health_addr.clone().or(cfg.health_addr.clone());
     let introspection_addr = args
         .introspection_addr
