@@ -401,6 +401,12 @@ impl Loaded {
         let env_key = std::env::var("CLAIR_API_PAGINATIONKEY")
             .ok()
             .filter(|k| !k.is_empty());
+        // The same in every layout: clair-rs's own keys and the security sections.
+        let allow_link_local_layers = self.bool_at(&["clair_rs", "allow_link_local_layers"])?;
+        let read_only = self.bool_at(&["clair_rs", "read_only"])?;
+        let jwtproxy = self.jwtproxy()?;
+        let tls = self.api_tls()?;
+        let outgoing_ca = self.outgoing_ca()?;
         let mut cfg = match self.layout {
             Layout::V4 => {
                 let period = self.duration_at(&["matcher", "period"])?;
@@ -455,12 +461,11 @@ impl Loaded {
                         )),
                         _ => None,
                     },
-                    allow_link_local_layers: self
-                        .bool_at(&["clair_rs", "allow_link_local_layers"])?,
-                    read_only: self.bool_at(&["clair_rs", "read_only"])?,
-                    jwtproxy: self.jwtproxy()?,
-                    tls: self.api_tls()?,
-                    outgoing_ca: self.outgoing_ca()?,
+                    allow_link_local_layers,
+                    read_only,
+                    jwtproxy,
+                    tls,
+                    outgoing_ca,
                 }
             }
             Layout::V2 | Layout::Unknown => {
@@ -527,12 +532,11 @@ impl Loaded {
                     },
                     psk: None,
                     keyserver: None,
-                    allow_link_local_layers: self
-                        .bool_at(&["clair_rs", "allow_link_local_layers"])?,
-                    read_only: self.bool_at(&["clair_rs", "read_only"])?,
-                    jwtproxy: self.jwtproxy()?,
-                    tls: self.api_tls()?,
-                    outgoing_ca: self.outgoing_ca()?,
+                    allow_link_local_layers,
+                    read_only,
+                    jwtproxy,
+                    tls,
+                    outgoing_ca,
                 }
             }
         };

@@ -52,52 +52,41 @@ impl Psk {
 
     /// Whether `token` is valid at Unix time `now`; why not, otherwise.
     pub fn verify(&self, token: &str, now: i64) -> Result<(), String> {
-        let mut parts = token.split('.');
-        let (Some(h), Some(c), Some(sig), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err("not a JWS in compact form".into());
-        };
-        let dec = |s: &str| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(s.trim_end_matches('='))
-                .map_err(|e| format!("bad base64: {e}"))
-        };
-        let header: serde_json::Value =
-            serde_json::from_slice(&dec(h)?).map_err(|e| format!("header: {e}"))?;
-        let signing = format!("{h}.{c}");
-        let sig = dec(sig)?;
-        let ok = match header["alg"].as_str() {
-            Some("HS256") => mac_ok::<Hmac<Sha256>>(&self.key, &signing, &sig),
-            Some("HS384") => mac_ok::<Hmac<Sha384>>(&self.key, &signing, &sig),
-            Some("HS512") => mac_ok::<Hmac<Sha512>>(&self.key, &signing, &sig),
+        let jws = crate::jwtproxy::Jws::parse(token)?;
+        let (signing, sig) = (jws.signing_input(), jws.signature());
+        let ok = match jws.header["alg"].as_str() {
+            Some("HS256") => mac_ok::<Hmac<Sha256>>(&self.key, signing, sig),
+            Some("HS384") => mac_ok::<Hmac<Sha384>>(&self.key, signing, sig),
+            Some("HS512") => mac_ok::<Hmac<Sha512>>(&self.key, signing, sig),
             other => return Err(format!("algorithm {other:?} is not accepted")),
         };
         if !ok {
             return Err("bad signature".into());
         }
-        let claims: serde_json::Value =
-            serde_json::from_slice(&dec(c)?).map_err(|e| format!("claims: {e}"))?;
-        if let Some(exp) = claims.get("exp") {
-            let exp = exp.as_i64().ok_or("exp is not a number")?;
-            if now > exp + LEEWAY_SECS {
-                return Err("expired".into());
-            }
-        }
-        for k in ["nbf", "iat"] {
-            if let Some(t) = claims.get(k) {
-                let t = t.as_i64().ok_or(format!("{k} is not a number"))?;
-                if now + LEEWAY_SECS < t {
-                    return Err(format!("{k} is in the future"));
-                }
-            }
-        }
-        let iss = claims["iss"].as_str().unwrap_or("");
+        check_times(&jws.claims, now)?;
+        let iss = jws.claims["iss"].as_str().unwrap_or("");
         if !self.issuers.iter().any(|i| i == iss) {
             return Err(format!("issuer {iss:?} is not accepted"));
         }
         Ok(())
     }
+}
+
+/// Clair v4's time checks: `exp`, `nbf` and `iat` only when present, with [`LEEWAY_SECS`].
+fn check_times(claims: &serde_json::Value, now: i64) -> Result<(), String> {
+    if let Some(exp) = claims.get("exp")
+        && now > exp.as_i64().ok_or("exp is not a number")? + LEEWAY_SECS
+    {
+        return Err("expired".into());
+    }
+    for k in ["nbf", "iat"] {
+        if let Some(t) = claims.get(k)
+            && now + LEEWAY_SECS < t.as_i64().ok_or(format!("{k} is not a number"))?
+        {
+            return Err(format!("{k} is in the future"));
+        }
+    }
+    Ok(())
 }
 
 fn mac_ok<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &str, sig: &[u8]) -> bool {
@@ -187,18 +176,7 @@ impl KeyServerAuth {
             .map_err(|e| format!("key {kid} of {iss}: {e:?}"))?;
         jws.verify_with(&key)?;
         let c = &jws.claims;
-        if let Some(exp) = c.get("exp")
-            && now > exp.as_i64().ok_or("exp is not a number")? + LEEWAY_SECS
-        {
-            return Err("expired".into());
-        }
-        for k in ["nbf", "iat"] {
-            if let Some(t) = c.get(k)
-                && now + LEEWAY_SECS < t.as_i64().ok_or(format!("{k} is not a number"))?
-            {
-                return Err(format!("{k} is in the future"));
-            }
-        }
+        check_times(c, now)?;
         let origin = origin.to_ascii_lowercase();
         let fits = |a: &serde_json::Value| {
             a.as_str()

@@ -186,6 +186,16 @@ impl Jws {
 }
 
 impl Jws {
+    /// The signed text: `header.claims` as they came.
+    pub fn signing_input(&self) -> &str {
+        &self.signing_input
+    }
+
+    /// The signature bytes.
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
     /// Check the signature with `key` (the header's `alg`, which must fit the key).
     pub fn verify_with(&self, key: &PublicKey) -> Result<(), String> {
         let alg = self.header["alg"].as_str().unwrap_or("");

@@ -728,70 +728,15 @@ fn tls_registry_with_a_private_ca() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let ossl = |args: &[&str]| {
-        let o = Command::new("openssl")
-            .current_dir(d)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    };
-    ossl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=clair-test-ca",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-    ]);
-    ossl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        "srv.key",
-        "-out",
-        "srv.csr",
-    ]);
-    std::fs::write(d.join("ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    ossl(&[
-        "x509",
-        "-req",
-        "-in",
-        "srv.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "1",
-        "-extfile",
-        "ext",
-        "-out",
-        "srv.crt",
-    ]);
+    let ca = clair_test::certs::ca(d, "ca");
+    let srv = clair_test::certs::leaf(d, &ca, "srv", "127.0.0.1", false);
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let cfg = format!(
         "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n  tls:\n    certificate: {}\n    key: {}\n",
         d.join("storage").display(),
-        d.join("srv.crt").display(),
-        d.join("srv.key").display()
+        srv.cert.display(),
+        srv.key.display()
     );
     std::fs::write(d.join("config.yml"), cfg).unwrap();
     let child = Command::new("docker-registry")
@@ -816,7 +761,7 @@ fn tls_registry_with_a_private_ca() {
     let reference = format!("{}/test/minbase:1", reg.addr);
     let o = clair(&["index", "-f", "json", &reference], &d.join("a.db"), &[]);
     assert!(!o.status.success(), "an unknown CA must not be trusted");
-    let ca = d.join("ca.crt");
+    let ca = ca.cert;
     let v = index_json(&clair(
         &[
             "index",
