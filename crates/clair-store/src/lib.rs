@@ -164,6 +164,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn acknowledge_notification(&self, id: Uuid) -> Result<bool>;
     /// Delete acknowledged notifications older than `older_than`; returns how many.
     fn gc_notifications(&self, older_than: jiff::Timestamp) -> Result<usize>;
+    /// The update operation of `updater` whose changes the notifier last turned into
+    /// notifications (None: none yet). The operation may live in another service's database
+    /// (a notifier polling a remote matcher).
+    fn notified_operation(&self, updater: &str) -> Result<Option<Uuid>>;
+    /// Record that the notifier has processed `updater`'s operation `op`.
+    fn set_notified_operation(&self, updater: &str, op: Uuid) -> Result<()>;
 
     // ---- locks ----------------------------------------------------------------------------
 

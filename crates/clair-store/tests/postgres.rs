@@ -48,6 +48,7 @@ pg_suite!(
     locks_are_exclusive,
     concurrent_readers_and_writer,
     v1_layers,
+    notifier_cursor,
 );
 
 fn open_source(s: &str) -> Arc<dyn Store> {

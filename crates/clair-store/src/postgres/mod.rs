@@ -36,6 +36,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_v1_layers.sql")),
     (3, include_str!("migrations/0003_manifest_package.sql")),
+    (4, include_str!("migrations/0004_notifier_cursor.sql")),
 ];
 
 /// Advisory lock key serialising migrations ("clair-rs migrate").
@@ -1026,6 +1027,30 @@ impl Store for PgStore {
                 &[&micros(older_than)],
             )?;
             Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        })
+    }
+
+    fn notified_operation(&self, updater: &str) -> Result<Option<Uuid>> {
+        self.run(|c| {
+            c.query_opt(
+                "SELECT operation FROM notifier_cursor WHERE updater = $1",
+                &[&updater],
+            )?
+            .map(|r| parse_uuid(r.get::<_, &str>(0)))
+            .transpose()
+        })
+    }
+
+    fn set_notified_operation(&self, updater: &str, op: Uuid) -> Result<()> {
+        let now = micros(jiff::Timestamp::now());
+        self.run(|c| {
+            c.execute(
+                "INSERT INTO notifier_cursor (updater, operation, updated) VALUES ($1, $2, $3)
+                 ON CONFLICT (updater) DO UPDATE SET operation = excluded.operation,
+                 updated = excluded.updated",
+                &[&updater, &op.to_string(), &now],
+            )?;
+            Ok(())
         })
     }
 

@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_v1_layers.sql")),
     (3, include_str!("migrations/0003_manifest_package.sql")),
+    (4, include_str!("migrations/0004_notifier_cursor.sql")),
 ];
 
 /// Pooled read connections kept open.
@@ -991,6 +992,38 @@ impl Store for SqliteStore {
                 "DELETE FROM notification WHERE status = 'deleted' AND updated < ?1",
                 [micros(older_than)],
             )
+        })
+    }
+
+    fn notified_operation(&self, updater: &str) -> Result<Option<Uuid>> {
+        let op: Option<String> = self.read(|c| {
+            c.query_row(
+                "SELECT operation FROM notifier_cursor WHERE updater = ?1",
+                [updater],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+        })?;
+        op.map(|o| {
+            Uuid::parse_str(&o).map_err(|e| Error::Decode {
+                what: format!("notifier cursor of {updater}"),
+                message: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+
+    fn set_notified_operation(&self, updater: &str, op: Uuid) -> Result<()> {
+        let now = micros(jiff::Timestamp::now());
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO notifier_cursor (updater, operation, updated) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (updater) DO UPDATE SET operation = excluded.operation,
+                 updated = excluded.updated",
+                params![updater, op.to_string(), now],
+            )
+            .map(|_| ())
         })
     }
 

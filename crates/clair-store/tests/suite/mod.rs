@@ -28,7 +28,7 @@ macro_rules! store_suite {
             layers_round_trip, index_reports, update_operations_and_latest, identical_records_are_shared,
             update_diff, aborted_update_keeps_previous_data, gc_keeps_newest, updater_status,
             enrichments, notifications_lifecycle, notification_paging, locks_are_exclusive,
-            concurrent_readers_and_writer, v1_layers);
+            concurrent_readers_and_writer, v1_layers, notifier_cursor);
     };
     (@cases $open:expr; $($case:ident),* $(,)?) => {
         $(
@@ -532,4 +532,18 @@ pub fn v1_layers(s: Arc<dyn Store>) {
     assert!(s.get_v1_layer("base").unwrap().is_some());
     assert!(s.get_v1_layer("other").unwrap().is_some());
     assert_eq!(s.delete_v1_layer("sha256:mid").unwrap(), 0);
+}
+
+/// The notifier's position per updater: none at first, then the last operation recorded,
+/// replaced (not added to) by the next.
+pub fn notifier_cursor(s: Arc<dyn Store>) {
+    assert_eq!(s.notified_operation("debian").unwrap(), None);
+    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    s.set_notified_operation("debian", a).unwrap();
+    s.set_notified_operation("alpine", b).unwrap();
+    assert_eq!(s.notified_operation("debian").unwrap(), Some(a));
+    s.set_notified_operation("debian", b).unwrap();
+    assert_eq!(s.notified_operation("debian").unwrap(), Some(b));
+    assert_eq!(s.notified_operation("alpine").unwrap(), Some(b));
+    assert_eq!(s.notified_operation("rhel").unwrap(), None);
 }
