@@ -13,14 +13,17 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml_ng::Value;
 
+mod mode;
 mod security;
 mod serve;
 mod sqs;
 pub use security::{
     JwtProxyConfig, KeyServerConfig, SignerConfig, SignerKey, TlsFiles, VerifierConfig,
 };
+pub use mode::{Mode, ModeError};
 pub use serve::{
-    AmqpConfig, NotifierConfig, Psk, ServeConfig, Warning, listen_addr, redact_source,
+    AmqpConfig, Databases, NotifierConfig, Psk, RemoteServices, ServeConfig, Warning,
+    listen_addr, redact_source,
 };
 pub use sqs::SqsConfig;
 

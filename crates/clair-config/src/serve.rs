@@ -8,15 +8,28 @@ use serde::Serialize;
 use serde_yaml_ng::Value;
 
 use crate::security::{JwtProxyConfig, TlsFiles};
-use crate::{Error, Layout, Loaded, kind, parse_duration};
+use crate::{Error, Layout, Loaded, Mode, kind, parse_duration};
+
+/// The other services a distributed-mode server calls: base URLs (`http://host:port`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteServices {
+    /// The indexer's.
+    pub indexer: Option<String>,
+    /// The matcher's.
+    pub matcher: Option<String>,
+}
 
 /// Everything `clair serve` needs from a config file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServeConfig {
     /// Which layout the file uses.
     pub layout: String,
-    /// Database source (empty: the embedded SQLite store).
+    /// Database source (empty: the embedded SQLite store). Combo mode uses this one.
     pub database: String,
+    /// Each service's database, for the distributed modes.
+    pub databases: Databases,
+    /// v4 `matcher.indexer_addr`: the indexer a matcher-mode server reads index reports from.
+    pub matcher_indexer_addr: Option<String>,
     /// Main API address (`host:port`; an empty host is every interface; loopback only when
     /// jwtproxy verifiers front it).
     pub api_addr: String,
@@ -50,6 +63,19 @@ pub struct ServeConfig {
     pub tls: Option<TlsFiles>,
     /// Extra CA bundle trusted for outgoing calls.
     pub outgoing_ca: Option<std::path::PathBuf>,
+}
+
+/// The database of each service: v4 `indexer.connstring`, `matcher.connstring` and
+/// `notifier.connstring` (an empty one: [`ServeConfig::database`]); the one database of the
+/// other layouts for all three. `CLAIR_DATABASE_SOURCE` replaces all of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Databases {
+    /// The indexer's.
+    pub indexer: String,
+    /// The matcher's.
+    pub matcher: String,
+    /// The notifier's.
+    pub notifier: String,
 }
 
 /// Pre-shared key authentication (Clair v4 `auth.psk`).
@@ -86,6 +112,14 @@ pub struct NotifierConfig {
     pub webhook_headers: Vec<(String, String)>,
     /// v4 `notifier.amqp`.
     pub amqp: Option<AmqpConfig>,
+    /// v4 `notifier.indexer_addr`: the indexer a notifier-mode server asks which manifests an
+    /// update affects.
+    pub indexer_addr: Option<String>,
+    /// v4 `notifier.matcher_addr`: the matcher a notifier-mode server polls for updates.
+    pub matcher_addr: Option<String>,
+    /// v4 `notifier.poll_interval`: how often a notifier-mode server polls the matcher.
+    #[serde(with = "secs")]
+    pub poll_interval: Duration,
 }
 
 /// Clair v4's `notifier.amqp` section.
@@ -354,6 +388,30 @@ impl Loaded {
         Ok(out)
     }
 
+    /// A service address (`matcher.indexer_addr`, …): a URL whose scheme and authority are
+    /// kept (upstream replaces its path with the API's); `host:port` gets `http://`.
+    fn addr_at(&self, path: &[&str]) -> Result<Option<String>, Error> {
+        let Some(raw) = self.string_at(path)?.filter(|s| !s.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let raw = raw.trim();
+        let (scheme, rest) = match raw.split_once("://") {
+            Some((s, r)) => (s.to_ascii_lowercase(), r),
+            None => ("http".to_string(), raw),
+        };
+        if scheme != "http" && scheme != "https" {
+            return Err(self.field_err(path, format!("{raw:?}: want an http or https URL")));
+        }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if authority.is_empty() || authority.contains('@') {
+            return Err(self.field_err(
+                path,
+                format!("{raw:?}: want a URL such as http://clair-indexer:6060/"),
+            ));
+        }
+        Ok(Some(format!("{scheme}://{authority}")))
+    }
+
     pub(crate) fn bool_at(&self, path: &[&str]) -> Result<bool, Error> {
         match self.value_at(path) {
             None => Ok(false),
@@ -398,6 +456,9 @@ impl Loaded {
     /// applied: `CLAIR_DATABASE_SOURCE`, `CLAIR_API_PAGINATIONKEY`).
     pub fn serve_config(&self) -> Result<ServeConfig, Error> {
         let database = self.database_source()?.unwrap_or_default();
+        let env_database = std::env::var("CLAIR_DATABASE_SOURCE")
+            .ok()
+            .filter(|v| !v.is_empty());
         let env_key = std::env::var("CLAIR_API_PAGINATIONKEY")
             .ok()
             .filter(|k| !k.is_empty());
@@ -410,9 +471,24 @@ impl Loaded {
         let mut cfg = match self.layout {
             Layout::V4 => {
                 let period = self.duration_at(&["matcher", "period"])?;
+                let section = |name: &str| -> Result<String, Error> {
+                    if env_database.is_some() {
+                        return Ok(database.clone());
+                    }
+                    Ok(self
+                        .string_at(&[name, "connstring"])?
+                        .filter(|s| !s.trim().is_empty())
+                        .unwrap_or_else(|| database.clone()))
+                };
                 ServeConfig {
                     layout: "v4".into(),
+                    databases: Databases {
+                        indexer: section("indexer")?,
+                        matcher: section("matcher")?,
+                        notifier: section("notifier")?,
+                    },
                     database,
+                    matcher_indexer_addr: self.addr_at(&["matcher", "indexer_addr"])?,
                     api_addr: listen_addr(&self.string_or(&["http_listen_addr"], ":6060")?),
                     health_addr: None,
                     introspection_addr: Some(listen_addr(
@@ -441,6 +517,11 @@ impl Loaded {
                         disable_summary: self.bool_at(&["notifier", "disable_summary"])?,
                         webhook_headers: self.headers_at(&["notifier", "webhook", "headers"])?,
                         amqp: self.amqp()?,
+                        indexer_addr: self.addr_at(&["notifier", "indexer_addr"])?,
+                        matcher_addr: self.addr_at(&["notifier", "matcher_addr"])?,
+                        poll_interval: self
+                            .duration_at(&["notifier", "poll_interval"])?
+                            .unwrap_or(Duration::from_secs(6 * 3600)),
                     },
                     psk: self.string_at(&["auth", "psk", "key"])?.map(|key| Psk {
                         key,
@@ -498,7 +579,13 @@ impl Loaded {
                     } else {
                         "none".into()
                     },
+                    databases: Databases {
+                        indexer: database.clone(),
+                        matcher: database.clone(),
+                        notifier: database.clone(),
+                    },
                     database,
+                    matcher_indexer_addr: None,
                     api_addr: format!("0.0.0.0:{port}"),
                     health_addr: Some(format!("0.0.0.0:{health}")),
                     introspection_addr: None,
@@ -529,6 +616,9 @@ impl Loaded {
                         disable_summary: false,
                         webhook_headers: Vec::new(),
                         amqp: None,
+                        indexer_addr: None,
+                        matcher_addr: None,
+                        poll_interval: Duration::ZERO,
                     },
                     psk: None,
                     keyserver: None,
@@ -552,10 +642,50 @@ impl Loaded {
 }
 
 impl ServeConfig {
+    /// The database a server in `mode` uses: its own section's; combo mode: [`Self::database`].
+    pub fn database_for(&self, mode: Mode) -> &str {
+        match mode {
+            Mode::Combo => &self.database,
+            Mode::Indexer => &self.databases.indexer,
+            Mode::Matcher => &self.databases.matcher,
+            Mode::Notifier => &self.databases.notifier,
+        }
+    }
+
+    /// The services a server in `mode` reaches over HTTP, as upstream requires them: a matcher
+    /// needs `matcher.indexer_addr`, a notifier `notifier.indexer_addr` and
+    /// `notifier.matcher_addr`. The error names the missing key.
+    pub fn remote_services(&self, mode: Mode) -> Result<RemoteServices, String> {
+        let need = |v: &Option<String>, key: &str| {
+            v.clone()
+                .ok_or_else(|| format!("{mode} mode needs {key} (the {} service's URL)", {
+                    key.rsplit('.').next().unwrap_or(key).trim_end_matches("_addr")
+                }))
+        };
+        Ok(match mode {
+            Mode::Combo | Mode::Indexer => RemoteServices::default(),
+            Mode::Matcher => RemoteServices {
+                indexer: Some(need(&self.matcher_indexer_addr, "matcher.indexer_addr")?),
+                matcher: None,
+            },
+            Mode::Notifier => RemoteServices {
+                indexer: Some(need(&self.notifier.indexer_addr, "notifier.indexer_addr")?),
+                matcher: Some(need(&self.notifier.matcher_addr, "notifier.matcher_addr")?),
+            },
+        })
+    }
+
     /// A copy safe to print: keys and passwords replaced by `<redacted>`.
     pub fn redacted(&self) -> ServeConfig {
         let mut c = self.clone();
         c.database = redact_source(&c.database);
+        for d in [
+            &mut c.databases.indexer,
+            &mut c.databases.matcher,
+            &mut c.databases.notifier,
+        ] {
+            *d = redact_source(d);
+        }
         if let Some(a) = &mut c.notifier.amqp {
             a.uri = redact_source(&a.uri);
         }
@@ -740,6 +870,59 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("clair.api.timeout"), "{err}");
+    }
+
+    #[test]
+    fn distributed_sections() {
+        let l = load("clair-v4-combo.yaml");
+        let c = l.serve_config().unwrap();
+        // The shipped file: one database for all three, each service on the same host.
+        for m in Mode::ALL {
+            assert_eq!(c.database_for(m), c.database, "{m}");
+        }
+        assert_eq!(
+            c.remote_services(Mode::Notifier).unwrap(),
+            RemoteServices {
+                indexer: Some("http://127.0.0.1:6060".into()),
+                matcher: Some("http://127.0.0.1:6060".into()),
+            }
+        );
+        assert_eq!(c.notifier.poll_interval, Duration::from_secs(300));
+
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            f.path(),
+            "indexer:\n  connstring: postgresql://clair:pw1@idx/clair\nmatcher:\n  connstring: \
+             host=m user=clair password=pw2\n  indexer_addr: clair-indexer:6060\nnotifier:\n  \
+             connstring: /var/lib/clair/notifier.db\n  indexer_addr: https://i.example/api/\n",
+        )
+        .unwrap();
+        let l = Loaded::load(f.path()).unwrap();
+        let c = l.serve_config().unwrap();
+        assert_eq!(c.database_for(Mode::Combo), "postgresql://clair:pw1@idx/clair");
+        assert_eq!(c.database_for(Mode::Matcher), "host=m user=clair password=pw2");
+        assert_eq!(c.database_for(Mode::Notifier), "/var/lib/clair/notifier.db");
+        assert_eq!(
+            c.remote_services(Mode::Matcher).unwrap().indexer.as_deref(),
+            Some("http://clair-indexer:6060")
+        );
+        assert_eq!(
+            c.remote_services(Mode::Notifier).unwrap_err(),
+            "notifier mode needs notifier.matcher_addr (the matcher service's URL)"
+        );
+        assert_eq!(c.remote_services(Mode::Indexer).unwrap(), RemoteServices::default());
+        assert_eq!(c.notifier.poll_interval, Duration::from_secs(6 * 3600));
+        let shown = serde_json::to_string(&c.redacted()).unwrap();
+        assert!(!shown.contains("pw1") && !shown.contains("pw2"), "{shown}");
+        assert_eq!(l.warnings(), Vec::<Warning>::new());
+
+        std::fs::write(f.path(), "matcher:\n  indexer_addr: ftp://x/\n").unwrap();
+        let err = Loaded::load(f.path())
+            .unwrap()
+            .serve_config()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("matcher.indexer_addr") && err.contains("http"), "{err}");
     }
 
     #[test]
