@@ -12,17 +12,20 @@
 
 pub mod amqp;
 pub mod auth;
+pub mod claircore;
 pub use clair_layer::fetch;
 pub mod health;
 pub mod jwtproxy;
 pub mod metrics;
 pub mod pagination;
+pub mod remote;
 pub mod tls;
 pub mod v1;
 pub mod v1_notifications;
 pub mod v1_notify;
 mod v1_vulns;
 pub mod v4;
+mod v4_internal;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -105,15 +108,34 @@ pub struct AppState {
     /// Updaters this instance runs: `/readyz` waits until each has data (a successful run or
     /// imported operations). Empty: ready once any vulnerability data is loaded.
     pub required_updaters: Vec<String>,
+    /// Which part of Clair this server runs (the routes it serves).
+    pub mode: clair_config::Mode,
+    /// Matcher mode: the indexer service index reports are read from (`matcher.indexer_addr`);
+    /// `None`: the local store.
+    pub remote_indexer: Option<Arc<remote::RemoteIndexer>>,
 }
 
 impl AppState {
-    /// State over `store`, with every scanner and the default fetch settings.
+    /// State over `store`, with every scanner and the default fetch settings (combo mode).
     pub fn new(store: Arc<dyn Store>, fetch: FetchOptions) -> Result<AppState, Error> {
+        AppState::for_mode(store, fetch, clair_config::Mode::Combo)
+    }
+
+    /// State of a server in `mode`: the vulnerability data is loaded into memory only where
+    /// the matcher runs; an indexer or notifier is ready once it listens.
+    pub fn for_mode(
+        store: Arc<dyn Store>,
+        fetch: FetchOptions,
+        mode: clair_config::Mode,
+    ) -> Result<AppState, Error> {
         let indexer = clair_ecosystems::default_indexer()
             .with_cache(Arc::new(clair_store::StoreCache::new(store.clone())));
-        let live = LiveIndex::new(store.clone())?;
-        let ready = !live.current().is_empty();
+        let live = if mode.matcher() {
+            LiveIndex::new(store.clone())?
+        } else {
+            LiveIndex::empty(store.clone())
+        };
+        let ready = !mode.matcher() || !live.current().is_empty();
         Ok(AppState {
             store,
             indexer: Arc::new(indexer),
@@ -134,7 +156,22 @@ impl AppState {
             keyserver: None,
             jwt: None,
             read_only: false,
+            mode,
+            remote_indexer: None,
         })
+    }
+
+    /// A manifest's index report: from the indexer service in matcher mode, else the store.
+    pub fn index_report(
+        &self,
+        manifest: &clair_types::Digest,
+    ) -> Result<Option<clair_types::IndexReport>, v4::ApiError> {
+        match &self.remote_indexer {
+            Some(r) => r
+                .index_report(manifest)
+                .map_err(|e| v4::ApiError::internal(e.to_string())),
+            None => Ok(self.store.get_index_report(manifest)?.map(|s| s.report)),
+        }
     }
 
     /// Use this page-token key (`api.paginationkey`; `None`: random for this process).
@@ -152,6 +189,9 @@ impl AppState {
     /// Rebuild the matcher index if the store's vulnerability data changed; update readiness.
     /// Returns whether it was rebuilt.
     pub fn refresh(&self) -> clair_store::Result<bool> {
+        if !self.mode.matcher() {
+            return Ok(false);
+        }
         let changed = self.live.refresh()?;
         let ready = self.compute_ready()?;
         self.ready.store(ready, Ordering::SeqCst);
@@ -185,7 +225,11 @@ impl AppState {
 /// metrics and the request deadline.
 pub fn api_router(state: AppState) -> Router {
     let timeout = state.timeout;
-    let mut router = v4::router(state.clone()).nest("/v1", v1::router(state.clone()));
+    let mut router = v4::router(state.clone());
+    // The Clair v2 API is the whole of Clair: only a combo server has it.
+    if state.mode == clair_config::Mode::Combo {
+        router = router.nest("/v1", v1::router(state.clone()));
+    }
     if state.read_only {
         router = router.layer(axum::middleware::from_fn(auth::read_only));
     }
@@ -260,11 +304,14 @@ pub(crate) fn query_params(q: &Option<String>) -> std::collections::BTreeMap<Str
         .collect()
 }
 
-/// Run every parser of request input on `data`, for fuzzing: the v4 manifest, the v1 layer
+/// Run every parser of request input on `data`, for fuzzing: the v4 manifest, claircore's
+/// intra-service documents (affected-manifest requests and answers, update diffs and
+/// operations, as a remote service may send them), the v1 layer
 /// and vulnerability envelopes, layer URLs and redirect targets, page tokens, JWTs (jwtproxy
 /// and PSK) and JWKs. Never panics.
 pub fn parse_untrusted(data: &[u8]) {
     let _ = v4::parse_manifest_for_fuzz(data);
+    claircore::parse_untrusted(data);
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
         let _ = v1::lower_keys(v);
     }

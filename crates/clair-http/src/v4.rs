@@ -56,7 +56,7 @@ impl ApiError {
             message: message.into(),
         }
     }
-    fn with_status(status: StatusCode, message: impl Into<String>) -> ApiError {
+    pub(crate) fn with_status(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             message: message.into(),
@@ -103,40 +103,45 @@ impl From<clair_store::Error> for ApiError {
     }
 }
 
-fn join_err(e: tokio::task::JoinError) -> ApiError {
+pub(crate) fn join_err(e: tokio::task::JoinError) -> ApiError {
     ApiError::internal(format!("worker: {e}"))
 }
 
-/// The v4 routes.
+/// The v4 routes of the state's mode, as upstream's httptransport mounts them: the indexer's
+/// (`/indexer/api/v1/…`) in combo and indexer mode, the matcher's in combo and matcher mode,
+/// the notifier's in combo and notifier mode; `/openapi/v1` and `/robots.txt` everywhere.
+/// Another mode's paths are 404.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/indexer/api/v1/index_report",
-            post(index).delete(delete_many),
-        )
-        .route(
-            "/indexer/api/v1/index_report/{digest}",
-            get(get_index_report).delete(delete_one),
-        )
-        .route("/indexer/api/v1/index_state", get(index_state))
-        .route(
-            "/matcher/api/v1/vulnerability_report/{digest}",
-            get(vulnerability_report),
-        )
-        .route(
-            "/matcher/api/v1/internal/update_operation",
-            get(update_operations),
-        )
-        .route(
-            "/matcher/api/v1/internal/update_operation/{id}",
-            axum::routing::delete(delete_update_operation),
-        )
-        .route("/matcher/api/v1/internal/update_diff", get(update_diff))
-        .route(
+    let mode = state.mode;
+    let mut r = Router::new();
+    if mode.indexer() {
+        r = r
+            .route(
+                "/indexer/api/v1/index_report",
+                post(index).delete(delete_many),
+            )
+            .route(
+                "/indexer/api/v1/index_report/{digest}",
+                get(get_index_report).delete(delete_one),
+            )
+            .route("/indexer/api/v1/index_state", get(index_state))
+            .merge(crate::v4_internal::indexer_routes());
+    }
+    if mode.matcher() {
+        r = r
+            .route(
+                "/matcher/api/v1/vulnerability_report/{digest}",
+                get(vulnerability_report),
+            )
+            .merge(crate::v4_internal::matcher_routes());
+    }
+    if mode.notifier() {
+        r = r.route(
             "/notifier/api/v1/notification/{id}",
             get(notification_page).delete(delete_notification),
-        )
-        .route("/openapi/v1", get(openapi))
+        );
+    }
+    r.route("/openapi/v1", get(openapi))
         .route("/robots.txt", get(robots))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
@@ -144,7 +149,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn robots() -> &'static str {
+pub(crate) async fn robots() -> &'static str {
     "User-agent: *\nDisallow: /\n"
 }
 
@@ -157,7 +162,7 @@ async fn not_found() -> ApiError {
 }
 
 /// `Accept` must allow JSON or the endpoint's own media type.
-fn check_accept(headers: &HeaderMap, kind: &str) -> Result<&'static str, ApiError> {
+pub(crate) fn check_accept(headers: &HeaderMap, kind: &str) -> Result<&'static str, ApiError> {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return Ok("application/json");
     };
@@ -170,6 +175,7 @@ fn check_accept(headers: &HeaderMap, kind: &str) -> Result<&'static str, ApiErro
                 "index_state" => "application/vnd.clair.index_state.v1+json",
                 "vulnerability_report" => "application/vnd.clair.vulnerability_report.v1+json",
                 "notification_page" => "application/vnd.clair.notification_page.v1+json",
+                "affected_manifests" => "application/vnd.clair.affected_manifests.v1+json",
                 _ => "application/json",
             });
         }
@@ -183,7 +189,7 @@ fn check_accept(headers: &HeaderMap, kind: &str) -> Result<&'static str, ApiErro
     ))
 }
 
-fn json_response(status: StatusCode, content_type: &'static str, body: String) -> Response {
+pub(crate) fn json_response(status: StatusCode, content_type: &'static str, body: String) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
@@ -198,11 +204,11 @@ fn parse_digest(s: &str) -> Result<Digest, ApiError> {
 }
 
 /// `"state"` as an ETag, and whether `If-None-Match` names it.
-fn etag(state: &str) -> String {
+pub(crate) fn etag(state: &str) -> String {
     format!("\"{state}\"")
 }
 
-fn if_none_match(headers: &HeaderMap, state: &str) -> bool {
+pub(crate) fn if_none_match(headers: &HeaderMap, state: &str) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -496,20 +502,16 @@ async fn vulnerability_report(
     let digest = parse_digest(&digest)?;
     let st = s.clone();
     let report = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let stored = st
-            .store
-            .get_index_report(&digest)?
+        let report = st
+            .index_report(&digest)?
             .ok_or_else(|| ApiError::not_found(format!("no index report for {digest}")))?;
-        if stored.report.state != IndexState::IndexFinished {
+        if report.state != IndexState::IndexFinished {
             return Err(ApiError::not_found(format!(
                 "{digest} is not indexed successfully (state {:?})",
-                stored.report.state
+                report.state
             )));
         }
-        let (mut vr, _) = st
-            .live
-            .current()
-            .report(&stored.report, &EcosystemNamespaces);
+        let (mut vr, _) = st.live.current().report(&report, &EcosystemNamespaces);
         clair_matcher::matching::add_cvss(&mut vr, st.store.as_ref())?;
         Ok(vr)
     })
@@ -527,100 +529,9 @@ async fn vulnerability_report(
     Ok(resp)
 }
 
-fn parse_uuid(what: &str, s: &str) -> Result<uuid::Uuid, ApiError> {
+pub(crate) fn parse_uuid(what: &str, s: &str) -> Result<uuid::Uuid, ApiError> {
     s.parse::<uuid::Uuid>()
         .map_err(|_| ApiError::bad_request(format!("{what} {s:?} is not a UUID")))
-}
-
-fn op_json(op: &clair_store::UpdateOperation) -> serde_json::Value {
-    serde_json::json!({
-        "ref": op.id,
-        "updater": op.updater,
-        "fingerprint": op.fingerprint,
-        "date": op.date.to_string(),
-        "kind": op.kind.as_str(),
-    })
-}
-
-/// `GET /matcher/api/v1/internal/update_operation?kind=vulnerability|enrichment&latest=bool`:
-/// operations by updater, newest first.
-async fn update_operations(
-    State(s): State<AppState>,
-    axum::extract::RawQuery(q): axum::extract::RawQuery,
-) -> Result<Response, ApiError> {
-    let q = crate::query_params(&q);
-    let kind = match q.get("kind").map(String::as_str) {
-        None | Some("") | Some("vulnerability") => clair_store::OpKind::Vulnerability,
-        Some("enrichment") => clair_store::OpKind::Enrichment,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "kind {other:?}: want vulnerability or enrichment"
-            )));
-        }
-    };
-    let latest = matches!(q.get("latest").map(String::as_str), Some("true" | "1"));
-    let store = s.store.clone();
-    let ops = tokio::task::spawn_blocking(move || store.update_operations(kind, None))
-        .await
-        .map_err(join_err)??;
-    let mut out: std::collections::BTreeMap<String, Vec<serde_json::Value>> = Default::default();
-    for op in &ops {
-        let list = out.entry(op.updater.clone()).or_default();
-        if latest && !list.is_empty() {
-            continue;
-        }
-        list.push(op_json(op));
-    }
-    let body = serde_json::to_string(&out).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(json_response(StatusCode::OK, "application/json", body))
-}
-
-async fn delete_update_operation(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let id = parse_uuid("update operation", &id)?;
-    let store = s.store.clone();
-    tokio::task::spawn_blocking(move || store.delete_update_operations(&[id]))
-        .await
-        .map_err(join_err)??;
-    Ok(StatusCode::OK)
-}
-
-/// `GET /matcher/api/v1/internal/update_diff?prev=<uuid>&cur=<uuid>`.
-async fn update_diff(
-    State(s): State<AppState>,
-    axum::extract::RawQuery(q): axum::extract::RawQuery,
-) -> Result<Response, ApiError> {
-    let q = crate::query_params(&q);
-    let cur = q
-        .get("cur")
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| ApiError::bad_request("cur is required"))?;
-    let cur = parse_uuid("cur", cur)?;
-    let prev = match q.get("prev").filter(|p| !p.is_empty()) {
-        Some(p) => Some(parse_uuid("prev", p)?),
-        None => None,
-    };
-    let store = s.store.clone();
-    let diff = tokio::task::spawn_blocking(move || store.update_diff(prev, cur))
-        .await
-        .map_err(join_err)?
-        .map_err(|e| match e {
-            clair_store::Error::NotFound(m) => ApiError::not_found(m),
-            other => other.into(),
-        })?;
-    let body = serde_json::json!({
-        "prev": diff.prev.as_ref().map(op_json),
-        "cur": op_json(&diff.cur),
-        "added": diff.added,
-        "removed": diff.removed,
-    });
-    Ok(json_response(
-        StatusCode::OK,
-        "application/json",
-        body.to_string(),
-    ))
 }
 
 /// A page cursor as Clair v4 spells it (a UUID): the item sequence number in its last group.

@@ -14,6 +14,7 @@ pub mod fetch;
 mod manager;
 pub mod matching;
 pub mod notify;
+pub mod notify_source;
 pub mod updater;
 
 pub use fetch::{Http, HttpOptions, Validators};

@@ -630,6 +630,15 @@ impl LiveIndex {
         })
     }
 
+    /// An empty index over `store`, loaded by the first [`LiveIndex::refresh`] (for servers
+    /// that match nothing, such as an indexer).
+    pub fn empty(store: Arc<dyn Store>) -> LiveIndex {
+        LiveIndex {
+            store,
+            current: RwLock::new(Arc::new(MatchIndex::new(Vec::new(), String::new()))),
+        }
+    }
+
     /// The index to match against now.
     pub fn current(&self) -> Arc<MatchIndex> {
         match self.current.read() {

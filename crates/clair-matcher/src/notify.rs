@@ -1,8 +1,9 @@
 //! Notifications (Clair v4 semantics): what an update operation changed for the indexed
 //! manifests, stored durably, and delivered by webhook with retries.
 //!
-//! [`v4_items`] matches the records an operation *added* and those it *removed* against every
-//! stored index report, with the same [`MatchIndex`] logic reports use, so a notification says
+//! [`items`] matches the records an operation *added* and those it *removed* against every
+//! indexed manifest (through a [`NotificationSource`]: the local store, or the indexer and
+//! matcher services), with the same `MatchIndex` logic reports use, so a notification says
 //! exactly what a report would now say differently. By default each manifest gets one summary
 //! per reason (its most severe vulnerability), or one item per vulnerability and manifest with
 //! `disable_summary`. [`Notifier::deliver_due`] posts `{"notification_id","callback"}` to the
@@ -15,11 +16,14 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use clair_store::{Delivery, OpKind, Store, UpdateDiff};
-use clair_types::{Digest, IndexState, ReportVulnerability, Severity};
+use clair_types::{Digest, ReportVulnerability, Severity};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::matching::{MatchIndex, Namespaces};
+use crate::matching::Namespaces;
+use crate::notify_source::{
+    LocalSource, NotificationSource, SourceError, diff_affects, notify_updater,
+};
 
 /// The store notification kind of Clair v4 notifications.
 pub const KIND: &str = "v4";
@@ -54,55 +58,26 @@ fn summary(v: &ReportVulnerability) -> serde_json::Value {
     })
 }
 
-/// The notification items a diff causes for the stored manifests.
-pub fn v4_items(
-    store: &dyn Store,
-    ns: &dyn Namespaces,
+/// The notification items a diff causes for the manifests `source` knows: per manifest, the
+/// records it now has ("added") or no longer has ("removed"), as one summary per reason (the
+/// most severe record) or, with `disable_summary`, one item per record.
+pub fn items(
+    source: &dyn NotificationSource,
     diff: &UpdateDiff,
     opts: NotifyOptions,
-) -> clair_store::Result<Vec<serde_json::Value>> {
-    let sides = [
-        ("added", MatchIndex::new(diff.added.clone(), "added".into())),
-        (
-            "removed",
-            MatchIndex::new(diff.removed.clone(), "removed".into()),
-        ),
-    ];
-    // Only manifests with a package the changed records name (the store's reverse index).
-    let names: Vec<String> = diff
-        .added
-        .iter()
-        .chain(&diff.removed)
-        .map(|v| clair_store::package_name_key(&v.package_name))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+) -> Result<Vec<serde_json::Value>, SourceError> {
+    let [added, removed] = diff_affects(source, diff)?;
+    let mut manifests: Vec<&Digest> = added.keys().chain(removed.keys()).collect();
+    manifests.sort();
+    manifests.dedup();
     let mut items = Vec::new();
-    for manifest in store.manifests_with_packages(&names)? {
-        let Some(stored) = store.get_index_report(&manifest)? else {
-            continue;
-        };
-        if stored.report.state != IndexState::IndexFinished {
-            continue;
-        }
-        for (reason, idx) in &sides {
-            if idx.is_empty() {
+    for manifest in manifests {
+        for (reason, side) in [("added", &added), ("removed", &removed)] {
+            let Some(found) = side.get(manifest) else {
                 continue;
-            }
-            let (vr, _) = idx.report(&stored.report, ns);
-            let mut found: Vec<&ReportVulnerability> = vr.vulnerabilities.values().collect();
-            if found.is_empty() {
-                continue;
-            }
-            found.sort_by(|a, b| {
-                b.normalized_severity
-                    .cmp(&a.normalized_severity)
-                    .then_with(|| a.name.cmp(&b.name))
-            });
-            if !opts.disable_summary {
-                found.truncate(1);
-            }
-            for v in found {
+            };
+            let keep = if opts.disable_summary { found.len() } else { 1 };
+            for v in found.iter().take(keep) {
                 items.push(serde_json::json!({
                     "id": uuid::Uuid::new_v4(),
                     "manifest": manifest,
@@ -115,28 +90,27 @@ pub fn v4_items(
     Ok(items)
 }
 
-/// After an update of `updater`: the diff against its previous operation turned into one
-/// stored notification (none for a first operation, which would flag everything, nor when
-/// nothing changed for any manifest). Returns the notification's id.
+/// The notification items a diff causes for the manifests of the local store (combo mode).
+pub fn v4_items(
+    store: &dyn Store,
+    ns: &dyn Namespaces,
+    diff: &UpdateDiff,
+    opts: NotifyOptions,
+) -> Result<Vec<serde_json::Value>, SourceError> {
+    items(&LocalSource { store, ns }, diff, opts)
+}
+
+/// After an update of `updater` in combo mode: its newest operation turned into one stored
+/// notification (see [`notify_updater`]: none for a first operation, which would flag
+/// everything, nor when nothing changed for any manifest). Returns the notification's id.
 pub fn notify_update(
     store: &dyn Store,
     ns: &dyn Namespaces,
     updater: &str,
     opts: NotifyOptions,
-) -> clair_store::Result<Option<uuid::Uuid>> {
+) -> Result<Option<uuid::Uuid>, SourceError> {
     let ops = store.update_operations(OpKind::Vulnerability, Some(updater))?;
-    let (Some(cur), Some(prev)) = (ops.first(), ops.get(1)) else {
-        return Ok(None);
-    };
-    let diff = store.update_diff(Some(prev.id), cur.id)?;
-    let items = v4_items(store, ns, &diff, opts)?;
-    if items.is_empty() {
-        return Ok(None);
-    }
-    let body = serde_json::json!({"updater": updater, "prev": prev.id, "cur": cur.id});
-    let id = store.create_notification(KIND, &body, &items)?;
-    tracing::info!(%id, updater, items = items.len(), "notification created");
-    Ok(Some(id))
+    notify_updater(&LocalSource { store, ns }, store, updater, &ops, opts)
 }
 
 /// Where and how webhooks go.

@@ -29,17 +29,20 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Accept Clair's single-dash spellings (`clair -config FILE`, `-conf`), which clap does not.
+/// Accept Clair's single-dash spellings (`clair -config FILE`, `-conf`, `-mode M`), which clap
+/// does not.
 pub fn normalize_args(
     args: impl IntoIterator<Item = std::ffi::OsString>,
 ) -> Vec<std::ffi::OsString> {
     args.into_iter()
         .map(|a| match a.to_str() {
             Some("-config") | Some("-conf") => "--config".into(),
+            Some("-mode") => "--mode".into(),
             Some(s) if s.starts_with("-config=") || s.starts_with("-conf=") => {
                 let v = s.split_once('=').map_or("", |(_, v)| v);
                 format!("--config={v}").into()
             }
+            Some(s) if s.starts_with("-mode=") => format!("-{s}").into(),
             _ => a,
         })
         .collect()
@@ -102,6 +105,12 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Which part of Clair to run: combo (everything in one process), or indexer, matcher or
+    /// notifier (Clair v4's distributed deployment: each serves only its part of the API, uses
+    /// its own config section's connstring, and reaches the others through
+    /// matcher.indexer_addr, notifier.indexer_addr and notifier.matcher_addr). Also -mode.
+    #[arg(long, env = "CLAIR_MODE", value_name = "MODE", default_value = "combo")]
+    pub mode: clair_config::Mode,
     /// Main API address (overrides the config), e.g. 127.0.0.1:6060.
     #[arg(long, value_name = "ADDR")]
     pub addr: Option<String>,

@@ -38,8 +38,13 @@ impl Global {
 
     /// Open the store named by `--db` (or the default SQLite file).
     pub fn store(&self) -> anyhow::Result<Arc<dyn clair_store::Store>> {
+        self.open_store(self.db_source()?)
+    }
+
+    /// Open the store at `source` (empty: the default SQLite file).
+    pub fn open_store(&self, source: String) -> anyhow::Result<Arc<dyn clair_store::Store>> {
         let opts = clair_store::StoreOptions {
-            source: self.db_source()?,
+            source,
             ..clair_store::StoreOptions::default()
         };
         let store = clair_store::open(&opts).with_context(|| {

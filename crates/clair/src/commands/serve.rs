@@ -33,16 +33,50 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         .introspection_addr
         .clone()
         .or(cfg.introspection_addr.clone());
-    let store = g.store()?;
+    let mode = args.mode;
+    let remote = cfg.remote_services(mode).map_err(|e| match &g.config {
+        Some(c) => anyhow::anyhow!("config {}: {e}", c.path.display()),
+        None => anyhow::anyhow!("{e}; give a config file with -config"),
+    })?;
+    // Each service its own section's database; --db or CLAIR_DATABASE_SOURCE over all.
+    let store = g.open_store(match &g.db {
+        Some(db) => db.clone(),
+        None => cfg.database_for(mode).to_string(),
+    })?;
+    if mode == clair_config::Mode::Combo && g.db.is_none() {
+        let d = &cfg.databases;
+        if d.indexer != d.matcher || d.indexer != d.notifier {
+            tracing::warn!(
+                database = %clair_config::redact_source(&cfg.database),
+                "combo mode keeps everything in one database: the indexer's connstring is used, \
+                 the matcher's and notifier's differ and are not; run -mode indexer, matcher \
+                 and notifier to use separate databases"
+            );
+        }
+    }
+    let intraservice = intraservice_key(&cfg)?;
+    let client_opts = clair_http::remote::ClientOptions {
+        key: intraservice.clone(),
+        ca_pem: security.outgoing_ca.clone(),
+        timeout: None,
+    };
     let fetch = FetchOptions {
         allow_link_local: cfg.allow_link_local_layers,
         ca_pem: security.outgoing_ca.clone(),
         ..FetchOptions::default()
     };
-    let mut state = AppState::new(store.clone(), fetch)
+    let mut state = AppState::for_mode(store.clone(), fetch, mode)
         .context("loading the vulnerability data into memory")?
         .with_index_concurrency(cfg.index_concurrency)
         .with_pagination_key(cfg.pagination_key.as_deref())?;
+    if let Some(addr) = &remote.indexer
+        && mode == clair_config::Mode::Matcher
+    {
+        state.remote_indexer = Some(Arc::new(
+            clair_http::remote::RemoteIndexer::new(addr, client_opts.clone())
+                .map_err(|e| anyhow::anyhow!("matcher.indexer_addr {addr}: {e}"))?,
+        ));
+    }
     state.timeout = cfg.timeout;
     state.read_only = args.read_only || cfg.read_only;
     if let Some(p) = &cfg.psk {
@@ -70,6 +104,7 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         );
     }
     tracing::info!(
+        %mode,
         store = %store.describe(),
         records = state.live.current().len(),
         indexer_state = %state.indexer.state(),
@@ -78,8 +113,12 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
 
     // SQS/SNS (clair-sqs): `clair_rs.sqs` with its environment variables over it.
     let sqs_file = g.config.as_ref().map(|c| c.sqs_config()).transpose()?;
-    let sqs =
+    let mut sqs =
         clair_sqs::Settings::resolve(&sqs_file.unwrap_or_default(), &|k| std::env::var(k).ok())?;
+    if sqs.is_some() && mode != clair_config::Mode::Combo {
+        tracing::warn!(%mode, "the SQS/SNS pipeline runs in combo mode only; not started");
+        sqs = None;
+    }
     if let Some(s) = &sqs
         && s.notification_topic.is_some()
         && cfg.notifier.endpoint.is_some()
@@ -100,7 +139,7 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
             .notifier
             .webhook_target
             .clone()
-            .filter(|t| !t.is_empty())
+            .filter(|t| !t.is_empty() && mode.notifier())
         {
             Some(target) => {
                 use base64::Engine as _;
@@ -129,6 +168,7 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         .notifier
         .amqp
         .clone()
+        .filter(|_| mode.notifier())
         .map(|a| clair_http::amqp::AmqpNotifier {
             uri: a.uri,
             exchange: a.exchange,
@@ -144,6 +184,7 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         .notifier
         .endpoint
         .clone()
+        .filter(|_| mode == clair_config::Mode::Combo)
         .map(|endpoint| clair_matcher::notify::NotifierV2 {
             endpoint,
             proxy: cfg.notifier.proxy.clone(),
@@ -154,7 +195,37 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
             ca_pem: security.outgoing_ca.clone(),
         })
         .map(|n| security.sign_notifier(n));
-    {
+    if mode == clair_config::Mode::Notifier {
+        let (Some(indexer), Some(matcher)) = (&remote.indexer, &remote.matcher) else {
+            anyhow::bail!("notifier mode needs notifier.indexer_addr and notifier.matcher_addr");
+        };
+        let source = clair_http::remote::RemoteSource {
+            indexer: clair_http::remote::RemoteIndexer::new(indexer, client_opts.clone())
+                .map_err(|e| anyhow::anyhow!("notifier.indexer_addr {indexer}: {e}"))?,
+            matcher: clair_http::remote::RemoteMatcher::new(matcher, client_opts.clone())
+                .map_err(|e| anyhow::anyhow!("notifier.matcher_addr {matcher}: {e}"))?,
+        };
+        let every = cfg.notifier.poll_interval.max(Duration::from_secs(1));
+        tracing::info!(indexer = %indexer, matcher = %matcher, every = ?every, "notifier polls the matcher");
+        let store = store.clone();
+        let stop = stop.clone();
+        threads.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let started = std::time::Instant::now();
+                match clair_matcher::notify_source::poll(&source, store.as_ref(), notify_opts) {
+                    Ok(ids) if !ids.is_empty() => {
+                        tracing::info!(created = ids.len(), "notifications created");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "polling the matcher for updates"),
+                }
+                while started.elapsed() < every && !stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        }));
+    }
+    if mode.notifier() {
         let store = store.clone();
         let stop = stop.clone();
         threads.push(std::thread::spawn(move || {
@@ -201,7 +272,7 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         threads.push(std::thread::spawn(move || keys.run(&stop)));
     }
     let interval = cfg.updater_interval;
-    if !args.no_updaters && !interval.is_zero() {
+    if mode.matcher() && !args.no_updaters && !interval.is_zero() {
         let m = super::update::manager(g, Http::default(), args.keep)?;
         state.required_updaters = m.updaters().iter().map(|u| u.name().to_string()).collect();
         let ready = state.refresh().context("reading the updater status")?;
@@ -213,7 +284,9 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 let started = std::time::Instant::now();
                 for r in m.run(None, &NoUpdateProgress) {
                     tracing::info!(updater = %r.updater, outcome = ?r.outcome, "update run");
-                    if matches!(r.outcome, clair_matcher::Outcome::Updated { .. })
+                    // In matcher mode the notifier service polls for this operation.
+                    if mode == clair_config::Mode::Combo
+                        && matches!(r.outcome, clair_matcher::Outcome::Updated { .. })
                         && let Err(e) = clair_matcher::notify::notify_update(
                             st.store.as_ref(),
                             &clair_ecosystems::EcosystemNamespaces,
@@ -223,7 +296,8 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
                     {
                         tracing::error!(updater = %r.updater, error = %e, "computing notifications");
                     }
-                    if matches!(r.outcome, clair_matcher::Outcome::Updated { .. })
+                    if mode == clair_config::Mode::Combo
+                        && matches!(r.outcome, clair_matcher::Outcome::Updated { .. })
                         && let Err(e) = clair_http::v1_notify::notify_v1(&st, &r.updater)
                     {
                         tracing::error!(updater = %r.updater, error = %e, "computing Clair v2 notifications");
@@ -237,10 +311,10 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 }
             }
         }));
-    } else {
+    } else if mode.matcher() {
         tracing::info!("updaters disabled");
     }
-    {
+    if mode.matcher() {
         let st = state.clone();
         let stop = stop.clone();
         threads.push(std::thread::spawn(move || {
@@ -365,6 +439,21 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     }
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The key intra-service requests are signed with: `auth.psk.key`, or Clair v4.0's
+/// `auth.keyserver.intraservice` (both standard base64); `None` without authentication.
+fn intraservice_key(cfg: &clair_config::ServeConfig) -> anyhow::Result<Option<Arc<Vec<u8>>>> {
+    use base64::Engine as _;
+    let (b64, field) = match (&cfg.psk, &cfg.keyserver) {
+        (Some(p), _) => (p.key.as_str(), "auth.psk.key"),
+        (None, Some((_, Some(k)))) => (k.as_str(), "auth.keyserver.intraservice"),
+        _ => return Ok(None),
+    };
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .with_context(|| format!("{field} is not base64"))?;
+    Ok(Some(Arc::new(key)))
 }
 
 /// Whether `addr` (`host:port`) only listens on the loopback interface.

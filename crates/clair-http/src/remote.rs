@@ -1,0 +1,364 @@
+//! Clients of the other Clair v4 services, for the distributed modes: a matcher reads index
+//! reports from `matcher.indexer_addr`; a notifier polls `notifier.matcher_addr` for update
+//! operations and diffs and asks `notifier.indexer_addr` which manifests they affect
+//! ([`RemoteSource`], the notifier's [`NotificationSource`]).
+//!
+//! Requests carry the intra-service token upstream signs when authentication is configured: an
+//! HS256 JWT with `iss` `clair-intraservice` under the pre-shared key (or Clair v4.0's
+//! `auth.keyserver.intraservice` key). Answers are bounded in size, calls time out, and every
+//! error names the URL asked. The JSON is claircore's, so either side may be Clair v4 itself.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clair_matcher::notify_source::{
+    AFFECTED_CHUNK, AffectedManifests, NotificationSource, SourceError,
+};
+use clair_store::{UpdateDiff, UpdateOperation};
+use clair_types::{Digest, IndexReport, Vulnerability};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::claircore::{Affected, AffectedRequest, Diff, Operation, Vuln};
+
+/// The issuer of intra-service tokens.
+pub const INTRASERVICE_ISSUER: &str = "clair-intraservice";
+
+/// Largest index report or operation list read.
+const MAX_DOCUMENT: u64 = 64 << 20;
+/// Largest update diff read (a whole feed's change).
+const MAX_DIFF: u64 = 1 << 30;
+
+/// How to reach the other services.
+#[derive(Clone, Default)]
+pub struct ClientOptions {
+    /// The HMAC key intra-service tokens are signed with (decoded `auth.psk.key`, or
+    /// `auth.keyserver.intraservice`); `None`: requests are not signed.
+    pub key: Option<Arc<Vec<u8>>>,
+    /// Extra CA bundle (PEM) trusted for HTTPS.
+    pub ca_pem: Option<Arc<Vec<u8>>>,
+    /// Longest call (the diff of a large feed takes a while).
+    pub timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("ca_pem", &self.ca_pem.is_some())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// One service: its base URL (`http://host:port`), an agent, the signing key.
+#[derive(Debug, Clone)]
+struct Service {
+    base: String,
+    agent: ureq::Agent,
+    opts: ClientOptions,
+}
+
+type Result<T> = std::result::Result<T, SourceError>;
+
+impl Service {
+    fn new(base: &str, opts: ClientOptions) -> std::result::Result<Service, String> {
+        let mut cfg = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(opts.timeout.unwrap_or(Duration::from_secs(600))))
+            .user_agent(concat!("clair-rs/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &opts.ca_pem {
+            cfg = cfg.tls_config(clair_layer::fetch::tls_trusting(pem)?);
+        }
+        Ok(Service {
+            base: base.trim_end_matches('/').to_string(),
+            agent: ureq::Agent::new_with_config(cfg.build()),
+            opts,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn err(url: &str, message: impl Into<String>) -> SourceError {
+        SourceError::Remote {
+            service: url.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn bearer(&self) -> Option<String> {
+        self.opts.key.as_ref().map(|k| {
+            let jwt = clair_matcher::notify::sign_hs256(
+                k,
+                INTRASERVICE_ISSUER,
+                jiff::Timestamp::now().as_second(),
+            );
+            format!("Bearer {jwt}")
+        })
+    }
+
+    /// GET `path`: the status, the `ETag` and the body (bounded by `limit`).
+    fn get(
+        &self,
+        path: &str,
+        if_none_match: Option<&str>,
+        limit: u64,
+    ) -> Result<(u16, Option<String>, Vec<u8>)> {
+        let url = self.url(path);
+        let mut req = self.agent.get(&url).header("Accept", "application/json");
+        if let Some(b) = self.bearer() {
+            req = req.header("Authorization", &b);
+        }
+        if let Some(t) = if_none_match {
+            req = req.header("If-None-Match", t);
+        }
+        let resp = req.call().map_err(|e| Self::err(&url, e.to_string()))?;
+        read(&url, resp, limit)
+    }
+
+    /// POST a JSON body to `path`: the status and the body.
+    fn post(&self, path: &str, body: &str, limit: u64) -> Result<(u16, Vec<u8>)> {
+        let url = self.url(path);
+        let mut req = self
+            .agent
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json");
+        if let Some(b) = self.bearer() {
+            req = req.header("Authorization", &b);
+        }
+        let resp = req.send(body).map_err(|e| Self::err(&url, e.to_string()))?;
+        let (status, _, body) = read(&url, resp, limit)?;
+        Ok((status, body))
+    }
+}
+
+fn read(
+    url: &str,
+    resp: ureq::http::Response<ureq::Body>,
+    limit: u64,
+) -> Result<(u16, Option<String>, Vec<u8>)> {
+    let status = resp.status().as_u16();
+    let etag = resp
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut body = Vec::new();
+    resp.into_body()
+        .with_config()
+        .limit(limit.saturating_add(1))
+        .reader()
+        .read_to_end(&mut body)
+        .map_err(|e| Service::err(url, format!("reading the answer: {e}")))?;
+    if body.len() as u64 > limit {
+        return Err(Service::err(url, format!("answer larger than {limit} bytes")));
+    }
+    Ok((status, etag, body))
+}
+
+fn decode<T: DeserializeOwned>(url: &str, body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| Service::err(url, format!("unusable answer: {e}")))
+}
+
+fn status_err(url: &str, status: u16, body: &[u8]) -> SourceError {
+    let text = String::from_utf8_lossy(&body[..body.len().min(512)]).to_string();
+    Service::err(url, format!("HTTP {status}: {}", text.trim()))
+}
+
+/// The indexer service (`matcher.indexer_addr`, `notifier.indexer_addr`).
+#[derive(Debug, Clone)]
+pub struct RemoteIndexer {
+    svc: Service,
+}
+
+impl RemoteIndexer {
+    /// A client of the indexer at `base` (`http://host:port`).
+    pub fn new(base: &str, opts: ClientOptions) -> std::result::Result<RemoteIndexer, String> {
+        Ok(RemoteIndexer {
+            svc: Service::new(base, opts)?,
+        })
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.svc.base
+    }
+
+    /// A manifest's index report (`GET /indexer/api/v1/index_report/{digest}`); `None` on 404.
+    pub fn index_report(&self, manifest: &Digest) -> Result<Option<IndexReport>> {
+        let path = format!("/indexer/api/v1/index_report/{manifest}");
+        let (status, _, body) = self.svc.get(&path, None, MAX_DOCUMENT)?;
+        let url = self.svc.url(&path);
+        match status {
+            200 => decode(&url, &body).map(Some),
+            404 => Ok(None),
+            s => Err(status_err(&url, s, &body)),
+        }
+    }
+
+    /// Which manifests the records affect (`POST /indexer/api/v1/internal/affected_manifest/`).
+    pub fn affected_manifests(
+        &self,
+        records: &[(String, Vulnerability)],
+    ) -> Result<AffectedManifests> {
+        let path = "/indexer/api/v1/internal/affected_manifest/";
+        let url = self.svc.url(path);
+        let req = AffectedRequest {
+            vulnerabilities: records
+                .iter()
+                .map(|(id, v)| Vuln::from_record(id, v))
+                .collect(),
+        };
+        let body = serde_json::to_string(&req).map_err(|e| Service::err(&url, e.to_string()))?;
+        let (status, answer) = self.svc.post(path, &body, MAX_DOCUMENT)?;
+        if status != 200 {
+            return Err(status_err(&url, status, &answer));
+        }
+        decode::<Affected>(&url, &answer)?
+            .to_matcher()
+            .map_err(|e| Service::err(&url, e))
+    }
+}
+
+/// The matcher service (`notifier.matcher_addr`).
+#[derive(Debug)]
+pub struct RemoteMatcher {
+    svc: Service,
+    /// The last `?latest=true` answer and its `ETag`.
+    latest: Mutex<Option<(String, BTreeMap<String, UpdateOperation>)>>,
+}
+
+fn operations(url: &str, body: &[u8]) -> Result<BTreeMap<String, Vec<UpdateOperation>>> {
+    let raw: BTreeMap<String, Vec<Operation>> = decode(url, body)?;
+    let mut out = BTreeMap::new();
+    for (updater, ops) in raw {
+        let mut list = Vec::with_capacity(ops.len());
+        for op in ops {
+            if let Some(op) = op.to_store().map_err(|e| Service::err(url, e))? {
+                list.push(op);
+            }
+        }
+        list.sort_by(|a, b| b.date.cmp(&a.date));
+        out.insert(updater, list);
+    }
+    Ok(out)
+}
+
+impl RemoteMatcher {
+    /// A client of the matcher at `base`.
+    pub fn new(base: &str, opts: ClientOptions) -> std::result::Result<RemoteMatcher, String> {
+        Ok(RemoteMatcher {
+            svc: Service::new(base, opts)?,
+            latest: Mutex::new(None),
+        })
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.svc.base
+    }
+
+    /// Vulnerability update operations by updater, newest first.
+    pub fn update_operations(&self) -> Result<BTreeMap<String, Vec<UpdateOperation>>> {
+        let path = "/matcher/api/v1/internal/update_operation?kind=vulnerability";
+        let url = self.svc.url(path);
+        let (status, _, body) = self.svc.get(path, None, MAX_DOCUMENT)?;
+        if status != 200 {
+            return Err(status_err(&url, status, &body));
+        }
+        operations(&url, &body)
+    }
+
+    /// The newest vulnerability operation per updater; a 304 answers from the last copy.
+    pub fn latest_update_operations(&self) -> Result<BTreeMap<String, UpdateOperation>> {
+        let path = "/matcher/api/v1/internal/update_operation?kind=vulnerability&latest=true";
+        let url = self.svc.url(path);
+        let cached_tag = self
+            .latest
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().map(|(t, _)| t.clone()));
+        let (status, etag, body) = self.svc.get(path, cached_tag.as_deref(), MAX_DOCUMENT)?;
+        match status {
+            304 => {
+                if let Ok(c) = self.latest.lock()
+                    && let Some((_, m)) = c.as_ref()
+                {
+                    return Ok(m.clone());
+                }
+                Err(Service::err(&url, "HTTP 304 without a cached answer"))
+            }
+            200 => {
+                let m: BTreeMap<String, UpdateOperation> = operations(&url, &body)?
+                    .into_iter()
+                    .filter_map(|(u, ops)| ops.into_iter().next().map(|op| (u, op)))
+                    .collect();
+                // Only strong validators are kept (as upstream's client).
+                if let Some(t) = etag.filter(|t| !t.starts_with("W/"))
+                    && let Ok(mut c) = self.latest.lock()
+                {
+                    *c = Some((t, m.clone()));
+                }
+                Ok(m)
+            }
+            s => Err(status_err(&url, s, &body)),
+        }
+    }
+
+    /// What changed between two operations (`GET /matcher/api/v1/internal/update_diff`).
+    pub fn update_diff(&self, prev: Option<Uuid>, cur: Uuid) -> Result<UpdateDiff> {
+        let path = match prev {
+            Some(p) => format!("/matcher/api/v1/internal/update_diff?prev={p}&cur={cur}"),
+            None => format!("/matcher/api/v1/internal/update_diff?cur={cur}"),
+        };
+        let url = self.svc.url(&path);
+        let (status, _, body) = self.svc.get(&path, None, MAX_DIFF)?;
+        if status != 200 {
+            return Err(status_err(&url, status, &body));
+        }
+        decode::<Diff>(&url, &body)?
+            .to_store(&clair_ecosystems::EcosystemNamespaces)
+            .map_err(|e| Service::err(&url, e))
+    }
+}
+
+/// A notifier's view of the indexer and matcher services.
+#[derive(Debug)]
+pub struct RemoteSource {
+    /// The indexer.
+    pub indexer: RemoteIndexer,
+    /// The matcher.
+    pub matcher: RemoteMatcher,
+}
+
+impl NotificationSource for RemoteSource {
+    fn update_operations(&self) -> Result<BTreeMap<String, Vec<UpdateOperation>>> {
+        self.matcher.update_operations()
+    }
+
+    fn latest_update_operations(&self) -> Result<BTreeMap<String, UpdateOperation>> {
+        self.matcher.latest_update_operations()
+    }
+
+    fn update_diff(&self, prev: Option<Uuid>, cur: Uuid) -> Result<UpdateDiff> {
+        self.matcher.update_diff(prev, cur)
+    }
+
+    fn affected_manifests(&self, records: &[(String, Vulnerability)]) -> Result<AffectedManifests> {
+        let mut out = AffectedManifests::default();
+        for chunk in records.chunks(AFFECTED_CHUNK) {
+            let a = self.indexer.affected_manifests(chunk)?;
+            out.vulnerabilities.extend(a.vulnerabilities);
+            for (m, ids) in a.vulnerable_manifests {
+                out.vulnerable_manifests.entry(m).or_default().extend(ids);
+            }
+        }
+        Ok(out)
+    }
+}
