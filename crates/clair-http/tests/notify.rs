@@ -13,46 +13,12 @@ use clair_ecosystems::EcosystemNamespaces;
 use clair_indexer::NoProgress;
 use clair_layer::source::{self, OpenOptions};
 use clair_matcher::notify::{self, Notifier, NotifyOptions};
-use clair_matcher::{Http, HttpOptions, NoUpdateProgress, UpdateManager};
 use clair_store::Store;
 use clair_test::http::{Behavior, TestServer};
 use clair_test::oci::{Layer, write_layout};
 use clair_test::tar::{Member, build};
 use common::*;
 use serde_json::Value;
-
-fn tracker() -> Value {
-    serde_json::from_slice(
-        &std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../clair-ecosystems/testdata/match/debian-bookworm-tracker.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap()
-}
-
-fn run_debian(store: &Arc<dyn Store>, feed: &Value) {
-    let s = TestServer::start();
-    s.put("/debian/json", feed.to_string());
-    let cfg = serde_json::json!({"debian": {"json_url": format!("{}/debian/json", s.url())}});
-    let ups = clair_ecosystems::updaters(
-        Some(&["debian".to_string()]),
-        &serde_json::from_value(cfg).unwrap(),
-    )
-    .unwrap();
-    let m = UpdateManager::new(store.clone(), ups).with_http(Http::new(HttpOptions {
-        attempts: 1,
-        ..HttpOptions::default()
-    }));
-    for r in m.run(None, &NoUpdateProgress) {
-        assert!(
-            matches!(r.outcome, clair_matcher::Outcome::Updated { .. }),
-            "{:?}",
-            r.outcome
-        );
-    }
-}
 
 fn index(store: &Arc<dyn Store>, reference: &str) -> String {
     let img = source::open(reference, &OpenOptions::default()).unwrap();
@@ -141,6 +107,12 @@ fn flow(store: Arc<dyn Store>) {
     let id = notify::notify_update(store.as_ref(), &ns, "debian", NotifyOptions::default())
         .unwrap()
         .expect("a notification");
+    // Each operation is turned into notifications once.
+    assert_eq!(
+        notify::notify_update(store.as_ref(), &ns, "debian", NotifyOptions::default()).unwrap(),
+        None
+    );
+    assert_eq!(store.notified_operation("debian").unwrap(), Some(ops[0].id));
     let page = store.notification_items(id, None, 100).unwrap();
     let names: Vec<(String, String)> = page
         .items

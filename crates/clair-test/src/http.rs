@@ -43,6 +43,7 @@ pub struct TestServer {
     files: Arc<Mutex<HashMap<String, Entry>>>,
     hits: Arc<Mutex<Vec<(String, u16)>>>,
     headers: Arc<Mutex<Vec<Request>>>,
+    bodies: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -60,13 +61,15 @@ impl TestServer {
         let files: Arc<Mutex<HashMap<String, Entry>>> = Arc::default();
         let hits: Arc<Mutex<Vec<(String, u16)>>> = Arc::default();
         let headers: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let bodies: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (files, hits, stop) = (files.clone(), hits.clone(), stop.clone());
             let seen = headers.clone();
+            let seen_bodies = bodies.clone();
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
-                    let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(50)) else {
+                    let Ok(Some(mut req)) = server.recv_timeout(Duration::from_millis(50)) else {
                         continue;
                     };
                     let files = files.clone();
@@ -82,6 +85,14 @@ impl TestServer {
                             )
                         })
                         .collect();
+                    let mut body = Vec::new();
+                    let _ = std::io::Read::read_to_end(
+                        &mut std::io::Read::take(req.as_reader(), 1 << 20),
+                        &mut body,
+                    );
+                    if !body.is_empty() {
+                        seen_bodies.lock().unwrap().push((path.clone(), body));
+                    }
                     seen.lock().unwrap().push((path, hs));
                     std::thread::spawn(move || answer(req, &files, &hits));
                 }
@@ -92,6 +103,7 @@ impl TestServer {
             files,
             hits,
             headers,
+            bodies,
             stop,
             thread: Some(thread),
         }
@@ -134,6 +146,11 @@ impl TestServer {
     /// Headers of every request so far, with its path.
     pub fn request_headers(&self) -> Vec<Request> {
         self.headers.lock().unwrap().clone()
+    }
+
+    /// Bodies of the requests that had one (the first MiB), with their path.
+    pub fn request_bodies(&self) -> Vec<(String, Vec<u8>)> {
+        self.bodies.lock().unwrap().clone()
     }
 
     /// Forget the recorded requests.

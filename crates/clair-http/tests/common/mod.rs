@@ -213,15 +213,22 @@ pub fn manifest_json(hash: &str, layers: &[String], base: &str) -> String {
     serde_json::json!({"hash": hash, "layers": ls}).to_string()
 }
 
-/// Load the hand-written bookworm tracker through the real Debian updater.
-pub fn load_debian(store: &Arc<dyn Store>) {
-    let feeds = TestServer::start();
-    let tracker = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../clair-ecosystems/testdata/match/debian-bookworm-tracker.json"),
+/// The hand-written bookworm tracker (Debian's security tracker JSON).
+pub fn tracker() -> Value {
+    serde_json::from_slice(
+        &std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../clair-ecosystems/testdata/match/debian-bookworm-tracker.json"),
+        )
+        .unwrap(),
     )
-    .unwrap();
-    feeds.put("/debian/json", tracker);
+    .unwrap()
+}
+
+/// `feed` loaded through the real Debian updater, served from 127.0.0.1: one new operation.
+pub fn run_debian(store: &Arc<dyn Store>, feed: &Value) {
+    let feeds = TestServer::start();
+    feeds.put("/debian/json", feed.to_string());
     let cfg = serde_json::json!({"debian": {"json_url": format!("{}/debian/json", feeds.url())}});
     let cfg = serde_json::from_value(cfg).unwrap();
     let ups = clair_ecosystems::updaters(Some(&["debian".to_string()]), &cfg).unwrap();
@@ -236,6 +243,11 @@ pub fn load_debian(store: &Arc<dyn Store>) {
             r.outcome
         );
     }
+}
+
+/// Load the hand-written bookworm tracker through the real Debian updater.
+pub fn load_debian(store: &Arc<dyn Store>) {
+    run_debian(store, &tracker());
 }
 
 pub fn sqlite() -> Arc<dyn Store> {
