@@ -463,7 +463,8 @@ fn notifier_and_internal(store: Arc<dyn Store>) {
     );
     assert_eq!(d.status, 200, "{}", d.body);
     let d = d.json();
-    assert!(d["prev"].is_null());
+    // claircore's UpdateDiff: no previous operation is Go's zero operation, not null.
+    assert_eq!(d["prev"]["ref"], "00000000-0000-0000-0000-000000000000");
     assert_eq!(d["cur"]["ref"], op.as_str());
     assert!(!d["added"].as_array().unwrap().is_empty());
     assert!(d["removed"].as_array().unwrap().is_empty());

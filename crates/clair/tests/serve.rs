@@ -572,3 +572,324 @@ jwtproxy:
     );
     stop(s);
 }
+
+/// `auth.psk.key` of the distributed deployment (base64 of "secret-key-for-tests-only").
+const PSK: &str = "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seQ==";
+
+/// What Quay sends: an HS256 token from issuer `quay` under the pre-shared key.
+fn quay_token() -> String {
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(PSK)
+        .unwrap();
+    clair_matcher::notify::sign_hs256(&key, "quay", jiff::Timestamp::now().as_second())
+}
+
+/// A request with Quay's token: status and body.
+fn send(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build(),
+    );
+    let auth = format!("Bearer {}", quay_token());
+    let r = match (method, body) {
+        ("POST", Some(b)) => agent
+            .post(url)
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/json")
+            .send(b),
+        ("DELETE", _) => agent.delete(url).header("Authorization", &auth).call(),
+        _ => agent.get(url).header("Authorization", &auth).call(),
+    }
+    .unwrap();
+    let status = r.status().as_u16();
+    (status, r.into_body().read_to_string().unwrap_or_default())
+}
+
+/// One `clair -conf FILE serve -mode M` process of the distributed deployment (the notifier's
+/// mode from CLAIR_MODE, as Clair's container images set it), logging to a file; killed when
+/// dropped (a failed assertion leaves nothing running).
+struct Service {
+    child: Child,
+    mode: String,
+    api: String,
+    log: std::path::PathBuf,
+}
+
+impl Service {
+    fn start(cfg: &std::path::Path, mode: &str, api: u16) -> Service {
+        let intro = free_port();
+        let log = cfg.with_file_name(format!("{mode}.log"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clair"));
+        cmd.arg("-conf").arg(cfg).arg("serve");
+        if mode == "notifier" {
+            cmd.env("CLAIR_MODE", mode);
+        } else {
+            cmd.args(["-mode", mode]);
+        }
+        let child = cmd
+            .args([
+                "--addr",
+                &format!("127.0.0.1:{api}"),
+                "--introspection-addr",
+                &format!("127.0.0.1:{intro}"),
+            ])
+            .env_remove("CLAIR_DATABASE_SOURCE")
+            .env("CLAIR_LOG", "info")
+            .env("HOME", "/nonexistent-home-for-tests")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let s = Service {
+            child,
+            mode: mode.into(),
+            api: format!("http://127.0.0.1:{api}"),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while get(&format!("http://127.0.0.1:{intro}/healthz")).is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "clair serve -mode {mode} did not start\n{}",
+                s.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        s
+    }
+
+    fn logs(&self) -> String {
+        format!(
+            "--- {} ---\n{}",
+            self.mode,
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        )
+    }
+
+    /// SIGTERM; the exit must be clean. Returns the log.
+    fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st;
+            }
+            assert!(Instant::now() < deadline, "did not stop\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert!(status.success(), "exit {status:?}\n{}", self.logs());
+        self.logs()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Clair v4's distributed deployment as three processes, each on its own database (its config
+/// section's `connstring`), calling each other with PSK intra-service tokens: Quay indexes an
+/// image at the indexer (layers from 127.0.0.1), reads the vulnerability report from the
+/// matcher (which asks the indexer for the index report), the feed changes, the matcher's
+/// updater stores the new operation, the notifier polls it, asks the indexer which manifests it
+/// affects, and delivers a signed webhook whose page lists the manifest. Each service answers
+/// 404 for the others' routes.
+fn distributed(databases: [String; 3]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let tracker_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../clair-ecosystems/testdata/match/debian-bookworm-tracker.json");
+    let v1: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&tracker_path).unwrap()).unwrap();
+    let feeds = clair_test::http::TestServer::start();
+    feeds.put("/debian/json", v1.to_string());
+    let receiver = clair_test::http::TestServer::start();
+    receiver.put("/notify", "ok");
+    // The layers of the bookworm-layered image, served as a registry would.
+    let oci = clair_test::images("oci");
+    let hash = "sha256:fe5c5314bcf84e2b6cc30d63a6e284af7efa42d9f352b5b55bf04225069fd9ac";
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(oci.join("blobs/sha256").join(&hash[7..])).unwrap())
+            .unwrap();
+    let blobs = clair_test::http::TestServer::start();
+    let mut layers = Vec::new();
+    for l in m["layers"].as_array().unwrap() {
+        let d = l["digest"].as_str().unwrap();
+        blobs.put(
+            &format!("/blobs/{d}"),
+            std::fs::read(oci.join("blobs/sha256").join(&d[7..])).unwrap(),
+        );
+        layers.push(serde_json::json!({"hash": d, "uri": format!("{}/blobs/{d}", blobs.url()), "headers": {}}));
+    }
+    let manifest = serde_json::json!({"hash": hash, "layers": layers}).to_string();
+
+    let (ip, mp, np) = (free_port(), free_port(), free_port());
+    let cfg = tmp.path().join("config.yaml");
+    let [idb, mdb, ndb] = &databases;
+    std::fs::write(
+        &cfg,
+        format!(
+            "http_listen_addr: :6060\n\
+             indexer:\n  connstring: {idb}\n\
+             matcher:\n  connstring: {mdb}\n  indexer_addr: http://127.0.0.1:{ip}/\n  period: 1s\n\
+             notifier:\n  connstring: {ndb}\n  indexer_addr: http://127.0.0.1:{ip}/\n  \
+             matcher_addr: http://127.0.0.1:{mp}/\n  poll_interval: 1s\n  delivery_interval: 1s\n  \
+             webhook:\n    target: {}/notify\n    callback: http://127.0.0.1:{np}/notifier/api/v1/notification/\n\
+             updaters:\n  sets: [debian]\n  config:\n    debian:\n      json_url: {}/debian/json\n\
+             auth:\n  psk:\n    key: {PSK}\n    iss: [quay]\n",
+            receiver.url(),
+            feeds.url(),
+        ),
+    )
+    .unwrap();
+    let indexer = Service::start(&cfg, "indexer", ip);
+    let matcher = Service::start(&cfg, "matcher", mp);
+    let notifier = Service::start(&cfg, "notifier", np);
+    let all_logs = || [&indexer, &matcher, &notifier].map(Service::logs).join("\n");
+
+    // The matcher's first update.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let ops_url = format!("{}/matcher/api/v1/internal/update_operation", matcher.api);
+    while !send("GET", &ops_url, None).1.contains("\"debian\"") {
+        assert!(
+            Instant::now() < deadline,
+            "the matcher never updated\n{}",
+            all_logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (st, body) = send(
+        "POST",
+        &format!("{}/indexer/api/v1/index_report", indexer.api),
+        Some(&manifest),
+    );
+    assert_eq!(st, 201, "{body}");
+    assert!(body.contains("\"IndexFinished\""), "{body}");
+    let report_url = format!("{}/matcher/api/v1/vulnerability_report/{hash}", matcher.api);
+    let (st, body) = send("GET", &report_url, None);
+    assert_eq!(st, 200, "{body}");
+    let report: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        !report["vulnerabilities"].as_object().unwrap().is_empty(),
+        "{body}"
+    );
+
+    // The feed changes: a new bash issue.
+    let mut v2 = v1.clone();
+    v2["bash"] = serde_json::json!({"CVE-2099-0100": {"description": "new", "releases": {"bookworm": {"status": "open", "repositories": {"bookworm": "5.2.15-2+b9"}, "urgency": "high"}}}});
+    feeds.put("/debian/json", v2.to_string());
+    let hook = loop {
+        if let Some((_, b)) = receiver
+            .request_bodies()
+            .into_iter()
+            .find(|(p, _)| p == "/notify")
+        {
+            break serde_json::from_slice::<serde_json::Value>(&b).unwrap();
+        }
+        assert!(Instant::now() < deadline, "no webhook\n{}", all_logs());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (_, headers) = receiver
+        .request_headers()
+        .into_iter()
+        .find(|(p, _)| p == "/notify")
+        .unwrap();
+    let jwt = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.trim_start_matches("Bearer ").to_string())
+        .expect("a signed webhook");
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            jwt.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["iss"], "clair-notifier");
+    let id = hook["notification_id"].as_str().unwrap().to_string();
+    let callback = hook["callback"].as_str().unwrap();
+    assert_eq!(
+        callback,
+        format!("http://127.0.0.1:{np}/notifier/api/v1/notification/{id}")
+    );
+    let (st, body) = send("GET", callback, None);
+    assert_eq!(st, 200, "{body}");
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let items = page["notifications"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{page}");
+    assert_eq!(items[0]["manifest"], hash);
+    assert_eq!(items[0]["reason"], "added");
+    assert_eq!(items[0]["vulnerability"]["name"], "CVE-2099-0100");
+    assert_eq!(send("DELETE", callback, None).0, 200);
+
+    // Each service serves its part only.
+    for (s, path) in [
+        (&indexer, format!("/matcher/api/v1/vulnerability_report/{hash}")),
+        (&indexer, format!("/notifier/api/v1/notification/{id}")),
+        (&indexer, "/v1/namespaces".to_string()),
+        (&matcher, format!("/indexer/api/v1/index_report/{hash}")),
+        (&matcher, format!("/notifier/api/v1/notification/{id}")),
+        (&notifier, "/indexer/api/v1/index_state".to_string()),
+        (&notifier, "/matcher/api/v1/internal/update_operation".to_string()),
+    ] {
+        assert_eq!(send("GET", &format!("{}{path}", s.api), None).0, 404, "{} {path}", s.api);
+    }
+    for (s, path) in [
+        (&indexer, format!("/indexer/api/v1/index_report/{hash}")),
+        (&matcher, "/matcher/api/v1/internal/update_operation".to_string()),
+    ] {
+        assert_eq!(send("GET", &format!("{}{path}", s.api), None).0, 200, "{} {path}", s.api);
+    }
+    let logs = [indexer.stop(), matcher.stop(), notifier.stop()];
+    assert!(logs[1].contains("mode=matcher"), "{}", logs[1]);
+    assert!(logs[2].contains("notification delivered"), "{}", logs[2]);
+
+    // Each kept its own data in its own database.
+    let open = |source: &str| {
+        clair_store::open(&clair_store::StoreOptions {
+            source: source.to_string(),
+            ..clair_store::StoreOptions::default()
+        })
+        .unwrap()
+    };
+    let kind = clair_store::OpKind::Vulnerability;
+    let (i, m, n) = (open(idb), open(mdb), open(ndb));
+    assert_eq!(i.manifests().unwrap().len(), 1);
+    assert!(i.update_operations(kind, None).unwrap().is_empty());
+    assert!(m.manifests().unwrap().is_empty());
+    assert_eq!(m.update_operations(kind, Some("debian")).unwrap().len(), 2);
+    assert!(n.manifests().unwrap().is_empty());
+    assert!(n.update_operations(kind, None).unwrap().is_empty());
+    assert!(n.notification(id.parse().unwrap()).unwrap().is_some());
+}
+
+#[test]
+fn distributed_services_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    distributed(["indexer", "matcher", "notifier"].map(|s| {
+        tmp.path().join(format!("{s}.db")).display().to_string()
+    }));
+}
+
+#[test]
+fn distributed_services_postgres() {
+    let Some(pg) = clair_test::postgres::skip_or_fail() else {
+        return;
+    };
+    distributed([(); 3].map(|_| pg.create_database()));
+}

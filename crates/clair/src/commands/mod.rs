@@ -41,6 +41,22 @@ impl Global {
         self.open_store(self.db_source()?)
     }
 
+    /// The vulnerability database: `--db`, else CLAIR_DATABASE_SOURCE, else the config's
+    /// matcher database (v4 `matcher.connstring`; the one database of other layouts), else the
+    /// default SQLite file. What `clair update` fills and a matcher-mode server reads.
+    pub fn matcher_store(&self) -> anyhow::Result<Arc<dyn clair_store::Store>> {
+        if self.db.is_some() {
+            return self.store();
+        }
+        match &self.config {
+            Some(c) => {
+                let cfg = c.serve_config()?;
+                self.open_store(cfg.database_for(clair_config::Mode::Matcher).to_string())
+            }
+            None => self.store(),
+        }
+    }
+
     /// Open the store at `source` (empty: the default SQLite file).
     pub fn open_store(&self, source: String) -> anyhow::Result<Arc<dyn clair_store::Store>> {
         let opts = clair_store::StoreOptions {

@@ -273,7 +273,7 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     }
     let interval = cfg.updater_interval;
     if mode.matcher() && !args.no_updaters && !interval.is_zero() {
-        let m = super::update::manager(g, Http::default(), args.keep)?;
+        let m = super::update::manager_on(store.clone(), g, Http::default(), args.keep)?;
         state.required_updaters = m.updaters().iter().map(|u| u.name().to_string()).collect();
         let ready = state.refresh().context("reading the updater status")?;
         tracing::debug!(rebuilt = ready, "readiness checked");

@@ -29,21 +29,30 @@ pub fn run(args: &UpdateArgs, g: &Global) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn manager(g: &Global, http: Http, keep: usize) -> anyhow::Result<UpdateManager> {
+    manager_on(g.matcher_store()?, g, http, keep)
+}
+
+/// The configured updaters writing to `store`.
+pub(crate) fn manager_on(
+    store: std::sync::Arc<dyn clair_store::Store>,
+    g: &Global,
+    http: Http,
+    keep: usize,
+) -> anyhow::Result<UpdateManager> {
     let (sets, config) = match &g.config {
         Some(c) => (c.updater_sets()?, c.updater_config()?),
         None => (None, Default::default()),
     };
-    manager_with(g, http, keep, sets, config)
+    manager_with(store, http, keep, sets, config)
 }
 
 fn manager_with(
-    g: &Global,
+    store: std::sync::Arc<dyn clair_store::Store>,
     http: Http,
     keep: usize,
     sets: Option<Vec<String>>,
     config: std::collections::BTreeMap<String, serde_json::Value>,
 ) -> anyhow::Result<UpdateManager> {
-    let store = g.store()?;
     let updaters =
         clair_ecosystems::updaters(sets.as_deref(), &config).map_err(anyhow::Error::msg)?;
     Ok(UpdateManager::new(store, updaters)
@@ -215,7 +224,7 @@ fn print_reports(reports: &[RunReport], format: Format) -> anyhow::Result<()> {
 }
 
 fn status(g: &Global, format: Format) -> anyhow::Result<ExitCode> {
-    let store = g.store()?;
+    let store = g.matcher_store()?;
     let all = store.updater_status()?;
     let mut out = std::io::stdout().lock();
     if format == Format::Json {
