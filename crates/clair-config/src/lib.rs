@@ -17,13 +17,13 @@ mod mode;
 mod security;
 mod serve;
 mod sqs;
+pub use mode::{Mode, ModeError};
 pub use security::{
     JwtProxyConfig, KeyServerConfig, SignerConfig, SignerKey, TlsFiles, VerifierConfig,
 };
-pub use mode::{Mode, ModeError};
 pub use serve::{
-    AmqpConfig, Databases, NotifierConfig, Psk, RemoteServices, ServeConfig, Warning,
-    listen_addr, redact_source,
+    AmqpConfig, Databases, NotifierConfig, Psk, RemoteServices, ServeConfig, Warning, listen_addr,
+    redact_source,
 };
 pub use sqs::SqsConfig;
 

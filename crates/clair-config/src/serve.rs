@@ -657,10 +657,14 @@ impl ServeConfig {
     /// `notifier.matcher_addr`. The error names the missing key.
     pub fn remote_services(&self, mode: Mode) -> Result<RemoteServices, String> {
         let need = |v: &Option<String>, key: &str| {
-            v.clone()
-                .ok_or_else(|| format!("{mode} mode needs {key} (the {} service's URL)", {
-                    key.rsplit('.').next().unwrap_or(key).trim_end_matches("_addr")
-                }))
+            v.clone().ok_or_else(|| {
+                format!("{mode} mode needs {key} (the {} service's URL)", {
+                    key.rsplit('.')
+                        .next()
+                        .unwrap_or(key)
+                        .trim_end_matches("_addr")
+                })
+            })
         };
         Ok(match mode {
             Mode::Combo | Mode::Indexer => RemoteServices::default(),
@@ -899,8 +903,14 @@ mod tests {
         .unwrap();
         let l = Loaded::load(f.path()).unwrap();
         let c = l.serve_config().unwrap();
-        assert_eq!(c.database_for(Mode::Combo), "postgresql://clair:pw1@idx/clair");
-        assert_eq!(c.database_for(Mode::Matcher), "host=m user=clair password=pw2");
+        assert_eq!(
+            c.database_for(Mode::Combo),
+            "postgresql://clair:pw1@idx/clair"
+        );
+        assert_eq!(
+            c.database_for(Mode::Matcher),
+            "host=m user=clair password=pw2"
+        );
         assert_eq!(c.database_for(Mode::Notifier), "/var/lib/clair/notifier.db");
         assert_eq!(
             c.remote_services(Mode::Matcher).unwrap().indexer.as_deref(),
@@ -910,7 +920,10 @@ mod tests {
             c.remote_services(Mode::Notifier).unwrap_err(),
             "notifier mode needs notifier.matcher_addr (the matcher service's URL)"
         );
-        assert_eq!(c.remote_services(Mode::Indexer).unwrap(), RemoteServices::default());
+        assert_eq!(
+            c.remote_services(Mode::Indexer).unwrap(),
+            RemoteServices::default()
+        );
         assert_eq!(c.notifier.poll_interval, Duration::from_secs(6 * 3600));
         let shown = serde_json::to_string(&c.redacted()).unwrap();
         assert!(!shown.contains("pw1") && !shown.contains("pw2"), "{shown}");
@@ -922,7 +935,10 @@ mod tests {
             .serve_config()
             .unwrap_err()
             .to_string();
-        assert!(err.contains("matcher.indexer_addr") && err.contains("http"), "{err}");
+        assert!(
+            err.contains("matcher.indexer_addr") && err.contains("http"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use clair_matcher::notify_source::AffectedManifests;
 use clair_store::{OpKind, UpdateDiff, UpdateOperation};
 use clair_types::{
     Digest, PackageKind, ReportDistribution, ReportVulnerability, Repository, Severity,
-    VersionRange, VulnerablePackage, Vulnerability,
+    VersionRange, Vulnerability, VulnerablePackage,
 };
 use serde::{Deserialize, Serialize};
 
@@ -85,7 +85,12 @@ impl Operation {
         let kind = match self.kind.as_str() {
             "vulnerability" | "" => OpKind::Vulnerability,
             "enrichment" => OpKind::Enrichment,
-            other => return Err(format!("update operation {}: kind {other:?}", self.reference)),
+            other => {
+                return Err(format!(
+                    "update operation {}: kind {other:?}",
+                    self.reference
+                ));
+            }
         };
         let date = self.date.parse::<jiff::Timestamp>().map_err(|e| {
             format!(
@@ -364,7 +369,10 @@ impl Vuln {
             module: pkg.module,
             repository: String::new(),
             severity: self.severity.clone(),
-            normalized_severity: self.normalized_severity.parse().unwrap_or(Severity::Unknown),
+            normalized_severity: self
+                .normalized_severity
+                .parse()
+                .unwrap_or(Severity::Unknown),
             description: self.description.clone(),
             links: self.links.clone(),
             issued: from_go_time(&self.issued),
@@ -463,7 +471,10 @@ impl Vuln {
             issued: from_go_time(&self.issued),
             links: self.links.clone(),
             severity: self.severity.clone(),
-            normalized_severity: self.normalized_severity.parse().unwrap_or(Severity::Unknown),
+            normalized_severity: self
+                .normalized_severity
+                .parse()
+                .unwrap_or(Severity::Unknown),
             package: self.package.as_ref().map(|p| VulnerablePackage {
                 id: p.id.clone(),
                 name: p.name.clone(),
@@ -751,7 +762,11 @@ mod tests {
         for v in [record(), debian, rhel] {
             let json = serde_json::to_string(&Vuln::from_record("7", &v)).unwrap();
             let back: Vuln = serde_json::from_str(&json).unwrap();
-            assert_eq!(back.to_record(&EcosystemNamespaces), ("7".into(), v), "{json}");
+            assert_eq!(
+                back.to_record(&EcosystemNamespaces),
+                ("7".into(), v),
+                "{json}"
+            );
         }
     }
 
@@ -865,7 +880,11 @@ mod tests {
             "cur": {"ref": op.id, "kind": "vulnerability"}, "added": [], "removed": []
         }))
         .unwrap();
-        assert!(bad.to_store(&EcosystemNamespaces).unwrap_err().contains("soon"));
+        assert!(
+            bad.to_store(&EcosystemNamespaces)
+                .unwrap_err()
+                .contains("soon")
+        );
     }
 
     #[test]

@@ -157,7 +157,10 @@ fn read(
         .read_to_end(&mut body)
         .map_err(|e| Service::err(url, format!("reading the answer: {e}")))?;
     if body.len() as u64 > limit {
-        return Err(Service::err(url, format!("answer larger than {limit} bytes")));
+        return Err(Service::err(
+            url,
+            format!("answer larger than {limit} bytes"),
+        ));
     }
     Ok((status, etag, body))
 }
@@ -244,7 +247,7 @@ fn operations(url: &str, body: &[u8]) -> Result<BTreeMap<String, Vec<UpdateOpera
                 list.push(op);
             }
         }
-        list.sort_by(|a, b| b.date.cmp(&a.date));
+        list.sort_by_key(|op| std::cmp::Reverse(op.date));
         out.insert(updater, list);
     }
     Ok(out)

@@ -189,7 +189,11 @@ pub(crate) fn check_accept(headers: &HeaderMap, kind: &str) -> Result<&'static s
     ))
 }
 
-pub(crate) fn json_response(status: StatusCode, content_type: &'static str, body: String) -> Response {
+pub(crate) fn json_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],

@@ -21,9 +21,7 @@ use clair_ecosystems::EcosystemNamespaces;
 
 use crate::AppState;
 use crate::claircore::{Affected, AffectedRequest, Diff, Operation};
-use crate::v4::{
-    ApiError, check_accept, if_none_match, join_err, json_response, parse_uuid,
-};
+use crate::v4::{ApiError, check_accept, if_none_match, join_err, json_response, parse_uuid};
 
 /// Largest affected-manifests request (upstream's notifier sends 1000 records at a time).
 const MAX_AFFECTED_BODY: usize = 64 << 20;
@@ -142,7 +140,8 @@ async fn update_diff(
             clair_store::Error::NotFound(m) => ApiError::not_found(m),
             other => other.into(),
         })?;
-        serde_json::to_string(&Diff::from_store(&diff)).map_err(|e| ApiError::internal(e.to_string()))
+        serde_json::to_string(&Diff::from_store(&diff))
+            .map_err(|e| ApiError::internal(e.to_string()))
     })
     .await
     .map_err(join_err)??;
@@ -157,12 +156,17 @@ async fn affected_manifest(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let ct = check_accept(&headers, "affected_manifests")?;
-    let req: AffectedRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("failed to deserialize vulnerabilities: {e}")))?;
+    let req: AffectedRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!("failed to deserialize vulnerabilities: {e}"))
+    })?;
     let store = s.store.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {
         let ns = EcosystemNamespaces;
-        let records: Vec<_> = req.vulnerabilities.iter().map(|v| v.to_record(&ns)).collect();
+        let records: Vec<_> = req
+            .vulnerabilities
+            .iter()
+            .map(|v| v.to_record(&ns))
+            .collect();
         let a = clair_matcher::notify_source::affected_manifests(store.as_ref(), &ns, &records)?;
         serde_json::to_string(&Affected::from_matcher(&a))
             .map_err(|e| ApiError::internal(e.to_string()))

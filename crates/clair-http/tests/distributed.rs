@@ -97,7 +97,12 @@ fn tracker_v2() -> Value {
     v2
 }
 
-fn flow(idx_store: Arc<dyn Store>, m_store: Arc<dyn Store>, n_store: Arc<dyn Store>, combo: Arc<dyn Store>) {
+fn flow(
+    idx_store: Arc<dyn Store>,
+    m_store: Arc<dyn Store>,
+    n_store: Arc<dyn Store>,
+    combo: Arc<dyn Store>,
+) {
     let indexer = server(idx_store.clone(), Mode::Indexer, None);
     let matcher = server(m_store.clone(), Mode::Matcher, Some(&indexer.api));
     let notifier = server(n_store.clone(), Mode::Notifier, None);
@@ -144,7 +149,10 @@ fn flow(idx_store: Arc<dyn Store>, m_store: Arc<dyn Store>, n_store: Arc<dyn Sto
     assert_eq!(names, report(&reference));
     let unknown = format!("sha256:{}", "0".repeat(64));
     let r = get(
-        &format!("{}/matcher/api/v1/vulnerability_report/{unknown}", matcher.api),
+        &format!(
+            "{}/matcher/api/v1/vulnerability_report/{unknown}",
+            matcher.api
+        ),
         &[],
     );
     assert_eq!(r.status, 404, "{}", r.body);
@@ -200,7 +208,10 @@ fn flow(idx_store: Arc<dyn Store>, m_store: Arc<dyn Store>, n_store: Arc<dyn Sto
         .update_operations(OpKind::Vulnerability, Some("debian"))
         .unwrap();
     let diff = src.update_diff(Some(ops[1].id), ops[0].id).unwrap();
-    assert_eq!(diff, m_store.update_diff(Some(ops[1].id), ops[0].id).unwrap());
+    assert_eq!(
+        diff,
+        m_store.update_diff(Some(ops[1].id), ops[0].id).unwrap()
+    );
     let all = NotifyOptions {
         disable_summary: true,
     };
@@ -239,7 +250,14 @@ fn flow(idx_store: Arc<dyn Store>, m_store: Arc<dyn Store>, n_store: Arc<dyn Sto
     );
 
     internal_endpoints(&indexer, &matcher, &hash, &ops);
-    routes_per_mode(&indexer, &matcher, &notifier, &reference, &hash, [id, local_id]);
+    routes_per_mode(
+        &indexer,
+        &matcher,
+        &notifier,
+        &reference,
+        &hash,
+        [id, local_id],
+    );
 }
 
 /// update_operation (ETag, 304), update_diff and affected_manifest in claircore's JSON.
@@ -301,7 +319,10 @@ fn internal_endpoints(
                 .contains(&v["normalized_severity"].as_str().unwrap()),
             "{v}"
         );
-        assert_eq!(v["package"]["kind"], "source", "Debian records name source packages");
+        assert_eq!(
+            v["package"]["kind"], "source",
+            "Debian records name source packages"
+        );
         assert_eq!(v["distribution"]["did"], "debian");
         assert!(v.get("range").is_none());
         assert_eq!(v["clair_rs"]["version_scheme"], "dpkg");
@@ -313,9 +334,15 @@ fn internal_endpoints(
         ),
         &[],
     );
-    assert_eq!(r.json()["prev"]["ref"], "00000000-0000-0000-0000-000000000000");
+    assert_eq!(
+        r.json()["prev"]["ref"],
+        "00000000-0000-0000-0000-000000000000"
+    );
     let r = get(
-        &format!("{}/matcher/api/v1/internal/update_diff?prev={}", matcher.api, ops[1].id),
+        &format!(
+            "{}/matcher/api/v1/internal/update_diff?prev={}",
+            matcher.api, ops[1].id
+        ),
         &[],
     );
     assert_eq!(r.status, 400);
@@ -378,9 +405,18 @@ fn routes_per_mode(
         [
             ("indexer", format!("/indexer/api/v1/index_report/{hash}")),
             ("indexer", "/indexer/api/v1/index_state".to_string()),
-            ("matcher", format!("/matcher/api/v1/vulnerability_report/{hash}")),
-            ("matcher", "/matcher/api/v1/internal/update_operation".to_string()),
-            ("notifier", format!("/notifier/api/v1/notification/{notification}")),
+            (
+                "matcher",
+                format!("/matcher/api/v1/vulnerability_report/{hash}"),
+            ),
+            (
+                "matcher",
+                "/matcher/api/v1/internal/update_operation".to_string(),
+            ),
+            (
+                "notifier",
+                format!("/notifier/api/v1/notification/{notification}"),
+            ),
             ("v1", "/v1/namespaces".to_string()),
         ]
     };
@@ -399,7 +435,13 @@ fn routes_per_mode(
             let r = get(&format!("{}{path}", server.api), &[]);
             if serves.contains(part) {
                 assert_ne!(r.status, 404, "{:?} {path}: {}", server.state.mode, r.body);
-                assert!(r.status < 300, "{:?} {path}: {} {}", server.state.mode, r.status, r.body);
+                assert!(
+                    r.status < 300,
+                    "{:?} {path}: {} {}",
+                    server.state.mode,
+                    r.status,
+                    r.body
+                );
             } else {
                 assert_eq!(r.status, 404, "{:?} {path}: {}", server.state.mode, r.body);
             }

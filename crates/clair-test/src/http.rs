@@ -36,6 +36,9 @@ struct Entry {
 /// A request seen: its path and headers.
 pub type Request = (String, Vec<(String, String)>);
 
+/// A request body seen: its path and bytes.
+pub type Body = (String, Vec<u8>);
+
 /// A test HTTP server; stops when dropped.
 #[derive(Debug)]
 pub struct TestServer {
@@ -43,7 +46,7 @@ pub struct TestServer {
     files: Arc<Mutex<HashMap<String, Entry>>>,
     hits: Arc<Mutex<Vec<(String, u16)>>>,
     headers: Arc<Mutex<Vec<Request>>>,
-    bodies: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    bodies: Arc<Mutex<Vec<Body>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -61,7 +64,7 @@ impl TestServer {
         let files: Arc<Mutex<HashMap<String, Entry>>> = Arc::default();
         let hits: Arc<Mutex<Vec<(String, u16)>>> = Arc::default();
         let headers: Arc<Mutex<Vec<Request>>> = Arc::default();
-        let bodies: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+        let bodies: Arc<Mutex<Vec<Body>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (files, hits, stop) = (files.clone(), hits.clone(), stop.clone());
@@ -149,7 +152,7 @@ impl TestServer {
     }
 
     /// Bodies of the requests that had one (the first MiB), with their path.
-    pub fn request_bodies(&self) -> Vec<(String, Vec<u8>)> {
+    pub fn request_bodies(&self) -> Vec<Body> {
         self.bodies.lock().unwrap().clone()
     }
 

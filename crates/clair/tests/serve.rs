@@ -758,7 +758,11 @@ fn distributed(databases: [String; 3]) {
     let indexer = Service::start(&cfg, "indexer", ip);
     let matcher = Service::start(&cfg, "matcher", mp);
     let notifier = Service::start(&cfg, "notifier", np);
-    let all_logs = || [&indexer, &matcher, &notifier].map(Service::logs).join("\n");
+    let all_logs = || {
+        [&indexer, &matcher, &notifier]
+            .map(Service::logs)
+            .join("\n")
+    };
 
     // The matcher's first update.
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -839,21 +843,40 @@ fn distributed(databases: [String; 3]) {
 
     // Each service serves its part only.
     for (s, path) in [
-        (&indexer, format!("/matcher/api/v1/vulnerability_report/{hash}")),
+        (
+            &indexer,
+            format!("/matcher/api/v1/vulnerability_report/{hash}"),
+        ),
         (&indexer, format!("/notifier/api/v1/notification/{id}")),
         (&indexer, "/v1/namespaces".to_string()),
         (&matcher, format!("/indexer/api/v1/index_report/{hash}")),
         (&matcher, format!("/notifier/api/v1/notification/{id}")),
         (&notifier, "/indexer/api/v1/index_state".to_string()),
-        (&notifier, "/matcher/api/v1/internal/update_operation".to_string()),
+        (
+            &notifier,
+            "/matcher/api/v1/internal/update_operation".to_string(),
+        ),
     ] {
-        assert_eq!(send("GET", &format!("{}{path}", s.api), None).0, 404, "{} {path}", s.api);
+        assert_eq!(
+            send("GET", &format!("{}{path}", s.api), None).0,
+            404,
+            "{} {path}",
+            s.api
+        );
     }
     for (s, path) in [
         (&indexer, format!("/indexer/api/v1/index_report/{hash}")),
-        (&matcher, "/matcher/api/v1/internal/update_operation".to_string()),
+        (
+            &matcher,
+            "/matcher/api/v1/internal/update_operation".to_string(),
+        ),
     ] {
-        assert_eq!(send("GET", &format!("{}{path}", s.api), None).0, 200, "{} {path}", s.api);
+        assert_eq!(
+            send("GET", &format!("{}{path}", s.api), None).0,
+            200,
+            "{} {path}",
+            s.api
+        );
     }
     let logs = [indexer.stop(), matcher.stop(), notifier.stop()];
     assert!(logs[1].contains("mode=matcher"), "{}", logs[1]);
@@ -881,9 +904,10 @@ fn distributed(databases: [String; 3]) {
 #[test]
 fn distributed_services_sqlite() {
     let tmp = tempfile::tempdir().unwrap();
-    distributed(["indexer", "matcher", "notifier"].map(|s| {
-        tmp.path().join(format!("{s}.db")).display().to_string()
-    }));
+    distributed(
+        ["indexer", "matcher", "notifier"]
+            .map(|s| tmp.path().join(format!("{s}.db")).display().to_string()),
+    );
 }
 
 #[test]
