@@ -108,6 +108,10 @@ impl Operation {
     }
 }
 
+// The shapes below mirror clair-types' report types on purpose rather than reuse them: they
+// decode what Go writes (members it omits when empty, `null`s) and must not change when the
+// report types' own JSON does.
+
 /// A claircore `Package` as vulnerabilities name it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Package {

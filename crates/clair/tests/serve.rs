@@ -96,8 +96,9 @@ fn serve_with(
     s
 }
 
-fn stop(mut s: Serve) -> String {
-    let pid = s.child.id().to_string();
+/// SIGTERM, and the exit status within 20 s (None: still running).
+fn terminate(child: &mut Child) -> Option<std::process::ExitStatus> {
+    let pid = child.id().to_string();
     assert!(
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -106,16 +107,19 @@ fn stop(mut s: Serve) -> String {
             .success()
     );
     let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(st) = s.child.try_wait().unwrap() {
-            break st;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return Some(st);
         }
-        assert!(
-            Instant::now() < deadline,
-            "clair serve did not stop on SIGTERM"
-        );
+        if Instant::now() > deadline {
+            return None;
+        }
         std::thread::sleep(Duration::from_millis(100));
-    };
+    }
+}
+
+fn stop(mut s: Serve) -> String {
+    let status = terminate(&mut s.child).expect("clair serve did not stop on SIGTERM");
     let mut err = String::new();
     s.child
         .stderr
@@ -283,6 +287,55 @@ fn no_public_address_without_authentication() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("without authentication") && err.contains("--insecure-no-auth"),
+        "{err}"
+    );
+}
+
+/// Modes as upstream parses them (case-insensitive, `-mode` or CLAIR_MODE), and a distributed
+/// mode without the other services' addresses is refused, naming the missing key.
+#[test]
+fn modes_are_checked_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        "indexer:\n  connstring: i.db\nnotifier:\n  matcher_addr: http://127.0.0.1:1/\n",
+    )
+    .unwrap();
+    let run = |mode_arg: Option<&str>, env: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_clair"));
+        c.arg("-conf")
+            .arg(&cfg)
+            .args(["serve", "--addr", "127.0.0.1:0"]);
+        if let Some(m) = mode_arg {
+            c.args(["-mode", m]);
+        }
+        match env {
+            Some(m) => c.env("CLAIR_MODE", m),
+            None => c.env_remove("CLAIR_MODE"),
+        };
+        let o = c
+            .env("CLAIR_DATABASE_SOURCE", tmp.path().join("clair.db"))
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    let (code, err) = run(Some("both"), None);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("unknown mode \"both\""), "{err}");
+    let (code, err) = run(Some("Matcher"), None);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("matcher mode needs matcher.indexer_addr") && err.contains("c.yaml"),
+        "{err}"
+    );
+    let (code, err) = run(None, Some("notifier"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("notifier mode needs notifier.indexer_addr"),
         "{err}"
     );
 }
@@ -671,21 +724,8 @@ impl Service {
 
     /// SIGTERM; the exit must be clean. Returns the log.
     fn stop(mut self) -> String {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                break st;
-            }
-            assert!(Instant::now() < deadline, "did not stop\n{}", self.logs());
-            std::thread::sleep(Duration::from_millis(100));
+        let Some(status) = terminate(&mut self.child) else {
+            panic!("did not stop on SIGTERM\n{}", self.logs());
         };
         assert!(status.success(), "exit {status:?}\n{}", self.logs());
         self.logs()

@@ -142,15 +142,11 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
             .filter(|t| !t.is_empty() && mode.notifier())
         {
             Some(target) => {
-                use base64::Engine as _;
-                let psk = match &cfg.psk {
-                    Some(p) => Some(
-                        base64::engine::general_purpose::STANDARD
-                            .decode(p.key.trim())
-                            .context("auth.psk.key is not base64")?,
-                    ),
-                    None => None,
-                };
+                // Webhooks are signed with the pre-shared key only (not the key server's).
+                let psk = intraservice
+                    .as_ref()
+                    .filter(|_| cfg.psk.is_some())
+                    .map(|k| k.to_vec());
                 Some(clair_matcher::notify::Notifier {
                     callback: cfg.notifier.webhook_callback.clone().unwrap_or_else(|| {
                         format!("http://{api_addr}/notifier/api/v1/notification/")
