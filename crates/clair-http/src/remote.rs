@@ -68,6 +68,8 @@ impl Service {
         let mut cfg = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
+            // A redirect would carry the intra-service token elsewhere; Clair's routes have none.
+            .max_redirects(0)
             .timeout_global(Some(opts.timeout.unwrap_or(Duration::from_secs(600))))
             .user_agent(concat!("clair-rs/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &opts.ca_pem {
