@@ -221,7 +221,16 @@ pub fn is_postgres_source(source: &str) -> bool {
             .is_some_and(|(k, _)| {
                 matches!(
                     k,
-                    "host" | "hostaddr" | "port" | "user" | "dbname" | "password" | "sslmode"
+                    "host"
+                        | "hostaddr"
+                        | "port"
+                        | "user"
+                        | "dbname"
+                        | "password"
+                        | "sslmode"
+                        | "sslrootcert"
+                        | "sslcert"
+                        | "sslkey"
                 )
             })
 }

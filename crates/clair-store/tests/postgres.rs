@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod suite;
+#[path = "postgres/tls.rs"]
+mod tls;
 
 use std::sync::Arc;
 

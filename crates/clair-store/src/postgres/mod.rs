@@ -2,6 +2,8 @@
 //!
 //! - Connection strings as users write them in Clair configs: URLs
 //!   (`postgresql://user@host:5432/db?sslmode=disable`) and libpq `key=value` strings.
+//! - TLS with rustls and libpq's `sslmode` (disable … verify-full), `sslrootcert`, `sslcert`,
+//!   `sslkey` ([`source`] splits them out, `tls` builds the connector).
 //! - A pool of connections (size and wait timeout from [`StoreOptions`]), checked on checkout.
 //! - Versioned migrations, applied at start under an advisory lock, so instances starting
 //!   together migrate once.
@@ -22,8 +24,9 @@ use clair_types::{Digest, IndexReport, Vulnerability};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::error::SqlState;
 use postgres::types::Type;
-use postgres::{Client, Config, NoTls, Transaction};
+use postgres::{Client, Config, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
+use tokio_postgres_rustls::MakeRustlsConnect;
 use uuid::Uuid;
 
 use crate::codec::{decode, encode, from_micros, micros};
@@ -46,7 +49,13 @@ const GC_LOCK: i64 = 0x636c_6169_725f_6763;
 /// Attempts for retryable operations.
 const ATTEMPTS: u32 = 5;
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+pub mod source;
+mod tls;
+
+pub use source::{SslMode, TlsSettings, split_source};
+
+type Manager = PostgresConnectionManager<MakeRustlsConnect>;
+type Pool = r2d2::Pool<Manager>;
 
 /// Connect to PostgreSQL, migrate, and return the store.
 pub fn open(source: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>> {
@@ -57,6 +66,7 @@ pub fn open(source: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>> {
 pub struct PgStore {
     pool: Pool,
     config: Config,
+    tls: MakeRustlsConnect,
     target: String,
 }
 
@@ -122,39 +132,63 @@ impl From<Error> for Fail {
     }
 }
 
+/// Worth retrying: the server is unreachable or restarting, or a serialization failure or
+/// deadlock aborted the transaction.
 fn transient(e: &postgres::Error) -> bool {
+    unreachable(e)
+        || e.code().is_some_and(|c| {
+            *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+        })
+}
+
+/// The server could not be reached, is starting up or shutting down, or closed the connection
+/// (its error says so). A TLS or authentication failure is not "unreachable": trying again
+/// gives the same answer.
+pub(crate) fn unreachable(e: &postgres::Error) -> bool {
     if e.is_closed() {
         return true;
     }
     match e.code() {
         Some(c) => {
-            *c == SqlState::T_R_SERIALIZATION_FAILURE
-                || *c == SqlState::T_R_DEADLOCK_DETECTED
-                || *c == SqlState::ADMIN_SHUTDOWN
+            *c == SqlState::ADMIN_SHUTDOWN
                 || *c == SqlState::CRASH_SHUTDOWN
                 || *c == SqlState::CANNOT_CONNECT_NOW
+                || *c == SqlState::TOO_MANY_CONNECTIONS
                 || c.code().starts_with("08")
         }
-        // No SQLSTATE: an I/O error talking to the server.
-        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
+        // No SQLSTATE: an I/O error talking to the server (refused, reset, timed out, a name
+        // that does not resolve yet), except a failed TLS handshake (InvalidData).
+        None => std::error::Error::source(e)
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .is_some_and(|io| io.kind() != std::io::ErrorKind::InvalidData),
     }
 }
 
 impl PgStore {
     /// Connect (URL or libpq key/value string) and migrate.
     pub fn connect(source: &str, opts: &StoreOptions) -> Result<PgStore> {
-        let mut config = Config::from_str(source).map_err(|e| Error::BadSource {
+        let bad = |message: String| Error::BadSource {
             source_display: redact(source),
-            message: e.to_string(),
-        })?;
-        if config.get_ssl_mode() == postgres::config::SslMode::Require {
-            return Err(Error::BadSource {
-                source_display: redact(source),
-                message: "sslmode=require: TLS connections to PostgreSQL are not supported yet; \
-                          use sslmode=disable or prefer"
-                    .into(),
-            });
+            message,
+        };
+        let split = split_source(source).map_err(bad)?;
+        let mut config = Config::from_str(&split.rest).map_err(|e| bad(e.to_string()))?;
+        let mode = tls::effective_mode(&split.tls).map_err(bad)?;
+        config.ssl_mode(match mode {
+            SslMode::Disable => postgres::config::SslMode::Disable,
+            SslMode::Allow | SslMode::Prefer => postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                postgres::config::SslMode::Require
+            }
+        });
+        let tls = if mode == SslMode::Disable {
+            // Never used; no certificate files are read.
+            tls::connector(&TlsSettings::default(), None)
+        } else {
+            let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+            tls::connector(&split.tls, home.as_deref())
         }
+        .map_err(bad)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(opts.connect_timeout);
         }
@@ -162,7 +196,17 @@ impl PgStore {
             config.application_name("clair-rs");
         }
         let target = target_of(&config);
-        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+        // One connection first, outside the pool: its error says what is wrong (refused, TLS,
+        // authentication), where the pool would only time out.
+        config
+            .connect(tls.clone())
+            .map_err(|e| Error::Postgres {
+                target: target.clone(),
+                source: e,
+            })?
+            .close()
+            .ok();
+        let manager = PostgresConnectionManager::new(config.clone(), tls.clone());
         let pool = r2d2::Pool::builder()
             .max_size(opts.max_connections.max(1))
             .min_idle(Some(0))
@@ -176,6 +220,7 @@ impl PgStore {
         let store = PgStore {
             pool,
             config,
+            tls,
             target,
         };
         store.migrate()?;
@@ -196,9 +241,7 @@ impl PgStore {
         }
     }
 
-    fn client(
-        &self,
-    ) -> std::result::Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, Error> {
+    fn client(&self) -> std::result::Result<r2d2::PooledConnection<Manager>, Error> {
         self.pool.get().map_err(|e| Error::Connect {
             target: self.target.clone(),
             message: e.to_string(),
@@ -1042,7 +1085,10 @@ impl Store for PgStore {
         // A dedicated connection, outside the pool: the session lock lives exactly as long as
         // the connection, so a crash (or a dropped Lock, which closes it) releases it.
         let key = lock_key(name);
-        let mut client = self.config.connect(NoTls).map_err(|e| self.pg_err(e))?;
+        let mut client = self
+            .config
+            .connect(self.tls.clone())
+            .map_err(|e| self.pg_err(e))?;
         let got: bool = client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
             .map_err(|e| self.pg_err(e))?
