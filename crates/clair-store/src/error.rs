@@ -65,6 +65,12 @@ pub enum Error {
     /// A referenced object does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// A lock was lost while held (its database connection died): the work under it stopped.
+    #[error("lock {name} lost: its database connection closed, another instance may hold it now")]
+    LockLost {
+        /// The lock.
+        name: String,
+    },
     /// The database schema is newer than this program.
     #[error(
         "database schema version {found} is newer than this program's {supported}; upgrade clair"

@@ -95,6 +95,47 @@ fn libpq_key_value_sources_work() {
     assert!(s.try_lock("x").unwrap().is_some());
 }
 
+/// The holder's lock connection is terminated (`pg_terminate_backend`, as an administrator or
+/// a failover would): the holder learns within seconds that the lock is lost, and another
+/// instance can take it.
+#[test]
+fn a_lock_whose_connection_dies_is_lost_and_taken_over() {
+    let Some(url) = fresh_url() else { return };
+    let (a, b) = (open_source(&url), open_source(&url));
+    let lock = a.try_lock("updater/debian").unwrap().unwrap();
+    let watch = lock.watch();
+    assert!(b.try_lock("updater/debian").unwrap().is_none(), "held");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(!lock.is_lost(), "a healthy connection keeps it");
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let killed = TestPostgres::shared()
+        .admin()
+        .execute(
+            "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+             WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1",
+            &[&db],
+        )
+        .unwrap();
+    assert_eq!(killed, 1, "one lock connection");
+    let start = std::time::Instant::now();
+    while !watch.is_lost() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "loss not noticed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    eprintln!("lock loss noticed after {:?}", start.elapsed());
+    assert!(matches!(
+        lock.check(),
+        Err(clair_store::Error::LockLost { name }) if name == "updater/debian"
+    ));
+    let taken = b.try_lock("updater/debian").unwrap();
+    assert!(taken.is_some(), "another instance takes over");
+    drop(lock);
+    assert!(!taken.unwrap().is_lost());
+}
+
 fn vulns(prefix: &str, n: usize) -> Vec<Vulnerability> {
     (0..n)
         .map(|i| Vulnerability {

@@ -1093,22 +1093,93 @@ impl Store for PgStore {
             .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
             .map_err(|e| self.pg_err(e))?
             .get(0);
-        if got {
-            Ok(Some(Lock::new(
-                name,
-                Box::new(LockConn {
-                    _client: std::sync::Mutex::new(client),
-                }),
-            )))
-        } else {
-            Ok(None)
+        if !got {
+            return Ok(None);
         }
+        let watch = LockWatch::new(name);
+        let guard =
+            LockConn::watch(client, key, watch.clone(), self.target.clone()).map_err(|e| {
+                Error::Io {
+                    path: format!("lock {name}: watcher thread"),
+                    source: e,
+                }
+            })?;
+        Ok(Some(Lock::watched(name, watch, Box::new(guard))))
     }
 }
 
-/// Keeps the lock's connection open; `Client` is Send but not Sync, hence the mutex.
+/// How often a held lock's connection is checked.
+const LOCK_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How long a check may take before the connection counts as dead.
+const LOCK_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A held lock's connection, checked by a watcher thread (claircore's ctxlock is the model):
+/// when a check fails, the lock is marked lost. Dropping it unlocks and closes the connection.
 struct LockConn {
-    _client: std::sync::Mutex<Client>,
+    stop: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LockConn {
+    fn watch(
+        mut client: Client,
+        key: i64,
+        watch: LockWatch,
+        target: String,
+    ) -> std::io::Result<LockConn> {
+        let stop = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name(format!("lock {}", watch.name()))
+                .spawn(move || {
+                    let (flag, cv) = &*stop;
+                    loop {
+                        let Ok(guard) = flag.lock() else { return };
+                        let Ok((guard, _)) =
+                            cv.wait_timeout_while(guard, LOCK_CHECK_EVERY, |stopped| !*stopped)
+                        else {
+                            return;
+                        };
+                        if *guard {
+                            drop(guard);
+                            // Unlock explicitly: closing alone releases it too, but only once
+                            // the server has noticed.
+                            let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&key]);
+                            return;
+                        }
+                        drop(guard);
+                        if let Err(e) = client.is_valid(LOCK_CHECK_TIMEOUT) {
+                            watch.set_lost();
+                            tracing::warn!(
+                                db = %target,
+                                lock = watch.name(),
+                                error = %crate::error::Error::Postgres { target: target.clone(), source: e },
+                                "lock lost: its database connection failed"
+                            );
+                            return;
+                        }
+                    }
+                })
+        };
+        Ok(LockConn {
+            stop,
+            thread: Some(thread?),
+        })
+    }
+}
+
+impl Drop for LockConn {
+    fn drop(&mut self) {
+        let (flag, cv) = &*self.stop;
+        if let Ok(mut stopped) = flag.lock() {
+            *stopped = true;
+        }
+        cv.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// A 64-bit advisory lock key for a lock name (first 8 bytes of its sha256).
