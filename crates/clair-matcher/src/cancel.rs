@@ -90,7 +90,7 @@ impl Cancel {
 
     /// Wait for `rx`'s one message unless cancelled first (`Err(reason)`); a closed channel is
     /// `Ok(None)`.
-    pub(crate) fn recv<T>(&self, rx: &std::sync::mpsc::Receiver<T>) -> Result<Option<T>, String> {
+    pub fn recv<T>(&self, rx: &std::sync::mpsc::Receiver<T>) -> Result<Option<T>, String> {
         loop {
             if let Some(r) = self.reason() {
                 return Err(r);

@@ -86,7 +86,7 @@ pub enum Error {
 /// An error and each cause that adds something: tokio-postgres says only "db error" or "error
 /// performing TLS handshake" and keeps the server's message or the certificate problem in its
 /// source.
-fn with_causes(e: &dyn std::error::Error) -> String {
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

@@ -68,6 +68,63 @@ pub struct PgStore {
     config: Config,
     tls: MakeRustlsConnect,
     target: String,
+    /// Whether the pool can open connections now.
+    health: Arc<ConnectHealth>,
+    /// How long to wait for a pooled connection (all of them busy).
+    wait: Duration,
+}
+
+/// The pool's latest attempts to open a connection. r2d2 keeps trying in the background and
+/// makes a caller wait its whole timeout; with this, a caller gives up at once while the
+/// server refuses (a restart, an outage) and still waits when the pool is merely busy.
+#[derive(Debug, Default)]
+struct ConnectHealth(std::sync::Mutex<HealthState>);
+
+#[derive(Debug, Default)]
+struct HealthState {
+    /// When the latest attempt failed, and why.
+    failure: Option<(std::time::Instant, String)>,
+}
+
+/// r2d2 retries a failed connection after at most half its timeout: this keeps those retries
+/// (and so [`ConnectHealth`]) fresh.
+const POOL_RETRY_TIMEOUT: Duration = Duration::from_secs(1);
+/// A failure younger than this means the server is refusing now.
+const FAILURE_FRESH: Duration = Duration::from_secs(2);
+
+impl ConnectHealth {
+    /// Why connections fail right now, if they do.
+    fn failing(&self) -> Option<String> {
+        let st = self.0.lock().ok()?;
+        st.failure
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < FAILURE_FRESH)
+            .map(|(_, why)| why.clone())
+    }
+}
+
+/// Records connection failures for [`ConnectHealth`] (r2d2 would log each one).
+#[derive(Debug)]
+struct HealthErrors(Arc<ConnectHealth>);
+
+impl r2d2::HandleError<postgres::Error> for HealthErrors {
+    fn handle_error(&self, error: postgres::Error) {
+        if let Ok(mut st) = (self.0).0.lock() {
+            st.failure = Some((std::time::Instant::now(), crate::error::with_causes(&error)));
+        }
+    }
+}
+
+/// Clears [`ConnectHealth`] when a connection opens.
+#[derive(Debug)]
+struct HealthEvents(Arc<ConnectHealth>);
+
+impl r2d2::HandleEvent for HealthEvents {
+    fn handle_acquire(&self, _: r2d2::event::AcquireEvent) {
+        if let Ok(mut st) = (self.0).0.lock() {
+            st.failure = None;
+        }
+    }
 }
 
 impl fmt::Debug for PgStore {
@@ -207,10 +264,13 @@ impl PgStore {
             .close()
             .ok();
         let manager = PostgresConnectionManager::new(config.clone(), tls.clone());
+        let health = Arc::new(ConnectHealth::default());
         let pool = r2d2::Pool::builder()
             .max_size(opts.max_connections.max(1))
             .min_idle(Some(0))
-            .connection_timeout(opts.connect_timeout)
+            .connection_timeout(POOL_RETRY_TIMEOUT)
+            .error_handler(Box::new(HealthErrors(health.clone())))
+            .event_handler(Box::new(HealthEvents(health.clone())))
             .test_on_check_out(true)
             .build(manager)
             .map_err(|e| Error::Connect {
@@ -222,6 +282,8 @@ impl PgStore {
             config,
             tls,
             target,
+            health,
+            wait: opts.connect_timeout,
         };
         store.migrate()?;
         Ok(store)
@@ -241,11 +303,25 @@ impl PgStore {
         }
     }
 
+    /// A pooled connection: waits while every connection is busy (up to the connect timeout),
+    /// gives up at once while new connections fail.
     fn client(&self) -> std::result::Result<r2d2::PooledConnection<Manager>, Error> {
-        self.pool.get().map_err(|e| Error::Connect {
-            target: self.target.clone(),
-            message: e.to_string(),
-        })
+        let deadline = std::time::Instant::now() + self.wait;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.pool.get_timeout(left.min(Duration::from_millis(250))) {
+                Ok(c) => return Ok(c),
+                Err(e) => {
+                    let failing = self.health.failing();
+                    if failing.is_some() || left.is_zero() {
+                        return Err(Error::Connect {
+                            target: self.target.clone(),
+                            message: failing.unwrap_or_else(|| e.to_string()),
+                        });
+                    }
+                }
+            }
+        }
     }
 
     /// Run `f` on a pooled connection, retrying transient failures with backoff.
