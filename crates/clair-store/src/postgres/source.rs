@@ -358,6 +358,30 @@ mod tests {
         assert!(!s.tls.mode_explicit);
     }
 
+    /// The fuzz target's property on hand-picked awkward inputs: what is left splits again to
+    /// itself.
+    #[test]
+    fn the_rest_splits_to_itself() {
+        for src in [
+            "",
+            "   ",
+            "a=b",
+            "a = 'b c' d=\\\\ e='\\''",
+            "k='' sslmode=disable",
+            "k==v",
+            "k='x'y=z",
+            "postgresql://",
+            "postgresql://h?",
+            "postgresql://h?&&a=b&sslmode=prefer&",
+            "postgresql://h?a&b=%41",
+            "postgres://u:p@h/d?x=1?y=2",
+        ] {
+            let Ok(first) = split_source(src) else { continue };
+            let again = split_source(&first.rest).unwrap_or_else(|e| panic!("{src:?}: {e}"));
+            assert_eq!(again.rest, first.rest, "{src:?}");
+        }
+    }
+
     #[test]
     fn bad_values_are_named() {
         for (src, want) in [
