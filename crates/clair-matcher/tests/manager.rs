@@ -243,17 +243,8 @@ fn a_lost_lock_stops_the_run_and_another_instance_takes_over() {
     let mb = manager(b.clone(), &format!("{}/lines", feed.url()), Duration::ZERO);
     assert_eq!(mb.run(None, &NoUpdateProgress)[0].outcome, Outcome::Skipped);
 
-    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
     let killed_at = Instant::now();
-    let n = pg
-        .admin()
-        .execute(
-            "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
-             WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1",
-            &[&db],
-        )
-        .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(pg.terminate_lock_holders(&url), 1);
     let (reports, ended) = runner.join().unwrap();
     let took = ended - killed_at;
     assert!(took < Duration::from_secs(5), "A stopped after {took:?}");

@@ -107,16 +107,11 @@ fn a_lock_whose_connection_dies_is_lost_and_taken_over() {
     assert!(b.try_lock("updater/debian").unwrap().is_none(), "held");
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert!(!lock.is_lost(), "a healthy connection keeps it");
-    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
-    let killed = TestPostgres::shared()
-        .admin()
-        .execute(
-            "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
-             WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1",
-            &[&db],
-        )
-        .unwrap();
-    assert_eq!(killed, 1, "one lock connection");
+    assert_eq!(
+        TestPostgres::shared().terminate_lock_holders(&url),
+        1,
+        "one lock connection"
+    );
     let start = std::time::Instant::now();
     while !watch.is_lost() {
         assert!(

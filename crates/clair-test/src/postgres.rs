@@ -217,6 +217,24 @@ impl TestPostgres {
         }
     }
 
+    /// Terminate the connections holding granted advisory locks in the database `db_url`
+    /// names (what an administrator's `pg_terminate_backend` or a failover does to a lock
+    /// holder); how many.
+    pub fn terminate_lock_holders(&self, db_url: &str) -> u64 {
+        let db = db_url
+            .rsplit('/')
+            .next()
+            .and_then(|d| d.split('?').next())
+            .unwrap_or_default();
+        self.admin()
+            .execute(
+                "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+                 WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1",
+                &[&db],
+            )
+            .unwrap_or_else(|e| panic!("terminating the lock holders of {db}: {e}"))
+    }
+
     /// Create a new empty database; its URL.
     pub fn create_database(&self) -> String {
         let name = format!(

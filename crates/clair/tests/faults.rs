@@ -13,16 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clair_store::{OpKind, Store, StoreOptions};
+use clair_test::free_port;
 use clair_test::http::{Behavior, StalledServer, TestServer};
 use clair_test::postgres::TestPostgres;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A `clair serve` process whose log is collected as it comes.
 struct Serve {
@@ -100,27 +93,10 @@ impl Serve {
 
     /// SIGTERM; the exit status and how long it took.
     fn terminate(mut self) -> (ExitStatus, Duration, String) {
-        let sent = Instant::now();
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let deadline = sent + Duration::from_secs(30);
-        let status = loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                break st;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("clair serve did not exit on SIGTERM:\n{}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        let Some((status, took)) = clair_test::sigterm(&mut self.child, Duration::from_secs(30))
+        else {
+            panic!("clair serve did not exit on SIGTERM:\n{}", self.log());
         };
-        let took = sent.elapsed();
         // Let the reader thread take the last lines.
         std::thread::sleep(Duration::from_millis(100));
         (status, took, self.log())

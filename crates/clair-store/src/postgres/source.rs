@@ -376,7 +376,9 @@ mod tests {
             "postgresql://h?a&b=%41",
             "postgres://u:p@h/d?x=1?y=2",
         ] {
-            let Ok(first) = split_source(src) else { continue };
+            let Ok(first) = split_source(src) else {
+                continue;
+            };
             let again = split_source(&first.rest).unwrap_or_else(|e| panic!("{src:?}: {e}"));
             assert_eq!(again.rest, first.rest, "{src:?}");
         }

@@ -77,20 +77,19 @@ pub(crate) fn connector(
         (_, Some(_)) => Check::Chain,
         (_, None) => Check::None,
     };
-    let verifier: Arc<dyn ServerCertVerifier> = match (&root, check) {
-        (Some(r), Check::Chain | Check::Full) => {
-            let roots = Arc::new(load_roots(r)?);
-            let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+    let webpki = match (&root, check) {
+        (Some(r), Check::Chain | Check::Full) => Some(
+            WebPkiServerVerifier::builder_with_provider(Arc::new(load_roots(r)?), provider.clone())
                 .build()
-                .map_err(|e| format!("sslrootcert: {e}"))?;
-            if check == Check::Full {
-                webpki
-            } else {
-                Arc::new(ChainOnly(webpki))
-            }
-        }
-        _ => Arc::new(EncryptionOnly(provider.clone())),
+                .map_err(|e| format!("sslrootcert: {e}"))?,
+        ),
+        _ => None,
     };
+    let verifier = Arc::new(Verifier {
+        provider: provider.clone(),
+        webpki,
+        check_name: check == Check::Full,
+    });
     let versions = protocol_versions(tls)?;
     let builder = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions)
@@ -211,12 +210,20 @@ fn load_roots(root: &RootCert) -> Result<RootCertStore, String> {
     Ok(store)
 }
 
-/// `verify-ca`: the chain must lead to a trusted root; the name is not checked (rustls checks
-/// the chain before the name, so a name mismatch means the chain was good).
+/// The server certificate check for a [`Check`]: `verify-full` is rustls's own (WebPKI);
+/// `verify-ca` the same with a name mismatch forgiven (rustls checks the chain before the
+/// name, so a name mismatch means the chain was good); no check accepts any certificate. The
+/// handshake signatures are always verified, so the session key belongs to whoever sent the
+/// certificate.
 #[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
+struct Verifier {
+    provider: Arc<CryptoProvider>,
+    /// `None`: the certificate is not checked.
+    webpki: Option<Arc<WebPkiServerVerifier>>,
+    check_name: bool,
+}
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -225,56 +232,15 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        let Some(w) = &self.webpki else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match w.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
             other => other,
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `prefer`/`require` without a root certificate: encrypted, the certificate not checked (the
-/// handshake signatures still are, so the session key belongs to whoever sent the
-/// certificate).
-#[derive(Debug)]
-struct EncryptionOnly(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for EncryptionOnly {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -287,7 +253,7 @@ impl ServerCertVerifier for EncryptionOnly {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -301,12 +267,14 @@ impl ServerCertVerifier for EncryptionOnly {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
