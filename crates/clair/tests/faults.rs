@@ -274,7 +274,20 @@ fn serve_waits_for_postgresql() {
 #[test]
 fn sigterm_while_updaters_fetch_from_a_stalled_server_exits_within_5s() {
     let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("clair.db");
+    sigterm_with_stalled_updaters(&tmp.path().join("clair.db").display().to_string());
+}
+
+/// The same on PostgreSQL (the updaters' locks are held on watched connections).
+#[test]
+fn sigterm_while_updaters_fetch_exits_within_5s_on_postgresql() {
+    let Some(pg) = clair_test::postgres::skip_or_fail() else {
+        return;
+    };
+    sigterm_with_stalled_updaters(&pg.create_database());
+}
+
+fn sigterm_with_stalled_updaters(db_arg: &str) {
+    let tmp = tempfile::tempdir().unwrap();
     let stalled = StalledServer::start();
     let feeds = TestServer::start();
     let (tracker, records) = big_tracker(40_000);
@@ -296,9 +309,8 @@ fn sigterm_while_updaters_fetch_from_a_stalled_server_exits_within_5s() {
         ),
     )
     .unwrap();
-    let db_arg = db.display().to_string();
     let s = Serve::start(
-        &["--db", &db_arg, "-config", cfg.to_str().unwrap()],
+        &["--db", db_arg, "-config", cfg.to_str().unwrap()],
         &[],
         &[],
     );
@@ -328,7 +340,7 @@ fn sigterm_while_updaters_fetch_from_a_stalled_server_exits_within_5s() {
     assert!(log.contains("stopped: cancelled"), "{log}");
     eprintln!("exited {took:?} after SIGTERM");
 
-    let store = open(&db_arg);
+    let store = open(db_arg);
     let ops = debian_ops(store.as_ref());
     assert!(ops.len() <= 1, "{ops:?}");
     eprintln!(

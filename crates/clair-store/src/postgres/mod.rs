@@ -87,10 +87,10 @@ struct HealthState {
 }
 
 /// r2d2 retries a failed connection after at most half its timeout: this keeps those retries
-/// (and so [`ConnectHealth`]) fresh.
-const POOL_RETRY_TIMEOUT: Duration = Duration::from_secs(1);
+/// (and so [`ConnectHealth`]) fresh, at about one attempt a second per connection wanted.
+const POOL_RETRY_TIMEOUT: Duration = Duration::from_secs(2);
 /// A failure younger than this means the server is refusing now.
-const FAILURE_FRESH: Duration = Duration::from_secs(2);
+const FAILURE_FRESH: Duration = Duration::from_secs(3);
 
 impl ConnectHealth {
     /// Why connections fail right now, if they do.

@@ -56,12 +56,20 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     {
         let shutdown = shutdown.clone();
         rt.spawn(async move {
-            if let Err(e) = terminated().await {
-                tracing::error!(error = %e, "waiting for signals");
+            match terminated().await {
+                Ok(()) => {
+                    tracing::info!("shutting down: finishing requests in flight");
+                    shutdown.cancel();
+                    let _ = signalled_tx.send(true);
+                }
+                // The signals keep their default action (the process ends at once); the
+                // sender stays open, so nothing reads this as a shutdown.
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGTERM and SIGINT cannot be handled");
+                    let _open = signalled_tx;
+                    std::future::pending::<()>().await;
+                }
             }
-            tracing::info!("shutting down: finishing requests in flight");
-            shutdown.cancel();
-            let _ = signalled_tx.send(true);
         });
     }
     let (tx, rx) = tokio::sync::watch::channel(false);
