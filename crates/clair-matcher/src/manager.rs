@@ -341,9 +341,14 @@ impl UpdateManager {
             let n = count.load(Ordering::Relaxed) as u64;
             progress.records(name, n % 1000);
             match (stored, parsed) {
+                (Ok(op), Ok(())) => Ok((op, n)),
+                // The store failed by itself (the database went away): that is the cause, and
+                // whatever the parser says after its records stopped being taken is not.
+                (Err(e), _) if !matches!(e, clair_store::Error::Aborted { .. }) => {
+                    Err(format!("{name}: storing: {e}"))
+                }
                 (_, Err(e)) => Err(e.to_string()),
                 (Err(e), Ok(())) => Err(format!("{name}: storing: {e}")),
-                (Ok(op), Ok(())) => Ok((op, n)),
             }
         })
     }

@@ -12,6 +12,9 @@ use clair_matcher::{Http, NoUpdateProgress};
 use super::Global;
 use crate::cli::ServeArgs;
 
+/// How long shutdown waits for background threads once they are told to stop.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
+
 /// How often the matcher index checks for data another instance stored.
 const REFRESH_EVERY: Duration = Duration::from_secs(30);
 
@@ -323,7 +326,6 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         }));
     }
 
-    let _ = introspection_router.set(clair_http::health::introspection_router(state.clone()));
     let result = rt.block_on(async move {
         let mut servers = tokio::task::JoinSet::new();
         let api = clair_http::api_router(state.clone());
@@ -356,6 +358,8 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 wait(),
             ));
         }
+        // Every listener is bound: the introspection server answers for real from now on.
+        let _ = introspection_router.set(clair_http::health::introspection_router(state.clone()));
         if let Some(t) = introspection {
             servers.spawn(async move {
                 t.await
@@ -408,8 +412,16 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     });
     stop.store(true, Ordering::SeqCst);
     shutdown.cancel();
-    for t in threads {
-        let _ = t.join();
+    // Cancelled work ends within moments; what may not (a matcher index being rebuilt, a
+    // webhook call) only reads, or is recorded when it ends, so it is left to the exit after a
+    // short wait. Nothing commits half: an open transaction rolls back when the process ends.
+    let deadline = std::time::Instant::now() + SHUTDOWN_WAIT;
+    while threads.iter().any(|t| !t.is_finished()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let running = threads.iter().filter(|t| !t.is_finished()).count();
+    if running > 0 {
+        tracing::info!(threads = running, "exiting with background work unfinished");
     }
     result?;
     Ok(ExitCode::SUCCESS)
