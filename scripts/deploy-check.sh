@@ -3,10 +3,10 @@
 #
 #   scripts/deploy-check.sh            (scripts/test.sh runs it; needs root for chroot)
 #
-# 1. deploy/compose: `docker-compose config` (the schema and interpolation), with and without
-#    the registry profile.
-# 2. deploy/kubernetes: scripts/check-kubernetes.py (API schemas, strict; prometheus-operator's
+# 1. deploy/kubernetes: scripts/check-kubernetes.py (API schemas, strict; prometheus-operator's
 #    ServiceMonitor; cross-references; `clair config check` of the ConfigMaps).
+# 2. deploy/compose: `docker-compose config` (the schema and interpolation), with and without
+#    the registry profile; and `git archive` fills in crates/clair/build-commit.
 # 3. The image: built by scripts/image.sh (a release build, its target directory kept in
 #    $CLAIR_IMAGE_TARGET_DIR, default ~/.cache/clair-rs/image-target, so reruns are incremental),
 #    size under 40 MiB compressed, unpacked with umoci, and run with chroot as the image's user
@@ -28,6 +28,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# ---- kubernetes ----------------------------------------------------------------------------------
+log "deploy/kubernetes"
+clair_dev=target/debug/clair
+[[ -x "$clair_dev" ]] || cargo build --locked -q -p clair
+python3 scripts/check-kubernetes.py --clair "$clair_dev"
+
 # ---- compose -------------------------------------------------------------------------------------
 log "docker-compose config (deploy/compose)"
 compose=(docker-compose -f deploy/compose/docker-compose.yml)
@@ -43,11 +49,11 @@ assert s["clair"]["depends_on"]["postgres"]["condition"] == "service_healthy"
 assert s["postgres"]["healthcheck"]["test"]
 ' || fail "deploy/compose/docker-compose.yml: unexpected services, profiles or ordering"
 
-# ---- kubernetes ----------------------------------------------------------------------------------
-log "deploy/kubernetes"
-clair_dev=target/debug/clair
-[[ -x "$clair_dev" ]] || cargo build --locked -q -p clair
-python3 scripts/check-kubernetes.py --clair "$clair_dev"
+# A source tarball knows its commit: `git archive` fills in build-commit (.gitattributes).
+if head=$(git rev-parse HEAD 2>/dev/null) && git cat-file -e HEAD:crates/clair/build-commit 2>/dev/null; then
+    line=$(git archive HEAD crates/clair/build-commit | tar -xO | grep -v '^#')
+    [[ "$line" == "$head "* ]] || fail "git archive leaves crates/clair/build-commit as '$line'"
+fi
 
 # ---- the image -----------------------------------------------------------------------------------
 log "container image (scripts/image.sh: release build, buildah)"

@@ -27,7 +27,11 @@ fn main() -> std::io::Result<()> {
         .map(|f| f.replace('_', "-"))
         .collect();
     features.sort();
-    let features = if features.is_empty() { "none".to_string() } else { features.join(", ") };
+    let features = if features.is_empty() {
+        "none".to_string()
+    } else {
+        features.join(", ")
+    };
     let rustc = Command::new(env("RUSTC"))
         .arg("--version")
         .output()
@@ -39,7 +43,11 @@ fn main() -> std::io::Result<()> {
     let version = env("CARGO_PKG_VERSION");
     let short_commit: String = commit.chars().take(12).collect();
     let short = format!("{version} ({short_commit})");
-    let dated = if date.is_empty() { commit.clone() } else { format!("{commit} ({date})") };
+    let dated = if date.is_empty() {
+        commit.clone()
+    } else {
+        format!("{commit} ({date})")
+    };
     let long = format!(
         "{version}\ncommit:   {dated}\nfeatures: {features}\ntarget:   {}\nprofile:  {}\nrustc:    {rustc}",
         env("TARGET"),
@@ -62,8 +70,15 @@ fn env(name: &str) -> String {
 /// Also tells cargo to run this script again when HEAD moves.
 fn from_git(dir: &Path) -> Option<(String, String)> {
     let git = |args: &[&str]| -> Option<String> {
-        let out = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     };
     let head = git(&["rev-parse", "--path-format=absolute", "--git-path", "HEAD"])?;
     println!("cargo::rerun-if-changed={head}");

@@ -27,7 +27,11 @@ fn free_port() -> u16 {
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_sequence()
-        .map(|s| s.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+        .map(|s| {
+            s.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -150,6 +154,32 @@ fn compose_clair_service_runs_as_described() {
         .decode(cfg["auth"]["psk"]["key"].as_str().unwrap())
         .unwrap();
 
+    // Vulnerability data in the shared database first (as `clair update` or another replica
+    // would load it), so the instance is ready: the corpus's Debian tracker from a file:// URL.
+    let db = pg.create_database();
+    let feeds = tempfile::NamedTempFile::new().unwrap();
+    let tracker = clair_test::corpus("feeds/debian/clair2-security-tracker.json");
+    std::fs::write(
+        feeds.path(),
+        format!(
+            "updaters:\n  sets: [debian]\n  config:\n    debian: {{json_url: \"file://{}\"}}\n",
+            tracker.display()
+        ),
+    )
+    .unwrap();
+    let update = Command::new(env!("CARGO_BIN_EXE_clair"))
+        .args(["-q", "--db", &db, "--config"])
+        .arg(feeds.path())
+        .args(["update", "--only", "debian"])
+        .env("HOME", "/nonexistent-home-for-tests")
+        .output()
+        .unwrap();
+    assert!(
+        update.status.success(),
+        "{}",
+        String::from_utf8_lossy(&update.stderr)
+    );
+
     let (api, intro) = (free_port(), free_port());
     let log = tempfile::NamedTempFile::new().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_clair"))
@@ -163,7 +193,7 @@ fn compose_clair_service_runs_as_described() {
         ])
         .envs(env)
         // The postgres service: a throwaway cluster (the config names host=postgres).
-        .env("CLAIR_DATABASE_SOURCE", pg.create_database())
+        .env("CLAIR_DATABASE_SOURCE", &db)
         .env("HOME", "/nonexistent-home-for-tests")
         .stdout(Stdio::null())
         .stderr(log.reopen().unwrap())
@@ -182,14 +212,24 @@ fn compose_clair_service_runs_as_described() {
         assert!(Instant::now() < deadline, "no /healthz within 60 s");
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(call("GET", &format!("{intro_url}/readyz"), None, None).0, 200);
+    assert_eq!(
+        call("GET", &format!("{intro_url}/readyz"), None, None).0,
+        200
+    );
     let (status, metrics) = call("GET", &format!("{intro_url}/metrics"), None, None);
     assert_eq!(status, 200);
     assert!(!metrics.is_empty());
 
     // A Quay-style index request: layer URLs on an HTTP server, a token signed with the PSK.
     let layout = clair_test::images("oci");
-    let blob = |d: &str| std::fs::read(layout.join("blobs/sha256").join(d.trim_start_matches("sha256:"))).unwrap();
+    let blob = |d: &str| {
+        std::fs::read(
+            layout
+                .join("blobs/sha256")
+                .join(d.trim_start_matches("sha256:")),
+        )
+        .unwrap()
+    };
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     let desc = index["manifests"]
@@ -215,7 +255,11 @@ fn compose_clair_service_runs_as_described() {
     let api_url = format!("http://127.0.0.1:{api}");
     let token = clair_matcher::notify::sign_hs256(&key, "quay", jiff::Timestamp::now().as_second());
     let url = format!("{api_url}/indexer/api/v1/index_report");
-    assert_eq!(call("POST", &url, None, Some(&body)).0, 401, "no token, no API");
+    assert_eq!(
+        call("POST", &url, None, Some(&body)).0,
+        401,
+        "no token, no API"
+    );
     let (status, report) = call("POST", &url, Some(&token), Some(&body));
     assert!(status == 200 || status == 201, "{status}: {report}");
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
@@ -234,7 +278,13 @@ fn compose_clair_service_runs_as_described() {
 
     // SIGTERM, as `docker compose stop` sends: a clean exit.
     let pid = child.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(status) = child.0.try_wait().unwrap() {
