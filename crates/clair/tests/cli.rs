@@ -311,7 +311,10 @@ fn config_check_applies_env_overrides_and_redacts_secrets() {
 #[test]
 fn version_names_the_commit() {
     let long = stdout(&clair(&["--version"]));
-    assert!(long.starts_with(&format!("clair {}\n", env!("CARGO_PKG_VERSION"))), "{long}");
+    assert!(
+        long.starts_with(&format!("clair {}\n", env!("CARGO_PKG_VERSION"))),
+        "{long}"
+    );
     for field in ["commit:", "features:", "target:", "profile:", "rustc:"] {
         assert!(long.contains(&format!("\n{field}")), "no {field} in {long}");
     }
@@ -322,7 +325,10 @@ fn version_names_the_commit() {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     if let Some(head) = head {
-        assert!(long.contains(&format!("\ncommit:   {head} (")), "{long} is not at {head}");
+        assert!(
+            long.contains(&format!("\ncommit:   {head} (")),
+            "{long} is not at {head}"
+        );
     }
     let short = stdout(&clair(&["-V"]));
     assert_eq!(short.lines().count(), 1, "{short}");
