@@ -128,7 +128,6 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
                     package_kind: PackageKind::Binary,
                     version_scheme: "rpm".into(),
                     fixed_in_version: fact.fixed,
-                    range: None,
                     arch: fact.arch,
                     module: module.clone(),
                     repository: d.cpes.join(" "),
@@ -137,6 +136,7 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
                     description: d.description.clone(),
                     links: oval::links(d),
                     issued: oval::issued(&d.issued),
+                    ..Vulnerability::default()
                 },
             )?;
         }
