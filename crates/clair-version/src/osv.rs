@@ -70,18 +70,18 @@ impl Event<'_> {
     }
 }
 
-/// Check every version the walk compares, then sort the non-limit events: `introduced: "0"`
-/// first, the rest in the scheme's order, ties in file order.
+/// The events other than limits, sorted: `introduced: "0"` first, the rest in the scheme's
+/// order, ties in file order. Errors when the scheme rejects one of them.
 fn sorted<'e, 'a>(scheme: Scheme, events: &'e [Event<'a>]) -> Result<Vec<&'e Event<'a>>, Error> {
-    for e in events {
-        if !e.is_origin() && !e.is_infinite_limit() {
-            scheme.validate(e.version)?;
-        }
-    }
     let mut out: Vec<&Event<'a>> = events
         .iter()
         .filter(|e| e.kind != EventKind::Limit)
         .collect();
+    for e in &out {
+        if !e.is_origin() {
+            scheme.validate(e.version)?;
+        }
+    }
     out.sort_by(|a, b| order(scheme, a, b));
     Ok(out)
 }
@@ -145,7 +145,8 @@ pub fn walk(scheme: Scheme, v: &str, events: &[Event<'_>]) -> Result<bool, Error
 /// versions for which [`walk`] answers true. Each interval starts at an `introduced` version
 /// (`None`: from the beginning) and ends before a `fixed` version, at a `last_affected` one, or
 /// not at all; the range's finite limit, if any, is carried by every interval. Errors when the
-/// scheme rejects one of the events' versions (the range cannot be ordered).
+/// scheme rejects one of the events' versions (the range cannot be ordered; [`walk`] may still
+/// answer for some versions, as it reads limits first and only as far as it needs).
 pub fn intervals<'a>(scheme: Scheme, events: &[Event<'a>]) -> Result<Vec<Range<'a>>, Error> {
     let evs = sorted(scheme, events)?;
     // Walk the sorted events a group of equal versions at a time. Between groups the answer is
@@ -200,8 +201,17 @@ pub fn intervals<'a>(scheme: Scheme, events: &[Event<'a>]) -> Result<Vec<Range<'
         });
     }
     // BeforeLimits: below the greatest limit; an infinite limit (or none) bounds nothing.
+    let limits: Vec<&Event<'a>> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Limit)
+        .collect();
+    for e in &limits {
+        if !e.is_infinite_limit() {
+            scheme.validate(e.version)?;
+        }
+    }
     let mut limit: Option<&'a str> = None;
-    for e in events.iter().filter(|e| e.kind == EventKind::Limit) {
+    for e in limits {
         if e.is_infinite_limit() {
             return Ok(out);
         }
