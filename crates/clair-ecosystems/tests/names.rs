@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use clair_ecosystems::{alpine, aws, debian, nvd, oracle, osv, photon, rhel, suse, ubuntu};
 use clair_matcher::matching::{CVSS_ENRICHMENT_KIND, add_cvss};
 use clair_matcher::{Emit, FetchedFile, Record, UpdaterError, Validators};
-use clair_store::{EnrichmentRecord, FeedError, Store};
+use clair_store::{EnrichmentRecord, FeedError};
 use clair_types::{ReportVulnerability, Vulnerability, VulnerabilityReport};
 
 type Parser = fn(&str, &FetchedFile, &mut Emit<'_>) -> Result<(), UpdaterError>;

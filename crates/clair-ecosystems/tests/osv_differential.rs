@@ -829,22 +829,11 @@ mod cargo_oracle {
         });
         let mut vulnerable = false;
         for e in rest {
+            // Every comparison is made, as the specification's walk makes it.
             match e.0 {
-                "introduced" => {
-                    if origin(e) || cmp(v, &e.1)? != Ordering::Less {
-                        vulnerable = true;
-                    }
-                }
-                "fixed" => {
-                    if cmp(v, &e.1)? != Ordering::Less {
-                        vulnerable = false;
-                    }
-                }
-                "last_affected" => {
-                    if cmp(v, &e.1)? == Ordering::Greater {
-                        vulnerable = false;
-                    }
-                }
+                "introduced" => vulnerable |= origin(e) || cmp(v, &e.1)? != Ordering::Less,
+                "fixed" => vulnerable &= cmp(v, &e.1)? == Ordering::Less,
+                "last_affected" => vulnerable &= cmp(v, &e.1)? != Ordering::Greater,
                 _ => {}
             }
         }

@@ -36,6 +36,8 @@ pub const DEFAULT_BASE: &str = "https://osv-vulnerabilities.storage.googleapis.c
 pub const ECOSYSTEMS: [&str; 6] = ["PyPI", "npm", "Go", "Maven", "crates.io", "RubyGems"];
 /// Largest single record or archive member read.
 const MAX_RECORD: u64 = 16 << 20;
+/// Most version comparisons spent deciding which listed versions the ranges already cover.
+const MAX_COVERAGE_CHECKS: usize = 1 << 20;
 
 /// (namespace, version scheme) for an OSV ecosystem name; `None` when not handled.
 pub fn ecosystem(name: &str) -> Option<(&'static str, &'static str)> {
@@ -331,6 +333,7 @@ fn affected_records(
     versions: &[&str],
 ) -> Vec<(Option<VersionRange>, Vec<String>)> {
     let mut ordered: Vec<VersionRange> = Vec::new();
+    let mut distinct = std::collections::HashSet::new();
     let mut unordered: Vec<VersionRange> = Vec::new();
     for r in ranges
         .iter()
@@ -349,7 +352,7 @@ fn affected_records(
                         limit: own(i.limit),
                         events: Vec::new(),
                     };
-                    if !ordered.contains(&range) {
+                    if distinct.insert(range.clone()) {
                         ordered.push(range);
                     }
                 }
@@ -360,9 +363,13 @@ fn affected_records(
             }),
         }
     }
-    // Listed versions an interval already covers would only repeat its finding.
+    // Listed versions an interval already covers would only repeat its finding. Checking costs
+    // intervals × versions comparisons: past a budget (hostile sizes), every listed version is
+    // kept, which repeats findings but changes no verdict.
+    let check =
+        unordered.is_empty() && ordered.len().saturating_mul(versions.len()) <= MAX_COVERAGE_CHECKS;
     let covered = |v: &str| {
-        unordered.is_empty()
+        check
             && ordered.iter().any(|r| {
                 let range = clair_version::Range {
                     introduced: nonempty(&r.introduced),
@@ -374,8 +381,9 @@ fn affected_records(
             })
     };
     let mut listed: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for v in versions {
-        if !covered(v) && !listed.iter().any(|l| l == v) {
+        if seen.insert(*v) && !covered(v) {
             listed.push(v.to_string());
         }
     }
