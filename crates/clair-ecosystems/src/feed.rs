@@ -109,24 +109,20 @@ pub mod testing {
         parse: impl Fn(&FetchedFile, &mut clair_matcher::Emit<'_>) -> Result<(), UpdaterError>,
     ) -> Vec<Vulnerability> {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("feed");
-        std::fs::write(&path, text).unwrap();
-        let f = FetchedFile {
-            name: "feed".into(),
-            url: "file://feed".into(),
-            path,
-            validators: Validators::default(),
-        };
-        let mut out = Vec::new();
-        parse(&f, &mut |r| {
-            if let Record::Vulnerability(v) = r {
-                out.push(v);
-            }
-            Ok(())
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
+        let mut f = fetched("feed");
+        f.path = dir.path().join("feed");
+        std::fs::write(&f.path, text).unwrap();
+        let mut out = collect(&f, parse).unwrap_or_else(|e| panic!("{e}"));
         out.sort();
         out
+    }
+
+    /// Both lists hold the same records (`what` names the case in the failure message).
+    pub fn assert_same_records(what: &str, a: &[Vulnerability], b: &[Vulnerability]) {
+        assert_eq!(a.len(), b.len(), "{what}: as many records");
+        if let Some(i) = (0..a.len()).find(|&i| a[i] != b[i]) {
+            panic!("{what}: first difference\n{:#?}\n{:#?}", a[i], b[i]);
+        }
     }
 
     /// An XML document with the children of every element named in `parents` in reverse
@@ -224,15 +220,20 @@ pub mod testing {
         rel: &str,
         parse: impl Fn(&FetchedFile, &mut clair_matcher::Emit<'_>) -> Result<(), UpdaterError>,
     ) -> Vec<Vulnerability> {
-        let f = fetched(rel);
+        collect(&fetched(rel), parse).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    fn collect(
+        f: &FetchedFile,
+        parse: impl Fn(&FetchedFile, &mut clair_matcher::Emit<'_>) -> Result<(), UpdaterError>,
+    ) -> Result<Vec<Vulnerability>, UpdaterError> {
         let mut out = Vec::new();
-        parse(&f, &mut |r| {
+        parse(f, &mut |r| {
             if let Record::Vulnerability(v) = r {
                 out.push(v);
             }
             Ok(())
-        })
-        .unwrap_or_else(|e| panic!("{rel}: {e}"));
-        out
+        })?;
+        Ok(out)
     }
 }

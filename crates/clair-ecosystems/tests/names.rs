@@ -13,10 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use clair_ecosystems::{alpine, aws, debian, nvd, oracle, osv, photon, rhel, suse, ubuntu};
-use clair_matcher::matching::{CVSS_ENRICHMENT_KIND, add_cvss};
+use clair_matcher::matching::{CVSS_ENRICHMENT_KIND, add_cvss, reported};
 use clair_matcher::{Emit, FetchedFile, Record, UpdaterError, Validators};
 use clair_store::{EnrichmentRecord, FeedError};
-use clair_types::{ReportVulnerability, Vulnerability, VulnerabilityReport};
+use clair_types::{Vulnerability, VulnerabilityReport};
 
 type Parser = fn(&str, &FetchedFile, &mut Emit<'_>) -> Result<(), UpdaterError>;
 
@@ -181,23 +181,7 @@ fn check(family: &Family) {
     .unwrap();
     for (i, v) in stored.iter().enumerate() {
         let id = i.to_string();
-        report.vulnerabilities.insert(
-            id.clone(),
-            ReportVulnerability {
-                id,
-                updater: v.updater.clone(),
-                name: v.name.clone(),
-                description: v.description.clone(),
-                issued: v.issued.clone(),
-                links: v.links.clone(),
-                severity: v.severity.clone(),
-                normalized_severity: v.normalized_severity,
-                package: None,
-                distribution: None,
-                repository: None,
-                fixed_in_version: v.fixed_in_version.clone(),
-            },
-        );
+        report.vulnerabilities.insert(id.clone(), reported(&id, v));
     }
     add_cvss(&mut report, store.as_ref()).unwrap();
     let attached: BTreeMap<String, Vec<f64>> = report

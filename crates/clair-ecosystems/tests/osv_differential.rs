@@ -14,38 +14,17 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use clair_ecosystems::{EcosystemNamespaces, osv};
 use clair_matcher::matching::{MatchIndex, Verdict};
 use clair_matcher::{FetchedFile, Record, Validators};
+use clair_test::oracle::{Rng, run, tool_missing, works};
 use clair_version::Scheme;
 
-/// SplitMix64: a fixed seed per ecosystem, so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-    fn num(&mut self) -> u32 {
-        [0, 0, 1, 1, 2, 3, 10][self.below(7)]
-    }
+/// A small number, often 0 or 1 (so versions collide).
+fn num(r: &mut Rng) -> u32 {
+    [0, 0, 1, 1, 2, 3, 10][r.below(7)]
 }
 
 // ---- versions, per ecosystem: a structured version and its spellings ------------------------
@@ -55,7 +34,7 @@ impl Rng {
 type Spell = Box<dyn Fn(&mut Rng) -> String>;
 
 fn release(r: &mut Rng, min: usize, max: usize) -> Vec<u32> {
-    (0..min + r.below(max - min + 1)).map(|_| r.num()).collect()
+    (0..min + r.below(max - min + 1)).map(|_| num(r)).collect()
 }
 
 /// `1.2` as `1.2`, `1.2.0` or `1.2.0.0` (equal in PEP 440, Maven and RubyGems).
@@ -122,7 +101,7 @@ fn pypi_version(r: &mut Rng) -> Spell {
 }
 
 fn semver_version(r: &mut Rng, v_prefix: bool) -> Spell {
-    let (major, minor, patch) = (r.num(), r.num(), r.num());
+    let (major, minor, patch) = (num(r), num(r), num(r));
     let pre: Vec<String> = if r.chance(35) {
         let mut ids = vec![
             r.pick(&["alpha", "beta", "rc", "0", "1", "pre", "alpha-x"])
@@ -154,13 +133,13 @@ fn semver_version(r: &mut Rng, v_prefix: bool) -> Spell {
 }
 
 fn go_version(r: &mut Rng) -> Spell {
-    let (major, minor, patch) = (r.num(), r.num(), r.num());
+    let (major, minor, patch) = (num(r), num(r), num(r));
     let pre = if r.chance(15) {
         // A pseudo-version: a prerelease of the next patch.
         Some(format!(
             "0.{}-{:012x}",
             r.pick(&["20220314234659", "20230101000000", "20191109021931"]),
-            r.next() & 0xffff_ffff_ffff
+            r.next_u64() & 0xffff_ffff_ffff
         ))
     } else if r.chance(25) {
         Some(r.pick(&["rc.1", "rc.2", "pre", "beta.1", "0"]).to_string())
@@ -363,7 +342,7 @@ fn case(eco: &Eco, r: &mut Rng, i: usize) -> Case {
                     _ => "limit",
                 };
                 let v = if kind == "GIT" {
-                    format!("{:040x}", r.next())
+                    format!("{:040x}", r.next_u64())
                 } else if k == "introduced" && r.chance(30) {
                     "0".to_string()
                 } else if k == "limit" && r.chance(40) {
@@ -530,57 +509,8 @@ fn clair_answers(eco: &Eco, cases: &[Case]) -> Vec<String> {
 
 // ---- the oracles ---------------------------------------------------------------------------
 
-fn tool_missing(what: &str, why: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("differential test needs {what} in CI: {why}");
-    }
-    eprintln!("SKIPPED (no {what}): {why}");
-}
-
 fn oracle_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/osv_oracle")
-}
-
-/// Run `program args` (with `env`) on `input`; its stdout lines.
-fn run(
-    program: &str,
-    args: &[&str],
-    env: &[(&str, String)],
-    input: &str,
-) -> Result<Vec<String>, String> {
-    let mut child = Command::new(program)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("{program}: {e}"))?;
-    let mut stdin = child.stdin.take().ok_or("no stdin")?;
-    let data = input.to_string();
-    let writer = std::thread::spawn(move || stdin.write_all(data.as_bytes()));
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let _ = writer.join();
-    if !out.status.success() {
-        return Err(format!(
-            "{program} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect())
-}
-
-fn works(program: &str, args: &[&str], env: &[(&str, String)]) -> bool {
-    Command::new(program)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 // ---- comparison ----------------------------------------------------------------------------

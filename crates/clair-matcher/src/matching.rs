@@ -348,19 +348,27 @@ fn report_id_bits(v: &Vulnerability) -> u64 {
 }
 
 fn report_vulnerability(id: &str, c: &Candidate<'_>) -> ReportVulnerability {
-    let v = c.record;
-    let repository = c.repository.cloned().or_else(|| {
-        (!v.repository.is_empty()).then(|| Repository {
-            id: String::new(),
-            name: v.repository.clone(),
-            key: String::new(),
-            uri: String::new(),
-            cpe: if v.repository.starts_with("cpe:") {
-                v.repository.clone()
-            } else {
-                String::new()
-            },
-        })
+    let mut r = reported(id, c.record);
+    r.distribution = c.distribution.cloned();
+    if let Some(repo) = c.repository {
+        r.repository = Some(repo.clone());
+    }
+    r
+}
+
+/// A record as a report lists it (Clair v4 `Vulnerability`) under `id`: its repository the
+/// record's own (a CPE or name), no distribution; matching adds what the package matched.
+pub fn reported(id: &str, v: &Vulnerability) -> ReportVulnerability {
+    let repository = (!v.repository.is_empty()).then(|| Repository {
+        id: String::new(),
+        name: v.repository.clone(),
+        key: String::new(),
+        uri: String::new(),
+        cpe: if v.repository.starts_with("cpe:") {
+            v.repository.clone()
+        } else {
+            String::new()
+        },
     });
     ReportVulnerability {
         id: id.to_string(),
@@ -380,7 +388,7 @@ fn report_vulnerability(id: &str, c: &Candidate<'_>) -> ReportVulnerability {
                 PackageKind::Source => "source".into(),
             },
         }),
-        distribution: c.distribution.cloned(),
+        distribution: None,
         repository,
         fixed_in_version: v.fixed_in_version.clone(),
     }

@@ -665,11 +665,7 @@ mod tests {
                     "product_ids",
                 ],
             );
-            let shuffled = parse(&reordered);
-            assert_eq!(asis.len(), shuffled.len(), "{f}");
-            if let Some(i) = (0..asis.len()).find(|&i| asis[i] != shuffled[i]) {
-                panic!("{f}: first difference\n{:#?}\n{:#?}", asis[i], shuffled[i]);
-            }
+            crate::feed::testing::assert_same_records(f, &asis, &parse(&reordered));
         }
     }
 
