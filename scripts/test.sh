@@ -24,6 +24,16 @@ fi
 command -v dpkg >/dev/null || need_debs+=(dpkg)
 /usr/bin/python3 -c 'import rpm' 2>/dev/null || need_debs+=(python3-rpm)
 /usr/bin/python3 -c 'import packaging.version' 2>/dev/null || need_debs+=(python3-packaging)
+# The reference version libraries OSV matching is checked against
+# (crates/clair-ecosystems/tests/osv_differential.rs): node's semver, RubyGems, Maven's
+# ComparableVersion, Go's x/mod/semver.
+command -v node >/dev/null || need_debs+=(nodejs)
+[[ -f /usr/share/nodejs/semver/package.json ]] || need_debs+=(node-semver)
+command -v ruby >/dev/null || need_debs+=(ruby)
+command -v javac >/dev/null || need_debs+=(default-jdk-headless)
+compgen -G '/usr/share/java/maven-artifact*.jar' >/dev/null || need_debs+=(libmaven3-core-java)
+command -v go >/dev/null || need_debs+=(golang-go)
+[[ -d /usr/share/gocode/src/golang.org/x/mod/semver ]] || need_debs+=(golang-golang-x-mod-dev)
 # A real registry, and the tools to push to it and protect it (crates/clair/tests/registry.rs).
 command -v docker-registry >/dev/null || need_debs+=(docker-registry)
 command -v skopeo >/dev/null || need_debs+=(skopeo)

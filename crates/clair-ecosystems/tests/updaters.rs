@@ -295,3 +295,56 @@ fn scheduled_runs_repeat_until_stopped() {
         "later runs are conditional: {runs:?}"
     );
 }
+
+/// Records written by an older parser (`Updater::version`) are not trusted to describe the
+/// feed: the next run ignores the stored fingerprint and stores the feed again.
+#[test]
+fn a_new_parser_version_refetches_and_rewrites() {
+    let store = sqlite();
+    let s = TestServer::start();
+    serve_feeds(&s);
+    let m = manager(store.clone(), &s, &["osv"]);
+    assert!(matches!(
+        m.run(None, &NoUpdateProgress)[0].outcome,
+        Outcome::Updated { .. }
+    ));
+    assert_eq!(
+        m.run(None, &NoUpdateProgress)[0].outcome,
+        Outcome::Unchanged
+    );
+    let status = |store: &Arc<dyn Store>| {
+        store
+            .updater_status()
+            .unwrap()
+            .into_iter()
+            .find(|s| s.updater == "osv")
+            .unwrap()
+    };
+    let mut st = status(&store);
+    assert_eq!(st.updater_version, clair_ecosystems::osv::PARSER_VERSION);
+    // As a status written by the first OSV parser (before sorted events and version lists).
+    st.updater_version = 1;
+    store.set_updater_status(&st).unwrap();
+    s.clear_hits();
+    assert!(matches!(
+        m.run(None, &NoUpdateProgress)[0].outcome,
+        Outcome::Updated { .. }
+    ));
+    let hits = s.hits();
+    assert!(
+        !hits.is_empty() && hits.iter().all(|(_, code)| *code == 200),
+        "unconditional downloads: {hits:?}"
+    );
+    assert_eq!(
+        status(&store).updater_version,
+        clair_ecosystems::osv::PARSER_VERSION
+    );
+    assert_eq!(
+        store
+            .update_operations(OpKind::Vulnerability, Some("osv"))
+            .unwrap()
+            .len(),
+        2,
+        "the rewritten data is a new operation"
+    );
+}
