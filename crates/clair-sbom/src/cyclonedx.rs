@@ -60,7 +60,10 @@ impl Component {
         if let Some(r) = self.property("aquasecurity:trivy:SrcRelease") {
             version = format!("{version}-{r}");
         }
-        if let Some(e) = self.property("aquasecurity:trivy:SrcEpoch").filter(|e| *e != "0") {
+        if let Some(e) = self
+            .property("aquasecurity:trivy:SrcEpoch")
+            .filter(|e| *e != "0")
+        {
             version = format!("{e}:{version}");
         }
         Some(clair_types::SourcePackage {
@@ -149,9 +152,16 @@ mod tests {
         let names: Vec<_> = s.packages.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["libc6", "lodash"], "nested read, duplicates once");
         let src = s.packages[0].source.as_ref().expect("trivy source");
-        assert_eq!((src.name.as_str(), src.version.as_str()), ("glibc", "2.36-9+deb12u4"));
+        assert_eq!(
+            (src.name.as_str(), src.version.as_str()),
+            ("glibc", "2.36-9+deb12u4")
+        );
         assert_eq!(s.unsupported, 3, "the app, the file and the github purl");
         assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
-        assert!(s.warnings[0].starts_with("components[2].components[1] (bad 1): purl"), "{:?}", s.warnings);
+        assert!(
+            s.warnings[0].starts_with("components[2].components[1] (bad 1): purl"),
+            "{:?}",
+            s.warnings
+        );
     }
 }

@@ -154,22 +154,58 @@ mod tests {
         let day = |s: &str| -> Date { s.parse().unwrap() };
         let libc = PurlKey::parse("pkg:deb/debian/libc6@2.36-9").unwrap();
         assert_eq!(
-            f.decide(day("2025-06-30"), &["CVE-2024-2961"], &["libc6", "glibc"], &[libc.clone()])
-                .map(|e| e.line),
+            f.decide(
+                day("2025-06-30"),
+                &["CVE-2024-2961"],
+                &["libc6", "glibc"],
+                &[libc.clone()]
+            )
+            .map(|e| e.line),
             Some(4),
             "applies on its last day"
         );
-        assert!(f.decide(day("2025-07-01"), &["CVE-2024-2961"], &["libc6"], &[libc.clone()]).is_none());
-        assert!(f.decide(day("2025-01-01"), &["CVE-2024-2961"], &["libc-bin"], &[]).is_none(), "other package");
-        assert_eq!(f.expired(day("2025-07-01")).map(|e| e.line).collect::<Vec<_>>(), [4]);
+        assert!(
+            f.decide(
+                day("2025-07-01"),
+                &["CVE-2024-2961"],
+                &["libc6"],
+                &[libc.clone()]
+            )
+            .is_none()
+        );
+        assert!(
+            f.decide(day("2025-01-01"), &["CVE-2024-2961"], &["libc-bin"], &[])
+                .is_none(),
+            "other package"
+        );
+        assert_eq!(
+            f.expired(day("2025-07-01"))
+                .map(|e| e.line)
+                .collect::<Vec<_>>(),
+            [4]
+        );
         let req = PurlKey::parse("pkg:pypi/requests@2.19.0").unwrap();
-        assert!(f.decide(day("2025-01-01"), &["GHSA-j8r2-6x86-q33q"], &["requests"], &[req]).is_some());
-        assert!(f.decide(day("2030-01-01"), &["cve-2023-4911"], &["x"], &[]).is_some(), "any package, case-insensitive id");
+        assert!(
+            f.decide(
+                day("2025-01-01"),
+                &["GHSA-j8r2-6x86-q33q"],
+                &["requests"],
+                &[req]
+            )
+            .is_some()
+        );
+        assert!(
+            f.decide(day("2030-01-01"), &["cve-2023-4911"], &["x"], &[])
+                .is_some(),
+            "any package, case-insensitive id"
+        );
     }
 
     #[test]
     fn errors_name_the_line() {
-        let e = IgnoreFile::parse("CVE-1\nCVE-2 exp:2025-13-01\n").unwrap_err().to_string();
+        let e = IgnoreFile::parse("CVE-1\nCVE-2 exp:2025-13-01\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("line 2: exp:2025-13-01"), "{e}");
         let e = IgnoreFile::parse("CVE-1 a b\n").unwrap_err().to_string();
         assert!(e.contains("a second package"), "{e}");

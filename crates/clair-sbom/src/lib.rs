@@ -185,7 +185,9 @@ mod tests {
 
     #[test]
     fn detects_the_format() {
-        let e = parse(br#"{"spdxVersion":"SPDX-3.0"}"#).unwrap_err().to_string();
+        let e = parse(br#"{"spdxVersion":"SPDX-3.0"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("SPDX-3.0"), "{e}");
         let e = parse(br#"{"bomFormat":"Other"}"#).unwrap_err().to_string();
         assert!(e.contains("not CycloneDX"), "{e}");

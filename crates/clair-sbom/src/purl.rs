@@ -63,7 +63,12 @@ pub fn to_package(purl: &str) -> Result<Option<PurlPackage>, Error> {
         .version()
         .filter(|v| !v.is_empty())
         .ok_or_else(|| bad("no version".into()))?;
-    let q = |k: &str| p.qualifiers().get(k).map(|v| v.as_ref()).filter(|v| !v.is_empty());
+    let q = |k: &str| {
+        p.qualifiers()
+            .get(k)
+            .map(|v| v.as_ref())
+            .filter(|v| !v.is_empty())
+    };
     let name = match kind {
         // Go module paths are case-sensitive; the purl library lower-cases golang namespaces.
         PackageDbKind::Go => golang_path(purl).unwrap_or_else(|| joined(p.namespace(), p.name())),
@@ -168,9 +173,11 @@ fn distribution(namespace: Option<&str>, distro: Option<&str>) -> Option<Distrib
         other => other,
     });
     let (did, version_id) = match distro {
-        Some(d) => match d.char_indices().rev().find(|&(i, c)| {
-            c == '-' && d[i + 1..].starts_with(|c: char| c.is_ascii_digit())
-        }) {
+        Some(d) => match d
+            .char_indices()
+            .rev()
+            .find(|&(i, c)| c == '-' && d[i + 1..].starts_with(|c: char| c.is_ascii_digit()))
+        {
             Some((i, _)) => (d[..i].to_string(), d[i + 1..].to_string()),
             None if d.starts_with(|c: char| c.is_ascii_digit()) => {
                 (ns_id?.to_string(), d.to_string())
@@ -347,20 +354,27 @@ mod tests {
 
     #[test]
     fn distribution_packages_as_syft_and_trivy_write_them() {
-        let p = pkg("pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&upstream=glibc&distro=debian-12");
+        let p =
+            pkg("pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&upstream=glibc&distro=debian-12");
         assert_eq!(p.package.name, "libc6");
         assert_eq!(p.package.version, "2.36-9+deb12u4");
         assert_eq!(p.package.arch, "amd64");
         assert_eq!(p.package.db_kind, PackageDbKind::Dpkg);
         let s = p.package.source.expect("upstream");
-        assert_eq!((s.name.as_str(), s.version.as_str()), ("glibc", "2.36-9+deb12u4"));
+        assert_eq!(
+            (s.name.as_str(), s.version.as_str()),
+            ("glibc", "2.36-9+deb12u4")
+        );
         let d = p.distribution.expect("distro");
         assert_eq!((d.did.as_str(), d.version_id.as_str()), ("debian", "12"));
 
         // Trivy: apk distro without the id.
         let p = pkg("pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64&distro=3.18.4");
         let d = p.distribution.expect("distro");
-        assert_eq!((d.did.as_str(), d.version_id.as_str()), ("alpine", "3.18.4"));
+        assert_eq!(
+            (d.did.as_str(), d.version_id.as_str()),
+            ("alpine", "3.18.4")
+        );
 
         // rpm: epoch qualifier, source rpm file name, redhat namespace.
         let p = pkg(
@@ -368,22 +382,43 @@ mod tests {
         );
         assert_eq!(p.package.version, "1:3.0.7-24.el9");
         let s = p.package.source.expect("upstream");
-        assert_eq!((s.name.as_str(), s.version.as_str()), ("openssl", "3.0.7-24.el9"));
+        assert_eq!(
+            (s.name.as_str(), s.version.as_str()),
+            ("openssl", "3.0.7-24.el9")
+        );
         let d = p.distribution.expect("distro");
         assert_eq!((d.did.as_str(), d.version_id.as_str()), ("rhel", "9.2"));
 
         // A distro id with a dash.
         let p = pkg("pkg:rpm/opensuse/zlib@1.2.13-1.1?distro=opensuse-leap-15.5");
         let d = p.distribution.expect("distro");
-        assert_eq!((d.did.as_str(), d.version_id.as_str()), ("opensuse-leap", "15.5"));
+        assert_eq!(
+            (d.did.as_str(), d.version_id.as_str()),
+            ("opensuse-leap", "15.5")
+        );
     }
 
     #[test]
     fn language_packages() {
         for (purl, kind, name, version) in [
-            ("pkg:pypi/requests@2.31.0", PackageDbKind::Python, "requests", "2.31.0"),
-            ("pkg:npm/%40babel/core@7.22.0", PackageDbKind::Npm, "@babel/core", "7.22.0"),
-            ("pkg:npm/lodash@4.17.20", PackageDbKind::Npm, "lodash", "4.17.20"),
+            (
+                "pkg:pypi/requests@2.31.0",
+                PackageDbKind::Python,
+                "requests",
+                "2.31.0",
+            ),
+            (
+                "pkg:npm/%40babel/core@7.22.0",
+                PackageDbKind::Npm,
+                "@babel/core",
+                "7.22.0",
+            ),
+            (
+                "pkg:npm/lodash@4.17.20",
+                PackageDbKind::Npm,
+                "lodash",
+                "4.17.20",
+            ),
             (
                 "pkg:golang/github.com/BurntSushi/toml@v1.3.2",
                 PackageDbKind::Go,
@@ -396,7 +431,12 @@ mod tests {
                 "org.apache.logging.log4j:log4j-core",
                 "2.14.1",
             ),
-            ("pkg:cargo/smallvec@1.6.0", PackageDbKind::Rust, "smallvec", "1.6.0"),
+            (
+                "pkg:cargo/smallvec@1.6.0",
+                PackageDbKind::Rust,
+                "smallvec",
+                "1.6.0",
+            ),
             ("pkg:gem/rack@2.2.3", PackageDbKind::Ruby, "rack", "2.2.3"),
         ] {
             let p = pkg(purl);
@@ -409,10 +449,16 @@ mod tests {
 
     #[test]
     fn other_types_and_bad_purls() {
-        assert_eq!(to_package("pkg:github/package-url/purl-spec@244fd47").unwrap(), None);
+        assert_eq!(
+            to_package("pkg:github/package-url/purl-spec@244fd47").unwrap(),
+            None
+        );
         assert_eq!(to_package("pkg:oci/debian@sha256%3Aabc").unwrap(), None);
         let e = to_package("pkg:pypi/requests").unwrap_err().to_string();
-        assert!(e.contains("pkg:pypi/requests") && e.contains("no version"), "{e}");
+        assert!(
+            e.contains("pkg:pypi/requests") && e.contains("no version"),
+            "{e}"
+        );
         assert!(to_package("not a purl").is_err());
     }
 
@@ -424,22 +470,58 @@ mod tests {
             version: "2.36-9+deb12u4".into(),
         };
         for (kind, name, version, arch, source, dist) in [
-            (PackageDbKind::Dpkg, "libc6", "2.36-9+deb12u4", "amd64", Some(&src), Some(&deb)),
-            (PackageDbKind::Rpm, "bash", "5.1.8-6.el9", "x86_64", None, None),
+            (
+                PackageDbKind::Dpkg,
+                "libc6",
+                "2.36-9+deb12u4",
+                "amd64",
+                Some(&src),
+                Some(&deb),
+            ),
+            (
+                PackageDbKind::Rpm,
+                "bash",
+                "5.1.8-6.el9",
+                "x86_64",
+                None,
+                None,
+            ),
             (PackageDbKind::Npm, "@babel/core", "7.22.0", "", None, None),
-            (PackageDbKind::Java, "org.apache:commons-text", "1.9", "", None, None),
-            (PackageDbKind::Go, "github.com/BurntSushi/toml", "v1.3.2", "", None, None),
+            (
+                PackageDbKind::Java,
+                "org.apache:commons-text",
+                "1.9",
+                "",
+                None,
+                None,
+            ),
+            (
+                PackageDbKind::Go,
+                "github.com/BurntSushi/toml",
+                "v1.3.2",
+                "",
+                None,
+                None,
+            ),
             (PackageDbKind::Python, "PyYAML", "5.3", "", None, None),
         ] {
             let purl = from_package(kind, name, version, arch, source, dist).expect("purl");
             let back = pkg(&purl);
             assert_eq!(back.package.db_kind, kind, "{purl}");
-            let want_name = if kind == PackageDbKind::Python { name.to_lowercase() } else { name.to_string() };
+            let want_name = if kind == PackageDbKind::Python {
+                name.to_lowercase()
+            } else {
+                name.to_string()
+            };
             assert_eq!(back.package.name, want_name, "{purl}");
             assert_eq!(back.package.version, version, "{purl}");
             assert_eq!(back.package.arch, arch, "{purl}");
             assert_eq!(back.package.source.as_ref(), source, "{purl}");
-            assert_eq!(back.distribution.map(|d| d.did), dist.map(|d| d.did.clone()), "{purl}");
+            assert_eq!(
+                back.distribution.map(|d| d.did),
+                dist.map(|d| d.did.clone()),
+                "{purl}"
+            );
         }
     }
 
@@ -448,7 +530,11 @@ mod tests {
         let pkg = PurlKey::parse("pkg:deb/debian/libc6@2.36-9?arch=amd64").unwrap();
         assert!(PurlKey::parse("pkg:deb/debian/libc6").unwrap().covers(&pkg));
         assert!(PurlKey::parse("pkg:deb/libc6@2.36-9").unwrap().covers(&pkg));
-        assert!(!PurlKey::parse("pkg:deb/debian/libc6@2.36-10").unwrap().covers(&pkg));
+        assert!(
+            !PurlKey::parse("pkg:deb/debian/libc6@2.36-10")
+                .unwrap()
+                .covers(&pkg)
+        );
         assert!(!PurlKey::parse("pkg:rpm/debian/libc6").unwrap().covers(&pkg));
     }
 }

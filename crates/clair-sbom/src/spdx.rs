@@ -68,7 +68,10 @@ pub(crate) fn parse(data: &[u8]) -> Result<Sbom, Error> {
             .iter()
             .find(|r| r.reference_type == "purl")
             .map(|r| r.reference_locator.as_str());
-        let what = format!("packages[{i}] {} ({} {})", p.spdx_id, p.name, p.version_info);
+        let what = format!(
+            "packages[{i}] {} ({} {})",
+            p.spdx_id, p.name, p.version_info
+        );
         c.add(&what, purl, source_info(&p.source_info));
     }
     let version = doc

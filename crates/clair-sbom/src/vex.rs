@@ -50,8 +50,9 @@ impl Status {
 /// What a product entry of a statement names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Product {
-    /// A package.
-    Package(PurlKey),
+    /// A package; inside the image with this digest only, for an OpenVEX image's
+    /// subcomponent whose image purl names a digest.
+    Package(PurlKey, Option<String>),
     /// A whole image (`pkg:oci/…`, or an `@id` that is no purl), with the digest its purl
     /// names, if any; it covers every package of that image.
     Image(Option<String>),
@@ -128,7 +129,10 @@ impl Vex {
                 .any(|v| names.iter().any(|n| n.eq_ignore_ascii_case(v)));
             named
                 && s.products.iter().any(|p| match p {
-                    Product::Package(k) => packages.iter().any(|pk| k.covers(pk)),
+                    Product::Package(k, within) => {
+                        within.as_deref().is_none_or(|d| d == image_digest)
+                            && packages.iter().any(|pk| k.covers(pk))
+                    }
                     Product::Image(d) => d.as_deref().is_none_or(|d| d == image_digest),
                 })
         })
@@ -139,16 +143,20 @@ impl Vex {
         for st in doc.statements {
             let mut products = Vec::new();
             for p in &st.products {
+                let own = p.purl().map(PurlKey::parse);
+                let within = match &own {
+                    Some(Ok(k)) if k.ty == "oci" => k.version.clone(),
+                    _ => None,
+                };
                 let subs: Vec<_> = p
                     .subcomponents
                     .iter()
                     .filter_map(|s| s.purl())
                     .filter_map(|u| PurlKey::parse(u).ok())
-                    .map(Product::Package)
+                    .map(|k| Product::Package(k, within.clone()))
                     .collect();
-                let own = p.purl().map(PurlKey::parse);
                 match own {
-                    Some(Ok(k)) if k.ty != "oci" => products.push(Product::Package(k)),
+                    Some(Ok(k)) if k.ty != "oci" => products.push(Product::Package(k, None)),
                     _ if !subs.is_empty() => products.extend(subs),
                     Some(Ok(k)) => products.push(Product::Image(k.version)),
                     _ => products.push(Product::Image(None)),
@@ -180,7 +188,11 @@ impl Vex {
         let source = format!("CSAF {}", doc.document.tracking.id);
         let purls = doc.product_tree.purls();
         for v in doc.vulnerabilities {
-            let Some(name) = v.cve.clone().or_else(|| v.ids.first().map(|i| i.text.clone())) else {
+            let Some(name) = v
+                .cve
+                .clone()
+                .or_else(|| v.ids.first().map(|i| i.text.clone()))
+            else {
                 continue;
             };
             let aliases: Vec<String> = v.ids.iter().map(|i| i.text.clone()).collect();
@@ -188,7 +200,10 @@ impl Vex {
                 (Status::Fixed, &v.product_status.fixed),
                 (Status::NotAffected, &v.product_status.known_not_affected),
                 (Status::Affected, &v.product_status.known_affected),
-                (Status::UnderInvestigation, &v.product_status.under_investigation),
+                (
+                    Status::UnderInvestigation,
+                    &v.product_status.under_investigation,
+                ),
             ];
             for (status, ids) in lists {
                 for pid in ids {
@@ -197,7 +212,7 @@ impl Vex {
                         .into_iter()
                         .flatten()
                         .filter_map(|u| PurlKey::parse(u).ok())
-                        .map(Product::Package)
+                        .map(|k| Product::Package(k, None))
                         .collect();
                     if products.is_empty() {
                         continue;
@@ -211,7 +226,9 @@ impl Vex {
                     why.extend(
                         v.threats
                             .iter()
-                            .filter(|t| t.category == "impact" && t.product_ids.iter().any(|p| p == pid))
+                            .filter(|t| {
+                                t.category == "impact" && t.product_ids.iter().any(|p| p == pid)
+                            })
                             .map(|t| t.details.clone()),
                     );
                     self.statements.push(Statement {
@@ -345,7 +362,11 @@ impl ProductTree {
             stack.extend(&b.branches);
         }
         for p in named {
-            if let Some(u) = p.product_identification_helper.as_ref().and_then(|h| h.purl.as_deref()) {
+            if let Some(u) = p
+                .product_identification_helper
+                .as_ref()
+                .and_then(|h| h.purl.as_deref())
+            {
                 out.entry(p.product_id.as_str()).or_default().push(u);
             }
         }
@@ -357,7 +378,12 @@ impl ProductTree {
                 .and_then(|h| h.purl.as_deref());
             let component: Vec<&str> = own
                 .into_iter()
-                .chain(out.get(r.product_reference.as_str()).into_iter().flatten().copied())
+                .chain(
+                    out.get(r.product_reference.as_str())
+                        .into_iter()
+                        .flatten()
+                        .copied(),
+                )
                 .collect();
             out.entry(r.full_product_name.product_id.as_str())
                 .or_default()
@@ -412,4 +438,103 @@ struct Threat {
     details: String,
     #[serde(default)]
     product_ids: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(p: &str) -> PurlKey {
+        PurlKey::parse(p).unwrap()
+    }
+
+    const IMAGE: &str = "sha256:fe5c5314bcf84e2b6cc30d63a6e284af7efa42d9f352b5b55bf04225069fd9ac";
+
+    #[test]
+    fn openvex_statements() {
+        let mut v = Vex::default();
+        assert_eq!(
+            v.add(include_bytes!("../testdata/openvex.json")).unwrap(),
+            5
+        );
+        let libc = [key(
+            "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12",
+        )];
+        // Subcomponent of the image, found by an alias too.
+        let s = v.decide(&["DSA-5514-1"], &libc, IMAGE).expect("statement");
+        assert_eq!(s.status, Status::NotAffected);
+        assert_eq!(
+            s.justification,
+            "vulnerable_code_not_in_execute_path: no setuid binaries in this image"
+        );
+        assert_eq!(
+            s.source,
+            "OpenVEX https://example.com/vex/bookworm-2024-001"
+        );
+        // …but only in that image.
+        assert!(v.decide(&["CVE-2023-4911"], &libc, "sha256:00").is_none());
+        // A versioned package product.
+        assert_eq!(
+            v.decide(&["CVE-2024-2961"], &libc, IMAGE).map(|s| s.status),
+            Some(Status::Fixed)
+        );
+        let other = [key("pkg:deb/debian/libc6@2.36-9%2Bdeb12u7")];
+        assert!(
+            v.decide(&["CVE-2024-2961"], &other, IMAGE).is_none(),
+            "other version"
+        );
+        // A later `affected` statement takes an image-wide one back.
+        let s = v
+            .decide(&["CVE-2024-33599"], &libc, IMAGE)
+            .expect("statement");
+        assert_eq!(s.status, Status::Affected);
+        assert!(!s.status.suppresses());
+        let zlib = [key("pkg:deb/debian/zlib1g@1.2.13")];
+        assert_eq!(
+            v.decide(&["CVE-2024-33599"], &zlib, IMAGE)
+                .map(|s| s.status),
+            Some(Status::NotAffected),
+            "the image-wide statement for other packages"
+        );
+    }
+
+    #[test]
+    fn csaf_statements() {
+        let mut v = Vex::default();
+        assert_eq!(
+            v.add(include_bytes!("../testdata/csaf-vex.json")).unwrap(),
+            2
+        );
+        // The source rpm's purl (epoch qualifier) names the binary's source package.
+        let src = [
+            key("pkg:rpm/redhat/openssl-libs@1:3.0.7-24.el9?arch=x86_64"),
+            key("pkg:rpm/redhat/openssl@1:3.0.7-24.el9"),
+        ];
+        let s = v.decide(&["CVE-2023-5678"], &src, IMAGE).expect("fixed");
+        assert_eq!(
+            (s.status, s.source.as_str()),
+            (Status::Fixed, "CSAF EX-2024-0042")
+        );
+        assert!(
+            v.decide(&["EX-2023-5678"], &src, IMAGE).is_some(),
+            "by its id"
+        );
+        let curl = [key("pkg:rpm/redhat/curl@7.76.1-26.el9?arch=x86_64")];
+        let s = v
+            .decide(&["CVE-2023-38545"], &curl, IMAGE)
+            .expect("not affected");
+        assert_eq!(s.status, Status::NotAffected);
+        assert_eq!(
+            s.justification,
+            "vulnerable_code_not_present: SOCKS5 proxy support is not built"
+        );
+    }
+
+    #[test]
+    fn unknown_documents() {
+        let e = Vex::default()
+            .add(br#"{"document":{"category":"csaf_base"}}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("neither OpenVEX"), "{e}");
+    }
 }
