@@ -182,7 +182,10 @@ mod tests {
         let limits = ExtractLimits::default();
         let mut r = TarReader::new(StreamSkip(&t[..]), limits.tar);
         let l = extract(&mut r, &s, &limits).unwrap();
-        assert!(l.files.contains_key("usr/bin/go2.bin"), "a link to a kept file is kept");
+        assert!(
+            l.files.contains_key("usr/bin/go2.bin"),
+            "a link to a kept file is kept"
+        );
         assert!(!l.files.contains_key("usr/bin/perl.bin"));
         assert_eq!(
             l.warnings,

@@ -49,6 +49,8 @@ pub enum ImageFormat {
     Registry,
     /// Packages listed by an SBOM (CycloneDX or SPDX), no layers read.
     Sbom,
+    /// A stored vulnerability report (`clair diff` of saved `scan --format json` output).
+    Report,
 }
 
 impl fmt::Display for ImageFormat {
@@ -62,6 +64,7 @@ impl fmt::Display for ImageFormat {
             ImageFormat::Rootfs => "dir",
             ImageFormat::LayerTar => "layer",
             ImageFormat::Sbom => "sbom",
+            ImageFormat::Report => "report",
         })
     }
 }
@@ -381,7 +384,10 @@ pub fn unknown_transport(s: &str) -> Option<&str> {
         || !scheme
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
-        || matches!(scheme, "oci" | "oci-archive" | "docker-archive" | "dir" | "sbom" | "docker")
+        || matches!(
+            scheme,
+            "oci" | "oci-archive" | "docker-archive" | "dir" | "sbom" | "docker"
+        )
     {
         return None;
     }

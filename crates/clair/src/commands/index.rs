@@ -7,7 +7,7 @@ use anyhow::Context;
 use clair_layer::ExtractLimits;
 use clair_layer::source::{self, OpenOptions};
 
-use crate::cli::{Format, ImageArgs, IndexArgs};
+use crate::cli::{ImageArgs, IndexArgs, IndexFormat};
 use crate::commands::Global;
 use crate::output;
 use crate::progress::Bar;
@@ -29,6 +29,9 @@ pub fn index_image(
         )));
     if let Some(j) = o.jobs {
         indexer = indexer.with_parallelism(j);
+    }
+    if let Some(path) = o.image.strip_prefix("sbom:") {
+        return index_sbom(path);
     }
     // Layers pulled from a registry live here until indexing is done.
     let pulled = tempfile::Builder::new()
@@ -66,10 +69,75 @@ pub fn index_image(
     Ok((image, indexed))
 }
 
+/// Largest SBOM read.
+const MAX_SBOM: u64 = 256 << 20;
+
+/// `sbom:FILE`: the packages a CycloneDX or SPDX document lists, as an index report built
+/// the way an image's is (one "layer": the document, named by its digest).
+fn index_sbom(path: &str) -> anyhow::Result<(clair_layer::Image, clair_indexer::Indexed)> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).with_context(|| format!("opening the SBOM {path}"))?;
+    let mut data = Vec::new();
+    f.take(MAX_SBOM + 1)
+        .read_to_end(&mut data)
+        .with_context(|| format!("reading the SBOM {path}"))?;
+    if data.len() as u64 > MAX_SBOM {
+        anyhow::bail!("{path}: the SBOM is over {MAX_SBOM} bytes");
+    }
+    let sbom = clair_sbom::parse(&data).with_context(|| format!("reading the SBOM {path}"))?;
+    let digest = clair_types::Digest::sha256_of(&data);
+    tracing::info!(
+        sbom = path,
+        format = %sbom.format,
+        packages = sbom.packages.len(),
+        unsupported = sbom.unsupported,
+        "SBOM read"
+    );
+    if sbom.unsupported > 0 {
+        tracing::info!(
+            components = sbom.unsupported,
+            "SBOM components without a purl of a matched ecosystem were left out"
+        );
+    }
+    let layers = vec![digest.clone()];
+    let report = clair_indexer::build_report(
+        digest.clone(),
+        &layers,
+        sbom.distribution.clone(),
+        sbom.packages.iter().map(|p| (0, p)),
+    );
+    let warnings = sbom
+        .warnings
+        .iter()
+        .map(|w| format!("{path}: {w}: left out"))
+        .collect::<Vec<_>>();
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    let image = clair_layer::Image::from_layers(
+        &format!("sbom:{path}"),
+        clair_layer::source::ImageFormat::Sbom,
+        Some(digest),
+        Vec::new(),
+    );
+    Ok((
+        image,
+        clair_indexer::Indexed {
+            report,
+            layers,
+            stats: clair_indexer::IndexStats::default(),
+            warnings,
+        },
+    ))
+}
+
 /// `docker://…`, or something that is no existing path and parses as a registry reference.
 fn is_registry_reference(s: &str) -> bool {
     if s.starts_with("docker://") {
         return true;
+    }
+    if source::unknown_transport(s).is_some() {
+        return false;
     }
     let transport = s.split_once(':').map(|(t, _)| t);
     if matches!(
@@ -109,11 +177,18 @@ pub fn run(args: &IndexArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.format {
-        Format::Json => {
+        IndexFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &indexed.report)?;
             writeln!(out)?;
         }
-        Format::Table => output::index_table(&mut out, &image, &indexed)?,
+        IndexFormat::Table => output::index_table(&mut out, &image, &indexed)?,
+        IndexFormat::Spdx => output::write_json(
+            &mut out,
+            &output::spdx(
+                &image.reference,
+                &output::without_vulnerabilities(&indexed.report),
+            ),
+        )?,
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
