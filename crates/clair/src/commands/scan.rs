@@ -163,12 +163,12 @@ pub fn check_coverage(s: &Scanned, allow_missing_data: bool) -> Option<ExitCode>
     let what = &s.image.reference;
     if !missing.is_empty() {
         let gap = if no_data {
-            "no vulnerability data covers"
+            "no vulnerability data covers this image"
         } else {
-            "the vulnerability data is incomplete for"
+            "the vulnerability data is incomplete for this image"
         };
         eprintln!(
-            "warning: {gap} {what}: nothing stored for {} (run `clair update`{}; packages there were not checked)",
+            "warning: {gap} ({what}): nothing stored for {} (run `clair update`{}; packages there were not checked)",
             missing.join(", "),
             if no_data { "" } else { " with those updaters" }
         );

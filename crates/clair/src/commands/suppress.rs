@@ -193,6 +193,9 @@ impl Suppressions {
         for k in unused {
             report.vulnerabilities.remove(&k);
         }
+        out.sort_by(|a, b| {
+            (&a.package.name, &a.vulnerability.name).cmp(&(&b.package.name, &b.vulnerability.name))
+        });
         out
     }
 }
