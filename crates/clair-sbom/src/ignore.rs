@@ -158,7 +158,7 @@ mod tests {
                 day("2025-06-30"),
                 &["CVE-2024-2961"],
                 &["libc6", "glibc"],
-                &[libc.clone()]
+                std::slice::from_ref(&libc)
             )
             .map(|e| e.line),
             Some(4),
@@ -169,7 +169,7 @@ mod tests {
                 day("2025-07-01"),
                 &["CVE-2024-2961"],
                 &["libc6"],
-                &[libc.clone()]
+                std::slice::from_ref(&libc)
             )
             .is_none()
         );

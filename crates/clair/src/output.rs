@@ -654,10 +654,8 @@ pub fn cyclonedx(s: &crate::commands::scan::Scanned) -> serde_json::Value {
     }
     // One entry per vulnerability and suppression state: a statement may set a vulnerability
     // aside for one package and not another.
-    let mut vulns: std::collections::BTreeMap<
-        (&str, Option<&str>),
-        (serde_json::Value, Vec<String>),
-    > = Default::default();
+    type Entry = (serde_json::Value, Vec<String>);
+    let mut vulns: std::collections::BTreeMap<(&str, Option<&str>), Entry> = Default::default();
     for f in all_findings(s) {
         let v = f.vuln;
         let state = f.suppressed.map(|x| x.status.as_str());
