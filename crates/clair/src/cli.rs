@@ -212,6 +212,13 @@ pub enum ConfigFormat {
 pub struct ImageArgs {
     /// The image (see `clair index --help` for the forms).
     pub image: String,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// Platform, limits and registry access for reading images (also `clair diff`'s two).
+#[derive(Debug, Clone, Args)]
+pub struct ReadArgs {
     /// Platform to pick from a multi-platform image index: os/arch[/variant].
     #[arg(long)]
     pub platform: Option<String>,
@@ -289,7 +296,7 @@ pub struct DiffArgs {
     pub new: String,
     /// Platform, size limit, parallelism and registry settings for both images.
     #[command(flatten)]
-    pub image: DiffImageArgs,
+    pub read: ReadArgs,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = DiffFormat::Table)]
     pub format: DiffFormat,
@@ -311,42 +318,6 @@ pub struct DiffArgs {
     /// Compare even when no vulnerability data covers an image.
     #[arg(long)]
     pub allow_missing_data: bool,
-}
-
-/// The image settings of `clair diff` (the images are positional).
-#[derive(Debug, Args)]
-pub struct DiffImageArgs {
-    /// Platform to pick from a multi-platform image index: os/arch[/variant].
-    #[arg(long)]
-    pub platform: Option<String>,
-    /// Largest package database or release file read from a layer, in bytes.
-    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
-    pub max_file_size: u64,
-    /// Layers read at the same time (default: number of CPUs).
-    #[arg(long, short = 'j')]
-    pub jobs: Option<usize>,
-    /// Plain HTTP to the registry (a local or test registry).
-    #[arg(long)]
-    pub insecure: bool,
-    /// Trust the CA certificates in this PEM file (only those) for the registry.
-    #[arg(long, env = "CLAIR_REGISTRY_CA_FILE", value_name = "PEM")]
-    pub ca_file: Option<std::path::PathBuf>,
-}
-
-impl DiffImageArgs {
-    /// The image arguments of `clair scan` for one of the two images.
-    pub fn for_image(&self, image: &str) -> ImageArgs {
-        ImageArgs {
-            image: image.to_string(),
-            platform: self.platform.clone(),
-            max_file_size: self.max_file_size,
-            jobs: self.jobs,
-            username: std::env::var("CLAIR_REGISTRY_USERNAME").ok(),
-            password: std::env::var("CLAIR_REGISTRY_PASSWORD").ok(),
-            insecure: self.insecure,
-            ca_file: self.ca_file.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -27,37 +27,40 @@ pub fn write_scan(out: &mut impl Write, format: ScanFormat, s: &Scanned) -> io::
     }
 }
 
-/// `clair scan --format json`: the Clair v4 `VulnerabilityReport`, plus `suppressed` (what
-/// VEX or the ignore file set aside, and why) and `expired_ignores` when there are any.
-pub fn scan_json(s: &Scanned) -> serde_json::Value {
-    let mut v = serde_json::to_value(&s.report).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        if !s.suppressed.is_empty() {
-            o.insert(
-                "suppressed".into(),
-                json!(
-                    s.suppressed
-                        .iter()
-                        .map(|x| json!({
-                            "package_id": x.package_id,
-                            "package": x.package.name,
-                            "version": x.package.version,
-                            "vulnerability_id": x.vulnerability_id,
-                            "vulnerability": x.vulnerability.name,
-                            "normalized_severity": x.vulnerability.normalized_severity,
-                            "status": x.status,
-                            "justification": x.justification,
-                            "source": x.source,
-                        }))
-                        .collect::<Vec<_>>()
-                ),
-            );
-        }
-        if !s.expired.is_empty() {
-            o.insert("expired_ignores".into(), json!(s.expired));
-        }
+/// `clair scan --format json`: the Clair v4 `VulnerabilityReport` (its fields in Clair's
+/// order), plus `suppressed` (what VEX or the ignore file set aside, and why) and
+/// `expired_ignores` when there are any.
+pub fn scan_json(s: &Scanned) -> impl serde::Serialize + '_ {
+    #[derive(serde::Serialize)]
+    struct Json<'a> {
+        #[serde(flatten)]
+        report: &'a clair_types::VulnerabilityReport,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        suppressed: Vec<serde_json::Value>,
+        #[serde(skip_serializing_if = "<[String]>::is_empty")]
+        expired_ignores: &'a [String],
     }
-    v
+    Json {
+        report: &s.report,
+        suppressed: s
+            .suppressed
+            .iter()
+            .map(|x| {
+                json!({
+                    "package_id": x.package_id,
+                    "package": x.package.name,
+                    "version": x.package.version,
+                    "vulnerability_id": x.vulnerability_id,
+                    "vulnerability": x.vulnerability.name,
+                    "normalized_severity": x.vulnerability.normalized_severity,
+                    "status": x.status,
+                    "justification": x.justification,
+                    "source": x.source,
+                })
+            })
+            .collect(),
+        expired_ignores: &s.expired,
+    }
 }
 
 /// Write an index report as a table: the distribution, then one row per package.

@@ -11,7 +11,7 @@ use anyhow::Context;
 use clair_types::{Severity, VulnerabilityReport};
 use serde_json::json;
 
-use crate::cli::{DiffArgs, DiffFormat};
+use crate::cli::{DiffArgs, DiffFormat, ImageArgs};
 use crate::commands::Global;
 use crate::commands::scan::{Scanned, check_coverage, scan, settle};
 use crate::commands::suppress::Suppressions;
@@ -62,11 +62,11 @@ fn side(
     let mut s = match stored_report(reference)? {
         Some(s) => s,
         None => {
-            let s = scan(
-                &args.image.for_image(reference),
-                g,
-                args.format == DiffFormat::Html,
-            )?;
+            let image = ImageArgs {
+                image: reference.to_string(),
+                read: args.read.clone(),
+            };
+            let s = scan(&image, g, args.format == DiffFormat::Html)?;
             if let Some(code) = check_coverage(&s, args.allow_missing_data) {
                 return Ok(Err(code));
             }

@@ -19,7 +19,7 @@ pub fn index_image(
     quiet: bool,
 ) -> anyhow::Result<(clair_layer::Image, clair_indexer::Indexed)> {
     let limits = ExtractLimits {
-        max_file_size: o.max_file_size,
+        max_file_size: o.read.max_file_size,
         ..ExtractLimits::default()
     };
     let mut indexer = clair_ecosystems::default_indexer()
@@ -27,7 +27,7 @@ pub fn index_image(
         .with_cache(std::sync::Arc::new(clair_store::StoreCache::new(
             store.clone(),
         )));
-    if let Some(j) = o.jobs {
+    if let Some(j) = o.read.jobs {
         indexer = indexer.with_parallelism(j);
     }
     if let Some(path) = o.image.strip_prefix("sbom:") {
@@ -45,7 +45,7 @@ pub fn index_image(
             .with_context(|| format!("pulling {r}"))?
     } else {
         let mut opts = OpenOptions::default();
-        if let Some(p) = &o.platform {
+        if let Some(p) = &o.read.platform {
             opts.platform = Some(p.parse()?);
         }
         source::open(&o.image, &opts).with_context(|| format!("opening {}", o.image))?
@@ -156,18 +156,18 @@ fn is_registry_reference(s: &str) -> bool {
 /// Registry settings from flags and the environment (klar's variables included).
 pub fn registry_options(o: &ImageArgs) -> source::registry::RegistryOptions {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let user = o.username.clone().or_else(|| env("DOCKER_USER"));
-    let password = o.password.clone().or_else(|| env("DOCKER_PASSWORD"));
+    let user = o.read.username.clone().or_else(|| env("DOCKER_USER"));
+    let password = o.read.password.clone().or_else(|| env("DOCKER_PASSWORD"));
     source::registry::RegistryOptions {
         credentials: user.map(|username| source::registry::Credentials {
             username,
             password: password.unwrap_or_default(),
         }),
         authorization: env("DOCKER_TOKEN").map(|t| format!("Basic {t}")),
-        insecure: o.insecure,
-        platform: o.platform.clone(),
+        insecure: o.read.insecure,
+        platform: o.read.platform.clone(),
         docker_config: None,
-        ca_file: o.ca_file.clone(),
+        ca_file: o.read.ca_file.clone(),
     }
 }
 
