@@ -306,11 +306,8 @@ pub fn scan_table(out: &mut impl Write, s: &crate::commands::scan::Scanned) -> i
     let rows: Vec<Vec<String>> = found
         .iter()
         .map(|f| {
-            vec![
-                f.package.name.clone(),
-                f.package.version.clone(),
-                f.vuln.name.clone(),
-                f.vuln.normalized_severity.to_string(),
+            let mut row = finding_cells(f.package, f.vuln);
+            row.extend([
                 cvss_score(r, f.vuln_id).map_or(String::new(), |c| format!("{c:.1}")),
                 if crate::commands::scan::has_fix(&f.vuln.fixed_in_version) {
                     f.vuln.fixed_in_version.clone()
@@ -318,7 +315,8 @@ pub fn scan_table(out: &mut impl Write, s: &crate::commands::scan::Scanned) -> i
                     "(no fix)".into()
                 },
                 f.env.map_or(String::new(), |e| layer_no(&e.introduced_in)),
-            ]
+            ]);
+            row
         })
         .collect();
     write_table(
@@ -365,6 +363,19 @@ pub fn scan_table(out: &mut impl Write, s: &crate::commands::scan::Scanned) -> i
     suppressed_table(out, s)
 }
 
+/// The first cells of a finding's row: package, version, vulnerability, severity.
+fn finding_cells(
+    p: &clair_types::ReportPackage,
+    v: &clair_types::ReportVulnerability,
+) -> Vec<String> {
+    vec![
+        p.name.clone(),
+        p.version.clone(),
+        v.name.clone(),
+        v.normalized_severity.to_string(),
+    ]
+}
+
 /// The findings VEX statements and the ignore file set aside, with why.
 fn suppressed_table(out: &mut impl Write, s: &Scanned) -> io::Result<()> {
     if s.suppressed.is_empty() {
@@ -376,18 +387,16 @@ fn suppressed_table(out: &mut impl Write, s: &Scanned) -> io::Result<()> {
         .suppressed
         .iter()
         .map(|x| {
-            vec![
-                x.package.name.clone(),
-                x.package.version.clone(),
-                x.vulnerability.name.clone(),
-                x.vulnerability.normalized_severity.to_string(),
+            let mut row = finding_cells(&x.package, &x.vulnerability);
+            row.extend([
                 x.status.clone(),
                 if x.justification.is_empty() {
                     x.source.clone()
                 } else {
                     format!("{} ({})", x.justification, x.source)
                 },
-            ]
+            ]);
+            row
         })
         .collect();
     rows.sort();
