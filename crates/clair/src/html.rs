@@ -1,7 +1,8 @@
 //! `--format html`: one self-contained page (styles and script inline, nothing fetched), for
 //! a scan and for a diff. Rows are rendered here, so the page reads without script; the
 //! script only sorts (click a column heading) and filters (text, minimum severity, fixable;
-//! also from the URL fragment, `#q=openssl&severity=4&fixable=1`, so a filtered view is a link).
+//! also from the URL fragment, `#q=openssl&severity=4&fixable=1&sort=2&desc=1`, so a view is a
+//! link).
 
 use std::fmt::Write;
 
@@ -85,11 +86,15 @@ const SCRIPT: &str = r#"
       rows.forEach(function(r){body.appendChild(r);});
     });
   });
-  // A filter can be linked: #q=TEXT&severity=N&fixable=1.
+  // A view can be linked: #q=TEXT&severity=N&fixable=1&sort=COLUMN&desc=1.
   var h=new URLSearchParams((location.hash||'').slice(1));
   if(h.get('q'))filter.value=h.get('q');
   if(h.get('severity'))sev.value=h.get('severity');
   if(h.get('fixable')==='1')fix.checked=true;
+  if(h.get('sort'))document.querySelectorAll('table.findings').forEach(function(t){
+    var th=t.querySelectorAll('th')[parseInt(h.get('sort'),10)];
+    if(th){th.click();if(h.get('desc')==='1')th.click();}
+  });
   apply();
 })();
 "#;

@@ -569,6 +569,22 @@ fn html_report_in_a_browser() {
             "#{fragment}"
         );
     }
+    // Sorting (a click on a heading, here from the fragment): by vulnerability, both ways.
+    let first_row = |dom: &str| {
+        let t = &dom[dom
+            .find("<table class=\"findings\" id=\"findings\">")
+            .unwrap()..];
+        let r = &t[t.find("<tr data-severity").unwrap()..];
+        r[..r.find("</tr>").unwrap()].to_string()
+    };
+    assert!(first_row(&dom).contains("busybox"), "most severe first");
+    let o = chromium(&env, &["--dump-dom", &format!("{url}#sort=2")]).unwrap();
+    assert!(first_row(&out(&o)).contains(">CVE-2016-2105<"), "ascending");
+    let o = chromium(&env, &["--dump-dom", &format!("{url}#sort=2&desc=1")]).unwrap();
+    assert!(
+        first_row(&out(&o)).contains(">CVE-2016-6306<"),
+        "descending"
+    );
     // A screenshot renders (docs/html-report.png was taken the same way).
     let shot = env.path("shot.png");
     chromium(
