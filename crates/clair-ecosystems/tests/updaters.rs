@@ -209,7 +209,9 @@ fn bundles_round_trip(store: Arc<dyn Store>) {
     manager(online.clone(), &s, &[]).run(None, &NoUpdateProgress);
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("feeds.bundle");
-    let reports = manager(sqlite(), &s, &[]).export(&bundle, None).unwrap();
+    let reports = manager(sqlite(), &s, &[])
+        .export(&bundle, None, None)
+        .unwrap();
     assert!(reports.iter().all(|r| r.result.is_ok()), "{reports:?}");
     // Offline: the server is gone.
     drop(s);
@@ -221,7 +223,11 @@ fn bundles_round_trip(store: Arc<dyn Store>) {
         store.clone(),
         clair_ecosystems::updaters(Some(&every), &BTreeMap::new()).unwrap(),
     );
-    let imported = offline.import(&bundle, &NoUpdateProgress).unwrap();
+    let open = clair_matcher::bundle::Trust {
+        keys: Vec::new(),
+        allow_unsigned: true,
+    };
+    let (imported, _) = offline.import(&bundle, &NoUpdateProgress, &open).unwrap();
     assert_eq!(imported.len(), clair_ecosystems::UPDATERS.len());
     assert!(
         imported
@@ -247,7 +253,7 @@ fn bundles_round_trip(store: Arc<dyn Store>) {
     let bad = dir.path().join("bad.bundle");
     std::fs::write(&bad, b"not a bundle").unwrap();
     let err = offline
-        .import(&bad, &NoUpdateProgress)
+        .import(&bad, &NoUpdateProgress, &open)
         .unwrap_err()
         .to_string();
     assert!(err.contains("bad.bundle"), "{err}");

@@ -136,7 +136,17 @@ fn outputs_match_snapshots() {
     assert!(o.status.success(), "{}", err(&o));
     let v: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
     assert_eq!(v["bomFormat"], "CycloneDX");
-    assert_eq!(v["components"].as_array().unwrap().len(), 13);
+    // 13 packages and the operating system (what `scan sbom:` reads the distribution from).
+    let components = v["components"].as_array().unwrap();
+    assert_eq!(components.len(), 14);
+    let os: Vec<_> = components
+        .iter()
+        .filter(|c| c["type"] == "operating-system")
+        .collect();
+    assert_eq!(
+        (os.len(), &os[0]["name"], &os[0]["version"]),
+        (1, &"alpine".into(), &"3.4.6".into())
+    );
     let busybox = v["components"]
         .as_array()
         .unwrap()
