@@ -24,14 +24,6 @@ pub mod tar;
 
 use std::path::PathBuf;
 
-/// A TCP port free on 127.0.0.1 right now (for a server a test starts as another process).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
-}
-
 /// Send SIGTERM to `child` and wait up to `within` for it to exit: its status and how long it
 /// took after the signal, or `None` when it is still running (it is then left running).
 pub fn sigterm(
