@@ -301,6 +301,13 @@ impl Loaded {
         Ok(None)
     }
 
+    /// v4 `log_level` (`debug-color`, `debug`, `info`, `warn`, `error`, `fatal`, `panic`).
+    pub fn log_level(&self) -> Result<Option<String>, Error> {
+        Ok(self
+            .string_at(&["log_level"])?
+            .filter(|l| !l.trim().is_empty()))
+    }
+
     /// v4 `matcher.disable_updaters`.
     pub fn updaters_disabled(&self) -> bool {
         matches!(

@@ -90,7 +90,10 @@ pub struct AppState {
     pub work_dir: PathBuf,
     /// Deadline per request.
     pub timeout: Duration,
-    /// Set once vulnerability data is present (for `/readyz`).
+    /// How long clients may cache a vulnerability report (`Cache-Control: max-age`;
+    /// `matcher.cache_age`).
+    pub cache_age: Duration,
+    /// `/readyz`: set when the instance can answer (see [`AppState::required_updaters`]).
     pub ready: Arc<AtomicBool>,
     /// Clair v2 page tokens (`api.paginationkey`).
     pub page_key: pagination::PageKey,
@@ -103,7 +106,7 @@ pub struct AppState {
     /// Serve only GET and HEAD on the API.
     pub read_only: bool,
     /// Updaters this instance runs: `/readyz` waits until each has data (a successful run or
-    /// imported operations). Empty: ready once any vulnerability data is loaded.
+    /// imported operations). Empty (no updater runs here): ready once listening, as upstream.
     pub required_updaters: Vec<String>,
 }
 
@@ -113,7 +116,6 @@ impl AppState {
         let indexer = clair_ecosystems::default_indexer()
             .with_cache(Arc::new(clair_store::StoreCache::new(store.clone())));
         let live = LiveIndex::new(store.clone())?;
-        let ready = !live.current().is_empty();
         Ok(AppState {
             store,
             indexer: Arc::new(indexer),
@@ -127,7 +129,9 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             work_dir: std::env::temp_dir(),
             timeout: Duration::from_secs(900),
-            ready: Arc::new(AtomicBool::new(ready)),
+            cache_age: Duration::from_secs(6 * 3600),
+            // No updater required yet: ready as soon as a listener serves it.
+            ready: Arc::new(AtomicBool::new(true)),
             page_key: pagination::PageKey::from_config(None).map_err(Error::Config)?,
             required_updaters: Vec::new(),
             auth: None,
@@ -160,7 +164,7 @@ impl AppState {
 
     fn compute_ready(&self) -> clair_store::Result<bool> {
         if self.required_updaters.is_empty() {
-            return Ok(!self.live.current().is_empty());
+            return Ok(true);
         }
         let statuses = self.store.updater_status()?;
         let mut with_ops = std::collections::BTreeSet::new();

@@ -377,6 +377,8 @@ fn report_vulnerability(id: &str, c: &Candidate<'_>) -> ReportVulnerability {
                 PackageKind::Binary => "binary".into(),
                 PackageKind::Source => "source".into(),
             },
+            normalized_version: String::new(),
+            cpe: String::new(),
         }),
         distribution: c.distribution.cloned(),
         repository,

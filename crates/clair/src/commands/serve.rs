@@ -41,9 +41,10 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     };
     let mut state = AppState::new(store.clone(), fetch)
         .context("loading the vulnerability data into memory")?
-        .with_index_concurrency(cfg.index_concurrency)
+        .with_index_concurrency(cfg.index_concurrency.unwrap_or(0))
         .with_pagination_key(cfg.pagination_key.as_deref())?;
     state.timeout = cfg.timeout;
+    state.cache_age = cfg.cache_age;
     state.read_only = args.read_only || cfg.read_only;
     if let Some(p) = &cfg.psk {
         state.auth = Some(clair_http::auth::Psk::new(&p.key, &p.iss).map_err(anyhow::Error::msg)?);
