@@ -16,6 +16,15 @@ use crate::cli::ServeArgs;
 const REFRESH_EVERY: Duration = Duration::from_secs(30);
 
 pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    if !args.mode.eq_ignore_ascii_case("combo") {
+        anyhow::bail!(
+            "-mode {}: this build serves only combo mode (every service in one process)",
+            args.mode
+        );
+    }
+    if args.cpu_profile.is_some() || args.mem_profile.is_some() {
+        tracing::warn!("Clair's profiling flags are accepted and ignored");
+    }
     let cfg = match &g.config {
         Some(c) => {
             for w in c.warnings() {
@@ -37,8 +46,12 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let fetch = FetchOptions {
         allow_link_local: cfg.allow_link_local_layers,
         ca_pem: security.outgoing_ca.clone(),
+        insecure_tls: args.insecure_tls,
         ..FetchOptions::default()
     };
+    if args.insecure_tls {
+        tracing::warn!("layer downloads do not verify TLS certificates (-insecure-tls)");
+    }
     let mut state = AppState::new(store.clone(), fetch)
         .context("loading the vulnerability data into memory")?
         .with_index_concurrency(cfg.index_concurrency.unwrap_or(0))
@@ -59,16 +72,27 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         ks.tls = security.api_tls.is_some();
         state.keyserver = Some(Arc::new(ks));
     }
-    if state.auth.is_none()
-        && state.keyserver.is_none()
-        && !args.insecure_no_auth
-        && !is_loopback(&api_addr)
-    {
-        anyhow::bail!(
-            "refusing to serve {api_addr} without authentication: configure auth.psk, \
-             auth.keyserver or a jwtproxy verifier, listen on a loopback address \
-             (--addr 127.0.0.1:6060), or pass --insecure-no-auth"
+    if state.auth.is_none() && state.keyserver.is_none() && !is_loopback(&api_addr) {
+        // clair-rs's own defaults (no config file) never open an unauthenticated API to the
+        // network; a Clair config that asks for it (a Clair v2 behind a separate jwtproxy,
+        // klar on a private network) is served as asked, loudly.
+        if g.config.is_none() && !args.insecure_no_auth {
+            anyhow::bail!(
+                "refusing to serve {api_addr} without authentication: configure auth.psk, \
+                 auth.keyserver or a jwtproxy verifier in a config file, listen on a loopback \
+                 address (--addr 127.0.0.1:6060), or pass --insecure-no-auth"
+            );
+        }
+        tracing::warn!(
+            addr = %api_addr,
+            "THE API IS SERVED WITHOUT AUTHENTICATION on a non-loopback address: anyone who \
+             reaches it can index, delete and read reports (set auth.psk, or a jwtproxy \
+             verifier, to require tokens)"
         );
+        state
+            .metrics
+            .unauthenticated_public
+            .store(true, Ordering::SeqCst);
     }
     tracing::info!(
         store = %store.describe(),
