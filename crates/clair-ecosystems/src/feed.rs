@@ -3,7 +3,7 @@
 use std::io::{BufReader, Read};
 
 use clair_matcher::{Emit, FetchedFile, Record, UpdaterError, open_decompressed};
-use clair_types::{Severity, Vulnerability};
+use clair_types::Vulnerability;
 
 use crate::oval::{self, Definition, Index, OvalError, Stopped};
 
@@ -49,19 +49,6 @@ pub fn each_oval_definition(
 /// Send a vulnerability, turning a stopped consumer into [`Stopped`].
 pub fn send(emit: &mut Emit<'_>, v: Vulnerability) -> Result<(), Stopped> {
     emit(Record::Vulnerability(v)).map_err(|_| Stopped)
-}
-
-/// Map a vendor severity word to Clair's scale (case-insensitive).
-pub fn severity(vendor: &str) -> Severity {
-    let v = vendor.trim().trim_end_matches('*').to_ascii_lowercase();
-    match v.as_str() {
-        "unimportant" | "negligible" => Severity::Negligible,
-        "low" => Severity::Low,
-        "medium" | "moderate" => Severity::Medium,
-        "high" | "important" => Severity::High,
-        "critical" => Severity::Critical,
-        _ => Severity::Unknown,
-    }
 }
 
 /// Read a whole (small) fetched file into memory, bounded.

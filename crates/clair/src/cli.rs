@@ -365,7 +365,8 @@ pub struct ScanArgs {
     #[arg(long, short = 'f', value_enum, default_value_t = ScanFormat::Table)]
     pub format: ScanFormat,
     /// Only report vulnerabilities of at least this severity
-    /// (Unknown, Negligible, Low, Medium, High, Critical).
+    /// (Unknown, Negligible, Low, Medium, High, Critical): the feed's normalized severity, as
+    /// Clair v4 reports it, or NVD's CVSS rating when the feed gives none (Unknown).
     #[arg(long, default_value = "Unknown", value_name = "LEVEL")]
     pub severity_threshold: clair_types::Severity,
     /// Exit with this code when any vulnerability is reported (after the threshold and
