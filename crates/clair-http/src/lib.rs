@@ -264,15 +264,16 @@ pub(crate) fn query_params(q: &Option<String>) -> std::collections::BTreeMap<Str
         .collect()
 }
 
-/// Run every parser of request input on `data`, for fuzzing: the v4 manifest, the v1 layer
-/// and vulnerability envelopes, layer URLs and redirect targets, page tokens, JWTs (jwtproxy
-/// and PSK) and JWKs. Never panics.
+/// Run every parser of request input on `data`, for fuzzing: the v4 manifest and `Accept`
+/// header, the v1 layer and vulnerability envelopes, layer URLs and redirect targets, page
+/// tokens, JWTs (jwtproxy and PSK) and JWKs. Never panics.
 pub fn parse_untrusted(data: &[u8]) {
     let _ = v4::parse_manifest_for_fuzz(data);
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
         let _ = v1::lower_keys(v);
     }
     let text = String::from_utf8_lossy(data);
+    let _ = v4::check_accept_for_fuzz(&text);
     let _ = clair_layer::fetch::check_url_for_fuzz(&text);
     // Tokens: jwtproxy's verifier (with a preshared key, no network) and the PSK check; JWKs
     // as a key server might answer.

@@ -299,6 +299,13 @@ fn parse_manifest(body: &[u8]) -> Result<Manifest, ApiError> {
     Ok(Manifest { hash, layers: out })
 }
 
+/// [`check_accept`] for the fuzz target: the media type picked for an `Accept` header.
+pub(crate) fn check_accept_for_fuzz(accept: &str) -> Option<&'static str> {
+    let mut h = HeaderMap::new();
+    h.insert(header::ACCEPT, HeaderValue::from_str(accept).ok()?);
+    check_accept(&h, "index_report").ok()
+}
+
 /// [`parse_manifest`] for the fuzz target: whether the body is a valid manifest.
 pub(crate) fn parse_manifest_for_fuzz(body: &[u8]) -> bool {
     parse_manifest(body).is_ok()
