@@ -3,7 +3,7 @@
 use std::io::{BufReader, Read};
 
 use clair_matcher::{Emit, FetchedFile, Record, UpdaterError, open_decompressed};
-use clair_types::Vulnerability;
+use clair_types::{Severity, Vulnerability};
 
 use crate::oval::{self, Definition, Index, OvalError, Stopped};
 
@@ -51,6 +51,15 @@ pub fn send(emit: &mut Emit<'_>, v: Vulnerability) -> Result<(), Stopped> {
     emit(Record::Vulnerability(v)).map_err(|_| Stopped)
 }
 
+/// A vendor's severity word looked up in the feed's own table, spelled exactly as there (as
+/// claircore compares them); Unknown when it is not in the table.
+pub fn severity_in(word: &str, table: &[(&str, Severity)]) -> Severity {
+    table
+        .iter()
+        .find(|(w, _)| *w == word)
+        .map_or(Severity::Unknown, |(_, s)| *s)
+}
+
 /// Read a whole (small) fetched file into memory, bounded.
 pub fn read_all(updater: &str, f: &FetchedFile, limit: u64) -> Result<Vec<u8>, UpdaterError> {
     let mut v = Vec::new();
@@ -86,6 +95,16 @@ pub mod testing {
             url: format!("file://{rel}"),
             path: crate::test_corpus::corpus(rel),
             validators: Validators::default(),
+        }
+    }
+
+    /// Check a feed's severity mapping against `(vendor word, normalized)` cases.
+    pub fn check_severities(
+        normalize: impl Fn(&str) -> clair_types::Severity,
+        cases: &[(&str, clair_types::Severity)],
+    ) {
+        for (word, want) in cases {
+            assert_eq!(normalize(word), *want, "{word:?}");
         }
     }
 

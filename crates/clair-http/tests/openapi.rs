@@ -20,7 +20,6 @@ use std::sync::Arc;
 
 use clair_http::FetchOptions;
 use clair_matcher::notify::{NotifyOptions, notify_update};
-use clair_matcher::{Http, HttpOptions, NoUpdateProgress, Outcome, UpdateManager};
 use clair_store::Store;
 use clair_test::http::TestServer;
 use common::*;
@@ -216,27 +215,14 @@ fn debian_tracker(with_new: bool) -> Value {
 }
 
 fn update(store: &Arc<dyn Store>, feeds: &TestServer) {
-    let cfg = json!({
-        "debian": {"json_url": format!("{}/debian/json", feeds.url())},
-        "osv": {"url": format!("{}/osv/", feeds.url()), "ecosystems": ["PyPI"]},
-    });
-    let ups = clair_ecosystems::updaters(
-        Some(&["debian".to_string(), "osv".to_string()]),
-        &serde_json::from_value(cfg).unwrap(),
-    )
-    .unwrap();
-    let m = UpdateManager::new(store.clone(), ups).with_http(Http::new(HttpOptions {
-        attempts: 1,
-        ..HttpOptions::default()
-    }));
-    for r in m.run(None, &NoUpdateProgress) {
-        assert!(
-            matches!(r.outcome, Outcome::Updated { .. }),
-            "{}: {:?}",
-            r.updater,
-            r.outcome
-        );
-    }
+    run_updaters(
+        store,
+        &["debian", "osv"],
+        json!({
+            "debian": {"json_url": format!("{}/debian/json", feeds.url())},
+            "osv": {"url": format!("{}/osv/", feeds.url()), "ecosystems": ["PyPI"]},
+        }),
+    );
 }
 
 fn responses_validate(store: Arc<dyn Store>) {
@@ -247,7 +233,7 @@ fn responses_validate(store: Arc<dyn Store>) {
     let base = layers[0].clone();
     let py = python_layer();
     let py_digest = clair_types::Digest::sha256_of(&py).to_string();
-    let blobs = layer_server(&[base.clone()]);
+    let blobs = layer_server(std::slice::from_ref(&base));
     blobs.put(&format!("/blobs/{py_digest}"), py);
     blobs.set(
         &format!("/blobs/{py_digest}"),

@@ -361,13 +361,15 @@ fn emit_update(updater: &str, u: Update, emit: &mut Emit<'_>) -> Result<(), ()> 
 /// `aws/normalizeseverity.go`): `low`, `medium`, `important`, `critical` as Amazon writes them.
 fn severity(alas: &str) -> clair_types::Severity {
     use clair_types::Severity;
-    match alas {
-        "low" => Severity::Low,
-        "medium" => Severity::Medium,
-        "important" => Severity::High,
-        "critical" => Severity::Critical,
-        _ => Severity::Unknown,
-    }
+    crate::feed::severity_in(
+        alas,
+        &[
+            ("low", Severity::Low),
+            ("medium", Severity::Medium),
+            ("important", Severity::High),
+            ("critical", Severity::Critical),
+        ],
+    )
 }
 
 #[cfg(test)]
@@ -377,16 +379,17 @@ mod tests {
     #[test]
     fn severity_as_clair_v4_normalizes_it() {
         use clair_types::Severity as S;
-        for (s, want) in [
-            ("low", S::Low),
-            ("medium", S::Medium),
-            ("important", S::High),
-            ("critical", S::Critical),
-            ("Important", S::Unknown),
-            ("", S::Unknown),
-        ] {
-            assert_eq!(severity(s), want, "{s:?}");
-        }
+        crate::feed::testing::check_severities(
+            severity,
+            &[
+                ("low", S::Low),
+                ("medium", S::Medium),
+                ("important", S::High),
+                ("critical", S::Critical),
+                ("Important", S::Unknown),
+                ("", S::Unknown),
+            ],
+        );
     }
 
     use super::*;

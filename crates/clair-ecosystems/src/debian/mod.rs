@@ -238,18 +238,19 @@ mod tests {
     #[test]
     fn urgency_as_clair_v4_normalizes_it() {
         use clair_types::Severity as S;
-        for (u, want) in [
-            ("unimportant", S::Low),
-            ("low", S::Medium),
-            ("Medium", S::High),
-            ("high", S::Critical),
-            ("not yet assigned", S::Unknown),
-            ("end-of-life", S::Unknown),
-            ("low**", S::Unknown),
-            ("", S::Unknown),
-        ] {
-            assert_eq!(severity(u), want, "{u:?}");
-        }
+        crate::feed::testing::check_severities(
+            severity,
+            &[
+                ("unimportant", S::Low),
+                ("low", S::Medium),
+                ("Medium", S::High),
+                ("high", S::Critical),
+                ("not yet assigned", S::Unknown),
+                ("end-of-life", S::Unknown),
+                ("low**", S::Unknown),
+                ("", S::Unknown),
+            ],
+        );
     }
 
     use super::*;

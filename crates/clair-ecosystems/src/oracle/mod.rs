@@ -117,13 +117,15 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
 /// Unknown.
 fn severity(elsa: &str) -> clair_types::Severity {
     use clair_types::Severity;
-    match elsa {
-        "LOW" => Severity::Low,
-        "MODERATE" => Severity::Medium,
-        "IMPORTANT" => Severity::High,
-        "CRITICAL" => Severity::Critical,
-        _ => Severity::Unknown,
-    }
+    crate::feed::severity_in(
+        elsa,
+        &[
+            ("LOW", Severity::Low),
+            ("MODERATE", Severity::Medium),
+            ("IMPORTANT", Severity::High),
+            ("CRITICAL", Severity::Critical),
+        ],
+    )
 }
 
 #[cfg(test)]
@@ -133,16 +135,17 @@ mod tests {
     #[test]
     fn severity_as_clair_v4_normalizes_it() {
         use clair_types::Severity as S;
-        for (s, want) in [
-            ("LOW", S::Low),
-            ("MODERATE", S::Medium),
-            ("IMPORTANT", S::High),
-            ("CRITICAL", S::Critical),
-            ("N/A", S::Unknown),
-            ("moderate", S::Unknown),
-        ] {
-            assert_eq!(severity(s), want, "{s:?}");
-        }
+        crate::feed::testing::check_severities(
+            severity,
+            &[
+                ("LOW", S::Low),
+                ("MODERATE", S::Medium),
+                ("IMPORTANT", S::High),
+                ("CRITICAL", S::Critical),
+                ("N/A", S::Unknown),
+                ("moderate", S::Unknown),
+            ],
+        );
     }
 
     use super::*;

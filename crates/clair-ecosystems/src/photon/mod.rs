@@ -119,13 +119,15 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
 /// `photon/normalizeseverity.go`).
 fn severity(advisory: &str) -> clair_types::Severity {
     use clair_types::Severity;
-    match advisory {
-        "Low" => Severity::Low,
-        "Moderate" => Severity::Medium,
-        "Important" => Severity::High,
-        "Critical" => Severity::Critical,
-        _ => Severity::Unknown,
-    }
+    crate::feed::severity_in(
+        advisory,
+        &[
+            ("Low", Severity::Low),
+            ("Moderate", Severity::Medium),
+            ("Important", Severity::High),
+            ("Critical", Severity::Critical),
+        ],
+    )
 }
 
 #[cfg(test)]
@@ -135,16 +137,17 @@ mod tests {
     #[test]
     fn severity_as_clair_v4_normalizes_it() {
         use clair_types::Severity as S;
-        for (s, want) in [
-            ("Low", S::Low),
-            ("Moderate", S::Medium),
-            ("Important", S::High),
-            ("Critical", S::Critical),
-            ("important", S::Unknown),
-            ("", S::Unknown),
-        ] {
-            assert_eq!(severity(s), want, "{s:?}");
-        }
+        crate::feed::testing::check_severities(
+            severity,
+            &[
+                ("Low", S::Low),
+                ("Moderate", S::Medium),
+                ("Important", S::High),
+                ("Critical", S::Critical),
+                ("important", S::Unknown),
+                ("", S::Unknown),
+            ],
+        );
     }
 
     use super::*;

@@ -43,15 +43,16 @@ mod tests {
     #[test]
     fn impact_as_clair_v4_normalizes_it() {
         use clair_types::Severity as S;
-        for (s, want) in [
-            ("Low", S::Low),
-            ("moderate", S::Medium),
-            ("Important", S::High),
-            ("CRITICAL", S::Critical),
-            ("None", S::Unknown),
-            ("", S::Unknown),
-        ] {
-            assert_eq!(severity(s), want, "{s:?}");
-        }
+        crate::feed::testing::check_severities(
+            severity,
+            &[
+                ("Low", S::Low),
+                ("moderate", S::Medium),
+                ("Important", S::High),
+                ("CRITICAL", S::Critical),
+                ("None", S::Unknown),
+                ("", S::Unknown),
+            ],
+        );
     }
 }

@@ -191,14 +191,16 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
 /// (`Untriaged`, none) Unknown.
 fn severity(advisory: &str) -> clair_types::Severity {
     use clair_types::Severity;
-    match advisory {
-        "Negligible" => Severity::Negligible,
-        "Low" => Severity::Low,
-        "Medium" => Severity::Medium,
-        "High" => Severity::High,
-        "Critical" => Severity::Critical,
-        _ => Severity::Unknown,
-    }
+    crate::feed::severity_in(
+        advisory,
+        &[
+            ("Negligible", Severity::Negligible),
+            ("Low", Severity::Low),
+            ("Medium", Severity::Medium),
+            ("High", Severity::High),
+            ("Critical", Severity::Critical),
+        ],
+    )
 }
 
 #[cfg(test)]
@@ -208,18 +210,19 @@ mod tests {
     #[test]
     fn severity_as_clair_v4_normalizes_it() {
         use clair_types::Severity as S;
-        for (s, want) in [
-            ("Negligible", S::Negligible),
-            ("Low", S::Low),
-            ("Medium", S::Medium),
-            ("High", S::High),
-            ("Critical", S::Critical),
-            ("Untriaged", S::Unknown),
-            ("medium", S::Unknown),
-            ("", S::Unknown),
-        ] {
-            assert_eq!(severity(s), want, "{s:?}");
-        }
+        crate::feed::testing::check_severities(
+            severity,
+            &[
+                ("Negligible", S::Negligible),
+                ("Low", S::Low),
+                ("Medium", S::Medium),
+                ("High", S::High),
+                ("Critical", S::Critical),
+                ("Untriaged", S::Unknown),
+                ("medium", S::Unknown),
+                ("", S::Unknown),
+            ],
+        );
     }
 
     use super::*;
