@@ -256,19 +256,12 @@ impl Loaded {
     }
 
     pub(crate) fn number_at(&self, path: &[&str]) -> Result<Option<u64>, Error> {
-        match self.value_at(path) {
-            None => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| self.field_err(path, format!("want a whole number, found {n}"))),
-            Some(Value::String(s)) if s.trim().parse::<u64>().is_ok() => {
-                Ok(s.trim().parse::<u64>().ok())
-            }
-            Some(other) => {
-                Err(self.field_err(path, format!("want a number, found {}", kind(other))))
-            }
-        }
+        self.int_at(path)?
+            .map(|n| {
+                u64::try_from(n)
+                    .map_err(|_| self.field_err(path, format!("want a whole number, found {n}")))
+            })
+            .transpose()
     }
 
     /// A signed whole number.
