@@ -275,6 +275,7 @@ impl Loaded {
                 path: self.path.clone(),
                 raw: item.clone(),
                 layout: self.layout,
+                dropins: Vec::new(),
             };
             let err = |e: Error| match e {
                 Error::Field {

@@ -194,6 +194,9 @@ pub struct Native {
     /// Its OSV-style range.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range: Option<VersionRange>,
+    /// Versions it names as affected (OSV `affected[].versions`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<String>,
     /// Its issue date as the feed wrote it, when that is not RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued: Option<String>,
@@ -346,6 +349,7 @@ impl Vuln {
                 version_scheme: v.version_scheme.clone(),
                 repository: v.repository.clone(),
                 range: v.range.clone(),
+                versions: v.versions.clone(),
                 issued: (!v.issued.is_empty() && issued != v.issued).then(|| v.issued.clone()),
             }),
         }
@@ -369,6 +373,7 @@ impl Vuln {
             version_scheme: String::new(),
             fixed_in_version: self.fixed_in_version.clone(),
             range: None,
+            versions: Vec::new(),
             arch: pkg.arch,
             module: pkg.module,
             repository: String::new(),
@@ -387,6 +392,7 @@ impl Vuln {
                 v.version_scheme = n.version_scheme.clone();
                 v.repository = n.repository.clone();
                 v.range = n.range.clone();
+                v.versions = n.versions.clone();
                 if let Some(i) = &n.issued {
                     v.issued = i.clone();
                 }
@@ -438,6 +444,8 @@ impl Vuln {
                 name: p.name.clone(),
                 version: p.version.clone(),
                 kind: p.kind.clone(),
+                normalized_version: p.normalized_version.clone(),
+                cpe: p.cpe.clone(),
                 ..Package::default()
             }),
             distribution: v.distribution.as_ref().map(|d| Distribution {
@@ -484,6 +492,8 @@ impl Vuln {
                 name: p.name.clone(),
                 version: p.version.clone(),
                 kind: p.kind.clone(),
+                normalized_version: p.normalized_version.clone(),
+                cpe: p.cpe.clone(),
             }),
             distribution: self.distribution.as_ref().map(Distribution::to_report),
             repository: self.repository.as_ref().map(Repo::to_report),
@@ -737,8 +747,10 @@ mod tests {
             range: Some(VersionRange {
                 introduced: "4.0".into(),
                 fixed: "4.2.1".into(),
-                last_affected: String::new(),
+                limit: "5".into(),
+                ..VersionRange::default()
             }),
+            versions: vec!["4.1.0".into()],
             arch: String::new(),
             module: String::new(),
             repository: String::new(),

@@ -93,7 +93,10 @@ pub struct AppState {
     pub work_dir: PathBuf,
     /// Deadline per request.
     pub timeout: Duration,
-    /// Set once vulnerability data is present (for `/readyz`).
+    /// How long clients may cache a vulnerability report (`Cache-Control: max-age`;
+    /// `matcher.cache_age`).
+    pub cache_age: Duration,
+    /// `/readyz`: set when the instance can answer (see [`AppState::required_updaters`]).
     pub ready: Arc<AtomicBool>,
     /// Clair v2 page tokens (`api.paginationkey`).
     pub page_key: pagination::PageKey,
@@ -106,7 +109,7 @@ pub struct AppState {
     /// Serve only GET and HEAD on the API.
     pub read_only: bool,
     /// Updaters this instance runs: `/readyz` waits until each has data (a successful run or
-    /// imported operations). Empty: ready once any vulnerability data is loaded.
+    /// imported operations). Empty (no updater runs here): ready once listening, as upstream.
     pub required_updaters: Vec<String>,
     /// Which part of Clair this server runs (the routes it serves).
     pub mode: clair_config::Mode,
@@ -135,7 +138,6 @@ impl AppState {
         } else {
             LiveIndex::empty(store.clone())
         };
-        let ready = !mode.matcher() || !live.current().is_empty();
         Ok(AppState {
             store,
             indexer: Arc::new(indexer),
@@ -149,7 +151,9 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             work_dir: std::env::temp_dir(),
             timeout: Duration::from_secs(900),
-            ready: Arc::new(AtomicBool::new(ready)),
+            cache_age: Duration::from_secs(6 * 3600),
+            // No updater required yet: ready as soon as a listener serves it.
+            ready: Arc::new(AtomicBool::new(true)),
             page_key: pagination::PageKey::from_config(None).map_err(Error::Config)?,
             required_updaters: Vec::new(),
             auth: None,
@@ -200,7 +204,7 @@ impl AppState {
 
     fn compute_ready(&self) -> clair_store::Result<bool> {
         if self.required_updaters.is_empty() {
-            return Ok(!self.live.current().is_empty());
+            return Ok(true);
         }
         let statuses = self.store.updater_status()?;
         let mut with_ops = std::collections::BTreeSet::new();
@@ -304,11 +308,11 @@ pub(crate) fn query_params(q: &Option<String>) -> std::collections::BTreeMap<Str
         .collect()
 }
 
-/// Run every parser of request input on `data`, for fuzzing: the v4 manifest, claircore's
-/// intra-service documents (affected-manifest requests and answers, update diffs and
-/// operations, as a remote service may send them), the v1 layer
-/// and vulnerability envelopes, layer URLs and redirect targets, page tokens, JWTs (jwtproxy
-/// and PSK) and JWKs. Never panics.
+/// Run every parser of request input on `data`, for fuzzing: the v4 manifest and `Accept`
+/// header, claircore's intra-service documents (affected-manifest requests and answers, update
+/// diffs and operations, as a remote service may send them), the v1 layer and vulnerability
+/// envelopes, layer URLs and redirect targets, page tokens, JWTs (jwtproxy and PSK) and JWKs.
+/// Never panics.
 pub fn parse_untrusted(data: &[u8]) {
     let _ = v4::parse_manifest_for_fuzz(data);
     claircore::parse_untrusted(data);
@@ -316,6 +320,7 @@ pub fn parse_untrusted(data: &[u8]) {
         let _ = v1::lower_keys(v);
     }
     let text = String::from_utf8_lossy(data);
+    let _ = v4::check_accept_for_fuzz(&text);
     let _ = clair_layer::fetch::check_url_for_fuzz(&text);
     // Tokens: jwtproxy's verifier (with a preshared key, no network) and the PSK check; JWKs
     // as a key server might answer.

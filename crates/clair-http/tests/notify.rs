@@ -138,8 +138,12 @@ fn flow(store: Arc<dyn Store>) {
         .iter()
         .find(|i| i.body["reason"] == "added")
         .unwrap();
-    assert_eq!(added.body["vulnerability"]["normalized_severity"], "High");
-    assert_eq!(added.body["vulnerability"]["severity"], "High");
+    // Debian urgency "high" is Critical in Clair v4's normalization.
+    assert_eq!(
+        added.body["vulnerability"]["normalized_severity"],
+        "Critical"
+    );
+    assert_eq!(added.body["vulnerability"]["severity"], "Critical");
     assert_eq!(added.body["manifest"], debian.as_str());
 
     // Delivery: the receiver fails twice, then takes it; delivered once, attempts counted.

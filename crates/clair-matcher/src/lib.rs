@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bundle;
+mod cancel;
 pub mod fetch;
 mod manager;
 pub mod matching;
@@ -17,6 +18,7 @@ pub mod notify;
 pub mod notify_source;
 pub mod updater;
 
+pub use cancel::Cancel;
 pub use fetch::{Http, HttpOptions, Validators};
 pub use manager::{NoUpdateProgress, Outcome, RunReport, UpdateManager, UpdateProgress, by_name};
 pub use matching::{Candidate, Decision, LiveIndex, MatchIndex, MatchStats, Namespaces, Verdict};

@@ -2,7 +2,9 @@
 //!
 //! - the shared data directory (`../shared/` beside the project root) and its EXPECTED.md;
 //! - ground-truth package lists of the shared images;
-//! - builders for small tar layers and OCI layouts, for tests of malformed input.
+//! - builders for small tar layers and OCI layouts, for tests of malformed input;
+//! - index reports of language packages, for matching tests without an image;
+//! - a generator and a tool runner for differential tests against real tools.
 #![forbid(unsafe_code)]
 #![allow(
     clippy::unwrap_used,
@@ -15,10 +17,33 @@ pub mod certs;
 pub mod http;
 pub mod keyregistry;
 pub mod oci;
+pub mod oracle;
 pub mod postgres;
+pub mod reports;
 pub mod tar;
 
 use std::path::PathBuf;
+
+/// Send SIGTERM to `child` and wait up to `within` for it to exit: its status and how long it
+/// took after the signal, or `None` when it is still running (it is then left running).
+pub fn sigterm(
+    child: &mut std::process::Child,
+    within: std::time::Duration,
+) -> Option<(std::process::ExitStatus, std::time::Duration)> {
+    let sent = std::time::Instant::now();
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -TERM {}", child.id());
+    while sent.elapsed() < within {
+        if let Some(st) = child.try_wait().expect("waiting for the child") {
+            return Some((st, sent.elapsed()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    None
+}
 
 /// The shared data directory beside the workspace root (`../shared`).
 ///
@@ -32,6 +57,14 @@ pub fn shared() -> PathBuf {
         p.display()
     );
     p
+}
+
+/// A TCP port free on 127.0.0.1 a moment ago, for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"))
 }
 
 /// `../shared/corpus/<rel>`.

@@ -259,7 +259,23 @@ fn update_runs_reports_and_moves_offline() {
     assert!(o.status.success(), "{}", stderr(&o));
     drop(server);
     let other = dir.path().join("offline.db");
+    // Unsigned: refused unless asked for.
     let o = clair_db(&["update", "import", bundle.to_str().unwrap()], &other);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("refused: it is not signed"),
+        "{}",
+        stderr(&o)
+    );
+    let o = clair_db(
+        &[
+            "update",
+            "import",
+            "--allow-unsigned",
+            bundle.to_str().unwrap(),
+        ],
+        &other,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("updated"));
     // A failing feed: exit code 1 and the error in the summary.
@@ -304,4 +320,33 @@ fn config_check_applies_env_overrides_and_redacts_secrets() {
     assert!(!out.contains(key) && !out.contains("s3cret"), "{out}");
     assert_eq!(with["config"]["psk"]["key"], "<redacted>");
     assert_eq!(with["warnings"], serde_json::json!([]));
+}
+
+/// `clair --version` names the commit it was built from (git here; CLAIR_BUILD_COMMIT or
+/// build-commit elsewhere, see build.rs), its features and target; `-V` is one line.
+#[test]
+fn version_names_the_commit() {
+    let long = stdout(&clair(&["--version"]));
+    assert!(
+        long.starts_with(&format!("clair {}\n", env!("CARGO_PKG_VERSION"))),
+        "{long}"
+    );
+    for field in ["commit:", "features:", "target:", "profile:", "rustc:"] {
+        assert!(long.contains(&format!("\n{field}")), "no {field} in {long}");
+    }
+    let head = Command::new("git")
+        .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(head) = head {
+        assert!(
+            long.contains(&format!("\ncommit:   {head} (")),
+            "{long} is not at {head}"
+        );
+    }
+    let short = stdout(&clair(&["-V"]));
+    assert_eq!(short.lines().count(), 1, "{short}");
+    assert!(short.contains(" ("), "{short}");
 }

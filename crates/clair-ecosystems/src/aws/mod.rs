@@ -13,7 +13,7 @@ use clair_matcher::{
 use clair_types::{PackageKind, Vulnerability};
 use quick_xml::events::Event;
 
-use crate::feed::{open, parse_error, severity};
+use crate::feed::{open, parse_error};
 
 /// Mirror lists per release.
 pub const DEFAULT_MIRRORS: [(&str, &str); 2] = [
@@ -357,9 +357,40 @@ fn emit_update(updater: &str, u: Update, emit: &mut Emit<'_>) -> Result<(), ()> 
     Ok(())
 }
 
+/// The normalized severity of an ALAS advisory's severity, exactly as Clair v4 (claircore
+/// `aws/normalizeseverity.go`): `low`, `medium`, `important`, `critical` as Amazon writes them.
+fn severity(alas: &str) -> clair_types::Severity {
+    use clair_types::Severity;
+    crate::feed::severity_in(
+        alas,
+        &[
+            ("low", Severity::Low),
+            ("medium", Severity::Medium),
+            ("important", Severity::High),
+            ("critical", Severity::Critical),
+        ],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use clair_types::Severity;
+
+    #[test]
+    fn severity_as_clair_v4_normalizes_it() {
+        use clair_types::Severity as S;
+        crate::feed::testing::check_severities(
+            severity,
+            &[
+                ("low", S::Low),
+                ("medium", S::Medium),
+                ("important", S::High),
+                ("critical", S::Critical),
+                ("Important", S::Unknown),
+                ("", S::Unknown),
+            ],
+        );
+    }
 
     use super::*;
     use crate::feed::testing::{fetched, vulns};
@@ -387,6 +418,25 @@ mod tests {
         let n = keys.len();
         keys.dedup();
         assert_eq!(keys.len(), n);
+    }
+
+    /// Updates and their package lists in any order give the same records.
+    #[test]
+    fn updateinfo_in_any_order() {
+        let text = String::from_utf8(crate::test_corpus::corpus_bytes(
+            "feeds/amazon/clair2-amazon_linux_2_updateinfo.xml",
+        ))
+        .unwrap();
+        let parse =
+            |t: &str| crate::feed::testing::vulns_of_text(t, |f, e| parse_updateinfo("aws", f, e));
+        let asis = parse(&text);
+        assert!(!asis.is_empty());
+        let reordered = crate::feed::testing::reverse_xml_children(
+            &text,
+            &["updates", "collection", "pkglist"],
+        );
+        assert_ne!(reordered, text);
+        assert_eq!(parse(&reordered), asis);
     }
 
     #[test]

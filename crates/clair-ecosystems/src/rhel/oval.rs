@@ -5,7 +5,8 @@ use std::path::Path;
 use clair_matcher::{Emit, FetchOutcome, FetchedFile, Http, Updater, UpdaterError, fetch_urls};
 use clair_types::{PackageKind, Vulnerability};
 
-use crate::feed::{each_oval_definition, send, severity};
+use super::severity;
+use crate::feed::{each_oval_definition, send};
 use crate::oval::{self, Definition, Index, Stopped, clauses, facts};
 
 /// Default location of Red Hat's OVAL v2 files.
@@ -38,6 +39,11 @@ impl Default for RhelOvalUpdater {
 impl Updater for RhelOvalUpdater {
     fn name(&self) -> &str {
         "rhel"
+    }
+
+    /// 2: a clause bounding a package twice keeps the lower fix (`oval::facts`).
+    fn version(&self) -> u32 {
+        2
     }
 
     fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
@@ -128,7 +134,6 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
                     package_kind: PackageKind::Binary,
                     version_scheme: "rpm".into(),
                     fixed_in_version: fact.fixed,
-                    range: None,
                     arch: fact.arch,
                     module: module.clone(),
                     repository: d.cpes.join(" "),
@@ -137,6 +142,7 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
                     description: d.description.clone(),
                     links: oval::links(d),
                     issued: oval::issued(&d.issued),
+                    ..Vulnerability::default()
                 },
             )?;
         }

@@ -12,10 +12,16 @@ use clair_matcher::{Http, NoUpdateProgress};
 use super::Global;
 use crate::cli::ServeArgs;
 
+/// How long shutdown waits for background threads once they are told to stop.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
+
 /// How often the matcher index checks for data another instance stored.
 const REFRESH_EVERY: Duration = Duration::from_secs(30);
 
 pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    if args.cpu_profile.is_some() || args.mem_profile.is_some() {
+        tracing::warn!("Clair's profiling flags are accepted and ignored");
+    }
     let cfg = match &g.config {
         Some(c) => {
             for w in c.warnings() {
@@ -38,11 +44,78 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         Some(c) => anyhow::anyhow!("config {}: {e}", c.path.display()),
         None => anyhow::anyhow!("{e}; give a config file with -config"),
     })?;
+    // clair-rs's own defaults (no config file) never open an unauthenticated API to the
+    // network; a Clair config that asks for it (a Clair v2 behind a separate jwtproxy, klar on
+    // a private network) is served as asked, loudly. Refused before waiting for any database.
+    let unauthenticated_public =
+        cfg.psk.is_none() && cfg.keyserver.is_none() && !is_loopback(&api_addr);
+    if unauthenticated_public && g.config.is_none() && !args.insecure_no_auth {
+        anyhow::bail!(
+            "refusing to serve {api_addr} without authentication: configure auth.psk, \
+             auth.keyserver or a jwtproxy verifier in a config file, listen on a loopback \
+             address (--addr 127.0.0.1:6060), or pass --insecure-no-auth"
+        );
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    // SIGTERM or SIGINT, from the start: it ends the wait for the database, cancels updater
+    // downloads and stops the servers.
+    let shutdown = clair_matcher::Cancel::new();
+    let (signalled_tx, signalled) = tokio::sync::watch::channel(false);
+    {
+        let shutdown = shutdown.clone();
+        rt.spawn(async move {
+            match terminated().await {
+                Ok(()) => {
+                    tracing::info!("shutting down: finishing requests in flight");
+                    shutdown.cancel();
+                    let _ = signalled_tx.send(true);
+                }
+                // The signals keep their default action (the process ends at once); the
+                // sender stays open, so nothing reads this as a shutdown.
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGTERM and SIGINT cannot be handled");
+                    let _open = signalled_tx;
+                    std::future::pending::<()>().await;
+                }
+            }
+        });
+    }
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let wait = move || {
+        let mut rx = rx.clone();
+        async move {
+            let _ = rx.wait_for(|v| *v).await;
+        }
+    };
+    // The introspection listener first: /readyz answers "not ready" while the database is
+    // waited for and the vulnerability data loads.
+    let introspection_router = Arc::new(std::sync::OnceLock::new());
+    let introspection = match &introspection_addr {
+        Some(addr) => {
+            let l = rt.block_on(bind(addr))?;
+            Some(rt.spawn(clair_http::serve_listener(
+                l,
+                clair_http::health::starting_router(introspection_router.clone()),
+                wait(),
+            )))
+        }
+        None => None,
+    };
     // Each service its own section's database; --db or CLAIR_DATABASE_SOURCE over all.
-    let store = g.open_store(match &g.db {
+    let source = match &g.db {
         Some(db) => db.clone(),
         None => cfg.database_for(mode).to_string(),
-    })?;
+    };
+    let Some(store) = g.store_waiting(source, &shutdown)? else {
+        let _ = tx.send(true);
+        if let Some(t) = introspection {
+            rt.block_on(t).context("introspection server")??;
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
     if mode == clair_config::Mode::Combo && g.db.is_none() {
         let d = &cfg.databases;
         if d.indexer != d.matcher || d.indexer != d.notifier {
@@ -63,11 +136,15 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let fetch = FetchOptions {
         allow_link_local: cfg.allow_link_local_layers,
         ca_pem: security.outgoing_ca.clone(),
+        insecure_tls: args.insecure_tls,
         ..FetchOptions::default()
     };
+    if args.insecure_tls {
+        tracing::warn!("layer downloads do not verify TLS certificates (-insecure-tls)");
+    }
     let mut state = AppState::for_mode(store.clone(), fetch, mode)
         .context("loading the vulnerability data into memory")?
-        .with_index_concurrency(cfg.index_concurrency)
+        .with_index_concurrency(cfg.index_concurrency.unwrap_or(0))
         .with_pagination_key(cfg.pagination_key.as_deref())?;
     if let Some(addr) = &remote.indexer
         && mode == clair_config::Mode::Matcher
@@ -78,6 +155,7 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         ));
     }
     state.timeout = cfg.timeout;
+    state.cache_age = cfg.cache_age;
     state.read_only = args.read_only || cfg.read_only;
     if let Some(p) = &cfg.psk {
         state.auth = Some(clair_http::auth::Psk::new(&p.key, &p.iss).map_err(anyhow::Error::msg)?);
@@ -92,16 +170,17 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         ks.tls = security.api_tls.is_some();
         state.keyserver = Some(Arc::new(ks));
     }
-    if state.auth.is_none()
-        && state.keyserver.is_none()
-        && !args.insecure_no_auth
-        && !is_loopback(&api_addr)
-    {
-        anyhow::bail!(
-            "refusing to serve {api_addr} without authentication: configure auth.psk, \
-             auth.keyserver or a jwtproxy verifier, listen on a loopback address \
-             (--addr 127.0.0.1:6060), or pass --insecure-no-auth"
+    if unauthenticated_public {
+        tracing::warn!(
+            addr = %api_addr,
+            "THE API IS SERVED WITHOUT AUTHENTICATION on a non-loopback address: anyone who \
+             reaches it can index, delete and read reports (set auth.psk, or a jwtproxy \
+             verifier, to require tokens)"
         );
+        state
+            .metrics
+            .unauthenticated_public
+            .store(true, Ordering::SeqCst);
     }
     tracing::info!(
         %mode,
@@ -269,16 +348,22 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     }
     let interval = cfg.updater_interval;
     if mode.matcher() && !args.no_updaters && !interval.is_zero() {
-        let m = super::update::manager_on(store.clone(), g, Http::default(), args.keep)?;
+        let m = super::update::manager_on(store.clone(), g, Http::default(), args.keep)?
+            .with_cancel(shutdown.clone());
         state.required_updaters = m.updaters().iter().map(|u| u.name().to_string()).collect();
         let ready = state.refresh().context("reading the updater status")?;
         tracing::debug!(rebuilt = ready, "readiness checked");
         let st = state.clone();
         let stop = stop.clone();
+        let shutdown = shutdown.clone();
         threads.push(std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
                 let started = std::time::Instant::now();
-                for r in m.run(None, &NoUpdateProgress) {
+                let reports = m.run(None, &NoUpdateProgress);
+                if shutdown.is_cancelled() {
+                    break;
+                }
+                for r in reports {
                     tracing::info!(updater = %r.updater, outcome = ?r.outcome, "update run");
                     // In matcher mode the notifier service polls for this operation.
                     if mode == clair_config::Mode::Combo
@@ -332,18 +417,7 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         }));
     }
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     let result = rt.block_on(async move {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        let wait = move || {
-            let mut rx = rx.clone();
-            async move {
-                let _ = rx.wait_for(|v| *v).await;
-            }
-        };
         let mut servers = tokio::task::JoinSet::new();
         let api = clair_http::api_router(state.clone());
         let api_listener = bind(&api_addr).await?;
@@ -375,25 +449,24 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 wait(),
             ));
         }
-        if let Some(addr) = &introspection_addr {
-            let l = bind(addr).await?;
-            servers.spawn(clair_http::serve_listener(
-                l,
-                clair_http::health::introspection_router(state.clone()),
-                wait(),
-            ));
+        // Every listener is bound: the introspection server answers for real from now on.
+        let _ = introspection_router.set(clair_http::health::introspection_router(state.clone()));
+        if let Some(t) = introspection {
+            servers.spawn(async move {
+                t.await
+                    .unwrap_or_else(|e| Err(clair_http::Error::Config(e.to_string())))
+            });
         }
         let sqs = sqs.map(|s| tokio::spawn(clair_sqs::run(state.clone(), s, wait())));
         let signal = async {
+            let mut signalled = signalled;
             #[cfg(unix)]
             {
                 use tokio::signal::unix::{SignalKind, signal};
-                let mut term = signal(SignalKind::terminate())?;
                 let mut hup = signal(SignalKind::hangup())?;
                 loop {
                     tokio::select! {
-                        _ = tokio::signal::ctrl_c() => break,
-                        _ = term.recv() => break,
+                        _ = signalled.wait_for(|v| *v) => break,
                         _ = hup.recv() => {
                             // SIGHUP: read the certificates and keys again.
                             for t in &reloadable {
@@ -407,13 +480,12 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 }
             }
             #[cfg(not(unix))]
-            tokio::signal::ctrl_c().await?;
+            let _ = signalled.wait_for(|v| *v).await;
             Ok::<(), std::io::Error>(())
         };
         tokio::select! {
             r = signal => {
                 r.context("waiting for signals")?;
-                tracing::info!("shutting down: finishing requests in flight");
             }
             Some(r) = servers.join_next() => {
                 // A server stopped on its own: that is an error.
@@ -430,8 +502,17 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         Ok::<(), anyhow::Error>(())
     });
     stop.store(true, Ordering::SeqCst);
-    for t in threads {
-        let _ = t.join();
+    shutdown.cancel();
+    // Cancelled work ends within moments; what may not (a matcher index being rebuilt, a
+    // webhook call) only reads, or is recorded when it ends, so it is left to the exit after a
+    // short wait. Nothing commits half: an open transaction rolls back when the process ends.
+    let deadline = std::time::Instant::now() + SHUTDOWN_WAIT;
+    while threads.iter().any(|t| !t.is_finished()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let running = threads.iter().filter(|t| !t.is_finished()).count();
+    if running > 0 {
+        tracing::info!(threads = running, "exiting with background work unfinished");
     }
     result?;
     Ok(ExitCode::SUCCESS)
@@ -450,6 +531,21 @@ fn intraservice_key(cfg: &clair_config::ServeConfig) -> anyhow::Result<Option<Ar
         .decode(b64.trim())
         .with_context(|| format!("{field} is not base64"))?;
     Ok(Some(Arc::new(key)))
+}
+
+/// SIGTERM or SIGINT.
+async fn terminated() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
 }
 
 /// Whether `addr` (`host:port`) only listens on the loopback interface.
