@@ -15,6 +15,7 @@ pub mod auth;
 pub use clair_layer::fetch;
 pub mod health;
 pub mod jwtproxy;
+pub mod limit;
 pub mod metrics;
 pub mod pagination;
 pub mod tls;
@@ -82,8 +83,8 @@ pub struct AppState {
     pub fetcher: Arc<Fetcher>,
     /// Layer downloads for the Clair v2 API (any 2xx counts).
     pub fetcher_v1: Arc<Fetcher>,
-    /// Indexing requests handled at once (more get 429); `None`: unlimited.
-    pub index_slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// The one indexing limit of the v4 API, the v2 API and the SQS receiver.
+    pub index_limit: Arc<limit::IndexLimit>,
     /// Request and domain metrics.
     pub metrics: Arc<Metrics>,
     /// Where layer downloads go (a temporary directory per request inside it).
@@ -123,7 +124,10 @@ impl AppState {
                 ..fetch.clone()
             })),
             fetcher: Arc::new(Fetcher::new(fetch)),
-            index_slots: None,
+            index_limit: Arc::new(limit::IndexLimit::new(
+                limit::default_concurrency(),
+                limit::default_concurrency(),
+            )),
             metrics: Arc::new(Metrics::default()),
             work_dir: std::env::temp_dir(),
             timeout: Duration::from_secs(900),
@@ -143,9 +147,20 @@ impl AppState {
         Ok(self)
     }
 
-    /// Limit concurrent indexing requests (0: unlimited).
+    /// Limit concurrent indexing jobs to `n` with as many more waiting, as Clair's
+    /// `indexer.index_report_request_concurrency`: 0 is upstream's default (four per core),
+    /// a value too large for a semaphore (a negative setting) means unlimited.
     pub fn with_index_concurrency(mut self, n: usize) -> AppState {
-        self.index_slots = (n > 0).then(|| Arc::new(tokio::sync::Semaphore::new(n)));
+        let n = if n == 0 {
+            limit::default_concurrency()
+        } else {
+            n
+        };
+        self.index_limit = Arc::new(if n >= tokio::sync::Semaphore::MAX_PERMITS {
+            limit::IndexLimit::unlimited()
+        } else {
+            limit::IndexLimit::new(n, n)
+        });
         self
     }
 

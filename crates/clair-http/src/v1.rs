@@ -63,7 +63,14 @@ impl IntoResponse for V1Error {
             tracing::error!(status = self.0.as_u16(), message = %self.1, "v1 request failed");
         }
         let body = serde_json::json!({"Error": {"Message": self.1}});
-        write(self.0, &body, false)
+        let mut resp = write(self.0, &body, false);
+        if self.0 == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::limit::RETRY_AFTER_SECS),
+            );
+        }
+        resp
     }
 }
 
@@ -258,10 +265,21 @@ async fn post_layer(
     body: Bytes,
 ) -> Result<Response, V1Error> {
     let gzip = wants_gzip(&headers);
+    let permit = s.index_limit.acquire().await.map_err(|_| {
+        s.metrics.index_limited.fetch_add(1, Ordering::Relaxed);
+        V1Error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many indexing requests at once; retry later".into(),
+        )
+    })?;
     let st = s.clone();
-    let echo = tokio::task::spawn_blocking(move || index_layer(&st, &body))
-        .await
-        .map_err(join_err)??;
+    // The permit is held by the work itself, which outlives a dropped handler.
+    let echo = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        index_layer(&st, &body)
+    })
+    .await
+    .map_err(join_err)??;
     Ok(write(
         StatusCode::CREATED,
         &serde_json::json!({ "Layer": echo }),

@@ -79,7 +79,7 @@ impl IntoResponse for ApiError {
             tracing::error!(status = self.status.as_u16(), message = %self.message, "request failed");
         }
         let body = serde_json::json!({"code": code, "message": self.message});
-        (
+        let mut resp = (
             self.status,
             [
                 (
@@ -93,7 +93,14 @@ impl IntoResponse for ApiError {
             ],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::limit::RETRY_AFTER_SECS),
+            );
+        }
+        resp
     }
 }
 
@@ -322,20 +329,23 @@ async fn index_inner(s: AppState, headers: HeaderMap, body: Bytes) -> Result<Res
             ));
         }
     }
-    let _permit = match &s.index_slots {
-        Some(sem) => Some(sem.clone().try_acquire_owned().map_err(|_| {
-            ApiError::with_status(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many indexing requests at once; retry later",
-            )
-        })?),
-        None => None,
-    };
+    let permit = s.index_limit.acquire().await.map_err(|_| {
+        s.metrics.index_limited.fetch_add(1, Ordering::Relaxed);
+        ApiError::with_status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many indexing requests at once; retry later",
+        )
+    })?;
     let digest = manifest.hash.clone();
     let st = s.clone();
-    let report = tokio::task::spawn_blocking(move || index_blocking(&st, manifest))
-        .await
-        .map_err(join_err)??;
+    // The permit moves into the work: it is released when indexing ends, not when this
+    // handler is dropped (client gone, deadline).
+    let report = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        index_blocking(&st, manifest)
+    })
+    .await
+    .map_err(join_err)??;
     s.metrics.index_reports.fetch_add(1, Ordering::Relaxed);
     let body = serde_json::to_string(&report).map_err(|e| ApiError::internal(e.to_string()))?;
     let mut resp = json_response(StatusCode::CREATED, "application/json", body);
