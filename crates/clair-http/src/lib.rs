@@ -18,6 +18,7 @@ pub mod jwtproxy;
 pub mod limit;
 pub mod metrics;
 pub mod pagination;
+pub mod report_cache;
 pub mod tls;
 pub mod v1;
 pub mod v1_notifications;
@@ -106,6 +107,11 @@ pub struct AppState {
     /// Updaters this instance runs: `/readyz` waits until each has data (a successful run or
     /// imported operations). Empty: ready once any vulnerability data is loaded.
     pub required_updaters: Vec<String>,
+    /// Serialized and compressed reports ([`report_cache`]).
+    pub report_cache: Arc<report_cache::ReportCache>,
+    /// The latest enrichment operations as of the last [`AppState::refresh`] (part of the
+    /// data generation of vulnerability reports).
+    pub enrichment_generation: Arc<std::sync::RwLock<String>>,
 }
 
 impl AppState {
@@ -115,6 +121,7 @@ impl AppState {
             .with_cache(Arc::new(clair_store::StoreCache::new(store.clone())));
         let live = LiveIndex::new(store.clone())?;
         let ready = !live.current().is_empty();
+        let enrichment_generation = enrichment_generation(store.as_ref())?;
         Ok(AppState {
             store,
             indexer: Arc::new(indexer),
@@ -138,7 +145,25 @@ impl AppState {
             keyserver: None,
             jwt: None,
             read_only: false,
+            report_cache: Arc::new(report_cache::ReportCache::default()),
+            enrichment_generation: Arc::new(std::sync::RwLock::new(enrichment_generation)),
         })
+    }
+
+    /// Cache up to `bytes` of encoded reports (0: none).
+    pub fn with_report_cache_bytes(mut self, bytes: usize) -> AppState {
+        self.report_cache = Arc::new(report_cache::ReportCache::new(bytes));
+        self
+    }
+
+    /// What the vulnerability data of reports made with `idx` is: its vulnerability
+    /// operations and the enrichment operations of the last refresh.
+    pub fn data_generation(&self, idx: &clair_matcher::MatchIndex) -> String {
+        let enrich = match self.enrichment_generation.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        format!("{}|{enrich}", idx.generation())
     }
 
     /// Use this page-token key (`api.paginationkey`; `None`: random for this process).
@@ -168,6 +193,11 @@ impl AppState {
     /// Returns whether it was rebuilt.
     pub fn refresh(&self) -> clair_store::Result<bool> {
         let changed = self.live.refresh()?;
+        let enrich = enrichment_generation(self.store.as_ref())?;
+        match self.enrichment_generation.write() {
+            Ok(mut g) => *g = enrich,
+            Err(poisoned) => *poisoned.into_inner() = enrich,
+        }
         let ready = self.compute_ready()?;
         self.ready.store(ready, Ordering::SeqCst);
         Ok(changed)
@@ -194,6 +224,20 @@ impl AppState {
                     .any(|s| &s.updater == u && s.last_success.is_some())
         }))
     }
+}
+
+/// A marker of the latest enrichment operation of each updater.
+fn enrichment_generation(store: &dyn Store) -> clair_store::Result<String> {
+    let mut latest = std::collections::BTreeMap::new();
+    // Newest first: the first seen per updater is its latest.
+    for op in store.update_operations(clair_store::OpKind::Enrichment, None)? {
+        latest.entry(op.updater).or_insert(op.id);
+    }
+    Ok(latest
+        .iter()
+        .map(|(u, id)| format!("{u}={id}"))
+        .collect::<Vec<_>>()
+        .join(","))
 }
 
 /// The main API router (Clair v4 routes and the Clair v2 API under `/v1`), with request

@@ -29,6 +29,7 @@ use clair_types::{Digest, IndexReport, Severity};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
+use crate::report_cache::{self, CacheKey, Reply};
 
 /// The engine version Clair v2 reports (`IndexedByVersion`).
 pub const ENGINE_VERSION: i64 = 3;
@@ -89,6 +90,21 @@ pub(crate) fn bad(msg: impl Into<String>) -> V1Error {
 
 pub(crate) fn join_err(e: tokio::task::JoinError) -> V1Error {
     V1Error(StatusCode::INTERNAL_SERVER_ERROR, format!("worker: {e}"))
+}
+
+impl From<tokio::task::JoinError> for V1Error {
+    fn from(e: tokio::task::JoinError) -> Self {
+        join_err(e)
+    }
+}
+
+impl From<std::io::Error> for V1Error {
+    fn from(e: std::io::Error) -> Self {
+        V1Error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding a response: {e}"),
+        )
+    }
 }
 
 /// Clair v2's `writeResponse`: JSON with a trailing newline, `Server: clair`, gzip when asked.
@@ -416,19 +432,54 @@ async fn get_layer(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, V1Error> {
-    let gzip = wants_gzip(&headers);
     let with_vulns = flag(&query, "vulnerabilities");
     let with_features = with_vulns || flag(&query, "features");
-    let st = s.clone();
-    let layer =
-        tokio::task::spawn_blocking(move || layer_view(&st, &name, with_features, with_vulns))
+    if !with_features {
+        let st = s.clone();
+        let layer = tokio::task::spawn_blocking(move || layer_view(&st, &name, false, false))
             .await
             .map_err(join_err)??;
-    Ok(write(
-        StatusCode::OK,
-        &serde_json::json!({ "Layer": layer }),
-        gzip,
-    ))
+        return Ok(write(
+            StatusCode::OK,
+            &serde_json::json!({ "Layer": layer }),
+            wants_gzip(&headers),
+        ));
+    }
+    // Features (and vulnerabilities) are cached: named by the layer chain's digests and, with
+    // vulnerabilities, the matcher's data generation.
+    let st = s.clone();
+    let n = name.clone();
+    let chain = tokio::task::spawn_blocking(move || chain(&st, &n))
+        .await
+        .map_err(join_err)??;
+    let mut validator: String = chain
+        .iter()
+        .map(|l| format!("{}={} ", l.name, l.digest))
+        .collect();
+    if with_vulns {
+        validator.push_str(&s.data_generation(&s.live.current()));
+    }
+    let key = CacheKey {
+        key: format!(
+            "v1/layers/{name}?{}",
+            if with_vulns { "vulnerabilities" } else { "features" }
+        ),
+        validator,
+    };
+    let reply = Reply {
+        status: StatusCode::OK,
+        content_type: "application/json;charset=utf-8",
+        headers: vec![(header::SERVER, HeaderValue::from_static("clair"))],
+        etag: true,
+    };
+    report_cache::serve(&s.report_cache.clone(), &headers, key, reply, move || {
+        let layer = layer_view(&s, &name, with_features, with_vulns)?;
+        let mut body = serde_json::to_vec(&serde_json::json!({ "Layer": layer }))
+            .map_err(|e| V1Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        body.push(b'\n');
+        Ok(body)
+    })
+    .await
 }
 
 /// The layer's ancestry, base first.

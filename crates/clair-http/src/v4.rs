@@ -23,6 +23,7 @@ use clair_types::{Digest, IndexReport, IndexState};
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::report_cache::{self, CacheKey, Reply};
 
 /// Largest manifest body accepted.
 const MAX_BODY: usize = 4 << 20;
@@ -112,6 +113,18 @@ impl From<clair_store::Error> for ApiError {
 
 fn join_err(e: tokio::task::JoinError) -> ApiError {
     ApiError::internal(format!("worker: {e}"))
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        join_err(e)
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        ApiError::internal(format!("encoding a response: {e}"))
+    }
 }
 
 /// The v4 routes.
@@ -431,26 +444,44 @@ async fn get_index_report(
 ) -> Result<Response, ApiError> {
     let ct = check_accept(&headers, "index_report")?;
     let digest = parse_digest(&digest)?;
+    let version = report_version(&s, &digest).await?;
+    // Clair's ETag here is the indexer state the report was made in.
+    let state = version.rsplit_once('@').map_or("", |(st, _)| st).to_string();
+    if if_none_match(&headers, &state) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag(&state))]).into_response());
+    }
+    let mut extra = Vec::new();
+    if let Ok(v) = HeaderValue::from_str(&etag(&state)) {
+        extra.push((header::ETAG, v));
+    }
+    let key = CacheKey {
+        key: format!("index_report/{digest}"),
+        validator: version,
+    };
+    let reply = Reply {
+        status: StatusCode::OK,
+        content_type: ct,
+        headers: extra,
+        etag: false,
+    };
+    let store = s.store.clone();
+    report_cache::serve(&s.report_cache, &headers, key, reply, move || {
+        let stored = store
+            .get_index_report(&digest)?
+            .ok_or_else(|| ApiError::not_found(format!("no index report for {digest}")))?;
+        serde_json::to_vec(&stored.report).map_err(|e| ApiError::internal(e.to_string()))
+    })
+    .await
+}
+
+/// The stored index report's version (404 when there is none).
+async fn report_version(s: &AppState, digest: &Digest) -> Result<String, ApiError> {
     let store = s.store.clone();
     let d = digest.clone();
-    let stored = tokio::task::spawn_blocking(move || store.get_index_report(&d))
+    tokio::task::spawn_blocking(move || store.index_report_version(&d))
         .await
         .map_err(join_err)??
-        .ok_or_else(|| ApiError::not_found(format!("no index report for {digest}")))?;
-    if if_none_match(&headers, &stored.state) {
-        return Ok((
-            StatusCode::NOT_MODIFIED,
-            [(header::ETAG, etag(&stored.state))],
-        )
-            .into_response());
-    }
-    let body =
-        serde_json::to_string(&stored.report).map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut resp = json_response(StatusCode::OK, ct, body);
-    if let Ok(v) = HeaderValue::from_str(&etag(&stored.state)) {
-        resp.headers_mut().insert(header::ETAG, v);
-    }
-    Ok(resp)
+        .ok_or_else(|| ApiError::not_found(format!("no index report for {digest}")))
 }
 
 async fn delete_one(
@@ -504,10 +535,28 @@ async fn vulnerability_report(
 ) -> Result<Response, ApiError> {
     let ct = check_accept(&headers, "vulnerability_report")?;
     let digest = parse_digest(&digest)?;
-    let st = s.clone();
-    let report = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let stored = st
-            .store
+    let version = report_version(&s, &digest).await?;
+    // The matcher index this report is made with, and the data generation that names it.
+    let idx = s.live.current();
+    let key = CacheKey {
+        key: format!("vulnerability_report/{digest}"),
+        validator: format!("{version}|{}", s.data_generation(&idx)),
+    };
+    let reply = Reply {
+        status: StatusCode::OK,
+        content_type: ct,
+        headers: vec![(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("max-age=300"),
+        )],
+        etag: true,
+    };
+    s.metrics
+        .vulnerability_reports
+        .fetch_add(1, Ordering::Relaxed);
+    let store = s.store.clone();
+    report_cache::serve(&s.report_cache, &headers, key, reply, move || {
+        let stored = store
             .get_index_report(&digest)?
             .ok_or_else(|| ApiError::not_found(format!("no index report for {digest}")))?;
         if stored.report.state != IndexState::IndexFinished {
@@ -516,25 +565,11 @@ async fn vulnerability_report(
                 stored.report.state
             )));
         }
-        let (mut vr, _) = st
-            .live
-            .current()
-            .report(&stored.report, &EcosystemNamespaces);
-        clair_matcher::matching::add_cvss(&mut vr, st.store.as_ref())?;
-        Ok(vr)
+        let (mut vr, _) = idx.report(&stored.report, &EcosystemNamespaces);
+        clair_matcher::matching::add_cvss(&mut vr, store.as_ref())?;
+        serde_json::to_vec(&vr).map_err(|e| ApiError::internal(e.to_string()))
     })
     .await
-    .map_err(join_err)??;
-    s.metrics
-        .vulnerability_reports
-        .fetch_add(1, Ordering::Relaxed);
-    let body = serde_json::to_string(&report).map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut resp = json_response(StatusCode::OK, ct, body);
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("max-age=300"),
-    );
-    Ok(resp)
 }
 
 fn parse_uuid(what: &str, s: &str) -> Result<uuid::Uuid, ApiError> {

@@ -398,6 +398,19 @@ impl Store for SqliteStore {
         })
     }
 
+    fn index_report_version(&self, manifest: &Digest) -> Result<Option<String>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT state, updated FROM manifest WHERE digest = ?1")
+                .and_then(|mut st| {
+                    st.query_row([manifest.as_str()], |r| {
+                        Ok(format!("{}@{}", r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                    })
+                    .optional()
+                })
+                .map_err(self.err())
+        })
+    }
+
     fn delete_manifests(&self, manifests: &[Digest]) -> Result<Vec<Digest>> {
         self.write(|tx| {
             let mut deleted = Vec::new();

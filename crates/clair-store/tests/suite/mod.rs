@@ -121,11 +121,19 @@ pub fn index_reports(s: Arc<dyn Store>) {
     assert_eq!(got.report, report(&m1));
     assert_eq!(got.layers, layers);
     assert_eq!(got.state, "state-a");
-    // Replace: new state, new layers.
+    let v1 = s.index_report_version(&m1).unwrap().expect("a version");
+    assert_eq!(s.index_report_version(&m1).unwrap().as_ref(), Some(&v1));
+    // Replace: new state, new layers, and a new version (even in the same state).
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    s.put_index_report(&report(&m1), &layers[1..], "state-a")
+        .unwrap();
+    let v2 = s.index_report_version(&m1).unwrap().expect("a version");
+    assert_ne!(v1, v2, "rewriting a report changes its version");
     s.put_index_report(&report(&m1), &layers[1..], "state-b")
         .unwrap();
     let got = s.get_index_report(&m1).unwrap().unwrap();
     assert_eq!((got.state.as_str(), got.layers.len()), ("state-b", 1));
+    assert_ne!(s.index_report_version(&m1).unwrap(), Some(v2));
     let mut all = vec![m1.clone(), m2.clone()];
     all.sort();
     assert_eq!(s.manifests().unwrap(), all);
@@ -134,6 +142,7 @@ pub fn index_reports(s: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(gone, vec![m1.clone()]);
     assert!(s.get_index_report(&m1).unwrap().is_none());
+    assert_eq!(s.index_report_version(&m1).unwrap(), None);
     assert_eq!(s.manifests().unwrap(), vec![m2]);
 }
 
