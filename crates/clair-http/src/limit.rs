@@ -151,7 +151,11 @@ mod tests {
             drop(first);
             assert_eq!(second.await.ok(), Some(Ok(())));
             assert_eq!(l.waiting(), 0);
-            assert_eq!(l.running(), 0, "the second's permit was dropped with its task");
+            assert_eq!(
+                l.running(),
+                0,
+                "the second's permit was dropped with its task"
+            );
         });
     }
 

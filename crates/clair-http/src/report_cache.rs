@@ -185,7 +185,8 @@ pub struct CacheKey {
 impl CacheKey {
     /// The strong entity tag of the identity body; encoded bodies append `-gzip`/`-zstd`.
     pub fn etag(&self) -> String {
-        let d = clair_types::Digest::sha256_of(format!("{}\n{}", self.key, self.validator).as_bytes());
+        let d =
+            clair_types::Digest::sha256_of(format!("{}\n{}", self.key, self.validator).as_bytes());
         let hex = d.hex();
         format!("\"{}\"", &hex[..hex.len().min(32)])
     }
@@ -326,10 +327,10 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// 304 for a matching `If-None-Match`.
-    pub fn not_modified(&self, key: &CacheKey) -> Response {
+    /// 304 for a matching `If-None-Match`, with the ETag a full answer in `enc` would have.
+    pub fn not_modified(&self, key: &CacheKey, enc: Encoding) -> Response {
         let mut resp = StatusCode::NOT_MODIFIED.into_response();
-        self.add_headers(&mut resp, key, Encoding::Identity, false);
+        self.add_headers(&mut resp, key, enc, false);
         resp
     }
 
@@ -377,10 +378,10 @@ where
     F: FnOnce() -> Result<Vec<u8>, E> + Send + 'static,
     E: From<tokio::task::JoinError> + From<std::io::Error> + Send + 'static,
 {
-    if key.not_modified(headers) {
-        return Ok(reply.not_modified(&key));
-    }
     let enc = Encoding::negotiate(headers);
+    if key.not_modified(headers) {
+        return Ok(reply.not_modified(&key, enc));
+    }
     if let Some(body) = cache.get(&key, enc) {
         return Ok(reply.body(&key, enc, body));
     }
@@ -474,12 +475,19 @@ mod tests {
         c.put(&key("b", "v"), Encoding::Identity, body());
         assert!(c.get(&key("a", "v"), Encoding::Identity).is_some());
         c.put(&key("c", "v"), Encoding::Identity, body());
-        assert!(c.get(&key("b", "v"), Encoding::Identity).is_none(), "b was oldest");
+        assert!(
+            c.get(&key("b", "v"), Encoding::Identity).is_none(),
+            "b was oldest"
+        );
         assert!(c.get(&key("a", "v"), Encoding::Identity).is_some());
         assert!(c.get(&key("c", "v"), Encoding::Identity).is_some());
         assert_eq!(c.bytes(), 200);
         // Bigger than the whole budget: not cached.
-        c.put(&key("d", "v"), Encoding::Identity, Bytes::from(vec![0; 300]));
+        c.put(
+            &key("d", "v"),
+            Encoding::Identity,
+            Bytes::from(vec![0; 300]),
+        );
         assert_eq!(c.bytes(), 200);
     }
 
@@ -488,7 +496,10 @@ mod tests {
         let k = key("r/1", "gen-1");
         let base = k.etag();
         assert_eq!(base.len(), 34);
-        assert_eq!(k.etag_for(Encoding::Gzip), format!("{}-gzip\"", &base[..33]));
+        assert_eq!(
+            k.etag_for(Encoding::Gzip),
+            format!("{}-gzip\"", &base[..33])
+        );
         let hm = |v: String| {
             let mut m = HeaderMap::new();
             m.insert(header::IF_NONE_MATCH, HeaderValue::from_str(&v).unwrap());

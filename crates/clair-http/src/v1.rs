@@ -462,7 +462,11 @@ async fn get_layer(
     let key = CacheKey {
         key: format!(
             "v1/layers/{name}?{}",
-            if with_vulns { "vulnerabilities" } else { "features" }
+            if with_vulns {
+                "vulnerabilities"
+            } else {
+                "features"
+            }
         ),
         validator,
     };

@@ -446,7 +446,10 @@ async fn get_index_report(
     let digest = parse_digest(&digest)?;
     let version = report_version(&s, &digest).await?;
     // Clair's ETag here is the indexer state the report was made in.
-    let state = version.rsplit_once('@').map_or("", |(st, _)| st).to_string();
+    let state = version
+        .rsplit_once('@')
+        .map_or("", |(st, _)| st)
+        .to_string();
     if if_none_match(&headers, &state) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag(&state))]).into_response());
     }

@@ -258,8 +258,8 @@ impl Pipeline {
             clair_http::v1::index_layer(&st, &body)
         })
         .await
-            .map_err(|e| Error::Worker(e.to_string()))?
-            .map_err(|e| layer_err(&layer.name, e))?;
+        .map_err(|e| Error::Worker(e.to_string()))?
+        .map_err(|e| layer_err(&layer.name, e))?;
         tracing::info!(layer = %layer.name, "layer indexed");
         let (Some(client), Some(topic)) = (&self.reports, &self.settings.report_topic) else {
             return Ok(());

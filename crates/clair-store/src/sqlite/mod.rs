@@ -403,7 +403,11 @@ impl Store for SqliteStore {
             c.prepare_cached("SELECT state, updated FROM manifest WHERE digest = ?1")
                 .and_then(|mut st| {
                     st.query_row([manifest.as_str()], |r| {
-                        Ok(format!("{}@{}", r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                        Ok(format!(
+                            "{}@{}",
+                            r.get::<_, String>(0)?,
+                            r.get::<_, i64>(1)?
+                        ))
                     })
                     .optional()
                 })
