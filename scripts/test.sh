@@ -4,7 +4,8 @@
 #   scripts/test.sh
 #
 # Installs what the tests need when it is missing, then: rustfmt check, clippy (warnings are
-# errors), every test of the workspace, and a build of the fuzz targets.
+# errors), every test of the workspace, each benchmark script in its quick mode, and a build of
+# the fuzz targets.
 # Environment: CLAIR_SKIP_INSTALL=1 skips installing anything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,9 @@ command -v htpasswd >/dev/null || need_debs+=(apache2-utils)
 command -v openssl >/dev/null || need_debs+=(openssl)
 # RabbitMQ for AMQP notification delivery (crates/clair-http/tests/amqp.rs).
 [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || need_debs+=(rabbitmq-server)
+# The benchmark scripts' quick runs: wrk (scripts/bench-serve.py) and GNU time (peak RSS).
+command -v wrk >/dev/null || need_debs+=(wrk)
+[[ -x /usr/bin/time ]] || need_debs+=(time)
 if [[ ${#need_debs[@]} -gt 0 && "${CLAIR_SKIP_INSTALL:-0}" != 1 ]]; then
     log "installing Debian packages: ${need_debs[*]}"
     SUDO=""; [[ $EUID -ne 0 ]] && SUDO="sudo"
@@ -69,6 +73,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test"
 # PostgreSQL tests skip (saying why) only outside CI; CI=true makes a missing server a failure.
 cargo test --workspace --locked
+
+# Every benchmark script once in its quick mode (small inputs, one run, nothing written), so a
+# change that breaks one fails here rather than on the next person to measure.
+for bench in scripts/bench-*.py; do
+    log "$bench --quick"
+    python3 "$bench" --quick >/dev/null
+done
 
 log "fuzz targets build"
 scripts/fuzz.sh build

@@ -321,9 +321,20 @@ pub(crate) fn query_params(q: &Option<String>) -> std::collections::BTreeMap<Str
 
 /// Run every parser of request input on `data`, for fuzzing: the v4 manifest, the v1 layer
 /// and vulnerability envelopes, layer URLs and redirect targets, page tokens, JWTs (jwtproxy
-/// and PSK) and JWKs. Never panics.
+/// and PSK), JWKs, and the `Accept-Encoding` and `If-None-Match` headers. Never panics.
 pub fn parse_untrusted(data: &[u8]) {
     let _ = v4::parse_manifest_for_fuzz(data);
+    if let Ok(v) = axum::http::HeaderValue::from_bytes(data) {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(axum::http::header::ACCEPT_ENCODING, v.clone());
+        h.insert(axum::http::header::IF_NONE_MATCH, v);
+        let _ = report_cache::Encoding::negotiate(&h);
+        let key = report_cache::CacheKey {
+            key: "fuzz".into(),
+            validator: "v".into(),
+        };
+        let _ = key.not_modified(&h);
+    }
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
         let _ = v1::lower_keys(v);
     }
