@@ -170,16 +170,17 @@ end
 def wrk(base, paths, work, seconds, connections, gzip=True):
     headers = '{["Accept-Encoding"]="gzip"}' if gzip else "{}"
     lua = work / f"wrk-{len(paths)}-{int(gzip)}.lua"
-    lua.write_text(WRK_LUA.replace("PATHS", "{" + ",".join(json.dumps(p) for p in paths) + "}")
+    lua.write_text(WRK_LUA.replace("PATHS", ",".join(json.dumps(p) for p in paths))
                    .replace("HEADERS", headers))
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(lua), base],
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(lua), base]
+    out = subprocess.run(cmd,
                          capture_output=True, text=True)
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
             r = json.loads(line[7:])
             r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
             return r
-    sys.exit(f"wrk failed:\n{out.stdout}\n{out.stderr}")
+    sys.exit(f"{' '.join(cmd)} failed:\n{out.stdout}\n{out.stderr}")
 
 
 def pct(values, p):
