@@ -7,10 +7,11 @@
 //! the v4 API, 503 on the v2 API). The SQS receiver waits for a slot instead of refusing: its
 //! messages stay in the queue meanwhile.
 //!
-//! A slot is held by an [`IndexPermit`], which the handler moves into the blocking task that
-//! does the work: when the client goes away or the request deadline fires, the handler future
-//! is dropped but the work goes on in the blocking pool, and so does its slot until the work
-//! ends. A request dropped while it waits leaves the queue at once.
+//! A slot is held by an [`IndexPermit`], which the handler moves into the thread that does the
+//! work ([`run`]): when the client goes away or the request deadline fires, the handler future
+//! is dropped but the work goes on, and so does its slot until the work ends. A request
+//! dropped while it waits leaves the queue at once. Indexing threads run at a lower CPU
+//! priority than the threads answering requests, so reports stay fast while layers are read.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -124,6 +125,32 @@ impl IndexLimit {
     }
 }
 
+/// Nice value of indexing threads: below the threads that answer requests, so reports stay
+/// fast while layers are read (the kernel gives a nice-10 thread about a tenth of the CPU of a
+/// nice-0 one that wants it).
+const INDEX_NICE: i32 = 10;
+
+/// Run indexing work on a thread of its own, at a lower CPU priority than the threads that
+/// answer requests, holding `permit` until the work ends (whatever happens to the awaiting
+/// future). Errors: the thread could not start or panicked.
+pub async fn run<T: Send + 'static>(
+    permit: IndexPermit,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("clair-index".into())
+        .spawn(move || {
+            let _permit = permit;
+            // Best effort: without the right to change priorities the work runs as is.
+            let _ =
+                rustix::process::setpriority_process(Some(rustix::thread::gettid()), INDEX_NICE);
+            let _ = tx.send(work());
+        })?;
+    rx.await
+        .map_err(|_| std::io::Error::other("the indexing thread stopped without an answer"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +201,26 @@ mod tests {
             assert!(again.is_err(), "queued (not refused) and timed out");
             drop(held);
             assert!(l.acquire().await.is_ok());
+        });
+    }
+
+    #[test]
+    fn work_runs_at_a_lower_priority_and_keeps_its_slot() {
+        rt().block_on(async {
+            let l = IndexLimit::new(1, 0);
+            let permit = l.acquire().await.unwrap();
+            let (go, wait) = std::sync::mpsc::channel::<()>();
+            let work = run(permit, move || {
+                let _ = wait.recv();
+                rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
+            });
+            let work = tokio::spawn(work);
+            tokio::task::yield_now().await;
+            assert_eq!(l.running(), 1);
+            assert!(l.acquire().await.is_err(), "busy while the work runs");
+            go.send(()).unwrap();
+            assert_eq!(work.await.unwrap().unwrap(), INDEX_NICE);
+            assert_eq!(l.running(), 0);
         });
     }
 

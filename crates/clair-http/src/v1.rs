@@ -100,10 +100,7 @@ impl From<tokio::task::JoinError> for V1Error {
 
 impl From<std::io::Error> for V1Error {
     fn from(e: std::io::Error) -> Self {
-        V1Error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("encoding a response: {e}"),
-        )
+        V1Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
     }
 }
 
@@ -290,12 +287,7 @@ async fn post_layer(
     })?;
     let st = s.clone();
     // The permit is held by the work itself, which outlives a dropped handler.
-    let echo = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        index_layer(&st, &body)
-    })
-    .await
-    .map_err(join_err)??;
+    let echo = crate::limit::run(permit, move || index_layer(&st, &body)).await??;
     Ok(write(
         StatusCode::CREATED,
         &serde_json::json!({ "Layer": echo }),

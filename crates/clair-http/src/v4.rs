@@ -123,7 +123,7 @@ impl From<tokio::task::JoinError> for ApiError {
 
 impl From<std::io::Error> for ApiError {
     fn from(e: std::io::Error) -> Self {
-        ApiError::internal(format!("encoding a response: {e}"))
+        ApiError::internal(e.to_string())
     }
 }
 
@@ -353,12 +353,7 @@ async fn index_inner(s: AppState, headers: HeaderMap, body: Bytes) -> Result<Res
     let st = s.clone();
     // The permit moves into the work: it is released when indexing ends, not when this
     // handler is dropped (client gone, deadline).
-    let report = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        index_blocking(&st, manifest)
-    })
-    .await
-    .map_err(join_err)??;
+    let report = crate::limit::run(permit, move || index_blocking(&st, manifest)).await??;
     s.metrics.index_reports.fetch_add(1, Ordering::Relaxed);
     let body = serde_json::to_string(&report).map_err(|e| ApiError::internal(e.to_string()))?;
     let mut resp = json_response(StatusCode::CREATED, "application/json", body);

@@ -253,13 +253,10 @@ impl Pipeline {
         };
         // The server's one indexing limit; the message waits in its queue meanwhile.
         let permit = self.state.index_limit.acquire_waiting().await;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            clair_http::v1::index_layer(&st, &body)
-        })
-        .await
-        .map_err(|e| Error::Worker(e.to_string()))?
-        .map_err(|e| layer_err(&layer.name, e))?;
+        clair_http::limit::run(permit, move || clair_http::v1::index_layer(&st, &body))
+            .await
+            .map_err(|e| Error::Worker(e.to_string()))?
+            .map_err(|e| layer_err(&layer.name, e))?;
         tracing::info!(layer = %layer.name, "layer indexed");
         let (Some(client), Some(topic)) = (&self.reports, &self.settings.report_topic) else {
             return Ok(());
