@@ -203,20 +203,24 @@ impl CacheKey {
     pub fn not_modified(&self, headers: &HeaderMap) -> bool {
         let base = self.etag();
         let base = base.trim_matches('"');
-        headers
-            .get_all(header::IF_NONE_MATCH)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
-            .any(|t| {
-                t == "*"
-                    || t.strip_suffix("-gzip")
-                        .or_else(|| t.strip_suffix("-zstd"))
-                        .unwrap_or(t)
-                        == base
-            })
+        if_none_match(headers).any(|t| {
+            t == "*"
+                || t.strip_suffix("-gzip")
+                    .or_else(|| t.strip_suffix("-zstd"))
+                    .unwrap_or(t)
+                    == base
+        })
     }
+}
+
+/// The entity tags an `If-None-Match` header lists, without quotes and weak markers.
+pub fn if_none_match(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
 }
 
 impl Default for ReportCache {

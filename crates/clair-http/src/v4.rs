@@ -223,13 +223,7 @@ fn etag(state: &str) -> String {
 }
 
 fn if_none_match(headers: &HeaderMap, state: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
-        .any(|t| t == state || t == "*")
+    report_cache::if_none_match(headers).any(|t| t == state || t == "*")
 }
 
 #[derive(Debug, Deserialize)]

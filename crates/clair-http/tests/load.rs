@@ -99,12 +99,7 @@ fn feed(v: Vec<Vulnerability>) -> impl Iterator<Item = Result<Vulnerability, Fee
 fn indexed(store: &Arc<dyn Store>, srv: &Server) -> String {
     let (hash, layers) = layered();
     let blobs = layer_server(&layers);
-    let r = call(
-        "POST",
-        &format!("{}/indexer/api/v1/index_report", srv.api),
-        &[],
-        Some(&manifest_json(&hash, &layers, blobs.url())),
-    );
+    let r = post_index(&srv.api, &manifest_json(&hash, &layers, blobs.url()));
     assert_eq!(r.status, 201, "{}", r.body);
     load_debian(store);
     srv.state.refresh().unwrap();
@@ -287,12 +282,7 @@ fn v1_layer_reports_are_cached_and_follow_the_data() {
         let body = serde_json::json!({"Layer": {
             "Name": name, "Path": oci.join("blobs/sha256").join(&d[7..]),
             "ParentName": parent, "Format": "Docker"}});
-        let r = call(
-            "POST",
-            &format!("{}/v1/layers", srv.api),
-            &[],
-            Some(&body.to_string()),
-        );
+        let r = post_v1_layer(&srv.api, &body);
         assert_eq!(r.status, 201, "{}", r.body);
         parent = name;
     }
@@ -363,14 +353,7 @@ fn limiter_under_cancelled_requests() {
         serde_json::json!({"hash": h, "layers": [{"hash": layers[0], "uri": format!("{}/blobs/{}", slow.url(), layers[0])}]})
             .to_string()
     };
-    let post = |body: &str| {
-        call(
-            "POST",
-            &format!("{}/indexer/api/v1/index_report", srv.api),
-            &[],
-            Some(body),
-        )
-    };
+    let post = |body: &str| post_index(&srv.api, body);
     // The first request's deadline fires while its layer download stalls: 503 to the client,
     // but the work, and its slot, go on.
     let started = Instant::now();
@@ -397,11 +380,9 @@ fn limiter_under_cancelled_requests() {
     let r = post(&manifest(other));
     assert_eq!(r.status, 429, "{}", r.body);
     assert_eq!(r.header("retry-after"), Some("10"));
-    let v1 = call(
-        "POST",
-        &format!("{}/v1/layers", srv.api),
-        &[],
-        Some(r#"{"Layer":{"Name":"x","Path":"/nonexistent","Format":"Docker"}}"#),
+    let v1 = post_v1_layer(
+        &srv.api,
+        &serde_json::json!({"Layer": {"Name": "x", "Path": "/nonexistent", "Format": "Docker"}}),
     );
     assert_eq!(v1.status, 503, "{}", v1.body);
     assert_eq!(v1.header("retry-after"), Some("10"));

@@ -370,6 +370,23 @@ impl LayerContents {
         self.files.values().map(|d| d.len() as u64).sum()
     }
 
+    /// The selected regular file at exactly `path` (no symlinks followed), in memory or large.
+    pub fn file_at(&self, path: &str) -> Option<FileRef<'_>> {
+        if let Some((k, v)) = self.large.get_key_value(path) {
+            return Some(FileRef {
+                path: k,
+                data: &[],
+                large: Some(v),
+            });
+        }
+        let (k, v) = self.files.get_key_value(path)?;
+        Some(FileRef {
+            path: k,
+            data: v,
+            large: None,
+        })
+    }
+
     fn resolve(&self, path: &str, follow_last: bool) -> Option<String> {
         resolve_in_root(path, follow_last, |p| {
             self.symlinks.get(p).map(String::as_str)
@@ -380,19 +397,7 @@ impl LayerContents {
 impl FileView for LayerContents {
     fn open(&self, path: &str) -> Option<FileRef<'_>> {
         let real = self.resolve(path, true)?;
-        if let Some((k, v)) = self.large.get_key_value(real.as_str()) {
-            return Some(FileRef {
-                path: k,
-                data: &[],
-                large: Some(v),
-            });
-        }
-        let (k, v) = self.files.get_key_value(real.as_str())?;
-        Some(FileRef {
-            path: k,
-            data: v,
-            large: None,
-        })
+        self.file_at(&real)
     }
 
     fn list_dir(&self, dir: &str) -> Vec<String> {

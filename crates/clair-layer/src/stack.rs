@@ -142,20 +142,7 @@ impl FileView for Stack<'_> {
         let Some(Node::File(i)) = self.nodes.get(real.as_str()) else {
             return None;
         };
-        let layer = self.layers[*i];
-        if let Some((k, v)) = layer.large.get_key_value(real.as_str()) {
-            return Some(FileRef {
-                path: k,
-                data: &[],
-                large: Some(v),
-            });
-        }
-        let (k, v) = layer.files.get_key_value(real.as_str())?;
-        Some(FileRef {
-            path: k,
-            data: v,
-            large: None,
-        })
+        self.layers[*i].file_at(&real)
     }
 
     fn list_dir(&self, dir: &str) -> Vec<String> {
