@@ -141,11 +141,13 @@ pub async fn run<T: Send + 'static>(
     std::thread::Builder::new()
         .name("clair-index".into())
         .spawn(move || {
-            let _permit = permit;
             // Best effort: without the right to change priorities the work runs as is.
             let _ =
                 rustix::process::setpriority_process(Some(rustix::thread::gettid()), INDEX_NICE);
-            let _ = tx.send(work());
+            let out = work();
+            // The slot is free before the answer is: whoever hears it may index again.
+            drop(permit);
+            let _ = tx.send(out);
         })?;
     rx.await
         .map_err(|_| std::io::Error::other("the indexing thread stopped without an answer"))
