@@ -199,14 +199,17 @@ def main():
                     help="CI mode: debug build, bookworm-layered, small feed, short runs, nothing written")
     ap.add_argument("--write")
     ap.add_argument("--keep-files")
+    ap.add_argument("--clair", help="a clair binary to run instead of building one")
     a = ap.parse_args()
     if a.quick:
         a.duration, a.manifests, a.feed_mb, a.write = 2, 20, 1, None
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
     profile = [] if a.quick else ["--release"]
-    subprocess.run(["cargo", "build", *profile, "--locked", "-q", "-p", "clair", "--bin", "clair"], cwd=ROOT, check=True)
-    clair = str(ROOT / "target" / ("debug" if a.quick else "release") / "clair")
+    if not a.clair:
+        subprocess.run(["cargo", "build", *profile, "--locked", "-q", "-p", "clair", "--bin", "clair"],
+                       cwd=ROOT, check=True)
+    clair = a.clair or str(ROOT / "target" / ("debug" if a.quick else "release") / "clair")
     name, layout, ref, truth = pick_image() if not a.quick else (
         "bookworm-layered", SHARED / "images/oci", "bookworm-layered", SHARED / "images/truth/bookworm-layered.dpkg.tsv")
     digest, layers = manifest_of(layout, ref)
