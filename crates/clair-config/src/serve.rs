@@ -536,7 +536,9 @@ impl Loaded {
                     },
                     database,
                     api_addr: format!("0.0.0.0:{port}"),
-                    health_addr: Some(format!("0.0.0.0:{health}")),
+                    // Clair v2's health port; without a Clair v2 file (clair-rs's own
+                    // defaults) health is served on the introspection address only.
+                    health_addr: (self.layout == Layout::V2).then(|| format!("0.0.0.0:{health}")),
                     introspection_addr: None,
                     timeout: self
                         .duration_at(&api("timeout"))?

@@ -29,6 +29,7 @@ use clair_types::{Digest, IndexReport, Severity};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
+use crate::report_cache::{self, CacheKey, Reply};
 
 /// The engine version Clair v2 reports (`IndexedByVersion`).
 pub const ENGINE_VERSION: i64 = 3;
@@ -63,7 +64,14 @@ impl IntoResponse for V1Error {
             tracing::error!(status = self.0.as_u16(), message = %self.1, "v1 request failed");
         }
         let body = serde_json::json!({"Error": {"Message": self.1}});
-        write(self.0, &body, false)
+        let mut resp = write(self.0, &body, false);
+        if self.0 == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::limit::RETRY_AFTER_SECS),
+            );
+        }
+        resp
     }
 }
 
@@ -82,6 +90,18 @@ pub(crate) fn bad(msg: impl Into<String>) -> V1Error {
 
 pub(crate) fn join_err(e: tokio::task::JoinError) -> V1Error {
     V1Error(StatusCode::INTERNAL_SERVER_ERROR, format!("worker: {e}"))
+}
+
+impl From<tokio::task::JoinError> for V1Error {
+    fn from(e: tokio::task::JoinError) -> Self {
+        join_err(e)
+    }
+}
+
+impl From<std::io::Error> for V1Error {
+    fn from(e: std::io::Error) -> Self {
+        V1Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
 }
 
 /// Clair v2's `writeResponse`: JSON with a trailing newline, `Server: clair`, gzip when asked.
@@ -258,10 +278,16 @@ async fn post_layer(
     body: Bytes,
 ) -> Result<Response, V1Error> {
     let gzip = wants_gzip(&headers);
+    let permit = s.index_limit.acquire().await.map_err(|_| {
+        s.metrics.index_limited.fetch_add(1, Ordering::Relaxed);
+        V1Error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many indexing requests at once; retry later".into(),
+        )
+    })?;
     let st = s.clone();
-    let echo = tokio::task::spawn_blocking(move || index_layer(&st, &body))
-        .await
-        .map_err(join_err)??;
+    // The permit is held by the work itself, which outlives a dropped handler.
+    let echo = crate::limit::run(permit, move || index_layer(&st, &body)).await??;
     Ok(write(
         StatusCode::CREATED,
         &serde_json::json!({ "Layer": echo }),
@@ -398,19 +424,58 @@ async fn get_layer(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, V1Error> {
-    let gzip = wants_gzip(&headers);
     let with_vulns = flag(&query, "vulnerabilities");
     let with_features = with_vulns || flag(&query, "features");
-    let st = s.clone();
-    let layer =
-        tokio::task::spawn_blocking(move || layer_view(&st, &name, with_features, with_vulns))
+    if !with_features {
+        let st = s.clone();
+        let layer = tokio::task::spawn_blocking(move || layer_view(&st, &name, false, false))
             .await
             .map_err(join_err)??;
-    Ok(write(
-        StatusCode::OK,
-        &serde_json::json!({ "Layer": layer }),
-        gzip,
-    ))
+        return Ok(write(
+            StatusCode::OK,
+            &serde_json::json!({ "Layer": layer }),
+            wants_gzip(&headers),
+        ));
+    }
+    // Features (and vulnerabilities) are cached: named by the layer chain's digests and, with
+    // vulnerabilities, the matcher's data generation.
+    let st = s.clone();
+    let n = name.clone();
+    let chain = tokio::task::spawn_blocking(move || chain(&st, &n))
+        .await
+        .map_err(join_err)??;
+    let mut validator: String = chain
+        .iter()
+        .map(|l| format!("{}={} ", l.name, l.digest))
+        .collect();
+    if with_vulns {
+        validator.push_str(&s.data_generation(&s.live.current()));
+    }
+    let key = CacheKey {
+        key: format!(
+            "v1/layers/{name}?{}",
+            if with_vulns {
+                "vulnerabilities"
+            } else {
+                "features"
+            }
+        ),
+        validator,
+    };
+    let reply = Reply {
+        status: StatusCode::OK,
+        content_type: "application/json;charset=utf-8",
+        headers: vec![(header::SERVER, HeaderValue::from_static("clair"))],
+        etag: true,
+    };
+    report_cache::serve(&s.report_cache.clone(), &headers, key, reply, move || {
+        let layer = layer_view(&s, &name, with_features, with_vulns)?;
+        let mut body = serde_json::to_vec(&serde_json::json!({ "Layer": layer }))
+            .map_err(|e| V1Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        body.push(b'\n');
+        Ok(body)
+    })
+    .await
 }
 
 /// The layer's ancestry, base first.

@@ -251,7 +251,9 @@ impl Pipeline {
             status: e.status().as_u16(),
             message: e.message().to_string(),
         };
-        tokio::task::spawn_blocking(move || clair_http::v1::index_layer(&st, &body))
+        // The server's one indexing limit; the message waits in its queue meanwhile.
+        let permit = self.state.index_limit.acquire_waiting().await;
+        clair_http::limit::run(permit, move || clair_http::v1::index_layer(&st, &body))
             .await
             .map_err(|e| Error::Worker(e.to_string()))?
             .map_err(|e| layer_err(&layer.name, e))?;

@@ -67,6 +67,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn put_index_report(&self, report: &IndexReport, layers: &[Digest], state: &str) -> Result<()>;
     /// A manifest's index report.
     fn get_index_report(&self, manifest: &Digest) -> Result<Option<StoredReport>>;
+    /// A cheap marker of a manifest's stored index report that changes whenever the report is
+    /// written again (`None`: no report), for caches of what is computed from it.
+    fn index_report_version(&self, manifest: &Digest) -> Result<Option<String>>;
     /// Delete manifests and their reports; returns those that existed. Layer results stay
     /// (they are content addressed and may be shared).
     fn delete_manifests(&self, manifests: &[Digest]) -> Result<Vec<Digest>>;

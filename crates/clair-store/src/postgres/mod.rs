@@ -549,6 +549,16 @@ impl Store for PgStore {
         })
     }
 
+    fn index_report_version(&self, manifest: &Digest) -> Result<Option<String>> {
+        self.run(|c| {
+            Ok(c.query_opt(
+                "SELECT state, updated FROM manifest WHERE digest = $1",
+                &[&manifest.as_str()],
+            )?
+            .map(|row| format!("{}@{}", row.get::<_, String>(0), row.get::<_, i64>(1))))
+        })
+    }
+
     fn get_index_report(&self, manifest: &Digest) -> Result<Option<StoredReport>> {
         self.run(|c| {
             let Some(row) = c.query_opt(

@@ -178,27 +178,139 @@ impl SqliteStore {
         Ok(v)
     }
 
-    fn write_feed<T>(
-        &self,
-        updater: &str,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
-    ) -> Result<T> {
-        self.write(f).map_err(|e| match e {
-            Error::Sqlite {
-                source: rusqlite::Error::ToSqlConversionFailure(cause),
-                path,
-            } => match cause.downcast::<FeedAbort>() {
-                Ok(abort) => Error::Aborted {
-                    updater: updater.to_string(),
-                    message: abort.0.to_string(),
-                },
-                Err(cause) => Error::Sqlite {
-                    path,
-                    source: rusqlite::Error::ToSqlConversionFailure(cause),
-                },
+    /// Start an update operation that readers cannot see yet (kind `staging`): records are
+    /// linked to it batch by batch, each batch a short write transaction, so feed parsing
+    /// never holds the writer; [`Self::publish`] makes it visible in one statement.
+    fn stage(&self, updater: &str, fingerprint: &str, kind: OpKind) -> Result<Staged> {
+        let id = Uuid::new_v4();
+        let (seq, first_new) = self.write(|tx| {
+            let first_new: i64 = tx.query_row(
+                &format!("SELECT COALESCE(MAX(id), 0) FROM {}", kind_table(kind)),
+                [],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "INSERT INTO update_operation (id, updater, kind, fingerprint, date) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id.to_string(), updater, STAGING, fingerprint, micros(jiff::Timestamp::now())],
+            )?;
+            Ok((tx.last_insert_rowid(), first_new))
+        })?;
+        Ok(Staged {
+            seq,
+            first_new,
+            op: UpdateOperation {
+                id,
+                updater: updater.to_string(),
+                kind,
+                fingerprint: fingerprint.to_string(),
+                date: jiff::Timestamp::now(),
             },
-            other => other,
         })
+    }
+
+    /// Store one batch of vulnerabilities and link them to the staged operation.
+    fn stage_vulnerabilities(
+        &self,
+        seq: i64,
+        batch: &mut Vec<(String, Vulnerability, String)>,
+    ) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO vuln (hash, updater, name, namespace, package_name, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (hash) DO NOTHING",
+            )?;
+            let mut get = tx.prepare_cached("SELECT id FROM vuln WHERE hash = ?1")?;
+            let mut link =
+                tx.prepare_cached("INSERT OR IGNORE INTO uo_vuln (uo, vuln) VALUES (?1, ?2)")?;
+            for (hash, v, data) in batch.iter() {
+                ins.execute(params![
+                    hash,
+                    v.updater,
+                    v.name,
+                    v.namespace,
+                    v.package_name,
+                    data
+                ])?;
+                let id: i64 = get.query_row([hash], |r| r.get(0))?;
+                link.execute(params![seq, id])?;
+            }
+            Ok(())
+        })?;
+        batch.clear();
+        Ok(())
+    }
+
+    /// Store one batch of enrichment records and link them to the staged operation.
+    fn stage_enrichments(
+        &self,
+        seq: i64,
+        updater: &str,
+        batch: &mut Vec<(String, Vec<String>, String, String)>,
+    ) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO enrichment (hash, updater, tags, data) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (hash) DO NOTHING",
+            )?;
+            let mut get = tx.prepare_cached("SELECT id FROM enrichment WHERE hash = ?1")?;
+            let mut tag = tx.prepare_cached(
+                "INSERT OR IGNORE INTO enrichment_tag (enrichment, tag) VALUES (?1, ?2)",
+            )?;
+            let mut link = tx.prepare_cached(
+                "INSERT OR IGNORE INTO uo_enrich (uo, enrichment) VALUES (?1, ?2)",
+            )?;
+            for (hash, tags, tags_json, data) in batch.iter() {
+                ins.execute(params![hash, updater, tags_json, data])?;
+                let id: i64 = get.query_row([hash], |r| r.get(0))?;
+                for t in tags {
+                    tag.execute(params![id, t])?;
+                }
+                link.execute(params![seq, id])?;
+            }
+            Ok(())
+        })?;
+        batch.clear();
+        Ok(())
+    }
+
+    /// Make a staged operation visible (one short transaction), or, when staging failed,
+    /// remove it and the records only it referenced.
+    fn publish(&self, staged: &mut Staged, result: Result<()>) -> Result<UpdateOperation> {
+        let kind = staged.op.kind;
+        if let Err(e) = result {
+            let table = kind_table(kind);
+            let link = match kind {
+                OpKind::Vulnerability => "uo_vuln WHERE uo_vuln.vuln",
+                OpKind::Enrichment => "uo_enrich WHERE uo_enrich.enrichment",
+            };
+            let cleanup = self.write(|tx| {
+                tx.execute("DELETE FROM update_operation WHERE seq = ?1", [staged.seq])?;
+                tx.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE id > ?1 AND NOT EXISTS (SELECT 1 FROM {link} = {table}.id)"
+                    ),
+                    [staged.first_new],
+                )
+            });
+            if let Err(c) = cleanup {
+                tracing::warn!(updater = %staged.op.updater, error = %c, "removing a failed staged update");
+            }
+            return Err(e);
+        }
+        staged.op.date = jiff::Timestamp::now();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE update_operation SET kind = ?2, date = ?3 WHERE seq = ?1",
+                params![staged.seq, kind.as_str(), micros(staged.op.date)],
+            )
+        })?;
+        Ok(staged.op.clone())
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -251,24 +363,34 @@ fn op_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UpdateOperation> {
     })
 }
 
-/// A feed error, carried out of the transaction closure (which rolls it back).
-#[derive(Debug)]
-struct FeedAbort(crate::FeedError);
+/// The kind of an update operation still being staged (invisible to readers).
+const STAGING: &str = "staging";
+/// Records written per staging transaction: small enough that a writer waiting behind one
+/// waits milliseconds, large enough that a 300k-record feed takes a few dozen transactions.
+const STAGE_BATCH: usize = 4000;
+/// Staged operations older than this are left over by a process that died while updating.
+const STALE_STAGING_HOURS: i64 = 24;
 
-impl std::fmt::Display for FeedAbort {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+/// An update operation being staged.
+struct Staged {
+    seq: i64,
+    /// Records of its kind with a larger id were inserted after staging began.
+    first_new: i64,
+    op: UpdateOperation,
+}
+
+fn kind_table(kind: OpKind) -> &'static str {
+    match kind {
+        OpKind::Vulnerability => "vuln",
+        OpKind::Enrichment => "enrichment",
     }
 }
 
-impl std::error::Error for FeedAbort {}
-
-fn abort(e: crate::FeedError) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(Box::new(FeedAbort(e)))
-}
-
-fn json_err(e: serde_json::Error) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+fn aborted(updater: &str, e: &crate::FeedError) -> Error {
+    Error::Aborted {
+        updater: updater.to_string(),
+        message: e.to_string(),
+    }
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
@@ -395,6 +517,23 @@ impl Store for SqliteStore {
                 layers,
                 state,
             }))
+        })
+    }
+
+    fn index_report_version(&self, manifest: &Digest) -> Result<Option<String>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT state, updated FROM manifest WHERE digest = ?1")
+                .and_then(|mut st| {
+                    st.query_row([manifest.as_str()], |r| {
+                        Ok(format!(
+                            "{}@{}",
+                            r.get::<_, String>(0)?,
+                            r.get::<_, i64>(1)?
+                        ))
+                    })
+                    .optional()
+                })
+                .map_err(self.err())
         })
     }
 
@@ -541,36 +680,23 @@ impl Store for SqliteStore {
         fingerprint: &str,
         vulnerabilities: Feed<'_, Vulnerability>,
     ) -> Result<UpdateOperation> {
-        let op = UpdateOperation {
-            id: Uuid::new_v4(),
-            updater: updater.to_string(),
-            kind: OpKind::Vulnerability,
-            fingerprint: fingerprint.to_string(),
-            date: jiff::Timestamp::now(),
-        };
-        self.write_feed(updater, |tx| {
-            tx.execute(
-                "INSERT INTO update_operation (id, updater, kind, fingerprint, date) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![op.id.to_string(), updater, op.kind.as_str(), fingerprint, micros(op.date)],
-            )?;
-            let seq = tx.last_insert_rowid();
-            let mut ins = tx.prepare(
-                "INSERT INTO vuln (hash, updater, name, namespace, package_name, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (hash) DO NOTHING",
-            )?;
-            let mut get = tx.prepare("SELECT id FROM vuln WHERE hash = ?1")?;
-            let mut link = tx.prepare("INSERT OR IGNORE INTO uo_vuln (uo, vuln) VALUES (?1, ?2)")?;
+        let mut staged = self.stage(updater, fingerprint, OpKind::Vulnerability)?;
+        let result = (|| {
+            let mut batch = Vec::with_capacity(STAGE_BATCH);
             for v in vulnerabilities {
-                let v = v.map_err(abort)?;
-                let hash = v.fingerprint();
-                let data = serde_json::to_string(&v).map_err(json_err)?;
-                ins.execute(params![hash.hex(), v.updater, v.name, v.namespace, v.package_name, data])?;
-                let id: i64 = get.query_row([hash.hex()], |r| r.get(0))?;
-                link.execute(params![seq, id])?;
+                let v = v.map_err(|e| aborted(updater, &e))?;
+                let data = serde_json::to_string(&v).map_err(|e| Error::Decode {
+                    what: format!("vulnerability {} of {updater}", v.name),
+                    message: e.to_string(),
+                })?;
+                batch.push((v.fingerprint().hex().to_string(), v, data));
+                if batch.len() == STAGE_BATCH {
+                    self.stage_vulnerabilities(staged.seq, &mut batch)?;
+                }
             }
-            Ok(())
-        })?;
-        Ok(op)
+            self.stage_vulnerabilities(staged.seq, &mut batch)
+        })();
+        self.publish(&mut staged, result)
     }
 
     fn update_operations(
@@ -700,11 +826,15 @@ impl Store for SqliteStore {
     fn gc(&self, keep: usize) -> Result<GcStats> {
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);
         self.write(|tx| {
+            // Operations being staged are not counted; ones a dead process left are removed.
+            let stale = micros(jiff::Timestamp::now())
+                - STALE_STAGING_HOURS * 3600 * 1_000_000;
             let operations = tx.execute(
                 "DELETE FROM update_operation WHERE seq IN (
                    SELECT seq FROM (SELECT seq, ROW_NUMBER() OVER (PARTITION BY kind, updater ORDER BY seq DESC) AS rn
-                                    FROM update_operation) WHERE rn > ?1)",
-                [keep],
+                                    FROM update_operation WHERE kind != ?3) WHERE rn > ?1)
+                   OR (kind = ?3 AND date < ?2)",
+                params![keep, stale, STAGING],
             )?;
             let vulnerabilities = tx.execute(
                 "DELETE FROM vuln WHERE NOT EXISTS (SELECT 1 FROM uo_vuln WHERE uo_vuln.vuln = vuln.id)",
@@ -758,41 +888,26 @@ impl Store for SqliteStore {
         fingerprint: &str,
         records: Feed<'_, EnrichmentRecord>,
     ) -> Result<UpdateOperation> {
-        let op = UpdateOperation {
-            id: Uuid::new_v4(),
-            updater: updater.to_string(),
-            kind: OpKind::Enrichment,
-            fingerprint: fingerprint.to_string(),
-            date: jiff::Timestamp::now(),
-        };
-        self.write_feed(updater, |tx| {
-            tx.execute(
-                "INSERT INTO update_operation (id, updater, kind, fingerprint, date) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![op.id.to_string(), updater, op.kind.as_str(), fingerprint, micros(op.date)],
-            )?;
-            let seq = tx.last_insert_rowid();
-            let mut ins = tx.prepare(
-                "INSERT INTO enrichment (hash, updater, tags, data) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (hash) DO NOTHING",
-            )?;
-            let mut get = tx.prepare("SELECT id FROM enrichment WHERE hash = ?1")?;
-            let mut tag = tx.prepare("INSERT OR IGNORE INTO enrichment_tag (enrichment, tag) VALUES (?1, ?2)")?;
-            let mut link = tx.prepare("INSERT OR IGNORE INTO uo_enrich (uo, enrichment) VALUES (?1, ?2)")?;
+        let mut staged = self.stage(updater, fingerprint, OpKind::Enrichment)?;
+        let result = (|| {
+            let mut batch = Vec::with_capacity(STAGE_BATCH);
             for r in records {
-                let r = r.map_err(abort)?;
-                let tags = serde_json::to_string(&r.tags).map_err(json_err)?;
-                let data = serde_json::to_string(&r.data).map_err(json_err)?;
+                let r = r.map_err(|e| aborted(updater, &e))?;
+                let encode = |e: serde_json::Error| Error::Decode {
+                    what: format!("enrichment record of {updater}"),
+                    message: e.to_string(),
+                };
+                let tags = serde_json::to_string(&r.tags).map_err(encode)?;
+                let data = serde_json::to_string(&r.data).map_err(encode)?;
                 let hash = Digest::sha256_of(format!("{updater}\n{tags}\n{data}").as_bytes());
-                ins.execute(params![hash.hex(), updater, tags, data])?;
-                let id: i64 = get.query_row([hash.hex()], |r| r.get(0))?;
-                for t in &r.tags {
-                    tag.execute(params![id, t])?;
+                batch.push((hash.hex().to_string(), r.tags, tags, data));
+                if batch.len() == STAGE_BATCH {
+                    self.stage_enrichments(staged.seq, updater, &mut batch)?;
                 }
-                link.execute(params![seq, id])?;
             }
-            Ok(())
-        })?;
-        Ok(op)
+            self.stage_enrichments(staged.seq, updater, &mut batch)
+        })();
+        self.publish(&mut staged, result)
     }
 
     fn enrichments(&self, updater: &str, tags: &[String]) -> Result<Vec<EnrichmentRecord>> {

@@ -28,7 +28,7 @@ macro_rules! store_suite {
             layers_round_trip, index_reports, update_operations_and_latest, identical_records_are_shared,
             update_diff, aborted_update_keeps_previous_data, gc_keeps_newest, updater_status,
             enrichments, notifications_lifecycle, notification_paging, locks_are_exclusive,
-            concurrent_readers_and_writer, v1_layers);
+            concurrent_readers_and_writer, writes_during_an_update, v1_layers);
     };
     (@cases $open:expr; $($case:ident),* $(,)?) => {
         $(
@@ -121,11 +121,19 @@ pub fn index_reports(s: Arc<dyn Store>) {
     assert_eq!(got.report, report(&m1));
     assert_eq!(got.layers, layers);
     assert_eq!(got.state, "state-a");
-    // Replace: new state, new layers.
+    let v1 = s.index_report_version(&m1).unwrap().expect("a version");
+    assert_eq!(s.index_report_version(&m1).unwrap().as_ref(), Some(&v1));
+    // Replace: new state, new layers, and a new version (even in the same state).
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    s.put_index_report(&report(&m1), &layers[1..], "state-a")
+        .unwrap();
+    let v2 = s.index_report_version(&m1).unwrap().expect("a version");
+    assert_ne!(v1, v2, "rewriting a report changes its version");
     s.put_index_report(&report(&m1), &layers[1..], "state-b")
         .unwrap();
     let got = s.get_index_report(&m1).unwrap().unwrap();
     assert_eq!((got.state.as_str(), got.layers.len()), ("state-b", 1));
+    assert_ne!(s.index_report_version(&m1).unwrap(), Some(v2));
     let mut all = vec![m1.clone(), m2.clone()];
     all.sort();
     assert_eq!(s.manifests().unwrap(), all);
@@ -134,6 +142,7 @@ pub fn index_reports(s: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(gone, vec![m1.clone()]);
     assert!(s.get_index_report(&m1).unwrap().is_none());
+    assert_eq!(s.index_report_version(&m1).unwrap(), None);
     assert_eq!(s.manifests().unwrap(), vec![m2]);
 }
 
@@ -506,6 +515,62 @@ pub fn concurrent_readers_and_writer(s: Arc<dyn Store>) {
         6
     );
     assert_eq!(s.vulnerabilities(first.id).unwrap().len(), 200);
+}
+
+/// An update parses its feed without holding the store's writer: index reports are written
+/// while a slowly parsed feed is stored, none of them waiting for the parse, and readers see
+/// the previous operation until the new one is whole.
+pub fn writes_during_an_update(s: Arc<dyn Store>) {
+    use std::time::{Duration, Instant};
+    let first = update(&*s, "debian", vec![vuln("debian", "CVE-0", "p", "")]);
+    let parse_time = Duration::from_millis(1500);
+    let records = 12_000;
+    let worst = std::thread::scope(|sc| {
+        let updating = sc.spawn(|| {
+            // 12000 records parsed over 1.5 s: a pause every 1000 records.
+            let mut slow = (0..records).map(|i| {
+                if i % 1000 == 0 {
+                    std::thread::sleep(parse_time / 12);
+                }
+                Ok::<_, FeedError>(vuln("debian", &format!("CVE-{i}"), "p", ""))
+            });
+            s.update_vulnerabilities("debian", "slow", &mut slow)
+                .unwrap()
+        });
+        let mut worst = Duration::ZERO;
+        let mut writes = 0;
+        while !updating.is_finished() {
+            let m = Digest::sha256_of(format!("m{writes}").as_bytes());
+            let t = Instant::now();
+            s.put_index_report(&report(&m), &[Digest::sha256_of(b"l")], "state")
+                .unwrap();
+            worst = worst.max(t.elapsed());
+            writes += 1;
+            let ops = s
+                .update_operations(OpKind::Vulnerability, Some("debian"))
+                .unwrap();
+            if !updating.is_finished() {
+                assert_eq!(
+                    ops.iter().map(|o| o.id).collect::<Vec<_>>(),
+                    vec![first.id],
+                    "an operation being stored is invisible"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let op = updating.join().unwrap();
+        assert_eq!(s.vulnerabilities(op.id).unwrap().len(), records);
+        assert!(writes >= 10, "{writes} writes during the update");
+        worst
+    });
+    assert!(
+        worst < Duration::from_millis(750),
+        "an index report write waited {worst:?} while a feed was parsed for {parse_time:?}"
+    );
+    let mut n = 0;
+    s.for_each_latest_vulnerability(None, &mut |_| n += 1)
+        .unwrap();
+    assert_eq!(n, records);
 }
 
 pub fn v1_layers(s: Arc<dyn Store>) {
