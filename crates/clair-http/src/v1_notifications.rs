@@ -105,8 +105,14 @@ pub async fn get(
         "Limit": limit,
         "Page": token.unwrap_or_else(|| s.page_key.mint(&serde_json::json!({"OldVulnerability": 0, "NewVulnerability": 0}))),
     });
-    // `Notified` and `Deleted` need the delivery and acknowledgement times, which the store
-    // does not keep yet (the notifier, issue 8, adds them).
+    // As Clair v2: Unix seconds as strings, each present once it happened (`Notified` is
+    // the last delivery, `Deleted` the acknowledgement; deleted notifications stay readable).
+    if let Some(t) = note.notified {
+        n["Notified"] = t.as_second().to_string().into();
+    }
+    if let Some(t) = note.deleted {
+        n["Deleted"] = t.as_second().to_string().into();
+    }
     if !(old_next == -1 && new_next == -1) {
         n["NextPage"] = serde_json::Value::String(s.page_key.mint(
             &serde_json::json!({"OldVulnerability": old_next, "NewVulnerability": new_next}),

@@ -35,7 +35,7 @@ mod settings;
 #[cfg(feature = "aws")]
 pub use pipeline::{Outcome, Pipeline, https_client, run};
 #[cfg(feature = "aws")]
-pub use settings::{Settings, Topic};
+pub use settings::{SenderPublish, Settings, Topic};
 
 /// Everything that goes wrong in the pipeline.
 #[derive(Debug, thiserror::Error)]

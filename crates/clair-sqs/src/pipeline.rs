@@ -13,14 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
 use axum::extract::{Path, RawQuery, State};
 use clair_http::AppState;
 use clair_store::Delivery;
 
 use crate::Error;
 use crate::message::{self, CONTENT_TYPE_ATTRIBUTE, SNS_MAX_MESSAGE};
-use crate::settings::Settings;
+use crate::settings::{SenderPublish, Settings};
 
 /// Most layers per side in one published notification page.
 const NOTIFICATION_PAGE: usize = 100;
@@ -32,6 +32,8 @@ const MAX_REASON: usize = 1024;
 const NOTIFY_LOCK: &str = "notifier/deliver-sns";
 /// Wait after a failed receive before polling again.
 const RECEIVE_BACKOFF: Duration = Duration::from_secs(10);
+/// SQS's default visibility timeout, assumed when the queue does not say.
+const DEFAULT_VISIBILITY_TIMEOUT: i32 = 30;
 
 /// The SDK's HTTPS client over rustls with ring (no aws-lc build), trusting the system's
 /// roots. Plain `http://` endpoints work too.
@@ -65,6 +67,8 @@ pub struct Pipeline {
     sqs: aws_sdk_sqs::Client,
     reports: Option<aws_sdk_sns::Client>,
     notifications: Option<aws_sdk_sns::Client>,
+    /// The queue's own visibility timeout, asked once when the settings name none.
+    queue_visibility: Arc<tokio::sync::OnceCell<i32>>,
 }
 
 /// What became of one received message.
@@ -105,12 +109,14 @@ impl Pipeline {
             state,
             settings: Arc::new(settings),
             sqs,
+            queue_visibility: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 
     /// Receive and handle messages, and publish due notifications every
     /// `notify_interval`, until `shutdown` completes. A message being handled is finished
-    /// first; a long poll in progress is abandoned.
+    /// (indexed, reported and deleted) first; a long poll in progress is abandoned, and so is
+    /// a notification being published (it is published again later, whole).
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tracing::info!(
             queue = self.settings.queue_url.as_deref().unwrap_or(""),
@@ -126,49 +132,61 @@ impl Pipeline {
                 .map_or("", |t| t.arn.as_str()),
             "sqs pipeline starting"
         );
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let receiver = {
             let p = self.clone();
-            async move {
-                if p.settings.queue_url.is_none() {
-                    return std::future::pending().await;
-                }
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                let Some(queue) = p.settings.queue_url.clone() else {
+                    return;
+                };
                 loop {
-                    if let Err(e) = p.receive_once().await {
+                    // Only the poll is abandoned on shutdown, never a message in hand.
+                    let polled = tokio::select! {
+                        r = p.poll(&queue) => r,
+                        _ = stop.wait_for(|v| *v) => return,
+                    };
+                    let result = match polled {
+                        Ok(messages) => p.handle_all(&queue, &messages).await.map(|_| ()),
+                        Err(e) => Err(e),
+                    };
+                    if *stop.borrow() {
+                        return;
+                    }
+                    if let Err(e) = result {
                         tracing::error!(error = %e, "receiving layer pushes");
-                        tokio::time::sleep(RECEIVE_BACKOFF).await;
+                        tokio::select! {
+                            () = tokio::time::sleep(RECEIVE_BACKOFF) => {}
+                            _ = stop.wait_for(|v| *v) => return,
+                        }
                     }
                 }
-            }
+            })
         };
         let sender = {
             let p = self.clone();
-            async move {
-                if p.settings.notification_topic.is_none() {
-                    return std::future::pending().await;
-                }
-                loop {
-                    if let Err(e) = p.deliver_notifications().await {
-                        tracing::error!(error = %e, "publishing notifications");
-                    }
-                    tokio::time::sleep(p.settings.notify_interval).await;
-                }
-            }
-        };
-        // The loops are cancelled at an await point: between messages, or in a long poll.
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let run_loop = |fut: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>| {
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {
+                if p.settings.notification_topic.is_none() {
+                    return;
+                }
+                let publish = async {
+                    loop {
+                        if let Err(e) = p.deliver_notifications().await {
+                            tracing::error!(error = %e, "publishing notifications");
+                        }
+                        tokio::time::sleep(p.settings.notify_interval).await;
+                    }
+                };
                 tokio::select! {
-                    () = fut => {}
+                    () = publish => {}
                     _ = stop.wait_for(|v| *v) => {}
                 }
             })
         };
-        let tasks = [run_loop(Box::pin(receiver)), run_loop(Box::pin(sender))];
         shutdown.await;
         let _ = stop_tx.send(true);
-        for t in tasks {
+        for t in [receiver, sender] {
             let _ = t.await;
         }
         tracing::info!("sqs pipeline stopped");
@@ -179,6 +197,12 @@ impl Pipeline {
         let Some(queue) = self.settings.queue_url.as_deref() else {
             return Ok(Vec::new());
         };
+        let messages = self.poll(queue).await?;
+        self.handle_all(queue, &messages).await
+    }
+
+    /// One long poll: the messages received (at most one).
+    async fn poll(&self, queue: &str) -> Result<Vec<Message>, Error> {
         let out = self
             .sqs
             .receive_message()
@@ -190,11 +214,77 @@ impl Pipeline {
             .send()
             .await
             .map_err(|e| sqs_err("ReceiveMessage", queue, &e))?;
+        Ok(out.messages.unwrap_or_default())
+    }
+
+    async fn handle_all(&self, queue: &str, messages: &[Message]) -> Result<Vec<Outcome>, Error> {
         let mut outcomes = Vec::new();
-        for m in out.messages() {
+        for m in messages {
             outcomes.push(self.handle(queue, m).await?);
         }
         Ok(outcomes)
+    }
+
+    /// The visibility timeout received messages get: `RECEIVER_VISIBILITY_TIMEOUT`, else the
+    /// queue's `VisibilityTimeout` (asked once).
+    async fn visibility_timeout(&self, queue: &str) -> Result<i32, Error> {
+        if let Some(t) = self.settings.visibility_timeout {
+            return Ok(t);
+        }
+        let asked = self
+            .queue_visibility
+            .get_or_try_init(|| async {
+                let out = self
+                    .sqs
+                    .get_queue_attributes()
+                    .queue_url(queue)
+                    .attribute_names(QueueAttributeName::VisibilityTimeout)
+                    .send()
+                    .await
+                    .map_err(|e| sqs_err("GetQueueAttributes", queue, &e))?;
+                Ok::<_, Error>(
+                    out.attributes()
+                        .and_then(|a| a.get(&QueueAttributeName::VisibilityTimeout))
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(DEFAULT_VISIBILITY_TIMEOUT),
+                )
+            })
+            .await?;
+        Ok(*asked)
+    }
+
+    /// Keep a message hidden while it is being worked on: every half visibility timeout, its
+    /// timeout is set again from now (`ChangeMessageVisibility`), so a layer that takes longer
+    /// to index than the timeout is not handed to a second receiver. Never returns; dropped
+    /// when the work is done.
+    async fn heartbeat(&self, queue: &str, receipt: &str, message_id: &str) {
+        let timeout = match self.visibility_timeout(queue).await {
+            Ok(t) => t.max(1),
+            Err(e) => {
+                tracing::warn!(message_id, error = %e,
+                    "visibility timeout unknown; the message is not kept hidden while indexed");
+                return std::future::pending().await;
+            }
+        };
+        let every = Duration::from_millis(u64::try_from(timeout).unwrap_or(1) * 500);
+        loop {
+            tokio::time::sleep(every).await;
+            match self
+                .sqs
+                .change_message_visibility()
+                .queue_url(queue)
+                .receipt_handle(receipt)
+                .visibility_timeout(timeout)
+                .send()
+                .await
+            {
+                Ok(_) => tracing::debug!(message_id, timeout, "message visibility extended"),
+                Err(e) => {
+                    let e = sqs_err("ChangeMessageVisibility", queue, &e);
+                    tracing::warn!(message_id, error = %e, "could not extend the message's visibility");
+                }
+            }
+        }
     }
 
     /// Index one message's layers; delete, leave or dead-letter it.
@@ -219,19 +309,29 @@ impl Pipeline {
                     .await;
             }
         };
-        for layer in &layers {
-            if let Err(e) = self.index_and_report(layer).await {
-                if receives >= self.settings.max_receive_count {
-                    tracing::warn!(message_id = id, receives, layer = %layer.name, error = %e,
-                        "message failed on its last allowed receive");
-                    return self
-                        .poison(queue, m, receipt, receives, &e.to_string())
-                        .await;
-                }
-                tracing::warn!(message_id = id, receives, layer = %layer.name, error = %e,
-                    "layer push failed; left in the queue for another try");
-                return Ok(Outcome::Retry);
+        let work = async {
+            for layer in &layers {
+                self.index_and_report(layer)
+                    .await
+                    .map_err(|e| (layer.name.clone(), e))?;
             }
+            Ok::<(), (String, Error)>(())
+        };
+        let result = tokio::select! {
+            r = work => r,
+            () = self.heartbeat(queue, receipt, id) => Ok(()),
+        };
+        if let Err((layer, e)) = result {
+            if receives >= self.settings.max_receive_count {
+                tracing::warn!(message_id = id, receives, layer = %layer, error = %e,
+                    "message failed on its last allowed receive");
+                return self
+                    .poison(queue, m, receipt, receives, &e.to_string())
+                    .await;
+            }
+            tracing::warn!(message_id = id, receives, layer = %layer, error = %e,
+                "layer push failed; left in the queue for another try");
+            return Ok(Outcome::Retry);
         }
         self.delete(queue, receipt).await?;
         tracing::info!(
@@ -380,10 +480,11 @@ impl Pipeline {
         Ok(Outcome::DeadLettered)
     }
 
-    /// Publish every due Clair v2 notification, page by page as `GET
-    /// /v1/notifications/:name` answers, then acknowledge it (as clair-sqs's sender deleted
-    /// it). Runs under a store lock, so one instance publishes each notification. Returns how
-    /// many were published.
+    /// Publish every due Clair v2 notification, then acknowledge it (as clair-sqs's sender
+    /// deleted it): by default the document of each layer it names, as clair-sqs did
+    /// ([`crate::SenderPublish`]), else its pages as `GET /v1/notifications/:name` answers.
+    /// Runs under a store lock, so one instance publishes each notification. Returns how many
+    /// were published.
     pub async fn deliver_notifications(&self) -> Result<usize, Error> {
         let (Some(client), Some(topic)) = (&self.notifications, &self.settings.notification_topic)
         else {
@@ -402,15 +503,34 @@ impl Pipeline {
         let Some(lock) = lock else {
             return Ok(0);
         };
-        let mut published = 0;
-        for n in due
+        let _lock = BlockingDrop(Some(lock));
+        let due: Vec<_> = due
             .into_iter()
             .filter(|n| n.kind == clair_http::v1_notifications::KIND)
-        {
-            let outcome = match self.publish_notification(client, &topic.arn, n.id).await {
-                Ok(pages) => {
+            .collect();
+        if due.is_empty() {
+            return Ok(0);
+        }
+        if self.settings.sender_publish == SenderPublish::Layers {
+            // Notifications are computed right after an update, before the matcher index is
+            // rebuilt: the layer documents must show the new data.
+            let st = self.state.clone();
+            tokio::task::spawn_blocking(move || st.refresh())
+                .await
+                .map_err(|e| Error::Worker(e.to_string()))??;
+        }
+        let mut published = 0;
+        for n in due {
+            let sent = match self.settings.sender_publish {
+                SenderPublish::Layers => self.publish_layers(client, &topic.arn, n.id).await,
+                SenderPublish::NotificationPages => {
+                    self.publish_notification(client, &topic.arn, n.id).await
+                }
+            };
+            let outcome = match sent {
+                Ok(messages) => {
                     published += 1;
-                    tracing::info!(id = %n.id, pages, topic = %topic.arn, "notification published");
+                    tracing::info!(id = %n.id, messages, topic = %topic.arn, "notification published");
                     Delivery::Delivered
                 }
                 Err(e) => {
@@ -435,7 +555,49 @@ impl Pipeline {
             .await
             .map_err(|e| Error::Worker(e.to_string()))??;
         }
-        drop(lock);
+        Ok(published)
+    }
+
+    /// Publish the `GET /v1/layers/:name?features&vulnerabilities` document of every layer one
+    /// notification names (new side first, each layer once), as the receiver publishes its
+    /// reports; returns how many. A layer deleted since is skipped.
+    async fn publish_layers(
+        &self,
+        client: &aws_sdk_sns::Client,
+        topic: &str,
+        id: uuid::Uuid,
+    ) -> Result<usize, Error> {
+        let store = self.state.store.clone();
+        let names = tokio::task::spawn_blocking(move || notification_layers(store.as_ref(), id))
+            .await
+            .map_err(|e| Error::Worker(e.to_string()))??;
+        let mut published = 0;
+        for name in names {
+            let st = self.state.clone();
+            let layer = name.clone();
+            let view = tokio::task::spawn_blocking(move || {
+                clair_http::v1::layer_view(&st, &layer, true, true)
+            })
+            .await
+            .map_err(|e| Error::Worker(e.to_string()))?;
+            let view = match view {
+                Ok(v) => v,
+                Err(e) if e.status() == axum::http::StatusCode::NOT_FOUND => {
+                    tracing::info!(notification = %id, layer = %name, "layer deleted since; not published");
+                    continue;
+                }
+                Err(e) => {
+                    return Err(Error::Layer {
+                        layer: name,
+                        status: e.status().as_u16(),
+                        message: e.message().to_string(),
+                    });
+                }
+            };
+            let json = serde_json::json!({ "Layer": view }).to_string();
+            self.publish(client, topic, &json).await?;
+            published += 1;
+        }
         Ok(published)
     }
 
@@ -480,6 +642,56 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// A store lock released on a blocking thread: a PostgreSQL lock closes its (blocking)
+/// connection when dropped, which must not happen on the async threads, also when the
+/// future holding it is cancelled.
+struct BlockingDrop(Option<clair_store::Lock>);
+
+impl Drop for BlockingDrop {
+    fn drop(&mut self) {
+        if let Some(lock) = self.0.take() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => drop(rt.spawn_blocking(move || drop(lock))),
+                Err(_) => drop(lock),
+            }
+        }
+    }
+}
+
+/// The layers a Clair v2 notification names: the new side's, then the old side's not already
+/// named, in layer order.
+fn notification_layers(
+    store: &dyn clair_store::Store,
+    id: uuid::Uuid,
+) -> Result<Vec<String>, clair_store::Error> {
+    let (mut new, mut old) = (Vec::new(), Vec::new());
+    let mut after = None;
+    loop {
+        let page = store.notification_items(id, after, 1000)?;
+        for item in page.items {
+            let Some(layer) = item.body["layer"].as_str() else {
+                continue;
+            };
+            let side = if item.body["side"] == "old" {
+                &mut old
+            } else {
+                &mut new
+            };
+            side.push(layer.to_string());
+        }
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    Ok(new
+        .into_iter()
+        .chain(old)
+        .filter(|l| seen.insert(l.clone()))
+        .collect())
 }
 
 fn sqs_err<E, R>(

@@ -25,6 +25,33 @@ pub struct Topic {
     pub region: Option<String>,
 }
 
+/// What the sender publishes for a Clair v2 notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SenderPublish {
+    /// `layers`: for every layer the notification names (new side, then old), that layer's
+    /// `GET /v1/layers/:name?features&vulnerabilities` document, as clair-sqs's sender did:
+    /// the same documents as the receiver's reports, so both topics may be one.
+    #[default]
+    Layers,
+    /// `notification-pages`: the notification itself, one message per `GET
+    /// /v1/notifications/:name?limit=100` page (clair-rs before clair-sqs parity).
+    NotificationPages,
+}
+
+impl std::str::FromStr for SenderPublish {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<SenderPublish, Error> {
+        match s.trim() {
+            "layers" => Ok(SenderPublish::Layers),
+            "notification-pages" => Ok(SenderPublish::NotificationPages),
+            other => Err(Error::Settings(format!(
+                "SENDER_PUBLISH: want layers or notification-pages, found {other:?}"
+            ))),
+        }
+    }
+}
+
 /// The pipeline's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -35,9 +62,12 @@ pub struct Settings {
     /// `RECEIVER_TOPIC_ARN`: each indexed layer's report (`GET
     /// /v1/layers/:name?features&vulnerabilities`) is published here.
     pub report_topic: Option<Topic>,
-    /// `SENDER_TOPIC_ARN`: Clair v2 notifications (`GET /v1/notifications/:name` pages) are
-    /// published here; `None`: no sender.
+    /// `SENDER_TOPIC_ARN`: what Clair v2 notifications say is published here (see
+    /// [`Settings::sender_publish`]); `None`: no sender.
     pub notification_topic: Option<Topic>,
+    /// `SENDER_PUBLISH`: per notification, each affected layer's document (clair-sqs's
+    /// sender, the default) or the notification's pages.
+    pub sender_publish: SenderPublish,
     /// `RECEIVER_DEAD_LETTER_QUEUE_URL`: poison messages are sent here and deleted from the
     /// queue. `None`: they are left to the queue's own `RedrivePolicy`.
     pub dead_letter_queue_url: Option<String>,
@@ -66,6 +96,7 @@ impl Default for Settings {
             queue_region: None,
             report_topic: None,
             notification_topic: None,
+            sender_publish: SenderPublish::default(),
             dead_letter_queue_url: None,
             max_receive_count: DEFAULT_MAX_RECEIVE_COUNT,
             wait_time_seconds: 20,
@@ -149,6 +180,10 @@ impl Settings {
             queue_url,
             report_topic,
             notification_topic,
+            sender_publish: string("SENDER_PUBLISH", &file.sender_publish)
+                .map(|v| v.parse())
+                .transpose()?
+                .unwrap_or_default(),
             dead_letter_queue_url: string(
                 "RECEIVER_DEAD_LETTER_QUEUE_URL",
                 &file.receiver_dead_letter_queue_url,
@@ -264,6 +299,13 @@ mod tests {
             Some("ap-south-1")
         );
         assert_eq!(s.max_message_size, DEFAULT_INLINE_LIMIT);
+        assert_eq!(s.sender_publish, SenderPublish::Layers);
+        let file = SqsConfig {
+            sender_publish: Some("notification-pages".into()),
+            ..file
+        };
+        let s = Settings::resolve(&file, &env(&[])).unwrap().unwrap();
+        assert_eq!(s.sender_publish, SenderPublish::NotificationPages);
     }
 
     #[test]
@@ -273,6 +315,7 @@ mod tests {
             ("RECEIVER_WAIT_TIME_SECONDS", "21"),
             ("RECEIVER_MAX_RECEIVE_COUNT", "many"),
             ("SENDER_MAX_MESSAGE_SIZE", "300000"),
+            ("SENDER_PUBLISH", "pages"),
         ] {
             let e = Settings::resolve(&SqsConfig::default(), &env(&[q, (var, v)])).unwrap_err();
             assert!(e.to_string().contains(var), "{e}");

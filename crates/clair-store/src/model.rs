@@ -167,6 +167,12 @@ pub struct Notification {
     pub next_attempt: jiff::Timestamp,
     /// Error of the last failed attempt.
     pub last_error: Option<String>,
+    /// When it was last delivered (Clair v2's `Notified`); `None` before the first delivery.
+    #[serde(default)]
+    pub notified: Option<jiff::Timestamp>,
+    /// When it was acknowledged (Clair v2's `Deleted`); `None` until then.
+    #[serde(default)]
+    pub deleted: Option<jiff::Timestamp>,
 }
 
 /// One item of a notification (e.g. an affected manifest).

@@ -36,6 +36,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_v1_layers.sql")),
     (3, include_str!("migrations/0003_manifest_package.sql")),
+    (4, include_str!("migrations/0004_notification_times.sql")),
 ];
 
 /// Advisory lock key serialising migrations ("clair-rs migrate").
@@ -352,6 +353,8 @@ fn notification_from_row(r: &postgres::Row) -> std::result::Result<Notification,
         attempts: u32::try_from(attempts).unwrap_or(0),
         next_attempt: from_micros(r.try_get("next_attempt")?),
         last_error: r.try_get("last_error")?,
+        notified: r.try_get::<_, Option<i64>>("notified")?.map(from_micros),
+        deleted: r.try_get::<_, Option<i64>>("deleted")?.map(from_micros),
     })
 }
 
@@ -987,12 +990,12 @@ impl Store for PgStore {
             Ok(match outcome {
                 Delivery::Delivered => c.execute(
                     "UPDATE notification SET status = 'delivered', attempts = attempts + 1, last_error = NULL,
-                     updated = $2 WHERE id = $1 AND status != 'deleted'",
+                     notified = $2, updated = $2 WHERE id = $1 AND status != 'deleted'",
                     &[&id.to_string(), &now],
                 )?,
                 Delivery::Notified { again_at } => c.execute(
                     "UPDATE notification SET status = 'notified', attempts = attempts + 1, last_error = NULL,
-                     next_attempt = $2, updated = $3 WHERE id = $1 AND status != 'deleted'",
+                     next_attempt = $2, notified = $3, updated = $3 WHERE id = $1 AND status != 'deleted'",
                     &[&id.to_string(), &micros(*again_at), &now],
                 )?,
                 Delivery::Failed { error, retry_at } => c.execute(
@@ -1012,7 +1015,7 @@ impl Store for PgStore {
         let now = micros(jiff::Timestamp::now());
         let n = self.run(|c| {
             Ok(c.execute(
-                "UPDATE notification SET status = 'deleted', updated = $2 WHERE id = $1",
+                "UPDATE notification SET status = 'deleted', deleted = $2, updated = $2 WHERE id = $1",
                 &[&id.to_string(), &now],
             )?)
         })?;

@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_v1_layers.sql")),
     (3, include_str!("migrations/0003_manifest_package.sql")),
+    (4, include_str!("migrations/0004_notification_times.sql")),
 ];
 
 /// Pooled read connections kept open.
@@ -293,6 +294,8 @@ fn notification_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Notificatio
             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
             next_attempt: from_micros(r.get("next_attempt")?),
             last_error: r.get("last_error")?,
+            notified: r.get::<_, Option<i64>>("notified")?.map(from_micros),
+            deleted: r.get::<_, Option<i64>>("deleted")?.map(from_micros),
         },
         body,
     ))
@@ -954,12 +957,12 @@ impl Store for SqliteStore {
         let n = self.write(|tx| match outcome {
             Delivery::Delivered => tx.execute(
                 "UPDATE notification SET status = 'delivered', attempts = attempts + 1, last_error = NULL,
-                 updated = ?2 WHERE id = ?1 AND status != 'deleted'",
+                 notified = ?2, updated = ?2 WHERE id = ?1 AND status != 'deleted'",
                 params![id.to_string(), now],
             ),
             Delivery::Notified { again_at } => tx.execute(
                 "UPDATE notification SET status = 'notified', attempts = attempts + 1, last_error = NULL,
-                 next_attempt = ?2, updated = ?3 WHERE id = ?1 AND status != 'deleted'",
+                 next_attempt = ?2, notified = ?3, updated = ?3 WHERE id = ?1 AND status != 'deleted'",
                 params![id.to_string(), micros(*again_at), now],
             ),
             Delivery::Failed { error, retry_at } => tx.execute(
@@ -978,7 +981,7 @@ impl Store for SqliteStore {
         let now = micros(jiff::Timestamp::now());
         let n = self.write(|tx| {
             tx.execute(
-                "UPDATE notification SET status = 'deleted', updated = ?2 WHERE id = ?1",
+                "UPDATE notification SET status = 'deleted', deleted = ?2, updated = ?2 WHERE id = ?1",
                 params![id.to_string(), now],
             )
         })?;

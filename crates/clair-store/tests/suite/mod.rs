@@ -383,6 +383,11 @@ pub fn notifications_lifecycle(s: Arc<dyn Store>) {
         (n.kind.as_str(), &n.body, n.status, n.attempts),
         ("v4", &body, NotificationStatus::Created, 0)
     );
+    assert_eq!(
+        (n.notified, n.deleted),
+        (None, None),
+        "no times before delivery"
+    );
     let now = jiff::Timestamp::now();
     let due = s.notifications_due(now, 10).unwrap();
     assert_eq!(due.iter().map(|n| n.id).collect::<Vec<_>>(), vec![id]);
@@ -397,6 +402,7 @@ pub fn notifications_lifecycle(s: Arc<dyn Store>) {
     .unwrap();
     let n = s.notification(id).unwrap().unwrap();
     assert_eq!((n.status, n.attempts), (NotificationStatus::Failed, 1));
+    assert_eq!(n.notified, None, "a failed attempt is not a delivery");
     assert!(n.last_error.unwrap().contains("connection refused"));
     assert!(
         s.notifications_due(now, 10).unwrap().is_empty(),
@@ -406,12 +412,19 @@ pub fn notifications_lifecycle(s: Arc<dyn Store>) {
     s.record_delivery(id, &Delivery::Delivered).unwrap();
     let n = s.notification(id).unwrap().unwrap();
     assert_eq!((n.status, n.attempts), (NotificationStatus::Delivered, 2));
+    let notified = n.notified.expect("the delivery time is kept");
+    assert!(notified >= now && notified >= n.created, "{notified} {now}");
+    assert_eq!(n.deleted, None);
     assert!(s.notifications_due(later, 10).unwrap().is_empty());
     assert!(s.acknowledge_notification(id).unwrap());
+    let n = s.notification(id).unwrap().unwrap();
+    assert_eq!(n.status, NotificationStatus::Deleted);
     assert_eq!(
-        s.notification(id).unwrap().unwrap().status,
-        NotificationStatus::Deleted
+        n.notified,
+        Some(notified),
+        "acknowledging keeps the delivery time"
     );
+    assert!(n.deleted.expect("the acknowledgement time is kept") >= notified);
     assert!(!s.acknowledge_notification(uuid::Uuid::new_v4()).unwrap());
     assert_eq!(
         s.gc_notifications(now - jiff::SignedDuration::from_secs(60))

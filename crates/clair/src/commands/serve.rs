@@ -18,7 +18,7 @@ const REFRESH_EVERY: Duration = Duration::from_secs(30);
 pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let cfg = match &g.config {
         Some(c) => {
-            for w in c.warnings() {
+            for w in super::config_warnings(c) {
                 tracing::warn!(key = %w.key, "config: {}", w.message);
             }
             c.serve_config()?
