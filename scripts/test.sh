@@ -4,7 +4,9 @@
 #   scripts/test.sh
 #
 # Installs what the tests need when it is missing, then: rustfmt check, clippy (warnings are
-# errors), every test of the workspace, and a build of the fuzz targets.
+# errors), every test of the workspace, the deployment checks (scripts/deploy-check.sh: the
+# container image built and run with chroot, compose and Kubernetes files validated), and a
+# build of the fuzz targets.
 # Environment: CLAIR_SKIP_INSTALL=1 skips installing anything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +29,11 @@ command -v docker-registry >/dev/null || need_debs+=(docker-registry)
 command -v skopeo >/dev/null || need_debs+=(skopeo)
 command -v htpasswd >/dev/null || need_debs+=(apache2-utils)
 command -v openssl >/dev/null || need_debs+=(openssl)
+# The container image, compose and Kubernetes checks (scripts/deploy-check.sh).
+command -v buildah >/dev/null || need_debs+=(buildah)
+command -v umoci >/dev/null || need_debs+=(umoci)
+command -v docker-compose >/dev/null || need_debs+=(docker-compose)
+command -v npm >/dev/null || need_debs+=(npm)
 # RabbitMQ for AMQP notification delivery (crates/clair-http/tests/amqp.rs).
 [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || need_debs+=(rabbitmq-server)
 if [[ ${#need_debs[@]} -gt 0 && "${CLAIR_SKIP_INSTALL:-0}" != 1 ]]; then
@@ -69,6 +76,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test"
 # PostgreSQL tests skip (saying why) only outside CI; CI=true makes a missing server a failure.
 cargo test --workspace --locked
+
+log "deploy checks: container image, compose, Kubernetes"
+# The image needs a release build: about 15 min cold on 2 cores, kept between runs in
+# ~/.cache/clair-rs/image-target (scripts/deploy-check.sh).
+scripts/deploy-check.sh
 
 log "fuzz targets build"
 scripts/fuzz.sh build

@@ -34,6 +34,14 @@ pub fn shared() -> PathBuf {
     p
 }
 
+/// A TCP port free on 127.0.0.1 a moment ago, for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"))
+}
+
 /// `../shared/corpus/<rel>`.
 pub fn corpus(rel: &str) -> PathBuf {
     shared().join("corpus").join(rel)

@@ -4,7 +4,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Static vulnerability analysis for container images.
 #[derive(Debug, Parser)]
-#[command(name = "clair", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "clair",
+    version = crate::build_info::SHORT,
+    long_version = crate::build_info::LONG,
+    about,
+    long_about = None,
+    propagate_version = true
+)]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace). CLAIR_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

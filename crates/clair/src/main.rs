@@ -4,6 +4,10 @@
 //! by the library crates.
 #![forbid(unsafe_code)]
 
+/// What `clair --version` says: written by build.rs (commit, cargo features, target).
+mod build_info {
+    include!(concat!(env!("OUT_DIR"), "/version.rs"));
+}
 mod cli;
 mod commands;
 mod output;

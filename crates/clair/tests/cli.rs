@@ -318,3 +318,32 @@ fn config_check_applies_env_overrides_and_redacts_secrets() {
         "{warned:?}"
     );
 }
+
+/// `clair --version` names the commit it was built from (git here; CLAIR_BUILD_COMMIT or
+/// build-commit elsewhere, see build.rs), its features and target; `-V` is one line.
+#[test]
+fn version_names_the_commit() {
+    let long = stdout(&clair(&["--version"]));
+    assert!(
+        long.starts_with(&format!("clair {}\n", env!("CARGO_PKG_VERSION"))),
+        "{long}"
+    );
+    for field in ["commit:", "features:", "target:", "profile:", "rustc:"] {
+        assert!(long.contains(&format!("\n{field}")), "no {field} in {long}");
+    }
+    let head = Command::new("git")
+        .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(head) = head {
+        assert!(
+            long.contains(&format!("\ncommit:   {head} (")),
+            "{long} is not at {head}"
+        );
+    }
+    let short = stdout(&clair(&["-V"]));
+    assert_eq!(short.lines().count(), 1, "{short}");
+    assert!(short.contains(" ("), "{short}");
+}
