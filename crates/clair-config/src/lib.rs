@@ -21,7 +21,9 @@ mod warnings;
 pub use security::{
     JwtProxyConfig, KeyServerConfig, SignerConfig, SignerKey, TlsFiles, VerifierConfig,
 };
-pub use serve::{AmqpConfig, NotifierConfig, Psk, ServeConfig, listen_addr, redact_source};
+pub use serve::{
+    AmqpConfig, NotifierConfig, NotifierTls, Psk, ServeConfig, listen_addr, redact_source,
+};
 pub use sqs::SqsConfig;
 pub use warnings::Warning;
 

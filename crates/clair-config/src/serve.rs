@@ -86,6 +86,22 @@ pub struct NotifierConfig {
     pub webhook_headers: Vec<(String, String)>,
     /// v4 `notifier.amqp`.
     pub amqp: Option<AmqpConfig>,
+    /// v2 `notifier.http.certfile`, `keyfile`, `cafile`, `servername`: the webhook's client
+    /// certificate.
+    pub http_tls: Option<NotifierTls>,
+}
+
+/// Clair v2's webhook client certificate settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotifierTls {
+    /// `certfile`: PEM certificate chain presented to the endpoint.
+    pub cert: std::path::PathBuf,
+    /// `keyfile`: its PEM private key.
+    pub key: std::path::PathBuf,
+    /// `cafile`: PEM CA bundle the endpoint's certificate must chain to.
+    pub ca: Option<std::path::PathBuf>,
+    /// `servername`: the name the endpoint's certificate is checked against.
+    pub server_name: Option<String>,
 }
 
 /// Clair v4's `notifier.amqp` section.
@@ -198,6 +214,35 @@ impl Loaded {
         }))
     }
 
+    /// Clair v2's webhook client certificate: used when the certificate and key are both
+    /// set (then `cafile` and `servername` beside them are read too).
+    fn notifier_tls(&self, cert: &[&str], key: &[&str]) -> Result<Option<NotifierTls>, Error> {
+        let file = |p: &[&str]| -> Result<Option<std::path::PathBuf>, Error> {
+            Ok(self
+                .string_at(p)?
+                .filter(|s| !s.trim().is_empty())
+                .map(Into::into))
+        };
+        let sibling = |k: &'static str| {
+            let mut p = cert.to_vec();
+            p.pop();
+            p.push(k);
+            p
+        };
+        match (file(cert)?, file(key)?) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => Ok(Some(NotifierTls {
+                cert,
+                key,
+                ca: file(&sibling("cafile"))?,
+                server_name: self
+                    .string_at(&sibling("servername"))?
+                    .filter(|s| !s.trim().is_empty()),
+            })),
+            _ => Err(self.field_err(cert, "the certificate and the key go together".into())),
+        }
+    }
+
     /// A header map: `{name: [values]}` (Go's http.Header) or `{name: value}`.
     fn headers_at(&self, path: &[&str]) -> Result<Vec<(String, String)>, Error> {
         self.note_subtree(path);
@@ -303,6 +348,7 @@ impl Loaded {
                         disable_summary: self.bool_at(&["notifier", "disable_summary"])?,
                         webhook_headers: self.headers_at(&["notifier", "webhook", "headers"])?,
                         amqp: self.amqp()?,
+                        http_tls: None,
                     },
                     psk: self.string_at(&["auth", "psk", "key"])?.map(|key| Psk {
                         key,
@@ -391,6 +437,7 @@ impl Loaded {
                         disable_summary: false,
                         webhook_headers: Vec::new(),
                         amqp: None,
+                        http_tls: self.notifier_tls(&n("http.certfile"), &n("http.keyfile"))?,
                     },
                     psk: None,
                     keyserver: None,

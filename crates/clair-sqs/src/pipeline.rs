@@ -14,22 +14,14 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
-use axum::extract::{Path, RawQuery, State};
 use clair_http::AppState;
-use clair_store::Delivery;
 
 use crate::Error;
 use crate::message::{self, CONTENT_TYPE_ATTRIBUTE, SNS_MAX_MESSAGE};
-use crate::settings::{SenderPublish, Settings};
+use crate::settings::Settings;
 
-/// Most layers per side in one published notification page.
-const NOTIFICATION_PAGE: usize = 100;
-/// Longest notification page read back from the v1 handler.
-const MAX_PAGE_BYTES: usize = 16 << 20;
 /// Longest error text attached to a dead-lettered message.
 const MAX_REASON: usize = 1024;
-/// Store lock held while notifications are published (one instance at a time).
-const NOTIFY_LOCK: &str = "notifier/deliver-sns";
 /// Wait after a failed receive before polling again.
 const RECEIVE_BACKOFF: Duration = Duration::from_secs(10);
 /// SQS's default visibility timeout, assumed when the queue does not say.
@@ -51,12 +43,17 @@ pub fn https_client() -> aws_sdk_sqs::config::SharedHttpClient {
 /// `AWS_ENDPOINT_URL`), then [`Pipeline::run`]. Errors are logged, never returned: the loop
 /// keeps going.
 pub async fn run(state: AppState, settings: Settings, shutdown: impl Future<Output = ()>) {
+    let sdk = sdk_config(&settings).await;
+    Pipeline::new(state, settings, &sdk).run(shutdown).await;
+}
+
+/// The SDK configured by the standard chain, with the settings' endpoint when set.
+pub(crate) async fn sdk_config(settings: &Settings) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
     if let Some(e) = &settings.endpoint_url {
         loader = loader.endpoint_url(e);
     }
-    let sdk = loader.load().await;
-    Pipeline::new(state, settings, &sdk).run(shutdown).await;
+    loader.load().await
 }
 
 /// The receiver and the sender, sharing the server's state.
@@ -66,7 +63,6 @@ pub struct Pipeline {
     settings: Arc<Settings>,
     sqs: aws_sdk_sqs::Client,
     reports: Option<aws_sdk_sns::Client>,
-    notifications: Option<aws_sdk_sns::Client>,
     /// The queue's own visibility timeout, asked once when the settings name none.
     queue_visibility: Arc<tokio::sync::OnceCell<i32>>,
 }
@@ -105,7 +101,6 @@ impl Pipeline {
         };
         Pipeline {
             reports: sns(&settings.report_topic),
-            notifications: sns(&settings.notification_topic),
             state,
             settings: Arc::new(settings),
             sqs,
@@ -113,10 +108,9 @@ impl Pipeline {
         }
     }
 
-    /// Receive and handle messages, and publish due notifications every
-    /// `notify_interval`, until `shutdown` completes. A message being handled is finished
-    /// (indexed, reported and deleted) first; a long poll in progress is abandoned, and so is
-    /// a notification being published (it is published again later, whole).
+    /// Receive and handle messages until `shutdown` completes. A message being handled is
+    /// finished (indexed, reported and deleted) first; a long poll in progress is abandoned.
+    /// (Notifications go out through [`crate::SnsSender`], one of the notifier's senders.)
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tracing::info!(
             queue = self.settings.queue_url.as_deref().unwrap_or(""),
@@ -163,32 +157,9 @@ impl Pipeline {
                 }
             })
         };
-        let sender = {
-            let p = self.clone();
-            let mut stop = stop_rx.clone();
-            tokio::spawn(async move {
-                if p.settings.notification_topic.is_none() {
-                    return;
-                }
-                let publish = async {
-                    loop {
-                        if let Err(e) = p.deliver_notifications().await {
-                            tracing::error!(error = %e, "publishing notifications");
-                        }
-                        tokio::time::sleep(p.settings.notify_interval).await;
-                    }
-                };
-                tokio::select! {
-                    () = publish => {}
-                    _ = stop.wait_for(|v| *v) => {}
-                }
-            })
-        };
         shutdown.await;
         let _ = stop_tx.send(true);
-        for t in [receiver, sender] {
-            let _ = t.await;
-        }
+        let _ = receiver.await;
         tracing::info!("sqs pipeline stopped");
     }
 
@@ -367,46 +338,10 @@ impl Pipeline {
                 .map_err(|e| Error::Worker(e.to_string()))?
                 .map_err(|e| layer_err(&layer.name, e))?;
         let json = serde_json::json!({ "Layer": view }).to_string();
-        let content_type = self.publish(client, &topic.arn, &json).await?;
+        let content_type =
+            publish(client, &topic.arn, &json, self.settings.max_message_size).await?;
         tracing::info!(layer = %layer.name, topic = %topic.arn, content_type, "layer report published");
         Ok(())
-    }
-
-    /// Publish a JSON document, gzipped when large; returns the content type used.
-    async fn publish(
-        &self,
-        client: &aws_sdk_sns::Client,
-        topic: &str,
-        json: &str,
-    ) -> Result<&'static str, Error> {
-        let enc = message::encode_body(json, self.settings.max_message_size);
-        if enc.body.len() > SNS_MAX_MESSAGE {
-            return Err(Error::TooLarge {
-                topic: topic.to_string(),
-                len: enc.body.len(),
-                max: SNS_MAX_MESSAGE,
-            });
-        }
-        let attr = aws_sdk_sns::types::MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(enc.content_type)
-            .build()
-            .map_err(|e| Error::Sns {
-                topic: topic.to_string(),
-                message: e.to_string(),
-            })?;
-        client
-            .publish()
-            .topic_arn(topic)
-            .message(enc.body)
-            .message_attributes(CONTENT_TYPE_ATTRIBUTE, attr)
-            .send()
-            .await
-            .map_err(|e| Error::Sns {
-                topic: topic.to_string(),
-                message: aws_sdk_sns::error::DisplayErrorContext(&e).to_string(),
-            })?;
-        Ok(enc.content_type)
     }
 
     async fn delete(&self, queue: &str, receipt: &str) -> Result<(), Error> {
@@ -479,219 +414,44 @@ impl Pipeline {
         );
         Ok(Outcome::DeadLettered)
     }
+}
 
-    /// Publish every due Clair v2 notification, then acknowledge it (as clair-sqs's sender
-    /// deleted it): by default the document of each layer it names, as clair-sqs did
-    /// ([`crate::SenderPublish`]), else its pages as `GET /v1/notifications/:name` answers.
-    /// Runs under a store lock, so one instance publishes each notification. Returns how many
-    /// were published.
-    pub async fn deliver_notifications(&self) -> Result<usize, Error> {
-        let (Some(client), Some(topic)) = (&self.notifications, &self.settings.notification_topic)
-        else {
-            return Ok(0);
-        };
-        let store = self.state.store.clone();
-        let (lock, due) = tokio::task::spawn_blocking(move || {
-            let Some(lock) = store.try_lock(NOTIFY_LOCK)? else {
-                return Ok::<_, clair_store::Error>((None, Vec::new()));
-            };
-            let due = store.notifications_due(jiff::Timestamp::now(), 100)?;
-            Ok((Some(lock), due))
-        })
+/// Publish a JSON document to an SNS topic, as `application/base64gzip` above `inline_limit`
+/// bytes (`CLAIR.CONTENTTYPE` says which); returns the content type used.
+pub(crate) async fn publish(
+    client: &aws_sdk_sns::Client,
+    topic: &str,
+    json: &str,
+    inline_limit: usize,
+) -> Result<&'static str, Error> {
+    let enc = message::encode_body(json, inline_limit);
+    if enc.body.len() > SNS_MAX_MESSAGE {
+        return Err(Error::TooLarge {
+            topic: topic.to_string(),
+            len: enc.body.len(),
+            max: SNS_MAX_MESSAGE,
+        });
+    }
+    let attr = aws_sdk_sns::types::MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(enc.content_type)
+        .build()
+        .map_err(|e| Error::Sns {
+            topic: topic.to_string(),
+            message: e.to_string(),
+        })?;
+    client
+        .publish()
+        .topic_arn(topic)
+        .message(enc.body)
+        .message_attributes(CONTENT_TYPE_ATTRIBUTE, attr)
+        .send()
         .await
-        .map_err(|e| Error::Worker(e.to_string()))??;
-        let Some(lock) = lock else {
-            return Ok(0);
-        };
-        let _lock = BlockingDrop(Some(lock));
-        let due: Vec<_> = due
-            .into_iter()
-            .filter(|n| n.kind == clair_http::v1_notifications::KIND)
-            .collect();
-        if due.is_empty() {
-            return Ok(0);
-        }
-        if self.settings.sender_publish == SenderPublish::Layers {
-            // Notifications are computed right after an update, before the matcher index is
-            // rebuilt: the layer documents must show the new data.
-            let st = self.state.clone();
-            tokio::task::spawn_blocking(move || st.refresh())
-                .await
-                .map_err(|e| Error::Worker(e.to_string()))??;
-        }
-        let mut published = 0;
-        for n in due {
-            let sent = match self.settings.sender_publish {
-                SenderPublish::Layers => self.publish_layers(client, &topic.arn, n.id).await,
-                SenderPublish::NotificationPages => {
-                    self.publish_notification(client, &topic.arn, n.id).await
-                }
-            };
-            let outcome = match sent {
-                Ok(messages) => {
-                    published += 1;
-                    tracing::info!(id = %n.id, messages, topic = %topic.arn, "notification published");
-                    Delivery::Delivered
-                }
-                Err(e) => {
-                    tracing::warn!(id = %n.id, error = %e, "notification not published");
-                    Delivery::Failed {
-                        error: e.to_string(),
-                        retry_at: jiff::Timestamp::now()
-                            .checked_add(jiff::SignedDuration::from_secs(60))
-                            .unwrap_or_else(|_| jiff::Timestamp::now()),
-                    }
-                }
-            };
-            let store = self.state.store.clone();
-            let delivered = outcome == Delivery::Delivered;
-            tokio::task::spawn_blocking(move || {
-                store.record_delivery(n.id, &outcome)?;
-                if delivered {
-                    store.acknowledge_notification(n.id)?;
-                }
-                Ok::<_, clair_store::Error>(())
-            })
-            .await
-            .map_err(|e| Error::Worker(e.to_string()))??;
-        }
-        Ok(published)
-    }
-
-    /// Publish the `GET /v1/layers/:name?features&vulnerabilities` document of every layer one
-    /// notification names (new side first, each layer once), as the receiver publishes its
-    /// reports; returns how many. A layer deleted since is skipped.
-    async fn publish_layers(
-        &self,
-        client: &aws_sdk_sns::Client,
-        topic: &str,
-        id: uuid::Uuid,
-    ) -> Result<usize, Error> {
-        let store = self.state.store.clone();
-        let names = tokio::task::spawn_blocking(move || notification_layers(store.as_ref(), id))
-            .await
-            .map_err(|e| Error::Worker(e.to_string()))??;
-        let mut published = 0;
-        for name in names {
-            let st = self.state.clone();
-            let layer = name.clone();
-            let view = tokio::task::spawn_blocking(move || {
-                clair_http::v1::layer_view(&st, &layer, true, true)
-            })
-            .await
-            .map_err(|e| Error::Worker(e.to_string()))?;
-            let view = match view {
-                Ok(v) => v,
-                Err(e) if e.status() == axum::http::StatusCode::NOT_FOUND => {
-                    tracing::info!(notification = %id, layer = %name, "layer deleted since; not published");
-                    continue;
-                }
-                Err(e) => {
-                    return Err(Error::Layer {
-                        layer: name,
-                        status: e.status().as_u16(),
-                        message: e.message().to_string(),
-                    });
-                }
-            };
-            let json = serde_json::json!({ "Layer": view }).to_string();
-            self.publish(client, topic, &json).await?;
-            published += 1;
-        }
-        Ok(published)
-    }
-
-    /// Publish each page of one notification; returns the page count.
-    async fn publish_notification(
-        &self,
-        client: &aws_sdk_sns::Client,
-        topic: &str,
-        id: uuid::Uuid,
-    ) -> Result<usize, Error> {
-        let err = |message: String| Error::Notification {
-            id: id.to_string(),
-            message,
-        };
-        let mut page: Option<String> = None;
-        let mut pages = 0;
-        loop {
-            let mut q = format!("limit={NOTIFICATION_PAGE}");
-            if let Some(p) = &page {
-                q.push_str("&page=");
-                q.push_str(p);
-            }
-            let resp = clair_http::v1_notifications::get(
-                State(self.state.clone()),
-                Path(id.to_string()),
-                RawQuery(Some(q)),
-                axum::http::HeaderMap::new(),
-            )
-            .await
-            .map_err(|e| err(format!("{} {}", e.status().as_u16(), e.message())))?;
-            let bytes = axum::body::to_bytes(resp.into_body(), MAX_PAGE_BYTES)
-                .await
-                .map_err(|e| err(e.to_string()))?;
-            let text = String::from_utf8_lossy(&bytes);
-            let doc: serde_json::Value =
-                serde_json::from_str(text.trim_end()).map_err(|e| err(e.to_string()))?;
-            self.publish(client, topic, text.trim_end()).await?;
-            pages += 1;
-            match doc["Notification"]["NextPage"].as_str() {
-                Some(next) if pages < 10_000 => page = Some(next.to_string()),
-                _ => return Ok(pages),
-            }
-        }
-    }
-}
-
-/// A store lock released on a blocking thread: a PostgreSQL lock closes its (blocking)
-/// connection when dropped, which must not happen on the async threads, also when the
-/// future holding it is cancelled.
-struct BlockingDrop(Option<clair_store::Lock>);
-
-impl Drop for BlockingDrop {
-    fn drop(&mut self) {
-        if let Some(lock) = self.0.take() {
-            match tokio::runtime::Handle::try_current() {
-                Ok(rt) => drop(rt.spawn_blocking(move || drop(lock))),
-                Err(_) => drop(lock),
-            }
-        }
-    }
-}
-
-/// The layers a Clair v2 notification names: the new side's, then the old side's not already
-/// named, in layer order.
-fn notification_layers(
-    store: &dyn clair_store::Store,
-    id: uuid::Uuid,
-) -> Result<Vec<String>, clair_store::Error> {
-    let (mut new, mut old) = (Vec::new(), Vec::new());
-    let mut after = None;
-    loop {
-        let page = store.notification_items(id, after, 1000)?;
-        for item in page.items {
-            let Some(layer) = item.body["layer"].as_str() else {
-                continue;
-            };
-            let side = if item.body["side"] == "old" {
-                &mut old
-            } else {
-                &mut new
-            };
-            side.push(layer.to_string());
-        }
-        match page.next {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
-    let mut seen = std::collections::HashSet::new();
-    Ok(new
-        .into_iter()
-        .chain(old)
-        .filter(|l| seen.insert(l.clone()))
-        .collect())
+        .map_err(|e| Error::Sns {
+            topic: topic.to_string(),
+            message: aws_sdk_sns::error::DisplayErrorContext(&e).to_string(),
+        })?;
+    Ok(enc.content_type)
 }
 
 fn sqs_err<E, R>(

@@ -6,8 +6,6 @@
 //! and, after indexing a layer, publishes the layer's report to `RECEIVER_TOPIC_ARN`; the
 //! *sender* publishes Clair's notifications to `SENDER_TOPIC_ARN`. Both topics may be the same.
 
-use std::time::Duration;
-
 use clair_config::SqsConfig;
 
 use crate::Error;
@@ -85,8 +83,6 @@ pub struct Settings {
     /// `endpoint_url` in the file (the environment's `AWS_ENDPOINT_URL` is read by the SDK):
     /// an SQS/SNS endpoint other than AWS's.
     pub endpoint_url: Option<String>,
-    /// How often the sender looks for due notifications.
-    pub notify_interval: Duration,
 }
 
 impl Default for Settings {
@@ -103,7 +99,6 @@ impl Default for Settings {
             visibility_timeout: None,
             max_message_size: DEFAULT_INLINE_LIMIT,
             endpoint_url: None,
-            notify_interval: Duration::from_secs(5),
         }
     }
 }
@@ -210,7 +205,6 @@ impl Settings {
             .map(to_i32),
             max_message_size,
             endpoint_url: file.endpoint_url.clone().filter(|e| !e.trim().is_empty()),
-            notify_interval: defaults.notify_interval,
         }))
     }
 }

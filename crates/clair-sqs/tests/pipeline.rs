@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::types::QueueAttributeName;
+use clair_http::notify::{Notifier, Options};
 use clair_http::{AppState, FetchOptions};
 use clair_matcher::{Http, HttpOptions, NoUpdateProgress, UpdateManager};
 use clair_sqs::message::{CONTENT_TYPE_BASE64GZIP, CONTENT_TYPE_JSON, decode_body};
-use clair_sqs::{Outcome, Pipeline, SenderPublish, Settings, Topic};
+use clair_sqs::{Outcome, Pipeline, SenderPublish, Settings, SnsSender, Topic};
 use clair_store::{Store, StoreOptions};
 use clair_test::http::{Behavior, TestServer};
 use serde_json::Value;
@@ -520,20 +521,16 @@ fn layer_pushes_reports_notifications_and_poison() {
             .collect();
         let id = store
             .create_notification(
-                clair_http::v1_notifications::KIND,
+                clair_http::notify::V1,
                 &serde_json::json!({"Old": vuln("7.88.1-10+deb12u1"), "New": vuln("7.88.1-10+deb12u5")}),
                 &items,
             )
             .unwrap();
-        let pages = Pipeline::new(
-            state.clone(),
-            Settings {
-                sender_publish: SenderPublish::NotificationPages,
-                ..settings.clone()
-            },
-            &sdk,
-        );
-        assert_eq!(pages.deliver_notifications().await.unwrap(), 1);
+        let pages = Settings {
+            sender_publish: SenderPublish::NotificationPages,
+            ..settings.clone()
+        };
+        assert_eq!(deliver(&state, &pages, &sdk).await, 1);
         let got = aws.drain(&notes_q, 2).await;
         assert_eq!(got.len(), 2, "150 layers: two pages of 100");
         let mut layers_seen = Vec::new();
@@ -554,8 +551,8 @@ fn layer_pushes_reports_notifications_and_poison() {
             store.notification(id).unwrap().unwrap().status,
             clair_store::NotificationStatus::Deleted
         );
-        assert_eq!(pages.deliver_notifications().await.unwrap(), 0);
-        assert_eq!(p.deliver_notifications().await.unwrap(), 0);
+        assert_eq!(deliver(&state, &pages, &sdk).await, 0);
+        assert_eq!(deliver(&state, &settings, &sdk).await, 0);
 
         // `run` (what `clair serve` starts): a push is handled, and shutdown ends it even in
         // the middle of a long poll.
@@ -575,6 +572,22 @@ fn layer_pushes_reports_notifications_and_poison() {
             .unwrap();
         assert_eq!(aws.depth(&layers_q).await, 0);
     });
+}
+
+/// The notifier with the SNS sender `settings` ask for (blocking: its own runtime).
+fn sns_notifier(state: &AppState, settings: &Settings, sdk: &SdkConfig) -> Notifier {
+    let sns = SnsSender::with_sdk(state.clone(), settings, sdk)
+        .unwrap()
+        .expect("a sender topic");
+    Notifier::new(state.clone(), vec![Arc::new(sns)], Options::default())
+}
+
+/// One delivery pass of that notifier, from async code.
+async fn deliver(state: &AppState, settings: &Settings, sdk: &SdkConfig) -> usize {
+    let (state, settings, sdk) = (state.clone(), settings.clone(), sdk.clone());
+    tokio::task::spawn_blocking(move || sns_notifier(&state, &settings, &sdk).deliver().unwrap())
+        .await
+        .unwrap()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -611,7 +624,8 @@ fn feed_change_publishes_layer_documents(source: String) {
     let digests = layered();
     let blobs = layer_server(&digests);
     let names = layer_names(&digests);
-    runtime().block_on(async {
+    let rt = runtime();
+    let (sdk, aws, layers_q, reader, settings) = rt.block_on(async {
         let sdk = sdk(&moto.url).await;
         let aws = Aws {
             sqs: aws_sdk_sqs::Client::new(&sdk),
@@ -624,17 +638,17 @@ fn feed_change_publishes_layer_documents(source: String) {
             arn: topic,
             region: None,
         };
-        let p = Pipeline::new(
-            state.clone(),
-            Settings {
-                queue_url: Some(layers_q.clone()),
-                report_topic: Some(topic.clone()),
-                notification_topic: Some(topic),
-                wait_time_seconds: 1,
-                ..Settings::default()
-            },
-            &sdk,
-        );
+        let settings = Settings {
+            queue_url: Some(layers_q.clone()),
+            report_topic: Some(topic.clone()),
+            notification_topic: Some(topic),
+            wait_time_seconds: 1,
+            ..Settings::default()
+        };
+        (sdk, aws, layers_q, reader, settings)
+    });
+    rt.block_on(async {
+        let p = Pipeline::new(state.clone(), settings.clone(), &sdk);
         let list: Vec<Value> = digests
             .iter()
             .enumerate()
@@ -646,35 +660,41 @@ fn feed_change_publishes_layer_documents(source: String) {
         aws.send(&layers_q, &Value::Array(list).to_string()).await;
         assert_eq!(p.receive_once().await.unwrap(), [Outcome::Done]);
         assert_eq!(aws.drain(&reader, names.len()).await.len(), names.len());
-        // The PostgreSQL store is blocking: called off the async threads.
-        use tokio::task::block_in_place as blocking;
-        let before =
-            blocking(|| clair_http::v1::layer_view(&state, &names[0], true, true)).unwrap();
-        assert!(
-            !serde_json::to_string(&before)
-                .unwrap()
-                .contains("CVE-2099-0100")
-        );
+    });
+    let before = clair_http::v1::layer_view(&state, &names[0], true, true).unwrap();
+    assert!(
+        !serde_json::to_string(&before)
+            .unwrap()
+            .contains("CVE-2099-0100")
+    );
 
-        // The feed adds an issue to bash, which the base layer installs.
-        let mut v2 = tracker();
-        v2["bash"] = serde_json::json!({"CVE-2099-0100": {"description": "new, high",
-            "releases": {"bookworm": {"status": "open",
-                "repositories": {"bookworm": "5.2.15-2+b9"}, "urgency": "high"}}}});
-        blocking(|| feed.update(&v2));
-        let ids = blocking(|| clair_http::v1_notify::notify_v1(&state, "debian")).unwrap();
-        assert_eq!(ids.len(), 1, "one changed vulnerability");
-        let id = ids[0];
-        let page = blocking(|| store.notification_items(id, None, 100)).unwrap();
-        let mut named: Vec<String> = page
-            .items
-            .iter()
-            .map(|i| i.body["layer"].as_str().unwrap().to_string())
-            .collect();
-        named.sort();
-        assert_eq!(named, [names[0].clone()], "the layer installing bash");
+    // The notifier (what `clair serve` runs) with the SNS sender; the first operation's job
+    // notifies nothing.
+    let notifier = sns_notifier(&state, &settings, &sdk);
+    assert_eq!(notifier.compute().unwrap(), 0);
+    // The feed adds an issue to bash, which the base layer installs.
+    let mut v2 = tracker();
+    v2["bash"] = serde_json::json!({"CVE-2099-0100": {"description": "new, high",
+        "releases": {"bookworm": {"status": "open",
+            "repositories": {"bookworm": "5.2.15-2+b9"}, "urgency": "high"}}}});
+    feed.update(&v2);
+    assert_eq!(notifier.compute().unwrap(), 1, "one changed vulnerability");
+    let due = store
+        .notifications_due(&["v1"], jiff::Timestamp::now(), 10)
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    let id = due[0].id;
+    let page = store.notification_items(id, None, 100).unwrap();
+    let mut named: Vec<String> = page
+        .items
+        .iter()
+        .map(|i| i.body["layer"].as_str().unwrap().to_string())
+        .collect();
+    named.sort();
+    assert_eq!(named, [names[0].clone()], "the layer installing bash");
+    assert_eq!(notifier.deliver().unwrap(), 1);
 
-        assert_eq!(p.deliver_notifications().await.unwrap(), 1);
+    rt.block_on(async {
         let got = aws.drain(&reader, named.len()).await;
         assert_eq!(got.len(), named.len(), "one document per layer");
         let (ct, doc) = published(&got[0]);
@@ -691,12 +711,20 @@ fn feed_change_publishes_layer_documents(source: String) {
             "{bash}"
         );
         // The same document GET /v1/layers/:name?features&vulnerabilities now answers.
-        let view = blocking(|| clair_http::v1::layer_view(&state, &names[0], true, true)).unwrap();
+        let st = state.clone();
+        let n0 = names[0].clone();
+        let view = tokio::task::spawn_blocking(move || {
+            clair_http::v1::layer_view(&st, &n0, true, true).unwrap()
+        })
+        .await
+        .unwrap();
         assert_eq!(doc, serde_json::json!({ "Layer": view }));
         assert_eq!(aws.depth(&reader).await, 0, "nothing else published");
+    });
 
-        // Acknowledged: published once, and GET shows it deleted with its times.
-        assert_eq!(p.deliver_notifications().await.unwrap(), 0);
+    // Acknowledged: published once, and GET shows it deleted with its times.
+    assert_eq!(notifier.deliver().unwrap(), 0);
+    let n: Value = rt.block_on(async {
         let resp = clair_http::v1_notifications::get(
             axum::extract::State(state.clone()),
             axum::extract::Path(id.to_string()),
@@ -709,18 +737,19 @@ fn feed_change_publishes_layer_documents(source: String) {
         let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
             .await
             .unwrap();
-        let n: Value = serde_json::from_slice(&body).unwrap();
-        let n = &n["Notification"];
-        let time = |k: &str| -> i64 {
-            n[k].as_str()
-                .unwrap_or_else(|| panic!("no {k}: {n}"))
-                .parse()
-                .unwrap()
-        };
-        assert!(time("Created") <= time("Notified"), "{n}");
-        assert!(time("Notified") <= time("Deleted"), "{n}");
-        assert_eq!(n["New"]["Vulnerability"]["Name"], "CVE-2099-0100");
+        serde_json::from_slice(&body).unwrap()
     });
+    let n = &n["Notification"];
+    let time = |k: &str| -> i64 {
+        n[k].as_str()
+            .unwrap_or_else(|| panic!("no {k}: {n}"))
+            .parse()
+            .unwrap()
+    };
+    assert!(time("Created") <= time("Notified"), "{n}");
+    assert!(time("Notified") <= time("Deleted"), "{n}");
+    assert_eq!(n["New"]["Vulnerability"]["Name"], "CVE-2099-0100");
+    drop(notifier);
 }
 
 #[test]

@@ -212,6 +212,30 @@ pub enum Delivery {
     },
 }
 
+/// A notification computation waiting: an update operation whose notifications are not
+/// stored yet (enqueued with the operation, in the same transaction).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationJob {
+    /// The operation.
+    pub op: UpdateOperation,
+    /// The updater's operation before it, as it was when this one was stored (`None`: this is
+    /// the updater's first).
+    pub prev: Option<Uuid>,
+    /// When it was enqueued.
+    pub created: jiff::Timestamp,
+}
+
+/// A notification to store, with its items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotification {
+    /// What kind (which senders deliver it).
+    pub kind: String,
+    /// Kind-specific body.
+    pub body: serde_json::Value,
+    /// Its items, in order (e.g. one per affected manifest).
+    pub items: Vec<serde_json::Value>,
+}
+
 /// A layer of the Clair v2 API (`POST /v1/layers`): the client's name for it, the content
 /// digest its results are stored under, and its parent's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
