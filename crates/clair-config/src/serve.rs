@@ -657,6 +657,41 @@ mod tests {
     }
 
     #[test]
+    fn v2_webhook_client_certificates() {
+        let parse = |t: &str| Loaded::parse(t, std::path::Path::new("t.yaml")).unwrap();
+        let c = parse(
+            "clair:\n  notifier:\n    http:\n      endpoint: https://quay/notify\n      certfile: /c.crt\n      keyfile: /c.key\n      cafile: /ca.crt\n      servername: quay.internal\n",
+        )
+        .serve_config()
+        .unwrap();
+        assert_eq!(
+            c.notifier.http_tls,
+            Some(NotifierTls {
+                cert: "/c.crt".into(),
+                key: "/c.key".into(),
+                ca: Some("/ca.crt".into()),
+                server_name: Some("quay.internal".into()),
+            })
+        );
+        // Clair v2 uses them only with both the certificate and the key: without them
+        // `cafile` is not read (and reported as ignored); half of the pair is an error.
+        let l = parse("clair:\n  notifier:\n    http:\n      cafile: /ca.crt\n");
+        assert_eq!(l.serve_config().unwrap().notifier.http_tls, None);
+        assert_eq!(
+            l.warnings()
+                .iter()
+                .map(|w| w.key.as_str())
+                .collect::<Vec<_>>(),
+            ["clair.notifier.http.cafile"]
+        );
+        let e = parse("clair:\n  notifier:\n    http:\n      certfile: /c.crt\n")
+            .serve_config()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("clair.notifier.http.certfile"), "{e}");
+    }
+
+    #[test]
     fn secrets_are_redacted() {
         assert_eq!(
             redact_source("postgresql://clair:s3cret@db:5432/clair"),

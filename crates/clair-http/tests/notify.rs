@@ -547,3 +547,146 @@ fn v1_notifications_postgres() {
         v1_flow(s);
     }
 }
+
+/// A TLS receiver on `addr` (requiring client certificates from `client_ca` when given):
+/// counts the POSTs it answers 200.
+fn tls_receiver(
+    rt: &tokio::runtime::Runtime,
+    addr: &str,
+    server: &clair_test::certs::Pair,
+    client_ca: Option<&std::path::Path>,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { "ok" }
+        }),
+    );
+    let tls = clair_http::tls::Reloadable::new(clair_http::tls::TlsFiles {
+        cert: server.cert.clone(),
+        key: server.key.clone(),
+        client_ca: client_ca.map(|p| p.to_path_buf()),
+    })
+    .unwrap();
+    let l = std::net::TcpListener::bind(addr).unwrap();
+    l.set_nonblocking(true).unwrap();
+    let port = l.local_addr().unwrap().port();
+    rt.spawn(async move {
+        let l = tokio::net::TcpListener::from_std(l).unwrap();
+        clair_http::tls::serve_tls(l, router, tls, std::future::pending())
+            .await
+            .unwrap();
+    });
+    (format!("{}:{port}", addr.rsplit_once(':').unwrap().0), hits)
+}
+
+/// Clair v2's webhook with client certificates (`certfile`, `keyfile`, `cafile`) and
+/// `servername`, and the extra CA bundle on Clair v4's webhook: each needed, each enough.
+#[test]
+fn webhooks_over_tls() {
+    if !clair_test::certs::openssl_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ca = clair_test::certs::ca(dir.path(), "ca");
+    // Its names: 127.0.0.1 and localhost.
+    let server = clair_test::certs::leaf(dir.path(), &ca, "server", "receiver", false);
+    let client = clair_test::certs::leaf(dir.path(), &ca, "client", "clair-notifier", true);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Clair v2's receiver is reached at 127.0.0.2, a name its certificate does not carry.
+    let (v2_addr, v2_hits) = tls_receiver(&rt, "127.0.0.2:0", &server, Some(&ca.cert));
+    let (v4_addr, v4_hits) = tls_receiver(&rt, "127.0.0.1:0", &server, None);
+    let store = sqlite();
+    let ca_pem = Arc::new(std::fs::read(&ca.cert).unwrap());
+    let client_tls = clair_http::notify::webhook::ClientTls {
+        cert: client.cert.clone(),
+        key: client.key.clone(),
+        ca: Some(ca.cert.clone()),
+        server_name: Some("localhost".into()),
+    };
+    let v2 = |tls: Option<clair_http::notify::webhook::ClientTls>| WebhookV2Config {
+        attempts: 1,
+        client_tls: tls,
+        ..v2_webhook(&format!("https://{v2_addr}/hook"))
+    };
+    let deliver_v2 = |cfg: WebhookV2Config| {
+        let id = store
+            .create_notification(notify::V1, &serde_json::json!({}), &[])
+            .unwrap();
+        notifier(&store, WebhookV2::new(cfg).unwrap())
+            .deliver()
+            .unwrap();
+        store.notification(id).unwrap().unwrap()
+    };
+    let n = deliver_v2(v2(Some(client_tls.clone())));
+    assert_eq!(
+        n.status,
+        clair_store::NotificationStatus::Notified,
+        "{:?}",
+        n.last_error
+    );
+    assert_eq!(v2_hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    store.acknowledge_notification(n.id).unwrap();
+    // Without the client certificate the receiver refuses the handshake; without the server
+    // name the receiver's certificate does not match 127.0.0.2.
+    for cfg in [
+        v2(None),
+        v2(Some(clair_http::notify::webhook::ClientTls {
+            server_name: None,
+            ..client_tls.clone()
+        })),
+    ] {
+        let n = deliver_v2(cfg.clone());
+        assert_eq!(
+            n.status,
+            clair_store::NotificationStatus::Failed,
+            "{:?}",
+            cfg.client_tls
+        );
+        store.acknowledge_notification(n.id).unwrap();
+    }
+    assert_eq!(v2_hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // An unreadable key names its file and setting.
+    let e = WebhookV2::new(v2(Some(clair_http::notify::webhook::ClientTls {
+        key: dir.path().join("missing.key"),
+        ..client_tls
+    })))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("notifier.http.keyfile") && e.contains("missing.key"),
+        "{e}"
+    );
+
+    // Clair v4's webhook trusts the outgoing CA bundle (`tls.root_ca`, `CLAIR_CA_FILE`).
+    let deliver_v4 = |ca_pem: Option<Arc<Vec<u8>>>| {
+        let id = store
+            .create_notification(notify::V4, &serde_json::json!({}), &[])
+            .unwrap();
+        let hook = Webhook::new(WebhookConfig {
+            ca_pem,
+            ..v4_webhook_config(&format!("https://{v4_addr}/hook"), None)
+        })
+        .unwrap();
+        notifier(&store, hook).deliver().unwrap();
+        store.notification(id).unwrap().unwrap().status
+    };
+    assert_eq!(deliver_v4(None), clair_store::NotificationStatus::Failed);
+    assert_eq!(v4_hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(
+        deliver_v4(Some(ca_pem)),
+        clair_store::NotificationStatus::Delivered
+    );
+    assert_eq!(
+        v4_hits.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "this one, and the failed one retried"
+    );
+}
