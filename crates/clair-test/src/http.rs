@@ -36,6 +36,9 @@ struct Entry {
 /// A request seen: its path and headers.
 pub type Request = (String, Vec<(String, String)>);
 
+/// Request bodies seen, with their paths.
+type Bodies = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// A test HTTP server; stops when dropped.
 #[derive(Debug)]
 pub struct TestServer {
@@ -43,7 +46,7 @@ pub struct TestServer {
     files: Arc<Mutex<HashMap<String, Entry>>>,
     hits: Arc<Mutex<Vec<(String, u16)>>>,
     headers: Arc<Mutex<Vec<Request>>>,
-    bodies: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    bodies: Bodies,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -61,7 +64,7 @@ impl TestServer {
         let files: Arc<Mutex<HashMap<String, Entry>>> = Arc::default();
         let hits: Arc<Mutex<Vec<(String, u16)>>> = Arc::default();
         let headers: Arc<Mutex<Vec<Request>>> = Arc::default();
-        let bodies: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+        let bodies: Bodies = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (files, hits, stop) = (files.clone(), hits.clone(), stop.clone());

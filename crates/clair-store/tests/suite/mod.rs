@@ -647,7 +647,8 @@ pub fn notification_jobs(s: Arc<dyn Store>) {
         [op1.id, other.id]
     );
     assert_eq!(
-        s.complete_notification_job(op2.id, &[n.clone()]).unwrap(),
+        s.complete_notification_job(op2.id, std::slice::from_ref(&n))
+            .unwrap(),
         Vec::<uuid::Uuid>::new()
     );
     assert_eq!(
