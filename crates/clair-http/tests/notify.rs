@@ -62,17 +62,6 @@ fn notifier(store: &Arc<dyn Store>, sender: impl Sender + 'static) -> Notifier {
     )
 }
 
-fn tracker() -> Value {
-    serde_json::from_slice(
-        &std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../clair-ecosystems/testdata/match/debian-bookworm-tracker.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap()
-}
-
 fn run_debian(store: &Arc<dyn Store>, feed: &Value) {
     let s = TestServer::start();
     s.put("/debian/json", feed.to_string());
@@ -136,7 +125,7 @@ fn flow(store: Arc<dyn Store>) {
     );
 
     // The first operation of an updater notifies nothing (everything would be "added").
-    let v1 = tracker();
+    let v1 = clair_test::debian_tracker();
     run_debian(&store, &v1);
     assert_eq!(notifier.compute().unwrap(), 0);
     assert!(store.notification_jobs(10).unwrap().is_empty(), "job done");
@@ -434,7 +423,7 @@ fn v1_flow(store: Arc<dyn Store>) {
         )],
         Options::default(),
     );
-    let v1 = tracker();
+    let v1 = clair_test::debian_tracker();
     run_debian(&store, &v1);
     assert_eq!(
         n.compute().unwrap(),

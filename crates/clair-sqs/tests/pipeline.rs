@@ -7,8 +7,6 @@
 //! failure (scripts/test.sh installs it).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,60 +20,6 @@ use clair_sqs::{Outcome, Pipeline, SenderPublish, Settings, SnsSender, Topic};
 use clair_store::{Store, StoreOptions};
 use clair_test::http::{Behavior, TestServer};
 use serde_json::Value;
-
-/// moto's server as a child process, killed on drop.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto() -> Option<Moto> {
-    let found = Command::new("moto_server")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        let why = "moto_server is not installed (python3 -m pip install 'moto[server]')";
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("the SQS/SNS tests must run in CI, but {why}");
-        }
-        eprintln!("skipping: {why}");
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let m = Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "moto_server did not listen on 127.0.0.1:{port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(m)
-}
 
 async fn sdk(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
@@ -119,18 +63,6 @@ fn layer_server(layers: &[String]) -> TestServer {
     }
     s.set("/missing", Behavior::Status(404));
     s
-}
-
-/// The hand-written bookworm tracker (Debian Security Tracker JSON).
-fn tracker() -> Value {
-    serde_json::from_slice(
-        &std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../clair-ecosystems/testdata/match/debian-bookworm-tracker.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap()
 }
 
 /// A Debian feed served on 127.0.0.1 and the real updater reading it into a store.
@@ -183,7 +115,7 @@ fn store_with_debian_at(source: String) -> (Arc<dyn Store>, DebianFeed) {
     })
     .unwrap();
     let feed = DebianFeed::new(&store);
-    feed.update(&tracker());
+    feed.update(&clair_test::debian_tracker());
     (store, feed)
 }
 
@@ -328,6 +260,18 @@ fn push(name: &str, path: &str, parent: &str) -> Value {
         "Format": "Docker", "Headers": {"Authorization": "Bearer t0ken"}}})
 }
 
+/// The image's layers in one message, parent first, each fetched from `blobs`.
+fn image_push(digests: &[String], names: &[String], blobs: &TestServer) -> Value {
+    digests
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let parent = if i == 0 { "" } else { names[i - 1].as_str() };
+            push(&names[i], &format!("{}/blobs/{d}", blobs.url()), parent)
+        })
+        .collect()
+}
+
 fn feature<'a>(layer: &'a Value, name: &str) -> &'a Value {
     layer["Features"]
         .as_array()
@@ -339,16 +283,11 @@ fn feature<'a>(layer: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn layer_pushes_reports_notifications_and_poison() {
-    let Some(moto) = moto() else { return };
+    let Some(moto) = clair_test::moto::start() else {
+        return;
+    };
     let store = store_with_debian();
-    let state = AppState::new(
-        store.clone(),
-        FetchOptions {
-            backoff: Duration::from_millis(10),
-            ..FetchOptions::default()
-        },
-    )
-    .unwrap();
+    let state = quick_state(&store);
     state.refresh().unwrap();
     let digests = layered();
     let blobs = layer_server(&digests);
@@ -392,15 +331,8 @@ fn layer_pushes_reports_notifications_and_poison() {
         let p = Pipeline::new(state.clone(), settings.clone(), &sdk);
 
         // The image's layers in one message, parent first: indexed, reported, deleted.
-        let list: Vec<Value> = digests
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let parent = if i == 0 { "" } else { names[i - 1].as_str() };
-                push(&names[i], &format!("{}/blobs/{d}", blobs.url()), parent)
-            })
-            .collect();
-        aws.send(&layers_q, &Value::Array(list).to_string()).await;
+        aws.send(&layers_q, &image_push(&digests, &names, &blobs).to_string())
+            .await;
         assert_eq!(p.receive_once().await.unwrap(), [Outcome::Done]);
         assert_eq!(aws.depth(&layers_q).await, 0, "the message is deleted");
         assert_eq!(
@@ -590,6 +522,18 @@ async fn deliver(state: &AppState, settings: &Settings, sdk: &SdkConfig) -> usiz
         .unwrap()
 }
 
+/// The server's state over `store`, with short fetch retries.
+fn quick_state(store: &Arc<dyn Store>) -> AppState {
+    AppState::new(
+        store.clone(),
+        FetchOptions {
+            backoff: Duration::from_millis(10),
+            ..FetchOptions::default()
+        },
+    )
+    .unwrap()
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -611,16 +555,11 @@ fn layer_names(digests: &[String]) -> Vec<String> {
 /// with the new vulnerability, on the sender topic (here the same topic as the reports, as
 /// clair-sqs's example configures it); the notification then reads as deleted, with its times.
 fn feed_change_publishes_layer_documents(source: String) {
-    let Some(moto) = moto() else { return };
+    let Some(moto) = clair_test::moto::start() else {
+        return;
+    };
     let (store, feed) = store_with_debian_at(source);
-    let state = AppState::new(
-        store.clone(),
-        FetchOptions {
-            backoff: Duration::from_millis(10),
-            ..FetchOptions::default()
-        },
-    )
-    .unwrap();
+    let state = quick_state(&store);
     let digests = layered();
     let blobs = layer_server(&digests);
     let names = layer_names(&digests);
@@ -649,15 +588,8 @@ fn feed_change_publishes_layer_documents(source: String) {
     });
     rt.block_on(async {
         let p = Pipeline::new(state.clone(), settings.clone(), &sdk);
-        let list: Vec<Value> = digests
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let parent = if i == 0 { "" } else { names[i - 1].as_str() };
-                push(&names[i], &format!("{}/blobs/{d}", blobs.url()), parent)
-            })
-            .collect();
-        aws.send(&layers_q, &Value::Array(list).to_string()).await;
+        aws.send(&layers_q, &image_push(&digests, &names, &blobs).to_string())
+            .await;
         assert_eq!(p.receive_once().await.unwrap(), [Outcome::Done]);
         assert_eq!(aws.drain(&reader, names.len()).await.len(), names.len());
     });
@@ -673,7 +605,7 @@ fn feed_change_publishes_layer_documents(source: String) {
     let notifier = sns_notifier(&state, &settings, &sdk);
     assert_eq!(notifier.compute().unwrap(), 0);
     // The feed adds an issue to bash, which the base layer installs.
-    let mut v2 = tracker();
+    let mut v2 = clair_test::debian_tracker();
     v2["bash"] = serde_json::json!({"CVE-2099-0100": {"description": "new, high",
         "releases": {"bookworm": {"status": "open",
             "repositories": {"bookworm": "5.2.15-2+b9"}, "urgency": "high"}}}});
@@ -770,7 +702,9 @@ fn feed_change_publishes_layer_documents_postgres() {
 /// the layer is fetched once. And on shutdown, a message in hand is finished and deleted.
 #[test]
 fn slow_message_is_kept_hidden_and_processed_once() {
-    let Some(moto) = moto() else { return };
+    let Some(moto) = clair_test::moto::start() else {
+        return;
+    };
     let store = store_with_debian();
     let state = AppState::new(store.clone(), FetchOptions::default()).unwrap();
     let digests = layered();

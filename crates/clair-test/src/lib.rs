@@ -14,11 +14,21 @@
 pub mod certs;
 pub mod http;
 pub mod keyregistry;
+pub mod moto;
 pub mod oci;
 pub mod postgres;
 pub mod tar;
 
 use std::path::PathBuf;
+
+/// The hand-written Debian Security Tracker document for bookworm the matching tests use
+/// (`clair-ecosystems/testdata/match/debian-bookworm-tracker.json`).
+pub fn debian_tracker() -> serde_json::Value {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../clair-ecosystems/testdata/match/debian-bookworm-tracker.json");
+    serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
 
 /// The shared data directory beside the workspace root (`../shared`).
 ///

@@ -10,7 +10,7 @@
 //! - SIGTERM with an SQS message in hand (moto): the message is finished and deleted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,20 +19,9 @@ use clair_store::{OpKind, Store, StoreOptions};
 use clair_test::http::{Behavior, TestServer};
 use serde_json::Value;
 
-fn tracker() -> Value {
-    serde_json::from_slice(
-        &std::fs::read(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../clair-ecosystems/testdata/match/debian-bookworm-tracker.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap()
-}
-
 /// The tracker with one more (high) bash issue: a change for the indexed image.
 fn changed() -> Value {
-    let mut v = tracker();
+    let mut v = clair_test::debian_tracker();
     v["bash"] = serde_json::json!({"CVE-2099-0100": {"description": "new", "releases": {"bookworm":
         {"status": "open", "repositories": {"bookworm": "5.2.15-2+b9"}, "urgency": "high"}}}});
     v
@@ -98,7 +87,7 @@ struct Setup {
 impl Setup {
     fn new(db: Db) -> Setup {
         let feeds = TestServer::start();
-        feeds.put("/debian/json", tracker().to_string());
+        feeds.put("/debian/json", clair_test::debian_tracker().to_string());
         let receiver = TestServer::start();
         receiver.put("/notify", "ok");
         let dir = tempfile::tempdir().unwrap();
@@ -179,6 +168,29 @@ impl Setup {
                 v["notification_id"].as_str().unwrap().to_string()
             })
             .collect()
+    }
+
+    /// Wait until notification `id` is recorded as delivered (`by` for the error message).
+    fn wait_delivered(&self, id: &str, by: &Instance) {
+        let store = self.db.open();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let n = store.notification(id.parse().unwrap()).unwrap().unwrap();
+            if n.status == clair_store::NotificationStatus::Delivered {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{n:?}\n{}", by.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The changed feed stored by `clair update` (which exits: any producer of update
+    /// operations will do), and the receiver stalling: the next delivery hangs in flight.
+    fn update_and_stall(&self) {
+        self.feeds.put("/debian/json", changed().to_string());
+        self.update();
+        self.receiver
+            .set("/notify", Behavior::Stall(Duration::from_secs(120)));
     }
 
     /// Wait until the receiver has had `n` requests.
@@ -282,11 +294,7 @@ fn killed_after_commit_postgres() {
 /// it again, with the same notification id.
 fn killed_while_delivering(db: Db) {
     let s = Setup::new(db);
-    s.feeds.put("/debian/json", changed().to_string());
-    // `clair update` stores the operation (and its job) and exits: any producer will do.
-    s.update();
-    s.receiver
-        .set("/notify", Behavior::Stall(Duration::from_secs(120)));
+    s.update_and_stall();
     let a = s.serve("a", true);
     s.wait_received(1, Duration::from_secs(60), "first delivery attempt");
     a.kill9();
@@ -295,19 +303,7 @@ fn killed_while_delivering(db: Db) {
     s.wait_received(2, Duration::from_secs(60), "delivered after the restart");
     let got = s.received();
     assert_eq!(got[0], got[1], "the same notification, sent again");
-    let store = s.db.open();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let n = store
-            .notification(got[0].parse().unwrap())
-            .unwrap()
-            .unwrap();
-        if n.status == clair_store::NotificationStatus::Delivered {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{n:?}\n{}", b.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    s.wait_delivered(&got[0], &b);
 }
 
 #[test]
@@ -326,10 +322,7 @@ fn killed_while_delivering_postgres() {
 /// the delivery lock and delivers.
 fn two_instances_one_killed(db: Db) {
     let s = Setup::new(db);
-    s.feeds.put("/debian/json", changed().to_string());
-    s.update();
-    s.receiver
-        .set("/notify", Behavior::Stall(Duration::from_secs(120)));
+    s.update_and_stall();
     let a = s.serve("a", true);
     s.wait_received(1, Duration::from_secs(60), "first delivery attempt");
     // The second instance runs beside it (the delivery lock is the first one's) ...
@@ -342,18 +335,7 @@ fn two_instances_one_killed(db: Db) {
     s.wait_received(2, Duration::from_secs(60), "delivered by the survivor");
     let got = s.received();
     assert_eq!(got[0], got[1]);
-    let store = s.db.open();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while store
-        .notification(got[0].parse().unwrap())
-        .unwrap()
-        .unwrap()
-        .status
-        != clair_store::NotificationStatus::Delivered
-    {
-        assert!(Instant::now() < deadline, "{}", b.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    s.wait_delivered(&got[0], &b);
     assert!(b.log().contains("notification delivered"), "{}", b.log());
 }
 
@@ -369,60 +351,8 @@ fn two_instances_one_killed_postgres() {
     }
 }
 
-/// moto's server (a local SQS) on a free loopback port, killed on drop.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// moto, or `None` (skipped, said why) when it is not installed, except with `CI=true`.
-fn moto() -> Option<Moto> {
-    let found = Command::new("moto_server")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        let why = "moto_server is not installed (python3 -m pip install 'moto[server]')";
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "the SQS tests must run in CI, but {why}"
-        );
-        eprintln!("skipping: {why}");
-        return None;
-    }
-    let port = clair_test::free_port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let m = Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "moto did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(m)
-}
-
 /// One SQS query-API call to moto; the XML answer.
-fn sqs(moto: &Moto, params: &[(&str, &str)]) -> String {
+fn sqs(moto: &clair_test::moto::Moto, params: &[(&str, &str)]) -> String {
     let mut form = vec![("Version", "2012-11-05")];
     form.extend_from_slice(params);
     // moto routes by the service the credential scope names.
@@ -448,7 +378,9 @@ fn xml<'a>(doc: &'a str, tag: &str) -> Option<&'a str> {
 /// layer stored, the message deleted) before it exits.
 #[test]
 fn sigterm_finishes_the_sqs_message_in_hand() {
-    let Some(moto) = moto() else { return };
+    let Some(moto) = clair_test::moto::start() else {
+        return;
+    };
     let db = Db::sqlite();
     let oci = clair_test::images("oci");
     let manifest: Value =

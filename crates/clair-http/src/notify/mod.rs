@@ -82,6 +82,17 @@ pub struct Pass {
     pub delivered: usize,
 }
 
+/// The reverse-index keys of every package a diff's records name (added or removed).
+pub(crate) fn changed_package_names(diff: &clair_store::UpdateDiff) -> Vec<String> {
+    diff.added
+        .iter()
+        .chain(&diff.removed)
+        .map(|v| clair_store::package_name_key(&v.package_name))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
 /// `now + after`.
 pub(crate) fn retry_at(after: Duration) -> jiff::Timestamp {
     let now = jiff::Timestamp::now();

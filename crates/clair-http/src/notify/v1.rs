@@ -60,14 +60,7 @@ fn index_unindexed(s: &AppState) -> Result<(), crate::Error> {
 /// The Clair v2 notifications a diff causes.
 pub fn compute(s: &AppState, diff: &UpdateDiff) -> Result<Vec<NewNotification>, crate::Error> {
     index_unindexed(s)?;
-    let names: Vec<String> = diff
-        .added
-        .iter()
-        .chain(&diff.removed)
-        .map(|v| clair_store::package_name_key(&v.package_name))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let names = super::changed_package_names(diff);
     let candidates = s.store.v1_layers_with_packages(&names)?;
     if candidates.is_empty() {
         return Ok(Vec::new());

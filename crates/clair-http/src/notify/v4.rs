@@ -7,8 +7,6 @@
 //! per reason (its most severe vulnerability); with `disable_summary`, one item per
 //! vulnerability and manifest.
 
-use std::collections::BTreeSet;
-
 use clair_matcher::matching::{MatchIndex, Namespaces};
 use clair_store::{NewNotification, Store, UpdateDiff};
 use clair_types::{IndexState, ReportVulnerability};
@@ -48,14 +46,7 @@ pub fn items(
         ),
     ];
     // Only manifests with a package the changed records name (the store's reverse index).
-    let names: Vec<String> = diff
-        .added
-        .iter()
-        .chain(&diff.removed)
-        .map(|v| clair_store::package_name_key(&v.package_name))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let names = super::changed_package_names(diff);
     let mut items = Vec::new();
     for manifest in store.manifests_with_packages(&names)? {
         let Some(stored) = store.get_index_report(&manifest)? else {

@@ -579,36 +579,12 @@ impl Store for PgStore {
     }
 
     fn get_v1_layer(&self, name: &str) -> Result<Option<V1Layer>> {
-        let row = self.run(|c| {
-            Ok(c.query_opt(
+        Ok(self
+            .v1_layers_where(
                 "SELECT name, digest, parent, path, format FROM v1_layer WHERE name = $1",
                 &[&name],
             )?
-            .map(|r| {
-                (
-                    r.get::<_, String>(0),
-                    r.get::<_, String>(1),
-                    r.get::<_, Option<String>>(2),
-                    r.get::<_, String>(3),
-                    r.get::<_, String>(4),
-                )
-            }))
-        })?;
-        row.map(|(name, digest, parent, path, format)| {
-            Ok(V1Layer {
-                digest: digest
-                    .parse()
-                    .map_err(|e: clair_types::DigestError| Error::Decode {
-                        what: format!("v1 layer {name}"),
-                        message: e.to_string(),
-                    })?,
-                name,
-                parent,
-                path,
-                format,
-            })
-        })
-        .transpose()
+            .pop())
     }
 
     fn v1_layers(&self) -> Result<Vec<V1Layer>> {

@@ -504,30 +504,12 @@ impl Store for SqliteStore {
     }
 
     fn get_v1_layer(&self, name: &str) -> Result<Option<V1Layer>> {
-        let row: Option<(String, String, Option<String>, String, String)> = self.read(|c| {
-            c.query_row(
+        Ok(self
+            .v1_layers_where(
                 "SELECT name, digest, parent, path, format FROM v1_layer WHERE name = ?1",
                 [name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()
-            .map_err(self.err())
-        })?;
-        row.map(|(name, digest, parent, path, format)| {
-            Ok(V1Layer {
-                digest: digest
-                    .parse()
-                    .map_err(|e: clair_types::DigestError| Error::Decode {
-                        what: format!("v1 layer {name}"),
-                        message: e.to_string(),
-                    })?,
-                name,
-                parent,
-                path,
-                format,
-            })
-        })
-        .transpose()
+            )?
+            .pop())
     }
 
     fn v1_layers(&self) -> Result<Vec<V1Layer>> {

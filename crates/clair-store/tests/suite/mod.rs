@@ -520,15 +520,19 @@ pub fn concurrent_readers_and_writer(s: Arc<dyn Store>) {
     assert_eq!(s.vulnerabilities(first.id).unwrap().len(), 200);
 }
 
-pub fn v1_layers(s: Arc<dyn Store>) {
-    use clair_store::V1Layer;
-    let l = |name: &str, parent: Option<&str>| V1Layer {
+/// A Clair v2 layer named `name` (its digest made from the name).
+fn v1_layer(name: &str, parent: Option<&str>) -> V1Layer {
+    V1Layer {
         name: name.into(),
         digest: Digest::sha256_of(name.as_bytes()),
         parent: parent.map(String::from),
         path: format!("http://registry/{name}"),
         format: "Docker".into(),
-    };
+    }
+}
+
+pub fn v1_layers(s: Arc<dyn Store>) {
+    let l = v1_layer;
     assert_eq!(s.get_v1_layer("base").unwrap(), None);
     s.put_v1_layer(&l("base", None)).unwrap();
     s.put_v1_layer(&l("sha256:mid", Some("base"))).unwrap();
@@ -549,14 +553,7 @@ pub fn v1_layers(s: Arc<dyn Store>) {
 }
 
 pub fn v1_layer_package_index(s: Arc<dyn Store>) {
-    use clair_store::V1Layer;
-    let l = |name: &str, parent: Option<&str>| V1Layer {
-        name: name.into(),
-        digest: Digest::sha256_of(name.as_bytes()),
-        parent: parent.map(String::from),
-        path: format!("http://registry/{name}"),
-        format: "Docker".into(),
-    };
+    let l = v1_layer;
     let names = |v: Vec<V1Layer>| v.into_iter().map(|l| l.name).collect::<Vec<_>>();
     s.put_v1_layer(&l("base", None)).unwrap();
     s.put_v1_layer(&l("app", Some("base"))).unwrap();
@@ -596,20 +593,15 @@ pub fn v1_layer_package_index(s: Arc<dyn Store>) {
 /// transaction (with the updater's previous operation); completing a job stores its
 /// notifications and removes it atomically, once.
 pub fn notification_jobs(s: Arc<dyn Store>) {
-    let op1 = s
-        .update_vulnerabilities(
+    let update = |fingerprint: &str, name: &str| {
+        s.update_vulnerabilities(
             "debian",
-            "1",
-            &mut feed(vec![vuln("debian", "CVE-1", "a", "1")]),
+            fingerprint,
+            &mut feed(vec![vuln("debian", name, "a", "1")]),
         )
-        .unwrap();
-    let op2 = s
-        .update_vulnerabilities(
-            "debian",
-            "2",
-            &mut feed(vec![vuln("debian", "CVE-2", "a", "1")]),
-        )
-        .unwrap();
+        .unwrap()
+    };
+    let (op1, op2) = (update("1", "CVE-1"), update("2", "CVE-2"));
     let other = s
         .update_vulnerabilities("alpine", "1", &mut feed(vec![]))
         .unwrap();
@@ -637,15 +629,15 @@ pub fn notification_jobs(s: Arc<dyn Store>) {
     let page = s.notification_items(ids[1], None, 10).unwrap();
     assert_eq!(page.items.len(), 2);
     assert_eq!(s.notification(ids[0]).unwrap().unwrap().body, n.body);
-    // Done: gone from the queue, and a second completion stores nothing.
-    assert_eq!(
+    let queued = || {
         s.notification_jobs(10)
             .unwrap()
             .iter()
             .map(|j| j.op.id)
-            .collect::<Vec<_>>(),
-        [op1.id, other.id]
-    );
+            .collect::<Vec<_>>()
+    };
+    // Done: gone from the queue, and a second completion stores nothing.
+    assert_eq!(queued(), [op1.id, other.id]);
     assert_eq!(
         s.complete_notification_job(op2.id, std::slice::from_ref(&n))
             .unwrap(),
@@ -659,14 +651,7 @@ pub fn notification_jobs(s: Arc<dyn Store>) {
     );
     // A job whose operation is deleted (garbage collection) goes with it.
     assert_eq!(s.delete_update_operations(&[op1.id]).unwrap(), 1);
-    assert_eq!(
-        s.notification_jobs(10)
-            .unwrap()
-            .iter()
-            .map(|j| j.op.id)
-            .collect::<Vec<_>>(),
-        [other.id]
-    );
+    assert_eq!(queued(), [other.id]);
     assert_eq!(
         s.complete_notification_job(op1.id, &[n]).unwrap(),
         Vec::<uuid::Uuid>::new()
