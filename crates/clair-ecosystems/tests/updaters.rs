@@ -209,7 +209,9 @@ fn bundles_round_trip(store: Arc<dyn Store>) {
     manager(online.clone(), &s, &[]).run(None, &NoUpdateProgress);
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("feeds.bundle");
-    let reports = manager(sqlite(), &s, &[]).export(&bundle, None).unwrap();
+    let reports = manager(sqlite(), &s, &[])
+        .export(&bundle, None, None)
+        .unwrap();
     assert!(reports.iter().all(|r| r.result.is_ok()), "{reports:?}");
     // Offline: the server is gone.
     drop(s);
@@ -221,7 +223,11 @@ fn bundles_round_trip(store: Arc<dyn Store>) {
         store.clone(),
         clair_ecosystems::updaters(Some(&every), &BTreeMap::new()).unwrap(),
     );
-    let imported = offline.import(&bundle, &NoUpdateProgress).unwrap();
+    let open = clair_matcher::bundle::Trust {
+        keys: Vec::new(),
+        allow_unsigned: true,
+    };
+    let (imported, _) = offline.import(&bundle, &NoUpdateProgress, &open).unwrap();
     assert_eq!(imported.len(), clair_ecosystems::UPDATERS.len());
     assert!(
         imported
@@ -247,7 +253,7 @@ fn bundles_round_trip(store: Arc<dyn Store>) {
     let bad = dir.path().join("bad.bundle");
     std::fs::write(&bad, b"not a bundle").unwrap();
     let err = offline
-        .import(&bad, &NoUpdateProgress)
+        .import(&bad, &NoUpdateProgress, &open)
         .unwrap_err()
         .to_string();
     assert!(err.contains("bad.bundle"), "{err}");
@@ -293,5 +299,58 @@ fn scheduled_runs_repeat_until_stopped() {
     assert!(
         runs[1..].iter().all(|&st| st == 304),
         "later runs are conditional: {runs:?}"
+    );
+}
+
+/// Records written by an older parser (`Updater::version`) are not trusted to describe the
+/// feed: the next run ignores the stored fingerprint and stores the feed again.
+#[test]
+fn a_new_parser_version_refetches_and_rewrites() {
+    let store = sqlite();
+    let s = TestServer::start();
+    serve_feeds(&s);
+    let m = manager(store.clone(), &s, &["osv"]);
+    assert!(matches!(
+        m.run(None, &NoUpdateProgress)[0].outcome,
+        Outcome::Updated { .. }
+    ));
+    assert_eq!(
+        m.run(None, &NoUpdateProgress)[0].outcome,
+        Outcome::Unchanged
+    );
+    let status = |store: &Arc<dyn Store>| {
+        store
+            .updater_status()
+            .unwrap()
+            .into_iter()
+            .find(|s| s.updater == "osv")
+            .unwrap()
+    };
+    let mut st = status(&store);
+    assert_eq!(st.updater_version, clair_ecosystems::osv::PARSER_VERSION);
+    // As a status written by the first OSV parser (before sorted events and version lists).
+    st.updater_version = 1;
+    store.set_updater_status(&st).unwrap();
+    s.clear_hits();
+    assert!(matches!(
+        m.run(None, &NoUpdateProgress)[0].outcome,
+        Outcome::Updated { .. }
+    ));
+    let hits = s.hits();
+    assert!(
+        !hits.is_empty() && hits.iter().all(|(_, code)| *code == 200),
+        "unconditional downloads: {hits:?}"
+    );
+    assert_eq!(
+        status(&store).updater_version,
+        clair_ecosystems::osv::PARSER_VERSION
+    );
+    assert_eq!(
+        store
+            .update_operations(OpKind::Vulnerability, Some("osv"))
+            .unwrap()
+            .len(),
+        2,
+        "the rewritten data is a new operation"
     );
 }

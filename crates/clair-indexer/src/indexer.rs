@@ -346,7 +346,10 @@ impl Indexer {
     }
 }
 
-fn build_report<'a>(
+/// A Clair v4 `IndexReport` from packages and the layer (index into `layers`) that introduced
+/// each: what indexing an image ends with, and what `clair scan sbom:FILE` builds from an SBOM's
+/// packages so the same matchers see the same shape.
+pub fn build_report<'a>(
     manifest: Digest,
     layers: &[Digest],
     distribution: Option<Distribution>,

@@ -20,5 +20,5 @@ mod indexer;
 pub mod scanner;
 
 pub use cache::{LayerCache, LayerResult, MemoryCache};
-pub use indexer::{Error, IndexStats, Indexed, Indexer, NoProgress, Progress};
+pub use indexer::{Error, IndexStats, Indexed, Indexer, NoProgress, Progress, build_report};
 pub use scanner::{DbScan, DistributionScanner, PackageScanner};

@@ -134,6 +134,12 @@ impl FileSelector {
             || self.patterns.iter().any(|p| p.matches_path(path, 0o777, 0))
     }
 
+    /// Is this path wanted by name (an exact path or a child of a selected directory), whatever
+    /// its contents?
+    pub fn wants_by_name(&self, path: &str) -> bool {
+        self.exact.contains(path) || self.children_of.contains(path::parent(path))
+    }
+
     /// Does a scanner want this file, knowing its permission bits and size? The answer for
     /// pattern-only files is provisional until [`Self::keeps`] has seen the contents.
     pub fn wants_file(&self, path: &str, mode: u32, size: u64) -> bool {

@@ -39,6 +39,8 @@ pub fn extract<R: Skip>(
 ) -> Result<LayerContents, TarError> {
     let mut out = LayerContents::default();
     let mut kept: u64 = 0;
+    // Files read because a pattern might want them, whose contents it did not.
+    let mut rejected: std::collections::HashSet<String> = Default::default();
     while let Some(entry) = tar.next_entry()? {
         let path = match clean_member_name(&entry.name) {
             Ok(p) => p,
@@ -87,6 +89,14 @@ pub fn extract<R: Skip>(
                 let target = clean_member_name(&entry.link).ok();
                 match target.as_ref().and_then(|t| out.files.get(t)).cloned() {
                     Some(data) => out.add_file(path, data),
+                    // A link to a file whose contents no pattern wanted (`perl` → `perl5.36.0`,
+                    // an executable that is no Go or Rust binary): the link has the same
+                    // contents, so nothing is lost.
+                    None if target.as_ref().is_some_and(|t| rejected.contains(t))
+                        && !selector.wants_by_name(&path) =>
+                    {
+                        out.shadow(&path);
+                    }
                     None => {
                         out.warnings.push(format!(
                             "hard link {path:?} → {:?}: skipped: its target is not a selected file of this layer",
@@ -118,7 +128,11 @@ pub fn extract<R: Skip>(
                         kept += data.len() as u64;
                         out.add_file(path, Arc::from(data));
                     }
-                    _ => out.shadow(&path),
+                    Some(_) => {
+                        out.shadow(&path);
+                        rejected.insert(path);
+                    }
+                    None => out.shadow(&path),
                 }
             }
             EntryKind::File | EntryKind::Other => out.shadow(&path),
@@ -146,6 +160,41 @@ mod tests {
     fn run(t: &[u8], limits: ExtractLimits) -> LayerContents {
         let mut r = TarReader::new(StreamSkip(t), limits.tar);
         extract(&mut r, &sel(), &limits).unwrap()
+    }
+
+    /// Regression: every Debian image with perl or bzip2 warned "hard link … skipped" for
+    /// links to executables the binary scanners read and dropped.
+    #[test]
+    fn hard_links_to_files_patterns_rejected_are_quiet() {
+        let t = build(&[
+            ("usr/bin/perl5.36.0.bin", b'0', b"#!not an ELF file", ""),
+            ("usr/bin/perl.bin", b'1', b"", "usr/bin/perl5.36.0.bin"),
+            ("usr/bin/go.bin", b'0', b"\x7fELF go buildinf", ""),
+            ("usr/bin/go2.bin", b'1', b"", "usr/bin/go.bin"),
+            ("var/lib/dpkg/status", b'1', b"", "usr/bin/perl5.36.0.bin"),
+        ]);
+        let mut s = sel();
+        s.pattern(crate::PathPattern {
+            name_suffix: Some(".bin".into()),
+            contains: Some(b"buildinf".to_vec()),
+            ..Default::default()
+        });
+        let limits = ExtractLimits::default();
+        let mut r = TarReader::new(StreamSkip(&t[..]), limits.tar);
+        let l = extract(&mut r, &s, &limits).unwrap();
+        assert!(
+            l.files.contains_key("usr/bin/go2.bin"),
+            "a link to a kept file is kept"
+        );
+        assert!(!l.files.contains_key("usr/bin/perl.bin"));
+        assert_eq!(
+            l.warnings,
+            vec![
+                "hard link \"var/lib/dpkg/status\" → \"usr/bin/perl5.36.0.bin\": skipped: its target is not a selected file of this layer"
+                    .to_string()
+            ],
+            "only the link wanted by name, whose contents are lost, warns"
+        );
     }
 
     #[test]

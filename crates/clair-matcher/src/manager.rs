@@ -195,10 +195,12 @@ impl UpdateManager {
         if !has_op {
             return String::new();
         }
+        // Data stored by another version of the parser is fetched and stored again.
         self.store
             .updater_status()
             .ok()
             .and_then(|all| all.into_iter().find(|s| s.updater == u.name()))
+            .filter(|s| s.updater_version == u.version())
             .map(|s| s.fingerprint)
             .unwrap_or_default()
     }
@@ -334,6 +336,7 @@ impl UpdateManager {
                 st.last_error = None;
                 st.records = *records;
                 st.fingerprint = op.fingerprint.clone();
+                st.updater_version = u.version();
             }
             Outcome::Unchanged => {
                 st.last_success = Some(now);

@@ -12,8 +12,10 @@
 //! - a record's architectures (`x86_64|aarch64`) must include the package's (packages with no
 //!   or a `noarch`/`all` architecture match any); its RPM module stream must equal the
 //!   package's (both empty included);
-//! - then the version: inside the record's range when it has one, else below the fixed version,
-//!   else (no fix yet) affected.
+//! - then the version: inside the record's range when it has one (an interval of an OSV range
+//!   walk, see `clair_version::osv`), else below the fixed version, else (no fix yet) affected;
+//!   or one of the versions the record lists (OSV `affected[].versions`), by string or by the
+//!   scheme's equality.
 //!
 //! A version the scheme cannot read makes the record *undecided*: it is counted and reported
 //! in [`MatchStats`], never silently dropped.
@@ -24,10 +26,10 @@ use std::sync::{Arc, RwLock};
 
 use clair_store::{OpKind, Store};
 use clair_types::{
-    IndexReport, PackageKind, ReportDistribution, ReportPackage, ReportVulnerability, Repository,
-    Severity, Vulnerability, VulnerabilityReport, VulnerablePackage,
+    IndexReport, PackageKind, RangeEvent, ReportDistribution, ReportPackage, ReportVulnerability,
+    Repository, Severity, Vulnerability, VulnerabilityReport, VulnerablePackage,
 };
-use clair_version::{Range, Scheme};
+use clair_version::{Range, Scheme, osv};
 
 /// The enrichment kind Clair v4 (and Quay) use for CVSS data.
 pub const CVSS_ENRICHMENT_KIND: &str = "message/vnd.clair.map.vulnerability; enricher=clair.cvss schema=https://csrc.nist.gov/schema/nvd/feed/1.1/cvss-v3.x.json";
@@ -346,19 +348,27 @@ fn report_id_bits(v: &Vulnerability) -> u64 {
 }
 
 fn report_vulnerability(id: &str, c: &Candidate<'_>) -> ReportVulnerability {
-    let v = c.record;
-    let repository = c.repository.cloned().or_else(|| {
-        (!v.repository.is_empty()).then(|| Repository {
-            id: String::new(),
-            name: v.repository.clone(),
-            key: String::new(),
-            uri: String::new(),
-            cpe: if v.repository.starts_with("cpe:") {
-                v.repository.clone()
-            } else {
-                String::new()
-            },
-        })
+    let mut r = reported(id, c.record);
+    r.distribution = c.distribution.cloned();
+    if let Some(repo) = c.repository {
+        r.repository = Some(repo.clone());
+    }
+    r
+}
+
+/// A record as a report lists it (Clair v4 `Vulnerability`) under `id`: its repository the
+/// record's own (a CPE or name), no distribution; matching adds what the package matched.
+pub fn reported(id: &str, v: &Vulnerability) -> ReportVulnerability {
+    let repository = (!v.repository.is_empty()).then(|| Repository {
+        id: String::new(),
+        name: v.repository.clone(),
+        key: String::new(),
+        uri: String::new(),
+        cpe: if v.repository.starts_with("cpe:") {
+            v.repository.clone()
+        } else {
+            String::new()
+        },
     });
     ReportVulnerability {
         id: id.to_string(),
@@ -378,7 +388,7 @@ fn report_vulnerability(id: &str, c: &Candidate<'_>) -> ReportVulnerability {
                 PackageKind::Source => "source".into(),
             },
         }),
-        distribution: c.distribution.cloned(),
+        distribution: None,
         repository,
         fixed_in_version: v.fixed_in_version.clone(),
     }
@@ -499,11 +509,44 @@ fn decide(e: &Entry, pkg: &ReportPackage, explain: bool) -> Decision {
             format!("unknown version scheme {:?}", v.version_scheme)
         });
     };
+    if let Some(r) = v.range.as_ref().filter(|r| !r.events.is_empty()) {
+        // An OSV range the parser could not order: the specification's walk, which reads
+        // every version too, decides (or says why it cannot).
+        let events: Vec<osv::Event<'_>> = r.events.iter().map(osv_event).collect();
+        return match osv::walk(scheme, installed, &events) {
+            Ok(true) => verdict(Verdict::Affected, &|| {
+                format!("{scheme}: {installed} is affected: range walk over the feed's events")
+            }),
+            Ok(false) => listed_or(e, installed, scheme, explain, || {
+                verdict(Verdict::NotAffected, &|| {
+                    format!(
+                        "{scheme}: {installed} is not affected: range walk over the feed's events"
+                    )
+                })
+            }),
+            Err(err) => listed_or(e, installed, scheme, explain, || {
+                verdict(Verdict::Undecided, &|| {
+                    format!("cannot order the range's events: {err}")
+                })
+            }),
+        };
+    }
+    if v.range.is_none() && !v.versions.is_empty() {
+        return listed_or(e, installed, scheme, explain, || {
+            verdict(Verdict::NotAffected, &|| {
+                format!(
+                    "{scheme}: {installed} is not affected: not one of the {} versions the record lists",
+                    v.versions.len()
+                )
+            })
+        });
+    }
     let range = match &v.range {
         Some(r) => Range {
             introduced: opt(&r.introduced),
             fixed: opt(&r.fixed),
             last_affected: opt(&r.last_affected),
+            limit: opt(&r.limit),
         },
         None => Range {
             fixed: opt(&v.fixed_in_version),
@@ -522,12 +565,15 @@ fn decide(e: &Entry, pkg: &ReportPackage, explain: bool) -> Decision {
             if let Some(l) = range.last_affected {
                 parts.push(format!("<= {l}"));
             }
+            if let Some(l) = range.limit {
+                parts.push(format!("< {l} (limit)"));
+            }
             let text = if parts.is_empty() {
                 "every version".to_string()
             } else {
                 parts.join(", ")
             };
-            format!("affected range {text}")
+            format!("range walk over the sorted events: {text}")
         }
         None => match range.fixed {
             Some(f) => format!("fixed in {f}"),
@@ -538,11 +584,63 @@ fn decide(e: &Entry, pkg: &ReportPackage, explain: bool) -> Decision {
         Ok(true) => verdict(Verdict::Affected, &|| {
             format!("{scheme}: {installed} is affected: {}", described())
         }),
-        Ok(false) => verdict(Verdict::NotAffected, &|| {
-            format!("{scheme}: {installed} is not affected: {}", described())
+        Ok(false) => listed_or(e, installed, scheme, explain, || {
+            verdict(Verdict::NotAffected, &|| {
+                format!("{scheme}: {installed} is not affected: {}", described())
+            })
         }),
-        Err(err) => verdict(Verdict::Undecided, &|| format!("cannot compare: {err}")),
+        Err(err) => listed_or(e, installed, scheme, explain, || {
+            verdict(Verdict::Undecided, &|| format!("cannot compare: {err}"))
+        }),
     }
+}
+
+/// Affected when the record lists `installed` among its versions (OSV `affected[].versions`:
+/// the same string, or equal in the scheme's order); otherwise the range's decision.
+fn listed_or(
+    e: &Entry,
+    installed: &str,
+    scheme: Scheme,
+    explain: bool,
+    otherwise: impl FnOnce() -> Decision,
+) -> Decision {
+    let Some(listed) = e
+        .vuln
+        .versions
+        .iter()
+        .find(|l| scheme.same_version(installed, l))
+    else {
+        return otherwise();
+    };
+    Decision {
+        verdict: Verdict::Affected,
+        installed: if explain {
+            installed.to_string()
+        } else {
+            String::new()
+        },
+        reason: if explain {
+            let how = if listed == installed {
+                String::new()
+            } else {
+                format!(" (as {listed}, an equal version)")
+            };
+            format!("{scheme}: {installed} is affected: listed in the record's versions{how}")
+        } else {
+            String::new()
+        },
+    }
+}
+
+/// A stored OSV range event as `clair_version::osv` reads it.
+pub fn osv_event(e: &RangeEvent) -> osv::Event<'_> {
+    let (kind, version) = match e {
+        RangeEvent::Introduced(v) => (osv::EventKind::Introduced, v),
+        RangeEvent::Fixed(v) => (osv::EventKind::Fixed, v),
+        RangeEvent::LastAffected(v) => (osv::EventKind::LastAffected, v),
+        RangeEvent::Limit(v) => (osv::EventKind::Limit, v),
+    };
+    osv::Event { kind, version }
 }
 
 /// CVE ids a record refers to: its name and any in its links.
@@ -669,6 +767,129 @@ mod tests {
             "django-rest-framework"
         );
         assert_eq!(key_name("npm", "Foo_Bar"), "Foo_Bar");
+    }
+
+    #[derive(Debug)]
+    struct Languages;
+
+    impl Namespaces for Languages {
+        fn distribution(&self, _: &ReportDistribution) -> Vec<String> {
+            Vec::new()
+        }
+        fn repository(&self, r: &Repository) -> Option<String> {
+            Some(r.name.clone())
+        }
+    }
+
+    fn osv_record(range: Option<clair_types::VersionRange>, versions: &[&str]) -> Vulnerability {
+        Vulnerability {
+            updater: "osv".into(),
+            name: "PYSEC-2099-1".into(),
+            namespace: "pypi".into(),
+            package_name: "Flask".into(),
+            version_scheme: "pep440".into(),
+            fixed_in_version: range.as_ref().map(|r| r.fixed.clone()).unwrap_or_default(),
+            range,
+            versions: versions.iter().map(|v| v.to_string()).collect(),
+            ..Vulnerability::default()
+        }
+    }
+
+    /// (verdict, reason) of every record for each installed version of `flask`.
+    fn explain(records: Vec<Vulnerability>, installed: &[&str]) -> Vec<Vec<(Verdict, String)>> {
+        let idx = MatchIndex::new(records, String::new());
+        let pkgs: Vec<(&str, &str)> = installed.iter().map(|v| ("flask", *v)).collect();
+        let report = clair_test::reports::language_report("pypi", &pkgs);
+        let (candidates, _) = idx.candidates(&report, &Languages);
+        (0..installed.len())
+            .map(|i| {
+                candidates
+                    .iter()
+                    .filter(|c| c.package_id == i.to_string())
+                    .map(|c| (c.decision.verdict, c.decision.reason.clone()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn osv_decisions_say_which_rule_decided() {
+        let interval = osv_record(
+            Some(clair_types::VersionRange {
+                introduced: "1.0".into(),
+                fixed: "4.18.0rc2".into(),
+                ..Default::default()
+            }),
+            &[],
+        );
+        let listed = osv_record(None, &["4.18.0", "5"]);
+        let got = explain(vec![interval, listed], &["2.0", "4.18", "5.0.0", "4.18.1"]);
+        assert_eq!(
+            got[0],
+            vec![
+                (
+                    Verdict::Affected,
+                    "pep440: 2.0 is affected: range walk over the sorted events: >= 1.0, < 4.18.0rc2".into()
+                ),
+                (
+                    Verdict::NotAffected,
+                    "pep440: 2.0 is not affected: not one of the 2 versions the record lists".into()
+                )
+            ]
+        );
+        assert_eq!(got[1][0].0, Verdict::NotAffected, "{:?}", got[1]);
+        assert_eq!(
+            got[1][1],
+            (
+                Verdict::Affected,
+                "pep440: 4.18 is affected: listed in the record's versions (as 4.18.0, an equal version)".into()
+            )
+        );
+        assert_eq!(got[2][1].0, Verdict::Affected, "5.0.0 == 5");
+        assert!(
+            got[3].iter().all(|(v, _)| *v == Verdict::NotAffected),
+            "{:?}",
+            got[3]
+        );
+    }
+
+    #[test]
+    fn osv_limits_and_unorderable_events() {
+        let capped = osv_record(
+            Some(clair_types::VersionRange {
+                introduced: "1.0".into(),
+                limit: "2.0".into(),
+                ..Default::default()
+            }),
+            &[],
+        );
+        let got = explain(vec![capped], &["1.5", "2.0"]);
+        assert_eq!(got[0][0].0, Verdict::Affected);
+        assert!(
+            got[0][0].1.ends_with(">= 1.0, < 2.0 (limit)"),
+            "{}",
+            got[0][0].1
+        );
+        assert_eq!(got[1][0].0, Verdict::NotAffected);
+        let unordered = osv_record(
+            Some(clair_types::VersionRange {
+                events: vec![
+                    RangeEvent::Introduced("0".into()),
+                    RangeEvent::Fixed("1.0-not-pep440".into()),
+                ],
+                ..Default::default()
+            }),
+            &[],
+        );
+        let got = explain(vec![unordered], &["0.5"]);
+        assert_eq!(got[0][0].0, Verdict::Undecided);
+        assert!(
+            got[0][0].1.starts_with(
+                "cannot order the range's events: pep440: invalid version \"1.0-not-pep440\""
+            ),
+            "{}",
+            got[0][0].1
+        );
     }
 
     #[test]

@@ -111,6 +111,12 @@ pub struct Stop;
 pub trait Updater: Send + Sync + Debug {
     /// Stable name, persisted with update operations (`debian`, `alpine`, `nvd`).
     fn name(&self) -> &str;
+    /// Version of the records [`parse`](Self::parse) writes for the same input, persisted with
+    /// the updater's status. Bump it when they change (names, ranges, what is kept): the next
+    /// run then ignores the prior fingerprint, so the data is fetched and stored again.
+    fn version(&self) -> u32 {
+        1
+    }
     /// Vulnerabilities or enrichments.
     fn kind(&self) -> OpKind {
         OpKind::Vulnerability

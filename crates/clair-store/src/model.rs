@@ -97,6 +97,14 @@ pub struct UpdaterStatus {
     /// Fingerprint of the last successful fetch (an ETag, Last-Modified or hash).
     #[serde(default)]
     pub fingerprint: String,
+    /// The updater's record version (`Updater::version`) that stored the latest operation;
+    /// statuses written before versions existed read as 1.
+    #[serde(default = "first_version")]
+    pub updater_version: u32,
+}
+
+fn first_version() -> u32 {
+    1
 }
 
 /// One enrichment record: data about the vulnerabilities named by its tags (CVE ids).

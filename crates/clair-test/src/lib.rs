@@ -2,7 +2,9 @@
 //!
 //! - the shared data directory (`../shared/` beside the project root) and its EXPECTED.md;
 //! - ground-truth package lists of the shared images;
-//! - builders for small tar layers and OCI layouts, for tests of malformed input.
+//! - builders for small tar layers and OCI layouts, for tests of malformed input;
+//! - index reports of language packages, for matching tests without an image;
+//! - a generator and a tool runner for differential tests against real tools.
 #![forbid(unsafe_code)]
 #![allow(
     clippy::unwrap_used,
@@ -16,7 +18,9 @@ pub mod http;
 pub mod keyregistry;
 pub mod moto;
 pub mod oci;
+pub mod oracle;
 pub mod postgres;
+pub mod reports;
 pub mod tar;
 
 use std::path::PathBuf;

@@ -25,4 +25,6 @@ pub use report::{
     Environment, IndexReport, IndexState, ReportDistribution, ReportPackage, ReportVulnerability,
     Repository, VulnerabilityReport, VulnerablePackage,
 };
-pub use vulnerability::{PackageKind, Severity, SeverityError, VersionRange, Vulnerability};
+pub use vulnerability::{
+    PackageKind, RangeEvent, Severity, SeverityError, VersionRange, Vulnerability,
+};

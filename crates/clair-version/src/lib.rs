@@ -1,5 +1,5 @@
 //! Version schemes: how each ecosystem orders its versions, and whether a version falls in an
-//! affected range.
+//! affected range; [`osv`] evaluates OSV ranges by the specification's algorithm.
 //!
 //! Every scheme follows its upstream implementation exactly (dpkg's `verrevcmp`, rpm's
 //! `rpmvercmp`, apk-tools' tokenizer, the SemVer 2.0 precedence rules, PyPA `packaging`,
@@ -11,7 +11,7 @@
 //! use std::cmp::Ordering;
 //!
 //! assert_eq!(Scheme::Dpkg.compare("1.0~rc1", "1.0").unwrap(), Ordering::Less);
-//! let range = Range { introduced: None, fixed: Some("3.0.11-1~deb12u1"), last_affected: None };
+//! let range = Range { fixed: Some("3.0.11-1~deb12u1"), ..Range::default() };
 //! assert!(Scheme::Dpkg.in_range("3.0.9-1", &range).unwrap());
 //! assert!(!Scheme::Dpkg.in_range("3.0.11-1~deb12u2", &range).unwrap());
 //! ```
@@ -26,6 +26,7 @@ pub mod apk;
 pub mod dpkg;
 pub mod gem;
 pub mod maven;
+pub mod osv;
 pub mod pep440;
 pub mod rpm;
 pub mod semver;
@@ -165,9 +166,16 @@ impl Scheme {
         }
     }
 
+    /// Whether `a` and `b` name the same version: the same string, or equal in the scheme's
+    /// order (PEP 440 `1.0` and `1.0.0`, SemVer versions differing only in build metadata,
+    /// Maven's `1.0` and `1`). A version the scheme cannot read equals only itself.
+    pub fn same_version(self, a: &str, b: &str) -> bool {
+        a == b || self.compare(a, b) == Ok(Ordering::Equal)
+    }
+
     /// Whether `version` lies in `range`: `introduced <= version`, `version < fixed`,
-    /// `version <= last_affected`, each bound only when given. An empty range contains
-    /// everything (the package is affected and unfixed).
+    /// `version <= last_affected`, `version < limit`, each bound only when given. An empty
+    /// range contains everything (the package is affected and unfixed).
     pub fn in_range(self, version: &str, range: &Range<'_>) -> Result<bool, Error> {
         if let Some(i) = range.introduced
             && self.compare(version, i)? == Ordering::Less
@@ -181,6 +189,11 @@ impl Scheme {
         }
         if let Some(l) = range.last_affected
             && self.compare(version, l)? == Ordering::Greater
+        {
+            return Ok(false);
+        }
+        if let Some(l) = range.limit
+            && self.compare(version, l)? != Ordering::Less
         {
             return Ok(false);
         }
@@ -218,6 +231,8 @@ pub struct Range<'a> {
     pub fixed: Option<&'a str>,
     /// Last affected version (inclusive).
     pub last_affected: Option<&'a str>,
+    /// Upper bound that is not a fix (exclusive): an OSV range's `limit`.
+    pub limit: Option<&'a str>,
 }
 
 #[cfg(test)]
@@ -236,11 +251,22 @@ mod tests {
     }
 
     #[test]
+    fn same_version_is_string_or_order_equality() {
+        assert!(Scheme::Pep440.same_version("1.0", "1.0.0"));
+        assert!(!Scheme::Pep440.same_version("1.0", "1.0+local"));
+        assert!(Scheme::Semver.same_version("1.0.0+a", "1.0.0+b"));
+        assert!(Scheme::Maven.same_version("1.0", "1"));
+        assert!(Scheme::Gem.same_version("1.0", "1.0.0"));
+        assert!(Scheme::Pep440.same_version("not pep 440", "not pep 440"));
+        assert!(!Scheme::Pep440.same_version("not pep 440", "1.0"));
+    }
+
+    #[test]
     fn ranges() {
         let r = Range {
             introduced: Some("1.2"),
             fixed: Some("1.4"),
-            last_affected: None,
+            ..Range::default()
         };
         let s = Scheme::Semver;
         assert!(!s.in_range("1.1.9", &r).unwrap());
@@ -259,6 +285,12 @@ mod tests {
                 .in_range("anything", &Range::default())
                 .unwrap()
         );
+        let capped = Range {
+            limit: Some("1.3"),
+            ..r
+        };
+        assert!(s.in_range("1.2.9", &capped).unwrap());
+        assert!(!s.in_range("1.3.0", &capped).unwrap());
         let err = s.in_range("not a version", &r).unwrap_err();
         assert!(
             err.to_string()

@@ -5,6 +5,7 @@
 use std::cmp::Ordering;
 
 use clair_version::Scheme;
+use clair_version::osv::{self, Event, EventKind};
 use proptest::prelude::*;
 
 /// Versions built from a scheme's interesting tokens.
@@ -208,4 +209,105 @@ proptest! {
             let _ = s.validate(&a);
         }
     }
+}
+
+/// An OSV range over a few of a scheme's generated versions (so events tie and the version
+/// looked up often equals one of them), with some `introduced: "0"` and infinite limits, and
+/// the version looked up.
+fn osv_case(s: Scheme) -> impl Strategy<Value = (Vec<(EventKind, String)>, String)> {
+    prop::collection::vec(strategy(s), 1..5).prop_flat_map(move |pool| {
+        let version = prop_oneof![
+            8 => prop::sample::select(pool.clone()),
+            1 => Just("0".to_string()),
+            1 => Just("*".to_string()),
+        ];
+        let kind = prop::sample::select(
+            &[
+                EventKind::Introduced,
+                EventKind::Introduced,
+                EventKind::Fixed,
+                EventKind::Fixed,
+                EventKind::LastAffected,
+                EventKind::Limit,
+            ][..],
+        );
+        (
+            prop::collection::vec((kind, version), 0..8),
+            prop_oneof![3 => prop::sample::select(pool), 1 => strategy(s)],
+        )
+    })
+}
+
+/// OSV ranges as intervals answer exactly what the specification's walk answers, for every
+/// version, whatever the order of the events; ranges whose versions the scheme rejects are
+/// errors both ways.
+fn check_osv(s: Scheme, events: &[(EventKind, String)], v: &str) -> Result<(), TestCaseError> {
+    let events: Vec<Event<'_>> = events
+        .iter()
+        .filter(|(k, v)| *k == EventKind::Limit || v != "*")
+        .map(|(kind, version)| Event {
+            kind: *kind,
+            version,
+        })
+        .collect();
+    if s.validate(v).is_err() {
+        return Ok(());
+    }
+    match (osv::intervals(s, &events), osv::walk(s, v, &events)) {
+        (Ok(ranges), Ok(want)) => {
+            let mut got = false;
+            for r in &ranges {
+                got |= s
+                    .in_range(v, r)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
+            prop_assert_eq!(got, want, "{}: {} in {:?} as {:?}", s, v, events, ranges);
+            // Disjoint: at most one interval holds any version.
+            let holding = ranges
+                .iter()
+                .filter(|r| s.in_range(v, r).unwrap_or(false))
+                .count();
+            prop_assert!(
+                holding <= 1,
+                "{}: {} in {} intervals {:?}",
+                s,
+                v,
+                holding,
+                ranges
+            );
+        }
+        (Err(_), Err(_)) => {}
+        // The walk stops at limits before reading the other events.
+        (Err(_), Ok(false)) => {}
+        // ... and reads limits only until one holds: an unreadable later limit is not read.
+        (Err(_), Ok(true))
+            if events.iter().any(|e| {
+                e.kind == EventKind::Limit
+                    && !e.version.contains('*')
+                    && s.validate(e.version).is_err()
+            }) => {}
+        (a, b) => prop_assert!(false, "{}: {} {:?}: {:?} vs {:?}", s, v, events, a, b),
+    }
+    Ok(())
+}
+
+macro_rules! osv_properties {
+    ($($name:ident => $scheme:expr);* $(;)?) => {$(
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(3000))]
+            #[test]
+            fn $name((events, v) in osv_case($scheme)) {
+                check_osv($scheme, &events, &v)?;
+            }
+        }
+    )*};
+}
+
+osv_properties! {
+    osv_intervals_are_the_walk_pep440 => Scheme::Pep440;
+    osv_intervals_are_the_walk_semver => Scheme::Semver;
+    osv_intervals_are_the_walk_go => Scheme::Go;
+    osv_intervals_are_the_walk_gem => Scheme::Gem;
+    osv_intervals_are_the_walk_dpkg => Scheme::Dpkg;
+    osv_intervals_are_the_walk_rpm => Scheme::Rpm;
 }

@@ -61,7 +61,9 @@ pub enum Command {
     ///   oci-archive:PATH[:REF]      OCI image layout in a tar
     ///   docker-archive:PATH[:REF]   `docker save` tar, plain or compressed (REF: repo:tag or @N)
     ///   dir:PATH                    unpacked root filesystem (e.g. dir:/)
+    ///   sbom:FILE                   CycloneDX (1.4-1.6) or SPDX 2.3 JSON: its packages by purl
     ///   PATH                        any of the above or a single layer tarball, detected
+    ///   [docker://]REGISTRY/REPO[:TAG|@DIGEST]   an image in a registry
     #[command(verbatim_doc_comment)]
     Index(IndexArgs),
     /// Fetch vulnerability feeds and store them (once); show their status; move them offline.
@@ -84,6 +86,14 @@ pub enum Command {
     /// Show why an image is (or is not) affected by one vulnerability: the packages, the
     /// layer that introduced each, its database, the feed records and each version comparison.
     Explain(ExplainArgs),
+    /// Compare two images (or two stored `scan --format json` reports): vulnerabilities fixed,
+    /// introduced and unchanged, by package and layer.
+    ///
+    /// OLD and NEW are images as for `clair scan`, or JSON files written by
+    /// `clair scan --format json`. Exit codes: 0 done; N (--exit-code N) when something at or
+    /// above --fail-on was introduced; 1 an error; 3 no vulnerability data covers an image.
+    #[command(verbatim_doc_comment)]
+    Diff(DiffArgs),
     /// Inspect Clair config files.
     Config(ConfigArgs),
     /// Ask a running Clair server about an image in a registry (what clairctl and klar do).
@@ -209,6 +219,13 @@ pub enum ConfigFormat {
 pub struct ImageArgs {
     /// The image (see `clair index --help` for the forms).
     pub image: String,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// Platform, limits and registry access for reading images (also `clair diff`'s two).
+#[derive(Debug, Clone, Args)]
+pub struct ReadArgs {
     /// Platform to pick from a multi-platform image index: os/arch[/variant].
     #[arg(long)]
     pub platform: Option<String>,
@@ -241,8 +258,9 @@ pub struct ImageArgs {
 pub struct ScanArgs {
     #[command(flatten)]
     pub image: ImageArgs,
-    /// Output format: table, json (Clair v4 VulnerabilityReport), sarif (2.1.0) or
-    /// cyclonedx (1.5 JSON, with vulnerabilities).
+    /// Output format: table, json (Clair v4 VulnerabilityReport), sarif (2.1.0),
+    /// cyclonedx (1.5 JSON, with vulnerabilities), spdx (2.3 JSON) or html (one
+    /// self-contained page).
     #[arg(long, short = 'f', value_enum, default_value_t = ScanFormat::Table)]
     pub format: ScanFormat,
     /// Only report vulnerabilities of at least this severity
@@ -260,6 +278,63 @@ pub struct ScanArgs {
     /// and says so); otherwise exit code 3.
     #[arg(long)]
     pub allow_missing_data: bool,
+    #[command(flatten)]
+    pub suppress: SuppressArgs,
+}
+
+/// What to set aside: VEX statements and the ignore file (shared by scan and diff).
+#[derive(Debug, Args)]
+pub struct SuppressArgs {
+    /// OpenVEX or CSAF VEX document: findings its `not_affected` and `fixed` statements cover
+    /// are shown as suppressed, with the justification, instead of reported (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<std::path::PathBuf>,
+    /// Ignore file: `VULN [PACKAGE] [exp:YYYY-MM-DD] # reason` per line; expired entries are
+    /// reported and no longer apply. Default: .clairignore in the current directory, if any.
+    #[arg(long, value_name = "FILE")]
+    pub ignore_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier image or stored report.
+    pub old: String,
+    /// The later image or stored report.
+    pub new: String,
+    /// Platform, size limit, parallelism and registry settings for both images.
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = DiffFormat::Table)]
+    pub format: DiffFormat,
+    /// Fail (exit with --exit-code) when a vulnerability at or above this severity was
+    /// introduced (Negligible, Low, Medium, High, Critical).
+    #[arg(long, value_name = "LEVEL")]
+    pub fail_on: Option<clair_types::Severity>,
+    /// Exit code for --fail-on.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub exit_code: u8,
+    /// Leave out vulnerabilities without a fixed version.
+    #[arg(long)]
+    pub ignore_unfixed: bool,
+    /// Also list the unchanged vulnerabilities in the table (always in JSON and HTML).
+    #[arg(long)]
+    pub show_unchanged: bool,
+    #[command(flatten)]
+    pub suppress: SuppressArgs,
+    /// Compare even when no vulnerability data covers an image.
+    #[arg(long)]
+    pub allow_missing_data: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// Human-readable table.
+    Table,
+    /// `{"old":…, "new":…, "fixed":[…], "introduced":[…], "unchanged":[…]}`.
+    Json,
+    /// One self-contained HTML page.
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -280,6 +355,11 @@ pub enum ScanFormat {
     Sarif,
     /// CycloneDX 1.5 JSON SBOM with vulnerabilities.
     Cyclonedx,
+    /// SPDX 2.3 JSON SBOM (packages with purls; vulnerabilities as security references).
+    Spdx,
+    /// One self-contained HTML page: summaries, a sortable and filterable table, and the
+    /// explanation of each finding.
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -326,11 +406,34 @@ pub enum UpdateAction {
         /// Only these updaters (comma separated).
         #[arg(long, value_delimiter = ',', value_name = "NAMES")]
         only: Vec<String>,
+        /// Sign the bundle with this Ed25519 private key (PKCS#8 PEM, from `clair update
+        /// keygen` or `openssl genpkey -algorithm ed25519`).
+        #[arg(long, env = "CLAIR_BUNDLE_SIGNING_KEY", value_name = "KEY")]
+        sign: Option<std::path::PathBuf>,
     },
-    /// Load a bundle written by `export` (no network needed).
+    /// Load a bundle written by `export` (no network needed). The bundle must be signed by
+    /// one of the trusted keys (--trusted-key, CLAIR_BUNDLE_TRUSTED_KEYS, or the *.pub files
+    /// in ~/.config/clair/trusted-keys/) unless --allow-unsigned is given.
+    #[command(verbatim_doc_comment)]
     Import {
         /// The bundle to read.
         file: std::path::PathBuf,
+        /// A trusted Ed25519 public key (SPKI PEM, the .pub file of `keygen`); repeatable.
+        #[arg(long, value_name = "PUB")]
+        trusted_key: Vec<std::path::PathBuf>,
+        /// Load a bundle that is unsigned or signed by no trusted key (its files are still
+        /// checked against its manifest).
+        #[arg(long)]
+        allow_unsigned: bool,
+    },
+    /// Make an Ed25519 key pair for signing bundles: FILE (private, PKCS#8 PEM, mode 0600)
+    /// and FILE.pub (public, SPKI PEM, for the importing machines).
+    Keygen {
+        /// Where to write the private key; the public key goes to FILE.pub.
+        file: std::path::PathBuf,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -339,14 +442,24 @@ pub struct IndexArgs {
     #[command(flatten)]
     pub image: ImageArgs,
     /// Output format.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, short = 'f', value_enum, default_value_t = IndexFormat::Table)]
+    pub format: IndexFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// Human-readable table.
     Table,
+    /// JSON.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IndexFormat {
+    /// Human-readable table.
+    Table,
     /// Clair v4 IndexReport JSON.
     Json,
+    /// SPDX 2.3 JSON SBOM of the packages, with purls.
+    Spdx,
 }

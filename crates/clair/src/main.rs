@@ -10,6 +10,7 @@ mod build_info {
 }
 mod cli;
 mod commands;
+mod html;
 mod output;
 mod progress;
 

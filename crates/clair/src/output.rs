@@ -4,6 +4,64 @@ use std::io::{self, Write};
 
 use clair_indexer::Indexed;
 use clair_layer::Image;
+use serde_json::json;
+
+use crate::cli::ScanFormat;
+use crate::commands::scan::Scanned;
+
+/// Pretty JSON and a newline.
+pub fn write_json(out: &mut impl Write, v: &impl serde::Serialize) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, v)?;
+    writeln!(out)
+}
+
+/// A scan in the chosen format.
+pub fn write_scan(out: &mut impl Write, format: ScanFormat, s: &Scanned) -> io::Result<()> {
+    match format {
+        ScanFormat::Json => write_json(out, &scan_json(s)),
+        ScanFormat::Table => scan_table(out, s),
+        ScanFormat::Sarif => write_json(out, &sarif(s)),
+        ScanFormat::Cyclonedx => write_json(out, &cyclonedx(s)),
+        ScanFormat::Spdx => write_json(out, &spdx(&s.image.reference, &s.report)),
+        ScanFormat::Html => out.write_all(crate::html::scan(s).as_bytes()),
+    }
+}
+
+/// `clair scan --format json`: the Clair v4 `VulnerabilityReport` (its fields in Clair's
+/// order), plus `suppressed` (what VEX or the ignore file set aside, and why) and
+/// `expired_ignores` when there are any.
+pub fn scan_json(s: &Scanned) -> impl serde::Serialize + '_ {
+    #[derive(serde::Serialize)]
+    struct Json<'a> {
+        #[serde(flatten)]
+        report: &'a clair_types::VulnerabilityReport,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        suppressed: Vec<serde_json::Value>,
+        #[serde(skip_serializing_if = "<[String]>::is_empty")]
+        expired_ignores: &'a [String],
+    }
+    Json {
+        report: &s.report,
+        suppressed: s
+            .suppressed
+            .iter()
+            .map(|x| {
+                json!({
+                    "package_id": x.package_id,
+                    "package": x.package.name,
+                    "version": x.package.version,
+                    "vulnerability_id": x.vulnerability_id,
+                    "vulnerability": x.vulnerability.name,
+                    "normalized_severity": x.vulnerability.normalized_severity,
+                    "status": x.status,
+                    "justification": x.justification,
+                    "source": x.source,
+                })
+            })
+            .collect(),
+        expired_ignores: &s.expired,
+    }
+}
 
 /// Write an index report as a table: the distribution, then one row per package.
 pub fn index_table(out: &mut impl Write, image: &Image, indexed: &Indexed) -> io::Result<()> {
@@ -83,7 +141,7 @@ pub fn index_table(out: &mut impl Write, image: &Image, indexed: &Indexed) -> io
 }
 
 /// The CVSS base score Clair's CVSS enrichment gives a vulnerability, if any.
-fn cvss_score(report: &clair_types::VulnerabilityReport, vuln_id: &str) -> Option<f64> {
+pub fn cvss_score(report: &clair_types::VulnerabilityReport, vuln_id: &str) -> Option<f64> {
     report
         .enrichments
         .get(clair_matcher::matching::CVSS_ENRICHMENT_KIND)?
@@ -102,6 +160,28 @@ struct Finding<'a> {
     vuln_id: &'a str,
     vuln: &'a clair_types::ReportVulnerability,
     env: Option<&'a clair_types::Environment>,
+    /// Set aside by VEX or the ignore file.
+    suppressed: Option<&'a crate::commands::suppress::Suppressed>,
+}
+
+/// The findings reported, then those set aside.
+fn all_findings(s: &Scanned) -> Vec<Finding<'_>> {
+    let mut out = findings(&s.report);
+    out.extend(s.suppressed.iter().map(|x| {
+        Finding {
+            package_id: &x.package_id,
+            package: &x.package,
+            vuln_id: &x.vulnerability_id,
+            vuln: &x.vulnerability,
+            env: s
+                .report
+                .environments
+                .get(&x.package_id)
+                .and_then(|e| e.first()),
+            suppressed: Some(x),
+        }
+    }));
+    out
 }
 
 fn findings(r: &clair_types::VulnerabilityReport) -> Vec<Finding<'_>> {
@@ -118,6 +198,7 @@ fn findings(r: &clair_types::VulnerabilityReport) -> Vec<Finding<'_>> {
                     vuln_id: id,
                     vuln,
                     env: r.environments.get(pid).and_then(|e| e.first()),
+                    suppressed: None,
                 });
             }
         }
@@ -134,7 +215,7 @@ fn findings(r: &clair_types::VulnerabilityReport) -> Vec<Finding<'_>> {
     out
 }
 
-fn write_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+pub fn write_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, c) in widths.iter_mut().zip(row) {
@@ -220,16 +301,13 @@ pub fn scan_table(out: &mut impl Write, s: &crate::commands::scan::Scanned) -> i
     let found = findings(r);
     if found.is_empty() {
         writeln!(out, "No vulnerabilities found.")?;
-        return Ok(());
+        return suppressed_table(out, s);
     }
     let rows: Vec<Vec<String>> = found
         .iter()
         .map(|f| {
-            vec![
-                f.package.name.clone(),
-                f.package.version.clone(),
-                f.vuln.name.clone(),
-                f.vuln.normalized_severity.to_string(),
+            let mut row = finding_cells(f.package, f.vuln);
+            row.extend([
                 cvss_score(r, f.vuln_id).map_or(String::new(), |c| format!("{c:.1}")),
                 if crate::commands::scan::has_fix(&f.vuln.fixed_in_version) {
                     f.vuln.fixed_in_version.clone()
@@ -237,7 +315,8 @@ pub fn scan_table(out: &mut impl Write, s: &crate::commands::scan::Scanned) -> i
                     "(no fix)".into()
                 },
                 f.env.map_or(String::new(), |e| layer_no(&e.introduced_in)),
-            ]
+            ]);
+            row
         })
         .collect();
     write_table(
@@ -281,7 +360,58 @@ pub fn scan_table(out: &mut impl Write, s: &crate::commands::scan::Scanned) -> i
             .collect::<Vec<_>>()
             .join(", ")
     )?;
-    Ok(())
+    suppressed_table(out, s)
+}
+
+/// The first cells of a finding's row: package, version, vulnerability, severity.
+fn finding_cells(
+    p: &clair_types::ReportPackage,
+    v: &clair_types::ReportVulnerability,
+) -> Vec<String> {
+    vec![
+        p.name.clone(),
+        p.version.clone(),
+        v.name.clone(),
+        v.normalized_severity.to_string(),
+    ]
+}
+
+/// The findings VEX statements and the ignore file set aside, with why.
+fn suppressed_table(out: &mut impl Write, s: &Scanned) -> io::Result<()> {
+    if s.suppressed.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "Suppressed ({}):", s.suppressed.len())?;
+    let mut rows: Vec<Vec<String>> = s
+        .suppressed
+        .iter()
+        .map(|x| {
+            let mut row = finding_cells(&x.package, &x.vulnerability);
+            row.extend([
+                x.status.clone(),
+                if x.justification.is_empty() {
+                    x.source.clone()
+                } else {
+                    format!("{} ({})", x.justification, x.source)
+                },
+            ]);
+            row
+        })
+        .collect();
+    rows.sort();
+    write_table(
+        out,
+        &[
+            "PACKAGE",
+            "VERSION",
+            "VULNERABILITY",
+            "SEVERITY",
+            "STATUS",
+            "WHY",
+        ],
+        &rows,
+    )
 }
 
 /// SARIF's `security-severity` for a vulnerability: its CVSS score, else a value inside the
@@ -303,7 +433,7 @@ fn security_severity(score: Option<f64>, sev: clair_types::Severity) -> String {
 pub fn sarif(s: &crate::commands::scan::Scanned) -> serde_json::Value {
     use serde_json::json;
     let r = &s.report;
-    let found = findings(r);
+    let found = all_findings(s);
     let mut rules: Vec<serde_json::Value> = Vec::new();
     let mut rule_index: std::collections::BTreeMap<&str, usize> = Default::default();
     let mut results = Vec::new();
@@ -335,7 +465,7 @@ pub fn sarif(s: &crate::commands::scan::Scanned) -> serde_json::Value {
         } else {
             "no fixed version yet".to_string()
         };
-        results.push(json!({
+        let mut result = json!({
             "ruleId": v.name,
             "ruleIndex": idx,
             "level": level,
@@ -356,7 +486,21 @@ pub fn sarif(s: &crate::commands::scan::Scanned) -> serde_json::Value {
                 "fixedVersion": v.fixed_in_version,
                 "updater": v.updater,
             },
-        }));
+        });
+        // SARIF's own way to say a result was looked at and accepted.
+        if let Some(x) = f.suppressed {
+            result["suppressions"] = json!([{
+                "kind": "external",
+                "status": "accepted",
+                "justification": format!(
+                    "{}{} ({})",
+                    x.status,
+                    if x.justification.is_empty() { String::new() } else { format!(": {}", x.justification) },
+                    x.source
+                ),
+            }]);
+        }
+        results.push(result);
     }
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -373,84 +517,109 @@ pub fn sarif(s: &crate::commands::scan::Scanned) -> serde_json::Value {
     })
 }
 
-/// A package URL for a report package.
-fn purl(
+/// The package database kind of a report package: its language repository, else the
+/// database path's format.
+fn package_kind(
     r: &clair_types::VulnerabilityReport,
-    p: &clair_types::ReportPackage,
-    env: Option<&clair_types::Environment>,
-) -> Option<String> {
-    fn enc(s: &str) -> String {
-        let mut o = String::new();
-        for b in s.bytes() {
-            if b.is_ascii_alphanumeric() || b".-_~".contains(&b) {
-                o.push(b as char);
-            } else {
-                o.push_str(&format!("%{b:02X}"));
-            }
-        }
-        o
-    }
-    let env = env?;
+    env: &clair_types::Environment,
+) -> Option<clair_types::PackageDbKind> {
+    use clair_types::PackageDbKind as K;
     if let Some(repo) = env
         .repository_ids
-        .first()
-        .and_then(|id| r.repository.get(id))
+        .iter()
+        .filter_map(|id| r.repository.get(id))
+        .next()
     {
-        return Some(match repo.name.as_str() {
-            "pypi" => format!(
-                "pkg:pypi/{}@{}",
-                enc(&p.name.to_lowercase()),
-                enc(&p.version)
-            ),
-            "npm" => match p.name.split_once('/') {
-                Some((scope, name)) if scope.starts_with('@') => {
-                    format!("pkg:npm/{}/{}@{}", enc(scope), enc(name), enc(&p.version))
-                }
-                _ => format!("pkg:npm/{}@{}", enc(&p.name), enc(&p.version)),
-            },
-            "maven" => match p.name.split_once(':') {
-                Some((g, a)) => format!("pkg:maven/{}/{}@{}", enc(g), enc(a), enc(&p.version)),
-                None => format!("pkg:maven/{}@{}", enc(&p.name), enc(&p.version)),
-            },
-            "go" => format!("pkg:golang/{}@{}", p.name, enc(&p.version)),
-            "crates.io" => format!("pkg:cargo/{}@{}", enc(&p.name), enc(&p.version)),
-            "rubygems" => format!("pkg:gem/{}@{}", enc(&p.name), enc(&p.version)),
-            _ => return None,
-        });
+        return [K::Python, K::Npm, K::Java, K::Go, K::Rust, K::Ruby]
+            .into_iter()
+            .find(|k| k.ecosystem() == Some(repo.name.as_str()));
     }
-    let d = r.distributions.get(&env.distribution_id);
-    let did = d.map_or("", |d| d.did.as_str());
-    let kind = if env.package_db.contains("dpkg") {
-        "deb"
-    } else if env.package_db.contains("rpm") {
-        "rpm"
-    } else if env.package_db.contains("apk") {
-        "apk"
+    let db = env.package_db.as_str();
+    if db.contains("dpkg") {
+        Some(K::Dpkg)
+    } else if db.contains("rpm") {
+        Some(K::Rpm)
+    } else if db.contains("apk") {
+        Some(K::Apk)
     } else {
-        return None;
-    };
-    let mut q = Vec::new();
-    if !p.arch.is_empty() {
-        q.push(format!("arch={}", enc(&p.arch)));
+        None
     }
-    if let Some(d) = d {
-        q.push(format!("distro={}-{}", enc(&d.did), enc(&d.version_id)));
+}
+
+/// The package URL of a report package (what `clair scan sbom:FILE` reads back).
+pub fn purl(r: &clair_types::VulnerabilityReport, package_id: &str) -> Option<String> {
+    let p = r.packages.get(package_id)?;
+    let env = r.environments.get(package_id)?.first()?;
+    let kind = package_kind(r, env)?;
+    let source = p.source.as_ref().map(|s| clair_types::SourcePackage {
+        name: s.name.clone(),
+        version: s.version.clone(),
+    });
+    let dist = r
+        .distributions
+        .get(&env.distribution_id)
+        .map(|d| clair_types::Distribution {
+            did: d.did.clone(),
+            version_id: d.version_id.clone(),
+            version_code_name: d.version_code_name.clone(),
+            ..Default::default()
+        });
+    clair_sbom::purl::from_package(
+        kind,
+        &p.name,
+        &p.version,
+        &p.arch,
+        source.as_ref(),
+        dist.as_ref(),
+    )
+}
+
+/// An index report in a vulnerability report's shape, with no vulnerabilities (so `clair
+/// index` and `clair scan` share the SBOM writers).
+pub fn without_vulnerabilities(r: &clair_types::IndexReport) -> clair_types::VulnerabilityReport {
+    clair_types::VulnerabilityReport {
+        manifest_hash: r.manifest_hash.clone(),
+        packages: r.packages.clone(),
+        distributions: r.distributions.clone(),
+        repository: r.repository.clone(),
+        environments: r.environments.clone(),
+        vulnerabilities: Default::default(),
+        package_vulnerabilities: Default::default(),
+        enrichments: Default::default(),
     }
-    let ns = match (kind, did) {
-        ("rpm", "rhel") => "redhat",
-        (_, "") => "unknown",
-        (_, d) => d,
+}
+
+/// CycloneDX's `analysis` for a suppressed finding: VEX's `not_affected` and `fixed` map to
+/// its states, an ignore-file entry to an accepted (`will_not_fix`) exploitable finding, and
+/// OpenVEX/CSAF justifications to the nearest CycloneDX one.
+fn cyclonedx_analysis(x: &crate::commands::suppress::Suppressed) -> serde_json::Value {
+    let mut a = match x.status.as_str() {
+        "not_affected" => json!({"state": "not_affected"}),
+        "fixed" => json!({"state": "resolved"}),
+        _ => json!({"state": "exploitable", "response": ["will_not_fix"]}),
     };
-    Some(format!(
-        "pkg:{kind}/{ns}/{}@{}{}",
-        enc(&p.name),
-        enc(&p.version),
-        if q.is_empty() {
-            String::new()
+    let j = x.justification.as_str();
+    let cdx =
+        if j.starts_with("component_not_present") || j.starts_with("vulnerable_code_not_present") {
+            Some("code_not_present")
+        } else if j.starts_with("vulnerable_code_not_in_execute_path") {
+            Some("code_not_reachable")
+        } else if j.starts_with("vulnerable_code_cannot_be_controlled_by_adversary") {
+            Some("requires_environment")
+        } else if j.starts_with("inline_mitigations_already_exist") {
+            Some("protected_by_mitigating_control")
         } else {
-            format!("?{}", q.join("&"))
-        }
-    ))
+            None
+        };
+    if let Some(c) = cdx.filter(|_| x.status == "not_affected") {
+        a["justification"] = json!(c);
+    }
+    a["detail"] = json!(if j.is_empty() {
+        x.source.clone()
+    } else {
+        format!("{j} ({})", x.source)
+    });
+    a
 }
 
 /// `clair scan --format cyclonedx`: a CycloneDX 1.5 BOM of the image's packages with the
@@ -474,7 +643,7 @@ pub fn cyclonedx(s: &crate::commands::scan::Scanned) -> serde_json::Value {
             "name": p.name,
             "version": p.version,
         });
-        if let Some(u) = purl(r, p, env) {
+        if let Some(u) = purl(r, id) {
             c["purl"] = json!(u);
         }
         if let Some(e) = env {
@@ -485,11 +654,24 @@ pub fn cyclonedx(s: &crate::commands::scan::Scanned) -> serde_json::Value {
         }
         components.push(c);
     }
-    let mut vulns: std::collections::BTreeMap<&str, (serde_json::Value, Vec<String>)> =
-        Default::default();
-    for f in findings(r) {
+    // The operating system, as Syft and Trivy list it (what `scan sbom:` reads back).
+    if let Some(d) = r.distributions.values().next() {
+        components.push(json!({
+            "type": "operating-system",
+            "bom-ref": format!("os-{}", d.id),
+            "name": d.did,
+            "version": d.version_id,
+            "description": d.pretty_name,
+        }));
+    }
+    // One entry per vulnerability and suppression state: a statement may set a vulnerability
+    // aside for one package and not another.
+    type Entry = (serde_json::Value, Vec<String>);
+    let mut vulns: std::collections::BTreeMap<(&str, Option<&str>), Entry> = Default::default();
+    for f in all_findings(s) {
         let v = f.vuln;
-        let entry = vulns.entry(f.vuln_id).or_insert_with(|| {
+        let state = f.suppressed.map(|x| x.status.as_str());
+        let entry = vulns.entry((f.vuln_id, state)).or_insert_with(|| {
             let mut ratings = vec![json!({
                 "severity": v.normalized_severity.to_string().to_lowercase(),
                 "method": "other",
@@ -499,7 +681,10 @@ pub fn cyclonedx(s: &crate::commands::scan::Scanned) -> serde_json::Value {
                 ratings.push(json!({"score": score, "method": "CVSSv31", "source": {"name": "nvd"}}));
             }
             let mut out = json!({
-                "bom-ref": format!("vuln-{}", f.vuln_id),
+                "bom-ref": match state {
+                    None => format!("vuln-{}", f.vuln_id),
+                    Some(st) => format!("vuln-{}-{st}", f.vuln_id),
+                },
                 "id": v.name,
                 "source": {"name": v.updater},
                 "ratings": ratings,
@@ -508,6 +693,9 @@ pub fn cyclonedx(s: &crate::commands::scan::Scanned) -> serde_json::Value {
             });
             if crate::commands::scan::has_fix(&v.fixed_in_version) {
                 out["recommendation"] = json!(format!("Upgrade {} to {}", v.package.as_ref().map_or("", |p| p.name.as_str()), v.fixed_in_version));
+            }
+            if let Some(x) = f.suppressed {
+                out["analysis"] = cyclonedx_analysis(x);
             }
             (out, Vec::new())
         });
@@ -531,5 +719,116 @@ pub fn cyclonedx(s: &crate::commands::scan::Scanned) -> serde_json::Value {
         },
         "components": components,
         "vulnerabilities": vulnerabilities,
+    })
+}
+
+/// `--format spdx`: an SPDX 2.3 JSON document. The image is the described package; each
+/// package has its purl (what `clair scan sbom:` reads back) and, after a scan, a SECURITY
+/// `advisory` reference per vulnerability link.
+pub fn spdx(reference: &str, r: &clair_types::VulnerabilityReport) -> serde_json::Value {
+    let spdx_id = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect()
+    };
+    let mut packages = vec![json!({
+        "SPDXID": "SPDXRef-Image",
+        "name": reference,
+        "versionInfo": r.manifest_hash.to_string(),
+        "downloadLocation": "NOASSERTION",
+        "filesAnalyzed": false,
+        "primaryPackagePurpose": "CONTAINER",
+        "checksums": [{"algorithm": "SHA256", "checksumValue": r.manifest_hash.hex()}],
+    })];
+    let mut relationships = vec![json!({
+        "spdxElementId": "SPDXRef-DOCUMENT",
+        "relationshipType": "DESCRIBES",
+        "relatedSpdxElement": "SPDXRef-Image",
+    })];
+    for d in r.distributions.values() {
+        let id = format!("SPDXRef-OperatingSystem-{}", spdx_id(&d.id));
+        packages.push(json!({
+            "SPDXID": id,
+            "name": d.did,
+            "versionInfo": d.version_id,
+            "downloadLocation": "NOASSERTION",
+            "filesAnalyzed": false,
+            "primaryPackagePurpose": "OPERATING-SYSTEM",
+            "description": d.pretty_name,
+        }));
+        relationships.push(json!({
+            "spdxElementId": "SPDXRef-Image",
+            "relationshipType": "CONTAINS",
+            "relatedSpdxElement": id,
+        }));
+    }
+    for (pid, p) in &r.packages {
+        let id = format!("SPDXRef-Package-{}", spdx_id(pid));
+        let mut refs = Vec::new();
+        if let Some(u) = purl(r, pid) {
+            refs.push(json!({
+                "referenceCategory": "PACKAGE-MANAGER",
+                "referenceType": "purl",
+                "referenceLocator": u,
+            }));
+        }
+        for vid in r.package_vulnerabilities.get(pid).into_iter().flatten() {
+            let Some(v) = r.vulnerabilities.get(vid) else {
+                continue;
+            };
+            for link in v.links.split_whitespace().filter(|l| l.starts_with("http")) {
+                refs.push(json!({
+                    "referenceCategory": "SECURITY",
+                    "referenceType": "advisory",
+                    "referenceLocator": link,
+                    "comment": format!("{} ({})", v.name, v.normalized_severity),
+                }));
+            }
+        }
+        let mut pkg = json!({
+            "SPDXID": id,
+            "name": p.name,
+            "versionInfo": p.version,
+            "downloadLocation": "NOASSERTION",
+            "filesAnalyzed": false,
+            "primaryPackagePurpose": "LIBRARY",
+            "externalRefs": refs,
+        });
+        if let Some(s) = p
+            .source
+            .as_ref()
+            .filter(|s| s.name != p.name || s.version != p.version)
+        {
+            pkg["sourceInfo"] = json!(format!("built package from: {} {}", s.name, s.version));
+        }
+        packages.push(pkg);
+        relationships.push(json!({
+            "spdxElementId": "SPDXRef-Image",
+            "relationshipType": "CONTAINS",
+            "relatedSpdxElement": id,
+        }));
+    }
+    json!({
+        "spdxVersion": "SPDX-2.3",
+        "dataLicense": "CC0-1.0",
+        "SPDXID": "SPDXRef-DOCUMENT",
+        "name": reference,
+        "documentNamespace": format!(
+            "https://github.com/clair-rs/clair-rs/spdx/{}/{}",
+            r.manifest_hash.hex(),
+            uuid::Uuid::new_v4()
+        ),
+        "creationInfo": {
+            "created": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "creators": [format!("Tool: clair-{}", env!("CARGO_PKG_VERSION"))],
+        },
+        "packages": packages,
+        "relationships": relationships,
     })
 }

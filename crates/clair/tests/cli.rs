@@ -259,7 +259,23 @@ fn update_runs_reports_and_moves_offline() {
     assert!(o.status.success(), "{}", stderr(&o));
     drop(server);
     let other = dir.path().join("offline.db");
+    // Unsigned: refused unless asked for.
     let o = clair_db(&["update", "import", bundle.to_str().unwrap()], &other);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("refused: it is not signed"),
+        "{}",
+        stderr(&o)
+    );
+    let o = clair_db(
+        &[
+            "update",
+            "import",
+            "--allow-unsigned",
+            bundle.to_str().unwrap(),
+        ],
+        &other,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("updated"));
     // A failing feed: exit code 1 and the error in the summary.

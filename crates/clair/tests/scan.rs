@@ -136,7 +136,17 @@ fn outputs_match_snapshots() {
     assert!(o.status.success(), "{}", err(&o));
     let v: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
     assert_eq!(v["bomFormat"], "CycloneDX");
-    assert_eq!(v["components"].as_array().unwrap().len(), 13);
+    // 13 packages and the operating system (what `scan sbom:` reads the distribution from).
+    let components = v["components"].as_array().unwrap();
+    assert_eq!(components.len(), 14);
+    let os: Vec<_> = components
+        .iter()
+        .filter(|c| c["type"] == "operating-system")
+        .collect();
+    assert_eq!(
+        (os.len(), &os[0]["name"], &os[0]["version"]),
+        (1, &"alpine".into(), &"3.4.6".into())
+    );
     let busybox = v["components"]
         .as_array()
         .unwrap()
@@ -245,5 +255,85 @@ fn explain_shows_layer_database_record_and_comparison() {
         out(&o).contains("No record of CVE-1999-0001 applies"),
         "{}",
         out(&o)
+    );
+}
+
+/// An image with two installs of Flask (`Flask_Login` 4.18.0 and 4.17.0 in two virtualenvs),
+/// and the OSV record of issue 14: a range out of order and a versions list.
+#[test]
+fn explain_says_which_osv_rule_decided() {
+    let server = TestServer::start();
+    server.put(
+        "/osv/PyPI/all.zip",
+        r#"[{"id": "PYSEC-2099-14", "summary": "flask-login: generated for clair-rs' tests",
+            "aliases": ["CVE-2099-0014"],
+            "affected": [{"package": {"ecosystem": "PyPI", "name": "flask-login"},
+              "ranges": [{"type": "ECOSYSTEM", "events": [{"fixed": "4.17.0rc3"}, {"introduced": "0"},
+                {"fixed": "4.17.1"}, {"introduced": "4.17.0rc4"}]},
+                {"type": "GIT", "repo": "https://example.com/flask-login", "events": [{"introduced": "0"}]}],
+              "versions": ["4.17.0", "4.18.0"]}]}]"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let metadata = |name: &str, version: &str| {
+        format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n")
+    };
+    let tar = build(&[
+        Member::file(
+            "app/a/lib/python3.11/site-packages/Flask_Login-4.18.0.dist-info/METADATA",
+            metadata("Flask_Login", "4.18.0"),
+        ),
+        Member::file(
+            "app/b/lib/python3.11/site-packages/flask_login-4.17.0rc3.dist-info/METADATA",
+            metadata("flask-login", "4.17.0rc3"),
+        ),
+        Member::file(
+            "app/c/lib/python3.11/site-packages/flask_login-4.17.0rc5.dist-info/METADATA",
+            metadata("flask-login", "4.17.0rc5"),
+        ),
+    ]);
+    let layout = dir.path().join("image");
+    write_layout(&layout, "flask", &[Layer::plain(&tar)]);
+    let image = format!("oci:{}:flask", layout.display());
+    let db = dir.path().join("clair.db");
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "updaters:\n  sets: [osv]\n  config:\n    osv:\n      url: {}/osv/\n      ecosystems: [PyPI]\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let o = clair_with_db(&["--config", cfg.to_str().unwrap(), "update"], &db);
+    assert!(o.status.success(), "{}{}", out(&o), err(&o));
+    let o = clair_with_db(&["explain", &image, "PYSEC-2099-14"], &db);
+    assert!(o.status.success(), "{}", err(&o));
+    let text = out(&o);
+    let decisions: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("decision:"))
+        .map(str::trim)
+        .collect();
+    // 4.18.0: listed; 4.17.0rc5: in the sorted range [4.17.0rc4, 4.17.1); 4.17.0rc3: fixed
+    // there (in file order it paired with introduced 0 and looked affected).
+    assert!(
+        decisions.contains(&"pep440: 4.18.0 is affected: listed in the record's versions"),
+        "{text}"
+    );
+    assert!(
+        decisions.contains(
+            &"pep440: 4.17.0rc5 is affected: range walk over the sorted events: >= 4.17.0rc4, < 4.17.1"
+        ),
+        "{text}"
+    );
+    assert!(
+        decisions.contains(
+            &"pep440: 4.17.0rc3 is not affected: range walk over the sorted events: >= 4.17.0rc4, < 4.17.1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 of"),
+        "4.18.0 and 4.17.0rc5 are affected, 4.17.0rc3 is not: {text}"
     );
 }

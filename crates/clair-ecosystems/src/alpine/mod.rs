@@ -298,6 +298,37 @@ mod tests {
         assert_eq!(m.len(), 5);
     }
 
+    /// SecDB lists fixes by version in a map whose order means nothing: written newest first or
+    /// oldest first, with packages in either order, it gives the same records.
+    #[test]
+    fn secfixes_in_any_order() {
+        let ascending = r#"{"distroversion": "v3.18", "packages": [
+            {"pkg": {"name": "openssl", "secfixes": {
+                "3.1.0-r1": ["CVE-2023-0464"],
+                "3.1.0-r4": ["CVE-2023-1255 CVE-2023-2650"],
+                "3.1.1-r0": ["CVE-2023-0464"]}}},
+            {"pkg": {"name": "busybox", "secfixes": {"0": ["CVE-2021-42374"], "1.36.1-r2": ["CVE-2022-48174"]}}}]}"#;
+        let descending = r#"{"distroversion": "v3.18", "packages": [
+            {"pkg": {"name": "busybox", "secfixes": {"1.36.1-r2": ["CVE-2022-48174"], "0": ["CVE-2021-42374"]}}},
+            {"pkg": {"name": "openssl", "secfixes": {
+                "3.1.1-r0": ["CVE-2023-0464"],
+                "3.1.0-r4": ["CVE-2023-2650 CVE-2023-1255"],
+                "3.1.0-r1": ["CVE-2023-0464"]}}}]}"#;
+        let parse =
+            |t: &str| crate::feed::testing::vulns_of_text(t, |f, e| parse_secdb("alpine", f, e));
+        let (a, b) = (parse(ascending), parse(descending));
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 5, "{a:#?}");
+        // The CVE listed under two fixes: each is a record, so a version below the later fix
+        // is affected whichever the file lists first.
+        let fixes: Vec<&str> = a
+            .iter()
+            .filter(|v| v.name == "CVE-2023-0464")
+            .map(|v| v.fixed_in_version.as_str())
+            .collect();
+        assert_eq!(fixes, vec!["3.1.0-r1", "3.1.1-r0"]);
+    }
+
     #[test]
     fn index_discovery() {
         let html = r#"<a href="../">../</a><a href="edge/">edge/</a><a href="v3.18/">v3.18/</a>

@@ -32,6 +32,11 @@ impl Updater for OracleUpdater {
         "oracle"
     }
 
+    /// 2: a clause bounding a package twice keeps the lower fix (`oval::facts`).
+    fn version(&self) -> u32 {
+        2
+    }
+
     fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
         fetch_urls(
             self.name(),

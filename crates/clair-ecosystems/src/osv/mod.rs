@@ -1,17 +1,30 @@
 //! OSV: vulnerabilities of language packages (PyPI, npm, Go, Maven, crates.io, RubyGems) in the
 //! OSV schema, from the per-ecosystem `all.zip` archives (or plain JSON records).
 //!
-//! One record per affected package and version range, in namespace `<ecosystem>` (lower case:
-//! `pypi`, `npm`, `go`, `maven`, `crates.io`, `rubygems`), with the ecosystem's version scheme.
-//! Ranges come from `ECOSYSTEM` and `SEMVER` events (`GIT` ranges name commits and are skipped).
+//! Records are in namespace `<ecosystem>` (lower case: `pypi`, `npm`, `go`, `maven`,
+//! `crates.io`, `rubygems`), with the ecosystem's version scheme, named by the OSV id. They say
+//! what the specification's evaluation says (`clair_version::osv`): per affected package,
+//! - every `ECOSYSTEM` or `SEMVER` range's events are sorted in the scheme's order and walked;
+//!   each interval of affected versions becomes one record (`[introduced, fixed)` with its
+//!   fixed version, or `[introduced, last_affected]`), bounded by the range's `limit`;
+//! - a range whose versions the scheme rejects becomes one record carrying its events, which
+//!   the matcher cannot order either: undecided, never silently affected or not;
+//! - `affected[].versions` entries no interval covers (all of them for packages with only
+//!   `GIT` ranges, which name commits and are not evaluated) become one more record, matched
+//!   by version equality.
+//!
+//! No two records of one package overlap, so a report lists an affected version once.
 
 use std::io::Read;
 use std::path::Path;
 
+use clair_matcher::matching::osv_event;
 use clair_matcher::{
     Emit, FetchOutcome, FetchedFile, Http, Record, Updater, UpdaterError, fetch_urls,
 };
-use clair_types::{PackageKind, VersionRange, Vulnerability};
+use clair_types::{PackageKind, RangeEvent, VersionRange, Vulnerability};
+use clair_version::Scheme;
+use clair_version::osv::Event;
 use serde::Deserialize;
 
 use crate::cvss;
@@ -23,6 +36,8 @@ pub const DEFAULT_BASE: &str = "https://osv-vulnerabilities.storage.googleapis.c
 pub const ECOSYSTEMS: [&str; 6] = ["PyPI", "npm", "Go", "Maven", "crates.io", "RubyGems"];
 /// Largest single record or archive member read.
 const MAX_RECORD: u64 = 16 << 20;
+/// Most version comparisons spent deciding which listed versions the ranges already cover.
+const MAX_COVERAGE_CHECKS: usize = 1 << 20;
 
 /// (namespace, version scheme) for an OSV ecosystem name; `None` when not handled.
 pub fn ecosystem(name: &str) -> Option<(&'static str, &'static str)> {
@@ -36,6 +51,10 @@ pub fn ecosystem(name: &str) -> Option<(&'static str, &'static str)> {
         _ => return None,
     })
 }
+
+/// Version of the records this parser writes: 2 sorts events, evaluates `limit` and
+/// `versions` (records stored by version 1 are refetched and rewritten).
+pub const PARSER_VERSION: u32 = 2;
 
 /// The OSV updater.
 #[derive(Debug, Clone)]
@@ -58,6 +77,10 @@ impl Default for OsvUpdater {
 impl Updater for OsvUpdater {
     fn name(&self) -> &str {
         "osv"
+    }
+
+    fn version(&self) -> u32 {
+        PARSER_VERSION
     }
 
     fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
@@ -118,6 +141,9 @@ struct Affected {
     package: Option<Package>,
     #[serde(default)]
     ranges: Vec<Range>,
+    /// Strings only; anything else in the list is ignored.
+    #[serde(default)]
+    versions: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -249,72 +275,125 @@ fn records(updater: &str, rec: Osv, emit: &mut Emit<'_>) -> Result<(), ()> {
     };
     for a in &rec.affected {
         let Some(pkg) = &a.package else { continue };
-        let Some((namespace, scheme)) = ecosystem(&pkg.ecosystem) else {
+        let Some((namespace, scheme_name)) = ecosystem(&pkg.ecosystem) else {
             continue;
         };
-        for r in a
-            .ranges
-            .iter()
-            .filter(|r| r.kind == "ECOSYSTEM" || r.kind == "SEMVER")
-        {
-            for range in ranges(&r.events) {
-                let v = Vulnerability {
-                    updater: updater.to_string(),
-                    name: rec.id.clone(),
-                    namespace: namespace.to_string(),
-                    package_name: pkg.name.clone(),
-                    package_kind: PackageKind::Binary,
-                    version_scheme: scheme.to_string(),
-                    fixed_in_version: range.fixed.clone(),
-                    range: Some(range),
-                    severity: vendor_severity.clone(),
-                    normalized_severity: normalized,
-                    description: description.clone(),
-                    links: links.clone(),
-                    issued: rec.published.clone(),
-                    ..Vulnerability::default()
-                };
-                emit(Record::Vulnerability(v)).map_err(|_| ())?;
-            }
+        let proto = Vulnerability {
+            updater: updater.to_string(),
+            name: rec.id.clone(),
+            namespace: namespace.to_string(),
+            package_name: pkg.name.clone(),
+            package_kind: PackageKind::Binary,
+            version_scheme: scheme_name.to_string(),
+            severity: vendor_severity.clone(),
+            normalized_severity: normalized,
+            description: description.clone(),
+            links: links.clone(),
+            issued: rec.published.clone(),
+            ..Vulnerability::default()
+        };
+        let versions: Vec<&str> = a.versions.iter().filter_map(|v| v.as_str()).collect();
+        let Ok(scheme) = scheme_name.parse::<Scheme>() else {
+            continue;
+        };
+        for (range, versions) in affected_records(scheme, &a.ranges, &versions) {
+            let v = Vulnerability {
+                fixed_in_version: range.as_ref().map(|r| r.fixed.clone()).unwrap_or_default(),
+                range,
+                versions,
+                ..proto.clone()
+            };
+            emit(Record::Vulnerability(v)).map_err(|_| ())?;
         }
     }
     Ok(())
 }
 
-/// Turn OSV events into ranges: each `introduced` opens one, `fixed` or `last_affected` closes
-/// it; a range still open at the end is unfixed. `introduced: "0"` means from the beginning.
-fn ranges(events: &[serde_json::Map<String, serde_json::Value>]) -> Vec<VersionRange> {
-    let mut out = Vec::new();
-    let mut open: Option<String> = None;
-    for e in events {
-        let get = |k: &str| e.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        if let Some(i) = get("introduced") {
-            if let Some(prev) = open.take() {
-                out.push(VersionRange {
-                    introduced: prev,
-                    ..VersionRange::default()
-                });
+/// An event in the feed's spelling: the first of `introduced`, `fixed`, `last_affected`,
+/// `limit` that the object holds as a string (the specification allows exactly one).
+fn event(e: &serde_json::Map<String, serde_json::Value>) -> Option<RangeEvent> {
+    let get = |k: &str| e.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    get("introduced")
+        .map(RangeEvent::Introduced)
+        .or_else(|| get("fixed").map(RangeEvent::Fixed))
+        .or_else(|| get("last_affected").map(RangeEvent::LastAffected))
+        .or_else(|| get("limit").map(RangeEvent::Limit))
+}
+
+fn nonempty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// The (range, versions) of each record of one affected package: one per interval of its
+/// `ECOSYSTEM` and `SEMVER` ranges, one per range the scheme cannot order (its events kept),
+/// and one with the listed versions that no interval covers.
+fn affected_records(
+    scheme: Scheme,
+    ranges: &[Range],
+    versions: &[&str],
+) -> Vec<(Option<VersionRange>, Vec<String>)> {
+    let mut ordered: Vec<VersionRange> = Vec::new();
+    let mut distinct = std::collections::HashSet::new();
+    let mut unordered: Vec<VersionRange> = Vec::new();
+    for r in ranges
+        .iter()
+        .filter(|r| r.kind == "ECOSYSTEM" || r.kind == "SEMVER")
+    {
+        let events: Vec<RangeEvent> = r.events.iter().filter_map(event).collect();
+        let parts: Vec<Event<'_>> = events.iter().map(osv_event).collect();
+        match clair_version::osv::intervals(scheme, &parts) {
+            Ok(list) => {
+                for i in list {
+                    let own = |b: Option<&str>| b.unwrap_or_default().to_string();
+                    let range = VersionRange {
+                        introduced: own(i.introduced),
+                        fixed: own(i.fixed),
+                        last_affected: own(i.last_affected),
+                        limit: own(i.limit),
+                        events: Vec::new(),
+                    };
+                    if distinct.insert(range.clone()) {
+                        ordered.push(range);
+                    }
+                }
             }
-            open = Some(if i == "0" { String::new() } else { i });
-        } else if let Some(fx) = get("fixed") {
-            out.push(VersionRange {
-                introduced: open.take().unwrap_or_default(),
-                fixed: fx,
-                last_affected: String::new(),
-            });
-        } else if let Some(la) = get("last_affected") {
-            out.push(VersionRange {
-                introduced: open.take().unwrap_or_default(),
-                fixed: String::new(),
-                last_affected: la,
-            });
+            Err(_) => unordered.push(VersionRange {
+                events,
+                ..VersionRange::default()
+            }),
         }
     }
-    if let Some(prev) = open {
-        out.push(VersionRange {
-            introduced: prev,
-            ..VersionRange::default()
-        });
+    // Listed versions an interval already covers would only repeat its finding. Checking costs
+    // intervals × versions comparisons: past a budget (hostile sizes), every listed version is
+    // kept, which repeats findings but changes no verdict.
+    let check =
+        unordered.is_empty() && ordered.len().saturating_mul(versions.len()) <= MAX_COVERAGE_CHECKS;
+    let covered = |v: &str| {
+        check
+            && ordered.iter().any(|r| {
+                let range = clair_version::Range {
+                    introduced: nonempty(&r.introduced),
+                    fixed: nonempty(&r.fixed),
+                    last_affected: nonempty(&r.last_affected),
+                    limit: nonempty(&r.limit),
+                };
+                scheme.in_range(v, &range).unwrap_or(false)
+            })
+    };
+    let mut listed: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for v in versions {
+        if seen.insert(*v) && !covered(v) {
+            listed.push(v.to_string());
+        }
+    }
+    let mut out: Vec<(Option<VersionRange>, Vec<String>)> = ordered
+        .into_iter()
+        .chain(unordered)
+        .map(|r| (Some(r), Vec::new()))
+        .collect();
+    if !listed.is_empty() {
+        out.push((None, listed));
     }
     out
 }
@@ -376,17 +455,105 @@ mod tests {
         }
     }
 
+    fn range(kind: &str, events: &str) -> Range {
+        Range {
+            kind: kind.into(),
+            events: serde_json::from_str(events).unwrap(),
+        }
+    }
+
     #[test]
     fn event_ranges() {
-        let ev = |s: &str| -> Vec<serde_json::Map<String, serde_json::Value>> {
-            serde_json::from_str(s).unwrap()
-        };
-        let r = ranges(&ev(
-            r#"[{"introduced":"0"},{"fixed":"1.0"},{"introduced":"2.0"}]"#,
-        ));
+        let r = affected_records(
+            Scheme::Pep440,
+            &[range(
+                "ECOSYSTEM",
+                r#"[{"introduced":"0"},{"fixed":"1.0"},{"introduced":"2.0"}]"#,
+            )],
+            &[],
+        );
         assert_eq!(r.len(), 2);
-        assert_eq!((r[0].introduced.as_str(), r[0].fixed.as_str()), ("", "1.0"));
-        assert_eq!((r[1].introduced.as_str(), r[1].fixed.as_str()), ("2.0", ""));
+        let b = |i: usize| r[i].0.as_ref().unwrap();
+        assert_eq!((b(0).introduced.as_str(), b(0).fixed.as_str()), ("", "1.0"));
+        assert_eq!((b(1).introduced.as_str(), b(1).fixed.as_str()), ("2.0", ""));
+    }
+
+    #[test]
+    fn unsorted_events_are_sorted_before_the_walk() {
+        // The issue's false finding: paired in file order, [fixed 3.18.11rc3, introduced 0]
+        // and [fixed 3.19, introduced 3.18.11rc4] made 3.18.11rc3 affected.
+        let r = affected_records(
+            Scheme::Pep440,
+            &[range(
+                "ECOSYSTEM",
+                r#"[{"fixed":"3.18.11rc3"},{"introduced":"0"},{"fixed":"3.19"},{"introduced":"3.18.11rc4"}]"#,
+            )],
+            &[],
+        );
+        let bounds: Vec<(&str, &str)> = r
+            .iter()
+            .map(|(x, _)| {
+                let x = x.as_ref().unwrap();
+                (x.introduced.as_str(), x.fixed.as_str())
+            })
+            .collect();
+        assert_eq!(bounds, vec![("", "3.18.11rc3"), ("3.18.11rc4", "3.19")]);
+    }
+
+    #[test]
+    fn versions_lists_and_git_ranges() {
+        // Flask in the issue: 4.18.0 is listed and outside the range; it must be matched.
+        let r = affected_records(
+            Scheme::Pep440,
+            &[
+                range("ECOSYSTEM", r#"[{"introduced":"0"},{"fixed":"4.18.0rc2"}]"#),
+                range("GIT", r#"[{"introduced":"abc123"},{"fixed":"def456"}]"#),
+            ],
+            &["4.17.0", "4.18.0", "4.18", "not-pep440", "4.18.0"],
+        );
+        assert_eq!(r.len(), 2, "{r:#?}");
+        assert_eq!(r[0].0.as_ref().unwrap().fixed, "4.18.0rc2");
+        assert!(r[0].1.is_empty());
+        assert_eq!(r[1].0, None);
+        assert_eq!(
+            r[1].1,
+            vec!["4.18.0", "4.18", "not-pep440"],
+            "4.17.0 is in the range; duplicates dropped; unreadable ones kept"
+        );
+        // GIT only: the listed versions are all there is.
+        let git = affected_records(
+            Scheme::Pep440,
+            &[range("GIT", r#"[{"introduced":"abc"}]"#)],
+            &["1.0", "1.1"],
+        );
+        assert_eq!(git, vec![(None, vec!["1.0".into(), "1.1".into()])]);
+    }
+
+    #[test]
+    fn unorderable_ranges_keep_their_events() {
+        let r = affected_records(
+            Scheme::Semver,
+            &[range(
+                "SEMVER",
+                r#"[{"introduced":"0"},{"fixed":"one point two"}]"#,
+            )],
+            &["1.0.0"],
+        );
+        assert_eq!(r.len(), 2);
+        let kept = r[0].0.as_ref().unwrap();
+        assert_eq!(
+            kept.events,
+            vec![
+                RangeEvent::Introduced("0".into()),
+                RangeEvent::Fixed("one point two".into())
+            ]
+        );
+        assert!(kept.fixed.is_empty() && kept.introduced.is_empty());
+        assert_eq!(
+            r[1].1,
+            vec!["1.0.0"],
+            "coverage unknown: every listed version kept"
+        );
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! From OVAL clauses to package facts ("package P before version V", "package P installed").
 
+use std::cmp::Ordering;
+
+use clair_version::Scheme;
+
 use super::{Definition, Index, Leaf};
 
 /// A package condition found in one clause.
@@ -20,12 +24,18 @@ pub struct Fact {
 ///
 /// A criterion whose test is missing from the document (abbreviated files exist) falls back on
 /// the comment Red Hat-style generators write: "NAME is earlier than EVR", "NAME is installed".
+///
+/// Every test of a clause must hold, whatever order the file writes them in: for one package,
+/// "before V1" and "before V2" is "before the lower of them" (in the test's version scheme:
+/// dpkg for `dpkginfo_test`, rpm otherwise), and "before V" beats "installed".
 pub fn facts(idx: &Index, clause: &[Leaf], kinds: &[&str]) -> Vec<Fact> {
     let mut out: Vec<Fact> = Vec::new();
-    let mut add = |name: String, fixed: String, arch: String| {
-        // A fixed fact beats an "installed" fact for the same package in one clause.
+    let mut add = |name: String, fixed: String, arch: String, scheme: Scheme| {
         if let Some(prev) = out.iter_mut().find(|f| f.name == name && f.arch == arch) {
-            if prev.fixed.is_empty() {
+            let lower = !fixed.is_empty()
+                && (prev.fixed.is_empty()
+                    || scheme.compare(&fixed, &prev.fixed) == Ok(Ordering::Less));
+            if lower {
                 prev.fixed = fixed;
             }
             return;
@@ -35,9 +45,14 @@ pub fn facts(idx: &Index, clause: &[Leaf], kinds: &[&str]) -> Vec<Fact> {
     for leaf in clause.iter().filter(|l| !l.negate) {
         let Some(t) = idx.tests.get(&leaf.test_ref) else {
             if let Some((name, fixed)) = from_comment(&leaf.comment) {
-                add(name, fixed, String::new());
+                add(name, fixed, String::new(), Scheme::Rpm);
             }
             continue;
+        };
+        let scheme = if t.kind == "dpkginfo_test" {
+            Scheme::Dpkg
+        } else {
+            Scheme::Rpm
         };
         if !kinds.contains(&t.kind.as_str()) {
             continue;
@@ -55,7 +70,7 @@ pub fn facts(idx: &Index, clause: &[Leaf], kinds: &[&str]) -> Vec<Fact> {
         };
         for name in idx.package_names(t) {
             if !name.is_empty() {
-                add(name, fixed.clone(), arch.clone());
+                add(name, fixed.clone(), arch.clone(), scheme);
             }
         }
     }

@@ -1,4 +1,4 @@
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 
 use super::*;
 use crate::test_corpus::corpus;
@@ -97,4 +97,113 @@ fn clause_expansion_is_bounded() {
         children: vec![or2; 20],
     };
     assert!(clauses(&big).len() <= MAX_CLAUSES);
+}
+
+/// A Red Hat-style definition whose one clause bounds `foo` twice, in the order given.
+fn doubly_bounded(first: &str, second: &str) -> String {
+    let test = |n: u32, evr: &str| {
+        format!(
+            r#"<rpminfo_test id="tst:{n}" check="at least one"><object object_ref="obj:1"/><state state_ref="ste:{n}"/></rpminfo_test>"#
+        ) + &format!("<!--{evr}-->")
+    };
+    let state = |n: u32, evr: &str| {
+        format!(
+            r#"<rpminfo_state id="ste:{n}"><evr datatype="evr_string" operation="less than">{evr}</evr></rpminfo_state>"#
+        )
+    };
+    format!(
+        r#"<oval_definitions><definitions>
+<definition id="oval:x:def:1" class="patch"><metadata><title>RHSA-2099:0001: foo update (Low)</title>
+<reference source="RHSA" ref_id="RHSA-2099:0001" ref_url="https://access.redhat.com/errata/RHSA-2099:0001"/></metadata>
+<criteria operator="AND">
+<criterion test_ref="tst:0" comment="Red Hat Enterprise Linux 9 is installed"/>
+<criterion test_ref="tst:1" comment="foo is earlier than {first}"/>
+<criterion test_ref="tst:2" comment="foo is earlier than {second}"/>
+</criteria></definition></definitions>
+<tests>{}{}</tests>
+<objects><rpminfo_object id="obj:1"><name>foo</name></rpminfo_object></objects>
+<states>{}{}</states></oval_definitions>"#,
+        test(1, first),
+        test(2, second),
+        state(1, first),
+        state(2, second)
+    )
+}
+
+/// Both bounds of one clause must hold: the record's fix is the lower one, in either order.
+#[test]
+fn two_bounds_in_one_clause_are_the_lower_in_any_order() {
+    let parse = |xml: &str| {
+        crate::feed::testing::vulns_of_text(xml, |f, e| crate::rhel::parse_rhel_oval("rhel", f, e))
+    };
+    for (a, b) in [
+        ("0:1.2-1.el9", "0:1.10-1.el9"),
+        ("0:1.10-1.el9", "0:1.2-1.el9"),
+    ] {
+        let v = parse(&doubly_bounded(a, b));
+        assert_eq!(v.len(), 1, "{v:#?}");
+        assert_eq!(v[0].fixed_in_version, "0:1.2-1.el9", "{a} then {b}");
+    }
+}
+
+/// Every OVAL vendor's records are the same whatever order the document writes its
+/// definitions, criteria, tests, objects, states and variables in.
+#[test]
+fn vendors_ignore_document_order() {
+    type Parser = fn(
+        &str,
+        &clair_matcher::FetchedFile,
+        &mut clair_matcher::Emit<'_>,
+    ) -> Result<(), clair_matcher::UpdaterError>;
+    let cases: [(&str, Parser); 7] = [
+        (
+            "feeds/rhel/claircore-com.redhat.rhsa-20201980.xml",
+            crate::rhel::parse_rhel_oval,
+        ),
+        (
+            "feeds/rhel/clair3-rhel-8.oval_abbreviated.xml",
+            crate::rhel::parse_rhel_oval,
+        ),
+        (
+            "feeds/ubuntu/clair3-xenial-cve.oval.xml",
+            crate::ubuntu::parse_ubuntu_oval,
+        ),
+        (
+            "feeds/suse/vulnerablecode-opensuse.leap.micro.5.3-patch.xml",
+            crate::suse::parse_suse_oval,
+        ),
+        (
+            "feeds/suse/vulnerablecode-suse-oval.xml",
+            crate::suse::parse_suse_oval,
+        ),
+        (
+            "feeds/oracle/clair2-elsa-oval-1.xml",
+            crate::oracle::parse_oracle_oval,
+        ),
+        (
+            "feeds/photon/claircore-com.vmware.phsa-photon3.xml.gz",
+            crate::photon::parse_photon_oval,
+        ),
+    ];
+    for (rel, parse) in cases {
+        let mut text = String::new();
+        open(rel).read_to_string(&mut text).unwrap();
+        let name = rel.rsplit('/').next().unwrap();
+        let asis = crate::feed::testing::vulns_of_text(&text, |f, e| parse(name, f, e));
+        assert!(!asis.is_empty(), "{rel}");
+        let reordered = crate::feed::testing::reverse_xml_children(
+            &text,
+            &[
+                "definitions",
+                "criteria",
+                "tests",
+                "objects",
+                "states",
+                "variables",
+            ],
+        );
+        assert_ne!(reordered, text);
+        let shuffled = crate::feed::testing::vulns_of_text(&reordered, |f, e| parse(name, f, e));
+        crate::feed::testing::assert_same_records(rel, &asis, &shuffled);
+    }
 }

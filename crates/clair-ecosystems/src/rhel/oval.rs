@@ -40,6 +40,11 @@ impl Updater for RhelOvalUpdater {
         "rhel"
     }
 
+    /// 2: a clause bounding a package twice keeps the lower fix (`oval::facts`).
+    fn version(&self) -> u32 {
+        2
+    }
+
     fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
         let base = if self.base.ends_with('/') {
             self.base.clone()
@@ -128,7 +133,6 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
                     package_kind: PackageKind::Binary,
                     version_scheme: "rpm".into(),
                     fixed_in_version: fact.fixed,
-                    range: None,
                     arch: fact.arch,
                     module: module.clone(),
                     repository: d.cpes.join(" "),
@@ -137,6 +141,7 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
                     description: d.description.clone(),
                     links: oval::links(d),
                     issued: oval::issued(&d.issued),
+                    ..Vulnerability::default()
                 },
             )?;
         }

@@ -632,6 +632,43 @@ mod tests {
         }
     }
 
+    /// The product tree, relationships, status lists and threats in any order give the same
+    /// records (fixed versions, arches, severities).
+    #[test]
+    fn documents_in_any_order() {
+        for f in [
+            "claircore-cve-2024-0727-openssl.json",
+            "claircore-cve-2023-38545.json",
+            "claircore-cve-2024-24786-illegal-module.json",
+            "claircore-rhsa-2022-0011.json",
+        ] {
+            let text = String::from_utf8(crate::test_corpus::corpus_bytes(&format!(
+                "feeds/rhel-csaf/{f}"
+            )))
+            .unwrap();
+            let parse = |t: &str| {
+                crate::feed::testing::vulns_of_text(t, |f, e| parse_vex_file("rhel-vex", f, e))
+            };
+            let asis = parse(&text);
+            assert!(!asis.is_empty(), "{f}");
+            let reordered = crate::feed::testing::reverse_json(
+                &text,
+                &[
+                    "branches",
+                    "relationships",
+                    "vulnerabilities",
+                    "fixed",
+                    "known_affected",
+                    "known_not_affected",
+                    "under_investigation",
+                    "threats",
+                    "product_ids",
+                ],
+            );
+            crate::feed::testing::assert_same_records(f, &asis, &parse(&reordered));
+        }
+    }
+
     #[test]
     fn helpers() {
         assert_eq!(

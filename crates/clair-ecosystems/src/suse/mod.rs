@@ -1,6 +1,7 @@
 //! SUSE and openSUSE: OVAL per product (`https://ftp.suse.com/pub/projects/security/oval/`).
 //!
-//! Records are per CVE and package, in a namespace named like the product's os-release:
+//! Records are per CVE and package, named by the bare CVE id as claircore names them (see
+//! `record_names`), in a namespace named like the product's os-release:
 //! "openSUSE Leap 15.2" → `opensuse-leap:15.2`, "SUSE Linux Enterprise Server 15 SP1" →
 //! `sles:15.1`, "SUSE Linux Enterprise Micro 5.3" → `sle-micro:5.3`.
 
@@ -42,6 +43,9 @@ impl Default for SuseUpdater {
 impl Updater for SuseUpdater {
     fn name(&self) -> &str {
         "suse"
+    }
+    fn version(&self) -> u32 {
+        PARSER_VERSION
     }
     fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
         let base = if self.base.ends_with('/') {
@@ -125,6 +129,45 @@ pub fn product_namespace(product: &str) -> Option<String> {
     None
 }
 
+/// Version of the records this parser writes: 2 names records by the definition's title (the
+/// bare CVE id) and keeps the lower of two bounds of one package.
+pub const PARSER_VERSION: u32 = 2;
+
+/// The names of a definition's records. claircore names a SUSE record by the definition's
+/// title, which in the vulnerability files is the CVE id (`CVE-2021-20199`; their CVE reference
+/// says `Mitre CVE-2021-20199`). Patch files title a definition in prose ("Security update for
+/// dpkg (Low)"): one record per CVE it fixes then, by the CVE id in each CVE reference; else
+/// its SUSE advisory id; else the title.
+fn record_names(d: &Definition) -> Vec<String> {
+    let title = d.title.trim();
+    if !title.is_empty() && !title.contains(char::is_whitespace) {
+        return vec![title.to_string()];
+    }
+    let mut names: Vec<String> = d
+        .references
+        .iter()
+        .filter(|r| r.source == "CVE")
+        .filter_map(|r| {
+            r.ref_id
+                .split_whitespace()
+                .find(|w| w.starts_with("CVE-"))
+                .map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        names.push(
+            d.references
+                .iter()
+                .find(|r| r.source.ends_with("SUSE-SU"))
+                .map(|r| r.ref_id.clone())
+                .unwrap_or_else(|| title.to_string()),
+        );
+    }
+    names
+}
+
 /// Parse one SUSE OVAL file.
 pub fn parse_suse_oval(
     updater: &str,
@@ -138,25 +181,7 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
     let Some(criteria) = &d.criteria else {
         return Ok(());
     };
-    // One record per CVE a definition names (patch definitions fix several); else the SUSE
-    // advisory id; else the title.
-    let mut names: Vec<String> = d
-        .references
-        .iter()
-        .filter(|r| r.source == "CVE")
-        .map(|r| r.ref_id.clone())
-        .collect();
-    names.sort();
-    names.dedup();
-    if names.is_empty() {
-        names.push(
-            d.references
-                .iter()
-                .find(|r| r.source.ends_with("SUSE-SU"))
-                .map(|r| r.ref_id.clone())
-                .unwrap_or_else(|| d.title.trim().to_string()),
-        );
-    }
+    let names = record_names(d);
     let mut seen = std::collections::BTreeSet::new();
     for clause in clauses(criteria) {
         let ns = clause
@@ -241,6 +266,29 @@ mod tests {
         );
         assert_eq!(x.fixed_in_version, "0:3.2.1-5.1");
         assert!(!v.iter().any(|v| v.package_name == "openSUSE-release"));
+    }
+
+    /// SUSE's current vulnerability files reference "Mitre CVE-2021-20199"; the record is named
+    /// as claircore names it, by the definition's title: the bare CVE id.
+    #[test]
+    fn current_files_name_records_by_cve_id() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/suse/opensuse.leap.micro.5.3.xml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let v = crate::feed::testing::vulns_of_text(&text, |f, e| parse_suse_oval("suse", f, e));
+        let names: BTreeSet<&str> = v.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, BTreeSet::from(["CVE-2021-20199", "CVE-2022-1664"]));
+        assert_eq!(v.len(), 3, "{v:#?}");
+        let podman = v.iter().find(|v| v.package_name == "podman").unwrap();
+        assert_eq!(
+            (podman.namespace.as_str(), podman.fixed_in_version.as_str()),
+            ("opensuse-leap-micro:5.3", "0:4.2.0-150400.4.11.1")
+        );
+        assert!(
+            podman
+                .links
+                .contains("https://www.suse.com/security/cve/CVE-2021-20199")
+        );
     }
 
     #[test]

@@ -84,6 +84,11 @@ impl Updater for UbuntuUpdater {
         "ubuntu"
     }
 
+    /// 2: a clause bounding a package twice keeps the lower fix (`oval::facts`).
+    fn version(&self) -> u32 {
+        2
+    }
+
     fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
         let base = if self.base.ends_with('/') {
             self.base.clone()

@@ -47,6 +47,10 @@ pub enum ImageFormat {
     Remote,
     /// Pulled from a registry.
     Registry,
+    /// Packages listed by an SBOM (CycloneDX or SPDX), no layers read.
+    Sbom,
+    /// A stored vulnerability report (`clair diff` of saved `scan --format json` output).
+    Report,
 }
 
 impl fmt::Display for ImageFormat {
@@ -59,6 +63,8 @@ impl fmt::Display for ImageFormat {
             ImageFormat::OciArchive => "oci-archive",
             ImageFormat::Rootfs => "dir",
             ImageFormat::LayerTar => "layer",
+            ImageFormat::Sbom => "sbom",
+            ImageFormat::Report => "report",
         })
     }
 }
@@ -330,10 +336,9 @@ fn auto(s: &str, opts: &OpenOptions) -> Result<Image> {
     let (path, r) = match split_path_ref(s) {
         Ok(x) => x,
         Err(e) => {
-            if looks_like_registry_ref(s) {
+            if let Some(t) = unknown_transport(s) {
                 return Err(Error::Unsupported(format!(
-                    "{s}: no such file or directory, and pulling from a registry is not supported yet; \
-                     save the image first (docker save / skopeo copy docker://{s} oci:DIR)"
+                    "{s}: unknown image transport \"{t}:\" (known: {KNOWN_TRANSPORTS}), and no such file"
                 )));
             }
             return Err(e);
@@ -363,6 +368,62 @@ fn auto(s: &str, opts: &OpenOptions) -> Result<Image> {
             }
         }
         archive::Opened::Layer => layer_file(&path),
+    }
+}
+
+/// The image transports (`scheme:` prefixes) read, for messages.
+pub const KNOWN_TRANSPORTS: &str =
+    "oci:, oci-archive:, docker-archive:, dir:, sbom:, docker://, or a registry reference";
+
+/// The `scheme` of a `scheme:rest` reference that names no transport read here: skopeo's
+/// other transports (`docker-daemon:`, `containers-storage:`), or any word before a colon
+/// whose rest cannot be a registry reference's tag (`foo:bar/baz`, `foo:/path`).
+pub fn unknown_transport(s: &str) -> Option<&str> {
+    let (scheme, rest) = s.split_once(':')?;
+    if !scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+        || matches!(
+            scheme,
+            "oci" | "oci-archive" | "docker-archive" | "dir" | "sbom" | "docker"
+        )
+    {
+        return None;
+    }
+    let skopeo = matches!(
+        scheme,
+        "docker-daemon" | "containers-storage" | "ostree" | "sif" | "tarball"
+    );
+    // `host:port/repo` is a registry reference.
+    let port = rest.split('/').next().unwrap_or("");
+    if !skopeo && !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    // `name:tag` is a registry reference; a tag has no `/`, `:` or leading `/`.
+    let tag_like = !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    (skopeo || !tag_like).then_some(scheme)
+}
+
+#[cfg(test)]
+#[test]
+fn unknown_transports() {
+    for (s, want) in [
+        ("docker-daemon:debian:12", Some("docker-daemon")),
+        ("containers-storage:debian", Some("containers-storage")),
+        ("foo:/tmp/x", Some("foo")),
+        ("foo:bar/baz", Some("foo")),
+        ("debian:12", None),
+        ("localhost:5000/debian:12", None),
+        ("ghcr.io/org/img:1.0", None),
+        ("oci:/tmp/x", None),
+        ("sbom:bom.json", None),
+        ("/tmp/a:b", None),
+    ] {
+        assert_eq!(unknown_transport(s), want, "{s}");
     }
 }
 

@@ -323,6 +323,7 @@ pub fn updater_status(s: Arc<dyn Store>) {
         records: 0,
         duration_ms: 1200,
         fingerprint: String::new(),
+        updater_version: 2,
     };
     s.set_updater_status(&st).unwrap();
     st.last_error = None;

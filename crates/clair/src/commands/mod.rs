@@ -1,10 +1,12 @@
 //! One module per subcommand.
 
 mod config;
+mod diff;
 mod index;
 mod report;
 pub mod scan;
 mod serve;
+pub mod suppress;
 mod update;
 
 use std::process::ExitCode;
@@ -90,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Update(args) => update::run(&args, &g),
         Command::Scan(args) => scan::run(&args, &g),
         Command::Explain(args) => scan::explain(&args, &g),
+        Command::Diff(args) => diff::run(&args, &g),
         Command::Config(args) => config::run(&args, &g),
         Command::Serve(args) => serve::run(&args, &g),
         Command::Report(args) => report::run(&args, &g),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clair_layer::source::registry;
 use clair_layer::source::{Image, ImageFormat, ImageLayer, LayerSource};
-use clair_types::{IndexReport, IndexState, VulnerabilityReport};
+use clair_types::VulnerabilityReport;
 
 use super::Global;
 use super::scan::{Scanned, filter};
@@ -239,20 +239,9 @@ pub fn run(args: &ReportArgs, _g: &Global) -> anyhow::Result<ExitCode> {
         ApiVersion::V4 => v4(&server, &res)?,
         ApiVersion::V1 => v1(&server, &res)?,
     };
-    let index = IndexReport {
-        manifest_hash: report.manifest_hash.clone(),
-        state: IndexState::IndexFinished,
-        packages: report.packages.clone(),
-        distributions: report.distributions.clone(),
-        repository: report.repository.clone(),
-        environments: report.environments.clone(),
-        success: true,
-        err: String::new(),
-    };
     filter(&mut report, args.severity_threshold, args.ignore_unfixed);
-    let n = report.packages.len();
-    let s = Scanned {
-        image: Image::from_layers(
+    let s = Scanned::from_report(
+        Image::from_layers(
             reference,
             ImageFormat::Registry,
             Some(res.manifest_digest.clone()),
@@ -265,20 +254,9 @@ pub fn run(args: &ReportArgs, _g: &Global) -> anyhow::Result<ExitCode> {
                 })
                 .collect(),
         ),
-        indexed: clair_indexer::Indexed {
-            report: index,
-            layers: res.layers.iter().map(|(d, _)| d.clone()).collect(),
-            stats: clair_indexer::IndexStats::default(),
-            warnings: Vec::new(),
-        },
+        res.layers.iter().map(|(d, _)| d.clone()).collect(),
         report,
-        stats: clair_matcher::matching::MatchStats {
-            packages: n,
-            packages_covered: n,
-            ..Default::default()
-        },
-        covered: Vec::new(),
-    };
+    );
     let json_env = std::env::var("JSON_OUTPUT").is_ok_and(|v| v == "true" || v == "1");
     let format = if json_env {
         ScanFormat::Json
@@ -287,21 +265,7 @@ pub fn run(args: &ReportArgs, _g: &Global) -> anyhow::Result<ExitCode> {
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match format {
-        ScanFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &s.report)?;
-            writeln!(out)?;
-        }
-        ScanFormat::Table => output::scan_table(&mut out, &s)?,
-        ScanFormat::Sarif => {
-            serde_json::to_writer_pretty(&mut out, &output::sarif(&s))?;
-            writeln!(out)?;
-        }
-        ScanFormat::Cyclonedx => {
-            serde_json::to_writer_pretty(&mut out, &output::cyclonedx(&s))?;
-            writeln!(out)?;
-        }
-    }
+    output::write_scan(&mut out, format, &s)?;
     out.flush()?;
     let found = s.report.vulnerabilities.len();
     if let Some(t) = args.threshold {

@@ -8,9 +8,12 @@ use clair_ecosystems::EcosystemNamespaces;
 use clair_matcher::matching::{self, MatchIndex, MatchStats, Verdict, report_namespaces};
 use clair_types::{Severity, VulnerabilityReport};
 
-use crate::cli::{ExplainArgs, ScanArgs, ScanFormat};
+use std::collections::BTreeMap;
+
+use crate::cli::{ExplainArgs, ImageArgs, ScanArgs, ScanFormat};
 use crate::commands::Global;
 use crate::commands::index::index_image;
+use crate::commands::suppress::{Suppressed, Suppressions};
 use crate::output;
 
 /// Exit code when no vulnerability data covers the image.
@@ -24,12 +27,59 @@ pub struct Scanned {
     pub stats: MatchStats,
     /// Namespaces the image needs and the store has records for.
     pub covered: Vec<(String, usize)>,
+    /// Findings VEX statements or the ignore file set aside.
+    pub suppressed: Vec<Suppressed>,
+    /// Ignore-file entries past their date.
+    pub expired: Vec<String>,
+    /// Why each finding applies, by (package id, vulnerability id): the feed record and the
+    /// version comparison, as `clair explain` shows them (filled for HTML only).
+    pub explanations: BTreeMap<(String, String), String>,
 }
 
-/// Index and match.
-fn scan(args: &ScanArgs, g: &Global) -> anyhow::Result<Scanned> {
+impl Scanned {
+    /// A report matched elsewhere (a server, a stored file), with what is known of its image.
+    pub fn from_report(
+        image: clair_layer::Image,
+        layers: Vec<clair_types::Digest>,
+        report: VulnerabilityReport,
+    ) -> Scanned {
+        let n = report.packages.len();
+        let index = clair_types::IndexReport {
+            manifest_hash: report.manifest_hash.clone(),
+            state: clair_types::IndexState::IndexFinished,
+            packages: report.packages.clone(),
+            distributions: report.distributions.clone(),
+            repository: report.repository.clone(),
+            environments: report.environments.clone(),
+            success: true,
+            err: String::new(),
+        };
+        Scanned {
+            image,
+            indexed: clair_indexer::Indexed {
+                report: index,
+                layers,
+                stats: clair_indexer::IndexStats::default(),
+                warnings: Vec::new(),
+            },
+            report,
+            stats: MatchStats {
+                packages: n,
+                packages_covered: n,
+                ..Default::default()
+            },
+            covered: Vec::new(),
+            suppressed: Vec::new(),
+            expired: Vec::new(),
+            explanations: BTreeMap::new(),
+        }
+    }
+}
+
+/// Index and match; with `explain`, also keep the reason for every finding.
+pub fn scan(image: &ImageArgs, g: &Global, explain: bool) -> anyhow::Result<Scanned> {
     let store = g.store()?;
-    let (image, indexed) = index_image(&args.image, &store, g.quiet)?;
+    let (image, indexed) = index_image(image, &store, g.quiet)?;
     let ns = EcosystemNamespaces;
     let wanted = report_namespaces(&indexed.report, &ns);
     let index =
@@ -37,6 +87,24 @@ fn scan(args: &ScanArgs, g: &Global) -> anyhow::Result<Scanned> {
     tracing::info!(records = index.len(), namespaces = ?wanted, "vulnerability data loaded");
     let (mut report, stats) = index.report(&indexed.report, &ns);
     matching::add_cvss(&mut report, store.as_ref()).context("reading CVSS enrichments")?;
+    let mut explanations = BTreeMap::new();
+    if explain {
+        let (candidates, _) = index.candidates(&indexed.report, &ns);
+        for c in candidates
+            .iter()
+            .filter(|c| c.decision.verdict == Verdict::Affected)
+        {
+            explanations.insert(
+                (c.package_id.to_string(), format!("{:016x}", c.record_id)),
+                format!(
+                    "feed record:    {}\nseverity:       {}\ndecision:       {}",
+                    record_line(c.record),
+                    severity_line(c.record),
+                    c.decision.reason
+                ),
+            );
+        }
+    }
     let covered = index
         .namespaces()
         .iter()
@@ -48,7 +116,109 @@ fn scan(args: &ScanArgs, g: &Global) -> anyhow::Result<Scanned> {
         report,
         stats,
         covered,
+        suppressed: Vec::new(),
+        expired: Vec::new(),
+        explanations,
     })
+}
+
+/// A feed record as `clair explain` names it: updater, advisory, namespace, package.
+fn record_line(r: &clair_types::Vulnerability) -> String {
+    format!(
+        "{} {} [{}] {} package {:?}{}",
+        r.updater,
+        r.name,
+        r.namespace,
+        match r.package_kind {
+            clair_types::PackageKind::Source => "source",
+            clair_types::PackageKind::Binary => "binary",
+        },
+        r.package_name,
+        if r.arch.is_empty() {
+            String::new()
+        } else {
+            format!(" arch {}", r.arch)
+        }
+    )
+}
+
+/// A record's severity, normalised and as the vendor writes it.
+fn severity_line(r: &clair_types::Vulnerability) -> String {
+    format!(
+        "{} (vendor: {})",
+        r.normalized_severity,
+        if r.severity.is_empty() {
+            "-"
+        } else {
+            &r.severity
+        }
+    )
+}
+
+/// Say what the vulnerability data does not cover; `Some(exit code)` when the scan must stop
+/// because nothing covers the image.
+pub fn check_coverage(s: &Scanned, allow_missing_data: bool) -> Option<ExitCode> {
+    let missing = &s.stats.missing_namespaces;
+    let no_data = s.stats.packages > 0 && s.stats.packages_covered == 0;
+    let what = &s.image.reference;
+    if !missing.is_empty() {
+        let gap = if no_data {
+            "no vulnerability data covers this image"
+        } else {
+            "the vulnerability data is incomplete for this image"
+        };
+        eprintln!(
+            "warning: {gap} ({what}): nothing stored for {} (run `clair update`{}; packages there were not checked)",
+            missing.join(", "),
+            if no_data { "" } else { " with those updaters" }
+        );
+    }
+    if s.stats.packages > 0 && s.indexed.report.distributions.is_empty() {
+        let has_os_packages = s
+            .indexed
+            .report
+            .environments
+            .values()
+            .flatten()
+            .any(|e| e.repository_ids.is_empty());
+        if has_os_packages {
+            eprintln!(
+                "warning: the distribution of {what} was not recognised: its OS packages were not checked"
+            );
+        }
+    }
+    if s.stats.undecided_count > 0 {
+        eprintln!(
+            "warning: {} vulnerability records could not be decided (unreadable versions), e.g.:",
+            s.stats.undecided_count
+        );
+        for u in s.stats.undecided.iter().take(5) {
+            eprintln!("  {u}");
+        }
+    }
+    if no_data && !allow_missing_data {
+        eprintln!(
+            "error: refusing to report {} packages of {what} as free of vulnerabilities without data; \
+             run `clair update` (or pass --allow-missing-data)",
+            s.stats.packages
+        );
+        return Some(ExitCode::from(NO_DATA_EXIT));
+    }
+    None
+}
+
+/// Set aside what VEX and the ignore file cover, then drop what the user asked not to see.
+pub fn settle(s: &mut Scanned, sup: &Suppressions, threshold: Severity, ignore_unfixed: bool) {
+    s.suppressed = sup.apply(&mut s.report);
+    s.expired = sup.expired();
+    for e in &s.expired {
+        eprintln!("warning: {e}");
+    }
+    filter(&mut s.report, threshold, ignore_unfixed);
+    s.suppressed.retain(|x| {
+        x.vulnerability.normalized_severity >= threshold
+            && (!ignore_unfixed || has_fix(&x.vulnerability.fixed_in_version))
+    });
 }
 
 /// Drop what the user asked not to see: below the threshold, or unfixed with --ignore-unfixed.
@@ -76,61 +246,15 @@ pub fn has_fix(v: &str) -> bool {
 }
 
 pub fn run(args: &ScanArgs, g: &Global) -> anyhow::Result<ExitCode> {
-    let mut s = scan(args, g)?;
-    let missing = &s.stats.missing_namespaces;
-    let no_data = s.stats.packages > 0 && s.stats.packages_covered == 0;
-    if !missing.is_empty() {
-        let what = if no_data {
-            "no vulnerability data covers this image"
-        } else {
-            "the vulnerability data is incomplete for this image"
-        };
-        eprintln!(
-            "warning: {what}: nothing stored for {} (run `clair update`{}; packages there were not checked)",
-            missing.join(", "),
-            if no_data { "" } else { " with those updaters" }
-        );
+    let sup = Suppressions::load(&args.suppress)?;
+    let mut s = scan(&args.image, g, args.format == ScanFormat::Html)?;
+    if let Some(code) = check_coverage(&s, args.allow_missing_data) {
+        return Ok(code);
     }
-    if s.stats.packages > 0 && s.indexed.report.distributions.is_empty() {
-        eprintln!(
-            "warning: the image's distribution was not recognised: its OS packages were not checked"
-        );
-    }
-    if s.stats.undecided_count > 0 {
-        eprintln!(
-            "warning: {} vulnerability records could not be decided (unreadable versions), e.g.:",
-            s.stats.undecided_count
-        );
-        for u in s.stats.undecided.iter().take(5) {
-            eprintln!("  {u}");
-        }
-    }
-    if no_data && !args.allow_missing_data {
-        eprintln!(
-            "error: refusing to report {} packages as free of vulnerabilities without data; \
-             run `clair update` (or pass --allow-missing-data)",
-            s.stats.packages
-        );
-        return Ok(ExitCode::from(NO_DATA_EXIT));
-    }
-    filter(&mut s.report, args.severity_threshold, args.ignore_unfixed);
+    settle(&mut s, &sup, args.severity_threshold, args.ignore_unfixed);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match args.format {
-        ScanFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &s.report)?;
-            writeln!(out)?;
-        }
-        ScanFormat::Table => output::scan_table(&mut out, &s)?,
-        ScanFormat::Sarif => {
-            serde_json::to_writer_pretty(&mut out, &output::sarif(&s))?;
-            writeln!(out)?;
-        }
-        ScanFormat::Cyclonedx => {
-            serde_json::to_writer_pretty(&mut out, &output::cyclonedx(&s))?;
-            writeln!(out)?;
-        }
-    }
+    output::write_scan(&mut out, args.format, &s)?;
     out.flush()?;
     if !s.report.vulnerabilities.is_empty() && args.exit_code != 0 {
         return Ok(ExitCode::from(args.exit_code));
@@ -241,33 +365,8 @@ pub fn explain(args: &ExplainArgs, g: &Global) -> anyhow::Result<ExitCode> {
             )?;
         }
         let r = c.record;
-        writeln!(
-            out,
-            "  feed record:    {} {} [{}] {} package {:?}{}",
-            r.updater,
-            r.name,
-            r.namespace,
-            match r.package_kind {
-                clair_types::PackageKind::Source => "source",
-                clair_types::PackageKind::Binary => "binary",
-            },
-            r.package_name,
-            if r.arch.is_empty() {
-                String::new()
-            } else {
-                format!(" arch {}", r.arch)
-            }
-        )?;
-        writeln!(
-            out,
-            "  severity:       {} (vendor: {})",
-            r.normalized_severity,
-            if r.severity.is_empty() {
-                "-"
-            } else {
-                &r.severity
-            }
-        )?;
+        writeln!(out, "  feed record:    {}", record_line(r))?;
+        writeln!(out, "  severity:       {}", severity_line(r))?;
         let cves = matching::cve_ids(&clair_types::ReportVulnerability {
             id: String::new(),
             updater: String::new(),

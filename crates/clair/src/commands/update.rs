@@ -1,10 +1,12 @@
 //! `clair update`: run updaters, show their status, export and import bundles.
 
 use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 
 use anyhow::Context;
+use clair_matcher::bundle::{BundleSigner, Signature, Trust, TrustedKey};
 use clair_matcher::{Http, Outcome, RunReport, UpdateManager, UpdateProgress};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -22,8 +24,21 @@ pub fn run(args: &UpdateArgs, g: &Global) -> anyhow::Result<ExitCode> {
     }
     match &args.action {
         Some(UpdateAction::Status { format }) => status(g, *format),
-        Some(UpdateAction::Export { file, only }) => export(g, http, file, only),
-        Some(UpdateAction::Import { file }) => import(g, http, file, args.format),
+        Some(UpdateAction::Export { file, only, sign }) => {
+            export(g, http, file, only, sign.as_deref())
+        }
+        Some(UpdateAction::Import {
+            file,
+            trusted_key,
+            allow_unsigned,
+        }) => {
+            let trust = Trust {
+                keys: trusted_keys(trusted_key)?,
+                allow_unsigned: *allow_unsigned,
+            };
+            import(g, http, file, args.format, &trust)
+        }
+        Some(UpdateAction::Keygen { file, force }) => keygen(file, *force),
         None => update(g, http, args),
     }
 }
@@ -102,18 +117,101 @@ fn update(g: &Global, http: Http, args: &UpdateArgs) -> anyhow::Result<ExitCode>
     Ok(exit(&reports))
 }
 
+/// The directory whose `*.pub` files are trusted bundle keys:
+/// `$XDG_CONFIG_HOME/clair/trusted-keys`, else `~/.config/clair/trusted-keys`.
+fn trusted_keys_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("clair").join("trusted-keys"))
+}
+
+/// The trusted public keys: `--trusted-key` files, CLAIR_BUNDLE_TRUSTED_KEYS (a path list),
+/// and the `*.pub` files of the trusted-keys directory.
+fn trusted_keys(flags: &[PathBuf]) -> anyhow::Result<Vec<TrustedKey>> {
+    let mut paths: Vec<PathBuf> = flags.to_vec();
+    if let Some(v) = std::env::var_os("CLAIR_BUNDLE_TRUSTED_KEYS") {
+        paths.extend(std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()));
+    }
+    if let Some(dir) = trusted_keys_dir()
+        && let Ok(entries) = std::fs::read_dir(&dir)
+    {
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "pub"))
+            .collect();
+        found.sort();
+        paths.extend(found);
+    }
+    paths
+        .iter()
+        .map(|p| {
+            let pem = std::fs::read_to_string(p)
+                .with_context(|| format!("reading the trusted key {}", p.display()))?;
+            Ok(TrustedKey::from_pem(&pem, p)?)
+        })
+        .collect()
+}
+
+/// `clair update keygen FILE`: FILE (private, 0600) and FILE.pub.
+fn keygen(file: &Path, force: bool) -> anyhow::Result<ExitCode> {
+    let public = {
+        let mut p = file.as_os_str().to_owned();
+        p.push(".pub");
+        PathBuf::from(p)
+    };
+    for p in [file, public.as_path()] {
+        if p.exists() && !force {
+            anyhow::bail!("{} exists (--force overwrites it)", p.display());
+        }
+    }
+    let key = BundleSigner::generate();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(file)
+        .with_context(|| format!("writing {}", file.display()))?;
+    f.write_all(key.to_pem()?.as_bytes())
+        .with_context(|| format!("writing {}", file.display()))?;
+    std::fs::write(&public, key.public_pem()?)
+        .with_context(|| format!("writing {}", public.display()))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "private key: {} (keep it secret)", file.display())?;
+    writeln!(
+        out,
+        "public key:  {} (key id {}; copy it to the importing machines' {})",
+        public.display(),
+        key.key_id(),
+        trusted_keys_dir().map_or("trusted keys".into(), |d| d.display().to_string())
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn import(
     g: &Global,
     http: Http,
     file: &std::path::Path,
     format: Format,
+    trust: &Trust,
 ) -> anyhow::Result<ExitCode> {
     let m = manager(g, http, 2)?;
     let bars = Bars::new(g.quiet);
-    let reports = m
-        .import(file, &bars)
+    let (reports, signature) = m
+        .import(file, &bars, trust)
         .with_context(|| format!("importing {}", file.display()))?;
     bars.finish();
+    match &signature {
+        Signature::Trusted { key_id, origin } => {
+            tracing::info!(key_id = %key_id, key = %origin, "bundle signature verified");
+        }
+        Signature::Untrusted(why) => eprintln!(
+            "warning: {}: loaded without a trusted signature (--allow-unsigned): {why}",
+            file.display()
+        ),
+    }
     print_reports(&reports, format)?;
     Ok(exit(&reports))
 }
@@ -123,11 +221,21 @@ fn export(
     http: Http,
     file: &std::path::Path,
     only: &[String],
+    sign: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
+    // Read the key first: a bad key must not cost a full fetch.
+    let signer = match sign {
+        Some(p) => {
+            let pem = std::fs::read_to_string(p)
+                .with_context(|| format!("reading the signing key {}", p.display()))?;
+            Some(BundleSigner::from_pem(&pem, p)?)
+        }
+        None => None,
+    };
     let m = manager(g, http, 2)?;
     let only = (!only.is_empty()).then_some(only);
     let reports = m
-        .export(file, only)
+        .export(file, only, signer.as_ref())
         .with_context(|| format!("exporting to {}", file.display()))?;
     let mut out = std::io::stdout().lock();
     let mut failed = false;
@@ -140,7 +248,15 @@ fn export(
             }
         }
     }
-    writeln!(out, "bundle: {}", file.display())?;
+    match &signer {
+        Some(k) => writeln!(
+            out,
+            "bundle: {} (signed, key id {})",
+            file.display(),
+            k.key_id()
+        )?,
+        None => writeln!(out, "bundle: {} (not signed)", file.display())?,
+    }
     Ok(if failed {
         ExitCode::from(1)
     } else {
