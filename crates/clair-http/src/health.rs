@@ -2,6 +2,7 @@
 //! `/healthz`, `/readyz` and `/metrics`, and the request deadline.
 
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -10,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower::ServiceExt;
 
 use crate::AppState;
 
@@ -36,6 +38,32 @@ async fn v2_health(State(s): State<AppState>) -> Response {
         [(header::SERVER, HeaderValue::from_static("clair"))],
     )
         .into_response()
+}
+
+/// Clair v4's introspection server while `clair serve` starts (waits for its database, loads
+/// the vulnerability data): `/healthz` 200 (the process is up, as Clair's), `/readyz` and
+/// everything else 503. Once `later` holds a router, every request goes to it, so the listener
+/// is bound once and never closes.
+pub fn starting_router(later: Arc<OnceLock<Router>>) -> Router {
+    Router::new().fallback(move |req: Request| {
+        let later = later.clone();
+        async move {
+            match later.get() {
+                Some(r) => match r.clone().oneshot(req).await {
+                    Ok(resp) => resp,
+                    Err(never) => match never {},
+                },
+                None if req.uri().path() == "/healthz" => {
+                    (StatusCode::OK, "ok: starting\n").into_response()
+                }
+                None => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not ready: starting (connecting to the database, loading vulnerability data)\n",
+                )
+                    .into_response(),
+            }
+        }
+    })
 }
 
 /// Clair v4's introspection server: `/healthz` (the process and store answer), `/readyz`

@@ -477,7 +477,13 @@ impl UpdateManager {
                 });
             }
             progress.started(&mu.name);
-            let outcome = match self.store_records(u.as_ref(), &files, &mu.fingerprint, progress) {
+            let outcome = match self.store_records(
+                u.as_ref(),
+                &files,
+                &mu.fingerprint,
+                progress,
+                self.cancel(),
+            ) {
                 Ok((op, records)) => Outcome::Updated { op, records },
                 Err(error) => Outcome::Failed { error },
             };

@@ -10,12 +10,14 @@
 #![forbid(unsafe_code)]
 
 pub mod bundle;
+mod cancel;
 pub mod fetch;
 mod manager;
 pub mod matching;
 pub mod notify;
 pub mod updater;
 
+pub use cancel::Cancel;
 pub use fetch::{Http, HttpOptions, Validators};
 pub use manager::{NoUpdateProgress, Outcome, RunReport, UpdateManager, UpdateProgress, by_name};
 pub use matching::{Candidate, Decision, LiveIndex, MatchIndex, MatchStats, Namespaces, Verdict};

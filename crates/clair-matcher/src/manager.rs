@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use clair_store::{FeedError, OpKind, Store, UpdateOperation, UpdaterStatus};
 
+use crate::cancel::Cancel;
 use crate::fetch::Http;
 use crate::updater::{FetchOutcome, FetchedFile, Record, Stop, Updater, UpdaterError};
 
@@ -68,6 +69,7 @@ pub struct UpdateManager {
     keep: usize,
     parallel: usize,
     workdir: Option<PathBuf>,
+    cancel: Cancel,
 }
 
 impl UpdateManager {
@@ -80,12 +82,21 @@ impl UpdateManager {
             keep: 2,
             parallel: 4,
             workdir: None,
+            cancel: Cancel::new(),
         }
     }
 
     /// Use this HTTP client.
     pub fn with_http(mut self, http: Http) -> Self {
-        self.http = http;
+        self.http = http.with_cancel(self.cancel.clone());
+        self
+    }
+
+    /// Stop when `cancel` is set: no updater starts any more, downloads in flight are given up
+    /// and a feed being stored is rolled back (its run ends `Failed`, nothing half-stored).
+    pub fn with_cancel(mut self, cancel: Cancel) -> Self {
+        self.http = self.http.with_cancel(cancel.clone());
+        self.cancel = cancel;
         self
     }
 
@@ -142,6 +153,9 @@ impl UpdateManager {
             for _ in 0..self.parallel.min(todo.len()) {
                 s.spawn(|| {
                     loop {
+                        if self.cancel.is_cancelled() {
+                            break;
+                        }
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(u) = todo.get(i) else { break };
                         let r = self.run_one(u.as_ref(), progress);
@@ -158,6 +172,9 @@ impl UpdateManager {
     }
 
     /// Run one updater: lock, fetch, store, record status, collect garbage.
+    ///
+    /// The run stops (`Failed`, nothing stored) when the manager is cancelled or its lock is
+    /// lost: another instance may be running the same updater by then.
     pub fn run_one(&self, u: &dyn Updater, progress: &dyn UpdateProgress) -> RunReport {
         let name = u.name().to_string();
         let start = Instant::now();
@@ -167,7 +184,17 @@ impl UpdateManager {
             Err(e) => Outcome::Failed {
                 error: format!("{name}: taking the updater lock: {e}"),
             },
-            Ok(Some(_lock)) => self.locked_run(u, progress),
+            Ok(Some(lock)) => {
+                let cancel = self.cancel.under_lock(lock.watch());
+                let outcome = self.locked_run(u, progress, &cancel);
+                match cancel.reason() {
+                    // Whatever the run says, it stopped because of this.
+                    Some(why) if !matches!(outcome, Outcome::Updated { .. }) => Outcome::Failed {
+                        error: format!("{name}: stopped: {why}"),
+                    },
+                    _ => outcome,
+                }
+            }
         };
         let report = RunReport {
             updater: name,
@@ -205,7 +232,12 @@ impl UpdateManager {
             .unwrap_or_default()
     }
 
-    fn locked_run(&self, u: &dyn Updater, progress: &dyn UpdateProgress) -> Outcome {
+    fn locked_run(
+        &self,
+        u: &dyn Updater,
+        progress: &dyn UpdateProgress,
+        cancel: &Cancel,
+    ) -> Outcome {
         let dir = match self.tempdir() {
             Ok(d) => d,
             Err(e) => {
@@ -215,13 +247,13 @@ impl UpdateManager {
             }
         };
         let prior = self.prior_fingerprint(u);
-        match u.fetch(&self.http, dir.path(), &prior) {
+        match u.fetch(&self.http.with_cancel(cancel.clone()), dir.path(), &prior) {
             Err(e) => Outcome::Failed {
                 error: e.to_string(),
             },
             Ok(FetchOutcome::Unchanged) => Outcome::Unchanged,
             Ok(FetchOutcome::Fetched { files, fingerprint }) => {
-                match self.store_records(u, &files, &fingerprint, progress) {
+                match self.store_records(u, &files, &fingerprint, progress, cancel) {
                     Ok((op, records)) => {
                         if let Err(e) = self.store.gc(self.keep) {
                             tracing::warn!(error = %e, "garbage collection failed");
@@ -234,14 +266,19 @@ impl UpdateManager {
         }
     }
 
-    /// Parse `files` with `u` and store the records as one update operation.
+    /// Parse `files` with `u` and store the records as one update operation; rolled back when
+    /// `cancel` is set before the last record is handed over.
     pub(crate) fn store_records(
         &self,
         u: &dyn Updater,
         files: &[FetchedFile],
         fingerprint: &str,
         progress: &dyn UpdateProgress,
+        cancel: &Cancel,
     ) -> Result<(UpdateOperation, u64), String> {
+        if let Some(why) = cancel.reason() {
+            return Err(format!("{}: stopped before storing: {why}", u.name()));
+        }
         let name = u.name();
         let kind = u.kind();
         let count = AtomicUsize::new(0);
@@ -264,9 +301,16 @@ impl UpdateManager {
                     progress.records(name, 1000);
                 }
             };
+            // Every record, and the end of the feed (just before the store commits), checks
+            // the flag: an Err aborts the operation.
+            let records = Cancellable {
+                inner: rx.iter(),
+                cancel,
+                done: false,
+            };
             let stored = match kind {
                 OpKind::Vulnerability => {
-                    let mut it = rx.iter().map(|r| match r {
+                    let mut it = records.map(|r| match r {
                         Ok(Record::Vulnerability(v)) => {
                             tick(&count);
                             Ok(v)
@@ -278,7 +322,7 @@ impl UpdateManager {
                         .update_vulnerabilities(name, fingerprint, &mut it)
                 }
                 OpKind::Enrichment => {
-                    let mut it = rx.iter().map(|r| match r {
+                    let mut it = records.map(|r| match r {
                         Ok(Record::Enrichment(e)) => {
                             tick(&count);
                             Ok(e)
@@ -299,15 +343,24 @@ impl UpdateManager {
             let n = count.load(Ordering::Relaxed) as u64;
             progress.records(name, n % 1000);
             match (stored, parsed) {
+                (Ok(op), Ok(())) => Ok((op, n)),
+                // The store failed by itself (the database went away): that is the cause, and
+                // whatever the parser says after its records stopped being taken is not.
+                (Err(e), _) if !matches!(e, clair_store::Error::Aborted { .. }) => {
+                    Err(format!("{name}: storing: {e}"))
+                }
                 (_, Err(e)) => Err(e.to_string()),
                 (Err(e), Ok(())) => Err(format!("{name}: storing: {e}")),
-                (Ok(op), Ok(())) => Ok((op, n)),
             }
         })
     }
 
     pub(crate) fn http_client(&self) -> &Http {
         &self.http
+    }
+
+    pub(crate) fn cancel(&self) -> &Cancel {
+        &self.cancel
     }
 
     pub(crate) fn keep_count(&self) -> usize {
@@ -359,6 +412,29 @@ impl UpdateManager {
                 std::thread::sleep(Duration::from_secs(1).min(interval));
             }
         }
+    }
+}
+
+/// Records from the parser, cut short by a [`Cancel`].
+struct Cancellable<'a, I> {
+    inner: I,
+    cancel: &'a Cancel,
+    done: bool,
+}
+
+impl<I: Iterator<Item = Result<Record, FeedError>>> Iterator for Cancellable<'_, I> {
+    type Item = Result<Record, FeedError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let item = self.inner.next();
+        if let Some(why) = self.cancel.reason() {
+            self.done = true;
+            return Some(Err(format!("stopped: {why}").into()));
+        }
+        item
     }
 }
 

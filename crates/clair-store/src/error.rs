@@ -13,7 +13,7 @@ pub enum Error {
         source: rusqlite::Error,
     },
     /// PostgreSQL failed.
-    #[error("postgresql {target}: {source}")]
+    #[error("postgresql {target}: {}", with_causes(source))]
     Postgres {
         /// Host and database (no password).
         target: String,
@@ -65,6 +65,12 @@ pub enum Error {
     /// A referenced object does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// A lock was lost while held (its database connection died): the work under it stopped.
+    #[error("lock {name} lost: its database connection closed, another instance may hold it now")]
+    LockLost {
+        /// The lock.
+        name: String,
+    },
     /// The database schema is newer than this program.
     #[error(
         "database schema version {found} is newer than this program's {supported}; upgrade clair"
@@ -75,6 +81,36 @@ pub enum Error {
         /// Newest version this program knows.
         supported: i64,
     },
+}
+
+/// An error and each cause that adds something: tokio-postgres says only "db error" or "error
+/// performing TLS handshake" and keeps the server's message or the certificate problem in its
+/// source.
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+impl Error {
+    /// Whether the database could not be reached or is not accepting connections yet (refused,
+    /// reset, timed out, starting up, shutting down): trying again later may succeed. A bad
+    /// source, a TLS or authentication failure, or a schema newer than this program is not.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Postgres { source, .. } => crate::postgres::unreachable(source),
+            Error::Connect { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// Result alias.

@@ -37,9 +37,9 @@ pub use cache::StoreCache;
 pub use error::{Error, Result};
 pub use index::{IndexError, Origin, index_image, package_name_key, package_names};
 pub use model::{
-    Delivery, EnrichmentRecord, GcStats, Lock, NewNotification, Notification, NotificationItem,
-    NotificationJob, NotificationPage, NotificationStatus, OpKind, StoredReport, UpdateDiff,
-    UpdateOperation, UpdaterStatus, V1Layer,
+    Delivery, EnrichmentRecord, GcStats, Lock, LockWatch, NewNotification, Notification,
+    NotificationItem, NotificationJob, NotificationPage, NotificationStatus, OpKind, StoredReport,
+    UpdateDiff, UpdateOperation, UpdaterStatus, V1Layer,
 };
 
 /// An error from a feed being stored.
@@ -195,7 +195,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // ---- locks ----------------------------------------------------------------------------
 
     /// Take the named lock if nobody holds it. Held until the returned [`Lock`] is dropped or
-    /// the process dies (crash included), so exactly one instance runs a given job.
+    /// the process dies (crash included), so exactly one instance runs a given job. A lock can
+    /// be lost while held (PostgreSQL: its connection died); work under it checks
+    /// [`Lock::is_lost`] and stops.
     fn try_lock(&self, name: &str) -> Result<Option<Lock>>;
 
     /// Connection pool use, for metrics; `None` when the backend has no pool to speak of.
@@ -248,7 +250,16 @@ pub fn is_postgres_source(source: &str) -> bool {
             .is_some_and(|(k, _)| {
                 matches!(
                     k,
-                    "host" | "hostaddr" | "port" | "user" | "dbname" | "password" | "sslmode"
+                    "host"
+                        | "hostaddr"
+                        | "port"
+                        | "user"
+                        | "dbname"
+                        | "password"
+                        | "sslmode"
+                        | "sslrootcert"
+                        | "sslcert"
+                        | "sslkey"
                 )
             })
 }

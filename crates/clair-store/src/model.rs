@@ -272,15 +272,30 @@ pub struct StoredReport {
 }
 
 /// A held named lock; released when dropped (or when the process dies).
+///
+/// A lock can also be *lost* while held: PostgreSQL's lock lives on a database connection, and
+/// when that connection dies (the server restarted, an administrator ran
+/// `pg_terminate_backend`, the network failed) another instance may take the lock. The
+/// backend watches the connection (a ping every second) and marks the lock lost within
+/// seconds; work done under a lock checks [`Lock::is_lost`] (or a [`LockWatch`] handed to
+/// other threads) and stops. SQLite's file locks are never lost while the process lives.
 pub struct Lock {
     name: String,
+    watch: LockWatch,
     _guard: Box<dyn Send + Sync>,
 }
 
 impl Lock {
+    /// A lock that is never lost while `guard` lives.
     pub(crate) fn new(name: &str, guard: Box<dyn Send + Sync>) -> Lock {
+        Lock::watched(name, LockWatch::new(name), guard)
+    }
+
+    /// A lock whose loss the backend reports through `watch`.
+    pub(crate) fn watched(name: &str, watch: LockWatch, guard: Box<dyn Send + Sync>) -> Lock {
         Lock {
             name: name.to_string(),
+            watch,
             _guard: guard,
         }
     }
@@ -289,10 +304,82 @@ impl Lock {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// Whether the lock was lost: another instance may hold it now, so work under it must stop
+    /// without writing anything more.
+    pub fn is_lost(&self) -> bool {
+        self.watch.is_lost()
+    }
+
+    /// A handle that tells other threads whether the lock was lost.
+    pub fn watch(&self) -> LockWatch {
+        self.watch.clone()
+    }
+
+    /// `Err(`[`Error::LockLost`]`)` once the lock is lost.
+    pub fn check(&self) -> crate::Result<()> {
+        self.watch.check()
+    }
+}
+
+/// Whether a [`Lock`] is still held; cheap to clone and check from any thread.
+#[derive(Clone)]
+pub struct LockWatch(std::sync::Arc<WatchState>);
+
+struct WatchState {
+    name: String,
+    lost: std::sync::atomic::AtomicBool,
+}
+
+impl LockWatch {
+    pub(crate) fn new(name: &str) -> LockWatch {
+        LockWatch(std::sync::Arc::new(WatchState {
+            name: name.to_string(),
+            lost: std::sync::atomic::AtomicBool::new(false),
+        }))
+    }
+
+    /// Record that the lock is gone.
+    pub(crate) fn set_lost(&self) {
+        self.0.lost.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The lock's name.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Whether the lock was lost.
+    pub fn is_lost(&self) -> bool {
+        self.0.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// `Err(`[`Error::LockLost`]`)` once the lock is lost.
+    pub fn check(&self) -> crate::Result<()> {
+        if self.is_lost() {
+            Err(crate::Error::LockLost {
+                name: self.0.name.clone(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl fmt::Debug for LockWatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockWatch")
+            .field("name", &self.0.name)
+            .field("lost", &self.is_lost())
+            .finish()
+    }
 }
 
 impl fmt::Debug for Lock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lock").field("name", &self.name).finish()
+        f.debug_struct("Lock")
+            .field("name", &self.name)
+            .field("lost", &self.is_lost())
+            .finish()
     }
 }

@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod suite;
+#[path = "postgres/tls.rs"]
+mod tls;
 
 use std::sync::Arc;
 
@@ -94,6 +96,42 @@ fn libpq_key_value_sources_work() {
     let s = open_source(&kv);
     assert!(s.describe().contains(db), "{}", s.describe());
     assert!(s.try_lock("x").unwrap().is_some());
+}
+
+/// The holder's lock connection is terminated (`pg_terminate_backend`, as an administrator or
+/// a failover would): the holder learns within seconds that the lock is lost, and another
+/// instance can take it.
+#[test]
+fn a_lock_whose_connection_dies_is_lost_and_taken_over() {
+    let Some(url) = fresh_url() else { return };
+    let (a, b) = (open_source(&url), open_source(&url));
+    let lock = a.try_lock("updater/debian").unwrap().unwrap();
+    let watch = lock.watch();
+    assert!(b.try_lock("updater/debian").unwrap().is_none(), "held");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(!lock.is_lost(), "a healthy connection keeps it");
+    assert_eq!(
+        TestPostgres::shared().terminate_lock_holders(&url),
+        1,
+        "one lock connection"
+    );
+    let start = std::time::Instant::now();
+    while !watch.is_lost() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "loss not noticed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    eprintln!("lock loss noticed after {:?}", start.elapsed());
+    assert!(matches!(
+        lock.check(),
+        Err(clair_store::Error::LockLost { name }) if name == "updater/debian"
+    ));
+    let taken = b.try_lock("updater/debian").unwrap();
+    assert!(taken.is_some(), "another instance takes over");
+    drop(lock);
+    assert!(!taken.unwrap().is_lost());
 }
 
 fn vulns(prefix: &str, n: usize) -> Vec<Vulnerability> {

@@ -34,6 +34,27 @@ pub fn debian_tracker() -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// Send SIGTERM to `child` and wait up to `within` for it to exit: its status and how long it
+/// took after the signal, or `None` when it is still running (it is then left running).
+pub fn sigterm(
+    child: &mut std::process::Child,
+    within: std::time::Duration,
+) -> Option<(std::process::ExitStatus, std::time::Duration)> {
+    let sent = std::time::Instant::now();
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -TERM {}", child.id());
+    while sent.elapsed() < within {
+        if let Some(st) = child.try_wait().expect("waiting for the child") {
+            return Some((st, sent.elapsed()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    None
+}
+
 /// The shared data directory beside the workspace root (`../shared`).
 ///
 /// Panics with a clear message when it is missing: tests must not silently pass without it.

@@ -26,6 +26,20 @@ pub struct TestPostgres {
     local: Option<Local>,
 }
 
+/// TLS for a cluster of its own ([`TestPostgres::start_tls`]).
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// The server's certificate (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// The CA client certificates must chain to (`ssl_ca_file`).
+    pub client_ca: PathBuf,
+    /// `pg_hba.conf` lines, after two that let the `postgres` superuser in without TLS (over the
+    /// socket and from 127.0.0.1, for [`TestPostgres::admin`]).
+    pub hba: Vec<String>,
+}
+
 #[derive(Debug)]
 struct Local {
     bin: PathBuf,
@@ -68,6 +82,16 @@ impl TestPostgres {
                 local: None,
             });
         }
+        Self::start_local(None)
+    }
+
+    /// Start a new cluster with `ssl=on`, these certificates and these `pg_hba.conf` rules
+    /// (never CLAIR_TEST_DATABASE_URL: the server's TLS settings are part of the test).
+    pub fn start_tls(tls: &ServerTls) -> Result<TestPostgres, String> {
+        Self::start_local(Some(tls))
+    }
+
+    fn start_local(tls: Option<&ServerTls>) -> Result<TestPostgres, String> {
         let bin = find_bin()?;
         let run_as = (is_root()).then(|| "postgres".to_string());
         if let Some(u) = &run_as
@@ -109,6 +133,9 @@ impl TestPostgres {
                 "-D",
             ])
             .arg(&data))?;
+        if let Some(t) = tls {
+            configure_tls(&data, t, run_as.as_deref())?;
+        }
         let watchdog = Command::new("sh")
             .arg("-c")
             .arg(format!(
@@ -171,6 +198,43 @@ impl TestPostgres {
         self.local.is_some()
     }
 
+    /// A superuser connection to the maintenance database (roles, grants, `pg_stat_activity`).
+    pub fn admin(&self) -> postgres::Client {
+        postgres::Client::connect(&self.admin_url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.admin_url))
+    }
+
+    /// The port the server listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        match &self.local {
+            Some(l) => l.port,
+            None => self
+                .admin_url
+                .rsplit_once(':')
+                .and_then(|(_, r)| r.split('/').next())
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(5432),
+        }
+    }
+
+    /// Terminate the connections holding granted advisory locks in the database `db_url`
+    /// names (what an administrator's `pg_terminate_backend` or a failover does to a lock
+    /// holder); how many.
+    pub fn terminate_lock_holders(&self, db_url: &str) -> u64 {
+        let db = db_url
+            .rsplit('/')
+            .next()
+            .and_then(|d| d.split('?').next())
+            .unwrap_or_default();
+        self.admin()
+            .execute(
+                "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+                 WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1",
+                &[&db],
+            )
+            .unwrap_or_else(|e| panic!("terminating the lock holders of {db}: {e}"))
+    }
+
     /// Create a new empty database; its URL.
     pub fn create_database(&self) -> String {
         let name = format!(
@@ -211,6 +275,39 @@ impl TestPostgres {
     pub fn restart(&self) {
         self.start_server().expect("restart PostgreSQL");
     }
+}
+
+/// Copy the certificates into the data directory (the server insists its key is private and
+/// its own) and turn TLS on.
+fn configure_tls(data: &Path, t: &ServerTls, run_as: Option<&str>) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    for (from, to) in [
+        (&t.cert, "server.crt"),
+        (&t.key, "server.key"),
+        (&t.client_ca, "client-ca.crt"),
+    ] {
+        let dest = data.join(to);
+        std::fs::copy(from, &dest).map_err(|e| format!("{}: {e}", from.display()))?;
+        std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| format!("{}: {e}", dest.display()))?;
+        if let Some(u) = run_as {
+            run(Command::new("chown").arg(u).arg(&dest))?;
+        }
+    }
+    let conf = data.join("postgresql.conf");
+    let mut text =
+        std::fs::read_to_string(&conf).map_err(|e| format!("{}: {e}", conf.display()))?;
+    text.push_str(
+        "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_ca_file = 'client-ca.crt'\n",
+    );
+    std::fs::write(&conf, text).map_err(|e| format!("{}: {e}", conf.display()))?;
+    let hba = data.join("pg_hba.conf");
+    let mut lines = vec![
+        "local all postgres trust".to_string(),
+        "host all postgres 127.0.0.1/32 trust".to_string(),
+    ];
+    lines.extend(t.hba.iter().cloned());
+    std::fs::write(&hba, lines.join("\n") + "\n").map_err(|e| format!("{}: {e}", hba.display()))
 }
 
 fn stop_cmd(bin: &Path, data: &Path, run_as: Option<&str>, mode: &str) -> String {

@@ -112,7 +112,9 @@ pub enum Command {
     /// Takes Clair's own config files unchanged (`-config FILE`, 1.2, 2.x or v4 layout; see
     /// `clair config check`). Listens on `clair.api.port` (v2 layout; health on
     /// `clair.api.healthport`) or `http_listen_addr` (v4; `/healthz`, `/readyz`, `/metrics` on
-    /// `introspection_addr`). Stops gracefully on SIGTERM or Ctrl-C.
+    /// `introspection_addr`). Waits for an unreachable PostgreSQL (retrying with backoff,
+    /// /readyz not ready meanwhile). Stops on SIGTERM or Ctrl-C: requests in flight finish,
+    /// updater downloads are cancelled.
     #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
 }

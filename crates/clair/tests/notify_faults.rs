@@ -448,19 +448,8 @@ fn sigterm_finishes_the_sqs_message_in_hand() {
         std::thread::sleep(Duration::from_millis(50));
     }
     // The message is in hand (its layer downloading): SIGTERM.
-    let term = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(Instant::now() < deadline, "clair serve did not exit");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let (status, _) =
+        clair_test::sigterm(&mut child, Duration::from_secs(60)).expect("clair serve did not exit");
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(status.success(), "{text}");
     assert!(

@@ -89,7 +89,8 @@ fn serve_with(
         intro: format!("http://127.0.0.1:{i}"),
     };
     let deadline = Instant::now() + Duration::from_secs(30);
-    while get(&format!("{}/healthz", s.intro)).is_none() {
+    // The introspection port answers "ok: starting" until every listener is bound.
+    while get(&format!("{}/healthz", s.intro)).is_none_or(|r| r.2 != "ok\n") {
         assert!(Instant::now() < deadline, "clair serve did not start");
         std::thread::sleep(Duration::from_millis(100));
     }

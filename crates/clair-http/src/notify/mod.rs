@@ -160,11 +160,14 @@ impl Notifier {
             return Ok(0);
         }
         let store = self.state.store.as_ref();
-        let Some(_lock) = store.try_lock("notifier/compute")? else {
+        let Some(lock) = store.try_lock("notifier/compute")? else {
             return Ok(0);
         };
         let mut created = 0;
         for job in store.notification_jobs(BATCH)? {
+            // Lost (its connection gone): another instance may compute now. Completing a job
+            // is idempotent, so stopping here is only to leave the work to it.
+            lock.check()?;
             match self.compute_job(&job, &kinds) {
                 Ok(n) => created += n,
                 Err(e) => tracing::error!(
@@ -219,13 +222,15 @@ impl Notifier {
         let store = self.state.store.as_ref();
         let mut delivered = 0;
         for kind in self.kinds() {
-            let Some(_lock) = store.try_lock(&format!("notifier/deliver/{kind}"))? else {
+            let Some(lock) = store.try_lock(&format!("notifier/deliver/{kind}"))? else {
                 continue;
             };
             let senders: Vec<&Arc<dyn Sender>> =
                 self.senders.iter().filter(|s| s.kind() == kind).collect();
             let acknowledges = senders.iter().any(|s| s.acknowledges());
             for n in store.notifications_due(&[kind], jiff::Timestamp::now(), BATCH)? {
+                // Lost: another instance may be delivering; stop rather than send twice.
+                lock.check()?;
                 let outcomes = senders.iter().map(|s| s.send(store, &n)).collect();
                 let outcome = combine(outcomes, acknowledges);
                 match &outcome {

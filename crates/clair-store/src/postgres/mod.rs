@@ -2,6 +2,8 @@
 //!
 //! - Connection strings as users write them in Clair configs: URLs
 //!   (`postgresql://user@host:5432/db?sslmode=disable`) and libpq `key=value` strings.
+//! - TLS with rustls and libpq's `sslmode` (disable … verify-full), `sslrootcert`, `sslcert`,
+//!   `sslkey` ([`source`] splits them out, `tls` builds the connector).
 //! - A pool of connections (size and wait timeout from [`StoreOptions`]), checked on checkout.
 //! - Versioned migrations, applied at start under an advisory lock, so instances starting
 //!   together migrate once.
@@ -22,8 +24,9 @@ use clair_types::{Digest, IndexReport, Vulnerability};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::error::SqlState;
 use postgres::types::Type;
-use postgres::{Client, Config, NoTls, Transaction};
+use postgres::{Client, Config, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
+use tokio_postgres_rustls::MakeRustlsConnect;
 use uuid::Uuid;
 
 use crate::codec::{decode, encode, from_micros, micros};
@@ -48,7 +51,13 @@ const GC_LOCK: i64 = 0x636c_6169_725f_6763;
 /// Attempts for retryable operations.
 const ATTEMPTS: u32 = 5;
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+pub mod source;
+mod tls;
+
+pub use source::{SslMode, TlsSettings, split_source};
+
+type Manager = PostgresConnectionManager<MakeRustlsConnect>;
+type Pool = r2d2::Pool<Manager>;
 
 /// Connect to PostgreSQL, migrate, and return the store.
 pub fn open(source: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>> {
@@ -59,7 +68,65 @@ pub fn open(source: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>> {
 pub struct PgStore {
     pool: Pool,
     config: Config,
+    tls: MakeRustlsConnect,
     target: String,
+    /// Whether the pool can open connections now.
+    health: Arc<ConnectHealth>,
+    /// How long to wait for a pooled connection (all of them busy).
+    wait: Duration,
+}
+
+/// The pool's latest attempts to open a connection. r2d2 keeps trying in the background and
+/// makes a caller wait its whole timeout; with this, a caller gives up at once while the
+/// server refuses (a restart, an outage) and still waits when the pool is merely busy.
+#[derive(Debug, Default)]
+struct ConnectHealth(std::sync::Mutex<HealthState>);
+
+#[derive(Debug, Default)]
+struct HealthState {
+    /// When the latest attempt failed, and why.
+    failure: Option<(std::time::Instant, String)>,
+}
+
+/// r2d2 retries a failed connection after at most half its timeout: this keeps those retries
+/// (and so [`ConnectHealth`]) fresh, at about one attempt a second per connection wanted.
+const POOL_RETRY_TIMEOUT: Duration = Duration::from_secs(2);
+/// A failure younger than this means the server is refusing now.
+const FAILURE_FRESH: Duration = Duration::from_secs(3);
+
+impl ConnectHealth {
+    /// Why connections fail right now, if they do.
+    fn failing(&self) -> Option<String> {
+        let st = self.0.lock().ok()?;
+        st.failure
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < FAILURE_FRESH)
+            .map(|(_, why)| why.clone())
+    }
+}
+
+/// Records connection failures for [`ConnectHealth`] (r2d2 would log each one).
+#[derive(Debug)]
+struct HealthErrors(Arc<ConnectHealth>);
+
+impl r2d2::HandleError<postgres::Error> for HealthErrors {
+    fn handle_error(&self, error: postgres::Error) {
+        if let Ok(mut st) = (self.0).0.lock() {
+            st.failure = Some((std::time::Instant::now(), crate::error::with_causes(&error)));
+        }
+    }
+}
+
+/// Clears [`ConnectHealth`] when a connection opens.
+#[derive(Debug)]
+struct HealthEvents(Arc<ConnectHealth>);
+
+impl r2d2::HandleEvent for HealthEvents {
+    fn handle_acquire(&self, _: r2d2::event::AcquireEvent) {
+        if let Ok(mut st) = (self.0).0.lock() {
+            st.failure = None;
+        }
+    }
 }
 
 impl fmt::Debug for PgStore {
@@ -124,39 +191,63 @@ impl From<Error> for Fail {
     }
 }
 
+/// Worth retrying: the server is unreachable or restarting, or a serialization failure or
+/// deadlock aborted the transaction.
 fn transient(e: &postgres::Error) -> bool {
+    unreachable(e)
+        || e.code().is_some_and(|c| {
+            *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+        })
+}
+
+/// The server could not be reached, is starting up or shutting down, or closed the connection
+/// (its error says so). A TLS or authentication failure is not "unreachable": trying again
+/// gives the same answer.
+pub(crate) fn unreachable(e: &postgres::Error) -> bool {
     if e.is_closed() {
         return true;
     }
     match e.code() {
         Some(c) => {
-            *c == SqlState::T_R_SERIALIZATION_FAILURE
-                || *c == SqlState::T_R_DEADLOCK_DETECTED
-                || *c == SqlState::ADMIN_SHUTDOWN
+            *c == SqlState::ADMIN_SHUTDOWN
                 || *c == SqlState::CRASH_SHUTDOWN
                 || *c == SqlState::CANNOT_CONNECT_NOW
+                || *c == SqlState::TOO_MANY_CONNECTIONS
                 || c.code().starts_with("08")
         }
-        // No SQLSTATE: an I/O error talking to the server.
-        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
+        // No SQLSTATE: an I/O error talking to the server (refused, reset, timed out, a name
+        // that does not resolve yet), except a failed TLS handshake (InvalidData).
+        None => std::error::Error::source(e)
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .is_some_and(|io| io.kind() != std::io::ErrorKind::InvalidData),
     }
 }
 
 impl PgStore {
     /// Connect (URL or libpq key/value string) and migrate.
     pub fn connect(source: &str, opts: &StoreOptions) -> Result<PgStore> {
-        let mut config = Config::from_str(source).map_err(|e| Error::BadSource {
+        let bad = |message: String| Error::BadSource {
             source_display: redact(source),
-            message: e.to_string(),
-        })?;
-        if config.get_ssl_mode() == postgres::config::SslMode::Require {
-            return Err(Error::BadSource {
-                source_display: redact(source),
-                message: "sslmode=require: TLS connections to PostgreSQL are not supported yet; \
-                          use sslmode=disable or prefer"
-                    .into(),
-            });
+            message,
+        };
+        let split = split_source(source).map_err(bad)?;
+        let mut config = Config::from_str(&split.rest).map_err(|e| bad(e.to_string()))?;
+        let mode = tls::effective_mode(&split.tls).map_err(bad)?;
+        config.ssl_mode(match mode {
+            SslMode::Disable => postgres::config::SslMode::Disable,
+            SslMode::Allow | SslMode::Prefer => postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                postgres::config::SslMode::Require
+            }
+        });
+        let tls = if mode == SslMode::Disable {
+            // Never used; no certificate files are read.
+            tls::connector(&TlsSettings::default(), None)
+        } else {
+            let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+            tls::connector(&split.tls, home.as_deref())
         }
+        .map_err(bad)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(opts.connect_timeout);
         }
@@ -164,11 +255,24 @@ impl PgStore {
             config.application_name("clair-rs");
         }
         let target = target_of(&config);
-        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+        // One connection first, outside the pool: its error says what is wrong (refused, TLS,
+        // authentication), where the pool would only time out.
+        config
+            .connect(tls.clone())
+            .map_err(|e| Error::Postgres {
+                target: target.clone(),
+                source: e,
+            })?
+            .close()
+            .ok();
+        let manager = PostgresConnectionManager::new(config.clone(), tls.clone());
+        let health = Arc::new(ConnectHealth::default());
         let pool = r2d2::Pool::builder()
             .max_size(opts.max_connections.max(1))
             .min_idle(Some(0))
-            .connection_timeout(opts.connect_timeout)
+            .connection_timeout(POOL_RETRY_TIMEOUT)
+            .error_handler(Box::new(HealthErrors(health.clone())))
+            .event_handler(Box::new(HealthEvents(health.clone())))
             .test_on_check_out(true)
             .build(manager)
             .map_err(|e| Error::Connect {
@@ -178,7 +282,10 @@ impl PgStore {
         let store = PgStore {
             pool,
             config,
+            tls,
             target,
+            health,
+            wait: opts.connect_timeout,
         };
         store.migrate()?;
         Ok(store)
@@ -198,13 +305,25 @@ impl PgStore {
         }
     }
 
-    fn client(
-        &self,
-    ) -> std::result::Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, Error> {
-        self.pool.get().map_err(|e| Error::Connect {
-            target: self.target.clone(),
-            message: e.to_string(),
-        })
+    /// A pooled connection: waits while every connection is busy (up to the connect timeout),
+    /// gives up at once while new connections fail.
+    fn client(&self) -> std::result::Result<r2d2::PooledConnection<Manager>, Error> {
+        let deadline = std::time::Instant::now() + self.wait;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.pool.get_timeout(left.min(Duration::from_millis(250))) {
+                Ok(c) => return Ok(c),
+                Err(e) => {
+                    let failing = self.health.failing();
+                    if failing.is_some() || left.is_zero() {
+                        return Err(Error::Connect {
+                            target: self.target.clone(),
+                            message: failing.unwrap_or_else(|| e.to_string()),
+                        });
+                    }
+                }
+            }
+        }
     }
 
     /// Run `f` on a pooled connection, retrying transient failures with backoff.
@@ -1145,27 +1264,101 @@ impl Store for PgStore {
         // A dedicated connection, outside the pool: the session lock lives exactly as long as
         // the connection, so a crash (or a dropped Lock, which closes it) releases it.
         let key = lock_key(name);
-        let mut client = self.config.connect(NoTls).map_err(|e| self.pg_err(e))?;
+        let mut client = self
+            .config
+            .connect(self.tls.clone())
+            .map_err(|e| self.pg_err(e))?;
         let got: bool = client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
             .map_err(|e| self.pg_err(e))?
             .get(0);
-        if got {
-            Ok(Some(Lock::new(
-                name,
-                Box::new(LockConn {
-                    _client: std::sync::Mutex::new(client),
-                }),
-            )))
-        } else {
-            Ok(None)
+        if !got {
+            return Ok(None);
         }
+        let watch = LockWatch::new(name);
+        let guard =
+            LockConn::watch(client, key, watch.clone(), self.target.clone()).map_err(|e| {
+                Error::Io {
+                    path: format!("lock {name}: watcher thread"),
+                    source: e,
+                }
+            })?;
+        Ok(Some(Lock::watched(name, watch, Box::new(guard))))
     }
 }
 
-/// Keeps the lock's connection open; `Client` is Send but not Sync, hence the mutex.
+/// How often a held lock's connection is checked.
+const LOCK_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How long a check may take before the connection counts as dead.
+const LOCK_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A held lock's connection, checked by a watcher thread (claircore's ctxlock is the model):
+/// when a check fails, the lock is marked lost. Dropping it unlocks and closes the connection.
 struct LockConn {
-    _client: std::sync::Mutex<Client>,
+    stop: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LockConn {
+    fn watch(
+        mut client: Client,
+        key: i64,
+        watch: LockWatch,
+        target: String,
+    ) -> std::io::Result<LockConn> {
+        let stop = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name(format!("lock {}", watch.name()))
+                .spawn(move || {
+                    let (flag, cv) = &*stop;
+                    loop {
+                        let Ok(guard) = flag.lock() else { return };
+                        let Ok((guard, _)) =
+                            cv.wait_timeout_while(guard, LOCK_CHECK_EVERY, |stopped| !*stopped)
+                        else {
+                            return;
+                        };
+                        if *guard {
+                            drop(guard);
+                            // Unlock explicitly: closing alone releases it too, but only once
+                            // the server has noticed.
+                            let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&key]);
+                            return;
+                        }
+                        drop(guard);
+                        if let Err(e) = client.is_valid(LOCK_CHECK_TIMEOUT) {
+                            watch.set_lost();
+                            tracing::warn!(
+                                db = %target,
+                                lock = watch.name(),
+                                error = %crate::error::Error::Postgres { target: target.clone(), source: e },
+                                "lock lost: its database connection failed"
+                            );
+                            return;
+                        }
+                    }
+                })
+        };
+        Ok(LockConn {
+            stop,
+            thread: Some(thread?),
+        })
+    }
+}
+
+impl Drop for LockConn {
+    fn drop(&mut self) {
+        let (flag, cv) = &*self.stop;
+        if let Ok(mut stopped) = flag.lock() {
+            *stopped = true;
+        }
+        cv.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// A 64-bit advisory lock key for a lock name (first 8 bytes of its sha256).

@@ -467,6 +467,7 @@ pub fn notification_paging(s: Arc<dyn Store>) {
 pub fn locks_are_exclusive(s: Arc<dyn Store>) {
     let a = s.try_lock("updater/debian").unwrap().expect("free lock");
     assert_eq!(a.name(), "updater/debian");
+    assert!(!a.is_lost() && a.check().is_ok(), "{a:?}");
     assert!(s.try_lock("updater/debian").unwrap().is_none(), "held");
     let b = s.try_lock("updater/alpine").unwrap();
     assert!(b.is_some(), "other names are independent");

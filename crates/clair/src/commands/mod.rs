@@ -11,6 +11,7 @@ mod update;
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -54,25 +55,79 @@ impl Global {
 
     /// Open the store named by `--db` (or the default SQLite file).
     pub fn store(&self) -> anyhow::Result<Arc<dyn clair_store::Store>> {
-        let opts = clair_store::StoreOptions {
-            source: self.db_source()?,
-            ..clair_store::StoreOptions::default()
-        };
-        let store = clair_store::open(&opts).with_context(|| {
-            format!(
-                "opening the database {}",
-                if opts.source.is_empty() {
-                    clair_store::default_sqlite_path().display().to_string()
-                } else if clair_store::is_postgres_source(&opts.source) {
-                    "(PostgreSQL)".to_string()
-                } else {
-                    opts.source.clone()
-                }
-            )
-        })?;
+        let opts = self.store_options()?;
+        let store = clair_store::open(&opts).with_context(|| opening(&opts))?;
         tracing::debug!(store = %store.describe(), "database open");
         Ok(store)
     }
+
+    /// Open the store, waiting while the database cannot be reached (PostgreSQL starting
+    /// beside clair, as in compose): one log line per attempt, then a pause doubling from 1 s
+    /// to 30 s. A database that answers with an error (authentication, TLS, a bad source) is
+    /// not waited for. `None` when `stop` is set first.
+    pub fn store_waiting(
+        &self,
+        stop: &clair_matcher::Cancel,
+    ) -> anyhow::Result<Option<Arc<dyn clair_store::Store>>> {
+        let opts = self.store_options()?;
+        let mut pause = Duration::from_secs(1);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            // On a thread of its own: a connection attempt can take the whole connect timeout,
+            // and a shutdown must not wait for it.
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            let o = opts.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(clair_store::open(&o));
+            });
+            let result = match stop.recv(&rx) {
+                Ok(Some(r)) => r,
+                Ok(None) => anyhow::bail!("{}: the connecting thread died", opening(&opts)),
+                Err(_) => return Ok(None),
+            };
+            match result {
+                Ok(store) => {
+                    tracing::info!(store = %store.describe(), attempt, "database open");
+                    return Ok(Some(store));
+                }
+                Err(e) if e.is_unavailable() => {
+                    tracing::warn!(
+                        attempt,
+                        retry_in_s = pause.as_secs(),
+                        error = %e,
+                        "database not reachable yet, waiting"
+                    );
+                    if !stop.sleep(pause) {
+                        return Ok(None);
+                    }
+                    pause = (pause * 2).min(Duration::from_secs(30));
+                }
+                Err(e) => return Err(anyhow::Error::new(e).context(opening(&opts))),
+            }
+        }
+    }
+
+    fn store_options(&self) -> anyhow::Result<clair_store::StoreOptions> {
+        Ok(clair_store::StoreOptions {
+            source: self.db_source()?,
+            ..clair_store::StoreOptions::default()
+        })
+    }
+}
+
+/// "opening the database WHERE", without secrets.
+fn opening(opts: &clair_store::StoreOptions) -> String {
+    format!(
+        "opening the database {}",
+        if opts.source.is_empty() {
+            clair_store::default_sqlite_path().display().to_string()
+        } else if clair_store::is_postgres_source(&opts.source) {
+            "(PostgreSQL)".to_string()
+        } else {
+            opts.source.clone()
+        }
+    )
 }
 
 /// Run the chosen subcommand; the exit code on success.

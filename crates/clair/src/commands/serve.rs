@@ -12,6 +12,9 @@ use clair_matcher::{Http, NoUpdateProgress};
 use super::Global;
 use crate::cli::ServeArgs;
 
+/// How long shutdown waits for background threads once they are told to stop.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
+
 /// How often the matcher index checks for data another instance stored.
 const REFRESH_EVERY: Duration = Duration::from_secs(30);
 /// How often the notifier computes pending notifications and delivers due ones.
@@ -35,7 +38,73 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         .introspection_addr
         .clone()
         .or(cfg.introspection_addr.clone());
-    let store = g.store()?;
+    // Refused before waiting for any database.
+    if cfg.psk.is_none()
+        && cfg.keyserver.is_none()
+        && !args.insecure_no_auth
+        && !is_loopback(&api_addr)
+    {
+        anyhow::bail!(
+            "refusing to serve {api_addr} without authentication: configure auth.psk, \
+             auth.keyserver or a jwtproxy verifier, listen on a loopback address \
+             (--addr 127.0.0.1:6060), or pass --insecure-no-auth"
+        );
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    // SIGTERM or SIGINT, from the start: it ends the wait for the database, cancels updater
+    // downloads and stops the servers.
+    let shutdown = clair_matcher::Cancel::new();
+    let (signalled_tx, signalled) = tokio::sync::watch::channel(false);
+    {
+        let shutdown = shutdown.clone();
+        rt.spawn(async move {
+            match terminated().await {
+                Ok(()) => {
+                    tracing::info!("shutting down: finishing requests in flight");
+                    shutdown.cancel();
+                    let _ = signalled_tx.send(true);
+                }
+                // The signals keep their default action (the process ends at once); the
+                // sender stays open, so nothing reads this as a shutdown.
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGTERM and SIGINT cannot be handled");
+                    let _open = signalled_tx;
+                    std::future::pending::<()>().await;
+                }
+            }
+        });
+    }
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let wait = move || {
+        let mut rx = rx.clone();
+        async move {
+            let _ = rx.wait_for(|v| *v).await;
+        }
+    };
+    // The introspection listener first: /readyz answers "not ready" while the database is
+    // waited for and the vulnerability data loads.
+    let introspection_router = Arc::new(std::sync::OnceLock::new());
+    let introspection = match &introspection_addr {
+        Some(addr) => {
+            let l = rt.block_on(bind(addr))?;
+            Some(rt.spawn(clair_http::serve_listener(
+                l,
+                clair_http::health::starting_router(introspection_router.clone()),
+                wait(),
+            )))
+        }
+        None => None,
+    };
+    let Some(store) = g.store_waiting(&shutdown)? else {
+        let _ = tx.send(true);
+        if let Some(t) = introspection {
+            rt.block_on(t).context("introspection server")??;
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
     let fetch = FetchOptions {
         allow_link_local: cfg.allow_link_local_layers,
         ca_pem: security.outgoing_ca.clone(),
@@ -59,17 +128,6 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         .map_err(anyhow::Error::msg)?;
         ks.tls = security.api_tls.is_some();
         state.keyserver = Some(Arc::new(ks));
-    }
-    if state.auth.is_none()
-        && state.keyserver.is_none()
-        && !args.insecure_no_auth
-        && !is_loopback(&api_addr)
-    {
-        anyhow::bail!(
-            "refusing to serve {api_addr} without authentication: configure auth.psk, \
-             auth.keyserver or a jwtproxy verifier, listen on a loopback address \
-             (--addr 127.0.0.1:6060), or pass --insecure-no-auth"
-        );
     }
     tracing::info!(
         store = %store.describe(),
@@ -119,16 +177,22 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     }
     let interval = cfg.updater_interval;
     if !args.no_updaters && !interval.is_zero() {
-        let m = super::update::manager(g, Http::default(), args.keep)?;
+        let m =
+            super::update::manager(g, Http::default(), args.keep)?.with_cancel(shutdown.clone());
         state.required_updaters = m.updaters().iter().map(|u| u.name().to_string()).collect();
         let ready = state.refresh().context("reading the updater status")?;
         tracing::debug!(rebuilt = ready, "readiness checked");
         let st = state.clone();
         let stop = stop.clone();
+        let shutdown = shutdown.clone();
         threads.push(std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
                 let started = std::time::Instant::now();
-                for r in m.run(None, &NoUpdateProgress) {
+                let reports = m.run(None, &NoUpdateProgress);
+                if shutdown.is_cancelled() {
+                    break;
+                }
+                for r in reports {
                     tracing::info!(updater = %r.updater, outcome = ?r.outcome, "update run");
                 }
                 if let Err(e) = st.refresh() {
@@ -164,18 +228,7 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         }));
     }
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     let result = rt.block_on(async move {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        let wait = move || {
-            let mut rx = rx.clone();
-            async move {
-                let _ = rx.wait_for(|v| *v).await;
-            }
-        };
         let mut servers = tokio::task::JoinSet::new();
         let api = clair_http::api_router(state.clone());
         let api_listener = bind(&api_addr).await?;
@@ -207,25 +260,24 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 wait(),
             ));
         }
-        if let Some(addr) = &introspection_addr {
-            let l = bind(addr).await?;
-            servers.spawn(clair_http::serve_listener(
-                l,
-                clair_http::health::introspection_router(state.clone()),
-                wait(),
-            ));
+        // Every listener is bound: the introspection server answers for real from now on.
+        let _ = introspection_router.set(clair_http::health::introspection_router(state.clone()));
+        if let Some(t) = introspection {
+            servers.spawn(async move {
+                t.await
+                    .unwrap_or_else(|e| Err(clair_http::Error::Config(e.to_string())))
+            });
         }
         let sqs = sqs.map(|s| tokio::spawn(clair_sqs::run(state.clone(), s, wait())));
         let signal = async {
+            let mut signalled = signalled;
             #[cfg(unix)]
             {
                 use tokio::signal::unix::{SignalKind, signal};
-                let mut term = signal(SignalKind::terminate())?;
                 let mut hup = signal(SignalKind::hangup())?;
                 loop {
                     tokio::select! {
-                        _ = tokio::signal::ctrl_c() => break,
-                        _ = term.recv() => break,
+                        _ = signalled.wait_for(|v| *v) => break,
                         _ = hup.recv() => {
                             // SIGHUP: read the certificates and keys again.
                             for t in &reloadable {
@@ -239,13 +291,12 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 }
             }
             #[cfg(not(unix))]
-            tokio::signal::ctrl_c().await?;
+            let _ = signalled.wait_for(|v| *v).await;
             Ok::<(), std::io::Error>(())
         };
         tokio::select! {
             r = signal => {
                 r.context("waiting for signals")?;
-                tracing::info!("shutting down: finishing requests in flight");
             }
             Some(r) = servers.join_next() => {
                 // A server stopped on its own: that is an error.
@@ -262,8 +313,17 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         Ok::<(), anyhow::Error>(())
     });
     stop.store(true, Ordering::SeqCst);
-    for t in threads {
-        let _ = t.join();
+    shutdown.cancel();
+    // Cancelled work ends within moments; what may not (a matcher index being rebuilt, a
+    // webhook call) only reads, or is recorded when it ends, so it is left to the exit after a
+    // short wait. Nothing commits half: an open transaction rolls back when the process ends.
+    let deadline = std::time::Instant::now() + SHUTDOWN_WAIT;
+    while threads.iter().any(|t| !t.is_finished()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let running = threads.iter().filter(|t| !t.is_finished()).count();
+    if running > 0 {
+        tracing::info!(threads = running, "exiting with background work unfinished");
     }
     result?;
     Ok(ExitCode::SUCCESS)
@@ -342,6 +402,21 @@ fn senders(
         out.push(Arc::new(sns));
     }
     Ok(out)
+}
+
+/// SIGTERM or SIGINT.
+async fn terminated() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
 }
 
 /// Whether `addr` (`host:port`) only listens on the loopback interface.
