@@ -6,7 +6,9 @@
 //! - Clair v4: top-level `indexer`, `matcher`, `notifier`, each with a `connstring`.
 //!
 //! Sections clair-rs does not use (yet) are kept in [`Loaded::raw`] and never make loading fail;
-//! [`Loaded::warnings`] names every key nothing reads.
+//! [`Loaded::warnings`] names every key nothing reads. Clair ≥ 4.7 drop-ins
+//! (`config.yaml.d/*.yaml` merged, `*.yaml-patch` applied) are read with the file (see
+//! [`dropin`]).
 //! Environment overrides: `CLAIR_DATABASE_SOURCE` replaces the database source.
 #![forbid(unsafe_code)]
 
@@ -14,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml_ng::Value;
 
+pub mod dropin;
 mod security;
 mod serve;
 mod sqs;
@@ -48,6 +51,14 @@ pub enum Error {
         #[source]
         source: serde_yaml_ng::Error,
     },
+    /// A drop-in (or the document it applies to) is unusable.
+    #[error("config drop-in {path}: {message}")]
+    DropIn {
+        /// The drop-in file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A field has the wrong type.
     #[error("config {path}: {field}: {message}")]
     Field {
@@ -76,7 +87,7 @@ pub enum Layout {
 pub struct Loaded {
     /// The file.
     pub path: PathBuf,
-    /// The whole document, for the parts read elsewhere.
+    /// The whole document (drop-ins applied), for the parts read elsewhere.
     pub raw: Value,
     /// Its layout.
     pub layout: Layout,
@@ -85,6 +96,8 @@ pub struct Loaded {
     reads: Reads,
     /// Where this document sits in the file (a list element: `jwtproxy.verifier_proxies.0`).
     at: String,
+    /// The drop-ins applied (`<path>.d/…`), in the order they were.
+    pub dropins: Vec<PathBuf>,
 }
 
 /// Dotted keys looked up; a subtree read whole (handed on as it is) ends in `.*`.
@@ -130,6 +143,7 @@ impl Loaded {
             layout: self.layout,
             reads: self.reads.clone(),
             at: at.to_string(),
+            dropins: Vec::new(),
         }
     }
 }
@@ -143,28 +157,37 @@ impl Loaded {
             layout: Layout::Unknown,
             reads: Reads::default(),
             at: String::new(),
+            dropins: Vec::new(),
         }
     }
 
-    /// Load a config file. An empty file is a valid, empty config.
+    /// Load a config file and its drop-ins (`<path>.d/`, see [`dropin`]). An empty file is a
+    /// valid, empty config.
     pub fn load(path: &Path) -> Result<Loaded, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text, path)
+        let text = dropin::read_text(path)?;
+        let mut raw = Self::parse_yaml(&text, path)?;
+        let dropins = dropin::apply(path, &mut raw)?;
+        let mut l = Self::from_value(raw, path);
+        l.dropins = dropins;
+        Ok(l)
     }
 
-    /// Parse config text; `path` names it in errors.
+    /// Parse config text (no drop-ins); `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Loaded, Error> {
-        let raw: Value = if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_yaml_ng::from_str(text).map_err(|source| Error::Yaml {
-                path: path.display().to_string(),
-                source,
-            })?
-        };
+        Ok(Self::from_value(Self::parse_yaml(text, path)?, path))
+    }
+
+    fn parse_yaml(text: &str, path: &Path) -> Result<Value, Error> {
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_yaml_ng::from_str(text).map_err(|source| Error::Yaml {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    fn from_value(raw: Value, path: &Path) -> Loaded {
         let layout = if get(&raw, "clair").is_some() {
             Layout::V2
         } else if ["indexer", "matcher", "notifier", "http_listen_addr"]
@@ -175,13 +198,14 @@ impl Loaded {
         } else {
             Layout::Unknown
         };
-        Ok(Loaded {
+        Loaded {
             path: path.to_path_buf(),
             raw,
             layout,
             reads: Reads::default(),
             at: String::new(),
-        })
+            dropins: Vec::new(),
+        }
     }
 
     fn string_at(&self, path: &[&str]) -> Result<Option<String>, Error> {
@@ -339,6 +363,13 @@ impl Loaded {
             }
         }
         Ok(None)
+    }
+
+    /// v4 `log_level` (`debug-color`, `debug`, `info`, `warn`, `error`, `fatal`, `panic`).
+    pub fn log_level(&self) -> Result<Option<String>, Error> {
+        Ok(self
+            .string_at(&["log_level"])?
+            .filter(|l| !l.trim().is_empty()))
     }
 
     /// v4 `matcher.disable_updaters`.

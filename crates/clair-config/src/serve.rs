@@ -32,8 +32,14 @@ pub struct ServeConfig {
     /// How often the updaters run; zero disables them.
     #[serde(with = "secs")]
     pub updater_interval: Duration,
-    /// Indexing requests handled at once; more get 429 (v4).
-    pub index_concurrency: usize,
+    /// Index requests (`POST /indexer/api/v1/index_report`) handled at once; more get 429.
+    /// v4 `indexer.index_report_request_concurrency` as upstream reads it: absent or 0 sizes
+    /// it automatically (4 per core), a negative value means unlimited (`None`).
+    pub index_concurrency: Option<usize>,
+    /// How long clients may cache a vulnerability report (`Cache-Control: max-age`): v4
+    /// `matcher.cache_age`, by default the updater period (6h when that is unset or zero).
+    #[serde(with = "secs")]
+    pub cache_age: Duration,
     /// Notifier settings.
     pub notifier: NotifierConfig,
     /// v4 `auth.psk`: (base64 key, accepted issuers).
@@ -130,6 +136,12 @@ pub(crate) mod secs {
     }
 }
 
+/// Upstream's automatic `index_report_request_concurrency`: 4 per available core
+/// (`GOMAXPROCS × 4`).
+pub fn auto_index_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) * 4
+}
+
 /// `:6060` → `0.0.0.0:6060`; `6060` → `0.0.0.0:6060`.
 pub fn listen_addr(s: &str) -> String {
     let s = s.trim();
@@ -151,14 +163,24 @@ impl Loaded {
     }
 
     pub(crate) fn number_at(&self, path: &[&str]) -> Result<Option<u64>, Error> {
+        self.int_at(path)?
+            .map(|n| {
+                u64::try_from(n)
+                    .map_err(|_| self.field_err(path, format!("want a whole number, found {n}")))
+            })
+            .transpose()
+    }
+
+    /// A signed whole number.
+    pub(crate) fn int_at(&self, path: &[&str]) -> Result<Option<i64>, Error> {
         match self.value_at(path) {
             None => Ok(None),
             Some(Value::Number(n)) => n
-                .as_u64()
+                .as_i64()
                 .map(Some)
                 .ok_or_else(|| self.field_err(path, format!("want a whole number, found {n}"))),
-            Some(Value::String(s)) if s.trim().parse::<u64>().is_ok() => {
-                Ok(s.trim().parse::<u64>().ok())
+            Some(Value::String(s)) if s.trim().parse::<i64>().is_ok() => {
+                Ok(s.trim().parse::<i64>().ok())
             }
             Some(other) => {
                 Err(self.field_err(path, format!("want a number, found {}", kind(other))))
@@ -332,9 +354,20 @@ impl Loaded {
                     } else {
                         period.unwrap_or(Duration::from_secs(6 * 3600))
                     },
-                    index_concurrency: self
-                        .number_at(&["indexer", "index_report_request_concurrency"])?
-                        .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+                    index_concurrency: match self
+                        .int_at(&["indexer", "index_report_request_concurrency"])?
+                        .unwrap_or(0)
+                    {
+                        0 => Some(auto_index_concurrency()),
+                        n if n < 0 => None,
+                        n => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+                    },
+                    cache_age: match self.duration_at(&["matcher", "cache_age"])? {
+                        Some(d) if !d.is_zero() => d,
+                        _ => period
+                            .filter(|p| !p.is_zero())
+                            .unwrap_or(Duration::from_secs(6 * 3600)),
+                    },
                     notifier: NotifierConfig {
                         endpoint: None,
                         proxy: None,
@@ -394,6 +427,9 @@ impl Loaded {
                     p.extend(k.split('.'));
                     p
                 };
+                let updater_interval = self
+                    .duration_at(&["clair", "updater", "interval"])?
+                    .unwrap_or(Duration::from_secs(3600));
                 let file_key = match self.string_at(&api("paginationkey"))? {
                     Some(k) if !k.trim().is_empty() => Some(k),
                     _ => self
@@ -414,10 +450,14 @@ impl Loaded {
                         .duration_at(&api("timeout"))?
                         .unwrap_or(Duration::from_secs(900)),
                     pagination_key: env_key.or(file_key),
-                    updater_interval: self
-                        .duration_at(&["clair", "updater", "interval"])?
-                        .unwrap_or(Duration::from_secs(3600)),
-                    index_concurrency: 0,
+                    updater_interval,
+                    // Clair v2 had no limit (and no v4 API to limit).
+                    index_concurrency: None,
+                    cache_age: if updater_interval.is_zero() {
+                        Duration::from_secs(6 * 3600)
+                    } else {
+                        updater_interval
+                    },
                     notifier: NotifierConfig {
                         endpoint: self
                             .string_at(&n("http.endpoint"))?
@@ -635,6 +675,50 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("clair.api.timeout"), "{err}");
+    }
+
+    /// Upstream's meanings: absent or 0 sizes the limit from the cores, negative is
+    /// unlimited; the report cache age follows the period unless set.
+    #[test]
+    fn index_concurrency_and_cache_age() {
+        let cfg = |text: &str| {
+            Loaded::parse(text, std::path::Path::new("t.yaml"))
+                .unwrap()
+                .serve_config()
+                .unwrap()
+        };
+        let auto = Some(auto_index_concurrency());
+        assert!(auto_index_concurrency() >= 4);
+        let c = cfg("indexer: {}\n");
+        assert_eq!(c.index_concurrency, auto);
+        assert_eq!(c.cache_age, Duration::from_secs(6 * 3600));
+        let c = cfg("indexer:\n  index_report_request_concurrency: 0\nmatcher:\n  period: 2h\n");
+        assert_eq!(c.index_concurrency, auto);
+        assert_eq!(c.cache_age, Duration::from_secs(2 * 3600));
+        let c =
+            cfg("indexer:\n  index_report_request_concurrency: -1\nmatcher:\n  cache_age: 90s\n");
+        assert_eq!(c.index_concurrency, None);
+        assert_eq!(c.cache_age, Duration::from_secs(90));
+        assert_eq!(
+            cfg("indexer:\n  index_report_request_concurrency: 3\n").index_concurrency,
+            Some(3)
+        );
+        let e = Loaded::parse(
+            "indexer:\n  index_report_request_concurrency: lots\n",
+            std::path::Path::new("t.yaml"),
+        )
+        .unwrap()
+        .serve_config()
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("indexer.index_report_request_concurrency"),
+            "{e}"
+        );
+        // Clair v2 files: no limit; reports cached for the updater interval.
+        let c = cfg("clair:\n  updater:\n    interval: 2h\n");
+        assert_eq!(c.index_concurrency, None);
+        assert_eq!(c.cache_age, Duration::from_secs(2 * 3600));
     }
 
     #[test]

@@ -143,6 +143,7 @@ impl Loaded {
         let _ = self.updater_sets();
         let _ = self.updater_config();
         let _ = self.updater_interval();
+        let _ = self.log_level();
     }
 
     /// Keys looked up so far, by any reader (`a.*`: a section used whole).

@@ -1,92 +1,44 @@
-//! CVSS v3.x base scores from vector strings (FIRST CVSS v3.1 specification, section 7).
+//! CVSS vectors (v2, v3.x, v4.0) and their base scores, through the `cvss` crate, and the
+//! qualitative severity Clair v4 gives a score (claircore `toolkit/types/cvss`).
 
-/// The base score of a `CVSS:3.x/AV:N/AC:L/...` vector, or `None` if it is not one.
-pub fn v3_base_score(vector: &str) -> Option<f64> {
-    let mut parts = vector.split('/');
-    let head = parts.next()?;
-    if !head.starts_with("CVSS:3") {
-        return None;
+use clair_types::Severity;
+
+/// The base score of a CVSS vector: `CVSS:4.0/…`, `CVSS:3.x/…`, or a v2 vector with or without
+/// its `CVSS:2.0/` prefix; `None` when it does not parse.
+pub fn base_score(vector: &str) -> Option<f64> {
+    let v = vector.trim();
+    if v.starts_with("CVSS:4") {
+        return v
+            .parse::<cvss::v4::Vector>()
+            .ok()
+            .map(|x| x.score().value());
     }
-    let mut m = std::collections::HashMap::new();
-    for p in parts {
-        let (k, v) = p.split_once(':')?;
-        m.insert(k, v);
+    if v.starts_with("CVSS:3") {
+        return v
+            .parse::<cvss::v3::Vector>()
+            .ok()
+            .map(|x| x.base_score().value());
     }
-    let av = match *m.get("AV")? {
-        "N" => 0.85,
-        "A" => 0.62,
-        "L" => 0.55,
-        "P" => 0.2,
-        _ => return None,
-    };
-    let ac = match *m.get("AC")? {
-        "L" => 0.77,
-        "H" => 0.44,
-        _ => return None,
-    };
-    let scope_changed = match *m.get("S")? {
-        "U" => false,
-        "C" => true,
-        _ => return None,
-    };
-    let pr = match (*m.get("PR")?, scope_changed) {
-        ("N", _) => 0.85,
-        ("L", false) => 0.62,
-        ("L", true) => 0.68,
-        ("H", false) => 0.27,
-        ("H", true) => 0.5,
-        _ => return None,
-    };
-    let ui = match *m.get("UI")? {
-        "N" => 0.85,
-        "R" => 0.62,
-        _ => return None,
-    };
-    let cia = |k: &str| -> Option<f64> {
-        match *m.get(k)? {
-            "H" => Some(0.56),
-            "L" => Some(0.22),
-            "N" => Some(0.0),
-            _ => None,
-        }
-    };
-    let (c, i, a) = (cia("C")?, cia("I")?, cia("A")?);
-    let iss = 1.0 - (1.0 - c) * (1.0 - i) * (1.0 - a);
-    let impact = if scope_changed {
-        7.52 * (iss - 0.029) - 3.25 * (iss - 0.02).powi(15)
-    } else {
-        6.42 * iss
-    };
-    let exploitability = 8.22 * av * ac * pr * ui;
-    if impact <= 0.0 {
-        return Some(0.0);
-    }
-    let raw = if scope_changed {
-        (1.08 * (impact + exploitability)).min(10.0)
-    } else {
-        (impact + exploitability).min(10.0)
-    };
-    Some(roundup(raw))
+    let v2 = v.strip_prefix("CVSS:2.0/").unwrap_or(v);
+    v2.parse::<cvss::v2::Vector>()
+        .ok()
+        .map(|x| x.score().value())
 }
 
-/// CVSS v3.1 "Roundup": the smallest number with one decimal ≥ the input.
-fn roundup(x: f64) -> f64 {
-    let i = (x * 100_000.0).round() as i64;
-    if i % 10_000 == 0 {
-        i as f64 / 100_000.0
-    } else {
-        ((i / 10_000) + 1) as f64 / 10.0
-    }
+/// The qualitative severity of a vector's score as Clair v4 computes it, for every CVSS
+/// version alike (v2 has no "critical" of its own; claircore uses the v3/v4 table): 0 is
+/// Negligible ("None"), then Low, Medium (4.0), High (7.0), Critical (9.0).
+pub fn severity(vector: &str) -> Option<Severity> {
+    base_score(vector).map(Severity::from_cvss_score)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clair_types::Severity;
 
     #[test]
-    fn scores_match_nvd() {
-        // Scores NVD publishes for these vectors (feeds/nvd samples and well-known CVEs).
+    fn scores_match_the_published_ones() {
+        // Scores NVD and FIRST's calculators publish for these vectors.
         for (v, want) in [
             ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8),
             ("CVSS:3.1/AV:L/AC:L/PR:L/UI:R/S:C/C:L/I:L/A:N", 4.6),
@@ -94,16 +46,40 @@ mod tests {
             ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", 7.5),
             ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", 10.0),
             ("CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:N", 0.0),
+            ("AV:N/AC:L/Au:N/C:P/I:P/A:P", 7.5),
+            ("CVSS:2.0/AV:N/AC:L/Au:N/C:C/I:C/A:C", 10.0),
+            ("AV:N/AC:M/Au:N/C:N/I:P/A:N", 4.3),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+                9.3,
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:N/SC:N/SI:N/SA:N",
+                0.0,
+            ),
         ] {
-            assert_eq!(v3_base_score(v), Some(want), "{v}");
+            assert_eq!(base_score(v), Some(want), "{v}");
         }
-        assert_eq!(
-            v3_base_score("AV:N/AC:L/Au:N/C:P/I:P/A:P"),
-            None,
-            "v2 vectors are not v3"
-        );
-        assert_eq!(v3_base_score("CVSS:3.1/AV:X"), None);
-        assert_eq!(Severity::from_cvss_score(9.8), Severity::Critical);
-        assert_eq!(Severity::from_cvss_score(4.0), Severity::Medium);
+        assert_eq!(base_score("CVSS:3.1/AV:X"), None);
+        assert_eq!(base_score("high"), None);
+    }
+
+    #[test]
+    fn qualitative_severity_as_clair_v4() {
+        for (v, want) in [
+            (
+                "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:N",
+                Severity::Negligible,
+            ),
+            (
+                "CVSS:3.1/AV:L/AC:L/PR:L/UI:R/S:C/C:L/I:L/A:N",
+                Severity::Medium,
+            ),
+            // A v2 10.0 is Critical under the v3 table, as claircore maps it.
+            ("AV:N/AC:L/Au:N/C:C/I:C/A:C", Severity::Critical),
+            ("AV:N/AC:L/Au:N/C:P/I:P/A:P", Severity::High),
+        ] {
+            assert_eq!(severity(v), Some(want), "{v}");
+        }
     }
 }

@@ -51,17 +51,13 @@ pub fn send(emit: &mut Emit<'_>, v: Vulnerability) -> Result<(), Stopped> {
     emit(Record::Vulnerability(v)).map_err(|_| Stopped)
 }
 
-/// Map a vendor severity word to Clair's scale (case-insensitive).
-pub fn severity(vendor: &str) -> Severity {
-    let v = vendor.trim().trim_end_matches('*').to_ascii_lowercase();
-    match v.as_str() {
-        "unimportant" | "negligible" => Severity::Negligible,
-        "low" => Severity::Low,
-        "medium" | "moderate" => Severity::Medium,
-        "high" | "important" => Severity::High,
-        "critical" => Severity::Critical,
-        _ => Severity::Unknown,
-    }
+/// A vendor's severity word looked up in the feed's own table, spelled exactly as there (as
+/// claircore compares them); Unknown when it is not in the table.
+pub fn severity_in(word: &str, table: &[(&str, Severity)]) -> Severity {
+    table
+        .iter()
+        .find(|(w, _)| *w == word)
+        .map_or(Severity::Unknown, |(_, s)| *s)
 }
 
 /// Read a whole (small) fetched file into memory, bounded.
@@ -99,6 +95,16 @@ pub mod testing {
             url: format!("file://{rel}"),
             path: crate::test_corpus::corpus(rel),
             validators: Validators::default(),
+        }
+    }
+
+    /// Check a feed's severity mapping against `(vendor word, normalized)` cases.
+    pub fn check_severities(
+        normalize: impl Fn(&str) -> clair_types::Severity,
+        cases: &[(&str, clair_types::Severity)],
+    ) {
+        for (word, want) in cases {
+            assert_eq!(normalize(word), *want, "{word:?}");
         }
     }
 

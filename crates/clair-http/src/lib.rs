@@ -94,7 +94,10 @@ pub struct AppState {
     pub work_dir: PathBuf,
     /// Deadline per request.
     pub timeout: Duration,
-    /// Set once vulnerability data is present (for `/readyz`).
+    /// How long clients may cache a vulnerability report (`Cache-Control: max-age`;
+    /// `matcher.cache_age`).
+    pub cache_age: Duration,
+    /// `/readyz`: set when the instance can answer (see [`AppState::required_updaters`]).
     pub ready: Arc<AtomicBool>,
     /// Clair v2 page tokens (`api.paginationkey`).
     pub page_key: pagination::PageKey,
@@ -107,7 +110,7 @@ pub struct AppState {
     /// Serve only GET and HEAD on the API.
     pub read_only: bool,
     /// Updaters this instance runs: `/readyz` waits until each has data (a successful run or
-    /// imported operations). Empty: ready once any vulnerability data is loaded.
+    /// imported operations). Empty (no updater runs here): ready once listening, as upstream.
     pub required_updaters: Vec<String>,
 }
 
@@ -117,7 +120,6 @@ impl AppState {
         let indexer = clair_ecosystems::default_indexer()
             .with_cache(Arc::new(clair_store::StoreCache::new(store.clone())));
         let live = LiveIndex::new(store.clone())?;
-        let ready = !live.current().is_empty();
         Ok(AppState {
             store,
             indexer: Arc::new(indexer),
@@ -131,7 +133,9 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             work_dir: std::env::temp_dir(),
             timeout: Duration::from_secs(900),
-            ready: Arc::new(AtomicBool::new(ready)),
+            cache_age: Duration::from_secs(6 * 3600),
+            // No updater required yet: ready as soon as a listener serves it.
+            ready: Arc::new(AtomicBool::new(true)),
             page_key: pagination::PageKey::from_config(None).map_err(Error::Config)?,
             required_updaters: Vec::new(),
             auth: None,
@@ -164,7 +168,7 @@ impl AppState {
 
     fn compute_ready(&self) -> clair_store::Result<bool> {
         if self.required_updaters.is_empty() {
-            return Ok(!self.live.current().is_empty());
+            return Ok(true);
         }
         let statuses = self.store.updater_status()?;
         let mut with_ops = std::collections::BTreeSet::new();
@@ -264,15 +268,16 @@ pub(crate) fn query_params(q: &Option<String>) -> std::collections::BTreeMap<Str
         .collect()
 }
 
-/// Run every parser of request input on `data`, for fuzzing: the v4 manifest, the v1 layer
-/// and vulnerability envelopes, layer URLs and redirect targets, page tokens, JWTs (jwtproxy
-/// and PSK) and JWKs. Never panics.
+/// Run every parser of request input on `data`, for fuzzing: the v4 manifest and `Accept`
+/// header, the v1 layer and vulnerability envelopes, layer URLs and redirect targets, page
+/// tokens, JWTs (jwtproxy and PSK) and JWKs. Never panics.
 pub fn parse_untrusted(data: &[u8]) {
     let _ = v4::parse_manifest_for_fuzz(data);
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
         let _ = v1::lower_keys(v);
     }
     let text = String::from_utf8_lossy(data);
+    let _ = v4::check_accept_for_fuzz(&text);
     let _ = clair_layer::fetch::check_url_for_fuzz(&text);
     // Tokens: jwtproxy's verifier (with a preshared key, no network) and the PSK check; JWKs
     // as a key server might answer.

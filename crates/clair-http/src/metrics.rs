@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -39,6 +39,9 @@ pub struct Metrics {
     pub layers_fetched: AtomicU64,
     /// Layers answered from the cache without a download.
     pub layers_cached: AtomicU64,
+    /// The API listens on a non-loopback address without authentication (the config asked
+    /// for it).
+    pub unauthenticated_public: AtomicBool,
 }
 
 impl Metrics {
@@ -141,6 +144,13 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
         }
+        let _ = writeln!(
+            out,
+            "# HELP clair_api_unauthenticated_public 1 when the API listens on a non-loopback \
+             address without authentication.\n# TYPE clair_api_unauthenticated_public gauge\n\
+             clair_api_unauthenticated_public {}",
+            u8::from(self.unauthenticated_public.load(Ordering::Relaxed))
+        );
         out.push_str(extra);
         out
     }

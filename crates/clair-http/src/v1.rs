@@ -485,6 +485,54 @@ fn version_format(package_db: &str, namespace: &str) -> String {
     }
 }
 
+/// A vendor's severity word on Clair v2's scale, as its updaters read them: Debian urgencies
+/// (with their `*`/`**` marks; `end-of-life` and `unimportant` Negligible), Ubuntu priorities,
+/// Red Hat, Oracle and Amazon impacts. Clair v2 reported Debian's "low" as Low, where Clair v4
+/// says Medium; the `/v1` API keeps Clair v2's scale.
+pub(crate) fn v2_severity(vendor: &str) -> Severity {
+    match vendor
+        .trim()
+        .trim_end_matches('*')
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "unimportant" | "negligible" | "end-of-life" => Severity::Negligible,
+        "low" => Severity::Low,
+        "medium" | "moderate" => Severity::Medium,
+        "high" | "important" => Severity::High,
+        "critical" | "defcon1" => Severity::Critical,
+        _ => Severity::Unknown,
+    }
+}
+
+/// Clair v2's `SeverityFromCVSS` (its NVD appender's table, boundaries as written there), the
+/// severity of a record whose vendor gives none.
+fn v2_severity_from_cvss(score: f64) -> Severity {
+    match score {
+        s if s < 1.0 => Severity::Negligible,
+        s if s < 3.9 => Severity::Low,
+        s if s < 6.9 => Severity::Medium,
+        s if s < 8.9 => Severity::High,
+        s if s <= 10.0 => Severity::Critical,
+        _ => Severity::Unknown,
+    }
+}
+
+/// Clair v2's `Metadata` of a vulnerability from NVD's CVSS data (the CVSS enrichment):
+/// `{"NVD": {"CVSSv2": {"Score", "Vectors"}}}` for a v2 metric as Clair v2 sent it, `CVSSv3`
+/// for a v3 one.
+fn v2_metadata(cvss: &serde_json::Value) -> serde_json::Value {
+    let key = if cvss.get("version").and_then(|v| v.as_str()) == Some("2.0") {
+        "CVSSv2"
+    } else {
+        "CVSSv3"
+    };
+    serde_json::json!({"NVD": {key: {
+        "Score": cvss.get("baseScore"),
+        "Vectors": cvss.get("vectorString"),
+    }}})
+}
+
 pub(crate) fn title(s: Severity) -> String {
     let t = s.to_string();
     let mut c = t.chars();
@@ -576,22 +624,24 @@ pub fn layer_view(
                 let Some(v) = vr.vulnerabilities.get(vid) else {
                     continue;
                 };
-                let metadata = cvss
+                let nvd = cvss
                     .as_ref()
                     .and_then(|c| c.get(vid))
-                    .and_then(|list| list.as_array()?.first().cloned())
-                    .map(|c| {
-                        serde_json::json!({"NVD": {"CVSSv3": {
-                            "Score": c.get("baseScore"),
-                            "Vectors": c.get("vectorString"),
-                        }}})
-                    });
+                    .and_then(|list| list.as_array()?.first().cloned());
+                let metadata = nvd.as_ref().map(v2_metadata);
+                let severity = match v2_severity(&v.severity) {
+                    Severity::Unknown => nvd
+                        .as_ref()
+                        .and_then(|c| c.get("baseScore")?.as_f64())
+                        .map_or(Severity::Unknown, v2_severity_from_cvss),
+                    s => s,
+                };
                 f.vulnerabilities.push(Vulnerability {
                     name: v.name.clone(),
                     namespace_name: namespace.clone(),
                     description: v.description.clone(),
                     link: v.links.split_whitespace().next().unwrap_or("").to_string(),
-                    severity: title(v.normalized_severity),
+                    severity: title(severity),
                     metadata,
                     fixed_by: if v.fixed_in_version == "0" {
                         String::new()
@@ -644,8 +694,9 @@ async fn namespaces(State(s): State<AppState>, headers: HeaderMap) -> Response {
         .keys()
         .map(|n| serde_json::json!({"Name": n, "VersionFormat": namespace_format(n)}))
         .collect();
+    // Clair v2 sends `"Namespaces": null` when there is none (a pointer to a nil slice).
     let body = if list.is_empty() {
-        serde_json::json!({})
+        serde_json::json!({ "Namespaces": null })
     } else {
         serde_json::json!({ "Namespaces": list })
     };

@@ -61,7 +61,7 @@ fn v1_severity(r: &Record) -> String {
         .iter()
         .find(|n| n.eq_ignore_ascii_case(&r.severity))
         .map(|n| n.to_string())
-        .unwrap_or_else(|| crate::v1::title(r.normalized_severity))
+        .unwrap_or_else(|| crate::v1::title(crate::v1::v2_severity(&r.severity)))
 }
 
 /// Records of a namespace grouped by vulnerability name, in name order.
@@ -165,12 +165,15 @@ pub async fn list(
     .await
     .map_err(join_err)??;
     let mut body = serde_json::Map::new();
-    if !page.is_empty() {
-        body.insert(
-            "Vulnerabilities".into(),
-            serde_json::to_value(&page).unwrap_or_default(),
-        );
-    }
+    // Clair v2 sends `"Vulnerabilities": null` for an empty page (a pointer to a nil slice).
+    body.insert(
+        "Vulnerabilities".into(),
+        if page.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::to_value(&page).unwrap_or_default()
+        },
+    );
     if let Some(n) = next {
         body.insert("NextPage".into(), serde_json::Value::String(n));
     }
@@ -224,8 +227,9 @@ pub async fn fixes(
     })
     .await
     .map_err(join_err)??;
+    // Clair v2 sends `"Features": null` for a vulnerability fixed nowhere.
     let body = if v.is_empty() {
-        serde_json::json!({})
+        serde_json::json!({ "Features": null })
     } else {
         serde_json::json!({ "Features": v })
     };

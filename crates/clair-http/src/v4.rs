@@ -1,10 +1,14 @@
 //! The Clair v4 API: indexer (`/indexer/api/v1/…`) and matcher (`/matcher/api/v1/…`).
 //!
-//! Status codes, headers and bodies follow Clair v4 (see `../shared/spec/clair-api.md` §3):
-//! 201 with a quoted `ETag` (the indexer state) and `Location`/`Link` headers on index POST,
-//! 200 on reports, 204 on a single DELETE, 304/412 for `If-None-Match`, errors as
-//! `{"code","message"}`, 415 for an `Accept` the endpoint cannot produce, 429 above the
-//! configured indexing concurrency.
+//! Status codes, headers and bodies follow Clair v4 (quay/clair `httptransport`; see
+//! `../shared/spec/clair-api.md` §3 and docs/compatibility.md): 201 with a quoted `ETag` (the
+//! indexer state) and `Location`/`Link` headers on index POST, a failed index stored as its
+//! error report and answered 500 (400 for a layer that is no tar archive), index report GET
+//! validated against the *current* indexer state (304), 202 with no body for a vulnerability
+//! report while no vulnerability data exists, 204 on a single DELETE, an empty page for an
+//! unknown notification, errors as `{"code","message"}`, the vendor media type when the client
+//! sends no `Accept` (415 when nothing it accepts can be produced), 429 above the configured
+//! indexing concurrency.
 
 use std::sync::atomic::Ordering;
 
@@ -66,13 +70,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // Upstream's apiError names these four; every other status is "internal-error".
         let code = match self.status {
             StatusCode::BAD_REQUEST => "bad-request",
             StatusCode::NOT_FOUND => "not-found",
             StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
             StatusCode::TOO_MANY_REQUESTS => "too-many-requests",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
-            StatusCode::PRECONDITION_FAILED => "precondition-failed",
             _ => "internal-error",
         };
         if self.status.is_server_error() {
@@ -156,30 +159,58 @@ async fn not_found() -> ApiError {
     ApiError::not_found("not found")
 }
 
-/// `Accept` must allow JSON or the endpoint's own media type.
+/// Content negotiation as upstream's `pickContentType`: without `Accept`, the endpoint's own
+/// media type (`application/vnd.clair.<kind>.v1+json`); otherwise the accepted ranges, highest
+/// `q` first (stable), each tried against the endpoint's type then `application/json`
+/// (`*/*` and `application/*` pick the endpoint's type). 415 when none matches, 400 for a
+/// malformed `Accept`.
 fn check_accept(headers: &HeaderMap, kind: &str) -> Result<&'static str, ApiError> {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return Ok("application/json");
+    let own = match kind {
+        "index_report" => "application/vnd.clair.index_report.v1+json",
+        "index_state" => "application/vnd.clair.index_state.v1+json",
+        "vulnerability_report" => "application/vnd.clair.vulnerability_report.v1+json",
+        "notification_page" => "application/vnd.clair.notification_page.v1+json",
+        "affected_manifests" => "application/vnd.clair.affected_manifests.v1+json",
+        _ => "application/json",
     };
-    let own = format!("application/vnd.clair.{kind}.v1+json");
-    for item in accept.split(',') {
-        let media = item.split(';').next().unwrap_or("").trim();
-        if media == own {
-            return Ok(match kind {
-                "index_report" => "application/vnd.clair.index_report.v1+json",
-                "index_state" => "application/vnd.clair.index_state.v1+json",
-                "vulnerability_report" => "application/vnd.clair.vulnerability_report.v1+json",
-                "notification_page" => "application/vnd.clair.notification_page.v1+json",
-                _ => "application/json",
-            });
-        }
-        if matches!(media, "application/json" | "application/*" | "*/*" | "") {
-            return Ok("application/json");
+    let allow = [own, "application/json"];
+    let values: Vec<&str> = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .map(|v| v.to_str().unwrap_or(""))
+        .collect();
+    if values.is_empty() {
+        return Ok(own);
+    }
+    let mut ranges: Vec<(f64, &str, &str)> = Vec::new();
+    for item in values.iter().flat_map(|v| v.split(',')) {
+        let mut parts = item.split(';');
+        let media = parts.next().unwrap_or("").trim();
+        let Some((ty, sub)) = media.split_once('/').filter(|(t, s)| {
+            !t.is_empty() && !s.is_empty() && !s.contains('/') && !media.contains(' ')
+        }) else {
+            return Err(ApiError::bad_request(format!(
+                "malformed request: Accept {item:?} is not a media type"
+            )));
+        };
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f64>().ok())
+            .unwrap_or(1.0);
+        ranges.push((q, ty, sub));
+    }
+    ranges.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
+    for (_, ty, sub) in &ranges {
+        for a in allow {
+            let (at, asub) = a.split_once('/').unwrap_or((a, ""));
+            if (*ty == "*" && *sub == "*") || (*ty == at && (*sub == asub || *sub == "*")) {
+                return Ok(a);
+            }
         }
     }
     Err(ApiError::with_status(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        format!("cannot produce any of {accept:?}; want application/json or {own}"),
+        format!("unable to negotiate common media type for [{own} application/json]"),
     ))
 }
 
@@ -268,6 +299,13 @@ fn parse_manifest(body: &[u8]) -> Result<Manifest, ApiError> {
     Ok(Manifest { hash, layers: out })
 }
 
+/// [`check_accept`] for the fuzz target: the media type picked for an `Accept` header.
+pub(crate) fn check_accept_for_fuzz(accept: &str) -> Option<&'static str> {
+    let mut h = HeaderMap::new();
+    h.insert(header::ACCEPT, HeaderValue::from_str(accept).ok()?);
+    check_accept(&h, "index_report").ok()
+}
+
 /// [`parse_manifest`] for the fuzz target: whether the body is a valid manifest.
 pub(crate) fn parse_manifest_for_fuzz(body: &[u8]) -> bool {
     parse_manifest(body).is_ok()
@@ -315,11 +353,9 @@ async fn index_inner(s: AppState, headers: HeaderMap, body: Bytes) -> Result<Res
         let stored = tokio::task::spawn_blocking(move || store.get_index_report(&m))
             .await
             .map_err(join_err)??;
-        if stored.is_some_and(|r| r.state == state) {
-            return Err(ApiError::with_status(
-                StatusCode::PRECONDITION_FAILED,
-                format!("{} is already indexed in state {state}", manifest.hash),
-            ));
+        if stored.is_some_and(|r| r.state == state && r.report.state == IndexState::IndexFinished) {
+            // Upstream answers 412 with no body.
+            return Ok(StatusCode::PRECONDITION_FAILED.into_response());
         }
     }
     let _permit = match &s.index_slots {
@@ -336,6 +372,18 @@ async fn index_inner(s: AppState, headers: HeaderMap, body: Bytes) -> Result<Res
     let report = tokio::task::spawn_blocking(move || index_blocking(&st, manifest))
         .await
         .map_err(join_err)??;
+    if report.state == IndexState::IndexError {
+        // Stored as its error report (GET answers it); the request fails as upstream's does.
+        let status = if report.err.starts_with(NOT_A_LAYER) {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        return Err(ApiError::with_status(
+            status,
+            format!("failed to start scan: {}", report.err),
+        ));
+    }
     s.metrics.index_reports.fetch_add(1, Ordering::Relaxed);
     let body = serde_json::to_string(&report).map_err(|e| ApiError::internal(e.to_string()))?;
     let mut resp = json_response(StatusCode::CREATED, "application/json", body);
@@ -347,16 +395,22 @@ async fn index_inner(s: AppState, headers: HeaderMap, body: Bytes) -> Result<Res
     Ok(resp)
 }
 
-/// Fetch the layers the cache does not know, index, store. Fetch and read failures give an
-/// `IndexError` report (Clair's behaviour), not an HTTP error.
+/// How the error of a layer that is no (readable) tar archive begins; upstream answers 400
+/// for it (claircore's `tarfs.ErrFormat`), 500 for every other indexing failure.
+const NOT_A_LAYER: &str = "not a layer: ";
+
+/// Fetch the layers the cache does not know, index, store. A fetch or read failure gives an
+/// `IndexError` report, stored for the manifest as upstream stores it (a later index request
+/// indexes again).
 fn index_blocking(s: &AppState, m: Manifest) -> Result<IndexReport, ApiError> {
     let dir = tempfile::Builder::new()
         .prefix("clair-layers-")
         .tempdir_in(&s.work_dir)
         .map_err(|e| ApiError::internal(format!("temporary directory: {e}")))?;
-    let failed = |msg: String| {
+    let layer_digests: Vec<Digest> = m.layers.iter().map(|(d, _, _)| d.clone()).collect();
+    let failed = |msg: String| -> Result<IndexReport, ApiError> {
         tracing::warn!(manifest = %m.hash, error = %msg, "indexing failed");
-        IndexReport {
+        let report = IndexReport {
             manifest_hash: m.hash.clone(),
             state: IndexState::IndexError,
             packages: Default::default(),
@@ -365,7 +419,10 @@ fn index_blocking(s: &AppState, m: Manifest) -> Result<IndexReport, ApiError> {
             environments: Default::default(),
             success: false,
             err: msg,
-        }
+        };
+        s.store
+            .put_index_report(&report, &layer_digests, &s.indexer.state())?;
+        Ok(report)
     };
     let mut layers = Vec::with_capacity(m.layers.len());
     for (i, (digest, uri, headers)) in m.layers.iter().enumerate() {
@@ -384,7 +441,7 @@ fn index_blocking(s: &AppState, m: Manifest) -> Result<IndexReport, ApiError> {
             .fetch(digest.as_str(), uri, headers, Some(digest), &path)
         {
             Ok(n) => n,
-            Err(e) => return Ok(failed(e.to_string())),
+            Err(e) => return failed(e.to_string()),
         };
         s.metrics.layers_fetched.fetch_add(1, Ordering::Relaxed);
         layers.push(ImageLayer {
@@ -410,34 +467,38 @@ fn index_blocking(s: &AppState, m: Manifest) -> Result<IndexReport, ApiError> {
     match clair_store::index_image(s.store.as_ref(), &s.indexer, &image, &NoProgress) {
         Ok((indexed, _)) => Ok(indexed.report),
         Err(clair_store::IndexError::Store(e)) => Err(e.into()),
-        Err(e) => Ok(failed(e.to_string())),
+        Err(clair_store::IndexError::Index(clair_indexer::Error::Layer {
+            source: e @ clair_layer::Error::Tar { .. },
+            ..
+        })) => failed(format!("{NOT_A_LAYER}{e}")),
+        Err(e) => failed(e.to_string()),
     }
 }
 
+/// `GET /indexer/api/v1/index_report/{digest}`. The `ETag` and `If-None-Match` are the
+/// *current* indexer state, as upstream: a client holding a report made by other scanners gets
+/// 200 and knows to index again (clairctl stores the POST's `ETag` for this path).
 async fn get_index_report(
     State(s): State<AppState>,
     Path(digest): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let ct = check_accept(&headers, "index_report")?;
     let digest = parse_digest(&digest)?;
+    let ct = check_accept(&headers, "index_report")?;
+    let state = s.indexer.state();
+    if if_none_match(&headers, &state) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag(&state))]).into_response());
+    }
     let store = s.store.clone();
     let d = digest.clone();
     let stored = tokio::task::spawn_blocking(move || store.get_index_report(&d))
         .await
         .map_err(join_err)??
         .ok_or_else(|| ApiError::not_found(format!("no index report for {digest}")))?;
-    if if_none_match(&headers, &stored.state) {
-        return Ok((
-            StatusCode::NOT_MODIFIED,
-            [(header::ETAG, etag(&stored.state))],
-        )
-            .into_response());
-    }
     let body =
         serde_json::to_string(&stored.report).map_err(|e| ApiError::internal(e.to_string()))?;
     let mut resp = json_response(StatusCode::OK, ct, body);
-    if let Ok(v) = HeaderValue::from_str(&etag(&stored.state)) {
+    if let Ok(v) = HeaderValue::from_str(&etag(&state)) {
         resp.headers_mut().insert(header::ETAG, v);
     }
     Ok(resp)
@@ -487,25 +548,28 @@ async fn index_state(State(s): State<AppState>, headers: HeaderMap) -> Result<Re
     Ok(resp)
 }
 
+/// `GET /matcher/api/v1/vulnerability_report/{digest}`: 202 with no body while there is no
+/// vulnerability data at all (upstream's "matcher not initialized"), 404 without a finished
+/// index report, else the report with `Cache-Control: max-age` = `matcher.cache_age`.
 async fn vulnerability_report(
     State(s): State<AppState>,
     Path(digest): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let ct = check_accept(&headers, "vulnerability_report")?;
     let digest = parse_digest(&digest)?;
+    let ct = check_accept(&headers, "vulnerability_report")?;
+    if s.live.current().is_empty() {
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
     let st = s.clone();
     let report = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let stored = st
             .store
             .get_index_report(&digest)?
-            .ok_or_else(|| ApiError::not_found(format!("no index report for {digest}")))?;
-        if stored.report.state != IndexState::IndexFinished {
-            return Err(ApiError::not_found(format!(
-                "{digest} is not indexed successfully (state {:?})",
-                stored.report.state
-            )));
-        }
+            .filter(|r| r.report.state == IndexState::IndexFinished)
+            .ok_or_else(|| {
+                ApiError::not_found(format!("index report for manifest {digest:?} not found"))
+            })?;
         let (mut vr, _) = st
             .live
             .current()
@@ -520,10 +584,10 @@ async fn vulnerability_report(
         .fetch_add(1, Ordering::Relaxed);
     let body = serde_json::to_string(&report).map_err(|e| ApiError::internal(e.to_string()))?;
     let mut resp = json_response(StatusCode::OK, ct, body);
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("max-age=300"),
-    );
+    if let Ok(v) = HeaderValue::from_str(&format!("max-age={}", s.cache_age.as_secs_f64().round()))
+    {
+        resp.headers_mut().insert(header::CACHE_CONTROL, v);
+    }
     Ok(resp)
 }
 
@@ -667,9 +731,10 @@ async fn notification_page(
         None => None,
     };
     let store = s.store.clone();
+    // An unknown id is an empty page, as upstream (its store simply finds no rows).
     let page = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         if store.notification(id)?.is_none() {
-            return Err(ApiError::not_found(format!("no notification {id}")));
+            return Ok(clair_store::NotificationPage::default());
         }
         Ok(store.notification_items(id, after, size)?)
     })

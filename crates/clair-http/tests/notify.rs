@@ -189,6 +189,39 @@ fn flow(store: Arc<dyn Store>) {
             .is_empty()
     );
     let id = store.notifications_due(&["v4"], now, 10).unwrap()[0].id;
+    let page = store.notification_items(id, None, 100).unwrap();
+    let names: Vec<(String, String)> = page
+        .items
+        .iter()
+        .map(|i| {
+            (
+                i.body["reason"].as_str().unwrap().to_string(),
+                i.body["vulnerability"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names.contains(&("added".into(), "CVE-2099-0100".into())),
+        "{names:?}"
+    );
+    assert!(names.contains(&("removed".into(), "CVE-2099-0003".into())));
+    let added = page
+        .items
+        .iter()
+        .find(|i| i.body["reason"] == "added")
+        .unwrap();
+    // Debian urgency "high" is Critical in Clair v4's normalization.
+    assert_eq!(
+        added.body["vulnerability"]["normalized_severity"],
+        "Critical"
+    );
+    assert_eq!(added.body["vulnerability"]["severity"], "Critical");
+    assert_eq!(added.body["manifest"], debian.as_str());
+
     // Delivery: the receiver fails three times, then takes it; delivered once, attempts
     // counted.
     let mut delivered = 0;

@@ -127,3 +127,40 @@ fn api_over_tls_with_client_certificates_and_reload() {
     .to_string();
     assert!(e.contains("missing.crt"), "{e}");
 }
+
+/// Clair v2's `-insecure-tls`: layer downloads from a server whose certificate nobody trusts
+/// fail, unless certificate verification is off.
+#[test]
+fn insecure_tls_downloads_from_untrusted_servers() {
+    if !certs::openssl_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ca = certs::ca(dir.path(), "private-ca");
+    let server = certs::leaf(dir.path(), &ca, "server", "127.0.0.1", false);
+    let (url, _) = serve(TlsFiles {
+        cert: server.cert.clone(),
+        key: server.key.clone(),
+        client_ca: None,
+    });
+    // The API's robots.txt stands in for a layer blob.
+    let body = b"User-agent: *\nDisallow: /\n";
+    let digest = clair_types::Digest::sha256_of(body);
+    let blob = format!("{url}/robots.txt");
+    let dest = dir.path().join("blob");
+    let fetch = |insecure_tls: bool| {
+        clair_http::Fetcher::new(clair_http::FetchOptions {
+            attempts: 1,
+            insecure_tls,
+            ..clair_http::FetchOptions::default()
+        })
+        .fetch("layer", &blob, &[], Some(&digest), &dest)
+    };
+    let e = fetch(false).unwrap_err().to_string();
+    assert!(
+        e.to_lowercase().contains("certificate") || e.contains("UnknownIssuer"),
+        "{e}"
+    );
+    assert_eq!(fetch(true).unwrap(), body.len() as u64);
+    assert_eq!(std::fs::read(&dest).unwrap(), body);
+}

@@ -23,10 +23,11 @@ fn quay_flow(store: Arc<dyn Store>) {
     let (hash, layers) = layered();
     let blobs = layer_server(&layers);
 
-    // Not ready before any vulnerability data.
+    // No updater runs in this instance and nothing was imported: ready once listening, as
+    // upstream (this used to stay 503 forever).
     assert_eq!(
         call("GET", &format!("{}/readyz", srv.intro), &[], None).status,
-        503
+        200
     );
     let h = call("GET", &format!("{}/health", srv.health), &[], None);
     assert_eq!((h.status, h.header("server")), (200, Some("clair")));
@@ -117,9 +118,77 @@ fn quay_flow(store: Arc<dyn Store>) {
         g.header("content-type"),
         Some("application/vnd.clair.index_report.v1+json")
     );
+    // Without Accept (or with */*): the vendor media type, as upstream; JSON when asked.
+    for accept in [None, Some("*/*"), Some("application/*;q=0.5, text/html")] {
+        let h: Vec<(&str, &str)> = accept.iter().map(|a| ("Accept", *a)).collect();
+        let g = call("GET", &url, &h, None);
+        assert_eq!(
+            g.header("content-type"),
+            Some("application/vnd.clair.index_report.v1+json"),
+            "{accept:?}"
+        );
+    }
+    let g = call(
+        "GET",
+        &url,
+        &[("Accept", "text/html, application/json;q=0.9")],
+        None,
+    );
+    assert_eq!(g.header("content-type"), Some("application/json"));
+    let g = call(
+        "GET",
+        &format!("{}/indexer/api/v1/index_state", srv.api),
+        &[],
+        None,
+    );
+    assert_eq!(
+        g.header("content-type"),
+        Some("application/vnd.clair.index_state.v1+json")
+    );
+    assert_eq!(
+        call("GET", &url, &[("Accept", "nonsense")], None).status,
+        400
+    );
+    // A report made under other scanners (an older indexer state): GET's ETag and
+    // If-None-Match are the current state, so a client holding the old ETag (clairctl keeps
+    // the POST's) gets 200 and knows to index again, not 304.
+    let stale = format!("sha256:{}", "5".repeat(64));
+    let mut old = report.clone();
+    old["manifest_hash"] = stale.clone().into();
+    store
+        .put_index_report(
+            &serde_json::from_value(old).unwrap(),
+            &[layers[0].parse().unwrap()],
+            "an-older-state",
+        )
+        .unwrap();
+    let stale_url = format!("{}/indexer/api/v1/index_report/{stale}", srv.api);
+    let g = call(
+        "GET",
+        &stale_url,
+        &[("If-None-Match", "\"an-older-state\"")],
+        None,
+    );
+    assert_eq!(g.status, 200);
+    assert_eq!(g.header("etag"), Some(inm.as_str()));
+    assert_eq!(
+        call("GET", &stale_url, &[("If-None-Match", &inm)], None).status,
+        304
+    );
     let g = call("GET", &url, &[("Accept", "text/html")], None);
     assert_eq!(g.status, 415);
-    assert_eq!(g.json()["code"], "unsupported-media-type");
+    // Upstream's apiError names only 400, 404, 405 and 429.
+    assert_eq!(g.json()["code"], "internal-error");
+
+    // No vulnerability data at all yet: 202 with an empty body (upstream's "matcher not
+    // initialized"), not a report claiming the image is clean.
+    let vr = call(
+        "GET",
+        &format!("{}/matcher/api/v1/vulnerability_report/{hash}", srv.api),
+        &[],
+        None,
+    );
+    assert_eq!((vr.status, vr.body.as_str()), (202, ""));
 
     // Vulnerability report after the Debian data lands and the matcher index is rebuilt.
     load_debian(&store);
@@ -135,7 +204,8 @@ fn quay_flow(store: Arc<dyn Store>) {
         None,
     );
     assert_eq!(vr.status, 200, "{}", vr.body);
-    assert!(vr.header("cache-control").is_some());
+    // matcher.cache_age, by default the updater period (6h).
+    assert_eq!(vr.header("cache-control"), Some("max-age=21600"));
     let vr = vr.json();
     let names: std::collections::BTreeSet<&str> = vr["vulnerabilities"]
         .as_object()
@@ -321,29 +391,65 @@ fn errors(store: Arc<dyn Store>) {
         404
     );
 
-    // A tampered blob: IndexError naming the layer and the digest found; nothing stored.
+    // A tampered blob: the request fails as upstream's does (500, "failed to start scan"), and
+    // the manifest's IndexError report naming the layer and the digest found is stored.
     let blobs = TestServer::start();
     let one = &layers[..1];
     blobs.put(&format!("/blobs/{}", one[0]), b"not the layer".to_vec());
     let r = post(&manifest_json(&hash, one, blobs.url()));
-    assert_eq!(r.status, 201);
-    let rep = r.json();
-    assert_eq!(rep["state"], "IndexError");
-    assert_eq!(rep["success"], false);
-    let err = rep["err"].as_str().unwrap();
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert_eq!(r.json()["code"], "internal-error");
+    let msg = r.json()["message"].as_str().unwrap().to_string();
     assert!(
-        err.contains(&one[0]) && err.contains("downloaded content has digest"),
-        "{err}"
+        msg.starts_with("failed to start scan: ")
+            && msg.contains(&one[0])
+            && msg.contains("downloaded content has digest"),
+        "{msg}"
     );
+    assert!(r.header("etag").is_none() && r.all("link").is_empty());
     let g = call(
         "GET",
         &format!("{}/indexer/api/v1/index_report/{hash}", srv.api),
         &[],
         None,
     );
-    assert_eq!(g.status, 404);
+    assert_eq!(g.status, 200, "{}", g.body);
+    let rep = g.json();
+    assert_eq!(rep["state"], "IndexError");
+    assert_eq!(rep["success"], false);
+    assert!(msg.ends_with(rep["err"].as_str().unwrap()), "{}", g.body);
+    // No vulnerability report for it (404, not a clean report).
+    load_debian(&srv.state.store);
+    srv.state.refresh().unwrap();
+    let v = call(
+        "GET",
+        &format!("{}/matcher/api/v1/vulnerability_report/{hash}", srv.api),
+        &[],
+        None,
+    );
+    assert_eq!(
+        (v.status, v.json()["code"].as_str()),
+        (404, Some("not-found"))
+    );
 
-    // A layer server failing twice then answering: retried, indexed.
+    // A blob that is no tar archive: 400, as upstream answers claircore's format error.
+    let junk = b"\x1f\x8b but not gzip at all".to_vec();
+    let junk_digest = clair_types::Digest::sha256_of(&junk).to_string();
+    blobs.put(&format!("/blobs/{junk_digest}"), junk);
+    let m4 = format!("sha256:{}", "4".repeat(64));
+    let r = post(&manifest_json(&m4, &[junk_digest], blobs.url()));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed to start scan: not a layer: "),
+        "{}",
+        r.body
+    );
+
+    // A layer server failing twice then answering: retried, indexed (the stored error report
+    // does not stop the manifest from being indexed again).
     blobs.put(&format!("/blobs/{}", one[0]), blob(&one[0]));
     blobs.set(&format!("/blobs/{}", one[0]), Behavior::FailTimes(503, 2));
     let r = post(&manifest_json(&hash, one, blobs.url()));
@@ -374,10 +480,9 @@ fn errors(store: Arc<dyn Store>) {
     let two = vec![d.clone()];
     let m2 = format!("sha256:{}", "2".repeat(64));
     let r = post(&manifest_json(&m2, &two, blobs.url()));
-    let rep = r.json();
-    assert_eq!(rep["state"], "IndexError", "{}", r.body);
+    assert_eq!(r.status, 500, "{}", r.body);
     assert!(
-        rep["err"].as_str().unwrap().contains("HTTP 401"),
+        r.json()["message"].as_str().unwrap().contains("HTTP 401"),
         "{}",
         r.body
     );
@@ -397,16 +502,15 @@ fn errors(store: Arc<dyn Store>) {
     let m3 = format!("sha256:{}", "3".repeat(64));
     let body = serde_json::json!({"hash": m3, "layers": [{"hash": layers[2], "uri": "http://169.254.169.254/latest/meta-data"}]});
     let r = post(&body.to_string());
-    let rep = r.json();
-    assert_eq!(rep["state"], "IndexError");
+    assert_eq!(r.status, 500, "{}", r.body);
     assert!(
-        rep["err"].as_str().unwrap().contains("link-local"),
+        r.json()["message"].as_str().unwrap().contains("link-local"),
         "{}",
         r.body
     );
     let body = serde_json::json!({"hash": m3, "layers": [{"hash": layers[2], "uri": "file:///etc/passwd"}]});
     assert!(
-        post(&body.to_string()).json()["err"]
+        post(&body.to_string()).json()["message"]
             .as_str()
             .unwrap()
             .contains("only http and https")
@@ -523,13 +627,21 @@ fn notifier_and_internal(store: Arc<dyn Store>) {
         ),
         (format!("{base}?next=zzz"), 400),
         (format!("{base}?page_size=x"), 400),
-        (
-            format!("{api}/notifier/api/v1/notification/{}", uuid_zero()),
-            404,
-        ),
     ] {
         assert_eq!(call("GET", &url, &[], None).status, code, "{url}");
     }
+    // An unknown notification id is an empty page, as upstream (not 404).
+    let r = call(
+        "GET",
+        &format!("{api}/notifier/api/v1/notification/{}", uuid_zero()),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"page": {"size": 500}, "notifications": []})
+    );
     assert_eq!(call("DELETE", &base, &[], None).status, 200);
     assert_eq!(
         store.notification(id).unwrap().unwrap().status,
@@ -652,7 +764,8 @@ fn layer_size_cap_and_broken_connections() {
     };
     let body = serde_json::json!({"hash": hash, "layers": [{"hash": one[0], "uri": format!("{}/blobs/{}", blobs.url(), one[0])}]});
     let r = post(body.to_string());
-    let err = r.json()["err"].as_str().unwrap().to_string();
+    assert_eq!(r.status, 500, "{}", r.body);
+    let err = r.json()["message"].as_str().unwrap().to_string();
     assert!(err.contains("larger than the 1000-byte limit"), "{err}");
 
     // A body cut short (or stalled) is retried, then reported.
@@ -672,10 +785,12 @@ fn layer_size_cap_and_broken_connections() {
         &[],
         Some(&body.to_string()),
     );
-    let rep = r.json();
-    assert_eq!(rep["state"], "IndexError", "{}", r.body);
+    assert_eq!(r.status, 500, "{}", r.body);
     assert!(
-        rep["err"].as_str().unwrap().contains("reading the body"),
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("reading the body"),
         "{}",
         r.body
     );

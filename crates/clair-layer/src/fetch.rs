@@ -37,6 +37,8 @@ pub struct FetchOptions {
     /// Trust only these PEM certificates for HTTPS (a private registry's CA); `None`: the
     /// usual roots.
     pub ca_pem: Option<std::sync::Arc<Vec<u8>>>,
+    /// Do not verify HTTPS certificates at all (Clair v2's `-insecure-tls`).
+    pub insecure_tls: bool,
 }
 
 impl Default for FetchOptions {
@@ -51,6 +53,7 @@ impl Default for FetchOptions {
             allow_link_local: false,
             require_200: true,
             ca_pem: None,
+            insecure_tls: false,
         }
     }
 }
@@ -246,7 +249,13 @@ impl Fetcher {
     /// check it with [`tls_trusting`] first).
     pub fn new(opts: FetchOptions) -> Fetcher {
         let mut builder = ureq::Agent::config_builder();
-        if let Some(pem) = &opts.ca_pem
+        if opts.insecure_tls {
+            builder = builder.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .disable_verification(true)
+                    .build(),
+            );
+        } else if let Some(pem) = &opts.ca_pem
             && let Ok(tls) = tls_trusting(pem)
         {
             builder = builder.tls_config(tls);

@@ -27,7 +27,7 @@ use std::sync::{Arc, RwLock};
 use clair_store::{OpKind, Store};
 use clair_types::{
     IndexReport, PackageKind, RangeEvent, ReportDistribution, ReportPackage, ReportVulnerability,
-    Repository, Severity, Vulnerability, VulnerabilityReport, VulnerablePackage,
+    Repository, Vulnerability, VulnerabilityReport, VulnerablePackage,
 };
 use clair_version::{Range, Scheme, osv};
 
@@ -387,6 +387,8 @@ pub fn reported(id: &str, v: &Vulnerability) -> ReportVulnerability {
                 PackageKind::Binary => "binary".into(),
                 PackageKind::Source => "source".into(),
             },
+            normalized_version: String::new(),
+            cpe: String::new(),
         }),
         distribution: None,
         repository,
@@ -666,8 +668,8 @@ pub fn cve_ids(v: &ReportVulnerability) -> Vec<String> {
     out.into_iter().collect()
 }
 
-/// Add NVD's CVSS data to a report as Clair's CVSS enrichment, and give records without a
-/// vendor severity the severity of their CVSS base score.
+/// Add NVD's CVSS data to a report as Clair's CVSS enrichment (where Quay reads it). The
+/// normalized severities stay the feeds' own, as Clair v4 leaves them: no CVSS fill-in.
 pub fn add_cvss(report: &mut VulnerabilityReport, store: &dyn Store) -> clair_store::Result<()> {
     let ids: BTreeSet<String> = report.vulnerabilities.values().flat_map(cve_ids).collect();
     if ids.is_empty() {
@@ -681,7 +683,7 @@ pub fn add_cvss(report: &mut VulnerabilityReport, store: &dyn Store) -> clair_st
         }
     }
     let mut map = serde_json::Map::new();
-    for (id, v) in report.vulnerabilities.iter_mut() {
+    for (id, v) in report.vulnerabilities.iter() {
         let cvss: Vec<serde_json::Value> = cve_ids(v)
             .iter()
             .filter_map(|c| by_cve.get(c))
@@ -690,14 +692,6 @@ pub fn add_cvss(report: &mut VulnerabilityReport, store: &dyn Store) -> clair_st
             .collect();
         if cvss.is_empty() {
             continue;
-        }
-        if v.normalized_severity == Severity::Unknown
-            && let Some(score) = cvss
-                .iter()
-                .filter_map(|c| c.get("baseScore").and_then(serde_json::Value::as_f64))
-                .reduce(f64::max)
-        {
-            v.normalized_severity = Severity::from_cvss_score(score);
         }
         map.insert(id.clone(), serde_json::Value::Array(cvss));
     }
@@ -759,6 +753,7 @@ impl LiveIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clair_types::Severity;
 
     #[test]
     fn pypi_names_normalise() {

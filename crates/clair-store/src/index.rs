@@ -27,8 +27,9 @@ pub enum Origin {
 }
 
 /// Index `image` with `indexer` (whose layer cache should be a [`crate::StoreCache`] on the
-/// same store), reusing a stored report when the manifest is known and the indexer state is
-/// unchanged, and saving the new report otherwise.
+/// same store), reusing a stored report when the manifest is known, was indexed successfully
+/// and the indexer state is unchanged, and saving the new report otherwise (a stored
+/// `IndexError` report is never reused: the manifest is indexed again).
 pub fn index_image(
     store: &dyn Store,
     indexer: &Indexer,
@@ -39,6 +40,7 @@ pub fn index_image(
     if let Some(m) = &image.manifest_digest
         && let Some(stored) = store.get_index_report(m)?
         && stored.state == state
+        && stored.report.state == clair_types::IndexState::IndexFinished
         && stored.layers.len() == image.layers.len()
         && image
             .layers

@@ -193,7 +193,7 @@ pub struct NotificationItem {
 }
 
 /// A page of items.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotificationPage {
     /// Items in order.
     pub items: Vec<NotificationItem>,

@@ -56,7 +56,7 @@ pub struct ReportPackage {
 }
 
 /// A distribution entry of an [`IndexReport`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportDistribution {
     /// Document-local id.
     pub id: String,
@@ -78,10 +78,11 @@ pub struct ReportDistribution {
     pub pretty_name: String,
 }
 
-/// A package repository (claircore `Repository`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A package repository (claircore `Repository`: every field but `cpe` omitted when empty).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Repository {
     /// Document-local id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
     /// Name.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -93,7 +94,7 @@ pub struct Repository {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub uri: String,
     /// CPE.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(default)]
     pub cpe: String,
 }
 
@@ -143,6 +144,63 @@ pub struct VulnerablePackage {
     pub version: String,
     /// `binary` or `source`.
     pub kind: String,
+    /// Always empty; present as in claircore's JSON.
+    #[serde(default)]
+    pub normalized_version: String,
+    /// Always empty; present as in claircore's JSON.
+    #[serde(default)]
+    pub cpe: String,
+}
+
+/// What claircore writes for a vulnerability without an issue date (Go's zero `time.Time`).
+pub const UNKNOWN_ISSUED: &str = "0001-01-01T00:00:00Z";
+
+/// `issued` as claircore writes it: always present, Go's zero time when unknown.
+mod issued {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if v.is_empty() {
+            super::UNKNOWN_ISSUED
+        } else {
+            v
+        })
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        let v = Option::<String>::deserialize(d)?.unwrap_or_default();
+        Ok(if v == super::UNKNOWN_ISSUED {
+            String::new()
+        } else {
+            v
+        })
+    }
+}
+
+/// An optional object claircore always writes (`distribution`, `repository` of a
+/// vulnerability: an object with empty fields when there is none, never `null`); read back, an
+/// empty object is `None`.
+mod always_object {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T, S>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error>
+    where
+        T: Serialize + Default,
+        S: Serializer,
+    {
+        match v {
+            Some(v) => v.serialize(s),
+            None => T::default().serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, T, D>(d: D) -> Result<Option<T>, D::Error>
+    where
+        T: Deserialize<'de> + Default + PartialEq,
+        D: Deserializer<'de>,
+    {
+        Ok(Option::<T>::deserialize(d)?.filter(|v| *v != T::default()))
+    }
 }
 
 /// A vulnerability entry of a [`VulnerabilityReport`] (Clair v4 `Vulnerability`).
@@ -156,8 +214,9 @@ pub struct ReportVulnerability {
     pub name: String,
     /// Description.
     pub description: String,
-    /// Issue date, RFC 3339, when known.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// Issue date, RFC 3339; empty when unknown (written as [`UNKNOWN_ISSUED`], as claircore
+    /// does).
+    #[serde(default, with = "issued")]
     pub issued: String,
     /// Space-separated links.
     pub links: String,
@@ -168,11 +227,13 @@ pub struct ReportVulnerability {
     /// The affected package as the feed names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<VulnerablePackage>,
-    /// The distribution it applies to, when it is a distribution's advisory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The distribution it applies to, when it is a distribution's advisory (written as an
+    /// object with empty fields otherwise, as claircore does: Quay's schema wants an object).
+    #[serde(default, with = "always_object")]
     pub distribution: Option<ReportDistribution>,
-    /// The repository or ecosystem it applies to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The repository or ecosystem it applies to (written as `{"cpe": ""}` when none, as
+    /// claircore does).
+    #[serde(default, with = "always_object")]
     pub repository: Option<Repository>,
     /// First fixed version; empty when there is no fix.
     pub fixed_in_version: String,
@@ -200,4 +261,63 @@ pub struct VulnerabilityReport {
     /// Enrichments by kind (CVSS: a list with one map of vulnerability id to CVSS objects).
     #[serde(default)]
     pub enrichments: BTreeMap<String, Vec<serde_json::Value>>,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn vulnerability() -> ReportVulnerability {
+        ReportVulnerability {
+            id: "1".into(),
+            updater: "osv".into(),
+            name: "GHSA-xxxx".into(),
+            description: String::new(),
+            issued: String::new(),
+            links: String::new(),
+            severity: String::new(),
+            normalized_severity: crate::Severity::Unknown,
+            package: None,
+            distribution: None,
+            repository: None,
+            fixed_in_version: String::new(),
+        }
+    }
+
+    /// A language package's vulnerability has no distribution: claircore writes an object
+    /// with empty fields (Quay's schema rejects `null`), the zero time for an unknown issue
+    /// date, and a repository with its `cpe`; read back, they are "none" again.
+    #[test]
+    fn vulnerability_fields_as_claircore_writes_them() {
+        let v = vulnerability();
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(
+            json["distribution"],
+            serde_json::json!({"id": "", "did": "", "name": "", "version": "",
+                "version_code_name": "", "version_id": "", "arch": "", "cpe": "", "pretty_name": ""})
+        );
+        assert_eq!(json["repository"], serde_json::json!({"cpe": ""}));
+        assert_eq!(json["issued"], UNKNOWN_ISSUED);
+        let back: ReportVulnerability = serde_json::from_value(json).unwrap();
+        assert_eq!(back, v);
+        let with = ReportVulnerability {
+            issued: "2024-01-02T03:04:05Z".into(),
+            repository: Some(Repository {
+                id: "7".into(),
+                name: "pypi".into(),
+                uri: "https://pypi.org/simple".into(),
+                ..Repository::default()
+            }),
+            ..v
+        };
+        let json = serde_json::to_value(&with).unwrap();
+        assert_eq!(json["issued"], "2024-01-02T03:04:05Z");
+        assert_eq!(
+            json["repository"],
+            serde_json::json!({"id": "7", "name": "pypi", "uri": "https://pypi.org/simple", "cpe": ""})
+        );
+        let back: ReportVulnerability = serde_json::from_value(json).unwrap();
+        assert_eq!(back, with);
+    }
 }

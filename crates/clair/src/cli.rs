@@ -3,6 +3,10 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Static vulnerability analysis for container images.
+///
+/// Also starts the server the way Clair's own images and manifests do: `clair -config FILE
+/// [-log-level LEVEL]` (Clair v2) and `clair -conf FILE [-mode combo]` (Clair v4; or with
+/// `CLAIR_CONF` set and no command) are `clair serve` with that config.
 #[derive(Debug, Parser)]
 #[command(
     name = "clair",
@@ -19,8 +23,14 @@ pub struct Cli {
     /// Only errors on stderr; no progress bar.
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// A Clair config file (1.2, 2.x or v4 layout); its database source is used unless --db
-    /// or CLAIR_DATABASE_SOURCE says otherwise. Also accepted as -config / -conf.
+    /// Log level, as Clair's `-log-level` flag and v4 `log_level` key spell it: trace, debug,
+    /// debug-color, info, warn, error, fatal, panic (the last two: errors only). Used when
+    /// neither -v nor -q is given; CLAIR_LOG overrides it. Also accepted as -log-level.
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = parse_log_level)]
+    pub log_level: Option<&'static str>,
+    /// A Clair config file (1.2, 2.x or v4 layout, with its `<FILE>.d/` drop-ins); its
+    /// database source is used unless --db or CLAIR_DATABASE_SOURCE says otherwise. Also
+    /// accepted as -config / -conf.
     #[arg(long, global = true, env = "CLAIR_CONF", value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
     /// Database: a SQLite file (default: ~/.local/share/clair/clair.db), or PostgreSQL as a URL
@@ -36,20 +46,115 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Accept Clair's single-dash spellings (`clair -config FILE`, `-conf`), which clap does not.
+/// A log level as Clair spells it (logrus for v2, Clair v4's `log_level`), as a tracing filter.
+pub fn parse_log_level(s: &str) -> Result<&'static str, String> {
+    Ok(match s.trim().to_ascii_lowercase().as_str() {
+        "trace" => "trace",
+        "debug" | "debug-color" => "debug",
+        "info" => "info",
+        "warn" | "warning" => "warn",
+        "error" | "fatal" | "panic" => "error",
+        other => {
+            return Err(format!(
+                "unknown log level {other:?} (want trace, debug, info, warn, error, fatal or panic)"
+            ));
+        }
+    })
+}
+
+/// Clair's own flags (Go's flag package: one or two dashes, `-f value` or `-f=value`) and the
+/// clair-rs option each one is.
+const UPSTREAM_FLAGS: &[(&str, &str)] = &[
+    ("config", "--config"),
+    ("conf", "--config"),
+    ("log-level", "--log-level"),
+    ("mode", "--mode"),
+    ("insecure-tls", "--insecure-tls"),
+    ("cpu-profile", "--cpu-profile"),
+    ("cpuprofile", "--cpu-profile"),
+    ("memprofile", "--mem-profile"),
+];
+
+/// Options (in their clair-rs spelling) that take a separate value, for finding the command
+/// among the arguments.
+const TAKES_VALUE: &[&str] = &[
+    "--config",
+    "--db",
+    "--log-level",
+    "--mode",
+    "--cpu-profile",
+    "--mem-profile",
+    "--addr",
+    "--health-addr",
+    "--introspection-addr",
+    "--verifier-addr",
+    "--keep",
+];
+
+/// Accept Clair's own command lines, which clap does not: the single-dash spellings of its
+/// flags (`clair -config FILE`, `-conf`, `-log-level`, `-mode`, `-insecure-tls`), and a command
+/// line with no command at all (`clair -conf FILE -mode combo`, or just `clair` with
+/// `CLAIR_CONF` set, as Clair v4's image runs it), which is `clair serve`.
 pub fn normalize_args(
     args: impl IntoIterator<Item = std::ffi::OsString>,
+    clair_conf_set: bool,
 ) -> Vec<std::ffi::OsString> {
-    args.into_iter()
-        .map(|a| match a.to_str() {
-            Some("-config") | Some("-conf") => "--config".into(),
-            Some(s) if s.starts_with("-config=") || s.starts_with("-conf=") => {
-                let v = s.split_once('=').map_or("", |(_, v)| v);
-                format!("--config={v}").into()
+    let mut out: Vec<std::ffi::OsString> = args
+        .into_iter()
+        .map(|a| {
+            let Some(s) = a.to_str() else { return a };
+            let Some(flag) = s.strip_prefix('-') else {
+                return a;
+            };
+            let flag = flag.strip_prefix('-').unwrap_or(flag);
+            let (name, value) = match flag.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (flag, None),
+            };
+            match UPSTREAM_FLAGS.iter().find(|(n, _)| *n == name) {
+                Some((_, ours)) => match value {
+                    Some(v) => format!("{ours}={v}").into(),
+                    None => (*ours).into(),
+                },
+                None => a,
             }
-            _ => a,
         })
-        .collect()
+        .collect();
+    if out.len() > 1 && !has_command(&out[1..]) {
+        let rest: Vec<&str> = out[1..].iter().filter_map(|a| a.to_str()).collect();
+        let asks_help = rest
+            .iter()
+            .any(|a| matches!(*a, "-h" | "--help" | "-V" | "--version"));
+        let upstream = rest.iter().any(|a| {
+            UPSTREAM_FLAGS
+                .iter()
+                .any(|(_, ours)| a == ours || a.starts_with(&format!("{ours}=")))
+        });
+        if !asks_help && (upstream || clair_conf_set) {
+            out.insert(1, "serve".into());
+        }
+    } else if out.len() == 1 && clair_conf_set {
+        out.push("serve".into());
+    }
+    out
+}
+
+/// Whether the arguments (after the program name) name a command: a first word that is not an
+/// option or an option's value.
+fn has_command(args: &[std::ffi::OsString]) -> bool {
+    let mut skip = false;
+    for a in args {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        let Some(s) = a.to_str() else { return true };
+        if s.starts_with('-') {
+            skip = TAKES_VALUE.contains(&s);
+            continue;
+        }
+        return true;
+    }
+    false
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,12 +214,19 @@ pub enum Command {
     /// Run the Clair server: the Clair v4 indexer and matcher API, health and metrics, and the
     /// updaters on their schedule.
     ///
-    /// Takes Clair's own config files unchanged (`-config FILE`, 1.2, 2.x or v4 layout; see
-    /// `clair config check`). Listens on `clair.api.port` (v2 layout; health on
-    /// `clair.api.healthport`) or `http_listen_addr` (v4; `/healthz`, `/readyz`, `/metrics` on
-    /// `introspection_addr`). Waits for an unreachable PostgreSQL (retrying with backoff,
-    /// /readyz not ready meanwhile). Stops on SIGTERM or Ctrl-C: requests in flight finish,
-    /// updater downloads are cancelled.
+    /// Takes Clair's own config files unchanged (`-config FILE`, 1.2, 2.x or v4 layout, with
+    /// v4 drop-ins in `FILE.d/`; see `clair config check`). Listens on `clair.api.port` (v2
+    /// layout; health on `clair.api.healthport`) or `http_listen_addr` (v4; `/healthz`,
+    /// `/readyz`, `/metrics` on `introspection_addr`). Waits for an unreachable PostgreSQL
+    /// (retrying with backoff, /readyz not ready meanwhile). Stops on SIGTERM or Ctrl-C:
+    /// requests in flight finish, updater downloads are cancelled.
+    ///
+    /// Clair's own command lines start it too: `clair -config FILE [-log-level L]` (v2),
+    /// `clair -conf FILE [-mode combo]` (v4), or `clair` with CLAIR_CONF set.
+    ///
+    /// Without a config file, it refuses to serve a non-loopback address without
+    /// authentication (unless --insecure-no-auth); a config file that asks for that is served
+    /// as asked, with a warning and the clair_api_unauthenticated_public metric at 1.
     #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
 }
@@ -140,12 +252,26 @@ pub struct ServeArgs {
     #[arg(long)]
     pub read_only: bool,
     /// Listen on a non-loopback address without authentication (auth.psk or a jwtproxy
-    /// verifier) anyway.
+    /// verifier) when no config file asks for it.
     #[arg(long)]
     pub insecure_no_auth: bool,
     /// Address of the first jwtproxy verifier (overrides its listen_addr).
     #[arg(long, value_name = "ADDR")]
     pub verifier_addr: Option<String>,
+    /// Clair v4's `-mode`: which services this process runs. `combo` (all of them) is the
+    /// only mode this build serves.
+    #[arg(long, env = "CLAIR_MODE", value_name = "MODE", default_value = "combo")]
+    pub mode: String,
+    /// Do not verify TLS certificates when downloading layers (Clair v2's `-insecure-tls`;
+    /// for a registry with a self-signed certificate prefer `clair_rs.ca_file`).
+    #[arg(long)]
+    pub insecure_tls: bool,
+    /// Clair's profiling flags (`-cpu-profile`, `-cpuprofile`): accepted and ignored.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub cpu_profile: Option<std::path::PathBuf>,
+    /// Clair v4's `-memprofile`: accepted and ignored.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub mem_profile: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -266,7 +392,8 @@ pub struct ScanArgs {
     #[arg(long, short = 'f', value_enum, default_value_t = ScanFormat::Table)]
     pub format: ScanFormat,
     /// Only report vulnerabilities of at least this severity
-    /// (Unknown, Negligible, Low, Medium, High, Critical).
+    /// (Unknown, Negligible, Low, Medium, High, Critical): the feed's normalized severity, as
+    /// Clair v4 reports it, or NVD's CVSS rating when the feed gives none (Unknown).
     #[arg(long, default_value = "Unknown", value_name = "LEVEL")]
     pub severity_threshold: clair_types::Severity,
     /// Exit with this code when any vulnerability is reported (after the threshold and
@@ -464,4 +591,110 @@ pub enum IndexFormat {
     Json,
     /// SPDX 2.3 JSON SBOM of the packages, with purls.
     Spdx,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(args: &[&str], clair_conf_set: bool) -> Vec<String> {
+        normalize_args(
+            std::iter::once("clair")
+                .chain(args.iter().copied())
+                .map(std::ffi::OsString::from),
+            clair_conf_set,
+        )
+        .into_iter()
+        .map(|a| a.into_string().unwrap_or_default())
+        .collect()
+    }
+
+    #[test]
+    fn clair_command_lines_are_serve() {
+        // Clair v2's image: `clair -config /config/config.yaml [-log-level debug]`.
+        assert_eq!(
+            norm(&["-config", "/c.yaml", "-log-level=debug"], false),
+            ["clair", "serve", "--config", "/c.yaml", "--log-level=debug"]
+        );
+        assert_eq!(
+            norm(&["-insecure-tls", "--config=/c.yaml"], false),
+            ["clair", "serve", "--insecure-tls", "--config=/c.yaml"]
+        );
+        // Clair v4's: `clair -conf /config/config.yaml -mode combo`, or CLAIR_CONF alone.
+        assert_eq!(
+            norm(&["-conf", "/c.yaml", "-mode", "combo"], false),
+            ["clair", "serve", "--config", "/c.yaml", "--mode", "combo"]
+        );
+        assert_eq!(norm(&[], true), ["clair", "serve"]);
+        assert_eq!(
+            norm(&["-mode", "combo"], true),
+            ["clair", "serve", "--mode", "combo"]
+        );
+        assert_eq!(
+            norm(&["-cpuprofile", "/tmp/p", "-conf", "/c.yaml"], false),
+            [
+                "clair",
+                "serve",
+                "--cpu-profile",
+                "/tmp/p",
+                "--config",
+                "/c.yaml"
+            ]
+        );
+    }
+
+    #[test]
+    fn commands_stay_commands() {
+        assert_eq!(
+            norm(
+                &["-config", "/c.yaml", "serve", "--addr", "127.0.0.1:1"],
+                false
+            ),
+            [
+                "clair",
+                "--config",
+                "/c.yaml",
+                "serve",
+                "--addr",
+                "127.0.0.1:1"
+            ]
+        );
+        assert_eq!(
+            norm(&["--config", "/c.yaml", "config", "check"], true),
+            ["clair", "--config", "/c.yaml", "config", "check"]
+        );
+        assert_eq!(
+            norm(&["--db", "x.db", "scan", "oci:img"], true),
+            ["clair", "--db", "x.db", "scan", "oci:img"]
+        );
+        // Help and version are never a server; nothing Clair-like, no CLAIR_CONF: clap's
+        // usage error as before.
+        assert_eq!(norm(&["--help"], true), ["clair", "--help"]);
+        assert_eq!(
+            norm(&["-config", "c", "-V"], false),
+            ["clair", "--config", "c", "-V"]
+        );
+        assert_eq!(norm(&["-v"], false), ["clair", "-v"]);
+        assert_eq!(norm(&[], false), ["clair"]);
+        assert!(Cli::try_parse_from(norm(&["-conf", "/c.yaml", "-mode", "combo"], false)).is_ok());
+    }
+
+    #[test]
+    fn log_levels_as_clair_spells_them() {
+        for (given, want) in [
+            ("debug-color", "debug"),
+            ("DEBUG", "debug"),
+            ("warning", "warn"),
+            ("fatal", "error"),
+            ("panic", "error"),
+            ("info", "info"),
+        ] {
+            assert_eq!(parse_log_level(given), Ok(want), "{given}");
+        }
+        assert!(
+            parse_log_level("loud")
+                .unwrap_err()
+                .contains("unknown log level")
+        );
+    }
 }

@@ -304,7 +304,8 @@ pub fn scan_rows(s: &Scanned) -> (Vec<Row>, Vec<Row>) {
             .find(|l| l.starts_with("https://") || l.starts_with("http://"))
             .unwrap_or("")
             .to_string(),
-        severity: v.normalized_severity,
+        // The feed's severity, else NVD's CVSS rating, as `clair scan` ranks and gates.
+        severity: crate::output::effective_severity(r, vid, v),
         cvss: crate::output::cvss_score(r, vid),
         fixed_in: v.fixed_in_version.clone(),
         layer: r

@@ -19,9 +19,27 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse_from(cli::normalize_args(std::env::args_os()));
-    init_logging(cli.verbose, cli.quiet);
-    match commands::run(cli) {
+    let clair_conf_set = std::env::var_os("CLAIR_CONF").is_some_and(|v| !v.is_empty());
+    let cli = cli::Cli::parse_from(cli::normalize_args(std::env::args_os(), clair_conf_set));
+    // The config is read before logging starts, since it may name the log level.
+    let config = match cli
+        .config
+        .as_deref()
+        .map(clair_config::Loaded::load)
+        .transpose()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}", render_error(&anyhow::Error::from(e)));
+            return ExitCode::from(1);
+        }
+    };
+    let config_level = config
+        .as_ref()
+        .and_then(|c| c.log_level().ok().flatten())
+        .and_then(|l| cli::parse_log_level(&l).ok());
+    init_logging(cli.verbose, cli.quiet, cli.log_level.or(config_level));
+    match commands::run(cli, config) {
         Ok(code) => code,
         Err(e) => {
             // A closed stdout (`clair index IMG | head`) is not an error.
@@ -52,12 +70,15 @@ fn render_error(e: &anyhow::Error) -> String {
     msg
 }
 
-fn init_logging(verbose: u8, quiet: bool) {
-    let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, 2) => "debug",
+/// The log filter: CLAIR_LOG, else -q / -v, else `level` (-log-level, the config's
+/// `log_level`), else warnings.
+fn init_logging(verbose: u8, quiet: bool, level: Option<&'static str>) {
+    let default = match (quiet, verbose, level) {
+        (true, _, _) => "error",
+        (false, 0, Some(l)) => l,
+        (false, 0, None) => "warn",
+        (false, 1, _) => "info",
+        (false, 2, _) => "debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CLAIR_LOG")

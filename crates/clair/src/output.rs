@@ -153,6 +153,30 @@ pub fn cvss_score(report: &clair_types::VulnerabilityReport, vuln_id: &str) -> O
         .reduce(f64::max)
 }
 
+/// The rating of NVD's CVSS base score for a vulnerability (the CVSS enrichment), if any.
+pub fn cvss_severity(
+    report: &clair_types::VulnerabilityReport,
+    vuln_id: &str,
+) -> Option<clair_types::Severity> {
+    cvss_score(report, vuln_id).map(clair_types::Severity::from_cvss_score)
+}
+
+/// What `--severity-threshold` compares and the table sorts by: the feed's normalized
+/// severity (as Clair v4 reports it), or, when the feed gives none (Unknown: Alpine's, a
+/// Debian issue without urgency), the rating of NVD's CVSS score.
+pub fn effective_severity(
+    report: &clair_types::VulnerabilityReport,
+    vuln_id: &str,
+    v: &clair_types::ReportVulnerability,
+) -> clair_types::Severity {
+    match v.normalized_severity {
+        clair_types::Severity::Unknown => {
+            cvss_severity(report, vuln_id).unwrap_or(clair_types::Severity::Unknown)
+        }
+        s => s,
+    }
+}
+
 /// One affected (package, vulnerability) pair, for the flat output formats.
 struct Finding<'a> {
     package_id: &'a str,
@@ -203,11 +227,11 @@ fn findings(r: &clair_types::VulnerabilityReport) -> Vec<Finding<'_>> {
             }
         }
     }
-    // Most severe first, then by package and advisory.
+    // Most severe first (a feed's Unknown ranked by its CVSS), then by package and advisory.
     out.sort_by(|a, b| {
-        b.vuln
-            .normalized_severity
-            .cmp(&a.vuln.normalized_severity)
+        effective_severity(r, b.vuln_id, b.vuln)
+            .cmp(&effective_severity(r, a.vuln_id, a.vuln))
+            .then_with(|| b.vuln.normalized_severity.cmp(&a.vuln.normalized_severity))
             .then_with(|| a.package.name.cmp(&b.package.name))
             .then_with(|| a.vuln.name.cmp(&b.vuln.name))
             .then_with(|| a.vuln.fixed_in_version.cmp(&b.vuln.fixed_in_version))
@@ -308,7 +332,9 @@ pub fn scan_table(out: &mut impl Write, s: &crate::commands::scan::Scanned) -> i
         .map(|f| {
             let mut row = finding_cells(f.package, f.vuln);
             row.extend([
-                cvss_score(r, f.vuln_id).map_or(String::new(), |c| format!("{c:.1}")),
+                cvss_score(r, f.vuln_id).map_or(String::new(), |c| {
+                    format!("{c:.1} {}", clair_types::Severity::from_cvss_score(c))
+                }),
                 if crate::commands::scan::has_fix(&f.vuln.fixed_in_version) {
                     f.vuln.fixed_in_version.clone()
                 } else {
@@ -326,7 +352,7 @@ pub fn scan_table(out: &mut impl Write, s: &crate::commands::scan::Scanned) -> i
             "VERSION",
             "VULNERABILITY",
             "SEVERITY",
-            "CVSS",
+            "CVSS (NVD)",
             "FIXED IN",
             "LAYER",
         ],
@@ -341,7 +367,7 @@ pub fn scan_table(out: &mut impl Write, s: &crate::commands::scan::Scanned) -> i
                 *sev,
                 found
                     .iter()
-                    .filter(|f| f.vuln.normalized_severity == *sev)
+                    .filter(|f| effective_severity(r, f.vuln_id, f.vuln) == *sev)
                     .count(),
             )
         })
@@ -351,7 +377,7 @@ pub fn scan_table(out: &mut impl Write, s: &crate::commands::scan::Scanned) -> i
     let packages: std::collections::BTreeSet<&str> = found.iter().map(|f| f.package_id).collect();
     writeln!(
         out,
-        "{} vulnerabilities in {} packages: {}",
+        "{} vulnerabilities in {} packages: {} (the feed's severity, else NVD's CVSS rating)",
         found.len(),
         packages.len(),
         by_sev
@@ -440,22 +466,24 @@ pub fn sarif(s: &crate::commands::scan::Scanned) -> serde_json::Value {
     for f in &found {
         let v = f.vuln;
         let score = cvss_score(r, f.vuln_id);
+        // The feed's severity, else NVD's CVSS rating (SARIF is read by people and gates).
+        let sev = effective_severity(r, f.vuln_id, v);
         let idx = *rule_index.entry(v.name.as_str()).or_insert_with(|| {
             rules.push(json!({
                 "id": v.name,
                 "name": "OsPackageVulnerability",
-                "shortDescription": {"text": format!("{} ({})", v.name, v.normalized_severity)},
+                "shortDescription": {"text": format!("{} ({})", v.name, sev)},
                 "fullDescription": {"text": if v.description.is_empty() { v.name.clone() } else { v.description.clone() }},
                 "helpUri": v.links.split_whitespace().next().unwrap_or(""),
                 "help": {"text": format!("{}: {}", v.name, v.links)},
                 "properties": {
-                    "security-severity": security_severity(score, v.normalized_severity),
-                    "tags": ["security", "vulnerability", v.normalized_severity.to_string()],
+                    "security-severity": security_severity(score, sev),
+                    "tags": ["security", "vulnerability", sev.to_string()],
                 },
             }));
             rules.len() - 1
         });
-        let level = match v.normalized_severity {
+        let level = match sev {
             clair_types::Severity::Critical | clair_types::Severity::High => "error",
             clair_types::Severity::Medium => "warning",
             _ => "note",
@@ -471,7 +499,7 @@ pub fn sarif(s: &crate::commands::scan::Scanned) -> serde_json::Value {
             "level": level,
             "message": {"text": format!(
                 "Package {} {} is affected by {} ({} severity); {}.",
-                f.package.name, f.package.version, v.name, v.normalized_severity, fix
+                f.package.name, f.package.version, v.name, sev, fix
             )},
             "locations": [{
                 "physicalLocation": {

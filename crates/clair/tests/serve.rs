@@ -97,8 +97,13 @@ fn serve_with(
     s
 }
 
-fn stop(mut s: Serve) -> String {
-    let pid = s.child.id().to_string();
+fn stop(s: Serve) -> String {
+    stop_child(s.child)
+}
+
+/// SIGTERM, wait for a clean exit; the process's stderr.
+fn stop_child(mut child: Child) -> String {
+    let pid = child.id().to_string();
     assert!(
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -108,7 +113,7 @@ fn stop(mut s: Serve) -> String {
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
-        if let Some(st) = s.child.try_wait().unwrap() {
+        if let Some(st) = child.try_wait().unwrap() {
             break st;
         }
         assert!(
@@ -118,7 +123,7 @@ fn stop(mut s: Serve) -> String {
         std::thread::sleep(Duration::from_millis(100));
     };
     let mut err = String::new();
-    s.child
+    child
         .stderr
         .take()
         .unwrap()
@@ -126,6 +131,42 @@ fn stop(mut s: Serve) -> String {
         .unwrap();
     assert!(status.success(), "exit {status:?}\n{err}");
     err
+}
+
+/// `clair` with exactly these arguments and environment (plus a private SQLite database and
+/// no CLAIR_LOG), stderr captured.
+fn spawn_clair(args: &[&str], env: &[(&str, &str)], db: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_clair"))
+        .args(args)
+        .env_remove("CLAIR_LOG")
+        .env_remove("CLAIR_CONF")
+        .env_remove("CLAIR_MODE")
+        .envs(env.iter().copied())
+        .env("CLAIR_DATABASE_SOURCE", db)
+        .env("HOME", "/nonexistent-home-for-tests")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Wait until `url` answers at all.
+fn wait_for(url: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(url).is_none() {
+        if let Some(st) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            panic!("clair exited ({st:?}) before answering {url}:\n{err}");
+        }
+        assert!(Instant::now() < deadline, "{url} never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]
@@ -257,10 +298,11 @@ fn clair_config_files_serve_unchanged() {
             200
         );
         assert_eq!(get(&format!("{}/healthz", s.intro)).unwrap().0, 200);
+        // No updater runs here (--no-updaters): ready once listening, as upstream.
         assert_eq!(
             get(&format!("{}/readyz", s.intro)).unwrap().0,
-            503,
-            "{name}: no data yet"
+            200,
+            "{name}"
         );
         let (st, _, metrics) = get(&format!("{}/metrics", s.intro)).unwrap();
         assert_eq!(st, 200);
@@ -577,4 +619,148 @@ jwtproxy:
         get(&format!("http://127.0.0.1:{vport}/v1/namespaces")).is_none_or(|(st, _, _)| st >= 400)
     );
     stop(s);
+}
+
+/// Clair v2's image runs `clair -config /config/config.yaml -log-level …`: no `serve`. A Clair
+/// v2 file has no authentication and listens on every interface (the jwtproxy, or klar on a
+/// private network, is the deployment's business): served as asked, with a loud warning and a
+/// metric. The log level flag works. (Refused before: the deployment did not come up.)
+#[test]
+fn clair_v2_command_line_serves_an_open_api_as_its_config_asks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, h) = (free_port(), free_port());
+    let cfg = tmp.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "clair:\n  api:\n    port: {a}\n    healthport: {h}\n  updater:\n    interval: 0s\n"
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.display().to_string();
+    let mut child = spawn_clair(
+        &["-config", &cfg, "-log-level", "debug"],
+        &[],
+        &tmp.path().join("clair.db"),
+    );
+    wait_for(&format!("http://127.0.0.1:{h}/health"), &mut child);
+    let (st, _, body) = get(&format!("http://127.0.0.1:{a}/v1/namespaces")).unwrap();
+    assert_eq!(st, 200, "{body}");
+    let (_, _, metrics) = get(&format!("http://127.0.0.1:{a}/v1/metrics")).unwrap();
+    assert!(
+        metrics.contains("\nclair_api_unauthenticated_public 1\n"),
+        "{metrics}"
+    );
+    let err = stop_child(child);
+    assert!(err.contains("WITHOUT AUTHENTICATION"), "{err}");
+    assert!(err.contains(&format!("0.0.0.0:{a}")), "{err}");
+    // -log-level debug: debug lines (the default is warnings only).
+    assert!(err.contains("database open"), "{err}");
+}
+
+/// Clair v4's image runs `clair -conf FILE -mode combo` (or sets CLAIR_CONF and CLAIR_MODE),
+/// and keeps secrets in `config.yaml.d/` drop-ins: the PSK there is enforced (it used to be
+/// silently ignored, leaving the API open), `config check` lists the drop-in, and `/readyz`
+/// says ready with no updater running (it stayed 503 forever).
+#[test]
+fn clair_v4_command_lines_and_dropins() {
+    use base64::Engine as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, i) = (free_port(), free_port());
+    let cfg = tmp.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "http_listen_addr: 127.0.0.1:{a}\nintrospection_addr: 127.0.0.1:{i}\n\
+             log_level: info\nmatcher:\n  disable_updaters: true\n"
+        ),
+    )
+    .unwrap();
+    let dropins = tmp.path().join("config.yaml.d");
+    std::fs::create_dir(&dropins).unwrap();
+    let key = b"a key kept in a drop-in";
+    std::fs::write(
+        dropins.join("secret.yaml"),
+        format!(
+            "auth:\n  psk:\n    key: {}\n    iss: [quay]\n",
+            base64::engine::general_purpose::STANDARD.encode(key)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dropins.join("zz-level.yaml-patch"),
+        "- op: replace\n  path: /log_level\n  value: debug\n",
+    )
+    .unwrap();
+    let db = tmp.path().join("clair.db");
+    let cfg_s = cfg.display().to_string();
+    let state_url = format!("http://127.0.0.1:{a}/indexer/api/v1/index_state");
+    let check = |mut child: Child| {
+        wait_for(&format!("http://127.0.0.1:{i}/healthz"), &mut child);
+        let (st, _, body) = get(&state_url).unwrap();
+        assert_eq!((st, body.as_str()), (401, ""), "the drop-in's PSK");
+        let token =
+            clair_matcher::notify::sign_hs256(key, "quay", jiff::Timestamp::now().as_second());
+        let (st, headers, body) = get_with(&state_url, Some(&token)).unwrap();
+        assert_eq!(st, 200, "{body}");
+        assert!(
+            headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("content-type")
+                    && v == "application/vnd.clair.index_state.v1+json"),
+            "{headers:?}"
+        );
+        assert_eq!(get(&format!("http://127.0.0.1:{i}/readyz")).unwrap().0, 200);
+        let err = stop_child(child);
+        // log_level from the file, replaced by the drop-in's patch: debug lines.
+        assert!(err.contains("database open"), "{err}");
+        assert!(!err.contains("WITHOUT AUTHENTICATION"), "{err}");
+    };
+    check(spawn_clair(&["-conf", &cfg_s, "-mode", "combo"], &[], &db));
+    check(spawn_clair(
+        &[],
+        &[("CLAIR_CONF", &cfg_s), ("CLAIR_MODE", "combo")],
+        &db,
+    ));
+    // The distributed modes are not served by this build: said, not ignored.
+    let o = spawn_clair(&["-conf", &cfg_s, "-mode", "indexer"], &[], &db)
+        .wait_with_output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("only combo"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // `config check` shows the merged result and names the drop-ins.
+    let o = Command::new(env!("CARGO_BIN_EXE_clair"))
+        .args(["config", "check", "-f", "json", &cfg_s])
+        .env_remove("CLAIR_DATABASE_SOURCE")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["dropins"],
+        serde_json::json!([
+            dropins.join("secret.yaml").display().to_string(),
+            dropins.join("zz-level.yaml-patch").display().to_string()
+        ])
+    );
+    assert_eq!(v["config"]["psk"]["iss"], serde_json::json!(["quay"]));
+    assert_eq!(v["config"]["psk"]["key"], "<redacted>");
+    assert!(!out.contains(&base64::engine::general_purpose::STANDARD.encode(key)));
+    let o = Command::new(env!("CARGO_BIN_EXE_clair"))
+        .args(["config", "check", &cfg_s])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(&format!(
+            "Drop-in: {}",
+            dropins.join("secret.yaml").display()
+        )),
+        "{text}"
+    );
 }

@@ -13,7 +13,7 @@ use clair_matcher::{
 use clair_types::{PackageKind, Vulnerability};
 use quick_xml::events::Event;
 
-use crate::feed::{open, parse_error, severity};
+use crate::feed::{open, parse_error};
 
 /// Mirror lists per release.
 pub const DEFAULT_MIRRORS: [(&str, &str); 2] = [
@@ -357,9 +357,40 @@ fn emit_update(updater: &str, u: Update, emit: &mut Emit<'_>) -> Result<(), ()> 
     Ok(())
 }
 
+/// The normalized severity of an ALAS advisory's severity, exactly as Clair v4 (claircore
+/// `aws/normalizeseverity.go`): `low`, `medium`, `important`, `critical` as Amazon writes them.
+fn severity(alas: &str) -> clair_types::Severity {
+    use clair_types::Severity;
+    crate::feed::severity_in(
+        alas,
+        &[
+            ("low", Severity::Low),
+            ("medium", Severity::Medium),
+            ("important", Severity::High),
+            ("critical", Severity::Critical),
+        ],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use clair_types::Severity;
+
+    #[test]
+    fn severity_as_clair_v4_normalizes_it() {
+        use clair_types::Severity as S;
+        crate::feed::testing::check_severities(
+            severity,
+            &[
+                ("low", S::Low),
+                ("medium", S::Medium),
+                ("important", S::High),
+                ("critical", S::Critical),
+                ("Important", S::Unknown),
+                ("", S::Unknown),
+            ],
+        );
+    }
 
     use super::*;
     use crate::feed::testing::{fetched, vulns};

@@ -18,7 +18,7 @@ use clair_types::{PackageKind, Vulnerability};
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use crate::feed::{open, parse_error, severity};
+use crate::feed::{open, parse_error};
 
 /// Default tracker URL.
 pub const DEFAULT_URL: &str = "https://security-tracker.debian.org/tracker/data/json";
@@ -217,9 +217,41 @@ pub fn parse_tracker(
     Ok(())
 }
 
+/// The normalized severity of a Debian urgency, exactly as Clair v4 (claircore
+/// `debian/severity.go`) computes it: one level above the word (Debian's "low" is a real but
+/// minor issue), and no urgency (`not yet assigned`, `end-of-life`, `low**`) is Unknown.
+fn severity(urgency: &str) -> clair_types::Severity {
+    use clair_types::Severity;
+    match urgency.to_ascii_lowercase().as_str() {
+        "unimportant" => Severity::Low,
+        "low" => Severity::Medium,
+        "medium" => Severity::High,
+        "high" => Severity::Critical,
+        _ => Severity::Unknown,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clair_types::Severity;
+
+    #[test]
+    fn urgency_as_clair_v4_normalizes_it() {
+        use clair_types::Severity as S;
+        crate::feed::testing::check_severities(
+            severity,
+            &[
+                ("unimportant", S::Low),
+                ("low", S::Medium),
+                ("Medium", S::High),
+                ("high", S::Critical),
+                ("not yet assigned", S::Unknown),
+                ("end-of-life", S::Unknown),
+                ("low**", S::Unknown),
+                ("", S::Unknown),
+            ],
+        );
+    }
 
     use super::*;
     use crate::feed::testing::{fetched, vulns};
@@ -240,7 +272,9 @@ mod tests {
         assert_eq!(open.fixed_in_version, "");
         assert_eq!(open.package_name, "aptdaemon");
         assert_eq!(open.package_kind, PackageKind::Source);
-        assert_eq!(open.normalized_severity, Severity::Low, "low** is low");
+        // The tracker's "low**" (an urgency taken from NVD) is no urgency Clair v4 knows.
+        assert_eq!(open.severity, "low**");
+        assert_eq!(open.normalized_severity, Severity::Unknown);
         let sid = v
             .iter()
             .find(|v| v.name == "CVE-2015-1323" && v.namespace == "debian:unstable")
@@ -256,9 +290,14 @@ mod tests {
             "fixed in 0: never affected"
         );
         let ast = v.iter().find(|v| v.package_name == "asterisk").unwrap();
+        // Urgency "high" is Critical in Clair v4.
         assert_eq!(
-            (ast.fixed_in_version.as_str(), ast.normalized_severity),
-            ("0.5.56", Severity::High)
+            (
+                ast.fixed_in_version.as_str(),
+                ast.severity.as_str(),
+                ast.normalized_severity
+            ),
+            ("0.5.56", "high", Severity::Critical)
         );
         assert_eq!(
             ast.links,

@@ -6,7 +6,7 @@ use std::path::Path;
 use clair_matcher::{Emit, FetchOutcome, FetchedFile, Http, Updater, UpdaterError, fetch_urls};
 use clair_types::{PackageKind, Vulnerability};
 
-use crate::feed::{each_oval_definition, send, severity};
+use crate::feed::{each_oval_definition, send};
 use crate::oval::{self, Definition, Index, Stopped, clauses, facts};
 
 /// Default feed URL.
@@ -117,9 +117,41 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
     Ok(())
 }
 
+/// The normalized severity of an ELSA's severity, exactly as Clair v4 (claircore
+/// `oracle/normalizeseverity.go`): the upper-case words Oracle writes; `N/A` and anything else
+/// Unknown.
+fn severity(elsa: &str) -> clair_types::Severity {
+    use clair_types::Severity;
+    crate::feed::severity_in(
+        elsa,
+        &[
+            ("LOW", Severity::Low),
+            ("MODERATE", Severity::Medium),
+            ("IMPORTANT", Severity::High),
+            ("CRITICAL", Severity::Critical),
+        ],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use clair_types::Severity;
+
+    #[test]
+    fn severity_as_clair_v4_normalizes_it() {
+        use clair_types::Severity as S;
+        crate::feed::testing::check_severities(
+            severity,
+            &[
+                ("LOW", S::Low),
+                ("MODERATE", S::Medium),
+                ("IMPORTANT", S::High),
+                ("CRITICAL", S::Critical),
+                ("N/A", S::Unknown),
+                ("moderate", S::Unknown),
+            ],
+        );
+    }
 
     use super::*;
     use crate::feed::testing::vulns;

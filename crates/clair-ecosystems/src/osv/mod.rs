@@ -28,7 +28,7 @@ use clair_version::osv::Event;
 use serde::Deserialize;
 
 use crate::cvss;
-use crate::feed::{parse_error, severity};
+use crate::feed::parse_error;
 
 /// Default archive location.
 pub const DEFAULT_BASE: &str = "https://osv-vulnerabilities.storage.googleapis.com/";
@@ -249,15 +249,7 @@ fn records(updater: &str, rec: Osv, emit: &mut Emit<'_>) -> Result<(), ()> {
         .and_then(|s| s.as_str())
         .unwrap_or("")
         .to_string();
-    let cvss = rec
-        .severity
-        .iter()
-        .filter(|s| s.kind.starts_with("CVSS_V3"))
-        .find_map(|s| cvss::v3_base_score(&s.score));
-    let normalized = match cvss {
-        Some(score) => clair_types::Severity::from_cvss_score(score),
-        None => severity(&vendor_severity),
-    };
+    let normalized = normalized_severity(&rec.severity, &vendor_severity);
     let mut links: Vec<String> = rec
         .references
         .iter()
@@ -398,12 +390,75 @@ fn affected_records(
     out
 }
 
+/// The normalized severity of an OSV record exactly as Clair v4 computes it (claircore
+/// `updater/osv`): each `CVSS_V4`, `CVSS_V3` and `CVSS_V2` entry in order, the last one that
+/// parses giving the qualitative rating of its score; with no CVSS entry at all, the
+/// `database_specific.severity` word (GitHub's `MODERATE` is Medium); else Unknown.
+fn normalized_severity(entries: &[OsvSeverity], database_severity: &str) -> clair_types::Severity {
+    use clair_types::Severity;
+    let mut cvss_given = false;
+    let mut normalized = Severity::Unknown;
+    for s in entries {
+        if !matches!(s.kind.as_str(), "CVSS_V4" | "CVSS_V3" | "CVSS_V2") {
+            continue;
+        }
+        cvss_given = true;
+        if let Some(sev) = cvss::severity(&s.score) {
+            normalized = sev;
+        }
+    }
+    if cvss_given {
+        return normalized;
+    }
+    match database_severity.to_ascii_lowercase().as_str() {
+        "negligible" => Severity::Negligible,
+        "low" => Severity::Low,
+        "moderate" | "medium" => Severity::Medium,
+        "high" => Severity::High,
+        "critical" => Severity::Critical,
+        _ => Severity::Unknown,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clair_types::Severity;
 
     use super::*;
     use crate::feed::testing::vulns;
+
+    /// As claircore: the last CVSS entry that parses decides (a v4 vector after a v3 one wins);
+    /// a CVSS entry that does not parse still stops the database word from being used.
+    #[test]
+    fn severity_as_clair_v4_normalizes_it() {
+        use clair_types::Severity as S;
+        let e = |kind: &str, score: &str| OsvSeverity {
+            kind: kind.into(),
+            score: score.into(),
+        };
+        let v3 = e("CVSS_V3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N");
+        let v4 = e(
+            "CVSS_V4",
+            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+        );
+        assert_eq!(normalized_severity(&[v3, v4], "LOW"), S::Critical);
+        let v3 = e("CVSS_V3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N");
+        assert_eq!(normalized_severity(&[v3], "CRITICAL"), S::High);
+        assert_eq!(
+            normalized_severity(&[e("CVSS_V2", "AV:N/AC:L/Au:N/C:C/I:C/A:C")], ""),
+            S::Critical
+        );
+        assert_eq!(
+            normalized_severity(&[e("CVSS_V3", "garbage")], "HIGH"),
+            S::Unknown
+        );
+        assert_eq!(
+            normalized_severity(&[e("Ubuntu", "high")], "MODERATE"),
+            S::Medium
+        );
+        assert_eq!(normalized_severity(&[], "moderate"), S::Medium);
+        assert_eq!(normalized_severity(&[], "whatever"), S::Unknown);
+    }
 
     fn parse(rel: &str) -> Vec<Vulnerability> {
         vulns(rel, |f, e| parse_osv_file("osv", f, e))

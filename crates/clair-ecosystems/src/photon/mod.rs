@@ -6,7 +6,7 @@ use std::path::Path;
 use clair_matcher::{Emit, FetchOutcome, FetchedFile, Http, Updater, UpdaterError, fetch_urls};
 use clair_types::{PackageKind, Vulnerability};
 
-use crate::feed::{each_oval_definition, send, severity};
+use crate::feed::{each_oval_definition, send};
 use crate::oval::{self, Definition, Index, Stopped, clauses, facts};
 
 /// Default base URL.
@@ -121,9 +121,40 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
     Ok(())
 }
 
+/// The normalized severity of a Photon advisory's severity, exactly as Clair v4 (claircore
+/// `photon/normalizeseverity.go`).
+fn severity(advisory: &str) -> clair_types::Severity {
+    use clair_types::Severity;
+    crate::feed::severity_in(
+        advisory,
+        &[
+            ("Low", Severity::Low),
+            ("Moderate", Severity::Medium),
+            ("Important", Severity::High),
+            ("Critical", Severity::Critical),
+        ],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use clair_types::Severity;
+
+    #[test]
+    fn severity_as_clair_v4_normalizes_it() {
+        use clair_types::Severity as S;
+        crate::feed::testing::check_severities(
+            severity,
+            &[
+                ("Low", S::Low),
+                ("Moderate", S::Medium),
+                ("Important", S::High),
+                ("Critical", S::Critical),
+                ("important", S::Unknown),
+                ("", S::Unknown),
+            ],
+        );
+    }
 
     use super::*;
     use crate::feed::testing::vulns;

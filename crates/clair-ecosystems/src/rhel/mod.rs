@@ -21,3 +21,38 @@ pub fn distribution_namespace(d: &clair_types::ReportDistribution) -> Option<Str
         _ => None,
     }
 }
+
+/// The normalized severity of a Red Hat impact rating (OVAL `severity`, a VEX product's
+/// `impact` threat), exactly as Clair v4 (claircore `rhel/internal/common`): `low`,
+/// `moderate`, `important`, `critical` in any case; `none` and anything else Unknown.
+pub(crate) fn severity(impact: &str) -> clair_types::Severity {
+    use clair_types::Severity;
+    match impact.to_ascii_lowercase().as_str() {
+        "low" => Severity::Low,
+        "moderate" => Severity::Medium,
+        "important" => Severity::High,
+        "critical" => Severity::Critical,
+        _ => Severity::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn impact_as_clair_v4_normalizes_it() {
+        use clair_types::Severity as S;
+        crate::feed::testing::check_severities(
+            severity,
+            &[
+                ("Low", S::Low),
+                ("moderate", S::Medium),
+                ("Important", S::High),
+                ("CRITICAL", S::Critical),
+                ("None", S::Unknown),
+                ("", S::Unknown),
+            ],
+        );
+    }
+}

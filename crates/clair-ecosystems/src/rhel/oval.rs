@@ -5,7 +5,8 @@ use std::path::Path;
 use clair_matcher::{Emit, FetchOutcome, FetchedFile, Http, Updater, UpdaterError, fetch_urls};
 use clair_types::{PackageKind, Vulnerability};
 
-use crate::feed::{each_oval_definition, send, severity};
+use super::severity;
+use crate::feed::{each_oval_definition, send};
 use crate::oval::{self, Definition, Index, Stopped, clauses, facts};
 
 /// Default location of Red Hat's OVAL v2 files.

@@ -19,10 +19,11 @@ use clair_matcher::fetch::Download;
 use clair_matcher::{
     Emit, FetchOutcome, FetchedFile, Fingerprint, Http, Record, Updater, UpdaterError,
 };
-use clair_types::{PackageKind, Vulnerability};
+use clair_types::{PackageKind, Severity, Vulnerability};
 use serde::Deserialize;
 
-use crate::feed::{parse_error, severity};
+use super::severity;
+use crate::feed::parse_error;
 
 /// Default base URL.
 pub const DEFAULT_BASE: &str = "https://security.access.redhat.com/data/csaf/v2/vex/";
@@ -451,15 +452,16 @@ fn parse_document(
             .filter(|u| !u.is_empty())
             .collect::<Vec<_>>()
             .join(" ");
-        let impact_of = |pid: &str| -> String {
+        let threat_of = |pid: &str| -> Option<String> {
             v.threats
                 .iter()
                 .find(|t| t.category == "impact" && t.product_ids.iter().any(|p| p == pid))
                 .map(|t| t.details.clone())
-                .unwrap_or_else(|| doc_severity.clone())
         };
-        // (namespace, repository, component without arch, source?) → (arches, severity)
-        let mut groups: BTreeMap<GroupKey, (BTreeSet<String>, String)> = BTreeMap::new();
+        // (namespace, repository, component without arch, source?) → (arches, vendor severity
+        // (the product's impact, else the document's), normalized severity (the product's
+        // impact only, as claircore: Unknown without one))
+        let mut groups: BTreeMap<GroupKey, (BTreeSet<String>, String, Severity)> = BTreeMap::new();
         for (status, fixed) in [("fixed", true), ("known_affected", false)] {
             for pid in v.product_status.get(status).into_iter().flatten() {
                 let Some((comp_ref, prod_ref)) = rels.get(pid.as_str()).copied().or_else(|| {
@@ -509,13 +511,21 @@ fn parse_document(
                 comp.arch.clear();
                 let entry = groups
                     .entry((ns, cpe.clone(), comp, source))
-                    .or_insert_with(|| (BTreeSet::new(), impact_of(pid)));
+                    .or_insert_with(|| {
+                        let threat = threat_of(pid);
+                        let normalized = severity(threat.as_deref().unwrap_or(""));
+                        (
+                            BTreeSet::new(),
+                            threat.unwrap_or_else(|| doc_severity.clone()),
+                            normalized,
+                        )
+                    });
                 if !arch.is_empty() {
                     entry.0.insert(arch);
                 }
             }
         }
-        for ((ns, cpe, comp, source), (arches, sev)) in groups {
+        for ((ns, cpe, comp, source), (arches, sev, normalized)) in groups {
             let rec = Vulnerability {
                 updater: updater.to_string(),
                 name: name.clone(),
@@ -531,7 +541,7 @@ fn parse_document(
                 arch: arches.into_iter().collect::<Vec<_>>().join("|"),
                 module: comp.module,
                 repository: cpe,
-                normalized_severity: severity(&sev),
+                normalized_severity: normalized,
                 severity: sev,
                 description: description.clone(),
                 links: links.clone(),

@@ -6,7 +6,7 @@ use std::path::Path;
 use clair_matcher::{Emit, FetchOutcome, FetchedFile, Http, Updater, UpdaterError, fetch_urls};
 use clair_types::{PackageKind, Vulnerability};
 
-use crate::feed::{each_oval_definition, send, severity};
+use crate::feed::{each_oval_definition, send};
 use crate::oval::{self, Definition, Index, Stopped, clauses, facts};
 
 /// Default base URL of the OVAL files.
@@ -191,9 +191,44 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
     Ok(())
 }
 
+/// The normalized severity of an Ubuntu OVAL advisory's severity, exactly as Clair v4
+/// (claircore `ubuntu/updater.go`): the five words as Ubuntu writes them, anything else
+/// (`Untriaged`, none) Unknown.
+fn severity(advisory: &str) -> clair_types::Severity {
+    use clair_types::Severity;
+    crate::feed::severity_in(
+        advisory,
+        &[
+            ("Negligible", Severity::Negligible),
+            ("Low", Severity::Low),
+            ("Medium", Severity::Medium),
+            ("High", Severity::High),
+            ("Critical", Severity::Critical),
+        ],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use clair_types::Severity;
+
+    #[test]
+    fn severity_as_clair_v4_normalizes_it() {
+        use clair_types::Severity as S;
+        crate::feed::testing::check_severities(
+            severity,
+            &[
+                ("Negligible", S::Negligible),
+                ("Low", S::Low),
+                ("Medium", S::Medium),
+                ("High", S::High),
+                ("Critical", S::Critical),
+                ("Untriaged", S::Unknown),
+                ("medium", S::Unknown),
+                ("", S::Unknown),
+            ],
+        );
+    }
 
     use super::*;
     use crate::feed::testing::vulns;

@@ -13,15 +13,18 @@ use clair_types::{IndexState, ReportVulnerability};
 
 use super::Options;
 
-/// Clair's `VulnSummary` of a vulnerability.
+/// Clair's `VulnSummary` of a vulnerability. `package`, `distribution` and `repo` are written
+/// as the report writes them: objects, never `null` (Quay validates each page against its
+/// schema, which wants objects, and retries a page that fails forever).
 fn summary(v: &ReportVulnerability) -> serde_json::Value {
-    let sev = crate::v1::title(v.normalized_severity);
+    let full = serde_json::to_value(v).unwrap_or_default();
+    let sev = v.normalized_severity.as_str();
     serde_json::json!({
         "name": v.name,
         "description": v.description,
-        "package": v.package,
-        "distribution": v.distribution,
-        "repo": v.repository,
+        "package": full["package"],
+        "distribution": full["distribution"],
+        "repo": full["repository"],
         // Clair's VulnSummary puts the normalized severity under `severity`; Quay's schema
         // reads `normalized_severity`: both are sent.
         "severity": sev,

@@ -222,9 +222,19 @@ pub fn load_debian(store: &Arc<dyn Store>) {
     )
     .unwrap();
     feeds.put("/debian/json", tracker);
-    let cfg = serde_json::json!({"debian": {"json_url": format!("{}/debian/json", feeds.url())}});
-    let cfg = serde_json::from_value(cfg).unwrap();
-    let ups = clair_ecosystems::updaters(Some(&["debian".to_string()]), &cfg).unwrap();
+    run_updaters(
+        store,
+        &["debian"],
+        serde_json::json!({"debian": {"json_url": format!("{}/debian/json", feeds.url())}}),
+    );
+}
+
+/// Run these updaters once with `config` (`updaters.config` as JSON); each must store a new
+/// operation.
+pub fn run_updaters(store: &Arc<dyn Store>, names: &[&str], config: Value) {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let ups =
+        clair_ecosystems::updaters(Some(&names), &serde_json::from_value(config).unwrap()).unwrap();
     let m = UpdateManager::new(store.clone(), ups).with_http(Http::new(HttpOptions {
         attempts: 1,
         ..HttpOptions::default()
@@ -232,7 +242,8 @@ pub fn load_debian(store: &Arc<dyn Store>) {
     for r in m.run(None, &NoUpdateProgress) {
         assert!(
             matches!(r.outcome, clair_matcher::Outcome::Updated { .. }),
-            "{:?}",
+            "{}: {:?}",
+            r.updater,
             r.outcome
         );
     }

@@ -25,6 +25,7 @@ pub fn run(args: &ConfigArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 ConfigFormat::Json => {
                     let doc = serde_json::json!({
                         "file": loaded.path.display().to_string(),
+                        "dropins": loaded.dropins.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
                         "config": cfg,
                         "warnings": warnings,
                     });
@@ -37,6 +38,9 @@ pub fn run(args: &ConfigArgs, g: &Global) -> anyhow::Result<ExitCode> {
                         loaded.path.display(),
                         cfg.layout
                     )?;
+                    for d in &loaded.dropins {
+                        writeln!(out, "Drop-in: {}", d.display())?;
+                    }
                     let value = serde_json::to_value(&cfg)?;
                     let mut lines = Vec::new();
                     flatten("", &value, &mut lines);

@@ -130,13 +130,9 @@ fn opening(opts: &clair_store::StoreOptions) -> String {
     )
 }
 
-/// Run the chosen subcommand; the exit code on success.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = cli
-        .config
-        .as_deref()
-        .map(clair_config::Loaded::load)
-        .transpose()?;
+/// Run the chosen subcommand with the loaded config file (`--config`); the exit code on
+/// success.
+pub fn run(cli: Cli, config: Option<clair_config::Loaded>) -> anyhow::Result<ExitCode> {
     let g = Global {
         quiet: cli.quiet,
         db: cli.db,

@@ -110,6 +110,12 @@ fn v4(server: &str, res: &registry::Resolved) -> anyhow::Result<VulnerabilityRep
     );
     let resp = a.get(&url).call().with_context(|| format!("GET {url}"))?;
     let (status, v) = read_json(resp, "vulnerability report")?;
+    if status == 202 {
+        bail!(
+            "GET {url}: HTTP 202: the server has no vulnerability data yet (its updaters have \
+             not run, nothing was imported); try again later"
+        );
+    }
     if status != 200 {
         bail!(
             "GET {url}: HTTP {status}: {}",

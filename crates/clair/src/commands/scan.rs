@@ -221,11 +221,20 @@ pub fn settle(s: &mut Scanned, sup: &Suppressions, threshold: Severity, ignore_u
     });
 }
 
-/// Drop what the user asked not to see: below the threshold, or unfixed with --ignore-unfixed.
+/// Drop what the user asked not to see: below the threshold (the feed's severity, or NVD's
+/// CVSS rating where the feed gives none: see [`crate::output::effective_severity`]), or
+/// unfixed with --ignore-unfixed.
 pub fn filter(report: &mut VulnerabilityReport, threshold: Severity, ignore_unfixed: bool) {
-    report.vulnerabilities.retain(|_, v| {
-        v.normalized_severity >= threshold && (!ignore_unfixed || has_fix(&v.fixed_in_version))
-    });
+    let keep: std::collections::BTreeSet<String> = report
+        .vulnerabilities
+        .iter()
+        .filter(|(id, v)| {
+            crate::output::effective_severity(report, id, v) >= threshold
+                && (!ignore_unfixed || has_fix(&v.fixed_in_version))
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    report.vulnerabilities.retain(|id, _| keep.contains(id));
     let keep = &report.vulnerabilities;
     for list in report.package_vulnerabilities.values_mut() {
         list.retain(|id| keep.contains_key(id));

@@ -21,6 +21,15 @@ const REFRESH_EVERY: Duration = Duration::from_secs(30);
 const NOTIFY_EVERY: Duration = Duration::from_secs(2);
 
 pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    if !args.mode.eq_ignore_ascii_case("combo") {
+        anyhow::bail!(
+            "-mode {}: this build serves only combo mode (every service in one process)",
+            args.mode
+        );
+    }
+    if args.cpu_profile.is_some() || args.mem_profile.is_some() {
+        tracing::warn!("Clair's profiling flags are accepted and ignored");
+    }
     let cfg = match &g.config {
         Some(c) => {
             for w in super::config_warnings(c) {
@@ -38,16 +47,16 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         .introspection_addr
         .clone()
         .or(cfg.introspection_addr.clone());
-    // Refused before waiting for any database.
-    if cfg.psk.is_none()
-        && cfg.keyserver.is_none()
-        && !args.insecure_no_auth
-        && !is_loopback(&api_addr)
-    {
+    // clair-rs's own defaults (no config file) never open an unauthenticated API to the
+    // network; a Clair config that asks for it (a Clair v2 behind a separate jwtproxy, klar on
+    // a private network) is served as asked, loudly. Refused before waiting for any database.
+    let unauthenticated_public =
+        cfg.psk.is_none() && cfg.keyserver.is_none() && !is_loopback(&api_addr);
+    if unauthenticated_public && g.config.is_none() && !args.insecure_no_auth {
         anyhow::bail!(
             "refusing to serve {api_addr} without authentication: configure auth.psk, \
-             auth.keyserver or a jwtproxy verifier, listen on a loopback address \
-             (--addr 127.0.0.1:6060), or pass --insecure-no-auth"
+             auth.keyserver or a jwtproxy verifier in a config file, listen on a loopback \
+             address (--addr 127.0.0.1:6060), or pass --insecure-no-auth"
         );
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -108,13 +117,18 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let fetch = FetchOptions {
         allow_link_local: cfg.allow_link_local_layers,
         ca_pem: security.outgoing_ca.clone(),
+        insecure_tls: args.insecure_tls,
         ..FetchOptions::default()
     };
+    if args.insecure_tls {
+        tracing::warn!("layer downloads do not verify TLS certificates (-insecure-tls)");
+    }
     let mut state = AppState::new(store.clone(), fetch)
         .context("loading the vulnerability data into memory")?
-        .with_index_concurrency(cfg.index_concurrency)
+        .with_index_concurrency(cfg.index_concurrency.unwrap_or(0))
         .with_pagination_key(cfg.pagination_key.as_deref())?;
     state.timeout = cfg.timeout;
+    state.cache_age = cfg.cache_age;
     state.read_only = args.read_only || cfg.read_only;
     if let Some(p) = &cfg.psk {
         state.auth = Some(clair_http::auth::Psk::new(&p.key, &p.iss).map_err(anyhow::Error::msg)?);
@@ -128,6 +142,18 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         .map_err(anyhow::Error::msg)?;
         ks.tls = security.api_tls.is_some();
         state.keyserver = Some(Arc::new(ks));
+    }
+    if unauthenticated_public {
+        tracing::warn!(
+            addr = %api_addr,
+            "THE API IS SERVED WITHOUT AUTHENTICATION on a non-loopback address: anyone who \
+             reaches it can index, delete and read reports (set auth.psk, or a jwtproxy \
+             verifier, to require tokens)"
+        );
+        state
+            .metrics
+            .unauthenticated_public
+            .store(true, Ordering::SeqCst);
     }
     tracing::info!(
         store = %store.describe(),
