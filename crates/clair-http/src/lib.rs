@@ -4,25 +4,26 @@
 //!   `/matcher/api/v1/…`), as Quay and clairctl call it;
 //! - [`health`]: Clair v2's `GET /health` (its own port) and v4's introspection server
 //!   (`/healthz`, `/readyz`, Prometheus `/metrics`);
-//! - [`fetch`]: layers fetched by URL with digest verification and SSRF guards.
+//! - [`fetch`]: layers fetched by URL with digest verification and SSRF guards;
+//! - [`notify`]: notifications computed from update operations, queued in the store and
+//!   delivered by webhook, AMQP (and SNS, in `clair-sqs`).
 //!
 //! Handlers are thin: the store, indexer and matcher are blocking libraries, run on tokio's
 //! blocking threads.
 #![forbid(unsafe_code)]
 
-pub mod amqp;
 pub mod auth;
 pub use clair_layer::fetch;
 pub mod health;
 pub mod jwtproxy;
 pub mod limit;
 pub mod metrics;
+pub mod notify;
 pub mod pagination;
 pub mod report_cache;
 pub mod tls;
 pub mod v1;
 pub mod v1_notifications;
-pub mod v1_notify;
 mod v1_vulns;
 pub mod v4;
 
@@ -60,6 +61,9 @@ pub enum Error {
     /// A certificate, key or CA file is unusable.
     #[error("TLS: {0}")]
     Tls(String),
+    /// Notifications could not be computed (the layer or operation at fault named).
+    #[error("notifications: {0}")]
+    Notification(String),
     /// Serving failed.
     #[error("serving {addr}: {source}")]
     Serve {

@@ -405,12 +405,17 @@ fn process_layer(s: &AppState, l: LayerIn) -> Result<(), V1Error> {
         .cloned()
         .ok_or_else(|| V1Error(StatusCode::INTERNAL_SERVER_ERROR, "no layer read".into()))?;
     s.store.put_v1_layer(&V1Layer {
-        name: l.name,
+        name: l.name.clone(),
         digest,
         parent,
         path: shown,
         format: l.format,
     })?;
+    // The reverse index Clair v2 notifications look layers up in.
+    let names: Vec<String> = clair_store::package_names(&indexed.report)
+        .into_iter()
+        .collect();
+    s.store.set_v1_layer_packages(&l.name, &names)?;
     Ok(())
 }
 
@@ -500,6 +505,39 @@ fn chain(s: &AppState, name: &str) -> Result<Vec<V1Layer>, V1Error> {
     Ok(out)
 }
 
+/// A layer's ancestry (base first) and the index report of the image it tops, stacked from
+/// the layer cache (nothing is fetched).
+pub(crate) fn chain_report(
+    s: &AppState,
+    name: &str,
+) -> Result<(Vec<V1Layer>, IndexReport), V1Error> {
+    let chain = chain(s, name)?;
+    let image = Image::from_layers(
+        name,
+        ImageFormat::Remote,
+        None,
+        chain
+            .iter()
+            .map(|l| ImageLayer {
+                digest: Some(l.digest.clone()),
+                media_type: None,
+                source: LayerSource::Cached,
+            })
+            .collect(),
+    );
+    let report = s
+        .indexer
+        .index(&image, &NoProgress)
+        .map_err(|e| {
+            V1Error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("layer {name}: {e}"),
+            )
+        })?
+        .report;
+    Ok((chain, report))
+}
+
 fn version_format(package_db: &str, namespace: &str) -> String {
     if package_db.contains("dpkg") {
         "dpkg".into()
@@ -577,7 +615,7 @@ pub fn layer_view(
     with_features: bool,
     with_vulns: bool,
 ) -> Result<Layer, V1Error> {
-    let chain = chain(s, name)?;
+    let (chain, report) = chain_report(s, name)?;
     let top = chain
         .last()
         .ok_or_else(|| V1Error(StatusCode::NOT_FOUND, NOT_FOUND.into()))?;
@@ -588,24 +626,6 @@ pub fn layer_view(
             .entry(l.digest.clone())
             .or_insert_with(|| l.name.clone());
     }
-    let image = Image::from_layers(
-        name,
-        ImageFormat::Remote,
-        None,
-        chain
-            .iter()
-            .map(|l| ImageLayer {
-                digest: Some(l.digest.clone()),
-                media_type: None,
-                source: LayerSource::Cached,
-            })
-            .collect(),
-    );
-    let report: IndexReport = s
-        .indexer
-        .index(&image, &NoProgress)
-        .map_err(|e| V1Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .report;
     let ns = EcosystemNamespaces;
     let dist_ns: BTreeMap<String, String> = report
         .distributions

@@ -36,6 +36,9 @@ struct Entry {
 /// A request seen: its path and headers.
 pub type Request = (String, Vec<(String, String)>);
 
+/// Request bodies seen, with their paths.
+type Bodies = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// A test HTTP server; stops when dropped.
 #[derive(Debug)]
 pub struct TestServer {
@@ -43,6 +46,7 @@ pub struct TestServer {
     files: Arc<Mutex<HashMap<String, Entry>>>,
     hits: Arc<Mutex<Vec<(String, u16)>>>,
     headers: Arc<Mutex<Vec<Request>>>,
+    bodies: Bodies,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -60,9 +64,11 @@ impl TestServer {
         let files: Arc<Mutex<HashMap<String, Entry>>> = Arc::default();
         let hits: Arc<Mutex<Vec<(String, u16)>>> = Arc::default();
         let headers: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let bodies: Bodies = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (files, hits, stop) = (files.clone(), hits.clone(), stop.clone());
+            let bodies = bodies.clone();
             let seen = headers.clone();
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
@@ -83,7 +89,8 @@ impl TestServer {
                         })
                         .collect();
                     seen.lock().unwrap().push((path, hs));
-                    std::thread::spawn(move || answer(req, &files, &hits));
+                    let bodies = bodies.clone();
+                    std::thread::spawn(move || answer(req, &files, &hits, &bodies));
                 }
             })
         };
@@ -92,6 +99,7 @@ impl TestServer {
             files,
             hits,
             headers,
+            bodies,
             stop,
             thread: Some(thread),
         }
@@ -134,6 +142,12 @@ impl TestServer {
     /// Headers of every request so far, with its path.
     pub fn request_headers(&self) -> Vec<Request> {
         self.headers.lock().unwrap().clone()
+    }
+
+    /// The body of every request so far (at most 1 MiB each, read before answering), with its
+    /// path.
+    pub fn request_bodies(&self) -> Vec<(String, Vec<u8>)> {
+        self.bodies.lock().unwrap().clone()
     }
 
     /// Forget the recorded requests.
@@ -215,11 +229,18 @@ impl Drop for StalledServer {
 }
 
 fn answer(
-    req: tiny_http::Request,
+    mut req: tiny_http::Request,
     files: &Mutex<HashMap<String, Entry>>,
     hits: &Mutex<Vec<(String, u16)>>,
+    bodies: &Mutex<Vec<(String, Vec<u8>)>>,
 ) {
     let path = req.url().split('?').next().unwrap_or("").to_string();
+    let mut body = Vec::new();
+    let _ = std::io::Read::read_to_end(
+        &mut std::io::Read::take(req.as_reader(), 1 << 20),
+        &mut body,
+    );
+    bodies.lock().unwrap().push((path.clone(), body));
     let entry = files.lock().unwrap().get(&path).cloned();
     let record = |status: u16| hits.lock().unwrap().push((path.clone(), status));
     let Some(e) = entry else {

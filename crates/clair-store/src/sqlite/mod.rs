@@ -25,6 +25,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_v1_layers.sql")),
     (3, include_str!("migrations/0003_manifest_package.sql")),
+    (4, include_str!("migrations/0004_notification_times.sql")),
+    (5, include_str!("migrations/0005_notification_jobs.sql")),
 ];
 
 /// Pooled read connections kept open.
@@ -308,7 +310,17 @@ impl SqliteStore {
             tx.execute(
                 "UPDATE update_operation SET kind = ?2, date = ?3 WHERE seq = ?1",
                 params![staged.seq, kind.as_str(), micros(staged.op.date)],
-            )
+            )?;
+            // The operation's notification job, in the transaction that makes it visible.
+            if kind == OpKind::Vulnerability {
+                tx.execute(
+                    "INSERT INTO notification_job (uo, prev, created) VALUES (?1,
+                       (SELECT id FROM update_operation WHERE kind = 'vulnerability' AND updater = ?2
+                        AND seq < ?1 ORDER BY seq DESC LIMIT 1), ?3)",
+                    params![staged.seq, staged.op.updater, micros(staged.op.date)],
+                )?;
+            }
+            Ok(())
         })?;
         Ok(staged.op.clone())
     }
@@ -329,6 +341,35 @@ impl SqliteStore {
             pool.push(conn);
         }
         r
+    }
+
+    /// The v1 layers a query selects (columns name, digest, parent, path, format).
+    fn v1_layers_where(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<V1Layer>> {
+        let rows: Vec<(String, String, Option<String>, String, String)> = self.read(|c| {
+            let mut st = c.prepare(sql).map_err(self.err())?;
+            st.query_map(params, |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err())
+        })?;
+        rows.into_iter()
+            .map(|(name, digest, parent, path, format)| {
+                Ok(V1Layer {
+                    digest: digest.parse().map_err(|e: clair_types::DigestError| {
+                        Error::Decode {
+                            what: format!("v1 layer {name}"),
+                            message: e.to_string(),
+                        }
+                    })?,
+                    name,
+                    parent,
+                    path,
+                    format,
+                })
+            })
+            .collect()
     }
 
     fn lock_dir(&self) -> PathBuf {
@@ -415,6 +456,8 @@ fn notification_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Notificatio
             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
             next_attempt: from_micros(r.get("next_attempt")?),
             last_error: r.get("last_error")?,
+            notified: r.get::<_, Option<i64>>("notified")?.map(from_micros),
+            deleted: r.get::<_, Option<i64>>("deleted")?.map(from_micros),
         },
         body,
     ))
@@ -610,56 +653,19 @@ impl Store for SqliteStore {
     }
 
     fn get_v1_layer(&self, name: &str) -> Result<Option<V1Layer>> {
-        let row: Option<(String, String, Option<String>, String, String)> = self.read(|c| {
-            c.query_row(
+        Ok(self
+            .v1_layers_where(
                 "SELECT name, digest, parent, path, format FROM v1_layer WHERE name = ?1",
                 [name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()
-            .map_err(self.err())
-        })?;
-        row.map(|(name, digest, parent, path, format)| {
-            Ok(V1Layer {
-                digest: digest
-                    .parse()
-                    .map_err(|e: clair_types::DigestError| Error::Decode {
-                        what: format!("v1 layer {name}"),
-                        message: e.to_string(),
-                    })?,
-                name,
-                parent,
-                path,
-                format,
-            })
-        })
-        .transpose()
+            )?
+            .pop())
     }
 
     fn v1_layers(&self) -> Result<Vec<V1Layer>> {
-        let rows: Vec<(String, String, Option<String>, String, String)> = self.read(|c| {
-            let mut st = c
-                .prepare("SELECT name, digest, parent, path, format FROM v1_layer ORDER BY name")
-                .map_err(self.err())?;
-            st.query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .map_err(self.err())?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.err())
-        })?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(name, digest, parent, path, format)| {
-                Some(V1Layer {
-                    digest: digest.parse().ok()?,
-                    name,
-                    parent,
-                    path,
-                    format,
-                })
-            })
-            .collect())
+        self.v1_layers_where(
+            "SELECT name, digest, parent, path, format FROM v1_layer ORDER BY name",
+            [],
+        )
     }
 
     fn delete_v1_layer(&self, name: &str) -> Result<usize> {
@@ -672,6 +678,47 @@ impl Store for SqliteStore {
                 [name],
             )
         })
+    }
+
+    fn set_v1_layer_packages(&self, layer: &str, names: &[String]) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM v1_layer_package WHERE layer = ?1", [layer])?;
+            let mut ins = tx.prepare(
+                "INSERT OR IGNORE INTO v1_layer_package (layer, name)
+                 SELECT name, ?2 FROM v1_layer WHERE name = ?1",
+            )?;
+            for n in names {
+                ins.execute(params![layer, n])?;
+            }
+            tx.execute(
+                "UPDATE v1_layer SET packages_indexed = 1 WHERE name = ?1",
+                [layer],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn v1_layers_with_packages(&self, names: &[String]) -> Result<Vec<V1Layer>> {
+        let mut out = std::collections::BTreeMap::new();
+        for chunk in names.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let sql = format!(
+                "SELECT DISTINCT l.name, l.digest, l.parent, l.path, l.format FROM v1_layer l
+                 JOIN v1_layer_package p ON p.layer = l.name WHERE p.name IN ({marks})"
+            );
+            for l in self.v1_layers_where(&sql, rusqlite::params_from_iter(chunk.iter()))? {
+                out.insert(l.name.clone(), l);
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+
+    fn v1_layers_unindexed(&self) -> Result<Vec<V1Layer>> {
+        self.v1_layers_where(
+            "SELECT name, digest, parent, path, format FROM v1_layer WHERE packages_indexed = 0
+             ORDER BY name",
+            [],
+        )
     }
 
     fn update_vulnerabilities(
@@ -966,23 +1013,7 @@ impl Store for SqliteStore {
         body: &serde_json::Value,
         items: &[serde_json::Value],
     ) -> Result<Uuid> {
-        let id = Uuid::new_v4();
-        let now = micros(jiff::Timestamp::now());
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO notification (id, kind, body, created, status, attempts, next_attempt, updated)
-                 VALUES (?1, ?2, ?3, ?4, 'created', 0, ?4, ?4)",
-                params![id.to_string(), kind, body.to_string(), now],
-            )?;
-            let mut ins = tx.prepare(
-                "INSERT INTO notification_item (notification, seq, body) VALUES (?1, ?2, ?3)",
-            )?;
-            for (i, it) in items.iter().enumerate() {
-                ins.execute(params![id.to_string(), i as i64, it.to_string()])?;
-            }
-            Ok(())
-        })?;
-        Ok(id)
+        self.write(|tx| insert_notification(tx, kind, body, items))
     }
 
     fn notification(&self, id: Uuid) -> Result<Option<Notification>> {
@@ -1043,15 +1074,33 @@ impl Store for SqliteStore {
         Ok(NotificationPage { items, next })
     }
 
-    fn notifications_due(&self, now: jiff::Timestamp, limit: usize) -> Result<Vec<Notification>> {
+    fn notifications_due(
+        &self,
+        kinds: &[&str],
+        now: jiff::Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Notification>> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = (3..3 + kinds.len())
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
         let rows = self.read(|c| {
             let mut st = c
-                .prepare(
-                    "SELECT * FROM notification WHERE status IN ('created', 'failed', 'notified') AND next_attempt <= ?1
-                     ORDER BY next_attempt, id LIMIT ?2",
-                )
+                .prepare(&format!(
+                    "SELECT * FROM notification WHERE kind IN ({marks})
+                     AND status IN ('created', 'failed', 'notified') AND next_attempt <= ?1
+                     ORDER BY next_attempt, id LIMIT ?2"
+                ))
                 .map_err(self.err())?;
-            st.query_map(params![micros(now), limit as i64], notification_from_row)
+            let mut p: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(kinds.len() + 2);
+            let (now, limit) = (micros(now), i64::try_from(limit).unwrap_or(i64::MAX));
+            p.push(&now);
+            p.push(&limit);
+            p.extend(kinds.iter().map(|k| k as &dyn rusqlite::ToSql));
+            st.query_map(p.as_slice(), notification_from_row)
                 .map_err(self.err())?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(self.err())
@@ -1064,17 +1113,68 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    fn notification_jobs(&self, limit: usize) -> Result<Vec<NotificationJob>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<(UpdateOperation, Option<String>, i64)> = self.read(|c| {
+            let mut st = c
+                .prepare(
+                    "SELECT o.id, o.updater, o.kind, o.fingerprint, o.date, j.prev, j.created
+                     FROM notification_job j JOIN update_operation o ON o.seq = j.uo
+                     ORDER BY j.uo LIMIT ?1",
+                )
+                .map_err(self.err())?;
+            st.query_map([limit], |r| {
+                Ok((op_from_row(r)?, r.get("prev")?, r.get("created")?))
+            })
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err())
+        })?;
+        rows.into_iter()
+            .map(|(op, prev, created)| {
+                Ok(NotificationJob {
+                    prev: prev
+                        .map(|p| parse_uuid(&p))
+                        .transpose()
+                        .map_err(self.err())?,
+                    op,
+                    created: from_micros(created),
+                })
+            })
+            .collect()
+    }
+
+    fn complete_notification_job(
+        &self,
+        op: Uuid,
+        notifications: &[NewNotification],
+    ) -> Result<Vec<Uuid>> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "DELETE FROM notification_job WHERE uo = (SELECT seq FROM update_operation WHERE id = ?1)",
+                [op.to_string()],
+            )?;
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            notifications
+                .iter()
+                .map(|n| insert_notification(tx, &n.kind, &n.body, &n.items))
+                .collect()
+        })
+    }
+
     fn record_delivery(&self, id: Uuid, outcome: &Delivery) -> Result<()> {
         let now = micros(jiff::Timestamp::now());
         let n = self.write(|tx| match outcome {
             Delivery::Delivered => tx.execute(
                 "UPDATE notification SET status = 'delivered', attempts = attempts + 1, last_error = NULL,
-                 updated = ?2 WHERE id = ?1 AND status != 'deleted'",
+                 notified = ?2, updated = ?2 WHERE id = ?1 AND status != 'deleted'",
                 params![id.to_string(), now],
             ),
             Delivery::Notified { again_at } => tx.execute(
                 "UPDATE notification SET status = 'notified', attempts = attempts + 1, last_error = NULL,
-                 next_attempt = ?2, updated = ?3 WHERE id = ?1 AND status != 'deleted'",
+                 next_attempt = ?2, notified = ?3, updated = ?3 WHERE id = ?1 AND status != 'deleted'",
                 params![id.to_string(), micros(*again_at), now],
             ),
             Delivery::Failed { error, retry_at } => tx.execute(
@@ -1093,7 +1193,7 @@ impl Store for SqliteStore {
         let now = micros(jiff::Timestamp::now());
         let n = self.write(|tx| {
             tx.execute(
-                "UPDATE notification SET status = 'deleted', updated = ?2 WHERE id = ?1",
+                "UPDATE notification SET status = 'deleted', deleted = ?2, updated = ?2 WHERE id = ?1",
                 params![id.to_string(), now],
             )
         })?;
@@ -1134,6 +1234,29 @@ impl Store for SqliteStore {
             }),
         }
     }
+}
+
+/// Insert a notification due now, with its items; its id.
+fn insert_notification(
+    tx: &rusqlite::Transaction<'_>,
+    kind: &str,
+    body: &serde_json::Value,
+    items: &[serde_json::Value],
+) -> rusqlite::Result<Uuid> {
+    let id = Uuid::new_v4();
+    let now = micros(jiff::Timestamp::now());
+    tx.execute(
+        "INSERT INTO notification (id, kind, body, created, status, attempts, next_attempt, updated)
+         VALUES (?1, ?2, ?3, ?4, 'created', 0, ?4, ?4)",
+        params![id.to_string(), kind, body.to_string(), now],
+    )?;
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO notification_item (notification, seq, body) VALUES (?1, ?2, ?3)",
+    )?;
+    for (i, it) in items.iter().enumerate() {
+        ins.execute(params![id.to_string(), i as i64, it.to_string()])?;
+    }
+    Ok(id)
 }
 
 /// A file name for a lock name: readable characters kept, the rest hex-escaped.

@@ -17,6 +17,8 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
 
 /// How often the matcher index checks for data another instance stored.
 const REFRESH_EVERY: Duration = Duration::from_secs(30);
+/// How often the notifier computes pending notifications and delivers due ones.
+const NOTIFY_EVERY: Duration = Duration::from_secs(2);
 
 pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     if !args.mode.eq_ignore_ascii_case("combo") {
@@ -30,7 +32,7 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     }
     let cfg = match &g.config {
         Some(c) => {
-            for w in c.warnings() {
+            for w in super::config_warnings(c) {
                 tracing::warn!(key = %w.key, "config: {}", w.message);
             }
             c.serve_config()?
@@ -170,114 +172,29 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     {
         tracing::warn!(
             "both SENDER_TOPIC_ARN and notifier.http.endpoint are set: each Clair v2 \
-             notification goes to whichever takes it first; configure one of them"
+             notification goes to both, and is acknowledged once published to SNS (the \
+             webhook is not repeated every renotifyinterval)"
         );
     }
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
-    let notify_opts = clair_matcher::notify::NotifyOptions {
-        disable_summary: cfg.notifier.disable_summary,
-    };
-    let v4_notifier =
-        match cfg
-            .notifier
-            .webhook_target
-            .clone()
-            .filter(|t| !t.is_empty())
-        {
-            Some(target) => {
-                use base64::Engine as _;
-                let psk = match &cfg.psk {
-                    Some(p) => Some(
-                        base64::engine::general_purpose::STANDARD
-                            .decode(p.key.trim())
-                            .context("auth.psk.key is not base64")?,
-                    ),
-                    None => None,
-                };
-                Some(clair_matcher::notify::Notifier {
-                    callback: cfg.notifier.webhook_callback.clone().unwrap_or_else(|| {
-                        format!("http://{api_addr}/notifier/api/v1/notification/")
-                    }),
-                    target,
-                    headers: Vec::new(),
-                    psk,
-                    retry: cfg.notifier.delivery_interval,
-                    timeout: Duration::from_secs(30),
-                })
-            }
-            None => None,
-        };
-    let amqp_notifier = cfg
-        .notifier
-        .amqp
-        .clone()
-        .map(|a| clair_http::amqp::AmqpNotifier {
-            uri: a.uri,
-            exchange: a.exchange,
-            routing_key: a.routing_key,
-            direct: a.direct,
-            rollup: a.rollup,
-            callback: a
-                .callback
-                .unwrap_or_else(|| format!("http://{api_addr}/notifier/api/v1/notification/")),
-            retry: cfg.notifier.delivery_interval,
-        });
-    let v2_notifier = cfg
-        .notifier
-        .endpoint
-        .clone()
-        .map(|endpoint| clair_matcher::notify::NotifierV2 {
-            endpoint,
-            proxy: cfg.notifier.proxy.clone(),
-            attempts: cfg.notifier.attempts.max(1),
-            backoff: Duration::from_secs(1),
-            renotify: cfg.notifier.renotify_interval,
-            authorize: None,
-            ca_pem: security.outgoing_ca.clone(),
-        })
-        .map(|n| security.sign_notifier(n));
-    {
-        let store = store.clone();
+    // The notifier: computes the notifications of every stored update operation (whoever
+    // stored it) and delivers them through the senders configured.
+    let senders = senders(&cfg, &security, &api_addr, &state, sqs.as_ref())?;
+    if senders.is_empty() {
+        tracing::info!("no notification senders configured; notifications are not computed");
+    } else {
+        let notifier = clair_http::notify::Notifier::new(
+            state.clone(),
+            senders,
+            clair_http::notify::Options {
+                disable_summary: cfg.notifier.disable_summary,
+            },
+        );
         let stop = stop.clone();
         threads.push(std::thread::spawn(move || {
-            let mut last_gc = std::time::Instant::now();
-            while !stop.load(Ordering::SeqCst) {
-                if let Some(n) = &v4_notifier
-                    && let Err(e) = n.deliver_due(store.as_ref())
-                {
-                    tracing::error!(error = %e, "delivering notifications");
-                }
-                if let Some(n) = &amqp_notifier
-                    && let Err(e) = n.deliver_due(store.as_ref())
-                {
-                    tracing::error!(error = %e, "delivering notifications over AMQP");
-                }
-                if let Some(n) = &v2_notifier
-                    && let Err(e) = n.deliver_due(store.as_ref())
-                {
-                    tracing::error!(error = %e, "delivering Clair v2 notifications");
-                }
-                if last_gc.elapsed() >= Duration::from_secs(3600) {
-                    last_gc = std::time::Instant::now();
-                    // Acknowledged notifications are kept a week, then removed.
-                    let cutoff = jiff::Timestamp::now()
-                        .checked_sub(jiff::SignedDuration::from_hours(24 * 7))
-                        .unwrap_or_else(|_| jiff::Timestamp::now());
-                    match store.gc_notifications(cutoff) {
-                        Ok(n) if n > 0 => tracing::info!(removed = n, "old notifications removed"),
-                        Ok(_) => {}
-                        Err(e) => tracing::error!(error = %e, "removing old notifications"),
-                    }
-                }
-                for _ in 0..10 {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(500));
-                }
-            }
+            notifier.run(&stop, NOTIFY_EVERY);
         }));
     }
     if let Some(keys) = security.auto_keys.take() {
@@ -303,21 +220,6 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 }
                 for r in reports {
                     tracing::info!(updater = %r.updater, outcome = ?r.outcome, "update run");
-                    if matches!(r.outcome, clair_matcher::Outcome::Updated { .. })
-                        && let Err(e) = clair_matcher::notify::notify_update(
-                            st.store.as_ref(),
-                            &clair_ecosystems::EcosystemNamespaces,
-                            &r.updater,
-                            notify_opts,
-                        )
-                    {
-                        tracing::error!(updater = %r.updater, error = %e, "computing notifications");
-                    }
-                    if matches!(r.outcome, clair_matcher::Outcome::Updated { .. })
-                        && let Err(e) = clair_http::v1_notify::notify_v1(&st, &r.updater)
-                    {
-                        tracing::error!(updater = %r.updater, error = %e, "computing Clair v2 notifications");
-                    }
                 }
                 if let Err(e) = st.refresh() {
                     tracing::error!(error = %e, "refreshing the matcher index");
@@ -451,6 +353,81 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     }
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The notification senders the config asks for: Clair v4's webhook and AMQP, Clair v2's
+/// webhook, clair-sqs's SNS topic.
+fn senders(
+    cfg: &clair_config::ServeConfig,
+    security: &Security,
+    api_addr: &str,
+    state: &AppState,
+    sqs: Option<&clair_sqs::Settings>,
+) -> anyhow::Result<Vec<Arc<dyn clair_http::notify::Sender>>> {
+    use clair_http::notify::{amqp, webhook};
+    let n = &cfg.notifier;
+    let default_callback = || format!("http://{api_addr}/notifier/api/v1/notification/");
+    let mut out: Vec<Arc<dyn clair_http::notify::Sender>> = Vec::new();
+    if let Some(target) = n.webhook_target.clone().filter(|t| !t.is_empty()) {
+        use base64::Engine as _;
+        let psk = match &cfg.psk {
+            Some(p) => Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(p.key.trim())
+                    .context("auth.psk.key is not base64")?,
+            ),
+            None => None,
+        };
+        out.push(Arc::new(
+            webhook::Webhook::new(webhook::WebhookConfig {
+                callback: n.webhook_callback.clone().unwrap_or_else(default_callback),
+                target,
+                headers: n.webhook_headers.clone(),
+                psk,
+                retry: n.delivery_interval,
+                timeout: Duration::from_secs(30),
+                ca_pem: security.outgoing_ca.clone(),
+            })
+            .context("notifier.webhook")?,
+        ));
+    }
+    if let Some(a) = n.amqp.clone() {
+        out.push(Arc::new(amqp::Amqp {
+            uri: a.uri,
+            exchange: a.exchange,
+            routing_key: a.routing_key,
+            direct: a.direct,
+            rollup: a.rollup,
+            callback: a.callback.unwrap_or_else(default_callback),
+            retry: n.delivery_interval,
+        }));
+    }
+    if let Some(endpoint) = n.endpoint.clone() {
+        let v2 = security.sign_notifier(webhook::WebhookV2Config {
+            endpoint,
+            proxy: n.proxy.clone(),
+            attempts: n.attempts.max(1),
+            backoff: Duration::from_secs(1),
+            renotify: n.renotify_interval,
+            authorize: None,
+            ca_pem: security.outgoing_ca.clone(),
+            client_tls: n.http_tls.as_ref().map(|t| webhook::ClientTls {
+                cert: t.cert.clone(),
+                key: t.key.clone(),
+                ca: t.ca.clone(),
+                server_name: t.server_name.clone(),
+            }),
+        });
+        out.push(Arc::new(
+            webhook::WebhookV2::new(v2).context("notifier.http")?,
+        ));
+    }
+    if let Some(s) = sqs
+        && let Some(sns) = clair_sqs::SnsSender::new(state.clone(), s)?
+    {
+        out.push(Arc::new(sns));
+    }
+    Ok(out)
 }
 
 /// SIGTERM or SIGINT.
@@ -627,8 +604,8 @@ impl Security {
     /// proxy's port is dropped (the signing it did happens here).
     fn sign_notifier(
         &self,
-        mut n: clair_matcher::notify::NotifierV2,
-    ) -> clair_matcher::notify::NotifierV2 {
+        mut n: clair_http::notify::webhook::WebhookV2Config,
+    ) -> clair_http::notify::webhook::WebhookV2Config {
         let Some(signer) = self.signer.clone() else {
             return n;
         };
@@ -648,7 +625,7 @@ impl Security {
                 n.proxy = None;
             }
         }
-        n.authorize = Some(clair_matcher::notify::Authorize(Arc::new(
+        n.authorize = Some(clair_http::notify::webhook::Authorize(Arc::new(
             move |url: &str| signer.authorization(url),
         )));
         n
