@@ -2,6 +2,7 @@
 """Benchmark `clair index` against `gzip -dc | tar -t` and Trivy on the same image.
 
     scripts/bench-index.py [--images DIR] [--image NAME] [--runs N] [--write docs/benchmarks.md]
+    scripts/bench-index.py --quick   # CI: debug build, ../shared/images, no Trivy, nothing written
 
 Needs the benchmark image (built once, as root, a few minutes):
 
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
 VENV = Path("/var/tmp/bench-venv")
 
 
@@ -60,22 +62,34 @@ def main():
     ap.add_argument("--image", default="bookworm-full")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--write", help="append the results to this markdown file")
+    ap.add_argument("--quick", action="store_true",
+                    help="CI mode: debug build, bookworm-layered from ../shared/images, no Trivy, one run, nothing written")
     a = ap.parse_args()
 
-    images = Path(a.images)
-    layout = images / "oci" / a.image
-    archive = images / "docker" / f"{a.image}.tar"
+    if a.quick:
+        a.runs, a.write, a.image = 1, None, "bookworm-layered"
+        images = SHARED / "images"
+        layout, ref = images / "oci", "bookworm-layered"
+        archive = images / "docker/bookworm-layered.tar.gz"
+    else:
+        images = Path(a.images)
+        layout, ref = images / "oci" / a.image, None
+        archive = images / "docker" / f"{a.image}.tar"
     if not (layout / "index.json").is_file() or not archive.is_file():
         sys.exit(f"missing {layout} or {archive}; build it with:\n"
                  f"  sudo ../shared/tools/make-images.sh -o {images} --only bookworm-minbase,{a.image}")
 
-    sh(["cargo", "build", "--release", "--locked", "-q", "-p", "clair"], cwd=ROOT)
-    clair = ROOT / "target/release/clair"
-    trivy = trivy_path()
-    trivy_version = subprocess.run([trivy, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    sh(["cargo", "build", *([] if a.quick else ["--release"]), "--locked", "-q", "-p", "clair"], cwd=ROOT)
+    clair = ROOT / "target" / ("debug" if a.quick else "release") / "clair"
+    trivy = None if a.quick else trivy_path()
+    trivy_version = "Trivy not run" if not trivy else \
+        subprocess.run([trivy, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
 
     index = json.loads((layout / "index.json").read_text())
-    mdig = index["manifests"][0]["digest"].split(":")[1]
+    picked = [m for m in index["manifests"]
+              if ref is None or m.get("annotations", {}).get("org.opencontainers.image.ref.name") == ref]
+    mdig = picked[0]["digest"].split(":")[1]
+    oci_ref = f"oci:{layout}" + (f":{ref}" if ref else "")
     manifest = json.loads((layout / "blobs/sha256" / mdig).read_text())
     blobs = [layout / "blobs/sha256" / l["digest"].split(":")[1] for l in manifest["layers"]]
     gzip_tar = " ; ".join(f"gzip -dc {b} | tar -t >/dev/null" for b in blobs)
@@ -90,15 +104,17 @@ def main():
     cdb = tempfile.mkdtemp(prefix="clair-bench-db-")
     fresh = f"rm -rf {cdb}/d && {clair} --db {cdb}/d/clair.db"
     commands = {
-        "clair index (OCI layout)": f"{fresh} index -q -f json oci:{layout}",
+        "clair index (OCI layout)": f"{fresh} index -q -f json {oci_ref}",
         "gzip -dc | tar -t (OCI layers)": gzip_tar,
         "trivy image (OCI layout)": f"{trivy} image {trivy_opts} --input {layout}",
         "clair index (docker archive)": f"{fresh} index -q -f json docker-archive:{archive}",
         "tar -xO | tar -t (docker archive layers)": docker_tar,
         "trivy image (docker archive)": f"{trivy} image {trivy_opts} --input {archive}",
     }
+    if not trivy:
+        commands = {k: v for k, v in commands.items() if not k.startswith("trivy")}
     # Sanity: clair and trivy find the same number of dpkg packages.
-    report = json.loads(subprocess.run([str(clair), "--db", f"{cdb}/sanity.db", "index", "-q", "-f", "json", f"oci:{layout}"],
+    report = json.loads(subprocess.run([str(clair), "--db", f"{cdb}/sanity.db", "index", "-q", "-f", "json", oci_ref],
                                        capture_output=True, check=True).stdout)
     n_clair = len(report["packages"])
     for cmd in commands.values():  # warm the page cache
@@ -115,7 +131,16 @@ def main():
     med = {k: statistics.median(v) for k, v in times.items()}
 
     def ratio(x, y):
-        return f"{med[x] / med[y]:.2f}×"
+        return f"{med[x] / med[y]:.2f}×" if x in med and y in med else "not run"
+
+    def show(cmd):
+        """The command as docs/benchmarks.md shows it: paths relative to the repository,
+        temporary directories and the images directory as variables."""
+        for path, name in [(str(ROOT) + "/", ""), (tcache, "$TRIVY_CACHE"), (cdb, "$DB_DIR"),
+                           (str(images), "$IMAGES"), (str(trivy or ""), "trivy")]:
+            if path:
+                cmd = cmd.replace(path, name)
+        return cmd
 
     size_c = sum(b.stat().st_size for b in blobs)
     lines = [
@@ -141,11 +166,12 @@ def main():
         f"| clair docker archive, absolute | {med['clair index (docker archive)']:.3f} s | < 0.5 s |",
         f"| clair peak RSS (max of both) | {max(rss['clair index (OCI layout)'], rss['clair index (docker archive)']) / 1024:.1f} MB | < 100 MB |",
         "",
-        "Commands:",
+        f"Commands (`$IMAGES` is {'../shared/images' if a.quick else a.images}, `$DB_DIR` a fresh temporary "
+        "directory, `$TRIVY_CACHE` an empty one):",
         "",
     ]
     for k, cmd in commands.items():
-        lines.append(f"- {k}: `{cmd}`")
+        lines.append(f"- {k}: `{show(cmd)}`")
     text = "\n".join(lines) + "\n"
     print(text)
     if a.write:

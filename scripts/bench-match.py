@@ -2,6 +2,7 @@
 """Benchmark matching: vulnerability-report latency and the cold `clair scan`.
 
     scripts/bench-match.py [--reports 1000] [--runs 3] [--write docs/benchmarks.md]
+    scripts/bench-match.py --quick   # CI: debug build, 1 MB Debian feed, 20 reports, nothing written
 
 Data: every corpus feed of ../shared/corpus/feeds (laid out as upstream serves them, read
 through file:// URLs by the real updaters) plus the full-size generated Debian tracker of
@@ -112,11 +113,16 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--write")
     ap.add_argument("--keep-files")
+    ap.add_argument("--quick", action="store_true", help="CI mode: debug build, small inputs, one run, nothing written")
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p", "clair", "--bin", "clair",
+    if a.quick:
+        a.reports, a.runs, a.write, a.keep_files = 20, 1, None, None
+    profile = [] if a.quick else ["--release"]
+    subprocess.run(["cargo", "build", *profile, "--locked", "-q", "-p", "clair", "--bin", "clair",
                     "--example", "bench_match"], cwd=ROOT, check=True)
-    clair = str(ROOT / "target/release/clair")
-    bench = str(ROOT / "target/release/examples/bench_match")
+    target = ROOT / "target" / ("debug" if a.quick else "release")
+    clair = str(target / "clair")
+    bench = str(target / "examples/bench_match")
     image = f"oci:{SHARED / 'images/oci'}:bookworm-layered"
     work = Path(a.keep_files or tempfile.mkdtemp(prefix="clair-bench-match-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -127,7 +133,8 @@ def main():
         sources = sorted({row.split("\t")[4] for row in truth if row.split("\t")[3] == "ii"})
         deb = work / "debian.json"
         if not deb.exists():
-            load_module("bench_update", "bench-update.py").gen_debian(deb, names=sources)
+            load_module("bench_update", "bench-update.py").gen_debian(
+                deb, target_mb=1 if a.quick else 60, names=sources)
         cfg = work / "config.yaml"
         cfg.write_text(config(feeds, deb))
         db = work / "loaded.db"

@@ -2,6 +2,7 @@
 """Benchmark notifications: time from an update operation's commit to the last webhook.
 
     scripts/bench-notify.py [--write docs/benchmarks.md]
+    scripts/bench-notify.py --quick   # CI: debug build, 200 manifests, nothing written
 
 `examples/bench_notify.rs` stores 10 000 index reports (the real bookworm-minbase report under
 10 000 digests, 1 000 of them with one extra package), commits a feed change that adds a
@@ -25,15 +26,20 @@ sys.path.insert(0, str(ROOT / "scripts"))
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--write")
+    ap.add_argument("--quick", action="store_true", help="CI mode: debug build, small inputs, nothing written")
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p", "clair", "--example", "bench_notify"],
+    size = ["--manifests", "200", "--touched", "20"] if a.quick else []
+    if a.quick:
+        a.write = None
+    profile = [] if a.quick else ["--release"]
+    subprocess.run(["cargo", "build", *profile, "--locked", "-q", "-p", "clair", "--example", "bench_notify"],
                    cwd=ROOT, check=True)
-    bench = ROOT / "target/release/examples/bench_notify"
+    bench = ROOT / "target" / ("debug" if a.quick else "release") / "examples/bench_notify"
     image = f"oci:{SHARED / 'images/oci'}:bookworm-minbase"
     rows = []
     for extra in ([], ["--no-summary"]):
         with tempfile.TemporaryDirectory(prefix="clair-bench-notify-") as d:
-            r = subprocess.run([str(bench), "--db", f"{d}/clair.db", "--image", image, *extra],
+            r = subprocess.run([str(bench), "--db", f"{d}/clair.db", "--image", image, *size, *extra],
                                capture_output=True, text=True)
             if r.returncode != 0:
                 sys.exit(f"bench_notify failed:\n{r.stderr}")

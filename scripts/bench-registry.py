@@ -2,6 +2,7 @@
 """Benchmark `clair scan` straight from a registry, cold and warm.
 
     scripts/bench-registry.py [--runs 5] [--write docs/benchmarks.md]
+    scripts/bench-registry.py --quick   # CI: debug build, one run, nothing written
 
 A real registry (Debian's `docker-registry`) on 127.0.0.1 with the largest image available
 pushed by skopeo: bookworm-full from /var/tmp/images (built by ../shared/tools/make-images.sh)
@@ -51,17 +52,22 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--write")
+    ap.add_argument("--quick", action="store_true",
+                    help="CI mode: debug build, bookworm-layered, one run, nothing written")
     a = ap.parse_args()
+    if a.quick:
+        a.runs, a.write = 1, None
     for tool in ("docker-registry", "skopeo"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: apt-get install docker-registry skopeo")
     full = Path("/var/tmp/images/oci/bookworm-full")
-    if (full / "index.json").is_file():
+    if (full / "index.json").is_file() and not a.quick:
         source, name = f"oci:{full}", "bookworm-full"
     else:
         source, name = f"oci:{SHARED / 'images/oci'}:bookworm-layered", "bookworm-layered"
-    subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p", "clair"], cwd=ROOT, check=True)
-    clair = str(ROOT / "target/release/clair")
+    subprocess.run(["cargo", "build", *([] if a.quick else ["--release"]), "--locked", "-q", "-p", "clair"],
+                   cwd=ROOT, check=True)
+    clair = str(ROOT / "target" / ("debug" if a.quick else "release") / "clair")
     work = Path(tempfile.mkdtemp(prefix="clair-bench-registry-"))
     port = free_port()
     cfg = work / "config.yml"

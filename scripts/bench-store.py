@@ -2,6 +2,7 @@
 """Store benchmark: database size per indexed image, and re-index latency, SQLite and PostgreSQL.
 
     scripts/bench-store.py [--runs N] [--write docs/benchmarks.md]
+    scripts/bench-store.py --quick   # CI: debug build, two runs, nothing written
 
 For each image in ../shared/images, on a fresh database: index it once, then measure
 - the database growth it caused (SQLite: file size incl. WAL after the run, minus an empty
@@ -95,7 +96,7 @@ class Cluster:
 
 
 def clair(args, db):
-    subprocess.run([str(ROOT / "target/release/clair"), "-q", "index", "-f", "json", "--db", db] + args,
+    subprocess.run([CLAIR[0], "-q", "index", "-f", "json", "--db", db] + args,
                    check=True, stdout=subprocess.DEVNULL)
 
 
@@ -122,18 +123,27 @@ def payload(path):
     return layers + reports
 
 
+# The clair binary the measures run (release, or debug with --quick).
+CLAIR = [str(ROOT / "target/release/clair")]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--write")
+    ap.add_argument("--quick", action="store_true", help="CI mode: debug build, 2 runs, nothing written")
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p", "clair"], cwd=ROOT, check=True)
+    if a.quick:
+        a.runs, a.write = 2, None
+    subprocess.run(["cargo", "build", *([] if a.quick else ["--release"]), "--locked", "-q", "-p", "clair"],
+                   cwd=ROOT, check=True)
+    CLAIR[0] = str(ROOT / "target" / ("debug" if a.quick else "release") / "clair")
     work = Path(tempfile.mkdtemp(prefix="clair-bench-store-"))
     pg = Cluster()
     rows = []
     try:
         empty = work / "empty.db"
-        subprocess.run([str(ROOT / "target/release/clair"), "-q", "index", "--db", str(empty), "-f", "json",
+        subprocess.run([CLAIR[0], "-q", "index", "--db", str(empty), "-f", "json",
                         f"dir:{work}"], check=True, stdout=subprocess.DEVNULL)
         empty_sqlite = sqlite_size(empty)
         empty_pg_url = pg.new_db("clair_bench_empty")

@@ -3,6 +3,7 @@
 OVAL file (~100 MB), generated from the structure of the real samples in ../shared/corpus.
 
     scripts/bench-update.py [--runs N] [--write docs/benchmarks.md] [--keep-files DIR]
+    scripts/bench-update.py --quick   # CI: debug build, 1 MB and 2 MB feeds, nothing written
 
 Generation (deterministic):
 - Debian: the real tracker's shape — source package → CVE → release → {status, fixed_version,
@@ -117,19 +118,24 @@ def main():
     ap.add_argument("--write")
     ap.add_argument("--keep-files")
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="CI mode: debug build, small feeds, one run, nothing written")
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p", "clair"], cwd=ROOT, check=True)
-    clair = str(ROOT / "target/release/clair")
+    if a.quick:
+        a.runs, a.write, a.keep_files = 1, None, None
+    profile = [] if a.quick else ["--release"]
+    subprocess.run(["cargo", "build", *profile, "--locked", "-q", "-p", "clair"], cwd=ROOT, check=True)
+    clair = str(ROOT / "target" / ("debug" if a.quick else "release") / "clair")
     work = Path(a.keep_files or tempfile.mkdtemp(prefix="clair-bench-feeds-"))
     work.mkdir(parents=True, exist_ok=True)
     deb = work / "debian.json"
     oval = work / "rhel-8.oval.xml"
     if not deb.exists():
-        gen_debian(deb)
+        gen_debian(deb, target_mb=1 if a.quick else 60)
     if not oval.exists():
-        gen_rhel(oval)
+        gen_rhel(oval, target_mb=2 if a.quick else 100)
     cfg = work / "config.yaml"
     cfg.write_text(f"""updaters:
+  sets: [debian, rhel]
   config:
     debian:
       json_url: file://{deb}

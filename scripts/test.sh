@@ -5,8 +5,8 @@
 #
 # Installs what the tests need when it is missing, then: rustfmt check, clippy (warnings are
 # errors), every test of the workspace, the deployment checks (scripts/deploy-check.sh: the
-# container image built and run with chroot, compose and Kubernetes files validated), and a
-# build of the fuzz targets.
+# container image built and run with chroot, compose and Kubernetes files validated), each
+# benchmark script in its quick mode, and a build of the fuzz targets.
 # Environment: CLAIR_SKIP_INSTALL=1 skips installing anything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +48,9 @@ command -v npm >/dev/null || need_debs+=(npm)
 [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || need_debs+=(rabbitmq-server)
 # A real browser for the HTML report (crates/clair/tests/sbom.rs, headless).
 command -v chromium >/dev/null || need_debs+=(chromium)
+# The benchmark scripts' quick runs: wrk (scripts/bench-serve.py) and GNU time (peak RSS).
+command -v wrk >/dev/null || need_debs+=(wrk)
+[[ -x /usr/bin/time ]] || need_debs+=(time)
 if [[ ${#need_debs[@]} -gt 0 && "${CLAIR_SKIP_INSTALL:-0}" != 1 ]]; then
     log "installing Debian packages: ${need_debs[*]}"
     SUDO=""; [[ $EUID -ne 0 ]] && SUDO="sudo"
@@ -110,6 +113,12 @@ log "deploy checks: container image, compose, Kubernetes"
 # The image needs a release build: about 15 min cold on 2 cores, kept between runs in
 # ~/.cache/clair-rs/image-target (scripts/deploy-check.sh).
 scripts/deploy-check.sh
+# Every benchmark script once in its quick mode (small inputs, one run, nothing written), so a
+# change that breaks one fails here rather than on the next person to measure.
+for bench in scripts/bench-*.py; do
+    log "$bench --quick"
+    python3 "$bench" --quick >/dev/null
+done
 
 log "fuzz targets build"
 scripts/fuzz.sh build

@@ -5,9 +5,10 @@
 //! - Clair 2.x: `clair.database.type: pgsql` with `clair.database.options.source`;
 //! - Clair v4: top-level `indexer`, `matcher`, `notifier`, each with a `connstring`.
 //!
-//! Sections clair-rs does not use (yet) are kept in [`Loaded::raw`] and never make loading fail.
-//! Clair ≥ 4.7 drop-ins (`config.yaml.d/*.yaml` merged, `*.yaml-patch` applied) are read with
-//! the file (see [`dropin`]).
+//! Sections clair-rs does not use (yet) are kept in [`Loaded::raw`] and never make loading fail;
+//! [`Loaded::warnings`] names every key nothing reads. Clair ≥ 4.7 drop-ins
+//! (`config.yaml.d/*.yaml` merged, `*.yaml-patch` applied) are read with the file (see
+//! [`dropin`]).
 //! Environment overrides: `CLAIR_DATABASE_SOURCE` replaces the database source.
 #![forbid(unsafe_code)]
 
@@ -20,15 +21,17 @@ mod mode;
 mod security;
 mod serve;
 mod sqs;
+mod warnings;
 pub use mode::{Mode, ModeError};
 pub use security::{
     JwtProxyConfig, KeyServerConfig, SignerConfig, SignerKey, TlsFiles, VerifierConfig,
 };
 pub use serve::{
-    AmqpConfig, Databases, NotifierConfig, Psk, RemoteServices, ServeConfig, Warning, listen_addr,
-    redact_source,
+    AmqpConfig, Databases, NotifierConfig, NotifierTls, Psk, RemoteServices, ServeConfig,
+    listen_addr, redact_source,
 };
 pub use sqs::SqsConfig;
+pub use warnings::Warning;
 
 /// Errors loading a config file.
 #[derive(Debug, thiserror::Error)]
@@ -91,9 +94,17 @@ pub struct Loaded {
     pub raw: Value,
     /// Its layout.
     pub layout: Layout,
+    /// Every key looked up so far (shared by clones and nested documents): what
+    /// [`Loaded::warnings`] does not report, so a warning never names a key that is read.
+    reads: Reads,
+    /// Where this document sits in the file (a list element: `jwtproxy.verifier_proxies.0`).
+    at: String,
     /// The drop-ins applied (`<path>.d/…`), in the order they were.
     pub dropins: Vec<PathBuf>,
 }
+
+/// Dotted keys looked up; a subtree read whole (handed on as it is) ends in `.*`.
+type Reads = std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>;
 
 /// Read a YAML mapping's field.
 fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
@@ -105,12 +116,50 @@ fn get_path<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
 }
 
 impl Loaded {
+    /// Look a key up, remembering that it was.
+    fn lookup(&self, path: &[&str]) -> Option<&Value> {
+        self.note_read(path.join("."));
+        get_path(&self.raw, path)
+    }
+
+    /// Remember that everything under `path` is used (a section handed on whole).
+    fn note_subtree(&self, path: &[&str]) {
+        self.note_read(format!("{}.*", path.join(".")));
+    }
+
+    fn note_read(&self, key: String) {
+        let key = if self.at.is_empty() {
+            key
+        } else {
+            format!("{}.{key}", self.at)
+        };
+        if let Ok(mut r) = self.reads.lock() {
+            r.insert(key);
+        }
+    }
+
+    /// A document inside this one (the element of a list at `at`), read with the same code.
+    pub(crate) fn nested(&self, raw: Value, at: &str) -> Loaded {
+        Loaded {
+            path: self.path.clone(),
+            raw,
+            layout: self.layout,
+            reads: self.reads.clone(),
+            at: at.to_string(),
+            dropins: Vec::new(),
+        }
+    }
+}
+
+impl Loaded {
     /// No config file: every setting at its default.
     pub fn empty() -> Loaded {
         Loaded {
             path: PathBuf::new(),
             raw: Value::Null,
             layout: Layout::Unknown,
+            reads: Reads::default(),
+            at: String::new(),
             dropins: Vec::new(),
         }
     }
@@ -156,12 +205,14 @@ impl Loaded {
             path: path.to_path_buf(),
             raw,
             layout,
+            reads: Reads::default(),
+            at: String::new(),
             dropins: Vec::new(),
         }
     }
 
     fn string_at(&self, path: &[&str]) -> Result<Option<String>, Error> {
-        match get_path(&self.raw, path) {
+        match self.lookup(path) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(other) => Err(Error::Field {
@@ -188,12 +239,20 @@ impl Loaded {
             ],
             Layout::Unknown => &[],
         };
+        let mut found: Option<String> = None;
         for c in candidates {
-            if let Some(s) = self.string_at(c)?.filter(|s| !s.trim().is_empty()) {
-                return Ok(Some(s));
+            match &found {
+                None => found = self.string_at(c)?.filter(|s| !s.trim().is_empty()),
+                // The later ones are read too when they name the same database (a combo
+                // config repeats it per section); a different one is reported as ignored.
+                Some(f) => {
+                    if get_path(&self.raw, c).and_then(Value::as_str) == Some(f.as_str()) {
+                        self.string_at(c)?;
+                    }
+                }
             }
         }
-        Ok(None)
+        Ok(found)
     }
 
     /// The database source with the `CLAIR_DATABASE_SOURCE` environment override applied.
@@ -202,6 +261,8 @@ impl Loaded {
             .ok()
             .filter(|v| !v.is_empty())
         {
+            // The file's source is still the one without the variable: read, not ignored.
+            let _ = self.file_database_source();
             return Ok(Some(v));
         }
         self.file_database_source()
@@ -210,7 +271,7 @@ impl Loaded {
 
 impl Loaded {
     fn value_at(&self, path: &[&str]) -> Option<&Value> {
-        get_path(&self.raw, path).filter(|v| !v.is_null())
+        self.lookup(path).filter(|v| !v.is_null())
     }
 
     fn field_err(&self, path: &[&str], message: String) -> Error {
@@ -257,6 +318,9 @@ impl Loaded {
     ) -> Result<std::collections::BTreeMap<String, serde_json::Value>, Error> {
         let path = ["updaters", "config"];
         let mut out = std::collections::BTreeMap::new();
+        // Handed to the updaters whole; they report the keys they do not read
+        // (`clair_ecosystems::unused_settings`).
+        self.note_subtree(&path);
         match self.value_at(&path) {
             None => {}
             Some(Value::Mapping(m)) => {

@@ -271,12 +271,7 @@ impl Loaded {
         };
         for (i, item) in items.iter().enumerate() {
             let at = format!("jwtproxy.verifier_proxies.{i}");
-            let sub = Loaded {
-                path: self.path.clone(),
-                raw: item.clone(),
-                layout: self.layout,
-                dropins: Vec::new(),
-            };
+            let sub = self.nested(item.clone(), &at);
             let err = |e: Error| match e {
                 Error::Field {
                     path,
@@ -350,6 +345,7 @@ impl Loaded {
             }
         };
         let mut static_claims = Vec::new();
+        self.note_subtree(&["verifier", "claims_verifiers"]);
         if let Some(Value::Sequence(vs)) = self.value_at(&["verifier", "claims_verifiers"]) {
             for v in vs {
                 if v.get("type").and_then(Value::as_str) != Some("static") {

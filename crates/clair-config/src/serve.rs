@@ -126,6 +126,22 @@ pub struct NotifierConfig {
     /// v4 `notifier.poll_interval`: how often a notifier-mode server polls the matcher.
     #[serde(with = "secs")]
     pub poll_interval: Duration,
+    /// v2 `notifier.http.certfile`, `keyfile`, `cafile`, `servername`: the webhook's client
+    /// certificate.
+    pub http_tls: Option<NotifierTls>,
+}
+
+/// Clair v2's webhook client certificate settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotifierTls {
+    /// `certfile`: PEM certificate chain presented to the endpoint.
+    pub cert: std::path::PathBuf,
+    /// `keyfile`: its PEM private key.
+    pub key: std::path::PathBuf,
+    /// `cafile`: PEM CA bundle the endpoint's certificate must chain to.
+    pub ca: Option<std::path::PathBuf>,
+    /// `servername`: the name the endpoint's certificate is checked against.
+    pub server_name: Option<String>,
 }
 
 /// Clair v4's `notifier.amqp` section.
@@ -152,115 +168,6 @@ pub(crate) mod secs {
     ) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format!("{}s", d.as_secs_f64()))
     }
-}
-
-/// A problem that does not stop loading.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Warning {
-    /// Dotted key.
-    pub key: String,
-    /// What about it.
-    pub message: String,
-}
-
-/// Keys clair-rs reads, per layout (dotted; `*` matches any one key).
-const KNOWN_V2: &[&str] = &[
-    "clair.database.type",
-    "clair.database.source",
-    "clair.database.cachesize",
-    "clair.database.options.source",
-    "clair.database.options.cachesize",
-    "clair.database.options.managedatabaselifecycle",
-    "clair.database.options.fixturepath",
-    "clair.database.options.paginationkey",
-    "clair.api.port",
-    "clair.api.healthport",
-    "clair.api.timeout",
-    "clair.api.paginationkey",
-    "clair.api.certfile",
-    "clair.api.keyfile",
-    "clair.api.cafile",
-    "clair.api.servername",
-    "clair.updater.interval",
-    "clair.updater.enabledupdaters",
-    "clair.notifier.attempts",
-    "clair.notifier.renotifyinterval",
-    "clair.notifier.http.*",
-    // The Quay setup documents nest the notifier under the updater; Clair ignores it there,
-    // clair-rs reads it from either place.
-    "clair.updater.notifier.attempts",
-    "clair.updater.notifier.renotifyinterval",
-    "clair.updater.notifier.http.*",
-    "jwtproxy.*",
-    "clair_rs.*",
-];
-
-const KNOWN_V4: &[&str] = &[
-    "http_listen_addr",
-    "introspection_addr",
-    "log_level",
-    "tls.*",
-    "indexer.connstring",
-    "indexer.scanlock_retry",
-    "indexer.layer_scan_concurrency",
-    "indexer.migrations",
-    "indexer.airgap",
-    "indexer.scanner.*",
-    "indexer.index_report_request_concurrency",
-    "matcher.connstring",
-    "matcher.max_conn_pool",
-    "matcher.migrations",
-    "matcher.period",
-    "matcher.disable_updaters",
-    "matcher.update_retention",
-    "matcher.indexer_addr",
-    "matcher.cache_age",
-    "matcher.update_schedule",
-    "notifier.connstring",
-    "notifier.delivery_interval",
-    "notifier.poll_interval",
-    "notifier.migrations",
-    "notifier.indexer_addr",
-    "notifier.matcher_addr",
-    "notifier.disable_summary",
-    "notifier.webhook.*",
-    "notifier.amqp.*",
-    "notifier.stomp.*",
-    "auth.psk.*",
-    "auth.keyserver.*",
-    "metrics.*",
-    "trace.*",
-    "updaters.sets",
-    "updaters.config.*",
-    "matchers.*",
-    "clair_rs.*",
-];
-
-fn walk(prefix: &str, v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Mapping(m) if !m.is_empty() => {
-            for (k, child) in m {
-                let k = match k {
-                    Value::String(s) => s.clone(),
-                    other => format!("{other:?}"),
-                };
-                let path = if prefix.is_empty() {
-                    k
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                walk(&path, child, out);
-            }
-        }
-        _ => out.push(prefix.to_string()),
-    }
-}
-
-fn known(key: &str, patterns: &[&str]) -> bool {
-    patterns.iter().any(|p| match p.strip_suffix(".*") {
-        Some(stem) => key == stem || key.starts_with(&format!("{stem}.")),
-        None => key == *p,
-    })
 }
 
 /// Upstream's automatic `index_report_request_concurrency`: 4 per available core
@@ -363,8 +270,38 @@ impl Loaded {
         }))
     }
 
+    /// Clair v2's webhook client certificate: used when the certificate and key are both
+    /// set (then `cafile` and `servername` beside them are read too).
+    fn notifier_tls(&self, cert: &[&str], key: &[&str]) -> Result<Option<NotifierTls>, Error> {
+        let file = |p: &[&str]| -> Result<Option<std::path::PathBuf>, Error> {
+            Ok(self
+                .string_at(p)?
+                .filter(|s| !s.trim().is_empty())
+                .map(Into::into))
+        };
+        let sibling = |k: &'static str| {
+            let mut p = cert.to_vec();
+            p.pop();
+            p.push(k);
+            p
+        };
+        match (file(cert)?, file(key)?) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => Ok(Some(NotifierTls {
+                cert,
+                key,
+                ca: file(&sibling("cafile"))?,
+                server_name: self
+                    .string_at(&sibling("servername"))?
+                    .filter(|s| !s.trim().is_empty()),
+            })),
+            _ => Err(self.field_err(cert, "the certificate and the key go together".into())),
+        }
+    }
+
     /// A header map: `{name: [values]}` (Go's http.Header) or `{name: value}`.
     fn headers_at(&self, path: &[&str]) -> Result<Vec<(String, String)>, Error> {
+        self.note_subtree(path);
         let mut out = Vec::new();
         match self.value_at(path) {
             None => {}
@@ -442,36 +379,6 @@ impl Loaded {
                 Err(self.field_err(path, format!("want true or false, found {}", kind(other))))
             }
         }
-    }
-
-    /// Keys that are neither read nor known to Clair's layouts, and sections read but not
-    /// acted on yet.
-    pub fn warnings(&self) -> Vec<Warning> {
-        let mut keys = Vec::new();
-        walk("", &self.raw, &mut keys);
-        let patterns = match self.layout {
-            Layout::V2 => KNOWN_V2,
-            Layout::V4 => KNOWN_V4,
-            Layout::Unknown => &[],
-        };
-        let mut out: Vec<Warning> = keys
-            .into_iter()
-            .filter(|k| !k.is_empty() && !known(k, patterns))
-            .map(|key| Warning {
-                key,
-                message: "unknown key, ignored".into(),
-            })
-            .collect();
-        let mut not_yet = |path: &[&str], what: &str| {
-            if self.value_at(path).is_some() {
-                out.push(Warning {
-                    key: path.join("."),
-                    message: format!("{what} is not implemented yet; ignored"),
-                });
-            }
-        };
-        not_yet(&["notifier", "stomp"], "STOMP delivery");
-        out
     }
 
     /// The settings `clair serve` runs with (defaults as Clair's, environment overrides
@@ -555,6 +462,7 @@ impl Loaded {
                         poll_interval: self
                             .duration_at(&["notifier", "poll_interval"])?
                             .unwrap_or(Duration::from_secs(6 * 3600)),
+                        http_tls: None,
                     },
                     psk: self.string_at(&["auth", "psk", "key"])?.map(|key| Psk {
                         key,
@@ -623,7 +531,9 @@ impl Loaded {
                     database,
                     matcher_indexer_addr: None,
                     api_addr: format!("0.0.0.0:{port}"),
-                    health_addr: Some(format!("0.0.0.0:{health}")),
+                    // Clair v2's health port; without a Clair v2 file (clair-rs's own
+                    // defaults) health is served on the introspection address only.
+                    health_addr: (self.layout == Layout::V2).then(|| format!("0.0.0.0:{health}")),
                     introspection_addr: None,
                     timeout: self
                         .duration_at(&api("timeout"))?
@@ -659,6 +569,7 @@ impl Loaded {
                         indexer_addr: None,
                         matcher_addr: None,
                         poll_interval: Duration::ZERO,
+                        http_tls: self.notifier_tls(&n("http.certfile"), &n("http.keyfile"))?,
                     },
                     psk: None,
                     keyserver: None,
@@ -768,6 +679,7 @@ pub fn redact_source(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Warning;
 
     fn load(name: &str) -> Loaded {
         Loaded::load(&clair_test::shared().join("spec/configs").join(name)).unwrap()
@@ -806,8 +718,6 @@ mod tests {
                 Duration::from_secs(3600),
                 "{name}"
             );
-            let w = l.warnings();
-            assert!(w.is_empty(), "{name}: {w:?}");
             // The jwtproxy section: a signer with issuer security_scanner and one verifier in
             // front of the API with the registry's key server.
             let signer = c.jwtproxy.signer.as_ref().unwrap();
@@ -854,10 +764,6 @@ mod tests {
                 v.key_server
             );
             assert_eq!(c.tls, None, "{name}");
-            assert!(
-                !w.iter().any(|w| w.message.contains("unknown key")),
-                "{name}: {w:?}"
-            );
             let shown = serde_json::to_string(&c.redacted()).unwrap();
             if let Some(k) = &c.pagination_key {
                 assert!(!shown.contains(k.as_str()), "{name}: key printed");
@@ -881,7 +787,6 @@ mod tests {
         );
         let psk = c.psk.clone().unwrap();
         assert_eq!(psk.iss, vec!["quay", "clairctl"]);
-        assert_eq!(l.warnings(), Vec::<Warning>::new());
         let shown = serde_json::to_string(&c.redacted()).unwrap();
         assert!(!shown.contains(&psk.key));
     }
@@ -900,13 +805,6 @@ mod tests {
         assert_eq!(c.health_addr.as_deref(), Some("0.0.0.0:6061"));
         assert_eq!(c.updater_interval, Duration::from_secs(3600));
         assert_eq!(c.notifier.attempts, 5);
-        assert_eq!(
-            l.warnings(),
-            vec![Warning {
-                key: "clair.api.prot".into(),
-                message: "unknown key, ignored".into()
-            }]
-        );
         std::fs::write(f.path(), "clair:\n  api:\n    timeout: soon\n").unwrap();
         let err = Loaded::load(f.path())
             .unwrap()
@@ -1042,6 +940,41 @@ mod tests {
                 ("X-Two".to_string(), "c".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn v2_webhook_client_certificates() {
+        let parse = |t: &str| Loaded::parse(t, std::path::Path::new("t.yaml")).unwrap();
+        let c = parse(
+            "clair:\n  notifier:\n    http:\n      endpoint: https://quay/notify\n      certfile: /c.crt\n      keyfile: /c.key\n      cafile: /ca.crt\n      servername: quay.internal\n",
+        )
+        .serve_config()
+        .unwrap();
+        assert_eq!(
+            c.notifier.http_tls,
+            Some(NotifierTls {
+                cert: "/c.crt".into(),
+                key: "/c.key".into(),
+                ca: Some("/ca.crt".into()),
+                server_name: Some("quay.internal".into()),
+            })
+        );
+        // Clair v2 uses them only with both the certificate and the key: without them
+        // `cafile` is not read (and reported as ignored); half of the pair is an error.
+        let l = parse("clair:\n  notifier:\n    http:\n      cafile: /ca.crt\n");
+        assert_eq!(l.serve_config().unwrap().notifier.http_tls, None);
+        assert_eq!(
+            l.warnings()
+                .iter()
+                .map(|w| w.key.as_str())
+                .collect::<Vec<_>>(),
+            ["clair.notifier.http.cafile"]
+        );
+        let e = parse("clair:\n  notifier:\n    http:\n      certfile: /c.crt\n")
+            .serve_config()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("clair.notifier.http.certfile"), "{e}");
     }
 
     #[test]

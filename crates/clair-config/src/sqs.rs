@@ -33,6 +33,9 @@ pub struct SqsConfig {
     pub receiver_visibility_timeout: Option<u64>,
     /// `sender_max_message_size`: largest body published as plain JSON.
     pub sender_max_message_size: Option<u64>,
+    /// `sender_publish`: what the sender publishes per notification, `layers` (each affected
+    /// layer's document, as clair-sqs) or `notification-pages`.
+    pub sender_publish: Option<String>,
     /// `endpoint_url`: an SQS/SNS endpoint other than AWS's (a local server).
     pub endpoint_url: Option<String>,
 }
@@ -54,6 +57,7 @@ impl Loaded {
             receiver_wait_time_seconds: n("receiver_wait_time_seconds")?,
             receiver_visibility_timeout: n("receiver_visibility_timeout")?,
             sender_max_message_size: n("sender_max_message_size")?,
+            sender_publish: s("sender_publish")?,
             endpoint_url: s("endpoint_url")?,
         })
     }

@@ -4,10 +4,71 @@
 //! Every offset and size comes from the file and is checked against its length: a hostile
 //! binary yields `None`, never a panic or a large allocation.
 
+use std::borrow::Cow;
+
+use clair_layer::{FileRef, LargeFile};
+
+/// Most bytes read at once from a file (a section, a string).
+const MAX_READ: u64 = 64 << 20;
+
+/// Where a file's bytes are: in memory, or in a big file read by offset (spooled or on disk).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Source<'a> {
+    /// In memory.
+    Mem(&'a [u8]),
+    /// Read by offset.
+    Large(&'a LargeFile),
+}
+
+impl<'a> Source<'a> {
+    /// The bytes of a selected file.
+    pub(crate) fn of(f: &FileRef<'a>) -> Source<'a> {
+        match f.large {
+            Some(l) => Source::Large(l),
+            None => Source::Mem(f.data),
+        }
+    }
+
+    /// `len` bytes at `at` (fewer at the end); `None` past the end, or over 64 MiB.
+    pub(crate) fn read(&self, at: u64, len: u64) -> Option<Cow<'a, [u8]>> {
+        match self {
+            Source::Mem(d) => {
+                let start = usize::try_from(at).ok()?;
+                let end = start.checked_add(usize::try_from(len).ok()?)?.min(d.len());
+                d.get(start..end).map(Cow::Borrowed)
+            }
+            Source::Large(l) => l.read_range(at, len, MAX_READ).map(Cow::Owned),
+        }
+    }
+
+    /// Exactly `len` bytes at `at`.
+    fn exact(&self, at: u64, len: u64) -> Option<Cow<'a, [u8]>> {
+        self.read(at, len)
+            .filter(|b| u64::try_from(b.len()).ok() == Some(len))
+    }
+
+    /// Whether the file starts with `prefix`.
+    pub(crate) fn starts_with(&self, prefix: &[u8]) -> bool {
+        self.read(0, prefix.len() as u64)
+            .is_some_and(|b| &b[..] == prefix)
+    }
+
+    /// Offsets of the first `max` occurrences of `needle`.
+    pub(crate) fn find(&self, needle: &[u8], max: usize) -> Vec<u64> {
+        match self {
+            Source::Mem(d) => memchr::memmem::find_iter(d, needle)
+                .take(max)
+                .map(|i| i as u64)
+                .collect(),
+            Source::Large(l) => l.find(needle, max).unwrap_or_default(),
+        }
+    }
+}
+
 /// A parsed ELF header: where sections and loadable segments are.
 #[derive(Debug)]
 pub(crate) struct Elf<'a> {
-    data: &'a [u8],
+    src: Source<'a>,
     big_endian: bool,
     sections: Vec<Section>,
     segments: Vec<Segment>,
@@ -34,67 +95,113 @@ const MAX_HEADERS: usize = 4096;
 const SHT_NOBITS: u32 = 8;
 const PT_LOAD: u32 = 1;
 
+/// Fixed-width integers of a header table, in the file's byte order.
+struct Fields<'b> {
+    b: &'b [u8],
+    big_endian: bool,
+}
+
+impl Fields<'_> {
+    fn u16_at(&self, at: usize) -> Option<u16> {
+        let a: [u8; 2] = self.b.get(at..at.checked_add(2)?)?.try_into().ok()?;
+        Some(if self.big_endian {
+            u16::from_be_bytes(a)
+        } else {
+            u16::from_le_bytes(a)
+        })
+    }
+
+    fn u32_at(&self, at: usize) -> Option<u32> {
+        let a: [u8; 4] = self.b.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        Some(if self.big_endian {
+            u32::from_be_bytes(a)
+        } else {
+            u32::from_le_bytes(a)
+        })
+    }
+
+    fn u64_at(&self, at: usize) -> Option<u64> {
+        let a: [u8; 8] = self.b.get(at..at.checked_add(8)?)?.try_into().ok()?;
+        Some(if self.big_endian {
+            u64::from_be_bytes(a)
+        } else {
+            u64::from_le_bytes(a)
+        })
+    }
+}
+
 impl<'a> Elf<'a> {
-    /// Parse the headers of `data`; `None` if it is not a well-formed ELF file.
-    pub(crate) fn parse(data: &'a [u8]) -> Option<Elf<'a>> {
-        if data.get(..4)? != b"\x7fELF" {
+    /// Parse the headers of `src`; `None` if it is not a well-formed ELF file. Reads the file
+    /// header and the two header tables, nothing else.
+    pub(crate) fn parse(src: Source<'a>) -> Option<Elf<'a>> {
+        let head = src.read(0, 64)?;
+        if head.get(..4)? != b"\x7fELF" {
             return None;
         }
-        let is64 = match data.get(4)? {
+        let is64 = match head.get(4)? {
             1 => false,
             2 => true,
             _ => return None,
         };
-        let big_endian = match data.get(5)? {
+        let big_endian = match head.get(5)? {
             1 => false,
             2 => true,
             _ => return None,
         };
-        let mut elf = Elf {
-            data,
+        let h = Fields {
+            b: &head,
             big_endian,
-            sections: Vec::new(),
-            segments: Vec::new(),
-            shstrndx: 0,
         };
         let (phoff, shoff, phentsize, phnum, shentsize, shnum, shstrndx) = if is64 {
             (
-                elf.u64_at(0x20)?,
-                elf.u64_at(0x28)?,
-                elf.u16_at(0x36)?,
-                elf.u16_at(0x38)?,
-                elf.u16_at(0x3a)?,
-                elf.u16_at(0x3c)?,
-                elf.u16_at(0x3e)?,
+                h.u64_at(0x20)?,
+                h.u64_at(0x28)?,
+                h.u16_at(0x36)?,
+                h.u16_at(0x38)?,
+                h.u16_at(0x3a)?,
+                h.u16_at(0x3c)?,
+                h.u16_at(0x3e)?,
             )
         } else {
             (
-                u64::from(elf.u32_at(0x1c)?),
-                u64::from(elf.u32_at(0x20)?),
-                elf.u16_at(0x2a)?,
-                elf.u16_at(0x2c)?,
-                elf.u16_at(0x2e)?,
-                elf.u16_at(0x30)?,
-                elf.u16_at(0x32)?,
+                u64::from(h.u32_at(0x1c)?),
+                u64::from(h.u32_at(0x20)?),
+                h.u16_at(0x2a)?,
+                h.u16_at(0x2c)?,
+                h.u16_at(0x2e)?,
+                h.u16_at(0x30)?,
+                h.u16_at(0x32)?,
             )
         };
-        elf.shstrndx = usize::from(shstrndx);
-        for i in 0..usize::from(phnum).min(MAX_HEADERS) {
-            let base = phoff.checked_add(u64::try_from(i).ok()? * u64::from(phentsize))?;
-            let base = usize::try_from(base).ok()?;
+        let mut elf = Elf {
+            src,
+            big_endian,
+            sections: Vec::new(),
+            segments: Vec::new(),
+            shstrndx: usize::from(shstrndx),
+        };
+        let phnum = usize::from(phnum).min(MAX_HEADERS);
+        let ph = if phnum == 0 {
+            Cow::Borrowed(&[][..])
+        } else {
+            src.read(phoff, (phnum * usize::from(phentsize)) as u64)?
+        };
+        let ph = Fields { b: &ph, big_endian };
+        for i in 0..phnum {
+            let base = i.checked_mul(usize::from(phentsize))?;
             let seg = if is64 {
                 (
-                    elf.u32_at(base)?,
-                    elf.u64_at(base.saturating_add(8))?,
-                    elf.u64_at(base.saturating_add(16))?,
-                    elf.u64_at(base.saturating_add(32))?,
+                    ph.u32_at(base)?,
+                    ph.u64_at(base.saturating_add(8))?,
+                    ph.u64_at(base.saturating_add(16))?,
+                    ph.u64_at(base.saturating_add(32))?,
                 )
             } else {
                 (
-                    elf.u32_at(base)?,
-                    u64::from(elf.u32_at(base.saturating_add(4))?),
-                    u64::from(elf.u32_at(base.saturating_add(8))?),
-                    u64::from(elf.u32_at(base.saturating_add(16))?),
+                    ph.u32_at(base)?,
+                    u64::from(ph.u32_at(base.saturating_add(4))?),
+                    u64::from(ph.u32_at(base.saturating_add(8))?),
+                    u64::from(ph.u32_at(base.saturating_add(16))?),
                 )
             };
             if seg.0 == PT_LOAD {
@@ -105,24 +212,28 @@ impl<'a> Elf<'a> {
                 });
             }
         }
-        for i in 0..usize::from(shnum).min(MAX_HEADERS) {
-            let base = shoff.checked_add(u64::try_from(i).ok()? * u64::from(shentsize))?;
-            let Some(base) = usize::try_from(base).ok() else {
+        let shnum = usize::from(shnum).min(MAX_HEADERS);
+        let Some(sh) = src.read(shoff, (shnum * usize::from(shentsize)) as u64) else {
+            return Some(elf);
+        };
+        let sh = Fields { b: &sh, big_endian };
+        for i in 0..shnum {
+            let Some(base) = i.checked_mul(usize::from(shentsize)) else {
                 break;
             };
             let sec = if is64 {
                 (
-                    elf.u32_at(base),
-                    elf.u32_at(base.saturating_add(4)),
-                    elf.u64_at(base.saturating_add(24)),
-                    elf.u64_at(base.saturating_add(32)),
+                    sh.u32_at(base),
+                    sh.u32_at(base.saturating_add(4)),
+                    sh.u64_at(base.saturating_add(24)),
+                    sh.u64_at(base.saturating_add(32)),
                 )
             } else {
                 (
-                    elf.u32_at(base),
-                    elf.u32_at(base.saturating_add(4)),
-                    elf.u32_at(base.saturating_add(16)).map(u64::from),
-                    elf.u32_at(base.saturating_add(20)).map(u64::from),
+                    sh.u32_at(base),
+                    sh.u32_at(base.saturating_add(4)),
+                    sh.u32_at(base.saturating_add(16)).map(u64::from),
+                    sh.u32_at(base.saturating_add(20)).map(u64::from),
                 )
             };
             let (Some(name), Some(kind), Some(offset), Some(size)) = sec else {
@@ -138,10 +249,16 @@ impl<'a> Elf<'a> {
         Some(elf)
     }
 
-    /// The file bytes of the section called `name`.
-    pub(crate) fn section(&self, name: &str) -> Option<&'a [u8]> {
+    /// The file bytes of the section called `name` (at most 64 MiB).
+    pub(crate) fn section(&self, name: &str) -> Option<Cow<'a, [u8]>> {
+        let (offset, size) = self.section_range(name)?;
+        self.src.exact(offset, size)
+    }
+
+    /// Where the section called `name` is in the file: offset and size.
+    pub(crate) fn section_range(&self, name: &str) -> Option<(u64, u64)> {
         let names = self.sections.get(self.shstrndx)?;
-        let names = self.bytes(names.offset, names.size)?;
+        let names = self.src.exact(names.offset, names.size)?;
         self.sections.iter().find_map(|s| {
             if s.nobits {
                 return None;
@@ -149,72 +266,37 @@ impl<'a> Elf<'a> {
             let start = usize::try_from(s.name).ok()?;
             let rest = names.get(start..)?;
             let end = rest.iter().position(|&b| b == 0)?;
-            (&rest[..end] == name.as_bytes())
-                .then(|| self.bytes(s.offset, s.size))
-                .flatten()
+            (&rest[..end] == name.as_bytes()).then_some((s.offset, s.size))
         })
     }
 
     /// `len` bytes at virtual address `addr`, from a loadable segment.
-    pub(crate) fn read_addr(&self, addr: u64, len: u64) -> Option<&'a [u8]> {
+    pub(crate) fn read_addr(&self, addr: u64, len: u64) -> Option<Cow<'a, [u8]>> {
         self.segments.iter().find_map(|s| {
             let rel = addr.checked_sub(s.vaddr)?;
             if rel.checked_add(len)? > s.filesz {
                 return None;
             }
-            self.bytes(s.offset.checked_add(rel)?, len)
+            self.src.exact(s.offset.checked_add(rel)?, len)
         })
+    }
+
+    /// The bytes the file holds.
+    pub(crate) fn source(&self) -> Source<'a> {
+        self.src
     }
 
     /// A pointer-sized value (4 or 8 bytes) in the file's byte order.
     pub(crate) fn read_uint(&self, b: &[u8]) -> Option<u64> {
+        let f = Fields {
+            b,
+            big_endian: self.big_endian,
+        };
         match b.len() {
-            4 => {
-                let a: [u8; 4] = b.try_into().ok()?;
-                Some(u64::from(if self.big_endian {
-                    u32::from_be_bytes(a)
-                } else {
-                    u32::from_le_bytes(a)
-                }))
-            }
-            8 => {
-                let a: [u8; 8] = b.try_into().ok()?;
-                Some(if self.big_endian {
-                    u64::from_be_bytes(a)
-                } else {
-                    u64::from_le_bytes(a)
-                })
-            }
+            4 => f.u32_at(0).map(u64::from),
+            8 => f.u64_at(0),
             _ => None,
         }
-    }
-
-    fn bytes(&self, offset: u64, len: u64) -> Option<&'a [u8]> {
-        let start = usize::try_from(offset).ok()?;
-        let end = start.checked_add(usize::try_from(len).ok()?)?;
-        self.data.get(start..end)
-    }
-
-    fn u16_at(&self, at: usize) -> Option<u16> {
-        let a: [u8; 2] = self.data.get(at..at.checked_add(2)?)?.try_into().ok()?;
-        Some(if self.big_endian {
-            u16::from_be_bytes(a)
-        } else {
-            u16::from_le_bytes(a)
-        })
-    }
-
-    fn u32_at(&self, at: usize) -> Option<u32> {
-        let a: [u8; 4] = self.data.get(at..at.checked_add(4)?)?.try_into().ok()?;
-        Some(if self.big_endian {
-            u32::from_be_bytes(a)
-        } else {
-            u32::from_le_bytes(a)
-        })
-    }
-
-    fn u64_at(&self, at: usize) -> Option<u64> {
-        self.read_uint(self.data.get(at..at.checked_add(8)?)?)
     }
 }
 
@@ -234,7 +316,7 @@ mod tests {
             0x00, 0x00, 0x12, 0xcc, 0x4c, 0x4c, 0x09, 0xfb, 0xff, 0xcd, 0x00, 0x2a, 0xff, 0xf6,
             0x34, 0xb3, 0xcc, 0x4c, 0x4c,
         ];
-        let elf = Elf::parse(&data);
+        let elf = Elf::parse(Source::Mem(&data));
         assert!(elf.is_none_or(|e| e.section(".dep-v0").is_none()));
     }
 }

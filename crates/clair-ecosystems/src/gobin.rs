@@ -10,12 +10,10 @@ use clair_indexer::{DbScan, PackageScanner};
 use clair_layer::{FileSelector, FileView, PathPattern};
 use clair_types::{Package, PackageDbKind};
 
-use crate::elf::Elf;
+use crate::elf::{Elf, Source};
 
 /// The build-info header: 14 bytes of magic, pointer size, flags.
 pub const MAGIC: &[u8] = b"\xff Go buildinf:";
-/// Largest executable read.
-pub const MAX_BINARY: u64 = 512 << 20;
 const HEADER: usize = 32;
 /// Longest version or module-info string accepted.
 const MAX_STRING: u64 = 16 << 20;
@@ -30,7 +28,8 @@ impl PackageScanner for GoBinaryScanner {
     }
 
     fn version(&self) -> &'static str {
-        "1"
+        // 2: executables of any size (read by offset).
+        "2"
     }
 
     fn kind(&self) -> PackageDbKind {
@@ -41,7 +40,7 @@ impl PackageScanner for GoBinaryScanner {
         selector.pattern(PathPattern {
             executable: true,
             contains: Some(MAGIC.to_vec()),
-            max_size: MAX_BINARY,
+            by_offset: true,
             ..PathPattern::default()
         });
     }
@@ -50,10 +49,11 @@ impl PackageScanner for GoBinaryScanner {
         let mut out = Vec::new();
         for path in files.paths() {
             let Some(f) = files.open(&path) else { continue };
-            if !f.data.starts_with(b"\x7fELF") {
+            let src = Source::of(&f);
+            if !src.starts_with(b"\x7fELF") {
                 continue;
             }
-            let Some(info) = build_info(f.data) else {
+            let Some(info) = build_info_of(src) else {
                 continue;
             };
             out.push(DbScan {
@@ -143,15 +143,20 @@ pub fn stdlib_version(go: &str) -> Option<String> {
 
 /// The build information of a Go ELF executable, if it has any.
 pub fn build_info(data: &[u8]) -> Option<BuildInfo> {
-    let elf = Elf::parse(data)?;
+    build_info_of(Source::Mem(data))
+}
+
+/// [`build_info`] of a file in memory or read by offset.
+pub(crate) fn build_info_of(src: Source<'_>) -> Option<BuildInfo> {
+    let elf = Elf::parse(src)?;
     // The linker puts the header in its own section; stripped or unusual binaries are searched.
     let found = elf
-        .section(".go.buildinfo")
-        .and_then(|s| read_header(&elf, s))
+        .section_range(".go.buildinfo")
+        .and_then(|(at, _)| read_header(&elf, at))
         .or_else(|| {
-            memchr::memmem::find_iter(data, MAGIC)
-                .take(16)
-                .find_map(|at| read_header(&elf, data.get(at..)?))
+            src.find(MAGIC, 16)
+                .into_iter()
+                .find_map(|at| read_header(&elf, at))
         })?;
     let (go_version, modinfo) = found;
     if go_version.is_empty() {
@@ -162,15 +167,18 @@ pub fn build_info(data: &[u8]) -> Option<BuildInfo> {
     Some(info)
 }
 
-fn read_header(elf: &Elf<'_>, data: &[u8]) -> Option<(String, String)> {
+/// The build-info header at file offset `at`: the Go version and the module information.
+fn read_header(elf: &Elf<'_>, at: u64) -> Option<(String, String)> {
+    let src = elf.source();
+    let data = src.read(at, HEADER as u64)?;
     if !data.starts_with(MAGIC) || data.len() < HEADER {
         return None;
     }
     let ptr_size = usize::from(data[14]);
     let flags = data[15];
     let (version, module) = if flags & 2 != 0 {
-        let (v, rest) = decode_string(&data[HEADER..])?;
-        let (m, _) = decode_string(rest)?;
+        let (v, next) = decode_string(src, at + HEADER as u64)?;
+        let (m, _) = decode_string(src, next)?;
         (v, m)
     } else {
         if ptr_size != 4 && ptr_size != 8 {
@@ -183,7 +191,7 @@ fn read_header(elf: &Elf<'_>, data: &[u8]) -> Option<(String, String)> {
             read_go_string(elf, p2, ptr_size).unwrap_or_default(),
         )
     };
-    let version = String::from_utf8_lossy(version).into_owned();
+    let version = String::from_utf8_lossy(&version).into_owned();
     // The module information is framed by two 16-byte sentinels.
     let module = if module.len() >= 33 && module[module.len() - 17] == b'\n' {
         String::from_utf8_lossy(&module[16..module.len() - 16]).into_owned()
@@ -193,13 +201,14 @@ fn read_header(elf: &Elf<'_>, data: &[u8]) -> Option<(String, String)> {
     Some((version, module))
 }
 
-/// A uvarint-length-prefixed string and what follows it.
-fn decode_string(data: &[u8]) -> Option<(&[u8], &[u8])> {
+/// A uvarint-length-prefixed string at file offset `at`, and the offset after it.
+fn decode_string(src: Source<'_>, at: u64) -> Option<(Vec<u8>, u64)> {
+    let head = src.read(at, 10)?;
     let mut len: u64 = 0;
     let mut shift = 0;
     let mut i = 0;
     loop {
-        let b = *data.get(i)?;
+        let b = *head.get(i)?;
         i += 1;
         len |= u64::from(b & 0x7f).checked_shl(shift)?;
         if b & 0x80 == 0 {
@@ -213,12 +222,16 @@ fn decode_string(data: &[u8]) -> Option<(&[u8], &[u8])> {
     if len > MAX_STRING {
         return None;
     }
-    let end = i.checked_add(usize::try_from(len).ok()?)?;
-    Some((data.get(i..end)?, data.get(end..)?))
+    let start = at.checked_add(i as u64)?;
+    let data = src.read(start, len)?;
+    if data.len() as u64 != len {
+        return None;
+    }
+    Some((data.into_owned(), start.checked_add(len)?))
 }
 
 /// A Go string header (data pointer, length) at `addr`, and the bytes it points to.
-fn read_go_string<'a>(elf: &Elf<'a>, addr: u64, ptr_size: usize) -> Option<&'a [u8]> {
+fn read_go_string(elf: &Elf<'_>, addr: u64, ptr_size: usize) -> Option<Vec<u8>> {
     let size = u64::try_from(ptr_size).ok()?;
     let hdr = elf.read_addr(addr, 2 * size)?;
     let data = elf.read_uint(hdr.get(..ptr_size)?)?;
@@ -226,7 +239,7 @@ fn read_go_string<'a>(elf: &Elf<'a>, addr: u64, ptr_size: usize) -> Option<&'a [
     if len > MAX_STRING {
         return None;
     }
-    elf.read_addr(data, len)
+    elf.read_addr(data, len).map(std::borrow::Cow::into_owned)
 }
 
 /// Parse `runtime/debug.BuildInfo`'s text form: `path`, `mod`, `dep` and `=>` (replacement of
@@ -332,6 +345,30 @@ mod tests {
             ]
         );
         assert_eq!(info.main, Some(("ex.com/app".into(), "v1.0.0".into())));
+    }
+
+    #[test]
+    fn big_binaries_are_read_by_offset() {
+        let data = corpus("lang/go/trivy-test.elf");
+        let padded = [data.clone(), vec![0u8; 6 << 20]].concat();
+        let mut spool = clair_layer::spool::Spool::default();
+        let mut r = &padded[..];
+        let big = spool
+            .copy(vec![MAGIC.to_vec()], |b| std::io::Read::read(&mut r, b))
+            .unwrap()
+            .expect("the marker is found while spooling");
+        let want = build_info(&data).unwrap();
+        assert_eq!(build_info_of(Source::Large(&big)), Some(want.clone()));
+        // Without section headers the header is found by searching the spooled file.
+        let mut stripped = padded.clone();
+        stripped[0x3c] = 0;
+        stripped[0x3d] = 0;
+        let mut r = &stripped[..];
+        let big = spool
+            .copy(vec![MAGIC.to_vec()], |b| std::io::Read::read(&mut r, b))
+            .unwrap()
+            .unwrap();
+        assert_eq!(build_info_of(Source::Large(&big)), Some(want));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! give no Maven group, so the package name is the bare artifact and Maven advisories (keyed
 //! `group:artifact`) cannot match it — the inventory still lists it.
 
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Seek};
 
 use clair_indexer::{DbScan, PackageScanner};
 use clair_layer::{FileSelector, FileView, PathPattern};
@@ -16,10 +16,10 @@ use clair_types::{Package, PackageDbKind};
 
 /// Archive file name endings scanned.
 pub const SUFFIXES: [&str; 5] = [".jar", ".war", ".ear", ".jpi", ".hpi"];
-/// Largest archive read from a layer.
-const MAX_ARCHIVE: u64 = 256 << 20;
-/// Largest nested archive unpacked into memory.
-const MAX_NESTED: u64 = 64 << 20;
+/// Nested archives above this size are unpacked to a temporary file, not into memory.
+const NESTED_IN_MEMORY: u64 = 4 << 20;
+/// Largest nested archive unpacked.
+const MAX_NESTED: u64 = 2 << 30;
 /// Largest properties or manifest file read.
 const MAX_TEXT: u64 = 1 << 20;
 /// Deepest nesting opened (an archive in an archive in an archive).
@@ -42,7 +42,8 @@ impl PackageScanner for JavaScanner {
     }
 
     fn version(&self) -> &'static str {
-        "1"
+        // 2: archives of any size (read by offset).
+        "2"
     }
 
     fn kind(&self) -> PackageDbKind {
@@ -53,7 +54,7 @@ impl PackageScanner for JavaScanner {
         for s in SUFFIXES {
             selector.pattern(PathPattern {
                 name_suffix: Some(s.to_string()),
-                max_size: MAX_ARCHIVE,
+                by_offset: true,
                 ..PathPattern::default()
             });
         }
@@ -67,7 +68,16 @@ impl PackageScanner for JavaScanner {
             }
             let Some(f) = files.open(&path) else { continue };
             let mut warnings = Vec::new();
-            let artifacts = archive_artifacts(f.data, f.path, &mut warnings);
+            let artifacts = match f.large {
+                None => archive_artifacts(f.data, f.path, &mut warnings),
+                Some(big) => match big.reader() {
+                    Ok(r) => archive_artifacts_from(r, f.path, &mut warnings),
+                    Err(e) => {
+                        warnings.push(format!("java: {}: {e}", f.path));
+                        Vec::new()
+                    }
+                },
+            };
             out.push(DbScan {
                 path: f.path.to_string(),
                 packages: artifacts
@@ -115,16 +125,37 @@ impl Artifact {
 
 /// Every artifact in the archive `data` at `path` (and in archives nested in it).
 pub fn archive_artifacts(data: &[u8], path: &str, warnings: &mut Vec<String>) -> Vec<Artifact> {
+    archive_artifacts_from(Cursor::new(data), path, warnings)
+}
+
+/// [`archive_artifacts`] of an archive read by offset.
+pub fn archive_artifacts_from<R: Read + Seek>(
+    archive: R,
+    path: &str,
+    warnings: &mut Vec<String>,
+) -> Vec<Artifact> {
     let mut out = Vec::new();
-    walk(data, path, 0, &mut out, warnings);
+    walk(archive, path, 0, &mut out, warnings);
     // The same artifact shaded into several archives is one package.
     let mut seen = std::collections::BTreeSet::new();
     out.retain(|a| seen.insert((a.group.clone(), a.artifact.clone(), a.version.clone())));
     out
 }
 
-fn walk(data: &[u8], at: &str, depth: usize, out: &mut Vec<Artifact>, warnings: &mut Vec<String>) {
-    let mut zip = match zip::ZipArchive::new(Cursor::new(data)) {
+/// A nested archive, unpacked into memory or (when big) a temporary file.
+enum Nested {
+    Memory(Vec<u8>),
+    File(std::fs::File),
+}
+
+fn walk<R: Read + Seek>(
+    archive: R,
+    at: &str,
+    depth: usize,
+    out: &mut Vec<Artifact>,
+    warnings: &mut Vec<String>,
+) {
+    let mut zip = match zip::ZipArchive::new(archive) {
         Ok(z) => z,
         Err(e) => {
             warnings.push(format!("java: {at}: not a zip archive: {e}"));
@@ -148,8 +179,14 @@ fn walk(data: &[u8], at: &str, depth: usize, out: &mut Vec<Artifact>, warnings: 
         if !(is_pom || is_manifest || is_nested) {
             continue;
         }
-        let limit = if is_nested { MAX_NESTED } else { MAX_TEXT };
-        let bytes = match read_entry(&mut zip, &name, limit) {
+        if is_nested {
+            match unpack_nested(&mut zip, &name) {
+                Ok(n) => nested.push((name, n)),
+                Err(e) => warnings.push(format!("java: {at}!{name}: {e}")),
+            }
+            continue;
+        }
+        let bytes = match read_entry(&mut zip, &name, MAX_TEXT) {
             Ok(b) => b,
             Err(e) => {
                 warnings.push(format!("java: {at}!{name}: {e}"));
@@ -173,8 +210,6 @@ fn walk(data: &[u8], at: &str, depth: usize, out: &mut Vec<Artifact>, warnings: 
             }
         } else if is_manifest {
             manifest = Some(bytes);
-        } else {
-            nested.push((name, bytes));
         }
     }
     if !found {
@@ -192,13 +227,41 @@ fn walk(data: &[u8], at: &str, depth: usize, out: &mut Vec<Artifact>, warnings: 
             });
         }
     }
-    for (name, bytes) in nested {
-        walk(&bytes, &format!("{at}!{name}"), depth + 1, out, warnings);
+    for (name, n) in nested {
+        let at = format!("{at}!{name}");
+        match n {
+            Nested::Memory(bytes) => walk(Cursor::new(&bytes[..]), &at, depth + 1, out, warnings),
+            Nested::File(f) => walk(f, &at, depth + 1, out, warnings),
+        }
     }
 }
 
-fn read_entry(
-    zip: &mut zip::ZipArchive<Cursor<&[u8]>>,
+/// Unpack a nested archive: small ones into memory, big ones into a temporary file.
+fn unpack_nested<R: Read + Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    name: &str,
+) -> Result<Nested, String> {
+    let size = zip.by_name(name).map_err(|e| e.to_string())?.size();
+    if size <= NESTED_IN_MEMORY {
+        return read_entry(zip, name, NESTED_IN_MEMORY).map(Nested::Memory);
+    }
+    if size > MAX_NESTED {
+        return Err(format!("{size} bytes, more than the {MAX_NESTED} unpacked"));
+    }
+    let entry = zip.by_name(name).map_err(|e| e.to_string())?;
+    let mut f = tempfile::tempfile().map_err(|e| format!("temporary file: {e}"))?;
+    // The declared size may lie: the copy is bounded either way.
+    let n = std::io::copy(&mut entry.take(MAX_NESTED + 1), &mut f).map_err(|e| e.to_string())?;
+    if n > MAX_NESTED {
+        return Err(format!("more than the {MAX_NESTED} bytes unpacked"));
+    }
+    f.seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| e.to_string())?;
+    Ok(Nested::File(f))
+}
+
+fn read_entry<R: Read + Seek>(
+    zip: &mut zip::ZipArchive<R>,
     name: &str,
     limit: u64,
 ) -> Result<Vec<u8>, String> {
@@ -304,6 +367,20 @@ mod tests {
                 .collect(),
             w,
         )
+    }
+
+    #[test]
+    fn archives_read_by_offset_give_the_same_artifacts() {
+        let rel = "lang/java/syft-example-java-app-maven-0.1.0.jar";
+        let data = corpus(rel);
+        let mut f = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut f, &data).unwrap();
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        let (mut wa, mut wb) = (Vec::new(), Vec::new());
+        let from_file = archive_artifacts_from(f, rel, &mut wa);
+        assert!(!from_file.is_empty());
+        assert_eq!(from_file, archive_artifacts(&data, rel, &mut wb));
+        assert_eq!(wa, wb);
     }
 
     #[test]

@@ -39,7 +39,7 @@ mod test_corpus;
 use std::sync::Arc;
 
 pub use namespaces::EcosystemNamespaces;
-pub use registry::{DEFAULT_SETS, Settings, UPDATERS, updaters};
+pub use registry::{DEFAULT_SETS, Settings, UPDATERS, unused_settings, updaters};
 
 use clair_indexer::{DistributionScanner, PackageScanner};
 

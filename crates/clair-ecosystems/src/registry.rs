@@ -1,7 +1,8 @@
 //! The one list of updaters, and their configuration (`updaters.config.<name>` in Clair's v4
 //! config layout).
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use clair_matcher::Updater;
@@ -21,20 +22,32 @@ pub const DEFAULT_SETS: [&str; 12] = [
     "epss", "kev",
 ];
 
-/// Settings of one updater: a JSON object (converted from the config file's YAML).
+/// Settings of one updater: a JSON object (converted from the config file's YAML), and the
+/// keys looked up in it (so [`unused_settings`] can name those nothing reads).
 #[derive(Debug, Clone, Default)]
-pub struct Settings(pub serde_json::Value);
+pub struct Settings(pub serde_json::Value, RefCell<BTreeSet<String>>);
 
 impl Settings {
+    /// Settings from their JSON object.
+    pub fn new(value: serde_json::Value) -> Settings {
+        Settings(value, RefCell::default())
+    }
+
+    fn get(&self, key: &str) -> Option<&serde_json::Value> {
+        self.1.borrow_mut().insert(key.to_string());
+        self.0.get(key)
+    }
+
+    /// The first of `keys` set (the others are not looked at: they are ignored).
     fn str(&self, keys: &[&str]) -> Option<String> {
         keys.iter()
-            .find_map(|k| self.0.get(k).and_then(|v| v.as_str()))
+            .find_map(|k| self.get(k).and_then(|v| v.as_str()))
             .map(str::to_string)
             .filter(|s| !s.is_empty())
     }
 
     fn list(&self, key: &str) -> Result<Option<Vec<String>>, String> {
-        match self.0.get(key) {
+        match self.get(key) {
             None | Some(serde_json::Value::Null) => Ok(None),
             Some(serde_json::Value::Array(a)) => a
                 .iter()
@@ -59,133 +72,184 @@ pub fn updaters(
     sets: Option<&[String]>,
     config: &BTreeMap<String, serde_json::Value>,
 ) -> Result<Vec<Arc<dyn Updater>>, String> {
-    let names: Vec<String> = match sets {
+    running(sets)
+        .iter()
+        .map(|name| {
+            let s = Settings::new(config.get(name).cloned().unwrap_or(serde_json::Value::Null));
+            build(name, &s)
+        })
+        .collect()
+}
+
+/// The settings under `updaters.config` that nothing reads, as (dotted key, why): those of
+/// an updater that does not run (not in `sets`, or unknown), and the keys an updater that
+/// runs does not have. A setting shadowed by another (`json_url` beside `url`) is reported.
+pub fn unused_settings(
+    sets: Option<&[String]>,
+    config: &BTreeMap<String, serde_json::Value>,
+) -> Vec<(String, String)> {
+    let running = running(sets);
+    let mut out = Vec::new();
+    for (name, value) in config {
+        let key = format!("updaters.config.{name}");
+        if !UPDATERS.contains(&name.as_str()) {
+            out.push((key, "no such updater; ignored".to_string()));
+            continue;
+        }
+        if !running.contains(name) {
+            out.push((
+                key,
+                format!("the {name} updater does not run (updaters.sets); ignored"),
+            ));
+            continue;
+        }
+        let Some(fields) = value.as_object() else {
+            continue;
+        };
+        let s = Settings::new(value.clone());
+        // A bad value is an error `updaters` reports; the keys read up to it count.
+        let _ = build(name, &s);
+        let read = s.1.borrow();
+        for field in fields.keys().filter(|f| !read.contains(*f)) {
+            let why = if ["url", "json_url", "mirror_url", "base_url"].contains(&field.as_str()) {
+                "another of url, json_url, mirror_url, base_url is set; ignored".to_string()
+            } else {
+                format!("not a setting of the {name} updater; ignored")
+            };
+            out.push((format!("{key}.{field}"), why));
+        }
+    }
+    out
+}
+
+/// The updaters `sets` names, [`DEFAULT_SETS`] when `None`.
+fn running(sets: Option<&[String]>) -> Vec<String> {
+    match sets {
         Some(s) => s.to_vec(),
         None => DEFAULT_SETS.iter().map(|s| s.to_string()).collect(),
-    };
-    let mut out: Vec<Arc<dyn Updater>> = Vec::new();
-    for name in &names {
-        let s = Settings(config.get(name).cloned().unwrap_or(serde_json::Value::Null));
-        let url = s.str(&["url", "json_url", "mirror_url", "base_url"]);
-        let ctx = |e: String| format!("updaters.config.{name}.{e}");
-        let u: Arc<dyn Updater> = match name.as_str() {
-            "debian" => Arc::new(debian::DebianUpdater {
-                url: url.unwrap_or_else(|| debian::DEFAULT_URL.into()),
-            }),
-            "oracle" => Arc::new(oracle::OracleUpdater {
-                url: url.unwrap_or_else(|| oracle::DEFAULT_URL.into()),
-            }),
-            "suse" => {
-                let mut u = suse::SuseUpdater::default();
-                if let Some(b) = url {
-                    u.base = b;
-                }
-                if let Some(f) = s.list("files").map_err(ctx)? {
-                    u.files = f;
-                }
-                Arc::new(u)
+    }
+}
+
+/// One updater, configured from its settings.
+fn build(name: &str, s: &Settings) -> Result<Arc<dyn Updater>, String> {
+    let url = s.str(&["url", "json_url", "mirror_url", "base_url"]);
+    let ctx = |e: String| format!("updaters.config.{name}.{e}");
+    let u: Arc<dyn Updater> = match name {
+        "debian" => Arc::new(debian::DebianUpdater {
+            url: url.unwrap_or_else(|| debian::DEFAULT_URL.into()),
+        }),
+        "oracle" => Arc::new(oracle::OracleUpdater {
+            url: url.unwrap_or_else(|| oracle::DEFAULT_URL.into()),
+        }),
+        "suse" => {
+            let mut u = suse::SuseUpdater::default();
+            if let Some(b) = url {
+                u.base = b;
             }
-            "photon" => {
-                let mut u = photon::PhotonUpdater::default();
-                if let Some(b) = url {
-                    u.base = b;
-                }
-                if let Some(r) = s.list("releases").map_err(ctx)? {
-                    u.releases = r;
-                }
-                Arc::new(u)
+            if let Some(f) = s.list("files").map_err(ctx)? {
+                u.files = f;
             }
-            "aws" => {
-                let mut u = aws::AwsUpdater::default();
-                match s.0.get("mirrors") {
-                    None | Some(serde_json::Value::Null) => {}
-                    Some(serde_json::Value::Object(m)) => {
-                        u.mirrors = m
-                            .iter()
-                            .map(|(k, v)| {
-                                v.as_str()
-                                    .map(|v| (k.clone(), v.to_string()))
-                                    .ok_or_else(|| ctx(format!("mirrors.{k}: want a URL")))
-                            })
-                            .collect::<Result<_, _>>()?;
-                    }
-                    Some(_) => {
-                        return Err(ctx(
-                            "mirrors: want a mapping of release to mirror.list URL".into()
-                        ));
-                    }
-                }
-                Arc::new(u)
+            Arc::new(u)
+        }
+        "photon" => {
+            let mut u = photon::PhotonUpdater::default();
+            if let Some(b) = url {
+                u.base = b;
             }
-            "rhel-vex" => Arc::new(rhel::RhelVexUpdater {
-                base: url.unwrap_or_else(|| rhel::vex::DEFAULT_BASE.into()),
-            }),
-            "epss" => Arc::new(epss::EpssUpdater {
-                url: url.unwrap_or_else(|| epss::DEFAULT_URL.into()),
-            }),
-            "kev" => Arc::new(kev::KevUpdater {
-                url: url.unwrap_or_else(|| kev::DEFAULT_URL.into()),
-            }),
-            "alpine" => Arc::new(alpine::AlpineUpdater {
-                base: url.unwrap_or_else(|| alpine::DEFAULT_BASE.into()),
-                releases: s.list("releases").map_err(ctx)?.unwrap_or_default(),
-            }),
-            "ubuntu" => {
-                let mut u = ubuntu::UbuntuUpdater::default();
-                if let Some(b) = url {
-                    u.base = b;
-                }
-                if let Some(r) = s.list("releases").map_err(ctx)? {
-                    u.releases = r;
-                }
-                Arc::new(u)
+            if let Some(r) = s.list("releases").map_err(ctx)? {
+                u.releases = r;
             }
-            "rhel" => {
-                let mut u = rhel::RhelOvalUpdater::default();
-                if let Some(b) = url {
-                    u.base = b;
-                }
-                if let Some(f) = s.list("files").map_err(ctx)? {
-                    u.files = f;
-                }
-                Arc::new(u)
-            }
-            "osv" => {
-                let mut u = osv::OsvUpdater::default();
-                if let Some(b) = url {
-                    u.base = b;
-                }
-                if let Some(e) = s.list("ecosystems").map_err(ctx)? {
-                    u.ecosystems = e;
-                }
-                Arc::new(u)
-            }
-            "nvd" => {
-                let mut u = nvd::NvdUpdater::default();
-                if let Some(b) = url {
-                    u.base = b;
-                }
-                if let Some(y) = s.list("years").map_err(ctx)? {
-                    u.years = y
+            Arc::new(u)
+        }
+        "aws" => {
+            let mut u = aws::AwsUpdater::default();
+            match s.get("mirrors") {
+                None | Some(serde_json::Value::Null) => {}
+                Some(serde_json::Value::Object(m)) => {
+                    u.mirrors = m
                         .iter()
-                        .map(|y| {
-                            y.parse::<i16>()
-                                .map_err(|_| ctx(format!("years: {y:?} is not a year")))
+                        .map(|(k, v)| {
+                            v.as_str()
+                                .map(|v| (k.clone(), v.to_string()))
+                                .ok_or_else(|| ctx(format!("mirrors.{k}: want a URL")))
                         })
                         .collect::<Result<_, _>>()?;
                 }
-                Arc::new(u)
+                Some(_) => {
+                    return Err(ctx(
+                        "mirrors: want a mapping of release to mirror.list URL".into()
+                    ));
+                }
             }
-            other => {
-                return Err(format!(
-                    "unknown updater {other:?} in updaters.sets (known: {})",
-                    UPDATERS.join(", ")
-                ));
+            Arc::new(u)
+        }
+        "rhel-vex" => Arc::new(rhel::RhelVexUpdater {
+            base: url.unwrap_or_else(|| rhel::vex::DEFAULT_BASE.into()),
+        }),
+        "epss" => Arc::new(epss::EpssUpdater {
+            url: url.unwrap_or_else(|| epss::DEFAULT_URL.into()),
+        }),
+        "kev" => Arc::new(kev::KevUpdater {
+            url: url.unwrap_or_else(|| kev::DEFAULT_URL.into()),
+        }),
+        "alpine" => Arc::new(alpine::AlpineUpdater {
+            base: url.unwrap_or_else(|| alpine::DEFAULT_BASE.into()),
+            releases: s.list("releases").map_err(ctx)?.unwrap_or_default(),
+        }),
+        "ubuntu" => {
+            let mut u = ubuntu::UbuntuUpdater::default();
+            if let Some(b) = url {
+                u.base = b;
             }
-        };
-        out.push(u);
-    }
-    Ok(out)
+            if let Some(r) = s.list("releases").map_err(ctx)? {
+                u.releases = r;
+            }
+            Arc::new(u)
+        }
+        "rhel" => {
+            let mut u = rhel::RhelOvalUpdater::default();
+            if let Some(b) = url {
+                u.base = b;
+            }
+            if let Some(f) = s.list("files").map_err(ctx)? {
+                u.files = f;
+            }
+            Arc::new(u)
+        }
+        "osv" => {
+            let mut u = osv::OsvUpdater::default();
+            if let Some(b) = url {
+                u.base = b;
+            }
+            if let Some(e) = s.list("ecosystems").map_err(ctx)? {
+                u.ecosystems = e;
+            }
+            Arc::new(u)
+        }
+        "nvd" => {
+            let mut u = nvd::NvdUpdater::default();
+            if let Some(b) = url {
+                u.base = b;
+            }
+            if let Some(y) = s.list("years").map_err(ctx)? {
+                u.years = y
+                    .iter()
+                    .map(|y| {
+                        y.parse::<i16>()
+                            .map_err(|_| ctx(format!("years: {y:?} is not a year")))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            Arc::new(u)
+        }
+        other => {
+            return Err(format!(
+                "unknown updater {other:?} in updaters.sets (known: {})",
+                UPDATERS.join(", ")
+            ));
+        }
+    };
+    Ok(u)
 }
 
 #[cfg(test)]
@@ -223,5 +287,41 @@ mod tests {
         cfg.insert("nvd".to_string(), serde_json::json!({"years": "2024"}));
         let err = updaters(Some(&sets), &cfg).unwrap_err();
         assert!(err.contains("updaters.config.nvd.years"), "{err}");
+    }
+
+    /// Every key an updater reads is used; the others are named with why.
+    #[test]
+    fn unused_settings_are_named() {
+        let cfg: BTreeMap<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
+            "debian": {"json_url": "http://mirror/debian.json"},
+            "alpine": {"url": "http://mirror/alpine/", "base_url": "http://other/", "releases": ["v3.18"], "relases": []},
+            "aws": {"mirrors": {"2": "http://mirror/list"}},
+            "nvd": {"years": [2024]},
+            "rhel": {"files": []},
+            "clairnvd": {"url": "x"},
+        }))
+        .unwrap();
+        let sets: Vec<String> = ["debian", "alpine", "aws", "nvd"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let got = unused_settings(Some(&sets), &cfg);
+        let keys: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "updaters.config.alpine.base_url",
+                "updaters.config.alpine.relases",
+                "updaters.config.clairnvd",
+                "updaters.config.rhel",
+            ],
+            "{got:?}"
+        );
+        assert!(got[0].1.contains("another of url"), "{got:?}");
+        assert_eq!(got[1].1, "not a setting of the alpine updater; ignored");
+        assert_eq!(got[2].1, "no such updater; ignored");
+        assert!(got[3].1.contains("does not run"), "{got:?}");
+        // Without sets, the default ones run (rhel's OVAL is not among them).
+        assert_eq!(unused_settings(None, &cfg).len(), 4);
     }
 }

@@ -12,12 +12,10 @@ use clair_layer::{FileSelector, FileView, PathPattern};
 use clair_types::{Package, PackageDbKind};
 use serde::Deserialize;
 
-use crate::elf::Elf;
+use crate::elf::{Elf, Source};
 
 /// The section name, which any auditable binary contains in its section-name table.
 pub const SECTION: &str = ".dep-v0";
-/// Largest executable read.
-pub const MAX_BINARY: u64 = 512 << 20;
 /// Largest decompressed dependency list (cargo-auditable itself caps it at 8 MiB).
 const MAX_JSON: u64 = 8 << 20;
 
@@ -31,7 +29,8 @@ impl PackageScanner for RustBinaryScanner {
     }
 
     fn version(&self) -> &'static str {
-        "1"
+        // 2: executables of any size (read by offset).
+        "2"
     }
 
     fn kind(&self) -> PackageDbKind {
@@ -42,7 +41,7 @@ impl PackageScanner for RustBinaryScanner {
         selector.pattern(PathPattern {
             executable: true,
             contains: Some(SECTION.as_bytes().to_vec()),
-            max_size: MAX_BINARY,
+            by_offset: true,
             ..PathPattern::default()
         });
     }
@@ -51,10 +50,11 @@ impl PackageScanner for RustBinaryScanner {
         let mut out = Vec::new();
         for path in files.paths() {
             let Some(f) = files.open(&path) else { continue };
-            if !f.data.starts_with(b"\x7fELF") {
+            let src = Source::of(&f);
+            if !src.starts_with(b"\x7fELF") {
                 continue;
             }
-            match dependencies(f.data) {
+            match dependencies_of(src) {
                 Ok(None) => {}
                 Ok(Some(list)) => out.push(DbScan {
                     path: f.path.to_string(),
@@ -119,14 +119,22 @@ impl DepList {
 /// `Ok(None)` when the file has no `.dep-v0` section; an error when it has one that cannot be
 /// read.
 pub fn dependencies(data: &[u8]) -> Result<Option<DepList>, String> {
-    let Some(elf) = Elf::parse(data) else {
+    dependencies_of(Source::Mem(data))
+}
+
+/// [`dependencies`] of a file in memory or read by offset.
+pub(crate) fn dependencies_of(src: Source<'_>) -> Result<Option<DepList>, String> {
+    let Some(elf) = Elf::parse(src) else {
+        return Ok(None);
+    };
+    let Some((_, size)) = elf.section_range(SECTION) else {
         return Ok(None);
     };
     let Some(section) = elf.section(SECTION) else {
-        return Ok(None);
+        return Err(format!("{SECTION}: {size} bytes cannot be read"));
     };
     let mut json = Vec::new();
-    flate2::read::ZlibDecoder::new(section)
+    flate2::read::ZlibDecoder::new(&section[..])
         .take(MAX_JSON + 1)
         .read_to_end(&mut json)
         .map_err(|e| format!("{SECTION}: not zlib data: {e}"))?;
@@ -196,9 +204,9 @@ mod tests {
         // Corrupt the compressed section: an error naming it, no panic.
         let mut data = corpus("lang/rust/scalibr-no_deps");
         let elf_section = {
-            let elf = Elf::parse(&data).unwrap();
-            let s = elf.section(SECTION).unwrap();
-            (s.as_ptr() as usize - data.as_ptr() as usize, s.len())
+            let elf = Elf::parse(Source::Mem(&data)).unwrap();
+            let (at, len) = elf.section_range(SECTION).unwrap();
+            (at as usize, len as usize)
         };
         for b in &mut data[elf_section.0..elf_section.0 + elf_section.1] {
             *b = 0x55;

@@ -4,25 +4,28 @@
 //!   `/matcher/api/v1/…`), as Quay and clairctl call it;
 //! - [`health`]: Clair v2's `GET /health` (its own port) and v4's introspection server
 //!   (`/healthz`, `/readyz`, Prometheus `/metrics`);
-//! - [`fetch`]: layers fetched by URL with digest verification and SSRF guards.
+//! - [`fetch`]: layers fetched by URL with digest verification and SSRF guards;
+//! - [`notify`]: notifications computed from update operations, queued in the store and
+//!   delivered by webhook, AMQP (and SNS, in `clair-sqs`).
 //!
 //! Handlers are thin: the store, indexer and matcher are blocking libraries, run on tokio's
 //! blocking threads.
 #![forbid(unsafe_code)]
 
-pub mod amqp;
 pub mod auth;
 pub mod claircore;
 pub use clair_layer::fetch;
 pub mod health;
 pub mod jwtproxy;
+pub mod limit;
 pub mod metrics;
+pub mod notify;
 pub mod pagination;
 pub mod remote;
+pub mod report_cache;
 pub mod tls;
 pub mod v1;
 pub mod v1_notifications;
-pub mod v1_notify;
 mod v1_vulns;
 pub mod v4;
 mod v4_internal;
@@ -61,6 +64,18 @@ pub enum Error {
     /// A certificate, key or CA file is unusable.
     #[error("TLS: {0}")]
     Tls(String),
+    /// Notifications could not be computed (the layer or operation at fault named).
+    #[error("notifications: {0}")]
+    Notification(String),
+    /// Another Clair service (a remote indexer or matcher) failed or answered something
+    /// unusable.
+    #[error("{url}: {message}")]
+    Remote {
+        /// The URL asked.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// Serving failed.
     #[error("serving {addr}: {source}")]
     Serve {
@@ -85,8 +100,8 @@ pub struct AppState {
     pub fetcher: Arc<Fetcher>,
     /// Layer downloads for the Clair v2 API (any 2xx counts).
     pub fetcher_v1: Arc<Fetcher>,
-    /// Indexing requests handled at once (more get 429); `None`: unlimited.
-    pub index_slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// The one indexing limit of the v4 API, the v2 API and the SQS receiver.
+    pub index_limit: Arc<limit::IndexLimit>,
     /// Request and domain metrics.
     pub metrics: Arc<Metrics>,
     /// Where layer downloads go (a temporary directory per request inside it).
@@ -116,6 +131,11 @@ pub struct AppState {
     /// Matcher mode: the indexer service index reports are read from (`matcher.indexer_addr`);
     /// `None`: the local store.
     pub remote_indexer: Option<Arc<remote::RemoteIndexer>>,
+    /// Serialized and compressed reports ([`report_cache`]).
+    pub report_cache: Arc<report_cache::ReportCache>,
+    /// The latest enrichment operations as of the last [`AppState::refresh`] (part of the
+    /// data generation of vulnerability reports).
+    pub enrichment_generation: Arc<std::sync::RwLock<String>>,
 }
 
 impl AppState {
@@ -138,6 +158,7 @@ impl AppState {
         } else {
             LiveIndex::empty(store.clone())
         };
+        let enrichment_generation = enrichment_generation(store.as_ref())?;
         Ok(AppState {
             store,
             indexer: Arc::new(indexer),
@@ -147,7 +168,10 @@ impl AppState {
                 ..fetch.clone()
             })),
             fetcher: Arc::new(Fetcher::new(fetch)),
-            index_slots: None,
+            index_limit: Arc::new(limit::IndexLimit::new(
+                limit::default_concurrency(),
+                limit::default_concurrency(),
+            )),
             metrics: Arc::new(Metrics::default()),
             work_dir: std::env::temp_dir(),
             timeout: Duration::from_secs(900),
@@ -162,6 +186,8 @@ impl AppState {
             read_only: false,
             mode,
             remote_indexer: None,
+            report_cache: Arc::new(report_cache::ReportCache::default()),
+            enrichment_generation: Arc::new(std::sync::RwLock::new(enrichment_generation)),
         })
     }
 
@@ -178,15 +204,42 @@ impl AppState {
         }
     }
 
+    /// Cache up to `bytes` of encoded reports (0: none).
+    pub fn with_report_cache_bytes(mut self, bytes: usize) -> AppState {
+        self.report_cache = Arc::new(report_cache::ReportCache::new(bytes));
+        self
+    }
+
+    /// What the vulnerability data of reports made with `idx` is: its vulnerability
+    /// operations and the enrichment operations of the last refresh.
+    pub fn data_generation(&self, idx: &clair_matcher::MatchIndex) -> String {
+        let enrich = match self.enrichment_generation.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        format!("{}|{enrich}", idx.generation())
+    }
+
     /// Use this page-token key (`api.paginationkey`; `None`: random for this process).
     pub fn with_pagination_key(mut self, key: Option<&str>) -> Result<AppState, Error> {
         self.page_key = pagination::PageKey::from_config(key).map_err(Error::Config)?;
         Ok(self)
     }
 
-    /// Limit concurrent indexing requests (0: unlimited).
+    /// Limit concurrent indexing jobs to `n` with as many more waiting, as Clair's
+    /// `indexer.index_report_request_concurrency`: 0 is upstream's default (four per core),
+    /// a value too large for a semaphore (a negative setting) means unlimited.
     pub fn with_index_concurrency(mut self, n: usize) -> AppState {
-        self.index_slots = (n > 0).then(|| Arc::new(tokio::sync::Semaphore::new(n)));
+        let n = if n == 0 {
+            limit::default_concurrency()
+        } else {
+            n
+        };
+        self.index_limit = Arc::new(if n >= tokio::sync::Semaphore::MAX_PERMITS {
+            limit::IndexLimit::unlimited()
+        } else {
+            limit::IndexLimit::new(n, n)
+        });
         self
     }
 
@@ -197,6 +250,11 @@ impl AppState {
             return Ok(false);
         }
         let changed = self.live.refresh()?;
+        let enrich = enrichment_generation(self.store.as_ref())?;
+        match self.enrichment_generation.write() {
+            Ok(mut g) => *g = enrich,
+            Err(poisoned) => *poisoned.into_inner() = enrich,
+        }
         let ready = self.compute_ready()?;
         self.ready.store(ready, Ordering::SeqCst);
         Ok(changed)
@@ -223,6 +281,20 @@ impl AppState {
                     .any(|s| &s.updater == u && s.last_success.is_some())
         }))
     }
+}
+
+/// A marker of the latest enrichment operation of each updater.
+fn enrichment_generation(store: &dyn Store) -> clair_store::Result<String> {
+    let mut latest = std::collections::BTreeMap::new();
+    // Newest first: the first seen per updater is its latest.
+    for op in store.update_operations(clair_store::OpKind::Enrichment, None)? {
+        latest.entry(op.updater).or_insert(op.id);
+    }
+    Ok(latest
+        .iter()
+        .map(|(u, id)| format!("{u}={id}"))
+        .collect::<Vec<_>>()
+        .join(","))
 }
 
 /// The main API router (Clair v4 routes and the Clair v2 API under `/v1`), with request
@@ -311,11 +383,22 @@ pub(crate) fn query_params(q: &Option<String>) -> std::collections::BTreeMap<Str
 /// Run every parser of request input on `data`, for fuzzing: the v4 manifest and `Accept`
 /// header, claircore's intra-service documents (affected-manifest requests and answers, update
 /// diffs and operations, as a remote service may send them), the v1 layer and vulnerability
-/// envelopes, layer URLs and redirect targets, page tokens, JWTs (jwtproxy and PSK) and JWKs.
-/// Never panics.
+/// envelopes, layer URLs and redirect targets, page tokens, JWTs (jwtproxy and PSK), JWKs, and
+/// the `Accept-Encoding` and `If-None-Match` headers. Never panics.
 pub fn parse_untrusted(data: &[u8]) {
     let _ = v4::parse_manifest_for_fuzz(data);
     claircore::parse_untrusted(data);
+    if let Ok(v) = axum::http::HeaderValue::from_bytes(data) {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(axum::http::header::ACCEPT_ENCODING, v.clone());
+        h.insert(axum::http::header::IF_NONE_MATCH, v);
+        let _ = report_cache::Encoding::negotiate(&h);
+        let key = report_cache::CacheKey {
+            key: "fuzz".into(),
+            validator: "v".into(),
+        };
+        let _ = key.not_modified(&h);
+    }
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
         let _ = v1::lower_keys(v);
     }

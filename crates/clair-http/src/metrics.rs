@@ -42,6 +42,8 @@ pub struct Metrics {
     /// The API listens on a non-loopback address without authentication (the config asked
     /// for it).
     pub unauthenticated_public: AtomicBool,
+    /// Indexing requests refused by the indexing limit (429 or 503).
+    pub index_limited: AtomicU64,
 }
 
 impl Metrics {
@@ -140,6 +142,11 @@ impl Metrics {
                 "Layers answered from the layer cache without a download.",
                 &self.layers_cached,
             ),
+            (
+                "clair_index_limited_total",
+                "Indexing requests refused because the indexing limit and its queue were full.",
+                &self.index_limited,
+            ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
@@ -156,10 +163,27 @@ impl Metrics {
     }
 }
 
-/// Middleware: count and time every request by its route pattern (not its raw path, so
-/// digests do not explode the label space).
+/// The `method` label: the standard methods by name, anything else (a client may send any
+/// token, before authentication) as `other`, so the label set stays fixed.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Middleware: count and time every request by a fixed method label and its route pattern
+/// (never the raw path, so digests and probes do not grow the label space; paths no route
+/// matches are `unmatched`).
 pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -167,7 +191,7 @@ pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> R
     let start = Instant::now();
     let resp = next.run(req).await;
     m.observe(
-        &method,
+        method,
         &route,
         resp.status().as_u16(),
         start.elapsed().as_secs_f64(),
@@ -184,6 +208,15 @@ pub fn data_gauges(state: &crate::AppState) -> String {
         "# HELP clair_matcher_index_records Vulnerability records in the in-memory matcher index.\n\
          # TYPE clair_matcher_index_records gauge\nclair_matcher_index_records {}",
         idx.len()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP clair_index_jobs_running Indexing jobs holding a slot of the indexing limit.\n\
+         # TYPE clair_index_jobs_running gauge\nclair_index_jobs_running {}\n\
+         # HELP clair_index_jobs_waiting Indexing requests waiting for a slot.\n\
+         # TYPE clair_index_jobs_waiting gauge\nclair_index_jobs_waiting {}",
+        state.index_limit.running(),
+        state.index_limit.waiting()
     );
     if let Some(p) = state.store.pool_stats() {
         let _ = writeln!(

@@ -13,15 +13,15 @@ use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clair_matcher::notify_source::{
-    AFFECTED_CHUNK, AffectedManifests, NotificationSource, SourceError,
-};
+use clair_matcher::affected::AffectedManifests;
 use clair_store::{UpdateDiff, UpdateOperation};
 use clair_types::{Digest, IndexReport, Vulnerability};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+use crate::Error;
 use crate::claircore::{Affected, AffectedRequest, Diff, Operation, Vuln};
+use crate::notify::source::NotificationSource;
 
 /// The issuer of intra-service tokens.
 pub const INTRASERVICE_ISSUER: &str = "clair-intraservice";
@@ -30,6 +30,8 @@ pub const INTRASERVICE_ISSUER: &str = "clair-intraservice";
 const MAX_DOCUMENT: u64 = 64 << 20;
 /// Largest update diff read (a whole feed's change).
 const MAX_DIFF: u64 = 1 << 30;
+/// Records sent per affected-manifests question (upstream's chunk size).
+pub const AFFECTED_CHUNK: usize = 1000;
 
 /// How to reach the other services.
 #[derive(Clone, Default)]
@@ -61,7 +63,7 @@ struct Service {
     opts: ClientOptions,
 }
 
-type Result<T> = std::result::Result<T, SourceError>;
+type Result<T> = std::result::Result<T, Error>;
 
 impl Service {
     fn new(base: &str, opts: ClientOptions) -> std::result::Result<Service, String> {
@@ -86,9 +88,9 @@ impl Service {
         format!("{}{path}", self.base)
     }
 
-    fn err(url: &str, message: impl Into<String>) -> SourceError {
-        SourceError::Remote {
-            service: url.to_string(),
+    fn err(url: &str, message: impl Into<String>) -> Error {
+        Error::Remote {
+            url: url.to_string(),
             message: message.into(),
         }
     }
@@ -171,7 +173,7 @@ fn decode<T: DeserializeOwned>(url: &str, body: &[u8]) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| Service::err(url, format!("unusable answer: {e}")))
 }
 
-fn status_err(url: &str, status: u16, body: &[u8]) -> SourceError {
+fn status_err(url: &str, status: u16, body: &[u8]) -> Error {
     let text = String::from_utf8_lossy(&body[..body.len().min(512)]).to_string();
     Service::err(url, format!("HTTP {status}: {}", text.trim()))
 }

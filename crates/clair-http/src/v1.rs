@@ -29,6 +29,7 @@ use clair_types::{Digest, IndexReport, Severity};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
+use crate::report_cache::{self, CacheKey, Reply};
 
 /// The engine version Clair v2 reports (`IndexedByVersion`).
 pub const ENGINE_VERSION: i64 = 3;
@@ -63,7 +64,14 @@ impl IntoResponse for V1Error {
             tracing::error!(status = self.0.as_u16(), message = %self.1, "v1 request failed");
         }
         let body = serde_json::json!({"Error": {"Message": self.1}});
-        write(self.0, &body, false)
+        let mut resp = write(self.0, &body, false);
+        if self.0 == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::limit::RETRY_AFTER_SECS),
+            );
+        }
+        resp
     }
 }
 
@@ -82,6 +90,18 @@ pub(crate) fn bad(msg: impl Into<String>) -> V1Error {
 
 pub(crate) fn join_err(e: tokio::task::JoinError) -> V1Error {
     V1Error(StatusCode::INTERNAL_SERVER_ERROR, format!("worker: {e}"))
+}
+
+impl From<tokio::task::JoinError> for V1Error {
+    fn from(e: tokio::task::JoinError) -> Self {
+        join_err(e)
+    }
+}
+
+impl From<std::io::Error> for V1Error {
+    fn from(e: std::io::Error) -> Self {
+        V1Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
 }
 
 /// Clair v2's `writeResponse`: JSON with a trailing newline, `Server: clair`, gzip when asked.
@@ -258,10 +278,16 @@ async fn post_layer(
     body: Bytes,
 ) -> Result<Response, V1Error> {
     let gzip = wants_gzip(&headers);
+    let permit = s.index_limit.acquire().await.map_err(|_| {
+        s.metrics.index_limited.fetch_add(1, Ordering::Relaxed);
+        V1Error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many indexing requests at once; retry later".into(),
+        )
+    })?;
     let st = s.clone();
-    let echo = tokio::task::spawn_blocking(move || index_layer(&st, &body))
-        .await
-        .map_err(join_err)??;
+    // The permit is held by the work itself, which outlives a dropped handler.
+    let echo = crate::limit::run(permit, move || index_layer(&st, &body)).await??;
     Ok(write(
         StatusCode::CREATED,
         &serde_json::json!({ "Layer": echo }),
@@ -379,12 +405,17 @@ fn process_layer(s: &AppState, l: LayerIn) -> Result<(), V1Error> {
         .cloned()
         .ok_or_else(|| V1Error(StatusCode::INTERNAL_SERVER_ERROR, "no layer read".into()))?;
     s.store.put_v1_layer(&V1Layer {
-        name: l.name,
+        name: l.name.clone(),
         digest,
         parent,
         path: shown,
         format: l.format,
     })?;
+    // The reverse index Clair v2 notifications look layers up in.
+    let names: Vec<String> = clair_store::package_names(&indexed.report)
+        .into_iter()
+        .collect();
+    s.store.set_v1_layer_packages(&l.name, &names)?;
     Ok(())
 }
 
@@ -398,19 +429,58 @@ async fn get_layer(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, V1Error> {
-    let gzip = wants_gzip(&headers);
     let with_vulns = flag(&query, "vulnerabilities");
     let with_features = with_vulns || flag(&query, "features");
-    let st = s.clone();
-    let layer =
-        tokio::task::spawn_blocking(move || layer_view(&st, &name, with_features, with_vulns))
+    if !with_features {
+        let st = s.clone();
+        let layer = tokio::task::spawn_blocking(move || layer_view(&st, &name, false, false))
             .await
             .map_err(join_err)??;
-    Ok(write(
-        StatusCode::OK,
-        &serde_json::json!({ "Layer": layer }),
-        gzip,
-    ))
+        return Ok(write(
+            StatusCode::OK,
+            &serde_json::json!({ "Layer": layer }),
+            wants_gzip(&headers),
+        ));
+    }
+    // Features (and vulnerabilities) are cached: named by the layer chain's digests and, with
+    // vulnerabilities, the matcher's data generation.
+    let st = s.clone();
+    let n = name.clone();
+    let chain = tokio::task::spawn_blocking(move || chain(&st, &n))
+        .await
+        .map_err(join_err)??;
+    let mut validator: String = chain
+        .iter()
+        .map(|l| format!("{}={} ", l.name, l.digest))
+        .collect();
+    if with_vulns {
+        validator.push_str(&s.data_generation(&s.live.current()));
+    }
+    let key = CacheKey {
+        key: format!(
+            "v1/layers/{name}?{}",
+            if with_vulns {
+                "vulnerabilities"
+            } else {
+                "features"
+            }
+        ),
+        validator,
+    };
+    let reply = Reply {
+        status: StatusCode::OK,
+        content_type: "application/json;charset=utf-8",
+        headers: vec![(header::SERVER, HeaderValue::from_static("clair"))],
+        etag: true,
+    };
+    report_cache::serve(&s.report_cache.clone(), &headers, key, reply, move || {
+        let layer = layer_view(&s, &name, with_features, with_vulns)?;
+        let mut body = serde_json::to_vec(&serde_json::json!({ "Layer": layer }))
+            .map_err(|e| V1Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        body.push(b'\n');
+        Ok(body)
+    })
+    .await
 }
 
 /// The layer's ancestry, base first.
@@ -433,6 +503,39 @@ fn chain(s: &AppState, name: &str) -> Result<Vec<V1Layer>, V1Error> {
     }
     out.reverse();
     Ok(out)
+}
+
+/// A layer's ancestry (base first) and the index report of the image it tops, stacked from
+/// the layer cache (nothing is fetched).
+pub(crate) fn chain_report(
+    s: &AppState,
+    name: &str,
+) -> Result<(Vec<V1Layer>, IndexReport), V1Error> {
+    let chain = chain(s, name)?;
+    let image = Image::from_layers(
+        name,
+        ImageFormat::Remote,
+        None,
+        chain
+            .iter()
+            .map(|l| ImageLayer {
+                digest: Some(l.digest.clone()),
+                media_type: None,
+                source: LayerSource::Cached,
+            })
+            .collect(),
+    );
+    let report = s
+        .indexer
+        .index(&image, &NoProgress)
+        .map_err(|e| {
+            V1Error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("layer {name}: {e}"),
+            )
+        })?
+        .report;
+    Ok((chain, report))
 }
 
 fn version_format(package_db: &str, namespace: &str) -> String {
@@ -512,7 +615,7 @@ pub fn layer_view(
     with_features: bool,
     with_vulns: bool,
 ) -> Result<Layer, V1Error> {
-    let chain = chain(s, name)?;
+    let (chain, report) = chain_report(s, name)?;
     let top = chain
         .last()
         .ok_or_else(|| V1Error(StatusCode::NOT_FOUND, NOT_FOUND.into()))?;
@@ -523,24 +626,6 @@ pub fn layer_view(
             .entry(l.digest.clone())
             .or_insert_with(|| l.name.clone());
     }
-    let image = Image::from_layers(
-        name,
-        ImageFormat::Remote,
-        None,
-        chain
-            .iter()
-            .map(|l| ImageLayer {
-                digest: Some(l.digest.clone()),
-                media_type: None,
-                source: LayerSource::Cached,
-            })
-            .collect(),
-    );
-    let report: IndexReport = s
-        .indexer
-        .index(&image, &NoProgress)
-        .map_err(|e| V1Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .report;
     let ns = EcosystemNamespaces;
     let dist_ns: BTreeMap<String, String> = report
         .distributions

@@ -1,7 +1,7 @@
 //! Clair v2's notification routes: `GET /v1/notifications/:name?limit=N[&page=TOKEN]` and
 //! `DELETE /v1/notifications/:name`.
 //!
-//! A v1 notification is stored (by the notifier) as a store notification of kind `v1` whose
+//! A v1 notification is stored (by [`crate::notify`]) as a store notification of kind `v1` whose
 //! body holds `Old` and `New` (each `{"Vulnerability": …}` or absent) and whose items are the
 //! layers introducing each side, `{"side": "old"|"new", "index": N, "layer": NAME}`, in layer
 //! order. Pages follow Clair v2: `limit` (required) caps the layers per side, the token holds
@@ -15,8 +15,7 @@ use axum::response::{IntoResponse, Response};
 use crate::AppState;
 use crate::v1::{V1Error, bad, join_err, wants_gzip, write};
 
-/// The store notification kind of Clair v2 notifications.
-pub const KIND: &str = "v1";
+use crate::notify::V1 as KIND;
 const NOT_FOUND: &str = "the resource cannot be found";
 /// Most layers read per side (a bound on one response).
 const MAX_LIMIT: i64 = 10_000;
@@ -105,8 +104,14 @@ pub async fn get(
         "Limit": limit,
         "Page": token.unwrap_or_else(|| s.page_key.mint(&serde_json::json!({"OldVulnerability": 0, "NewVulnerability": 0}))),
     });
-    // `Notified` and `Deleted` need the delivery and acknowledgement times, which the store
-    // does not keep yet (the notifier, issue 8, adds them).
+    // As Clair v2: Unix seconds as strings, each present once it happened (`Notified` is
+    // the last delivery, `Deleted` the acknowledgement; deleted notifications stay readable).
+    if let Some(t) = note.notified {
+        n["Notified"] = t.as_second().to_string().into();
+    }
+    if let Some(t) = note.deleted {
+        n["Deleted"] = t.as_second().to_string().into();
+    }
     if !(old_next == -1 && new_next == -1) {
         n["NextPage"] = serde_json::Value::String(s.page_key.mint(
             &serde_json::json!({"OldVulnerability": old_next, "NewVulnerability": new_next}),

@@ -27,6 +27,8 @@ use clair_types::{Digest, IndexReport, IndexState};
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::report_cache::{self, CacheKey, Reply};
+use sha2::Digest as _;
 
 /// Largest manifest body accepted.
 const MAX_BODY: usize = 4 << 20;
@@ -82,7 +84,7 @@ impl IntoResponse for ApiError {
             tracing::error!(status = self.status.as_u16(), message = %self.message, "request failed");
         }
         let body = serde_json::json!({"code": code, "message": self.message});
-        (
+        let mut resp = (
             self.status,
             [
                 (
@@ -96,7 +98,14 @@ impl IntoResponse for ApiError {
             ],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::limit::RETRY_AFTER_SECS),
+            );
+        }
+        resp
     }
 }
 
@@ -108,6 +117,18 @@ impl From<clair_store::Error> for ApiError {
 
 pub(crate) fn join_err(e: tokio::task::JoinError) -> ApiError {
     ApiError::internal(format!("worker: {e}"))
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        join_err(e)
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        ApiError::internal(e.to_string())
+    }
 }
 
 /// The v4 routes of the state's mode, as upstream's httptransport mounts them: the indexer's
@@ -243,13 +264,7 @@ pub(crate) fn etag(state: &str) -> String {
 }
 
 pub(crate) fn if_none_match(headers: &HeaderMap, state: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
-        .any(|t| t == state || t == "*")
+    report_cache::if_none_match(headers).any(|t| t == state || t == "*")
 }
 
 #[derive(Debug, Deserialize)]
@@ -367,20 +382,18 @@ async fn index_inner(s: AppState, headers: HeaderMap, body: Bytes) -> Result<Res
             return Ok(StatusCode::PRECONDITION_FAILED.into_response());
         }
     }
-    let _permit = match &s.index_slots {
-        Some(sem) => Some(sem.clone().try_acquire_owned().map_err(|_| {
-            ApiError::with_status(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many indexing requests at once; retry later",
-            )
-        })?),
-        None => None,
-    };
+    let permit = s.index_limit.acquire().await.map_err(|_| {
+        s.metrics.index_limited.fetch_add(1, Ordering::Relaxed);
+        ApiError::with_status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many indexing requests at once; retry later",
+        )
+    })?;
     let digest = manifest.hash.clone();
     let st = s.clone();
-    let report = tokio::task::spawn_blocking(move || index_blocking(&st, manifest))
-        .await
-        .map_err(join_err)??;
+    // The permit moves into the work: it is released when indexing ends, not when this
+    // handler is dropped (client gone, deadline).
+    let report = crate::limit::run(permit, move || index_blocking(&st, manifest)).await??;
     if report.state == IndexState::IndexError {
         // Stored as its error report (GET answers it); the request fails as upstream's does.
         let status = if report.err.starts_with(NOT_A_LAYER) {
@@ -494,23 +507,48 @@ async fn get_index_report(
 ) -> Result<Response, ApiError> {
     let digest = parse_digest(&digest)?;
     let ct = check_accept(&headers, "index_report")?;
+    // Clair's ETag here is the current indexer state.
     let state = s.indexer.state();
     if if_none_match(&headers, &state) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag(&state))]).into_response());
     }
+    let version = report_version(&s, &digest, || format!("no index report for {digest}")).await?;
+    let mut extra = Vec::new();
+    if let Ok(v) = HeaderValue::from_str(&etag(&state)) {
+        extra.push((header::ETAG, v));
+    }
+    let key = CacheKey {
+        key: format!("index_report/{digest}"),
+        validator: version,
+    };
+    let reply = Reply {
+        status: StatusCode::OK,
+        content_type: ct,
+        headers: extra,
+        etag: false,
+    };
+    let store = s.store.clone();
+    report_cache::serve(&s.report_cache, &headers, key, reply, move || {
+        let stored = store
+            .get_index_report(&digest)?
+            .ok_or_else(|| ApiError::not_found(format!("no index report for {digest}")))?;
+        serde_json::to_vec(&stored.report).map_err(|e| ApiError::internal(e.to_string()))
+    })
+    .await
+}
+
+/// The stored index report's version (404 with `missing`'s message when there is none).
+async fn report_version(
+    s: &AppState,
+    digest: &Digest,
+    missing: impl FnOnce() -> String,
+) -> Result<String, ApiError> {
     let store = s.store.clone();
     let d = digest.clone();
-    let stored = tokio::task::spawn_blocking(move || store.get_index_report(&d))
+    tokio::task::spawn_blocking(move || store.index_report_version(&d))
         .await
         .map_err(join_err)??
-        .ok_or_else(|| ApiError::not_found(format!("no index report for {digest}")))?;
-    let body =
-        serde_json::to_string(&stored.report).map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut resp = json_response(StatusCode::OK, ct, body);
-    if let Ok(v) = HeaderValue::from_str(&etag(&state)) {
-        resp.headers_mut().insert(header::ETAG, v);
-    }
-    Ok(resp)
+        .ok_or_else(|| ApiError::not_found(missing()))
 }
 
 async fn delete_one(
@@ -567,33 +605,63 @@ async fn vulnerability_report(
 ) -> Result<Response, ApiError> {
     let digest = parse_digest(&digest)?;
     let ct = check_accept(&headers, "vulnerability_report")?;
+    // Upstream answers 202 with no body until vulnerability data exists.
     if s.live.current().is_empty() {
         return Ok(StatusCode::ACCEPTED.into_response());
     }
-    let st = s.clone();
-    let report = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let report = st
-            .index_report(&digest)?
-            .filter(|r| r.state == IndexState::IndexFinished)
-            .ok_or_else(|| {
-                ApiError::not_found(format!("index report for manifest {digest:?} not found"))
-            })?;
-        let (mut vr, _) = st.live.current().report(&report, &EcosystemNamespaces);
-        clair_matcher::matching::add_cvss(&mut vr, st.store.as_ref())?;
-        Ok(vr)
-    })
-    .await
-    .map_err(join_err)??;
+    let not_found = format!("index report for manifest {digest:?} not found");
+    // With a remote indexer (matcher mode) the report is fetched once, here, and its version
+    // is a digest of it: the indexer's store is not this server's to ask.
+    let (version, fetched) = if s.remote_indexer.is_some() {
+        let st = s.clone();
+        let d = digest.clone();
+        let report = tokio::task::spawn_blocking(move || st.index_report(&d))
+            .await
+            .map_err(join_err)??
+            .ok_or_else(|| ApiError::not_found(not_found.clone()))?;
+        let bytes = serde_json::to_vec(&report).map_err(|e| ApiError::internal(e.to_string()))?;
+        let version = format!("remote:{}", hex::encode(sha2::Sha256::digest(&bytes)));
+        (version, Some(report))
+    } else {
+        (
+            report_version(&s, &digest, || not_found.clone()).await?,
+            None,
+        )
+    };
+    // The matcher index this report is made with, and the data generation that names it.
+    let idx = s.live.current();
+    let key = CacheKey {
+        key: format!("vulnerability_report/{digest}"),
+        validator: format!("{version}|{}", s.data_generation(&idx)),
+    };
+    let mut extra = Vec::new();
+    if let Ok(v) = HeaderValue::from_str(&format!("max-age={}", s.cache_age.as_secs_f64().round()))
+    {
+        extra.push((header::CACHE_CONTROL, v));
+    }
+    let reply = Reply {
+        status: StatusCode::OK,
+        content_type: ct,
+        headers: extra,
+        etag: true,
+    };
     s.metrics
         .vulnerability_reports
         .fetch_add(1, Ordering::Relaxed);
-    let body = serde_json::to_string(&report).map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut resp = json_response(StatusCode::OK, ct, body);
-    if let Ok(v) = HeaderValue::from_str(&format!("max-age={}", s.cache_age.as_secs_f64().round()))
-    {
-        resp.headers_mut().insert(header::CACHE_CONTROL, v);
-    }
-    Ok(resp)
+    let store = s.store.clone();
+    report_cache::serve(&s.report_cache, &headers, key, reply, move || {
+        let report = match fetched {
+            Some(r) => Some(r),
+            None => store.get_index_report(&digest)?.map(|s| s.report),
+        };
+        let report = report
+            .filter(|r| r.state == IndexState::IndexFinished)
+            .ok_or_else(|| ApiError::not_found(not_found))?;
+        let (mut vr, _) = idx.report(&report, &EcosystemNamespaces);
+        clair_matcher::matching::add_cvss(&mut vr, store.as_ref())?;
+        serde_json::to_vec(&vr).map_err(|e| ApiError::internal(e.to_string()))
+    })
+    .await
 }
 
 pub(crate) fn parse_uuid(what: &str, s: &str) -> Result<uuid::Uuid, ApiError> {

@@ -8,7 +8,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use clair_http::amqp::AmqpNotifier;
+use clair_http::notify::amqp::Amqp;
 use common::*;
 use lapin::options::{BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
@@ -117,9 +117,9 @@ fn amqp_delivery() {
         .map(|i| serde_json::json!({"id": format!("00000000-0000-4000-8000-00000000000{i}"), "reason": "added"}))
         .collect();
     let id = store
-        .create_notification(clair_matcher::notify::KIND, &serde_json::json!({}), &items)
+        .create_notification(clair_http::notify::V4, &serde_json::json!({}), &items)
         .unwrap();
-    let n = AmqpNotifier {
+    let n = Amqp {
         uri: uri.clone(),
         exchange: String::new(),
         routing_key: "clair-notes".into(),
@@ -128,7 +128,7 @@ fn amqp_delivery() {
         callback: "http://clair.example/notifier/api/v1/notification/".into(),
         retry: Duration::ZERO,
     };
-    assert_eq!(n.deliver_due(store.as_ref()).unwrap(), 1);
+    assert_eq!(deliver(&store, &n), 1);
     let got = drain(&uri, "clair-notes", false);
     assert_eq!(
         got,
@@ -143,14 +143,14 @@ fn amqp_delivery() {
 
     // Direct delivery, two per message.
     let id2 = store
-        .create_notification(clair_matcher::notify::KIND, &serde_json::json!({}), &items)
+        .create_notification(clair_http::notify::V4, &serde_json::json!({}), &items)
         .unwrap();
-    let direct = AmqpNotifier {
+    let direct = Amqp {
         direct: true,
         rollup: 2,
         ..n.clone()
     };
-    assert_eq!(direct.deliver_due(store.as_ref()).unwrap(), 1);
+    assert_eq!(deliver(&store, &direct), 1);
     let got = drain(&uri, "clair-notes", false);
     let sizes: Vec<usize> = got.iter().map(|m| m.as_array().unwrap().len()).collect();
     assert_eq!(sizes, vec![2, 2, 1]);
@@ -159,19 +159,28 @@ fn amqp_delivery() {
 
     // The broker unreachable: a failure recorded, retried later.
     let id3 = store
-        .create_notification(clair_matcher::notify::KIND, &serde_json::json!({}), &items)
+        .create_notification(clair_http::notify::V4, &serde_json::json!({}), &items)
         .unwrap();
-    let down = AmqpNotifier {
+    let down = Amqp {
         uri: format!("amqp://guest:guest@127.0.0.1:{}/%2f", free_port()),
         ..n.clone()
     };
-    assert_eq!(down.deliver_due(store.as_ref()).unwrap(), 0);
+    assert_eq!(deliver(&store, &down), 0);
     let st = store.notification(id3).unwrap().unwrap();
     assert_eq!(st.status, clair_store::NotificationStatus::Failed);
     assert!(st.last_error.unwrap().contains("AMQP"), "error recorded");
-    assert_eq!(
-        n.deliver_due(store.as_ref()).unwrap(),
-        1,
-        "delivered once the broker answers"
-    );
+    assert_eq!(deliver(&store, &n), 1, "delivered once the broker answers");
+}
+
+/// One delivery pass of a notifier with this AMQP sender.
+fn deliver(store: &std::sync::Arc<dyn clair_store::Store>, sender: &Amqp) -> usize {
+    let state =
+        clair_http::AppState::new(store.clone(), clair_http::FetchOptions::default()).unwrap();
+    clair_http::notify::Notifier::new(
+        state,
+        vec![std::sync::Arc::new(sender.clone())],
+        clair_http::notify::Options::default(),
+    )
+    .deliver()
+    .unwrap()
 }

@@ -9,15 +9,19 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine as _;
 use clair_config::Mode;
 use clair_ecosystems::EcosystemNamespaces;
+use clair_http::notify::source::{LocalSource, NotificationSource};
+use clair_http::notify::webhook::{Webhook, WebhookConfig};
+use clair_http::notify::{self, Notifier, Options};
 use clair_http::remote::{ClientOptions, RemoteIndexer, RemoteMatcher, RemoteSource};
 use clair_http::{AppState, FetchOptions};
-use clair_matcher::notify::{self, NotifyOptions};
-use clair_matcher::notify_source::{self, NotificationSource};
+use clair_matcher::notify::sign_hs256;
 use clair_store::{OpKind, Store};
+use clair_test::http::TestServer;
 use common::*;
 use serde_json::Value;
 
@@ -34,7 +38,7 @@ fn key() -> Vec<u8> {
 fn quay() -> String {
     format!(
         "Bearer {}",
-        notify::sign_hs256(&key(), "quay", jiff::Timestamp::now().as_second())
+        sign_hs256(&key(), "quay", jiff::Timestamp::now().as_second())
     )
 }
 
@@ -59,6 +63,48 @@ fn source(indexer: &Server, matcher: &Server, signed: bool) -> RemoteSource {
         indexer: RemoteIndexer::new(&indexer.api, opts(signed)).unwrap(),
         matcher: RemoteMatcher::new(&matcher.api, opts(signed)).unwrap(),
     }
+}
+
+/// The notification loop of `server` with a Clair v4 webhook to `receiver`'s `/notify`.
+fn notification_loop(server: &Server, receiver: &TestServer) -> Notifier {
+    let webhook = Webhook::new(WebhookConfig {
+        target: format!("{}/notify", receiver.url()),
+        callback: format!("{}/notifier/api/v1/notification/", server.api),
+        headers: vec![],
+        psk: Some(key()),
+        retry: Duration::ZERO,
+        timeout: Duration::from_secs(5),
+        ca_pem: None,
+    })
+    .unwrap();
+    Notifier::new(
+        server.state.clone(),
+        vec![Arc::new(webhook)],
+        Options::default(),
+    )
+}
+
+/// A notifier-mode loop: polling the matcher and asking the indexer (every pass).
+fn remote_notifier(
+    server: &Server,
+    receiver: &TestServer,
+    indexer: &Server,
+    matcher: &Server,
+    signed: bool,
+) -> Notifier {
+    notification_loop(server, receiver)
+        .with_remote(Arc::new(source(indexer, matcher, signed)), Duration::ZERO)
+}
+
+/// The items of a stored notification.
+fn stored_items(store: &Arc<dyn Store>, id: uuid::Uuid) -> Vec<Value> {
+    store
+        .notification_items(id, None, 100)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|i| i.body)
+        .collect()
 }
 
 fn get(url: &str, extra: &[(&str, &str)]) -> Resp {
@@ -157,42 +203,57 @@ fn flow(
     );
     assert_eq!(r.status, 404, "{}", r.body);
 
-    // The notifier: the first operation notifies nothing, the next one what changed.
-    let src = source(&indexer, &matcher, true);
-    let opts = NotifyOptions::default();
-    assert_eq!(
-        notify_source::poll(&src, n_store.as_ref(), opts).unwrap(),
-        Vec::<uuid::Uuid>::new()
-    );
+    // The notifier polls the matcher and asks the indexer: the first operation notifies
+    // nothing, the next one what changed, once; its webhook is told.
+    let receiver = TestServer::start();
+    receiver.put("/notify", "ok");
+    let n_loop = remote_notifier(&notifier, &receiver, &indexer, &matcher, true);
+    let c_loop = notification_loop(&reference, &receiver);
+    assert_eq!(n_loop.compute().unwrap(), 0);
+    assert_eq!(c_loop.compute().unwrap(), 0);
     run_debian(&m_store, &tracker_v2());
     run_debian(&combo, &tracker_v2());
-    let created = notify_source::poll(&src, n_store.as_ref(), opts).unwrap();
-    assert_eq!(created.len(), 1, "one notification for the new operation");
     assert_eq!(
-        notify_source::poll(&src, n_store.as_ref(), opts).unwrap(),
-        Vec::<uuid::Uuid>::new(),
-        "each operation once"
+        n_loop.compute().unwrap(),
+        1,
+        "one notification for the new operation"
     );
-    let id = created[0];
-    let remote_items: Vec<Value> = n_store
-        .notification_items(id, None, 100)
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|i| i.body)
-        .collect();
-    let local_id = notify::notify_update(combo.as_ref(), &EcosystemNamespaces, "debian", opts)
-        .unwrap()
-        .expect("combo notification");
-    let local_items: Vec<Value> = combo
-        .notification_items(local_id, None, 100)
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|i| i.body)
-        .collect();
+    assert_eq!(n_loop.compute().unwrap(), 0, "each operation once");
+    assert_eq!(c_loop.compute().unwrap(), 1);
+    assert!(
+        n_store.notification_jobs(10).unwrap().is_empty(),
+        "the notifier's store holds no operations"
+    );
+    assert_eq!(
+        m_store.notification_jobs(10).unwrap().len(),
+        2,
+        "the matcher computes nothing: its jobs wait (and go with their operations)"
+    );
+    let ops = m_store
+        .update_operations(OpKind::Vulnerability, Some("debian"))
+        .unwrap();
+    assert_eq!(
+        n_store.notified_operation("debian").unwrap(),
+        Some(ops[0].id)
+    );
+    let now = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1);
+    let id = n_store.notifications_due(&["v4"], now, 10).unwrap()[0].id;
+    let local_id = combo.notifications_due(&["v4"], now, 10).unwrap()[0].id;
+    assert_eq!(n_loop.deliver().unwrap(), 1);
+    let (_, hook) = receiver.request_bodies().pop().unwrap();
+    let hook: Value = serde_json::from_slice(&hook).unwrap();
+    assert_eq!(hook["notification_id"], id.to_string());
+    assert_eq!(
+        hook["callback"],
+        format!("{}/notifier/api/v1/notification/{id}", notifier.api)
+    );
+    let remote_items = stored_items(&n_store, id);
     let got = summarise(&remote_items);
-    assert_eq!(got, summarise(&local_items), "distributed = combo");
+    assert_eq!(
+        got,
+        summarise(&stored_items(&combo, local_id)),
+        "distributed = combo"
+    );
     let names: BTreeSet<(String, String, String)> =
         got.into_iter().map(|(m, r, n, _)| (m, r, n)).collect();
     assert_eq!(
@@ -204,24 +265,26 @@ fn flow(
         "{remote_items:?}"
     );
     // Every item, not only summaries, agrees too.
-    let ops = m_store
-        .update_operations(OpKind::Vulnerability, Some("debian"))
-        .unwrap();
+    let src = source(&indexer, &matcher, true);
     let diff = src.update_diff(Some(ops[1].id), ops[0].id).unwrap();
     assert_eq!(
         diff,
         m_store.update_diff(Some(ops[1].id), ops[0].id).unwrap()
     );
-    let all = NotifyOptions {
+    let all = Options {
         disable_summary: true,
     };
     let cops = combo
         .update_operations(OpKind::Vulnerability, Some("debian"))
         .unwrap();
     let cdiff = combo.update_diff(Some(cops[1].id), cops[0].id).unwrap();
+    let local = LocalSource {
+        store: combo.as_ref(),
+        ns: &EcosystemNamespaces,
+    };
     assert_eq!(
-        summarise(&notify::items(&src, &diff, all).unwrap()),
-        summarise(&notify::v4_items(combo.as_ref(), &EcosystemNamespaces, &cdiff, all).unwrap())
+        summarise(&notify::v4::items(&src, &diff, all).unwrap()),
+        summarise(&notify::v4::items(&local, &cdiff, all).unwrap())
     );
 
     // Quay reads the page at the notifier.
@@ -241,7 +304,8 @@ fn flow(
     );
 
     // Intra-service calls need the token: unsigned ones are refused, and the error names the URL.
-    let err = notify_source::poll(&source(&indexer, &matcher, false), n_store.as_ref(), opts)
+    let err = remote_notifier(&notifier, &receiver, &indexer, &matcher, false)
+        .compute()
         .unwrap_err()
         .to_string();
     assert!(

@@ -486,23 +486,29 @@ fn notifier_webhook_is_signed() {
     signer.set_key(key);
     let store = sqlite();
     store
-        .create_notification(clair_matcher::notify::V1_KIND, &json!({}), &[])
+        .create_notification(clair_http::notify::V1, &json!({}), &[])
         .unwrap();
     let receiver = clair_test::http::TestServer::start();
     receiver.put("/secscan/notify", "ok");
     let s = signer.clone();
-    let n = clair_matcher::notify::NotifierV2 {
+    use clair_http::notify::webhook::{Authorize, WebhookV2, WebhookV2Config};
+    let hook = WebhookV2::new(WebhookV2Config {
         endpoint: format!("{}/secscan/notify", receiver.url()),
         proxy: None,
         attempts: 1,
         backoff: Duration::from_millis(10),
         renotify: Duration::from_secs(3600),
-        authorize: Some(clair_matcher::notify::Authorize(Arc::new(
-            move |u: &str| s.authorization(u),
-        ))),
+        authorize: Some(Authorize(Arc::new(move |u: &str| s.authorization(u)))),
         ca_pem: None,
-    };
-    assert_eq!(n.deliver_due(store.as_ref()).unwrap(), 1);
+        client_tls: None,
+    })
+    .unwrap();
+    let n = clair_http::notify::Notifier::new(
+        clair_http::AppState::new(store.clone(), clair_http::FetchOptions::default()).unwrap(),
+        vec![Arc::new(hook)],
+        clair_http::notify::Options::default(),
+    );
+    assert_eq!(n.deliver().unwrap(), 1);
     let seen = receiver.request_headers();
     let auth = seen
         .iter()

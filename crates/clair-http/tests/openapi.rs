@@ -19,7 +19,7 @@ mod common;
 use std::sync::Arc;
 
 use clair_http::FetchOptions;
-use clair_matcher::notify::{NotifyOptions, notify_update};
+use clair_http::notify::Options as NotifyOptions;
 use clair_store::Store;
 use clair_test::http::TestServer;
 use common::*;
@@ -27,6 +27,21 @@ use jsonschema::{Draft, Registry, Validator};
 use serde_json::{Value, json};
 
 const QUAY: &str = "urn:quay:clair-v4.openapi.json";
+
+/// The Clair v4 notification of `updater`'s last update (its last two operations), stored.
+fn notify_update(
+    store: &dyn Store,
+    ns: &dyn clair_matcher::Namespaces,
+    updater: &str,
+    opts: NotifyOptions,
+) -> Result<Option<uuid::Uuid>, clair_http::Error> {
+    let ops = store.update_operations(clair_store::OpKind::Vulnerability, Some(updater))?;
+    let diff = store.update_diff(Some(ops[1].id), ops[0].id)?;
+    let source = clair_http::notify::source::LocalSource { store, ns };
+    Ok(clair_http::notify::v4::compute(&source, &diff, opts)?
+        .map(|n| store.create_notification(&n.kind, &n.body, &n.items))
+        .transpose()?)
+}
 
 /// Corrections to Clair's own schemas where Clair (claircore) writes something else, as RFC
 /// 6902 patches per component. Each keeps what Quay and clairctl read valid.

@@ -590,7 +590,7 @@ fn notifications(store: Arc<dyn Store>) {
     items.push(serde_json::json!({"side": "old", "index": 7, "layer": "old-7"}));
     let id = store
         .create_notification(
-            clair_http::v1_notifications::KIND,
+            clair_http::notify::V1,
             &serde_json::json!({"Old": vuln("2.24"), "New": vuln("2.25")}),
             &items,
         )
@@ -608,6 +608,11 @@ fn notifications(store: Arc<dyn Store>) {
     assert_eq!(n["Limit"], 2);
     assert!(n["Page"].as_str().unwrap().starts_with("gAAAAA"));
     assert!(n["Created"].as_str().unwrap().parse::<i64>().unwrap() > 1_700_000_000);
+    // Neither delivered nor deleted yet: Clair v2 leaves both out.
+    assert!(
+        n.get("Notified").is_none() && n.get("Deleted").is_none(),
+        "{n}"
+    );
     assert_eq!(n["New"]["Vulnerability"]["FixedIn"][0]["Version"], "2.25");
     assert_eq!(
         n["New"]["LayersIntroducingVulnerability"],
@@ -642,13 +647,33 @@ fn notifications(store: Arc<dyn Store>) {
     );
     let missing = format!("{}/v1/notifications/{}?limit=1", a.api, uuid_zero());
     assert_eq!(call("GET", &missing, &[], None).status, 404);
+    // Delivered (the notifier's record), then deleted by the client: both times appear.
+    store
+        .record_delivery(
+            id,
+            &clair_store::Delivery::Notified {
+                again_at: jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1),
+            },
+        )
+        .unwrap();
+    let n = call("GET", &url(&a, "?limit=1"), &[], None).json()["Notification"].clone();
+    let notified: i64 = n["Notified"].as_str().unwrap().parse().unwrap();
+    let created: i64 = n["Created"].as_str().unwrap().parse().unwrap();
+    assert!(notified >= created, "{n}");
+    assert!(n.get("Deleted").is_none(), "{n}");
     assert_eq!(call("DELETE", &url(&a, ""), &[], None).status, 200);
     assert_eq!(
         store.notification(id).unwrap().unwrap().status,
         clair_store::NotificationStatus::Deleted
     );
-    // Still readable after deletion, as in Clair v2.
-    assert_eq!(call("GET", &url(&a, "?limit=1"), &[], None).status, 200);
+    // Still readable after deletion, as in Clair v2, with both times.
+    let r = call("GET", &url(&a, "?limit=1"), &[], None);
+    assert_eq!(r.status, 200);
+    let n = r.json()["Notification"].clone();
+    assert_eq!(n["Notified"], notified.to_string());
+    let deleted: i64 = n["Deleted"].as_str().unwrap().parse().unwrap();
+    assert!(deleted >= notified, "{n}");
+    assert_eq!(n["New"]["Vulnerability"]["Name"], "CVE-TEST");
 }
 
 fn uuid_zero() -> String {

@@ -516,15 +516,22 @@ fn errors(store: Arc<dyn Store>) {
             .contains("only http and https")
     );
 
-    // Above the configured concurrency: 429.
-    let slots = srv.state.index_slots.clone().unwrap();
-    let held = srv
-        .rt
-        .block_on(async { slots.clone().acquire_owned().await.unwrap() });
+    // Above the configured concurrency and its queue (one running, one waiting): 429.
+    let limit = srv.state.index_limit.clone();
+    let held = srv.rt.block_on(async { limit.acquire().await.unwrap() });
+    let queued = {
+        let limit = limit.clone();
+        srv.rt.spawn(async move { limit.acquire().await.map(drop) })
+    };
+    while limit.waiting() == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     let r = post(&manifest_json(&hash, one, blobs.url()));
     assert_eq!(r.status, 429, "{}", r.body);
     assert_eq!(r.json()["code"], "too-many-requests");
+    assert_eq!(r.header("retry-after"), Some("10"));
     drop(held);
+    srv.rt.block_on(queued).unwrap().unwrap();
     assert_eq!(post(&manifest_json(&hash, one, blobs.url())).status, 201);
 }
 

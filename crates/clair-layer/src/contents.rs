@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::path::{self, resolve_in_root};
+use crate::spool::LargeFile;
 
 /// The files scanners want to read: exact paths, "every file directly in this directory", and
 /// [`PathPattern`]s for files found anywhere (language packages).
@@ -56,6 +57,11 @@ pub struct PathPattern {
     /// The file is at most this big (0: the reader's own limit).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub max_size: u64,
+    /// The scanner reads the file by offset ([`FileRef::large`]), so a big one is spooled
+    /// to a temporary file (or read in place from a root filesystem) rather than held in
+    /// memory, whatever its size ([`crate::spool`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_offset: bool,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -162,6 +168,30 @@ impl FileSelector {
                 .any(|p| p.matches_path(path, mode, data.len() as u64) && p.matches_data(data))
     }
 
+    /// When every selection wanting this file reads it by offset: the marker bytes its
+    /// contents must hold (empty: none needed). `None` when some selection wants it in
+    /// memory, or none wants it.
+    pub fn offset_needles(&self, path: &str, mode: u32, size: u64) -> Option<Vec<Vec<u8>>> {
+        if self.exact.contains(path) || self.children_of.contains(path::parent(path)) {
+            return None;
+        }
+        let matching: Vec<&PathPattern> = self
+            .patterns
+            .iter()
+            .filter(|p| p.matches_path(path, mode, size))
+            .collect();
+        if matching.is_empty() || matching.iter().any(|p| !p.by_offset) {
+            return None;
+        }
+        if matching
+            .iter()
+            .any(|p| p.contains.as_ref().is_none_or(Vec::is_empty))
+        {
+            return Some(Vec::new());
+        }
+        Some(matching.iter().filter_map(|p| p.contains.clone()).collect())
+    }
+
     /// Whether any pattern is selected (a root filesystem must then be walked whole).
     pub fn has_patterns(&self) -> bool {
         !self.patterns.is_empty()
@@ -204,8 +234,11 @@ impl FileSelector {
 pub struct FileRef<'a> {
     /// Canonical path inside the image (no symlinks), without a leading `/`.
     pub path: &'a str,
-    /// Contents.
+    /// Contents, when held in memory (empty for a [`Self::large`] file).
     pub data: &'a [u8],
+    /// A big file of a scanner that reads by offset ([`PathPattern::by_offset`]), spooled or
+    /// on disk; `data` is then empty.
+    pub large: Option<&'a LargeFile>,
 }
 
 /// Read access to the selected files of a layer or of a whole image.
@@ -237,6 +270,10 @@ pub struct LayerContents {
     pub whiteouts: BTreeSet<String>,
     /// Directories whose lower-layer contents are hidden (`.wh..wh..opq`).
     pub opaque_dirs: BTreeSet<String>,
+    /// Selected files read by offset and too big for memory ([`crate::spool`]); never
+    /// stored with the layer's results.
+    #[serde(skip)]
+    pub large: BTreeMap<String, LargeFile>,
     /// Selected regular files whose bytes were dropped after scanning ([`Self::elide`]): still
     /// present in the layer for stacking, but not readable.
     #[serde(default)]
@@ -250,14 +287,27 @@ impl LayerContents {
     pub fn add_file(&mut self, path: String, data: Arc<[u8]>) {
         self.symlinks.remove(&path);
         self.dirs.remove(&path);
+        self.large.remove(&path);
         self.files.insert(path, data);
     }
 
-    /// Drop the bytes of files `keep` rejects, remembering that they exist.
+    /// Record a big regular file read by offset (replacing whatever this layer had there).
+    pub fn add_large(&mut self, path: String, file: LargeFile) {
+        self.symlinks.remove(&path);
+        self.dirs.remove(&path);
+        self.files.remove(&path);
+        self.large.insert(path, file);
+    }
+
+    /// Drop the bytes of files `keep` rejects, remembering that they exist. Large files are
+    /// always dropped (they are not stored).
     pub fn elide(&mut self, keep: impl Fn(&str) -> bool) {
         let dropped: Vec<String> = self.files.keys().filter(|p| !keep(p)).cloned().collect();
         for p in dropped {
             self.files.remove(&p);
+            self.elided.insert(p);
+        }
+        for (p, _) in std::mem::take(&mut self.large) {
             self.elided.insert(p);
         }
     }
@@ -265,6 +315,7 @@ impl LayerContents {
     /// Record a symlink (replacing whatever this layer had at that path).
     pub fn add_symlink(&mut self, path: String, target: String) {
         self.files.remove(&path);
+        self.large.remove(&path);
         self.dirs.remove(&path);
         self.symlinks.insert(path, target);
     }
@@ -275,6 +326,7 @@ impl LayerContents {
             return;
         }
         self.files.remove(&path);
+        self.large.remove(&path);
         self.symlinks.remove(&path);
         self.dirs.insert(path);
     }
@@ -284,6 +336,7 @@ impl LayerContents {
     pub fn shadow(&mut self, path: &str) {
         // Only matters if this layer recorded something at that path earlier in the tar.
         self.files.remove(path);
+        self.large.remove(path);
         self.symlinks.remove(path);
     }
 
@@ -295,6 +348,12 @@ impl LayerContents {
             h.update(format!("f {} {}\n", p.len(), d.len()).as_bytes());
             h.update(p.as_bytes());
             h.update(d);
+        }
+        for (p, f) in &self.large {
+            h.update(format!("f {} {}\n", p.len(), f.len()).as_bytes());
+            h.update(p.as_bytes());
+            // An unreadable file is named by its path and length alone.
+            let _ = f.for_each_chunk(|c| h.update(c));
         }
         for (p, t) in &self.symlinks {
             h.update(format!("l {} {}\n", p.len(), t.len()).as_bytes());
@@ -317,6 +376,23 @@ impl LayerContents {
         self.files.values().map(|d| d.len() as u64).sum()
     }
 
+    /// The selected regular file at exactly `path` (no symlinks followed), in memory or large.
+    pub fn file_at(&self, path: &str) -> Option<FileRef<'_>> {
+        if let Some((k, v)) = self.large.get_key_value(path) {
+            return Some(FileRef {
+                path: k,
+                data: &[],
+                large: Some(v),
+            });
+        }
+        let (k, v) = self.files.get_key_value(path)?;
+        Some(FileRef {
+            path: k,
+            data: v,
+            large: None,
+        })
+    }
+
     fn resolve(&self, path: &str, follow_last: bool) -> Option<String> {
         resolve_in_root(path, follow_last, |p| {
             self.symlinks.get(p).map(String::as_str)
@@ -327,8 +403,7 @@ impl LayerContents {
 impl FileView for LayerContents {
     fn open(&self, path: &str) -> Option<FileRef<'_>> {
         let real = self.resolve(path, true)?;
-        let (k, v) = self.files.get_key_value(real.as_str())?;
-        Some(FileRef { path: k, data: v })
+        self.file_at(&real)
     }
 
     fn list_dir(&self, dir: &str) -> Vec<String> {
@@ -340,16 +415,27 @@ impl FileView for LayerContents {
         } else {
             format!("{real}/")
         };
-        self.files
+        let mut out: Vec<String> = self
+            .files
             .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .filter(|(k, _)| !k[prefix.len()..].contains('/'))
-            .map(|(k, _)| k.clone())
-            .collect()
+            .map(|(k, _)| k)
+            .chain(self.large.range(prefix.clone()..).map(|(k, _)| k))
+            .filter(|k| k.starts_with(&prefix) && !k[prefix.len()..].contains('/'))
+            .cloned()
+            .collect();
+        out.sort();
+        out
     }
 
     fn paths(&self) -> Vec<String> {
-        self.files.keys().cloned().collect()
+        let mut out: Vec<String> = self
+            .files
+            .keys()
+            .chain(self.large.keys())
+            .cloned()
+            .collect();
+        out.sort();
+        out
     }
 }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::contents::{FileSelector, LayerContents};
 use crate::path::{self, BadPath, clean_member_name};
+use crate::spool::Spool;
 use crate::tar::{EntryKind, Skip, TarError, TarLimits, TarReader};
 
 /// Bounds on what is kept from one layer.
@@ -15,6 +16,11 @@ pub struct ExtractLimits {
     pub max_layer_selected: u64,
     /// Tar metadata bounds.
     pub tar: TarLimits,
+    /// Files read by offset ([`crate::PathPattern::by_offset`]) above this size are spooled
+    /// to a temporary file instead of kept in memory (whatever their size).
+    pub spool_above: u64,
+    /// Most bytes spooled from one layer; files beyond it are skipped with a warning.
+    pub max_spooled: u64,
 }
 
 impl Default for ExtractLimits {
@@ -23,6 +29,8 @@ impl Default for ExtractLimits {
             max_file_size: 256 << 20,
             max_layer_selected: 1 << 30,
             tar: TarLimits::default(),
+            spool_above: crate::spool::SPOOL_ABOVE,
+            max_spooled: 64 << 30,
         }
     }
 }
@@ -41,6 +49,7 @@ pub fn extract<R: Skip>(
     let mut kept: u64 = 0;
     // Files read because a pattern might want them, whose contents it did not.
     let mut rejected: std::collections::HashSet<String> = Default::default();
+    let mut spool = Spool::default();
     while let Some(entry) = tar.next_entry()? {
         let path = match clean_member_name(&entry.name) {
             Ok(p) => p,
@@ -87,6 +96,10 @@ pub fn extract<R: Skip>(
                     continue;
                 }
                 let target = clean_member_name(&entry.link).ok();
+                if let Some(big) = target.as_ref().and_then(|t| out.large.get(t)).cloned() {
+                    out.add_large(path, big);
+                    continue;
+                }
                 match target.as_ref().and_then(|t| out.files.get(t)).cloned() {
                     Some(data) => out.add_file(path, data),
                     // A link to a file whose contents no pattern wanted (`perl` → `perl5.36.0`,
@@ -107,6 +120,31 @@ pub fn extract<R: Skip>(
                 }
             }
             EntryKind::File if selector.wants_file(&path, entry.mode, entry.size) => {
+                if let Some(needles) = selector.offset_needles(&path, entry.mode, entry.size)
+                    && (entry.size > limits.spool_above
+                        || kept + entry.size > limits.max_layer_selected)
+                {
+                    if spool.len() + entry.size > limits.max_spooled {
+                        out.warnings.push(format!(
+                            "file {path:?}: skipped: over the {}-byte limit of spooled data per layer",
+                            limits.max_spooled
+                        ));
+                        out.shadow(&path);
+                        continue;
+                    }
+                    let offset = tar.position();
+                    let spooled = spool.copy(needles, |buf| {
+                        tar.read_data(buf).map_err(std::io::Error::other)
+                    });
+                    match spooled {
+                        Ok(Some(big)) => out.add_large(path, big),
+                        Ok(None) => out.shadow(&path),
+                        Err(e) => {
+                            return Err(TarError::Io { offset, source: e });
+                        }
+                    }
+                    continue;
+                }
                 if entry.size > limits.max_file_size {
                     out.warnings.push(format!(
                         "file {path:?}: skipped: {} bytes is over the {}-byte limit per file",
@@ -306,6 +344,59 @@ mod tests {
             ],
             "the executable without the marker, the marker in a non-executable and RECORD are dropped"
         );
+    }
+
+    #[test]
+    fn files_read_by_offset_are_spooled_above_the_threshold() {
+        let body = [
+            vec![0u8; 5000],
+            b"\xff Go buildinf:".to_vec(),
+            vec![1u8; 5000],
+        ]
+        .concat();
+        let mut t = build(&[
+            ("app/big", b'0', &body, ""),
+            ("app/big-link", b'1', b"", "app/big"),
+            ("app/small", b'0', b"\xff Go buildinf:", ""),
+            ("app/big-other", b'0', &vec![2u8; 9000], ""),
+        ]);
+        for m in ["app/big", "app/small", "app/big-other"] {
+            set_mode(&mut t, m, b"0000755\0");
+        }
+        let mut s = FileSelector::new();
+        s.pattern(crate::contents::PathPattern {
+            executable: true,
+            contains: Some(b"\xff Go buildinf:".to_vec()),
+            by_offset: true,
+            ..Default::default()
+        });
+        let limits = ExtractLimits {
+            spool_above: 1000,
+            // No memory limit applies to spooled files.
+            max_file_size: 100,
+            ..ExtractLimits::default()
+        };
+        let mut r = TarReader::new(StreamSkip(&t[..]), limits.tar);
+        let l = extract(&mut r, &s, &limits).unwrap();
+        assert_eq!(l.paths(), vec!["app/big", "app/big-link", "app/small"]);
+        assert!(
+            l.files.contains_key("app/small"),
+            "small files stay in memory"
+        );
+        let big = l.open("app/big").unwrap();
+        assert!(big.data.is_empty());
+        let big = big.large.expect("spooled");
+        assert_eq!(big.len(), body.len() as u64);
+        assert_eq!(big.find(b"\xff Go buildinf:", 2).unwrap(), vec![5000]);
+        assert_eq!(l.open("app/big-link").unwrap().large, Some(big));
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let mut elided = l.clone();
+        elided.elide(|_| true);
+        assert!(
+            elided.large.is_empty(),
+            "spooled files are never kept with the results"
+        );
+        assert!(elided.elided.contains("app/big"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod fetch;
 pub mod path;
 pub mod read;
 pub mod source;
+pub mod spool;
 pub mod stack;
 pub mod tar;
 
@@ -27,4 +28,5 @@ pub use error::{Error, Result};
 pub use extract::ExtractLimits;
 pub use read::{LayerRead, Verify, read_layer};
 pub use source::{Image, ImageFormat, ImageLayer, Platform};
+pub use spool::LargeFile;
 pub use stack::Stack;

@@ -75,7 +75,12 @@ impl<'a> Stack<'a> {
             self.remove_non_dir_ancestors(s);
             self.nodes.insert(s.clone(), Node::Symlink(idx));
         }
-        for f in layer.files.keys().chain(&layer.elided) {
+        for f in layer
+            .files
+            .keys()
+            .chain(layer.large.keys())
+            .chain(&layer.elided)
+        {
             self.remove_below(f);
             self.remove_non_dir_ancestors(f);
             self.nodes.insert(f.clone(), Node::File(idx));
@@ -137,8 +142,7 @@ impl FileView for Stack<'_> {
         let Some(Node::File(i)) = self.nodes.get(real.as_str()) else {
             return None;
         };
-        let (k, v) = self.layers[*i].files.get_key_value(real.as_str())?;
-        Some(FileRef { path: k, data: v })
+        self.layers[*i].file_at(&real)
     }
 
     fn list_dir(&self, dir: &str) -> Vec<String> {
@@ -162,7 +166,10 @@ impl FileView for Stack<'_> {
         self.nodes
             .iter()
             .filter(|(k, n)| match n {
-                Node::File(i) => self.layers[*i].files.contains_key(k.as_str()),
+                Node::File(i) => {
+                    self.layers[*i].files.contains_key(k.as_str())
+                        || self.layers[*i].large.contains_key(k.as_str())
+                }
                 _ => false,
             })
             .map(|(k, _)| k.clone())

@@ -9,13 +9,13 @@
 //! `updater/<name>`.
 #![forbid(unsafe_code)]
 
+pub mod affected;
 pub mod bundle;
 mod cancel;
 pub mod fetch;
 mod manager;
 pub mod matching;
 pub mod notify;
-pub mod notify_source;
 pub mod updater;
 
 pub use cancel::Cancel;

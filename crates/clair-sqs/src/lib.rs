@@ -7,10 +7,12 @@
 //!   JSON or, above the size limit, `application/base64gzip`, named by the `CLAIR.CONTENTTYPE`
 //!   attribute.
 //! - [`Settings`]: clair-sqs's environment variables over the config file's `clair_rs.sqs`.
-//! - [`Pipeline`]: the receiver (long polls, indexes with the v1 handler's own code, deletes a
-//!   message only once every layer in it is indexed and reported, moves poison messages to a
-//!   dead-letter queue) and the notification sender (publishes due Clair v2 notifications
-//!   page by page, then acknowledges them).
+//! - [`Pipeline`]: the receiver (long polls, indexes with the v1 handler's own code, keeps the
+//!   message hidden while it works, deletes it only once every layer in it is indexed and
+//!   reported, moves poison messages to a dead-letter queue).
+//! - [`SnsSender`]: the notification sender, one of the notifier's senders
+//!   (`clair_http::notify`): for each Clair v2 notification, the document of every layer it
+//!   names (or its pages), then the notification acknowledged.
 //!
 //! ```no_run
 //! # async fn f(state: clair_http::AppState) -> Result<(), clair_sqs::Error> {
@@ -30,12 +32,16 @@ pub mod message;
 #[cfg(feature = "aws")]
 mod pipeline;
 #[cfg(feature = "aws")]
+mod sender;
+#[cfg(feature = "aws")]
 mod settings;
 
 #[cfg(feature = "aws")]
 pub use pipeline::{Outcome, Pipeline, https_client, run};
 #[cfg(feature = "aws")]
-pub use settings::{Settings, Topic};
+pub use sender::SnsSender;
+#[cfg(feature = "aws")]
+pub use settings::{SenderPublish, Settings, Topic};
 
 /// Everything that goes wrong in the pipeline.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +102,7 @@ pub enum Error {
     #[cfg(feature = "aws")]
     #[error(transparent)]
     Store(#[from] clair_store::Error),
+
     /// A blocking task died.
     #[error("worker: {0}")]
     Worker(String),

@@ -13,25 +13,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
-use axum::extract::{Path, RawQuery, State};
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
 use clair_http::AppState;
-use clair_store::Delivery;
 
 use crate::Error;
 use crate::message::{self, CONTENT_TYPE_ATTRIBUTE, SNS_MAX_MESSAGE};
 use crate::settings::Settings;
 
-/// Most layers per side in one published notification page.
-const NOTIFICATION_PAGE: usize = 100;
-/// Longest notification page read back from the v1 handler.
-const MAX_PAGE_BYTES: usize = 16 << 20;
 /// Longest error text attached to a dead-lettered message.
 const MAX_REASON: usize = 1024;
-/// Store lock held while notifications are published (one instance at a time).
-const NOTIFY_LOCK: &str = "notifier/deliver-sns";
 /// Wait after a failed receive before polling again.
 const RECEIVE_BACKOFF: Duration = Duration::from_secs(10);
+/// SQS's default visibility timeout, assumed when the queue does not say.
+const DEFAULT_VISIBILITY_TIMEOUT: i32 = 30;
 
 /// The SDK's HTTPS client over rustls with ring (no aws-lc build), trusting the system's
 /// roots. Plain `http://` endpoints work too.
@@ -49,12 +43,17 @@ pub fn https_client() -> aws_sdk_sqs::config::SharedHttpClient {
 /// `AWS_ENDPOINT_URL`), then [`Pipeline::run`]. Errors are logged, never returned: the loop
 /// keeps going.
 pub async fn run(state: AppState, settings: Settings, shutdown: impl Future<Output = ()>) {
+    let sdk = sdk_config(&settings).await;
+    Pipeline::new(state, settings, &sdk).run(shutdown).await;
+}
+
+/// The SDK configured by the standard chain, with the settings' endpoint when set.
+pub(crate) async fn sdk_config(settings: &Settings) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
     if let Some(e) = &settings.endpoint_url {
         loader = loader.endpoint_url(e);
     }
-    let sdk = loader.load().await;
-    Pipeline::new(state, settings, &sdk).run(shutdown).await;
+    loader.load().await
 }
 
 /// The receiver and the sender, sharing the server's state.
@@ -64,7 +63,8 @@ pub struct Pipeline {
     settings: Arc<Settings>,
     sqs: aws_sdk_sqs::Client,
     reports: Option<aws_sdk_sns::Client>,
-    notifications: Option<aws_sdk_sns::Client>,
+    /// The queue's own visibility timeout, asked once when the settings name none.
+    queue_visibility: Arc<tokio::sync::OnceCell<i32>>,
 }
 
 /// What became of one received message.
@@ -101,16 +101,16 @@ impl Pipeline {
         };
         Pipeline {
             reports: sns(&settings.report_topic),
-            notifications: sns(&settings.notification_topic),
             state,
             settings: Arc::new(settings),
             sqs,
+            queue_visibility: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 
-    /// Receive and handle messages, and publish due notifications every
-    /// `notify_interval`, until `shutdown` completes. A message being handled is finished
-    /// first; a long poll in progress is abandoned.
+    /// Receive and handle messages until `shutdown` completes. A message being handled is
+    /// finished (indexed, reported and deleted) first; a long poll in progress is abandoned.
+    /// (Notifications go out through [`crate::SnsSender`], one of the notifier's senders.)
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tracing::info!(
             queue = self.settings.queue_url.as_deref().unwrap_or(""),
@@ -126,51 +126,40 @@ impl Pipeline {
                 .map_or("", |t| t.arn.as_str()),
             "sqs pipeline starting"
         );
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let receiver = {
             let p = self.clone();
-            async move {
-                if p.settings.queue_url.is_none() {
-                    return std::future::pending().await;
-                }
-                loop {
-                    if let Err(e) = p.receive_once().await {
-                        tracing::error!(error = %e, "receiving layer pushes");
-                        tokio::time::sleep(RECEIVE_BACKOFF).await;
-                    }
-                }
-            }
-        };
-        let sender = {
-            let p = self.clone();
-            async move {
-                if p.settings.notification_topic.is_none() {
-                    return std::future::pending().await;
-                }
-                loop {
-                    if let Err(e) = p.deliver_notifications().await {
-                        tracing::error!(error = %e, "publishing notifications");
-                    }
-                    tokio::time::sleep(p.settings.notify_interval).await;
-                }
-            }
-        };
-        // The loops are cancelled at an await point: between messages, or in a long poll.
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let run_loop = |fut: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>| {
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {
-                tokio::select! {
-                    () = fut => {}
-                    _ = stop.wait_for(|v| *v) => {}
+                let Some(queue) = p.settings.queue_url.clone() else {
+                    return;
+                };
+                loop {
+                    // Only the poll is abandoned on shutdown, never a message in hand.
+                    let polled = tokio::select! {
+                        r = p.poll(&queue) => r,
+                        _ = stop.wait_for(|v| *v) => return,
+                    };
+                    let result = match polled {
+                        Ok(messages) => p.handle_all(&queue, &messages).await.map(|_| ()),
+                        Err(e) => Err(e),
+                    };
+                    if *stop.borrow() {
+                        return;
+                    }
+                    if let Err(e) = result {
+                        tracing::error!(error = %e, "receiving layer pushes");
+                        tokio::select! {
+                            () = tokio::time::sleep(RECEIVE_BACKOFF) => {}
+                            _ = stop.wait_for(|v| *v) => return,
+                        }
+                    }
                 }
             })
         };
-        let tasks = [run_loop(Box::pin(receiver)), run_loop(Box::pin(sender))];
         shutdown.await;
         let _ = stop_tx.send(true);
-        for t in tasks {
-            let _ = t.await;
-        }
+        let _ = receiver.await;
         tracing::info!("sqs pipeline stopped");
     }
 
@@ -179,6 +168,12 @@ impl Pipeline {
         let Some(queue) = self.settings.queue_url.as_deref() else {
             return Ok(Vec::new());
         };
+        let messages = self.poll(queue).await?;
+        self.handle_all(queue, &messages).await
+    }
+
+    /// One long poll: the messages received (at most one).
+    async fn poll(&self, queue: &str) -> Result<Vec<Message>, Error> {
         let out = self
             .sqs
             .receive_message()
@@ -190,11 +185,77 @@ impl Pipeline {
             .send()
             .await
             .map_err(|e| sqs_err("ReceiveMessage", queue, &e))?;
+        Ok(out.messages.unwrap_or_default())
+    }
+
+    async fn handle_all(&self, queue: &str, messages: &[Message]) -> Result<Vec<Outcome>, Error> {
         let mut outcomes = Vec::new();
-        for m in out.messages() {
+        for m in messages {
             outcomes.push(self.handle(queue, m).await?);
         }
         Ok(outcomes)
+    }
+
+    /// The visibility timeout received messages get: `RECEIVER_VISIBILITY_TIMEOUT`, else the
+    /// queue's `VisibilityTimeout` (asked once).
+    async fn visibility_timeout(&self, queue: &str) -> Result<i32, Error> {
+        if let Some(t) = self.settings.visibility_timeout {
+            return Ok(t);
+        }
+        let asked = self
+            .queue_visibility
+            .get_or_try_init(|| async {
+                let out = self
+                    .sqs
+                    .get_queue_attributes()
+                    .queue_url(queue)
+                    .attribute_names(QueueAttributeName::VisibilityTimeout)
+                    .send()
+                    .await
+                    .map_err(|e| sqs_err("GetQueueAttributes", queue, &e))?;
+                Ok::<_, Error>(
+                    out.attributes()
+                        .and_then(|a| a.get(&QueueAttributeName::VisibilityTimeout))
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(DEFAULT_VISIBILITY_TIMEOUT),
+                )
+            })
+            .await?;
+        Ok(*asked)
+    }
+
+    /// Keep a message hidden while it is being worked on: every half visibility timeout, its
+    /// timeout is set again from now (`ChangeMessageVisibility`), so a layer that takes longer
+    /// to index than the timeout is not handed to a second receiver. Never returns; dropped
+    /// when the work is done.
+    async fn heartbeat(&self, queue: &str, receipt: &str, message_id: &str) {
+        let timeout = match self.visibility_timeout(queue).await {
+            Ok(t) => t.max(1),
+            Err(e) => {
+                tracing::warn!(message_id, error = %e,
+                    "visibility timeout unknown; the message is not kept hidden while indexed");
+                return std::future::pending().await;
+            }
+        };
+        let every = Duration::from_millis(u64::try_from(timeout).unwrap_or(1) * 500);
+        loop {
+            tokio::time::sleep(every).await;
+            match self
+                .sqs
+                .change_message_visibility()
+                .queue_url(queue)
+                .receipt_handle(receipt)
+                .visibility_timeout(timeout)
+                .send()
+                .await
+            {
+                Ok(_) => tracing::debug!(message_id, timeout, "message visibility extended"),
+                Err(e) => {
+                    let e = sqs_err("ChangeMessageVisibility", queue, &e);
+                    tracing::warn!(message_id, error = %e, "could not extend the message's visibility");
+                }
+            }
+        }
     }
 
     /// Index one message's layers; delete, leave or dead-letter it.
@@ -219,19 +280,29 @@ impl Pipeline {
                     .await;
             }
         };
-        for layer in &layers {
-            if let Err(e) = self.index_and_report(layer).await {
-                if receives >= self.settings.max_receive_count {
-                    tracing::warn!(message_id = id, receives, layer = %layer.name, error = %e,
-                        "message failed on its last allowed receive");
-                    return self
-                        .poison(queue, m, receipt, receives, &e.to_string())
-                        .await;
-                }
-                tracing::warn!(message_id = id, receives, layer = %layer.name, error = %e,
-                    "layer push failed; left in the queue for another try");
-                return Ok(Outcome::Retry);
+        let work = async {
+            for layer in &layers {
+                self.index_and_report(layer)
+                    .await
+                    .map_err(|e| (layer.name.clone(), e))?;
             }
+            Ok::<(), (String, Error)>(())
+        };
+        let result = tokio::select! {
+            r = work => r,
+            () = self.heartbeat(queue, receipt, id) => Ok(()),
+        };
+        if let Err((layer, e)) = result {
+            if receives >= self.settings.max_receive_count {
+                tracing::warn!(message_id = id, receives, layer = %layer, error = %e,
+                    "message failed on its last allowed receive");
+                return self
+                    .poison(queue, m, receipt, receives, &e.to_string())
+                    .await;
+            }
+            tracing::warn!(message_id = id, receives, layer = %layer, error = %e,
+                "layer push failed; left in the queue for another try");
+            return Ok(Outcome::Retry);
         }
         self.delete(queue, receipt).await?;
         tracing::info!(
@@ -251,7 +322,9 @@ impl Pipeline {
             status: e.status().as_u16(),
             message: e.message().to_string(),
         };
-        tokio::task::spawn_blocking(move || clair_http::v1::index_layer(&st, &body))
+        // The server's one indexing limit; the message waits in its queue meanwhile.
+        let permit = self.state.index_limit.acquire_waiting().await;
+        clair_http::limit::run(permit, move || clair_http::v1::index_layer(&st, &body))
             .await
             .map_err(|e| Error::Worker(e.to_string()))?
             .map_err(|e| layer_err(&layer.name, e))?;
@@ -267,46 +340,10 @@ impl Pipeline {
                 .map_err(|e| Error::Worker(e.to_string()))?
                 .map_err(|e| layer_err(&layer.name, e))?;
         let json = serde_json::json!({ "Layer": view }).to_string();
-        let content_type = self.publish(client, &topic.arn, &json).await?;
+        let content_type =
+            publish(client, &topic.arn, &json, self.settings.max_message_size).await?;
         tracing::info!(layer = %layer.name, topic = %topic.arn, content_type, "layer report published");
         Ok(())
-    }
-
-    /// Publish a JSON document, gzipped when large; returns the content type used.
-    async fn publish(
-        &self,
-        client: &aws_sdk_sns::Client,
-        topic: &str,
-        json: &str,
-    ) -> Result<&'static str, Error> {
-        let enc = message::encode_body(json, self.settings.max_message_size);
-        if enc.body.len() > SNS_MAX_MESSAGE {
-            return Err(Error::TooLarge {
-                topic: topic.to_string(),
-                len: enc.body.len(),
-                max: SNS_MAX_MESSAGE,
-            });
-        }
-        let attr = aws_sdk_sns::types::MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(enc.content_type)
-            .build()
-            .map_err(|e| Error::Sns {
-                topic: topic.to_string(),
-                message: e.to_string(),
-            })?;
-        client
-            .publish()
-            .topic_arn(topic)
-            .message(enc.body)
-            .message_attributes(CONTENT_TYPE_ATTRIBUTE, attr)
-            .send()
-            .await
-            .map_err(|e| Error::Sns {
-                topic: topic.to_string(),
-                message: aws_sdk_sns::error::DisplayErrorContext(&e).to_string(),
-            })?;
-        Ok(enc.content_type)
     }
 
     async fn delete(&self, queue: &str, receipt: &str) -> Result<(), Error> {
@@ -379,107 +416,44 @@ impl Pipeline {
         );
         Ok(Outcome::DeadLettered)
     }
+}
 
-    /// Publish every due Clair v2 notification, page by page as `GET
-    /// /v1/notifications/:name` answers, then acknowledge it (as clair-sqs's sender deleted
-    /// it). Runs under a store lock, so one instance publishes each notification. Returns how
-    /// many were published.
-    pub async fn deliver_notifications(&self) -> Result<usize, Error> {
-        let (Some(client), Some(topic)) = (&self.notifications, &self.settings.notification_topic)
-        else {
-            return Ok(0);
-        };
-        let store = self.state.store.clone();
-        let (lock, due) = tokio::task::spawn_blocking(move || {
-            let Some(lock) = store.try_lock(NOTIFY_LOCK)? else {
-                return Ok::<_, clair_store::Error>((None, Vec::new()));
-            };
-            let due = store.notifications_due(jiff::Timestamp::now(), 100)?;
-            Ok((Some(lock), due))
-        })
+/// Publish a JSON document to an SNS topic, as `application/base64gzip` above `inline_limit`
+/// bytes (`CLAIR.CONTENTTYPE` says which); returns the content type used.
+pub(crate) async fn publish(
+    client: &aws_sdk_sns::Client,
+    topic: &str,
+    json: &str,
+    inline_limit: usize,
+) -> Result<&'static str, Error> {
+    let enc = message::encode_body(json, inline_limit);
+    if enc.body.len() > SNS_MAX_MESSAGE {
+        return Err(Error::TooLarge {
+            topic: topic.to_string(),
+            len: enc.body.len(),
+            max: SNS_MAX_MESSAGE,
+        });
+    }
+    let attr = aws_sdk_sns::types::MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(enc.content_type)
+        .build()
+        .map_err(|e| Error::Sns {
+            topic: topic.to_string(),
+            message: e.to_string(),
+        })?;
+    client
+        .publish()
+        .topic_arn(topic)
+        .message(enc.body)
+        .message_attributes(CONTENT_TYPE_ATTRIBUTE, attr)
+        .send()
         .await
-        .map_err(|e| Error::Worker(e.to_string()))??;
-        let Some(lock) = lock else {
-            return Ok(0);
-        };
-        let mut published = 0;
-        for n in due
-            .into_iter()
-            .filter(|n| n.kind == clair_http::v1_notifications::KIND)
-        {
-            let outcome = match self.publish_notification(client, &topic.arn, n.id).await {
-                Ok(pages) => {
-                    published += 1;
-                    tracing::info!(id = %n.id, pages, topic = %topic.arn, "notification published");
-                    Delivery::Delivered
-                }
-                Err(e) => {
-                    tracing::warn!(id = %n.id, error = %e, "notification not published");
-                    Delivery::Failed {
-                        error: e.to_string(),
-                        retry_at: jiff::Timestamp::now()
-                            .checked_add(jiff::SignedDuration::from_secs(60))
-                            .unwrap_or_else(|_| jiff::Timestamp::now()),
-                    }
-                }
-            };
-            let store = self.state.store.clone();
-            let delivered = outcome == Delivery::Delivered;
-            tokio::task::spawn_blocking(move || {
-                store.record_delivery(n.id, &outcome)?;
-                if delivered {
-                    store.acknowledge_notification(n.id)?;
-                }
-                Ok::<_, clair_store::Error>(())
-            })
-            .await
-            .map_err(|e| Error::Worker(e.to_string()))??;
-        }
-        drop(lock);
-        Ok(published)
-    }
-
-    /// Publish each page of one notification; returns the page count.
-    async fn publish_notification(
-        &self,
-        client: &aws_sdk_sns::Client,
-        topic: &str,
-        id: uuid::Uuid,
-    ) -> Result<usize, Error> {
-        let err = |message: String| Error::Notification {
-            id: id.to_string(),
-            message,
-        };
-        let mut page: Option<String> = None;
-        let mut pages = 0;
-        loop {
-            let mut q = format!("limit={NOTIFICATION_PAGE}");
-            if let Some(p) = &page {
-                q.push_str("&page=");
-                q.push_str(p);
-            }
-            let resp = clair_http::v1_notifications::get(
-                State(self.state.clone()),
-                Path(id.to_string()),
-                RawQuery(Some(q)),
-                axum::http::HeaderMap::new(),
-            )
-            .await
-            .map_err(|e| err(format!("{} {}", e.status().as_u16(), e.message())))?;
-            let bytes = axum::body::to_bytes(resp.into_body(), MAX_PAGE_BYTES)
-                .await
-                .map_err(|e| err(e.to_string()))?;
-            let text = String::from_utf8_lossy(&bytes);
-            let doc: serde_json::Value =
-                serde_json::from_str(text.trim_end()).map_err(|e| err(e.to_string()))?;
-            self.publish(client, topic, text.trim_end()).await?;
-            pages += 1;
-            match doc["Notification"]["NextPage"].as_str() {
-                Some(next) if pages < 10_000 => page = Some(next.to_string()),
-                _ => return Ok(pages),
-            }
-        }
-    }
+        .map_err(|e| Error::Sns {
+            topic: topic.to_string(),
+            message: aws_sdk_sns::error::DisplayErrorContext(&e).to_string(),
+        })?;
+    Ok(enc.content_type)
 }
 
 fn sqs_err<E, R>(

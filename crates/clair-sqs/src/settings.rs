@@ -6,8 +6,6 @@
 //! and, after indexing a layer, publishes the layer's report to `RECEIVER_TOPIC_ARN`; the
 //! *sender* publishes Clair's notifications to `SENDER_TOPIC_ARN`. Both topics may be the same.
 
-use std::time::Duration;
-
 use clair_config::SqsConfig;
 
 use crate::Error;
@@ -25,6 +23,33 @@ pub struct Topic {
     pub region: Option<String>,
 }
 
+/// What the sender publishes for a Clair v2 notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SenderPublish {
+    /// `layers`: for every layer the notification names (new side, then old), that layer's
+    /// `GET /v1/layers/:name?features&vulnerabilities` document, as clair-sqs's sender did:
+    /// the same documents as the receiver's reports, so both topics may be one.
+    #[default]
+    Layers,
+    /// `notification-pages`: the notification itself, one message per `GET
+    /// /v1/notifications/:name?limit=100` page (clair-rs before clair-sqs parity).
+    NotificationPages,
+}
+
+impl std::str::FromStr for SenderPublish {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<SenderPublish, Error> {
+        match s.trim() {
+            "layers" => Ok(SenderPublish::Layers),
+            "notification-pages" => Ok(SenderPublish::NotificationPages),
+            other => Err(Error::Settings(format!(
+                "SENDER_PUBLISH: want layers or notification-pages, found {other:?}"
+            ))),
+        }
+    }
+}
+
 /// The pipeline's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -35,9 +60,12 @@ pub struct Settings {
     /// `RECEIVER_TOPIC_ARN`: each indexed layer's report (`GET
     /// /v1/layers/:name?features&vulnerabilities`) is published here.
     pub report_topic: Option<Topic>,
-    /// `SENDER_TOPIC_ARN`: Clair v2 notifications (`GET /v1/notifications/:name` pages) are
-    /// published here; `None`: no sender.
+    /// `SENDER_TOPIC_ARN`: what Clair v2 notifications say is published here (see
+    /// [`Settings::sender_publish`]); `None`: no sender.
     pub notification_topic: Option<Topic>,
+    /// `SENDER_PUBLISH`: per notification, each affected layer's document (clair-sqs's
+    /// sender, the default) or the notification's pages.
+    pub sender_publish: SenderPublish,
     /// `RECEIVER_DEAD_LETTER_QUEUE_URL`: poison messages are sent here and deleted from the
     /// queue. `None`: they are left to the queue's own `RedrivePolicy`.
     pub dead_letter_queue_url: Option<String>,
@@ -55,8 +83,6 @@ pub struct Settings {
     /// `endpoint_url` in the file (the environment's `AWS_ENDPOINT_URL` is read by the SDK):
     /// an SQS/SNS endpoint other than AWS's.
     pub endpoint_url: Option<String>,
-    /// How often the sender looks for due notifications.
-    pub notify_interval: Duration,
 }
 
 impl Default for Settings {
@@ -66,13 +92,13 @@ impl Default for Settings {
             queue_region: None,
             report_topic: None,
             notification_topic: None,
+            sender_publish: SenderPublish::default(),
             dead_letter_queue_url: None,
             max_receive_count: DEFAULT_MAX_RECEIVE_COUNT,
             wait_time_seconds: 20,
             visibility_timeout: None,
             max_message_size: DEFAULT_INLINE_LIMIT,
             endpoint_url: None,
-            notify_interval: Duration::from_secs(5),
         }
     }
 }
@@ -149,6 +175,10 @@ impl Settings {
             queue_url,
             report_topic,
             notification_topic,
+            sender_publish: string("SENDER_PUBLISH", &file.sender_publish)
+                .map(|v| v.parse())
+                .transpose()?
+                .unwrap_or_default(),
             dead_letter_queue_url: string(
                 "RECEIVER_DEAD_LETTER_QUEUE_URL",
                 &file.receiver_dead_letter_queue_url,
@@ -175,7 +205,6 @@ impl Settings {
             .map(to_i32),
             max_message_size,
             endpoint_url: file.endpoint_url.clone().filter(|e| !e.trim().is_empty()),
-            notify_interval: defaults.notify_interval,
         }))
     }
 }
@@ -264,6 +293,13 @@ mod tests {
             Some("ap-south-1")
         );
         assert_eq!(s.max_message_size, DEFAULT_INLINE_LIMIT);
+        assert_eq!(s.sender_publish, SenderPublish::Layers);
+        let file = SqsConfig {
+            sender_publish: Some("notification-pages".into()),
+            ..file
+        };
+        let s = Settings::resolve(&file, &env(&[])).unwrap().unwrap();
+        assert_eq!(s.sender_publish, SenderPublish::NotificationPages);
     }
 
     #[test]
@@ -273,6 +309,7 @@ mod tests {
             ("RECEIVER_WAIT_TIME_SECONDS", "21"),
             ("RECEIVER_MAX_RECEIVE_COUNT", "many"),
             ("SENDER_MAX_MESSAGE_SIZE", "300000"),
+            ("SENDER_PUBLISH", "pages"),
         ] {
             let e = Settings::resolve(&SqsConfig::default(), &env(&[q, (var, v)])).unwrap_err();
             assert!(e.to_string().contains(var), "{e}");

@@ -7,74 +7,19 @@
 //! failure (scripts/test.sh installs it).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::types::QueueAttributeName;
+use clair_http::notify::{Notifier, Options};
 use clair_http::{AppState, FetchOptions};
 use clair_matcher::{Http, HttpOptions, NoUpdateProgress, UpdateManager};
 use clair_sqs::message::{CONTENT_TYPE_BASE64GZIP, CONTENT_TYPE_JSON, decode_body};
-use clair_sqs::{Outcome, Pipeline, Settings, Topic};
+use clair_sqs::{Outcome, Pipeline, SenderPublish, Settings, SnsSender, Topic};
 use clair_store::{Store, StoreOptions};
 use clair_test::http::{Behavior, TestServer};
 use serde_json::Value;
-
-/// moto's server as a child process, killed on drop.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto() -> Option<Moto> {
-    let found = Command::new("moto_server")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        let why = "moto_server is not installed (python3 -m pip install 'moto[server]')";
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("the SQS/SNS tests must run in CI, but {why}");
-        }
-        eprintln!("skipping: {why}");
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let m = Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "moto_server did not listen on 127.0.0.1:{port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(m)
-}
 
 async fn sdk(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
@@ -120,39 +65,63 @@ fn layer_server(layers: &[String]) -> TestServer {
     s
 }
 
-/// A SQLite store with the hand-written bookworm tracker loaded through the Debian updater.
-fn store_with_debian() -> Arc<dyn Store> {
-    let dir = tempfile::tempdir().unwrap().keep();
+/// A Debian feed served on 127.0.0.1 and the real updater reading it into a store.
+struct DebianFeed {
+    server: TestServer,
+    manager: UpdateManager,
+}
+
+impl DebianFeed {
+    fn new(store: &Arc<dyn Store>) -> DebianFeed {
+        let server = TestServer::start();
+        let cfg =
+            serde_json::json!({"debian": {"json_url": format!("{}/debian/json", server.url())}});
+        let ups = clair_ecosystems::updaters(
+            Some(&["debian".to_string()]),
+            &serde_json::from_value(cfg).unwrap(),
+        )
+        .unwrap();
+        let manager = UpdateManager::new(store.clone(), ups).with_http(Http::new(HttpOptions {
+            attempts: 1,
+            ..HttpOptions::default()
+        }));
+        DebianFeed { server, manager }
+    }
+
+    /// Serve `feed` and run the updater: one new update operation.
+    fn update(&self, feed: &Value) {
+        self.server.put("/debian/json", feed.to_string());
+        for r in self.manager.run(None, &NoUpdateProgress) {
+            assert!(
+                matches!(r.outcome, clair_matcher::Outcome::Updated { .. }),
+                "{:?}",
+                r.outcome
+            );
+        }
+    }
+}
+
+/// A store (`source`: a SQLite file when empty) with the bookworm tracker loaded.
+fn store_with_debian_at(source: String) -> (Arc<dyn Store>, DebianFeed) {
+    let source = if source.is_empty() {
+        let dir = tempfile::tempdir().unwrap().keep();
+        dir.join("clair.db").display().to_string()
+    } else {
+        source
+    };
     let store = clair_store::open(&StoreOptions {
-        source: dir.join("clair.db").display().to_string(),
+        source,
         ..StoreOptions::default()
     })
     .unwrap();
-    let feeds = TestServer::start();
-    let tracker = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../clair-ecosystems/testdata/match/debian-bookworm-tracker.json"),
-    )
-    .unwrap();
-    feeds.put("/debian/json", tracker);
-    let cfg = serde_json::json!({"debian": {"json_url": format!("{}/debian/json", feeds.url())}});
-    let ups = clair_ecosystems::updaters(
-        Some(&["debian".to_string()]),
-        &serde_json::from_value(cfg).unwrap(),
-    )
-    .unwrap();
-    let m = UpdateManager::new(store.clone(), ups).with_http(Http::new(HttpOptions {
-        attempts: 1,
-        ..HttpOptions::default()
-    }));
-    for r in m.run(None, &NoUpdateProgress) {
-        assert!(
-            matches!(r.outcome, clair_matcher::Outcome::Updated { .. }),
-            "{:?}",
-            r.outcome
-        );
-    }
-    store
+    let feed = DebianFeed::new(&store);
+    feed.update(&clair_test::debian_tracker());
+    (store, feed)
+}
+
+/// A SQLite store with the hand-written bookworm tracker loaded through the Debian updater.
+fn store_with_debian() -> Arc<dyn Store> {
+    store_with_debian_at(String::new()).0
 }
 
 struct Aws {
@@ -291,6 +260,18 @@ fn push(name: &str, path: &str, parent: &str) -> Value {
         "Format": "Docker", "Headers": {"Authorization": "Bearer t0ken"}}})
 }
 
+/// The image's layers in one message, parent first, each fetched from `blobs`.
+fn image_push(digests: &[String], names: &[String], blobs: &TestServer) -> Value {
+    digests
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let parent = if i == 0 { "" } else { names[i - 1].as_str() };
+            push(&names[i], &format!("{}/blobs/{d}", blobs.url()), parent)
+        })
+        .collect()
+}
+
 fn feature<'a>(layer: &'a Value, name: &str) -> &'a Value {
     layer["Features"]
         .as_array()
@@ -302,16 +283,11 @@ fn feature<'a>(layer: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn layer_pushes_reports_notifications_and_poison() {
-    let Some(moto) = moto() else { return };
+    let Some(moto) = clair_test::moto::start() else {
+        return;
+    };
     let store = store_with_debian();
-    let state = AppState::new(
-        store.clone(),
-        FetchOptions {
-            backoff: Duration::from_millis(10),
-            ..FetchOptions::default()
-        },
-    )
-    .unwrap();
+    let state = quick_state(&store);
     state.refresh().unwrap();
     let digests = layered();
     let blobs = layer_server(&digests);
@@ -355,15 +331,8 @@ fn layer_pushes_reports_notifications_and_poison() {
         let p = Pipeline::new(state.clone(), settings.clone(), &sdk);
 
         // The image's layers in one message, parent first: indexed, reported, deleted.
-        let list: Vec<Value> = digests
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let parent = if i == 0 { "" } else { names[i - 1].as_str() };
-                push(&names[i], &format!("{}/blobs/{d}", blobs.url()), parent)
-            })
-            .collect();
-        aws.send(&layers_q, &Value::Array(list).to_string()).await;
+        aws.send(&layers_q, &image_push(&digests, &names, &blobs).to_string())
+            .await;
         assert_eq!(p.receive_once().await.unwrap(), [Outcome::Done]);
         assert_eq!(aws.depth(&layers_q).await, 0, "the message is deleted");
         assert_eq!(
@@ -484,12 +453,16 @@ fn layer_pushes_reports_notifications_and_poison() {
             .collect();
         let id = store
             .create_notification(
-                clair_http::v1_notifications::KIND,
+                clair_http::notify::V1,
                 &serde_json::json!({"Old": vuln("7.88.1-10+deb12u1"), "New": vuln("7.88.1-10+deb12u5")}),
                 &items,
             )
             .unwrap();
-        assert_eq!(p.deliver_notifications().await.unwrap(), 1);
+        let pages = Settings {
+            sender_publish: SenderPublish::NotificationPages,
+            ..settings.clone()
+        };
+        assert_eq!(deliver(&state, &pages, &sdk).await, 1);
         let got = aws.drain(&notes_q, 2).await;
         assert_eq!(got.len(), 2, "150 layers: two pages of 100");
         let mut layers_seen = Vec::new();
@@ -510,7 +483,8 @@ fn layer_pushes_reports_notifications_and_poison() {
             store.notification(id).unwrap().unwrap().status,
             clair_store::NotificationStatus::Deleted
         );
-        assert_eq!(p.deliver_notifications().await.unwrap(), 0);
+        assert_eq!(deliver(&state, &pages, &sdk).await, 0);
+        assert_eq!(deliver(&state, &settings, &sdk).await, 0);
 
         // `run` (what `clair serve` starts): a push is handled, and shutdown ends it even in
         // the middle of a long poll.
@@ -529,5 +503,301 @@ fn layer_pushes_reports_notifications_and_poison() {
             .expect("the pipeline stops on shutdown")
             .unwrap();
         assert_eq!(aws.depth(&layers_q).await, 0);
+    });
+}
+
+/// The notifier with the SNS sender `settings` ask for (blocking: its own runtime).
+fn sns_notifier(state: &AppState, settings: &Settings, sdk: &SdkConfig) -> Notifier {
+    let sns = SnsSender::with_sdk(state.clone(), settings, sdk)
+        .unwrap()
+        .expect("a sender topic");
+    Notifier::new(state.clone(), vec![Arc::new(sns)], Options::default())
+}
+
+/// One delivery pass of that notifier, from async code.
+async fn deliver(state: &AppState, settings: &Settings, sdk: &SdkConfig) -> usize {
+    let (state, settings, sdk) = (state.clone(), settings.clone(), sdk.clone());
+    tokio::task::spawn_blocking(move || sns_notifier(&state, &settings, &sdk).deliver().unwrap())
+        .await
+        .unwrap()
+}
+
+/// The server's state over `store`, with short fetch retries.
+fn quick_state(store: &Arc<dyn Store>) -> AppState {
+    AppState::new(
+        store.clone(),
+        FetchOptions {
+            backoff: Duration::from_millis(10),
+            ..FetchOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The layer names the pushes below use: 64 `c`s and the blob's hex digest.
+fn layer_names(digests: &[String]) -> Vec<String> {
+    digests
+        .iter()
+        .map(|d| format!("{}{}", "c".repeat(64), &d[7..]))
+        .collect()
+}
+
+/// clair-sqs's notification leg (issue 16): a feed change that adds a vulnerability to a
+/// pushed layer puts that layer's `GET /v1/layers/:name?features&vulnerabilities` document,
+/// with the new vulnerability, on the sender topic (here the same topic as the reports, as
+/// clair-sqs's example configures it); the notification then reads as deleted, with its times.
+fn feed_change_publishes_layer_documents(source: String) {
+    let Some(moto) = clair_test::moto::start() else {
+        return;
+    };
+    let (store, feed) = store_with_debian_at(source);
+    let state = quick_state(&store);
+    let digests = layered();
+    let blobs = layer_server(&digests);
+    let names = layer_names(&digests);
+    let rt = runtime();
+    let (sdk, aws, layers_q, reader, settings) = rt.block_on(async {
+        let sdk = sdk(&moto.url).await;
+        let aws = Aws {
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            sns: aws_sdk_sns::Client::new(&sdk),
+        };
+        let layers_q = aws.queue("layers").await;
+        let topic = aws.topic("clair-notifications").await;
+        let reader = aws.subscriber(&topic, "reader").await;
+        let topic = Topic {
+            arn: topic,
+            region: None,
+        };
+        let settings = Settings {
+            queue_url: Some(layers_q.clone()),
+            report_topic: Some(topic.clone()),
+            notification_topic: Some(topic),
+            wait_time_seconds: 1,
+            ..Settings::default()
+        };
+        (sdk, aws, layers_q, reader, settings)
+    });
+    rt.block_on(async {
+        let p = Pipeline::new(state.clone(), settings.clone(), &sdk);
+        aws.send(&layers_q, &image_push(&digests, &names, &blobs).to_string())
+            .await;
+        assert_eq!(p.receive_once().await.unwrap(), [Outcome::Done]);
+        assert_eq!(aws.drain(&reader, names.len()).await.len(), names.len());
+    });
+    let before = clair_http::v1::layer_view(&state, &names[0], true, true).unwrap();
+    assert!(
+        !serde_json::to_string(&before)
+            .unwrap()
+            .contains("CVE-2099-0100")
+    );
+
+    // The notifier (what `clair serve` runs) with the SNS sender; the first operation's job
+    // notifies nothing.
+    let notifier = sns_notifier(&state, &settings, &sdk);
+    assert_eq!(notifier.compute().unwrap(), 0);
+    // The feed adds an issue to bash, which the base layer installs.
+    let mut v2 = clair_test::debian_tracker();
+    v2["bash"] = serde_json::json!({"CVE-2099-0100": {"description": "new, high",
+        "releases": {"bookworm": {"status": "open",
+            "repositories": {"bookworm": "5.2.15-2+b9"}, "urgency": "high"}}}});
+    feed.update(&v2);
+    assert_eq!(notifier.compute().unwrap(), 1, "one changed vulnerability");
+    let due = store
+        .notifications_due(&["v1"], jiff::Timestamp::now(), 10)
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    let id = due[0].id;
+    let page = store.notification_items(id, None, 100).unwrap();
+    let mut named: Vec<String> = page
+        .items
+        .iter()
+        .map(|i| i.body["layer"].as_str().unwrap().to_string())
+        .collect();
+    named.sort();
+    assert_eq!(named, [names[0].clone()], "the layer installing bash");
+    assert_eq!(notifier.deliver().unwrap(), 1);
+
+    rt.block_on(async {
+        let got = aws.drain(&reader, named.len()).await;
+        assert_eq!(got.len(), named.len(), "one document per layer");
+        let (ct, doc) = published(&got[0]);
+        assert_eq!(ct, CONTENT_TYPE_JSON);
+        let layer = &doc["Layer"];
+        assert_eq!(layer["Name"], names[0].as_str());
+        let bash = feature(layer, "bash");
+        assert!(
+            bash["Vulnerabilities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["Name"] == "CVE-2099-0100" && v["Severity"] == "High"),
+            "{bash}"
+        );
+        // The same document GET /v1/layers/:name?features&vulnerabilities now answers.
+        let st = state.clone();
+        let n0 = names[0].clone();
+        let view = tokio::task::spawn_blocking(move || {
+            clair_http::v1::layer_view(&st, &n0, true, true).unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(doc, serde_json::json!({ "Layer": view }));
+        assert_eq!(aws.depth(&reader).await, 0, "nothing else published");
+    });
+
+    // Acknowledged: published once, and GET shows it deleted with its times.
+    assert_eq!(notifier.deliver().unwrap(), 0);
+    let n: Value = rt.block_on(async {
+        let resp = clair_http::v1_notifications::get(
+            axum::extract::State(state.clone()),
+            axum::extract::Path(id.to_string()),
+            axum::extract::RawQuery(Some("limit=10".into())),
+            axum::http::HeaderMap::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        serde_json::from_slice(&body).unwrap()
+    });
+    let n = &n["Notification"];
+    let time = |k: &str| -> i64 {
+        n[k].as_str()
+            .unwrap_or_else(|| panic!("no {k}: {n}"))
+            .parse()
+            .unwrap()
+    };
+    assert!(time("Created") <= time("Notified"), "{n}");
+    assert!(time("Notified") <= time("Deleted"), "{n}");
+    assert_eq!(n["New"]["Vulnerability"]["Name"], "CVE-2099-0100");
+    drop(notifier);
+}
+
+#[test]
+fn feed_change_publishes_layer_documents_sqlite() {
+    feed_change_publishes_layer_documents(String::new());
+}
+
+#[test]
+fn feed_change_publishes_layer_documents_postgres() {
+    let Some(pg) = clair_test::postgres::skip_or_fail() else {
+        return;
+    };
+    feed_change_publishes_layer_documents(pg.create_database());
+}
+
+/// A message whose layer takes longer to index than the queue's visibility timeout stays
+/// hidden (the receiver extends it while it works), so a second receiver never gets it and
+/// the layer is fetched once. And on shutdown, a message in hand is finished and deleted.
+#[test]
+fn slow_message_is_kept_hidden_and_processed_once() {
+    let Some(moto) = clair_test::moto::start() else {
+        return;
+    };
+    let store = store_with_debian();
+    let state = AppState::new(store.clone(), FetchOptions::default()).unwrap();
+    let digests = layered();
+    let blobs = TestServer::start();
+    let blob = std::fs::read(
+        clair_test::images("oci")
+            .join("blobs/sha256")
+            .join(&digests[0][7..]),
+    )
+    .unwrap();
+    blobs.put("/slow", blob);
+    blobs.set("/slow", Behavior::Stall(Duration::from_secs(5)));
+    let slow = format!("{}/slow", blobs.url());
+    let fetched = |blobs: &TestServer| {
+        blobs
+            .request_headers()
+            .iter()
+            .filter(|(p, _)| p == "/slow")
+            .count()
+    };
+    runtime().block_on(async {
+        let sdk = sdk(&moto.url).await;
+        let aws = Aws {
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            sns: aws_sdk_sns::Client::new(&sdk),
+        };
+        // The queue's own timeout (2 s) is what the receiver keeps extending.
+        let queue = aws
+            .sqs
+            .create_queue()
+            .queue_name("slow")
+            .attributes(QueueAttributeName::VisibilityTimeout, "2")
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_string();
+        let settings = Settings {
+            queue_url: Some(queue.clone()),
+            wait_time_seconds: 1,
+            ..Settings::default()
+        };
+        let a = Pipeline::new(state.clone(), settings.clone(), &sdk);
+        let b = Pipeline::new(state.clone(), settings.clone(), &sdk);
+        aws.send(&queue, &push("slow-1", &slow, "").to_string())
+            .await;
+        let first = tokio::spawn(async move {
+            loop {
+                let got = a.receive_once().await.unwrap();
+                if !got.is_empty() {
+                    return got;
+                }
+            }
+        });
+        // The second receiver starts once the first has the message in hand.
+        let start = Instant::now();
+        while fetched(&blobs) < 1 {
+            assert!(start.elapsed() < Duration::from_secs(30), "never fetched");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let start = Instant::now();
+        let mut second = Vec::new();
+        while start.elapsed() < Duration::from_secs(7) {
+            second.extend(b.receive_once().await.unwrap());
+        }
+        assert_eq!(first.await.unwrap(), [Outcome::Done]);
+        assert_eq!(second, [], "the second receiver never got the message");
+        assert_eq!(fetched(&blobs), 1, "indexed once");
+        assert_eq!(aws.depth(&queue).await, 0);
+        assert!(store.get_v1_layer("slow-1").unwrap().is_some());
+
+        // Shutdown while a message is being indexed: it is finished and deleted first.
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(Pipeline::new(state.clone(), settings, &sdk).run(async {
+            let _ = stop_rx.await;
+        }));
+        aws.send(&queue, &push("slow-2", &slow, "").to_string())
+            .await;
+        let start = Instant::now();
+        while fetched(&blobs) < 2 {
+            assert!(start.elapsed() < Duration::from_secs(30), "never fetched");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = stop_tx.send(());
+        tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .expect("the pipeline stops once the message is done")
+            .unwrap();
+        assert!(
+            store.get_v1_layer("slow-2").unwrap().is_some(),
+            "the message in hand was finished"
+        );
+        assert_eq!(aws.depth(&queue).await, 0, "and deleted");
     });
 }

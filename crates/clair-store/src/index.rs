@@ -87,10 +87,8 @@ pub fn package_name_key(name: &str) -> String {
 }
 
 /// The reverse-index keys of a report: every package and source package name, lower case and
-/// normalised.
-pub(crate) fn package_names(
-    report: &clair_types::IndexReport,
-) -> std::collections::BTreeSet<String> {
+/// normalised (as [`package_name_key`] spells them).
+pub fn package_names(report: &clair_types::IndexReport) -> std::collections::BTreeSet<String> {
     let mut out = std::collections::BTreeSet::new();
     for p in report.packages.values() {
         out.insert(package_name_key(&p.name));

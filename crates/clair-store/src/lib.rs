@@ -35,11 +35,11 @@ use uuid::Uuid;
 
 pub use cache::StoreCache;
 pub use error::{Error, Result};
-pub use index::{IndexError, Origin, index_image, package_name_key};
+pub use index::{IndexError, Origin, index_image, package_name_key, package_names};
 pub use model::{
-    Delivery, EnrichmentRecord, GcStats, Lock, LockWatch, Notification, NotificationItem,
-    NotificationPage, NotificationStatus, OpKind, StoredReport, UpdateDiff, UpdateOperation,
-    UpdaterStatus, V1Layer,
+    Delivery, EnrichmentRecord, GcStats, Lock, LockWatch, NewNotification, Notification,
+    NotificationItem, NotificationJob, NotificationPage, NotificationStatus, OpKind, StoredReport,
+    UpdateDiff, UpdateOperation, UpdaterStatus, V1Layer,
 };
 
 /// An error from a feed being stored.
@@ -67,6 +67,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn put_index_report(&self, report: &IndexReport, layers: &[Digest], state: &str) -> Result<()>;
     /// A manifest's index report.
     fn get_index_report(&self, manifest: &Digest) -> Result<Option<StoredReport>>;
+    /// A cheap marker of a manifest's stored index report that changes whenever the report is
+    /// written again (`None`: no report), for caches of what is computed from it.
+    fn index_report_version(&self, manifest: &Digest) -> Result<Option<String>>;
     /// Delete manifests and their reports; returns those that existed. Layer results stay
     /// (they are content addressed and may be shared).
     fn delete_manifests(&self, manifests: &[Digest]) -> Result<Vec<Digest>>;
@@ -85,6 +88,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Delete a Clair v2 layer and every layer descending from it; returns how many were
     /// deleted (0: it did not exist).
     fn delete_v1_layer(&self, name: &str) -> Result<usize>;
+    /// Record the package names a Clair v2 layer's own scan found (as [`package_name_key`]
+    /// spells them), replacing earlier ones: the reverse index of
+    /// [`Store::v1_layers_with_packages`].
+    fn set_v1_layer_packages(&self, layer: &str, names: &[String]) -> Result<()>;
+    /// Clair v2 layers whose scan found a package of one of these names, by name.
+    fn v1_layers_with_packages(&self, names: &[String]) -> Result<Vec<V1Layer>>;
+    /// Clair v2 layers whose package names were never recorded (stored before the index
+    /// existed, or by a process that stopped in between), by name.
+    fn v1_layers_unindexed(&self) -> Result<Vec<V1Layer>>;
 
     // ---- vulnerabilities ------------------------------------------------------------------
 
@@ -92,7 +104,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// operation's set or this one, never part of it. `fingerprint` is the updater's opaque
     /// marker of what it fetched (an ETag, a hash). An `Err` item from the feed (a parse error
     /// halfway through a download) aborts the operation: nothing is stored and
-    /// [`Error::Aborted`] is returned.
+    /// [`Error::Aborted`] is returned. The same transaction enqueues the computation of the
+    /// operation's notifications ([`Store::notification_jobs`]).
     fn update_vulnerabilities(
         &self,
         updater: &str,
@@ -157,8 +170,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         after: Option<i64>,
         limit: usize,
     ) -> Result<NotificationPage>;
-    /// Notifications due for delivery at `now` (created or failed with `next_attempt <= now`).
-    fn notifications_due(&self, now: jiff::Timestamp, limit: usize) -> Result<Vec<Notification>>;
+    /// Notifications of these kinds due for delivery at `now` (created, failed or notified,
+    /// with `next_attempt <= now`), soonest first.
+    fn notifications_due(
+        &self,
+        kinds: &[&str],
+        now: jiff::Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Notification>>;
+    /// Notification computations waiting, oldest first, at most `limit`.
+    fn notification_jobs(&self, limit: usize) -> Result<Vec<NotificationJob>>;
+    /// Store the notifications a job computed and remove the job, in one transaction; their
+    /// ids. Nothing is stored when the job is gone (done by another instance, or its operation
+    /// deleted).
+    fn complete_notification_job(
+        &self,
+        op: Uuid,
+        notifications: &[NewNotification],
+    ) -> Result<Vec<Uuid>>;
     /// Record a delivery attempt.
     fn record_delivery(&self, id: Uuid, outcome: &Delivery) -> Result<()>;
     /// Acknowledge (the client deleted it); returns whether it existed.
@@ -169,8 +198,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// notifications (None: none yet). The operation may live in another service's database
     /// (a notifier polling a remote matcher).
     fn notified_operation(&self, updater: &str) -> Result<Option<Uuid>>;
-    /// Record that the notifier has processed `updater`'s operation `op`.
-    fn set_notified_operation(&self, updater: &str, op: Uuid) -> Result<()>;
+    /// Move the notifier's cursor of `updater` from `from` (what [`Store::notified_operation`]
+    /// said) to `to` and store the notifications computed for that step, in one transaction;
+    /// their ids. Nothing is stored when the cursor is no longer at `from` (another instance
+    /// did this step), so a step is recorded once and a crash before the commit loses nothing.
+    fn advance_notifier_cursor(
+        &self,
+        updater: &str,
+        from: Option<Uuid>,
+        to: Uuid,
+        notifications: &[NewNotification],
+    ) -> Result<Vec<Uuid>>;
 
     // ---- locks ----------------------------------------------------------------------------
 

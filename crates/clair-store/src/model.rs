@@ -175,6 +175,12 @@ pub struct Notification {
     pub next_attempt: jiff::Timestamp,
     /// Error of the last failed attempt.
     pub last_error: Option<String>,
+    /// When it was last delivered (Clair v2's `Notified`); `None` before the first delivery.
+    #[serde(default)]
+    pub notified: Option<jiff::Timestamp>,
+    /// When it was acknowledged (Clair v2's `Deleted`); `None` until then.
+    #[serde(default)]
+    pub deleted: Option<jiff::Timestamp>,
 }
 
 /// One item of a notification (e.g. an affected manifest).
@@ -212,6 +218,30 @@ pub enum Delivery {
         /// When to try again.
         retry_at: jiff::Timestamp,
     },
+}
+
+/// A notification computation waiting: an update operation whose notifications are not
+/// stored yet (enqueued with the operation, in the same transaction).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationJob {
+    /// The operation.
+    pub op: UpdateOperation,
+    /// The updater's operation before it, as it was when this one was stored (`None`: this is
+    /// the updater's first).
+    pub prev: Option<Uuid>,
+    /// When it was enqueued.
+    pub created: jiff::Timestamp,
+}
+
+/// A notification to store, with its items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotification {
+    /// What kind (which senders deliver it).
+    pub kind: String,
+    /// Kind-specific body.
+    pub body: serde_json::Value,
+    /// Its items, in order (e.g. one per affected manifest).
+    pub items: Vec<serde_json::Value>,
 }
 
 /// A layer of the Clair v2 API (`POST /v1/layers`): the client's name for it, the content

@@ -50,6 +50,9 @@ pg_suite!(
     locks_are_exclusive,
     concurrent_readers_and_writer,
     v1_layers,
+    v1_layer_package_index,
+    notification_jobs,
+    notifications_due_by_kind,
     notifier_cursor,
 );
 

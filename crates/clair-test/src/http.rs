@@ -36,8 +36,8 @@ struct Entry {
 /// A request seen: its path and headers.
 pub type Request = (String, Vec<(String, String)>);
 
-/// A request body seen: its path and bytes.
-pub type Body = (String, Vec<u8>);
+/// Request bodies seen, with their paths.
+type Bodies = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
 /// A test HTTP server; stops when dropped.
 #[derive(Debug)]
@@ -46,7 +46,7 @@ pub struct TestServer {
     files: Arc<Mutex<HashMap<String, Entry>>>,
     hits: Arc<Mutex<Vec<(String, u16)>>>,
     headers: Arc<Mutex<Vec<Request>>>,
-    bodies: Arc<Mutex<Vec<Body>>>,
+    bodies: Bodies,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -64,15 +64,15 @@ impl TestServer {
         let files: Arc<Mutex<HashMap<String, Entry>>> = Arc::default();
         let hits: Arc<Mutex<Vec<(String, u16)>>> = Arc::default();
         let headers: Arc<Mutex<Vec<Request>>> = Arc::default();
-        let bodies: Arc<Mutex<Vec<Body>>> = Arc::default();
+        let bodies: Bodies = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (files, hits, stop) = (files.clone(), hits.clone(), stop.clone());
+            let bodies = bodies.clone();
             let seen = headers.clone();
-            let seen_bodies = bodies.clone();
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
-                    let Ok(Some(mut req)) = server.recv_timeout(Duration::from_millis(50)) else {
+                    let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(50)) else {
                         continue;
                     };
                     let files = files.clone();
@@ -88,16 +88,9 @@ impl TestServer {
                             )
                         })
                         .collect();
-                    let mut body = Vec::new();
-                    let _ = std::io::Read::read_to_end(
-                        &mut std::io::Read::take(req.as_reader(), 1 << 20),
-                        &mut body,
-                    );
-                    if !body.is_empty() {
-                        seen_bodies.lock().unwrap().push((path.clone(), body));
-                    }
                     seen.lock().unwrap().push((path, hs));
-                    std::thread::spawn(move || answer(req, &files, &hits));
+                    let bodies = bodies.clone();
+                    std::thread::spawn(move || answer(req, &files, &hits, &bodies));
                 }
             })
         };
@@ -151,8 +144,9 @@ impl TestServer {
         self.headers.lock().unwrap().clone()
     }
 
-    /// Bodies of the requests that had one (the first MiB), with their path.
-    pub fn request_bodies(&self) -> Vec<Body> {
+    /// The body of every request so far (at most 1 MiB each, read before answering), with its
+    /// path.
+    pub fn request_bodies(&self) -> Vec<(String, Vec<u8>)> {
         self.bodies.lock().unwrap().clone()
     }
 
@@ -235,11 +229,18 @@ impl Drop for StalledServer {
 }
 
 fn answer(
-    req: tiny_http::Request,
+    mut req: tiny_http::Request,
     files: &Mutex<HashMap<String, Entry>>,
     hits: &Mutex<Vec<(String, u16)>>,
+    bodies: &Mutex<Vec<(String, Vec<u8>)>>,
 ) {
     let path = req.url().split('?').next().unwrap_or("").to_string();
+    let mut body = Vec::new();
+    let _ = std::io::Read::read_to_end(
+        &mut std::io::Read::take(req.as_reader(), 1 << 20),
+        &mut body,
+    );
+    bodies.lock().unwrap().push((path.clone(), body));
     let entry = files.lock().unwrap().get(&path).cloned();
     let record = |status: u16| hits.lock().unwrap().push((path.clone(), status));
     let Some(e) = entry else {

@@ -16,6 +16,7 @@
 pub mod certs;
 pub mod http;
 pub mod keyregistry;
+pub mod moto;
 pub mod oci;
 pub mod oracle;
 pub mod postgres;
@@ -23,6 +24,15 @@ pub mod reports;
 pub mod tar;
 
 use std::path::PathBuf;
+
+/// The hand-written Debian Security Tracker document for bookworm the matching tests use
+/// (`clair-ecosystems/testdata/match/debian-bookworm-tracker.json`).
+pub fn debian_tracker() -> serde_json::Value {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../clair-ecosystems/testdata/match/debian-bookworm-tracker.json");
+    serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
 
 /// Send SIGTERM to `child` and wait up to `within` for it to exit: its status and how long it
 /// took after the signal, or `None` when it is still running (it is then left running).

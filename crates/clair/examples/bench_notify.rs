@@ -14,10 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use clair_ecosystems::EcosystemNamespaces;
+use clair_http::notify::{Notifier, Options, webhook};
 use clair_indexer::NoProgress;
 use clair_layer::source::{self, OpenOptions};
-use clair_matcher::notify::{self, Notifier, NotifyOptions};
 use clair_types::{Digest, PackageKind, ReportPackage, Severity, Vulnerability};
 
 fn main() -> anyhow::Result<()> {
@@ -106,29 +105,37 @@ fn main() -> anyhow::Result<()> {
             }
         });
     }
-    let notifier = Notifier {
+    let sender = webhook::Webhook::new(webhook::WebhookConfig {
         target,
         callback: "http://clair.example/notifier/api/v1/notification/".into(),
         headers: vec![],
         psk: Some(b"bench-key".to_vec()),
         retry: Duration::ZERO,
         timeout: Duration::from_secs(10),
-    };
+        ca_pem: None,
+    })?;
+    let state = clair_http::AppState::new(store.clone(), clair_http::FetchOptions::default())?;
+    let notifier = Notifier::new(
+        state,
+        vec![Arc::new(sender)],
+        Options {
+            disable_summary: !summary,
+        },
+    );
+    // The first operation's job: nothing to notify.
+    notifier.compute()?;
 
     // The change: a new vulnerability of the package only the touched manifests have.
     before.push(record("CVE-2099-3", "bench-touched"));
     let mut feed = before.into_iter().map(Ok);
     store.update_vulnerabilities("bench", "2", &mut feed)?;
     let t = Instant::now();
-    let id = notify::notify_update(
-        store.as_ref(),
-        &EcosystemNamespaces,
-        "bench",
-        NotifyOptions {
-            disable_summary: !summary,
-        },
-    )?
-    .context("no notification")?;
+    anyhow::ensure!(notifier.compute()? == 1, "no notification");
+    let id = store
+        .notifications_due(&["v4"], jiff::Timestamp::now(), 1)?
+        .first()
+        .context("no notification")?
+        .id;
     let computed_s = t.elapsed().as_secs_f64();
     let items = {
         let mut n = 0;
@@ -143,7 +150,7 @@ fn main() -> anyhow::Result<()> {
         }
         n
     };
-    while notifier.deliver_due(store.as_ref())? == 0 {}
+    while notifier.deliver()? == 0 {}
     while received.load(Ordering::SeqCst) < 1 {
         std::thread::sleep(Duration::from_millis(1));
     }

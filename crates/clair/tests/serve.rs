@@ -414,6 +414,11 @@ fn feed_change_reaches_the_webhook() {
     feeds.put("/debian/json", v1.to_string());
     let receiver = clair_test::http::TestServer::start();
     receiver.put("/notify", "ok");
+    // The receiver insists on the header the config names (`notifier.webhook.headers`).
+    receiver.set(
+        "/notify",
+        clair_test::http::Behavior::RequireHeader("X-Tenant".into(), "clair-rs".into()),
+    );
     let (api, intro) = (free_port(), free_port());
     let cfg = tmp.path().join("config.yaml");
     std::fs::write(
@@ -422,7 +427,7 @@ fn feed_change_reaches_the_webhook() {
             "http_listen_addr: 127.0.0.1:{api}\nintrospection_addr: 127.0.0.1:{intro}\n\
              matcher:\n  period: 1s\n\
              updaters:\n  sets: [debian]\n  config:\n    debian:\n      json_url: {}/debian/json\n\
-             notifier:\n  delivery_interval: 1s\n  webhook:\n    target: {}/notify\n    callback: http://127.0.0.1:{api}/notifier/api/v1/notification/\n",
+             notifier:\n  delivery_interval: 1s\n  webhook:\n    target: {}/notify\n    callback: http://127.0.0.1:{api}/notifier/api/v1/notification/\n    headers:\n      X-Tenant: [clair-rs]\n",
             feeds.url(),
             receiver.url()
         ),

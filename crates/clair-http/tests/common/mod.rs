@@ -159,6 +159,26 @@ pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str
     }
 }
 
+/// `POST` a Clair v4 manifest to `api`'s index_report endpoint.
+pub fn post_index(api: &str, manifest: &str) -> Resp {
+    call(
+        "POST",
+        &format!("{api}/indexer/api/v1/index_report"),
+        &[],
+        Some(manifest),
+    )
+}
+
+/// `POST` a Clair v2 layer envelope to `api`'s /v1/layers.
+pub fn post_v1_layer(api: &str, envelope: &Value) -> Resp {
+    call(
+        "POST",
+        &format!("{api}/v1/layers"),
+        &[],
+        Some(&envelope.to_string()),
+    )
+}
+
 /// The bookworm-layered image's manifest digest and layer digests, from the OCI layout.
 pub fn layered() -> (String, Vec<String>) {
     let oci = clair_test::images("oci");

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::extract::ExtractLimits;
 use crate::path::{self, resolve_in_root};
 use crate::source::{Image, ImageFormat, ImageLayer, LayerSource};
+use crate::spool::LargeFile;
 
 pub(crate) fn open(root: &Path) -> Result<Image> {
     let meta = fs::metadata(root).map_err(|e| Error::io(root.display(), e))?;
@@ -95,6 +96,25 @@ pub fn read_rootfs(
         if !meta.is_file() {
             continue;
         }
+        let mode = pattern_only.get(&p).copied().unwrap_or(0o644);
+        // Files read by offset stay where they are: searched for their marker in chunks,
+        // never held in memory.
+        if let Some(needles) = selector
+            .offset_needles(&p, mode, meta.len())
+            .or_else(|| selector.offset_needles(&real, mode, meta.len()))
+        {
+            let big = LargeFile::OnDisk(crate::blob::FileRange {
+                path: Arc::new(full.clone()),
+                offset: 0,
+                len: meta.len(),
+            });
+            match big.contains_any(&needles) {
+                Ok(true) => out.add_large(real, big),
+                Ok(false) => {}
+                Err(e) => out.warnings.push(format!("{real}: skipped: {e}")),
+            }
+            continue;
+        }
         if meta.len() > limits.max_file_size || kept + meta.len() > limits.max_layer_selected {
             out.warnings.push(format!(
                 "{real}: skipped: {} bytes is over the size limit",
@@ -105,7 +125,6 @@ pub fn read_rootfs(
         let mut data = Vec::with_capacity(meta.len() as usize);
         let read = fs::File::open(&full)
             .and_then(|f| f.take(limits.max_file_size + 1).read_to_end(&mut data));
-        let mode = pattern_only.get(&p).copied().unwrap_or(0o644);
         match read {
             Ok(_) if !selector.keeps(&p, mode, &data) && !selector.keeps(&real, mode, &data) => {}
             Ok(_) if data.len() as u64 <= limits.max_file_size => {

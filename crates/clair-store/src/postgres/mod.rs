@@ -39,7 +39,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_v1_layers.sql")),
     (3, include_str!("migrations/0003_manifest_package.sql")),
-    (4, include_str!("migrations/0004_notifier_cursor.sql")),
+    (4, include_str!("migrations/0004_notification_times.sql")),
+    (5, include_str!("migrations/0005_notification_jobs.sql")),
+    (6, include_str!("migrations/0006_notifier_cursor.sql")),
 ];
 
 /// Advisory lock key serialising migrations ("clair-rs migrate").
@@ -416,6 +418,59 @@ impl PgStore {
         })
     }
 
+    /// The v1 layers a query selects (columns name, digest, parent, path, format).
+    fn v1_layers_where(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<V1Layer>> {
+        self.run(|c| {
+            c.query(sql, params)?
+                .iter()
+                .map(|r| {
+                    let name: String = r.try_get(0)?;
+                    let digest: String = r.try_get(1)?;
+                    Ok(V1Layer {
+                        digest: digest.parse().map_err(|e: clair_types::DigestError| {
+                            Fail::Other(Error::Decode {
+                                what: format!("v1 layer {name}"),
+                                message: e.to_string(),
+                            })
+                        })?,
+                        name,
+                        parent: r.try_get(2)?,
+                        path: r.try_get(3)?,
+                        format: r.try_get(4)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Insert a notification due now, with its items; its id.
+    fn insert_notification(
+        tx: &mut Transaction<'_>,
+        kind: &str,
+        body: &serde_json::Value,
+        items: &[serde_json::Value],
+    ) -> std::result::Result<Uuid, Fail> {
+        let id = Uuid::new_v4();
+        let now = micros(jiff::Timestamp::now());
+        tx.execute(
+            "INSERT INTO notification (id, kind, body, created, status, attempts, next_attempt, updated)
+             VALUES ($1, $2, $3, $4, 'created', 0, $4, $4)",
+            &[&id.to_string(), &kind, &body.to_string(), &now],
+        )?;
+        let ins = tx.prepare(
+            "INSERT INTO notification_item (notification, seq, body) VALUES ($1, $2, $3)",
+        )?;
+        for (i, it) in items.iter().enumerate() {
+            let seq = i64::try_from(i).unwrap_or(i64::MAX);
+            tx.execute(&ins, &[&id.to_string(), &seq, &it.to_string()])?;
+        }
+        Ok(id)
+    }
+
     fn insert_op(tx: &mut Transaction<'_>, op: &UpdateOperation) -> std::result::Result<i64, Fail> {
         let row = tx.query_one(
             "INSERT INTO update_operation (id, updater, kind, fingerprint, date) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
@@ -472,6 +527,8 @@ fn notification_from_row(r: &postgres::Row) -> std::result::Result<Notification,
         attempts: u32::try_from(attempts).unwrap_or(0),
         next_attempt: from_micros(r.try_get("next_attempt")?),
         last_error: r.try_get("last_error")?,
+        notified: r.try_get::<_, Option<i64>>("notified")?.map(from_micros),
+        deleted: r.try_get::<_, Option<i64>>("deleted")?.map(from_micros),
     })
 }
 
@@ -547,6 +604,16 @@ impl Store for PgStore {
             )?;
             tx.commit()?;
             Ok(())
+        })
+    }
+
+    fn index_report_version(&self, manifest: &Digest) -> Result<Option<String>> {
+        self.run(|c| {
+            Ok(c.query_opt(
+                "SELECT state, updated FROM manifest WHERE digest = $1",
+                &[&manifest.as_str()],
+            )?
+            .map(|row| format!("{}@{}", row.get::<_, String>(0), row.get::<_, i64>(1))))
         })
     }
 
@@ -642,56 +709,55 @@ impl Store for PgStore {
     }
 
     fn get_v1_layer(&self, name: &str) -> Result<Option<V1Layer>> {
-        let row = self.run(|c| {
-            Ok(c.query_opt(
+        Ok(self
+            .v1_layers_where(
                 "SELECT name, digest, parent, path, format FROM v1_layer WHERE name = $1",
                 &[&name],
             )?
-            .map(|r| {
-                (
-                    r.get::<_, String>(0),
-                    r.get::<_, String>(1),
-                    r.get::<_, Option<String>>(2),
-                    r.get::<_, String>(3),
-                    r.get::<_, String>(4),
-                )
-            }))
-        })?;
-        row.map(|(name, digest, parent, path, format)| {
-            Ok(V1Layer {
-                digest: digest
-                    .parse()
-                    .map_err(|e: clair_types::DigestError| Error::Decode {
-                        what: format!("v1 layer {name}"),
-                        message: e.to_string(),
-                    })?,
-                name,
-                parent,
-                path,
-                format,
-            })
-        })
-        .transpose()
+            .pop())
     }
 
     fn v1_layers(&self) -> Result<Vec<V1Layer>> {
+        self.v1_layers_where(
+            "SELECT name, digest, parent, path, format FROM v1_layer ORDER BY name",
+            &[],
+        )
+    }
+
+    fn set_v1_layer_packages(&self, layer: &str, names: &[String]) -> Result<()> {
         self.run(|c| {
-            Ok(c.query(
-                "SELECT name, digest, parent, path, format FROM v1_layer ORDER BY name",
-                &[],
-            )?
-            .iter()
-            .filter_map(|r| {
-                Some(V1Layer {
-                    name: r.get(0),
-                    digest: r.get::<_, String>(1).parse().ok()?,
-                    parent: r.get(2),
-                    path: r.get(3),
-                    format: r.get(4),
-                })
-            })
-            .collect())
+            let mut tx = c.transaction()?;
+            tx.execute("DELETE FROM v1_layer_package WHERE layer = $1", &[&layer])?;
+            tx.execute(
+                "INSERT INTO v1_layer_package (layer, name)
+                 SELECT l.name, n FROM v1_layer l, UNNEST($2::TEXT[]) AS n WHERE l.name = $1
+                 ON CONFLICT DO NOTHING",
+                &[&layer, &names],
+            )?;
+            tx.execute(
+                "UPDATE v1_layer SET packages_indexed = TRUE WHERE name = $1",
+                &[&layer],
+            )?;
+            tx.commit()?;
+            Ok(())
         })
+    }
+
+    fn v1_layers_with_packages(&self, names: &[String]) -> Result<Vec<V1Layer>> {
+        self.v1_layers_where(
+            "SELECT name, digest, parent, path, format FROM v1_layer l WHERE EXISTS
+               (SELECT 1 FROM v1_layer_package p WHERE p.layer = l.name AND p.name = ANY($1))
+             ORDER BY name",
+            &[&names],
+        )
+    }
+
+    fn v1_layers_unindexed(&self) -> Result<Vec<V1Layer>> {
+        self.v1_layers_where(
+            "SELECT name, digest, parent, path, format FROM v1_layer WHERE NOT packages_indexed
+             ORDER BY name",
+            &[],
+        )
     }
 
     fn delete_v1_layer(&self, name: &str) -> Result<usize> {
@@ -724,6 +790,12 @@ impl Store for PgStore {
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&GC_LOCK])?;
             let seq = Self::insert_op(&mut tx, &op)?;
+            tx.execute(
+                "INSERT INTO notification_job (uo, prev, created) VALUES ($1,
+                   (SELECT id FROM update_operation WHERE kind = 'vulnerability' AND updater = $2
+                    AND seq < $1 ORDER BY seq DESC LIMIT 1), $3)",
+                &[&seq, &updater, &micros(op.date)],
+            )?;
             tx.batch_execute(
                 "CREATE TEMP TABLE tmp_vuln (hash TEXT, updater TEXT, name TEXT, namespace TEXT,
                    package_name TEXT, data TEXT) ON COMMIT DROP",
@@ -1019,24 +1091,12 @@ impl Store for PgStore {
         body: &serde_json::Value,
         items: &[serde_json::Value],
     ) -> Result<Uuid> {
-        let id = Uuid::new_v4();
-        let now = micros(jiff::Timestamp::now());
         self.run(|c| {
             let mut tx = c.transaction()?;
-            tx.execute(
-                "INSERT INTO notification (id, kind, body, created, status, attempts, next_attempt, updated)
-                 VALUES ($1, $2, $3, $4, 'created', 0, $4, $4)",
-                &[&id.to_string(), &kind, &body.to_string(), &now],
-            )?;
-            let ins = tx.prepare("INSERT INTO notification_item (notification, seq, body) VALUES ($1, $2, $3)")?;
-            for (i, it) in items.iter().enumerate() {
-                let seq = i64::try_from(i).unwrap_or(i64::MAX);
-                tx.execute(&ins, &[&id.to_string(), &seq, &it.to_string()])?;
-            }
+            let id = Self::insert_notification(&mut tx, kind, body, items)?;
             tx.commit()?;
-            Ok(())
-        })?;
-        Ok(id)
+            Ok(id)
+        })
     }
 
     fn notification(&self, id: Uuid) -> Result<Option<Notification>> {
@@ -1087,17 +1147,70 @@ impl Store for PgStore {
         Ok(NotificationPage { items, next })
     }
 
-    fn notifications_due(&self, now: jiff::Timestamp, limit: usize) -> Result<Vec<Notification>> {
+    fn notifications_due(
+        &self,
+        kinds: &[&str],
+        now: jiff::Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Notification>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.run(|c| {
             c.query(
-                "SELECT * FROM notification WHERE status IN ('created', 'failed', 'notified') AND next_attempt <= $1
+                "SELECT * FROM notification WHERE kind = ANY($3)
+                 AND status IN ('created', 'failed', 'notified') AND next_attempt <= $1
                  ORDER BY next_attempt, id LIMIT $2",
-                &[&micros(now), &limit],
+                &[&micros(now), &limit, &kinds],
             )?
             .iter()
             .map(notification_from_row)
             .collect()
+        })
+    }
+
+    fn notification_jobs(&self, limit: usize) -> Result<Vec<NotificationJob>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(|c| {
+            c.query(
+                "SELECT o.id, o.updater, o.kind, o.fingerprint, o.date, j.prev, j.created
+                 FROM notification_job j JOIN update_operation o ON o.seq = j.uo
+                 ORDER BY j.uo LIMIT $1",
+                &[&limit],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(NotificationJob {
+                    op: op_from_row(r)?,
+                    prev: r
+                        .try_get::<_, Option<String>>("prev")?
+                        .map(|p| parse_uuid(&p))
+                        .transpose()?,
+                    created: from_micros(r.try_get("created")?),
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn complete_notification_job(
+        &self,
+        op: Uuid,
+        notifications: &[NewNotification],
+    ) -> Result<Vec<Uuid>> {
+        self.run(|c| {
+            let mut tx = c.transaction()?;
+            let n = tx.execute(
+                "DELETE FROM notification_job WHERE uo = (SELECT seq FROM update_operation WHERE id = $1)",
+                &[&op.to_string()],
+            )?;
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            let ids = notifications
+                .iter()
+                .map(|n| Self::insert_notification(&mut tx, &n.kind, &n.body, &n.items))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            tx.commit()?;
+            Ok(ids)
         })
     }
 
@@ -1107,12 +1220,12 @@ impl Store for PgStore {
             Ok(match outcome {
                 Delivery::Delivered => c.execute(
                     "UPDATE notification SET status = 'delivered', attempts = attempts + 1, last_error = NULL,
-                     updated = $2 WHERE id = $1 AND status != 'deleted'",
+                     notified = $2, updated = $2 WHERE id = $1 AND status != 'deleted'",
                     &[&id.to_string(), &now],
                 )?,
                 Delivery::Notified { again_at } => c.execute(
                     "UPDATE notification SET status = 'notified', attempts = attempts + 1, last_error = NULL,
-                     next_attempt = $2, updated = $3 WHERE id = $1 AND status != 'deleted'",
+                     next_attempt = $2, notified = $3, updated = $3 WHERE id = $1 AND status != 'deleted'",
                     &[&id.to_string(), &micros(*again_at), &now],
                 )?,
                 Delivery::Failed { error, retry_at } => c.execute(
@@ -1132,7 +1245,7 @@ impl Store for PgStore {
         let now = micros(jiff::Timestamp::now());
         let n = self.run(|c| {
             Ok(c.execute(
-                "UPDATE notification SET status = 'deleted', updated = $2 WHERE id = $1",
+                "UPDATE notification SET status = 'deleted', deleted = $2, updated = $2 WHERE id = $1",
                 &[&id.to_string(), &now],
             )?)
         })?;
@@ -1160,16 +1273,37 @@ impl Store for PgStore {
         })
     }
 
-    fn set_notified_operation(&self, updater: &str, op: Uuid) -> Result<()> {
+    fn advance_notifier_cursor(
+        &self,
+        updater: &str,
+        from: Option<Uuid>,
+        to: Uuid,
+        notifications: &[NewNotification],
+    ) -> Result<Vec<Uuid>> {
         let now = micros(jiff::Timestamp::now());
         self.run(|c| {
-            c.execute(
-                "INSERT INTO notifier_cursor (updater, operation, updated) VALUES ($1, $2, $3)
-                 ON CONFLICT (updater) DO UPDATE SET operation = excluded.operation,
-                 updated = excluded.updated",
-                &[&updater, &op.to_string(), &now],
-            )?;
-            Ok(())
+            let mut tx = c.transaction()?;
+            let n = match from {
+                None => tx.execute(
+                    "INSERT INTO notifier_cursor (updater, operation, updated) VALUES ($1, $2, $3)
+                     ON CONFLICT (updater) DO NOTHING",
+                    &[&updater, &to.to_string(), &now],
+                )?,
+                Some(from) => tx.execute(
+                    "UPDATE notifier_cursor SET operation = $2, updated = $3
+                     WHERE updater = $1 AND operation = $4",
+                    &[&updater, &to.to_string(), &now, &from.to_string()],
+                )?,
+            };
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            let ids = notifications
+                .iter()
+                .map(|n| Self::insert_notification(&mut tx, &n.kind, &n.body, &n.items))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            tx.commit()?;
+            Ok(ids)
         })
     }
 

@@ -25,7 +25,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_v1_layers.sql")),
     (3, include_str!("migrations/0003_manifest_package.sql")),
-    (4, include_str!("migrations/0004_notifier_cursor.sql")),
+    (4, include_str!("migrations/0004_notification_times.sql")),
+    (5, include_str!("migrations/0005_notification_jobs.sql")),
+    (6, include_str!("migrations/0006_notifier_cursor.sql")),
 ];
 
 /// Pooled read connections kept open.
@@ -179,27 +181,149 @@ impl SqliteStore {
         Ok(v)
     }
 
-    fn write_feed<T>(
-        &self,
-        updater: &str,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
-    ) -> Result<T> {
-        self.write(f).map_err(|e| match e {
-            Error::Sqlite {
-                source: rusqlite::Error::ToSqlConversionFailure(cause),
-                path,
-            } => match cause.downcast::<FeedAbort>() {
-                Ok(abort) => Error::Aborted {
-                    updater: updater.to_string(),
-                    message: abort.0.to_string(),
-                },
-                Err(cause) => Error::Sqlite {
-                    path,
-                    source: rusqlite::Error::ToSqlConversionFailure(cause),
-                },
+    /// Start an update operation that readers cannot see yet (kind `staging`): records are
+    /// linked to it batch by batch, each batch a short write transaction, so feed parsing
+    /// never holds the writer; [`Self::publish`] makes it visible in one statement.
+    fn stage(&self, updater: &str, fingerprint: &str, kind: OpKind) -> Result<Staged> {
+        let id = Uuid::new_v4();
+        let (seq, first_new) = self.write(|tx| {
+            let first_new: i64 = tx.query_row(
+                &format!("SELECT COALESCE(MAX(id), 0) FROM {}", kind_table(kind)),
+                [],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "INSERT INTO update_operation (id, updater, kind, fingerprint, date) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id.to_string(), updater, STAGING, fingerprint, micros(jiff::Timestamp::now())],
+            )?;
+            Ok((tx.last_insert_rowid(), first_new))
+        })?;
+        Ok(Staged {
+            seq,
+            first_new,
+            op: UpdateOperation {
+                id,
+                updater: updater.to_string(),
+                kind,
+                fingerprint: fingerprint.to_string(),
+                date: jiff::Timestamp::now(),
             },
-            other => other,
         })
+    }
+
+    /// Store one batch of vulnerabilities and link them to the staged operation.
+    fn stage_vulnerabilities(
+        &self,
+        seq: i64,
+        batch: &mut Vec<(String, Vulnerability, String)>,
+    ) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO vuln (hash, updater, name, namespace, package_name, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (hash) DO NOTHING",
+            )?;
+            let mut get = tx.prepare_cached("SELECT id FROM vuln WHERE hash = ?1")?;
+            let mut link =
+                tx.prepare_cached("INSERT OR IGNORE INTO uo_vuln (uo, vuln) VALUES (?1, ?2)")?;
+            for (hash, v, data) in batch.iter() {
+                ins.execute(params![
+                    hash,
+                    v.updater,
+                    v.name,
+                    v.namespace,
+                    v.package_name,
+                    data
+                ])?;
+                let id: i64 = get.query_row([hash], |r| r.get(0))?;
+                link.execute(params![seq, id])?;
+            }
+            Ok(())
+        })?;
+        batch.clear();
+        Ok(())
+    }
+
+    /// Store one batch of enrichment records and link them to the staged operation.
+    fn stage_enrichments(
+        &self,
+        seq: i64,
+        updater: &str,
+        batch: &mut Vec<(String, Vec<String>, String, String)>,
+    ) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO enrichment (hash, updater, tags, data) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (hash) DO NOTHING",
+            )?;
+            let mut get = tx.prepare_cached("SELECT id FROM enrichment WHERE hash = ?1")?;
+            let mut tag = tx.prepare_cached(
+                "INSERT OR IGNORE INTO enrichment_tag (enrichment, tag) VALUES (?1, ?2)",
+            )?;
+            let mut link = tx.prepare_cached(
+                "INSERT OR IGNORE INTO uo_enrich (uo, enrichment) VALUES (?1, ?2)",
+            )?;
+            for (hash, tags, tags_json, data) in batch.iter() {
+                ins.execute(params![hash, updater, tags_json, data])?;
+                let id: i64 = get.query_row([hash], |r| r.get(0))?;
+                for t in tags {
+                    tag.execute(params![id, t])?;
+                }
+                link.execute(params![seq, id])?;
+            }
+            Ok(())
+        })?;
+        batch.clear();
+        Ok(())
+    }
+
+    /// Make a staged operation visible (one short transaction), or, when staging failed,
+    /// remove it and the records only it referenced.
+    fn publish(&self, staged: &mut Staged, result: Result<()>) -> Result<UpdateOperation> {
+        let kind = staged.op.kind;
+        if let Err(e) = result {
+            let table = kind_table(kind);
+            let link = match kind {
+                OpKind::Vulnerability => "uo_vuln WHERE uo_vuln.vuln",
+                OpKind::Enrichment => "uo_enrich WHERE uo_enrich.enrichment",
+            };
+            let cleanup = self.write(|tx| {
+                tx.execute("DELETE FROM update_operation WHERE seq = ?1", [staged.seq])?;
+                tx.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE id > ?1 AND NOT EXISTS (SELECT 1 FROM {link} = {table}.id)"
+                    ),
+                    [staged.first_new],
+                )
+            });
+            if let Err(c) = cleanup {
+                tracing::warn!(updater = %staged.op.updater, error = %c, "removing a failed staged update");
+            }
+            return Err(e);
+        }
+        staged.op.date = jiff::Timestamp::now();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE update_operation SET kind = ?2, date = ?3 WHERE seq = ?1",
+                params![staged.seq, kind.as_str(), micros(staged.op.date)],
+            )?;
+            // The operation's notification job, in the transaction that makes it visible.
+            if kind == OpKind::Vulnerability {
+                tx.execute(
+                    "INSERT INTO notification_job (uo, prev, created) VALUES (?1,
+                       (SELECT id FROM update_operation WHERE kind = 'vulnerability' AND updater = ?2
+                        AND seq < ?1 ORDER BY seq DESC LIMIT 1), ?3)",
+                    params![staged.seq, staged.op.updater, micros(staged.op.date)],
+                )?;
+            }
+            Ok(())
+        })?;
+        Ok(staged.op.clone())
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -218,6 +342,35 @@ impl SqliteStore {
             pool.push(conn);
         }
         r
+    }
+
+    /// The v1 layers a query selects (columns name, digest, parent, path, format).
+    fn v1_layers_where(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<V1Layer>> {
+        let rows: Vec<(String, String, Option<String>, String, String)> = self.read(|c| {
+            let mut st = c.prepare(sql).map_err(self.err())?;
+            st.query_map(params, |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err())
+        })?;
+        rows.into_iter()
+            .map(|(name, digest, parent, path, format)| {
+                Ok(V1Layer {
+                    digest: digest.parse().map_err(|e: clair_types::DigestError| {
+                        Error::Decode {
+                            what: format!("v1 layer {name}"),
+                            message: e.to_string(),
+                        }
+                    })?,
+                    name,
+                    parent,
+                    path,
+                    format,
+                })
+            })
+            .collect()
     }
 
     fn lock_dir(&self) -> PathBuf {
@@ -252,24 +405,34 @@ fn op_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UpdateOperation> {
     })
 }
 
-/// A feed error, carried out of the transaction closure (which rolls it back).
-#[derive(Debug)]
-struct FeedAbort(crate::FeedError);
+/// The kind of an update operation still being staged (invisible to readers).
+const STAGING: &str = "staging";
+/// Records written per staging transaction: small enough that a writer waiting behind one
+/// waits milliseconds, large enough that a 300k-record feed takes a few dozen transactions.
+const STAGE_BATCH: usize = 4000;
+/// Staged operations older than this are left over by a process that died while updating.
+const STALE_STAGING_HOURS: i64 = 24;
 
-impl std::fmt::Display for FeedAbort {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+/// An update operation being staged.
+struct Staged {
+    seq: i64,
+    /// Records of its kind with a larger id were inserted after staging began.
+    first_new: i64,
+    op: UpdateOperation,
+}
+
+fn kind_table(kind: OpKind) -> &'static str {
+    match kind {
+        OpKind::Vulnerability => "vuln",
+        OpKind::Enrichment => "enrichment",
     }
 }
 
-impl std::error::Error for FeedAbort {}
-
-fn abort(e: crate::FeedError) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(Box::new(FeedAbort(e)))
-}
-
-fn json_err(e: serde_json::Error) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+fn aborted(updater: &str, e: &crate::FeedError) -> Error {
+    Error::Aborted {
+        updater: updater.to_string(),
+        message: e.to_string(),
+    }
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
@@ -294,6 +457,8 @@ fn notification_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Notificatio
             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
             next_attempt: from_micros(r.get("next_attempt")?),
             last_error: r.get("last_error")?,
+            notified: r.get::<_, Option<i64>>("notified")?.map(from_micros),
+            deleted: r.get::<_, Option<i64>>("deleted")?.map(from_micros),
         },
         body,
     ))
@@ -399,6 +564,23 @@ impl Store for SqliteStore {
         })
     }
 
+    fn index_report_version(&self, manifest: &Digest) -> Result<Option<String>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT state, updated FROM manifest WHERE digest = ?1")
+                .and_then(|mut st| {
+                    st.query_row([manifest.as_str()], |r| {
+                        Ok(format!(
+                            "{}@{}",
+                            r.get::<_, String>(0)?,
+                            r.get::<_, i64>(1)?
+                        ))
+                    })
+                    .optional()
+                })
+                .map_err(self.err())
+        })
+    }
+
     fn delete_manifests(&self, manifests: &[Digest]) -> Result<Vec<Digest>> {
         self.write(|tx| {
             let mut deleted = Vec::new();
@@ -472,56 +654,19 @@ impl Store for SqliteStore {
     }
 
     fn get_v1_layer(&self, name: &str) -> Result<Option<V1Layer>> {
-        let row: Option<(String, String, Option<String>, String, String)> = self.read(|c| {
-            c.query_row(
+        Ok(self
+            .v1_layers_where(
                 "SELECT name, digest, parent, path, format FROM v1_layer WHERE name = ?1",
                 [name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()
-            .map_err(self.err())
-        })?;
-        row.map(|(name, digest, parent, path, format)| {
-            Ok(V1Layer {
-                digest: digest
-                    .parse()
-                    .map_err(|e: clair_types::DigestError| Error::Decode {
-                        what: format!("v1 layer {name}"),
-                        message: e.to_string(),
-                    })?,
-                name,
-                parent,
-                path,
-                format,
-            })
-        })
-        .transpose()
+            )?
+            .pop())
     }
 
     fn v1_layers(&self) -> Result<Vec<V1Layer>> {
-        let rows: Vec<(String, String, Option<String>, String, String)> = self.read(|c| {
-            let mut st = c
-                .prepare("SELECT name, digest, parent, path, format FROM v1_layer ORDER BY name")
-                .map_err(self.err())?;
-            st.query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .map_err(self.err())?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.err())
-        })?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(name, digest, parent, path, format)| {
-                Some(V1Layer {
-                    digest: digest.parse().ok()?,
-                    name,
-                    parent,
-                    path,
-                    format,
-                })
-            })
-            .collect())
+        self.v1_layers_where(
+            "SELECT name, digest, parent, path, format FROM v1_layer ORDER BY name",
+            [],
+        )
     }
 
     fn delete_v1_layer(&self, name: &str) -> Result<usize> {
@@ -536,42 +681,70 @@ impl Store for SqliteStore {
         })
     }
 
+    fn set_v1_layer_packages(&self, layer: &str, names: &[String]) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM v1_layer_package WHERE layer = ?1", [layer])?;
+            let mut ins = tx.prepare(
+                "INSERT OR IGNORE INTO v1_layer_package (layer, name)
+                 SELECT name, ?2 FROM v1_layer WHERE name = ?1",
+            )?;
+            for n in names {
+                ins.execute(params![layer, n])?;
+            }
+            tx.execute(
+                "UPDATE v1_layer SET packages_indexed = 1 WHERE name = ?1",
+                [layer],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn v1_layers_with_packages(&self, names: &[String]) -> Result<Vec<V1Layer>> {
+        let mut out = std::collections::BTreeMap::new();
+        for chunk in names.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let sql = format!(
+                "SELECT DISTINCT l.name, l.digest, l.parent, l.path, l.format FROM v1_layer l
+                 JOIN v1_layer_package p ON p.layer = l.name WHERE p.name IN ({marks})"
+            );
+            for l in self.v1_layers_where(&sql, rusqlite::params_from_iter(chunk.iter()))? {
+                out.insert(l.name.clone(), l);
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+
+    fn v1_layers_unindexed(&self) -> Result<Vec<V1Layer>> {
+        self.v1_layers_where(
+            "SELECT name, digest, parent, path, format FROM v1_layer WHERE packages_indexed = 0
+             ORDER BY name",
+            [],
+        )
+    }
+
     fn update_vulnerabilities(
         &self,
         updater: &str,
         fingerprint: &str,
         vulnerabilities: Feed<'_, Vulnerability>,
     ) -> Result<UpdateOperation> {
-        let op = UpdateOperation {
-            id: Uuid::new_v4(),
-            updater: updater.to_string(),
-            kind: OpKind::Vulnerability,
-            fingerprint: fingerprint.to_string(),
-            date: jiff::Timestamp::now(),
-        };
-        self.write_feed(updater, |tx| {
-            tx.execute(
-                "INSERT INTO update_operation (id, updater, kind, fingerprint, date) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![op.id.to_string(), updater, op.kind.as_str(), fingerprint, micros(op.date)],
-            )?;
-            let seq = tx.last_insert_rowid();
-            let mut ins = tx.prepare(
-                "INSERT INTO vuln (hash, updater, name, namespace, package_name, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (hash) DO NOTHING",
-            )?;
-            let mut get = tx.prepare("SELECT id FROM vuln WHERE hash = ?1")?;
-            let mut link = tx.prepare("INSERT OR IGNORE INTO uo_vuln (uo, vuln) VALUES (?1, ?2)")?;
+        let mut staged = self.stage(updater, fingerprint, OpKind::Vulnerability)?;
+        let result = (|| {
+            let mut batch = Vec::with_capacity(STAGE_BATCH);
             for v in vulnerabilities {
-                let v = v.map_err(abort)?;
-                let hash = v.fingerprint();
-                let data = serde_json::to_string(&v).map_err(json_err)?;
-                ins.execute(params![hash.hex(), v.updater, v.name, v.namespace, v.package_name, data])?;
-                let id: i64 = get.query_row([hash.hex()], |r| r.get(0))?;
-                link.execute(params![seq, id])?;
+                let v = v.map_err(|e| aborted(updater, &e))?;
+                let data = serde_json::to_string(&v).map_err(|e| Error::Decode {
+                    what: format!("vulnerability {} of {updater}", v.name),
+                    message: e.to_string(),
+                })?;
+                batch.push((v.fingerprint().hex().to_string(), v, data));
+                if batch.len() == STAGE_BATCH {
+                    self.stage_vulnerabilities(staged.seq, &mut batch)?;
+                }
             }
-            Ok(())
-        })?;
-        Ok(op)
+            self.stage_vulnerabilities(staged.seq, &mut batch)
+        })();
+        self.publish(&mut staged, result)
     }
 
     fn update_operations(
@@ -701,11 +874,15 @@ impl Store for SqliteStore {
     fn gc(&self, keep: usize) -> Result<GcStats> {
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);
         self.write(|tx| {
+            // Operations being staged are not counted; ones a dead process left are removed.
+            let stale = micros(jiff::Timestamp::now())
+                - STALE_STAGING_HOURS * 3600 * 1_000_000;
             let operations = tx.execute(
                 "DELETE FROM update_operation WHERE seq IN (
                    SELECT seq FROM (SELECT seq, ROW_NUMBER() OVER (PARTITION BY kind, updater ORDER BY seq DESC) AS rn
-                                    FROM update_operation) WHERE rn > ?1)",
-                [keep],
+                                    FROM update_operation WHERE kind != ?3) WHERE rn > ?1)
+                   OR (kind = ?3 AND date < ?2)",
+                params![keep, stale, STAGING],
             )?;
             let vulnerabilities = tx.execute(
                 "DELETE FROM vuln WHERE NOT EXISTS (SELECT 1 FROM uo_vuln WHERE uo_vuln.vuln = vuln.id)",
@@ -759,41 +936,26 @@ impl Store for SqliteStore {
         fingerprint: &str,
         records: Feed<'_, EnrichmentRecord>,
     ) -> Result<UpdateOperation> {
-        let op = UpdateOperation {
-            id: Uuid::new_v4(),
-            updater: updater.to_string(),
-            kind: OpKind::Enrichment,
-            fingerprint: fingerprint.to_string(),
-            date: jiff::Timestamp::now(),
-        };
-        self.write_feed(updater, |tx| {
-            tx.execute(
-                "INSERT INTO update_operation (id, updater, kind, fingerprint, date) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![op.id.to_string(), updater, op.kind.as_str(), fingerprint, micros(op.date)],
-            )?;
-            let seq = tx.last_insert_rowid();
-            let mut ins = tx.prepare(
-                "INSERT INTO enrichment (hash, updater, tags, data) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (hash) DO NOTHING",
-            )?;
-            let mut get = tx.prepare("SELECT id FROM enrichment WHERE hash = ?1")?;
-            let mut tag = tx.prepare("INSERT OR IGNORE INTO enrichment_tag (enrichment, tag) VALUES (?1, ?2)")?;
-            let mut link = tx.prepare("INSERT OR IGNORE INTO uo_enrich (uo, enrichment) VALUES (?1, ?2)")?;
+        let mut staged = self.stage(updater, fingerprint, OpKind::Enrichment)?;
+        let result = (|| {
+            let mut batch = Vec::with_capacity(STAGE_BATCH);
             for r in records {
-                let r = r.map_err(abort)?;
-                let tags = serde_json::to_string(&r.tags).map_err(json_err)?;
-                let data = serde_json::to_string(&r.data).map_err(json_err)?;
+                let r = r.map_err(|e| aborted(updater, &e))?;
+                let encode = |e: serde_json::Error| Error::Decode {
+                    what: format!("enrichment record of {updater}"),
+                    message: e.to_string(),
+                };
+                let tags = serde_json::to_string(&r.tags).map_err(encode)?;
+                let data = serde_json::to_string(&r.data).map_err(encode)?;
                 let hash = Digest::sha256_of(format!("{updater}\n{tags}\n{data}").as_bytes());
-                ins.execute(params![hash.hex(), updater, tags, data])?;
-                let id: i64 = get.query_row([hash.hex()], |r| r.get(0))?;
-                for t in &r.tags {
-                    tag.execute(params![id, t])?;
+                batch.push((hash.hex().to_string(), r.tags, tags, data));
+                if batch.len() == STAGE_BATCH {
+                    self.stage_enrichments(staged.seq, updater, &mut batch)?;
                 }
-                link.execute(params![seq, id])?;
             }
-            Ok(())
-        })?;
-        Ok(op)
+            self.stage_enrichments(staged.seq, updater, &mut batch)
+        })();
+        self.publish(&mut staged, result)
     }
 
     fn enrichments(&self, updater: &str, tags: &[String]) -> Result<Vec<EnrichmentRecord>> {
@@ -852,23 +1014,7 @@ impl Store for SqliteStore {
         body: &serde_json::Value,
         items: &[serde_json::Value],
     ) -> Result<Uuid> {
-        let id = Uuid::new_v4();
-        let now = micros(jiff::Timestamp::now());
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO notification (id, kind, body, created, status, attempts, next_attempt, updated)
-                 VALUES (?1, ?2, ?3, ?4, 'created', 0, ?4, ?4)",
-                params![id.to_string(), kind, body.to_string(), now],
-            )?;
-            let mut ins = tx.prepare(
-                "INSERT INTO notification_item (notification, seq, body) VALUES (?1, ?2, ?3)",
-            )?;
-            for (i, it) in items.iter().enumerate() {
-                ins.execute(params![id.to_string(), i as i64, it.to_string()])?;
-            }
-            Ok(())
-        })?;
-        Ok(id)
+        self.write(|tx| insert_notification(tx, kind, body, items))
     }
 
     fn notification(&self, id: Uuid) -> Result<Option<Notification>> {
@@ -929,15 +1075,33 @@ impl Store for SqliteStore {
         Ok(NotificationPage { items, next })
     }
 
-    fn notifications_due(&self, now: jiff::Timestamp, limit: usize) -> Result<Vec<Notification>> {
+    fn notifications_due(
+        &self,
+        kinds: &[&str],
+        now: jiff::Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Notification>> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = (3..3 + kinds.len())
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
         let rows = self.read(|c| {
             let mut st = c
-                .prepare(
-                    "SELECT * FROM notification WHERE status IN ('created', 'failed', 'notified') AND next_attempt <= ?1
-                     ORDER BY next_attempt, id LIMIT ?2",
-                )
+                .prepare(&format!(
+                    "SELECT * FROM notification WHERE kind IN ({marks})
+                     AND status IN ('created', 'failed', 'notified') AND next_attempt <= ?1
+                     ORDER BY next_attempt, id LIMIT ?2"
+                ))
                 .map_err(self.err())?;
-            st.query_map(params![micros(now), limit as i64], notification_from_row)
+            let mut p: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(kinds.len() + 2);
+            let (now, limit) = (micros(now), i64::try_from(limit).unwrap_or(i64::MAX));
+            p.push(&now);
+            p.push(&limit);
+            p.extend(kinds.iter().map(|k| k as &dyn rusqlite::ToSql));
+            st.query_map(p.as_slice(), notification_from_row)
                 .map_err(self.err())?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(self.err())
@@ -950,17 +1114,68 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    fn notification_jobs(&self, limit: usize) -> Result<Vec<NotificationJob>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<(UpdateOperation, Option<String>, i64)> = self.read(|c| {
+            let mut st = c
+                .prepare(
+                    "SELECT o.id, o.updater, o.kind, o.fingerprint, o.date, j.prev, j.created
+                     FROM notification_job j JOIN update_operation o ON o.seq = j.uo
+                     ORDER BY j.uo LIMIT ?1",
+                )
+                .map_err(self.err())?;
+            st.query_map([limit], |r| {
+                Ok((op_from_row(r)?, r.get("prev")?, r.get("created")?))
+            })
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err())
+        })?;
+        rows.into_iter()
+            .map(|(op, prev, created)| {
+                Ok(NotificationJob {
+                    prev: prev
+                        .map(|p| parse_uuid(&p))
+                        .transpose()
+                        .map_err(self.err())?,
+                    op,
+                    created: from_micros(created),
+                })
+            })
+            .collect()
+    }
+
+    fn complete_notification_job(
+        &self,
+        op: Uuid,
+        notifications: &[NewNotification],
+    ) -> Result<Vec<Uuid>> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "DELETE FROM notification_job WHERE uo = (SELECT seq FROM update_operation WHERE id = ?1)",
+                [op.to_string()],
+            )?;
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            notifications
+                .iter()
+                .map(|n| insert_notification(tx, &n.kind, &n.body, &n.items))
+                .collect()
+        })
+    }
+
     fn record_delivery(&self, id: Uuid, outcome: &Delivery) -> Result<()> {
         let now = micros(jiff::Timestamp::now());
         let n = self.write(|tx| match outcome {
             Delivery::Delivered => tx.execute(
                 "UPDATE notification SET status = 'delivered', attempts = attempts + 1, last_error = NULL,
-                 updated = ?2 WHERE id = ?1 AND status != 'deleted'",
+                 notified = ?2, updated = ?2 WHERE id = ?1 AND status != 'deleted'",
                 params![id.to_string(), now],
             ),
             Delivery::Notified { again_at } => tx.execute(
                 "UPDATE notification SET status = 'notified', attempts = attempts + 1, last_error = NULL,
-                 next_attempt = ?2, updated = ?3 WHERE id = ?1 AND status != 'deleted'",
+                 next_attempt = ?2, notified = ?3, updated = ?3 WHERE id = ?1 AND status != 'deleted'",
                 params![id.to_string(), micros(*again_at), now],
             ),
             Delivery::Failed { error, retry_at } => tx.execute(
@@ -979,7 +1194,7 @@ impl Store for SqliteStore {
         let now = micros(jiff::Timestamp::now());
         let n = self.write(|tx| {
             tx.execute(
-                "UPDATE notification SET status = 'deleted', updated = ?2 WHERE id = ?1",
+                "UPDATE notification SET status = 'deleted', deleted = ?2, updated = ?2 WHERE id = ?1",
                 params![id.to_string(), now],
             )
         })?;
@@ -1014,16 +1229,34 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    fn set_notified_operation(&self, updater: &str, op: Uuid) -> Result<()> {
+    fn advance_notifier_cursor(
+        &self,
+        updater: &str,
+        from: Option<Uuid>,
+        to: Uuid,
+        notifications: &[NewNotification],
+    ) -> Result<Vec<Uuid>> {
         let now = micros(jiff::Timestamp::now());
         self.write(|tx| {
-            tx.execute(
-                "INSERT INTO notifier_cursor (updater, operation, updated) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (updater) DO UPDATE SET operation = excluded.operation,
-                 updated = excluded.updated",
-                params![updater, op.to_string(), now],
-            )
-            .map(|_| ())
+            let n = match from {
+                None => tx.execute(
+                    "INSERT INTO notifier_cursor (updater, operation, updated) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (updater) DO NOTHING",
+                    params![updater, to.to_string(), now],
+                )?,
+                Some(from) => tx.execute(
+                    "UPDATE notifier_cursor SET operation = ?2, updated = ?3
+                     WHERE updater = ?1 AND operation = ?4",
+                    params![updater, to.to_string(), now, from.to_string()],
+                )?,
+            };
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            notifications
+                .iter()
+                .map(|n| insert_notification(tx, &n.kind, &n.body, &n.items))
+                .collect()
         })
     }
 
@@ -1052,6 +1285,29 @@ impl Store for SqliteStore {
             }),
         }
     }
+}
+
+/// Insert a notification due now, with its items; its id.
+fn insert_notification(
+    tx: &rusqlite::Transaction<'_>,
+    kind: &str,
+    body: &serde_json::Value,
+    items: &[serde_json::Value],
+) -> rusqlite::Result<Uuid> {
+    let id = Uuid::new_v4();
+    let now = micros(jiff::Timestamp::now());
+    tx.execute(
+        "INSERT INTO notification (id, kind, body, created, status, attempts, next_attempt, updated)
+         VALUES (?1, ?2, ?3, ?4, 'created', 0, ?4, ?4)",
+        params![id.to_string(), kind, body.to_string(), now],
+    )?;
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO notification_item (notification, seq, body) VALUES (?1, ?2, ?3)",
+    )?;
+    for (i, it) in items.iter().enumerate() {
+        ins.execute(params![id.to_string(), i as i64, it.to_string()])?;
+    }
+    Ok(id)
 }
 
 /// A file name for a lock name: readable characters kept, the rest hex-escaped.

@@ -28,7 +28,9 @@ macro_rules! store_suite {
             layers_round_trip, index_reports, update_operations_and_latest, identical_records_are_shared,
             update_diff, aborted_update_keeps_previous_data, gc_keeps_newest, updater_status,
             enrichments, notifications_lifecycle, notification_paging, locks_are_exclusive,
-            concurrent_readers_and_writer, v1_layers, notifier_cursor);
+            concurrent_readers_and_writer, writes_during_an_update, v1_layers,
+            v1_layer_package_index, notification_jobs, notifications_due_by_kind,
+            notifier_cursor);
     };
     (@cases $open:expr; $($case:ident),* $(,)?) => {
         $(
@@ -121,11 +123,19 @@ pub fn index_reports(s: Arc<dyn Store>) {
     assert_eq!(got.report, report(&m1));
     assert_eq!(got.layers, layers);
     assert_eq!(got.state, "state-a");
-    // Replace: new state, new layers.
+    let v1 = s.index_report_version(&m1).unwrap().expect("a version");
+    assert_eq!(s.index_report_version(&m1).unwrap().as_ref(), Some(&v1));
+    // Replace: new state, new layers, and a new version (even in the same state).
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    s.put_index_report(&report(&m1), &layers[1..], "state-a")
+        .unwrap();
+    let v2 = s.index_report_version(&m1).unwrap().expect("a version");
+    assert_ne!(v1, v2, "rewriting a report changes its version");
     s.put_index_report(&report(&m1), &layers[1..], "state-b")
         .unwrap();
     let got = s.get_index_report(&m1).unwrap().unwrap();
     assert_eq!((got.state.as_str(), got.layers.len()), ("state-b", 1));
+    assert_ne!(s.index_report_version(&m1).unwrap(), Some(v2));
     let mut all = vec![m1.clone(), m2.clone()];
     all.sort();
     assert_eq!(s.manifests().unwrap(), all);
@@ -134,6 +144,7 @@ pub fn index_reports(s: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(gone, vec![m1.clone()]);
     assert!(s.get_index_report(&m1).unwrap().is_none());
+    assert_eq!(s.index_report_version(&m1).unwrap(), None);
     assert_eq!(s.manifests().unwrap(), vec![m2]);
 }
 
@@ -384,8 +395,13 @@ pub fn notifications_lifecycle(s: Arc<dyn Store>) {
         (n.kind.as_str(), &n.body, n.status, n.attempts),
         ("v4", &body, NotificationStatus::Created, 0)
     );
+    assert_eq!(
+        (n.notified, n.deleted),
+        (None, None),
+        "no times before delivery"
+    );
     let now = jiff::Timestamp::now();
-    let due = s.notifications_due(now, 10).unwrap();
+    let due = s.notifications_due(&["v4"], now, 10).unwrap();
     assert_eq!(due.iter().map(|n| n.id).collect::<Vec<_>>(), vec![id]);
     let later = now + jiff::SignedDuration::from_secs(3600);
     s.record_delivery(
@@ -398,21 +414,29 @@ pub fn notifications_lifecycle(s: Arc<dyn Store>) {
     .unwrap();
     let n = s.notification(id).unwrap().unwrap();
     assert_eq!((n.status, n.attempts), (NotificationStatus::Failed, 1));
+    assert_eq!(n.notified, None, "a failed attempt is not a delivery");
     assert!(n.last_error.unwrap().contains("connection refused"));
     assert!(
-        s.notifications_due(now, 10).unwrap().is_empty(),
+        s.notifications_due(&["v4"], now, 10).unwrap().is_empty(),
         "not before retry time"
     );
-    assert_eq!(s.notifications_due(later, 10).unwrap().len(), 1);
+    assert_eq!(s.notifications_due(&["v4"], later, 10).unwrap().len(), 1);
     s.record_delivery(id, &Delivery::Delivered).unwrap();
     let n = s.notification(id).unwrap().unwrap();
     assert_eq!((n.status, n.attempts), (NotificationStatus::Delivered, 2));
-    assert!(s.notifications_due(later, 10).unwrap().is_empty());
+    let notified = n.notified.expect("the delivery time is kept");
+    assert!(notified >= now && notified >= n.created, "{notified} {now}");
+    assert_eq!(n.deleted, None);
+    assert!(s.notifications_due(&["v4"], later, 10).unwrap().is_empty());
     assert!(s.acknowledge_notification(id).unwrap());
+    let n = s.notification(id).unwrap().unwrap();
+    assert_eq!(n.status, NotificationStatus::Deleted);
     assert_eq!(
-        s.notification(id).unwrap().unwrap().status,
-        NotificationStatus::Deleted
+        n.notified,
+        Some(notified),
+        "acknowledging keeps the delivery time"
     );
+    assert!(n.deleted.expect("the acknowledgement time is kept") >= notified);
     assert!(!s.acknowledge_notification(uuid::Uuid::new_v4()).unwrap());
     assert_eq!(
         s.gc_notifications(now - jiff::SignedDuration::from_secs(60))
@@ -508,15 +532,75 @@ pub fn concurrent_readers_and_writer(s: Arc<dyn Store>) {
     assert_eq!(s.vulnerabilities(first.id).unwrap().len(), 200);
 }
 
-pub fn v1_layers(s: Arc<dyn Store>) {
-    use clair_store::V1Layer;
-    let l = |name: &str, parent: Option<&str>| V1Layer {
+/// An update parses its feed without holding the store's writer: index reports are written
+/// while a slowly parsed feed is stored, none of them waiting for the parse, and readers see
+/// the previous operation until the new one is whole.
+pub fn writes_during_an_update(s: Arc<dyn Store>) {
+    use std::time::{Duration, Instant};
+    let first = update(&*s, "debian", vec![vuln("debian", "CVE-0", "p", "")]);
+    let parse_time = Duration::from_millis(1500);
+    let records = 12_000;
+    let worst = std::thread::scope(|sc| {
+        let updating = sc.spawn(|| {
+            // 12000 records parsed over 1.5 s: a pause every 1000 records.
+            let mut slow = (0..records).map(|i| {
+                if i % 1000 == 0 {
+                    std::thread::sleep(parse_time / 12);
+                }
+                Ok::<_, FeedError>(vuln("debian", &format!("CVE-{i}"), "p", ""))
+            });
+            s.update_vulnerabilities("debian", "slow", &mut slow)
+                .unwrap()
+        });
+        let mut worst = Duration::ZERO;
+        let mut writes = 0;
+        while !updating.is_finished() {
+            let m = Digest::sha256_of(format!("m{writes}").as_bytes());
+            let t = Instant::now();
+            s.put_index_report(&report(&m), &[Digest::sha256_of(b"l")], "state")
+                .unwrap();
+            worst = worst.max(t.elapsed());
+            writes += 1;
+            let ops = s
+                .update_operations(OpKind::Vulnerability, Some("debian"))
+                .unwrap();
+            if !updating.is_finished() {
+                assert_eq!(
+                    ops.iter().map(|o| o.id).collect::<Vec<_>>(),
+                    vec![first.id],
+                    "an operation being stored is invisible"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let op = updating.join().unwrap();
+        assert_eq!(s.vulnerabilities(op.id).unwrap().len(), records);
+        assert!(writes >= 10, "{writes} writes during the update");
+        worst
+    });
+    assert!(
+        worst < Duration::from_millis(750),
+        "an index report write waited {worst:?} while a feed was parsed for {parse_time:?}"
+    );
+    let mut n = 0;
+    s.for_each_latest_vulnerability(None, &mut |_| n += 1)
+        .unwrap();
+    assert_eq!(n, records);
+}
+
+/// A Clair v2 layer named `name` (its digest made from the name).
+fn v1_layer(name: &str, parent: Option<&str>) -> V1Layer {
+    V1Layer {
         name: name.into(),
         digest: Digest::sha256_of(name.as_bytes()),
         parent: parent.map(String::from),
         path: format!("http://registry/{name}"),
         format: "Docker".into(),
-    };
+    }
+}
+
+pub fn v1_layers(s: Arc<dyn Store>) {
+    let l = v1_layer;
     assert_eq!(s.get_v1_layer("base").unwrap(), None);
     s.put_v1_layer(&l("base", None)).unwrap();
     s.put_v1_layer(&l("sha256:mid", Some("base"))).unwrap();
@@ -536,16 +620,184 @@ pub fn v1_layers(s: Arc<dyn Store>) {
     assert_eq!(s.delete_v1_layer("sha256:mid").unwrap(), 0);
 }
 
-/// The notifier's position per updater: none at first, then the last operation recorded,
-/// replaced (not added to) by the next.
+/// The notifier's position per updater: none at first, then moved step by step, each step
+/// storing its notifications with it; a step from a position the cursor has left (another
+/// instance did it) stores nothing.
 pub fn notifier_cursor(s: Arc<dyn Store>) {
     assert_eq!(s.notified_operation("debian").unwrap(), None);
     let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-    s.set_notified_operation("debian", a).unwrap();
-    s.set_notified_operation("alpine", b).unwrap();
+    let n = NewNotification {
+        kind: "v4".into(),
+        body: json!({"updater": "debian"}),
+        items: vec![json!({"i": 0})],
+    };
+    assert_eq!(
+        s.advance_notifier_cursor("debian", None, a, &[]).unwrap(),
+        Vec::<uuid::Uuid>::new()
+    );
+    s.advance_notifier_cursor("alpine", None, b, &[]).unwrap();
     assert_eq!(s.notified_operation("debian").unwrap(), Some(a));
-    s.set_notified_operation("debian", b).unwrap();
+    let ids = s
+        .advance_notifier_cursor("debian", Some(a), b, std::slice::from_ref(&n))
+        .unwrap();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(s.notification(ids[0]).unwrap().unwrap().body, n.body);
+    assert_eq!(
+        s.notification_items(ids[0], None, 10).unwrap().items.len(),
+        1
+    );
     assert_eq!(s.notified_operation("debian").unwrap(), Some(b));
     assert_eq!(s.notified_operation("alpine").unwrap(), Some(b));
     assert_eq!(s.notified_operation("rhel").unwrap(), None);
+    // Done already (the cursor moved on, or was set): nothing stored, the cursor unchanged.
+    let c = uuid::Uuid::new_v4();
+    for from in [Some(a), None] {
+        assert_eq!(
+            s.advance_notifier_cursor("debian", from, c, std::slice::from_ref(&n))
+                .unwrap(),
+            Vec::<uuid::Uuid>::new()
+        );
+    }
+    assert_eq!(s.notified_operation("debian").unwrap(), Some(b));
+    assert_eq!(
+        s.notifications_due(&["v4"], jiff::Timestamp::now(), 10)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+pub fn v1_layer_package_index(s: Arc<dyn Store>) {
+    let l = v1_layer;
+    let names = |v: Vec<V1Layer>| v.into_iter().map(|l| l.name).collect::<Vec<_>>();
+    s.put_v1_layer(&l("base", None)).unwrap();
+    s.put_v1_layer(&l("app", Some("base"))).unwrap();
+    assert_eq!(
+        names(s.v1_layers_unindexed().unwrap()),
+        ["app", "base"],
+        "not indexed yet"
+    );
+    s.set_v1_layer_packages("base", &["bash".into(), "libc6".into()])
+        .unwrap();
+    s.set_v1_layer_packages("app", &["curl".into(), "libc6".into()])
+        .unwrap();
+    assert_eq!(s.v1_layers_unindexed().unwrap(), Vec::<V1Layer>::new());
+    let find = |n: &[&str]| {
+        names(
+            s.v1_layers_with_packages(&n.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap(),
+        )
+    };
+    assert_eq!(find(&["libc6"]), ["app", "base"]);
+    assert_eq!(find(&["curl", "bash"]), ["app", "base"]);
+    assert_eq!(find(&["curl"]), ["app"]);
+    assert!(find(&["zlib"]).is_empty());
+    assert!(find(&[]).is_empty());
+    // Replaced, not added to; unknown layers are ignored.
+    s.set_v1_layer_packages("app", &["wget".into()]).unwrap();
+    assert_eq!(find(&["curl"]), Vec::<String>::new());
+    s.set_v1_layer_packages("nope", &["curl".into()]).unwrap();
+    assert!(find(&["curl"]).is_empty());
+    // Deleting a layer drops its index rows.
+    assert_eq!(s.delete_v1_layer("app").unwrap(), 1);
+    assert!(find(&["wget"]).is_empty());
+    assert_eq!(find(&["bash"]), ["base"]);
+}
+
+/// Every vulnerability update operation enqueues its notification job in the same
+/// transaction (with the updater's previous operation); completing a job stores its
+/// notifications and removes it atomically, once.
+pub fn notification_jobs(s: Arc<dyn Store>) {
+    let update = |fingerprint: &str, name: &str| {
+        s.update_vulnerabilities(
+            "debian",
+            fingerprint,
+            &mut feed(vec![vuln("debian", name, "a", "1")]),
+        )
+        .unwrap()
+    };
+    let (op1, op2) = (update("1", "CVE-1"), update("2", "CVE-2"));
+    let other = s
+        .update_vulnerabilities("alpine", "1", &mut feed(vec![]))
+        .unwrap();
+    let mut enrich = std::iter::empty();
+    s.update_enrichments("nvd", "1", &mut enrich).unwrap();
+    // An aborted operation enqueues nothing.
+    let mut bad = std::iter::once(Err::<Vulnerability, FeedError>("truncated".into()));
+    assert!(s.update_vulnerabilities("debian", "3", &mut bad).is_err());
+    let jobs = s.notification_jobs(10).unwrap();
+    assert_eq!(
+        jobs.iter().map(|j| (j.op.id, j.prev)).collect::<Vec<_>>(),
+        [(op1.id, None), (op2.id, Some(op1.id)), (other.id, None)],
+        "one per vulnerability operation, oldest first, enrichments none"
+    );
+    assert_eq!(s.notification_jobs(1).unwrap().len(), 1);
+    let n = NewNotification {
+        kind: "v4".into(),
+        body: json!({"updater": "debian"}),
+        items: vec![json!({"i": 0}), json!({"i": 1})],
+    };
+    let ids = s
+        .complete_notification_job(op2.id, &[n.clone(), n.clone()])
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    let page = s.notification_items(ids[1], None, 10).unwrap();
+    assert_eq!(page.items.len(), 2);
+    assert_eq!(s.notification(ids[0]).unwrap().unwrap().body, n.body);
+    let queued = || {
+        s.notification_jobs(10)
+            .unwrap()
+            .iter()
+            .map(|j| j.op.id)
+            .collect::<Vec<_>>()
+    };
+    // Done: gone from the queue, and a second completion stores nothing.
+    assert_eq!(queued(), [op1.id, other.id]);
+    assert_eq!(
+        s.complete_notification_job(op2.id, std::slice::from_ref(&n))
+            .unwrap(),
+        Vec::<uuid::Uuid>::new()
+    );
+    assert_eq!(
+        s.notifications_due(&["v4"], jiff::Timestamp::now(), 10)
+            .unwrap()
+            .len(),
+        2
+    );
+    // A job whose operation is deleted (garbage collection) goes with it.
+    assert_eq!(s.delete_update_operations(&[op1.id]).unwrap(), 1);
+    assert_eq!(queued(), [other.id]);
+    assert_eq!(
+        s.complete_notification_job(op1.id, &[n]).unwrap(),
+        Vec::<uuid::Uuid>::new()
+    );
+    assert_eq!(
+        s.complete_notification_job(other.id, &[]).unwrap(),
+        Vec::<uuid::Uuid>::new()
+    );
+    assert!(s.notification_jobs(10).unwrap().is_empty());
+}
+
+/// Due notifications are selected by kind in the query: a deployment delivering only one
+/// kind is never starved by undeliverable ones of another at the head of the queue.
+pub fn notifications_due_by_kind(s: Arc<dyn Store>) {
+    for _ in 0..120 {
+        s.create_notification("v1", &json!({}), &[]).unwrap();
+    }
+    let v4 = s.create_notification("v4", &json!({}), &[]).unwrap();
+    let now = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1);
+    assert_eq!(
+        s.notifications_due(&["v4"], now, 100)
+            .unwrap()
+            .iter()
+            .map(|n| n.id)
+            .collect::<Vec<_>>(),
+        [v4]
+    );
+    assert_eq!(s.notifications_due(&["v1"], now, 100).unwrap().len(), 100);
+    assert_eq!(
+        s.notifications_due(&["v1", "v4"], now, 200).unwrap().len(),
+        121
+    );
+    assert!(s.notifications_due(&[], now, 100).unwrap().is_empty());
 }

@@ -19,7 +19,7 @@ pub fn run(args: &ConfigArgs, g: &Global) -> anyhow::Result<ExitCode> {
                     .context("no config file: give PATH or --config")?,
             };
             let cfg = loaded.serve_config()?.redacted();
-            let warnings = loaded.warnings();
+            let warnings = super::config_warnings(&loaded);
             let mut out = std::io::stdout().lock();
             match format {
                 ConfigFormat::Json => {

@@ -17,6 +17,20 @@ use anyhow::Context;
 
 use crate::cli::{Cli, Command};
 
+/// Everything a config file sets that nothing uses: the keys no reader looks at (each with
+/// why) and the updater settings no updater reads.
+pub(crate) fn config_warnings(c: &clair_config::Loaded) -> Vec<clair_config::Warning> {
+    let mut w = c.warnings();
+    if let (Ok(sets), Ok(config)) = (c.updater_sets(), c.updater_config()) {
+        w.extend(
+            clair_ecosystems::unused_settings(sets.as_deref(), &config)
+                .into_iter()
+                .map(|(key, message)| clair_config::Warning { key, message }),
+        );
+    }
+    w
+}
+
 /// Options every command shares.
 pub struct Global {
     pub quiet: bool,

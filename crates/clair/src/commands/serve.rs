@@ -17,6 +17,8 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
 
 /// How often the matcher index checks for data another instance stored.
 const REFRESH_EVERY: Duration = Duration::from_secs(30);
+/// How often the notifier computes pending notifications and delivers due ones.
+const NOTIFY_EVERY: Duration = Duration::from_secs(2);
 
 pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     if args.cpu_profile.is_some() || args.mem_profile.is_some() {
@@ -24,7 +26,7 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     }
     let cfg = match &g.config {
         Some(c) => {
-            for w in c.warnings() {
+            for w in super::config_warnings(c) {
                 tracing::warn!(key = %w.key, "config: {}", w.message);
             }
             c.serve_config()?
@@ -204,142 +206,54 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     {
         tracing::warn!(
             "both SENDER_TOPIC_ARN and notifier.http.endpoint are set: each Clair v2 \
-             notification goes to whichever takes it first; configure one of them"
+             notification goes to both, and is acknowledged once published to SNS (the \
+             webhook is not repeated every renotifyinterval)"
         );
     }
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
-    let notify_opts = clair_matcher::notify::NotifyOptions {
-        disable_summary: cfg.notifier.disable_summary,
+    // The notifier (combo and notifier mode): computes the notifications of update
+    // operations and delivers them through the senders configured. Combo mode takes the jobs
+    // its store's updates enqueued (whoever stored them); notifier mode polls the matcher
+    // service and asks the indexer service which manifests an update affects.
+    let senders = if mode.notifier() {
+        senders(&cfg, &security, &api_addr, &state, sqs.as_ref())?
+    } else {
+        Vec::new()
     };
-    let v4_notifier =
-        match cfg
-            .notifier
-            .webhook_target
-            .clone()
-            .filter(|t| !t.is_empty() && mode.notifier())
-        {
-            Some(target) => {
-                // Webhooks are signed with the pre-shared key only (not the key server's).
-                let psk = intraservice
-                    .as_ref()
-                    .filter(|_| cfg.psk.is_some())
-                    .map(|k| k.to_vec());
-                Some(clair_matcher::notify::Notifier {
-                    callback: cfg.notifier.webhook_callback.clone().unwrap_or_else(|| {
-                        format!("http://{api_addr}/notifier/api/v1/notification/")
-                    }),
-                    target,
-                    headers: Vec::new(),
-                    psk,
-                    retry: cfg.notifier.delivery_interval,
-                    timeout: Duration::from_secs(30),
-                })
-            }
-            None => None,
-        };
-    let amqp_notifier = cfg
-        .notifier
-        .amqp
-        .clone()
-        .filter(|_| mode.notifier())
-        .map(|a| clair_http::amqp::AmqpNotifier {
-            uri: a.uri,
-            exchange: a.exchange,
-            routing_key: a.routing_key,
-            direct: a.direct,
-            rollup: a.rollup,
-            callback: a
-                .callback
-                .unwrap_or_else(|| format!("http://{api_addr}/notifier/api/v1/notification/")),
-            retry: cfg.notifier.delivery_interval,
-        });
-    let v2_notifier = cfg
-        .notifier
-        .endpoint
-        .clone()
-        .filter(|_| mode == clair_config::Mode::Combo)
-        .map(|endpoint| clair_matcher::notify::NotifierV2 {
-            endpoint,
-            proxy: cfg.notifier.proxy.clone(),
-            attempts: cfg.notifier.attempts.max(1),
-            backoff: Duration::from_secs(1),
-            renotify: cfg.notifier.renotify_interval,
-            authorize: None,
-            ca_pem: security.outgoing_ca.clone(),
-        })
-        .map(|n| security.sign_notifier(n));
-    if mode == clair_config::Mode::Notifier {
-        let (Some(indexer), Some(matcher)) = (&remote.indexer, &remote.matcher) else {
-            anyhow::bail!("notifier mode needs notifier.indexer_addr and notifier.matcher_addr");
-        };
-        let source = clair_http::remote::RemoteSource {
-            indexer: clair_http::remote::RemoteIndexer::new(indexer, client_opts.clone())
-                .map_err(|e| anyhow::anyhow!("notifier.indexer_addr {indexer}: {e}"))?,
-            matcher: clair_http::remote::RemoteMatcher::new(matcher, client_opts.clone())
-                .map_err(|e| anyhow::anyhow!("notifier.matcher_addr {matcher}: {e}"))?,
-        };
-        let every = cfg.notifier.poll_interval.max(Duration::from_secs(1));
-        tracing::info!(indexer = %indexer, matcher = %matcher, every = ?every, "notifier polls the matcher");
-        let store = store.clone();
+    if senders.is_empty() {
+        if mode.notifier() {
+            tracing::info!("no notification senders configured; notifications are not computed");
+        }
+    } else {
+        let mut notifier = clair_http::notify::Notifier::new(
+            state.clone(),
+            senders,
+            clair_http::notify::Options {
+                disable_summary: cfg.notifier.disable_summary,
+            },
+        );
+        if mode == clair_config::Mode::Notifier {
+            let (Some(indexer), Some(matcher)) = (&remote.indexer, &remote.matcher) else {
+                anyhow::bail!(
+                    "notifier mode needs notifier.indexer_addr and notifier.matcher_addr"
+                );
+            };
+            let source = clair_http::remote::RemoteSource {
+                indexer: clair_http::remote::RemoteIndexer::new(indexer, client_opts.clone())
+                    .map_err(|e| anyhow::anyhow!("notifier.indexer_addr {indexer}: {e}"))?,
+                matcher: clair_http::remote::RemoteMatcher::new(matcher, client_opts.clone())
+                    .map_err(|e| anyhow::anyhow!("notifier.matcher_addr {matcher}: {e}"))?,
+            };
+            let every = cfg.notifier.poll_interval.max(Duration::from_secs(1));
+            tracing::info!(indexer = %indexer, matcher = %matcher, every = ?every,
+                "notifier polls the matcher");
+            notifier = notifier.with_remote(Arc::new(source), every);
+        }
         let stop = stop.clone();
         threads.push(std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                let started = std::time::Instant::now();
-                match clair_matcher::notify_source::poll(&source, store.as_ref(), notify_opts) {
-                    Ok(ids) if !ids.is_empty() => {
-                        tracing::info!(created = ids.len(), "notifications created");
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %e, "polling the matcher for updates"),
-                }
-                while started.elapsed() < every && !stop.load(Ordering::SeqCst) {
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-            }
-        }));
-    }
-    if mode.notifier() {
-        let store = store.clone();
-        let stop = stop.clone();
-        threads.push(std::thread::spawn(move || {
-            let mut last_gc = std::time::Instant::now();
-            while !stop.load(Ordering::SeqCst) {
-                if let Some(n) = &v4_notifier
-                    && let Err(e) = n.deliver_due(store.as_ref())
-                {
-                    tracing::error!(error = %e, "delivering notifications");
-                }
-                if let Some(n) = &amqp_notifier
-                    && let Err(e) = n.deliver_due(store.as_ref())
-                {
-                    tracing::error!(error = %e, "delivering notifications over AMQP");
-                }
-                if let Some(n) = &v2_notifier
-                    && let Err(e) = n.deliver_due(store.as_ref())
-                {
-                    tracing::error!(error = %e, "delivering Clair v2 notifications");
-                }
-                if last_gc.elapsed() >= Duration::from_secs(3600) {
-                    last_gc = std::time::Instant::now();
-                    // Acknowledged notifications are kept a week, then removed.
-                    let cutoff = jiff::Timestamp::now()
-                        .checked_sub(jiff::SignedDuration::from_hours(24 * 7))
-                        .unwrap_or_else(|_| jiff::Timestamp::now());
-                    match store.gc_notifications(cutoff) {
-                        Ok(n) if n > 0 => tracing::info!(removed = n, "old notifications removed"),
-                        Ok(_) => {}
-                        Err(e) => tracing::error!(error = %e, "removing old notifications"),
-                    }
-                }
-                for _ in 0..10 {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(500));
-                }
-            }
+            notifier.run(&stop, NOTIFY_EVERY);
         }));
     }
     if let Some(keys) = security.auto_keys.take() {
@@ -365,24 +279,6 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 }
                 for r in reports {
                     tracing::info!(updater = %r.updater, outcome = ?r.outcome, "update run");
-                    // In matcher mode the notifier service polls for this operation.
-                    if mode == clair_config::Mode::Combo
-                        && matches!(r.outcome, clair_matcher::Outcome::Updated { .. })
-                        && let Err(e) = clair_matcher::notify::notify_update(
-                            st.store.as_ref(),
-                            &clair_ecosystems::EcosystemNamespaces,
-                            &r.updater,
-                            notify_opts,
-                        )
-                    {
-                        tracing::error!(updater = %r.updater, error = %e, "computing notifications");
-                    }
-                    if mode == clair_config::Mode::Combo
-                        && matches!(r.outcome, clair_matcher::Outcome::Updated { .. })
-                        && let Err(e) = clair_http::v1_notify::notify_v1(&st, &r.updater)
-                    {
-                        tracing::error!(updater = %r.updater, error = %e, "computing Clair v2 notifications");
-                    }
                 }
                 if let Err(e) = st.refresh() {
                     tracing::error!(error = %e, "refreshing the matcher index");
@@ -531,6 +427,81 @@ fn intraservice_key(cfg: &clair_config::ServeConfig) -> anyhow::Result<Option<Ar
         .decode(b64.trim())
         .with_context(|| format!("{field} is not base64"))?;
     Ok(Some(Arc::new(key)))
+}
+
+/// The notification senders the config asks for: Clair v4's webhook and AMQP, Clair v2's
+/// webhook, clair-sqs's SNS topic.
+fn senders(
+    cfg: &clair_config::ServeConfig,
+    security: &Security,
+    api_addr: &str,
+    state: &AppState,
+    sqs: Option<&clair_sqs::Settings>,
+) -> anyhow::Result<Vec<Arc<dyn clair_http::notify::Sender>>> {
+    use clair_http::notify::{amqp, webhook};
+    let n = &cfg.notifier;
+    let default_callback = || format!("http://{api_addr}/notifier/api/v1/notification/");
+    let mut out: Vec<Arc<dyn clair_http::notify::Sender>> = Vec::new();
+    if let Some(target) = n.webhook_target.clone().filter(|t| !t.is_empty()) {
+        use base64::Engine as _;
+        let psk = match &cfg.psk {
+            Some(p) => Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(p.key.trim())
+                    .context("auth.psk.key is not base64")?,
+            ),
+            None => None,
+        };
+        out.push(Arc::new(
+            webhook::Webhook::new(webhook::WebhookConfig {
+                callback: n.webhook_callback.clone().unwrap_or_else(default_callback),
+                target,
+                headers: n.webhook_headers.clone(),
+                psk,
+                retry: n.delivery_interval,
+                timeout: Duration::from_secs(30),
+                ca_pem: security.outgoing_ca.clone(),
+            })
+            .context("notifier.webhook")?,
+        ));
+    }
+    if let Some(a) = n.amqp.clone() {
+        out.push(Arc::new(amqp::Amqp {
+            uri: a.uri,
+            exchange: a.exchange,
+            routing_key: a.routing_key,
+            direct: a.direct,
+            rollup: a.rollup,
+            callback: a.callback.unwrap_or_else(default_callback),
+            retry: n.delivery_interval,
+        }));
+    }
+    if let Some(endpoint) = n.endpoint.clone() {
+        let v2 = security.sign_notifier(webhook::WebhookV2Config {
+            endpoint,
+            proxy: n.proxy.clone(),
+            attempts: n.attempts.max(1),
+            backoff: Duration::from_secs(1),
+            renotify: n.renotify_interval,
+            authorize: None,
+            ca_pem: security.outgoing_ca.clone(),
+            client_tls: n.http_tls.as_ref().map(|t| webhook::ClientTls {
+                cert: t.cert.clone(),
+                key: t.key.clone(),
+                ca: t.ca.clone(),
+                server_name: t.server_name.clone(),
+            }),
+        });
+        out.push(Arc::new(
+            webhook::WebhookV2::new(v2).context("notifier.http")?,
+        ));
+    }
+    if let Some(s) = sqs
+        && let Some(sns) = clair_sqs::SnsSender::new(state.clone(), s)?
+    {
+        out.push(Arc::new(sns));
+    }
+    Ok(out)
 }
 
 /// SIGTERM or SIGINT.
@@ -707,8 +678,8 @@ impl Security {
     /// proxy's port is dropped (the signing it did happens here).
     fn sign_notifier(
         &self,
-        mut n: clair_matcher::notify::NotifierV2,
-    ) -> clair_matcher::notify::NotifierV2 {
+        mut n: clair_http::notify::webhook::WebhookV2Config,
+    ) -> clair_http::notify::webhook::WebhookV2Config {
         let Some(signer) = self.signer.clone() else {
             return n;
         };
@@ -728,7 +699,7 @@ impl Security {
                 n.proxy = None;
             }
         }
-        n.authorize = Some(clair_matcher::notify::Authorize(Arc::new(
+        n.authorize = Some(clair_http::notify::webhook::Authorize(Arc::new(
             move |url: &str| signer.authorization(url),
         )));
         n
