@@ -299,7 +299,7 @@ mod every_key {
             );
         }
         let w = shared("clair-v4-combo.yaml");
-        // matcher.connstring and notifier.connstring name the indexer's database: used.
+        // Each service's connstring and address is read (the modes and distributed deployment).
         assert_eq!(
             keys(&w),
             [
@@ -309,11 +309,7 @@ mod every_key {
                 "matcher.max_conn_pool",
                 "matcher.migrations",
                 "matcher.update_retention",
-                "matcher.indexer_addr",
-                "notifier.poll_interval",
                 "notifier.migrations",
-                "notifier.indexer_addr",
-                "notifier.matcher_addr",
                 "metrics.name",
             ]
         );
@@ -350,9 +346,9 @@ mod every_key {
             msg("notifier.stomp.uris"),
             "STOMP delivery is not implemented; ignored"
         );
-        // A second, different database is not used: combo mode uses the indexer's.
-        assert!(msg("matcher.connstring").contains("does not use"));
-        assert_eq!(w.len(), 4, "{w:?}");
+        // A second, different database is the matcher mode's (combo mode warns at startup).
+        assert!(!keys(&w).contains(&"matcher.connstring"), "{w:?}");
+        assert_eq!(w.len(), 3, "{w:?}");
         // A disabled verifier proxy's settings are not read.
         let l = Loaded::parse(
             "clair:\n  api: {port: 6062}\njwtproxy:\n  verifier_proxies:\n  - enabled: false\n    listen_addr: :6060\n",
