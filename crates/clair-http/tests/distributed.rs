@@ -193,6 +193,11 @@ fn flow(
     let names = report(&matcher);
     assert!(!names.is_empty());
     assert_eq!(names, report(&reference));
+    // The matcher's report cache and ETag work on the indexer's report too: unchanged, 304.
+    let url = format!("{}/matcher/api/v1/vulnerability_report/{hash}", matcher.api);
+    let tag = get(&url, &[]).header("etag").unwrap().to_string();
+    let r = get(&url, &[("If-None-Match", &tag)]);
+    assert_eq!((r.status, r.body.as_str()), (304, ""));
     let unknown = format!("sha256:{}", "0".repeat(64));
     let r = get(
         &format!(
@@ -213,6 +218,11 @@ fn flow(
     assert_eq!(c_loop.compute().unwrap(), 0);
     run_debian(&m_store, &tracker_v2());
     run_debian(&combo, &tracker_v2());
+    // New vulnerability data: the matcher's report changed, and so does its ETag.
+    matcher.state.refresh().unwrap();
+    let r = get(&url, &[("If-None-Match", &tag)]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_ne!(r.header("etag"), Some(tag.as_str()));
     assert_eq!(
         n_loop.compute().unwrap(),
         1,
