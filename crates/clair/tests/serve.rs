@@ -889,8 +889,10 @@ impl Service {
             api: format!("http://127.0.0.1:{api}"),
             log,
         };
+        // The introspection listener answers while the database is awaited; the API once
+        // the store is open.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while get(&format!("http://127.0.0.1:{intro}/healthz")).is_none() {
+        while get(&format!("http://127.0.0.1:{api}/robots.txt")).is_none() {
             assert!(
                 Instant::now() < deadline,
                 "clair serve -mode {mode} did not start\n{}",
@@ -1127,6 +1129,21 @@ fn distributed(databases: [String; 3]) {
     assert!(n.manifests().unwrap().is_empty());
     assert!(n.update_operations(kind, None).unwrap().is_empty());
     assert!(n.notification(id.parse().unwrap()).unwrap().is_some());
+    // Only the notifier computed notifications: its cursor is at the matcher's newest
+    // operation; the matcher's own jobs wait untouched.
+    let newest = m.update_operations(kind, Some("debian")).unwrap()[0].id;
+    assert_eq!(n.notified_operation("debian").unwrap(), Some(newest));
+    assert_eq!(m.notification_jobs(10).unwrap().len(), 2);
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 365);
+    for store in [&i, &m] {
+        assert!(
+            store
+                .notifications_due(&["v4", "v1"], later, 10)
+                .unwrap()
+                .is_empty()
+        );
+    }
+    assert!(!logs[1].contains("notification created"), "{}", logs[1]);
 }
 
 #[test]
