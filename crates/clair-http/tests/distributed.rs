@@ -223,6 +223,18 @@ fn flow(
     let r = get(&url, &[("If-None-Match", &tag)]);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_ne!(r.header("etag"), Some(tag.as_str()));
+    // The indexer unreachable: nothing stored, the cursor stays, the step is done later.
+    let cursor = n_store.notified_operation("debian").unwrap();
+    assert!(cursor.is_some());
+    let down = notification_loop(&notifier, &receiver).with_remote(
+        Arc::new(RemoteSource {
+            indexer: RemoteIndexer::new("http://127.0.0.1:1", opts(true)).unwrap(),
+            matcher: RemoteMatcher::new(&matcher.api, opts(true)).unwrap(),
+        }),
+        Duration::ZERO,
+    );
+    assert_eq!(down.compute().unwrap(), 0);
+    assert_eq!(n_store.notified_operation("debian").unwrap(), cursor);
     assert_eq!(
         n_loop.compute().unwrap(),
         1,
@@ -332,6 +344,17 @@ fn flow(
         &hash,
         [id, local_id],
     );
+
+    // The matcher is polled at most every poll_interval: a newer operation waits for the
+    // next poll.
+    let slow = notification_loop(&notifier, &receiver).with_remote(
+        Arc::new(source(&indexer, &matcher, true)),
+        Duration::from_secs(3600),
+    );
+    assert_eq!(slow.compute().unwrap(), 0, "polled: nothing new");
+    run_debian(&m_store, &tracker());
+    assert_eq!(slow.compute().unwrap(), 0, "not due");
+    assert_eq!(n_loop.compute().unwrap(), 1, "due every pass");
 }
 
 /// update_operation (ETag, 304), update_diff and affected_manifest in claircore's JSON.
