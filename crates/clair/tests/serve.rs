@@ -402,10 +402,13 @@ fn bad_pagination_key_is_refused_at_start() {
 /// The whole loop in one `clair serve` process: the updater loads the feed, an image is indexed,
 /// the feed changes, the next update computes the notification, and the webhook reaches a
 /// receiver, which reads the notification back through the callback.
-#[test]
-fn feed_change_reaches_the_webhook() {
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("clair.db");
+/// The Debian tracker (its first version), served at `/debian/json` of a feed server, and a
+/// webhook receiver answering 200 at `/notify`.
+fn tracker_feed_and_receiver() -> (
+    serde_json::Value,
+    clair_test::http::TestServer,
+    clair_test::http::TestServer,
+) {
     let tracker_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../clair-ecosystems/testdata/match/debian-bookworm-tracker.json");
     let v1: serde_json::Value =
@@ -414,6 +417,14 @@ fn feed_change_reaches_the_webhook() {
     feeds.put("/debian/json", v1.to_string());
     let receiver = clair_test::http::TestServer::start();
     receiver.put("/notify", "ok");
+    (v1, feeds, receiver)
+}
+
+#[test]
+fn feed_change_reaches_the_webhook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("clair.db");
+    let (v1, feeds, receiver) = tracker_feed_and_receiver();
     // The receiver insists on the header the config names (`notifier.webhook.headers`).
     receiver.set(
         "/notify",
@@ -940,14 +951,7 @@ impl Drop for Service {
 /// 404 for the others' routes.
 fn distributed(databases: [String; 3]) {
     let tmp = tempfile::tempdir().unwrap();
-    let tracker_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../clair-ecosystems/testdata/match/debian-bookworm-tracker.json");
-    let v1: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&tracker_path).unwrap()).unwrap();
-    let feeds = clair_test::http::TestServer::start();
-    feeds.put("/debian/json", v1.to_string());
-    let receiver = clair_test::http::TestServer::start();
-    receiver.put("/notify", "ok");
+    let (v1, feeds, receiver) = tracker_feed_and_receiver();
     // The layers of the bookworm-layered image, served as a registry would.
     let oci = clair_test::images("oci");
     let hash = "sha256:fe5c5314bcf84e2b6cc30d63a6e284af7efa42d9f352b5b55bf04225069fd9ac";

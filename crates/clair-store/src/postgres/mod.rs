@@ -448,6 +448,28 @@ impl PgStore {
     }
 
     /// Insert a notification due now, with its items; its id.
+    /// Run `claim` (a statement taking a piece of notification work: deleting its job,
+    /// moving a cursor) and, when it changed a row, store `notifications`, in one
+    /// transaction; their ids (none when the work was already done).
+    fn store_claimed(
+        &self,
+        notifications: &[NewNotification],
+        claim: impl Fn(&mut Transaction<'_>) -> std::result::Result<u64, postgres::Error>,
+    ) -> Result<Vec<Uuid>> {
+        self.run(|c| {
+            let mut tx = c.transaction()?;
+            if claim(&mut tx)? == 0 {
+                return Ok(Vec::new());
+            }
+            let ids = notifications
+                .iter()
+                .map(|n| Self::insert_notification(&mut tx, &n.kind, &n.body, &n.items))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            tx.commit()?;
+            Ok(ids)
+        })
+    }
+
     fn insert_notification(
         tx: &mut Transaction<'_>,
         kind: &str,
@@ -1196,21 +1218,11 @@ impl Store for PgStore {
         op: Uuid,
         notifications: &[NewNotification],
     ) -> Result<Vec<Uuid>> {
-        self.run(|c| {
-            let mut tx = c.transaction()?;
-            let n = tx.execute(
+        self.store_claimed(notifications, |tx| {
+            tx.execute(
                 "DELETE FROM notification_job WHERE uo = (SELECT seq FROM update_operation WHERE id = $1)",
                 &[&op.to_string()],
-            )?;
-            if n == 0 {
-                return Ok(Vec::new());
-            }
-            let ids = notifications
-                .iter()
-                .map(|n| Self::insert_notification(&mut tx, &n.kind, &n.body, &n.items))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            tx.commit()?;
-            Ok(ids)
+            )
         })
     }
 
@@ -1281,29 +1293,17 @@ impl Store for PgStore {
         notifications: &[NewNotification],
     ) -> Result<Vec<Uuid>> {
         let now = micros(jiff::Timestamp::now());
-        self.run(|c| {
-            let mut tx = c.transaction()?;
-            let n = match from {
-                None => tx.execute(
-                    "INSERT INTO notifier_cursor (updater, operation, updated) VALUES ($1, $2, $3)
-                     ON CONFLICT (updater) DO NOTHING",
-                    &[&updater, &to.to_string(), &now],
-                )?,
-                Some(from) => tx.execute(
-                    "UPDATE notifier_cursor SET operation = $2, updated = $3
-                     WHERE updater = $1 AND operation = $4",
-                    &[&updater, &to.to_string(), &now, &from.to_string()],
-                )?,
-            };
-            if n == 0 {
-                return Ok(Vec::new());
-            }
-            let ids = notifications
-                .iter()
-                .map(|n| Self::insert_notification(&mut tx, &n.kind, &n.body, &n.items))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            tx.commit()?;
-            Ok(ids)
+        self.store_claimed(notifications, |tx| match from {
+            None => tx.execute(
+                "INSERT INTO notifier_cursor (updater, operation, updated) VALUES ($1, $2, $3)
+                 ON CONFLICT (updater) DO NOTHING",
+                &[&updater, &to.to_string(), &now],
+            ),
+            Some(from) => tx.execute(
+                "UPDATE notifier_cursor SET operation = $2, updated = $3
+                 WHERE updater = $1 AND operation = $4",
+                &[&updater, &to.to_string(), &now, &from.to_string()],
+            ),
         })
     }
 

@@ -1155,13 +1155,7 @@ impl Store for SqliteStore {
                 "DELETE FROM notification_job WHERE uo = (SELECT seq FROM update_operation WHERE id = ?1)",
                 [op.to_string()],
             )?;
-            if n == 0 {
-                return Ok(Vec::new());
-            }
-            notifications
-                .iter()
-                .map(|n| insert_notification(tx, &n.kind, &n.body, &n.items))
-                .collect()
+            insert_claimed(tx, n, notifications)
         })
     }
 
@@ -1250,13 +1244,7 @@ impl Store for SqliteStore {
                     params![updater, to.to_string(), now, from.to_string()],
                 )?,
             };
-            if n == 0 {
-                return Ok(Vec::new());
-            }
-            notifications
-                .iter()
-                .map(|n| insert_notification(tx, &n.kind, &n.body, &n.items))
-                .collect()
+            insert_claimed(tx, n, notifications)
         })
     }
 
@@ -1288,6 +1276,23 @@ impl Store for SqliteStore {
 }
 
 /// Insert a notification due now, with its items; its id.
+/// After a statement that took a piece of notification work (deleting its job, moving a
+/// cursor) and changed `claimed` rows: `notifications` stored when it took it, none when the
+/// work was already done.
+fn insert_claimed(
+    tx: &rusqlite::Transaction<'_>,
+    claimed: usize,
+    notifications: &[NewNotification],
+) -> rusqlite::Result<Vec<Uuid>> {
+    if claimed == 0 {
+        return Ok(Vec::new());
+    }
+    notifications
+        .iter()
+        .map(|n| insert_notification(tx, &n.kind, &n.body, &n.items))
+        .collect()
+}
+
 fn insert_notification(
     tx: &rusqlite::Transaction<'_>,
     kind: &str,
