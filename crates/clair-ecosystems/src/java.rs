@@ -26,6 +26,8 @@ const MAX_TEXT: u64 = 1 << 20;
 const MAX_DEPTH: usize = 2;
 /// Most entries looked at in one archive.
 const MAX_ENTRIES: usize = 200_000;
+/// Bytes inflated per top-level archive, nested archives included.
+pub const MAX_INFLATED: u64 = 512 << 20;
 
 /// Finds Maven artifacts in Java archives.
 #[derive(Debug, Default, Clone, Copy)]
@@ -113,17 +115,28 @@ impl Artifact {
     }
 }
 
-/// Every artifact in the archive `data` at `path` (and in archives nested in it).
+/// Every artifact in the archive `data` at `path` (and in archives nested in it). At most
+/// [`MAX_INFLATED`] bytes are inflated in all, however many entries the central directory
+/// lists: a zip whose entries overlap (all pointing at one compressed stream) cannot make
+/// the scanner inflate the same bomb thousands of times.
 pub fn archive_artifacts(data: &[u8], path: &str, warnings: &mut Vec<String>) -> Vec<Artifact> {
     let mut out = Vec::new();
-    walk(data, path, 0, &mut out, warnings);
+    let mut budget = MAX_INFLATED;
+    walk(data, path, 0, &mut out, warnings, &mut budget);
     // The same artifact shaded into several archives is one package.
     let mut seen = std::collections::BTreeSet::new();
     out.retain(|a| seen.insert((a.group.clone(), a.artifact.clone(), a.version.clone())));
     out
 }
 
-fn walk(data: &[u8], at: &str, depth: usize, out: &mut Vec<Artifact>, warnings: &mut Vec<String>) {
+fn walk(
+    data: &[u8],
+    at: &str,
+    depth: usize,
+    out: &mut Vec<Artifact>,
+    warnings: &mut Vec<String>,
+    budget: &mut u64,
+) {
     let mut zip = match zip::ZipArchive::new(Cursor::new(data)) {
         Ok(z) => z,
         Err(e) => {
@@ -148,9 +161,18 @@ fn walk(data: &[u8], at: &str, depth: usize, out: &mut Vec<Artifact>, warnings: 
         if !(is_pom || is_manifest || is_nested) {
             continue;
         }
-        let limit = if is_nested { MAX_NESTED } else { MAX_TEXT };
+        if *budget == 0 {
+            warnings.push(format!(
+                "java: {at}: more than {MAX_INFLATED} bytes to inflate; the rest is skipped"
+            ));
+            break;
+        }
+        let limit = if is_nested { MAX_NESTED } else { MAX_TEXT }.min(*budget);
         let bytes = match read_entry(&mut zip, &name, limit) {
-            Ok(b) => b,
+            Ok(b) => {
+                *budget = budget.saturating_sub(b.len() as u64);
+                b
+            }
             Err(e) => {
                 warnings.push(format!("java: {at}!{name}: {e}"));
                 continue;
@@ -193,7 +215,14 @@ fn walk(data: &[u8], at: &str, depth: usize, out: &mut Vec<Artifact>, warnings: 
         }
     }
     for (name, bytes) in nested {
-        walk(&bytes, &format!("{at}!{name}"), depth + 1, out, warnings);
+        walk(
+            &bytes,
+            &format!("{at}!{name}"),
+            depth + 1,
+            out,
+            warnings,
+            budget,
+        );
     }
 }
 
@@ -394,5 +423,27 @@ mod tests {
         let mut w = Vec::new();
         assert!(archive_artifacts(b"PK\x03\x04garbage", "x.jar", &mut w).is_empty());
         assert!(w[0].contains("x.jar"), "{w:?}");
+    }
+
+    /// Regression: 2,000 central-directory entries over one 64 MiB deflate stream made the
+    /// scanner inflate 128 GiB and keep every copy in memory.
+    #[test]
+    fn overlapping_zip_entries_inflate_within_the_budget() {
+        let zip = clair_test::hostile::overlapping_zip(2000, 64 << 20).unwrap();
+        assert!(zip.len() < 1 << 20, "{} bytes", zip.len());
+        let t = std::time::Instant::now();
+        let mut w = Vec::new();
+        let found = archive_artifacts(&zip, "app.jar", &mut w);
+        assert!(found.is_empty(), "{found:?}");
+        assert!(
+            w.iter()
+                .any(|w| w.contains("bytes to inflate; the rest is skipped")),
+            "{w:?}"
+        );
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(60),
+            "{:?}",
+            t.elapsed()
+        );
     }
 }

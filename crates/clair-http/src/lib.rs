@@ -17,6 +17,7 @@ pub mod health;
 pub mod jwtproxy;
 pub mod metrics;
 pub mod pagination;
+pub mod server;
 pub mod tls;
 pub mod v1;
 pub mod v1_notifications;
@@ -102,6 +103,11 @@ pub struct AppState {
     pub jwt: Option<Arc<jwtproxy::Verifier>>,
     /// Serve only GET and HEAD on the API.
     pub read_only: bool,
+    /// Let Clair v2 layer pushes name a local file (`clair_rs.allow_local_layer_paths`); off,
+    /// only http(s) URLs are read, so a client cannot make the server open its own files.
+    pub allow_local_layer_paths: bool,
+    /// Request body limits (size, time) of the API.
+    pub limits: server::Limits,
     /// Updaters this instance runs: `/readyz` waits until each has data (a successful run or
     /// imported operations). Empty: ready once any vulnerability data is loaded.
     pub required_updaters: Vec<String>,
@@ -134,6 +140,8 @@ impl AppState {
             keyserver: None,
             jwt: None,
             read_only: false,
+            allow_local_layer_paths: false,
+            limits: server::Limits::default(),
         })
     }
 
@@ -185,6 +193,7 @@ impl AppState {
 /// metrics and the request deadline.
 pub fn api_router(state: AppState) -> Router {
     let timeout = state.timeout;
+    let limits = state.limits;
     let mut router = v4::router(state.clone()).nest("/v1", v1::router(state.clone()));
     if state.read_only {
         router = router.layer(axum::middleware::from_fn(auth::read_only));
@@ -212,6 +221,9 @@ pub fn api_router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(move |req, next| {
             health::deadline(timeout, req, next)
         }))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            server::bounded_body(limits, req, next)
+        }))
 }
 
 /// Serve `router` on `addr` until `shutdown` resolves (in-flight requests finish).
@@ -235,15 +247,22 @@ pub async fn serve_listener(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    serve_listener_with(listener, router, server::Limits::default(), shutdown).await
+}
+
+/// [`serve_listener`] with other connection limits.
+pub async fn serve_listener_with(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: server::Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(%addr, "listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| Error::Serve { addr, source })
+    server::serve(listener, router, limits, shutdown).await
 }
 
 /// A request's query parameters (`k=v&k2`, a bare key mapping to ""); `%3D` in values is

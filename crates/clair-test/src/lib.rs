@@ -12,6 +12,7 @@
 )]
 
 pub mod certs;
+pub mod hostile;
 pub mod http;
 pub mod keyregistry;
 pub mod oci;

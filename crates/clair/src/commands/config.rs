@@ -18,14 +18,22 @@ pub fn run(args: &ConfigArgs, g: &Global) -> anyhow::Result<ExitCode> {
                     .clone()
                     .context("no config file: give PATH or --config")?,
             };
+            clair_config::redact::register_config(&loaded.raw);
             let cfg = loaded.serve_config()?.redacted();
-            let warnings = loaded.warnings();
+            // Field by field above; then every string once more, so a secret in a field added
+            // later is not printed either.
+            let mut value = serde_json::to_value(&cfg)?;
+            clair_config::redact::redact_json(&mut value);
+            let mut warnings = loaded.warnings();
+            for w in &mut warnings {
+                w.message = clair_config::redact::redact_text(&w.message).into_owned();
+            }
             let mut out = std::io::stdout().lock();
             match format {
                 ConfigFormat::Json => {
                     let doc = serde_json::json!({
                         "file": loaded.path.display().to_string(),
-                        "config": cfg,
+                        "config": value,
                         "warnings": warnings,
                     });
                     writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
@@ -37,7 +45,6 @@ pub fn run(args: &ConfigArgs, g: &Global) -> anyhow::Result<ExitCode> {
                         loaded.path.display(),
                         cfg.layout
                     )?;
-                    let value = serde_json::to_value(&cfg)?;
                     let mut lines = Vec::new();
                     flatten("", &value, &mut lines);
                     for (k, v) in lines {

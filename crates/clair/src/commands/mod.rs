@@ -66,6 +66,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(clair_config::Loaded::load)
         .transpose()?;
+    // Every secret the config and environment hold is kept out of logs and messages from here
+    // on (main.rs passes both through the redactor).
+    match &config {
+        Some(c) => clair_config::redact::register_config(&c.raw),
+        None => clair_config::redact::register_config(&serde_yaml_ng::Value::Null),
+    }
+    if let Some(db) = &cli.db {
+        for p in clair_config::redact::passwords_in(db) {
+            clair_config::redact::register(&p);
+        }
+    }
     let g = Global {
         quiet: cli.quiet,
         db: cli.db,
