@@ -9,6 +9,7 @@
 #                                         after another, one job each; a summary line per target
 #                                         (executions, coverage, features, corpus size, crashes)
 #                                         goes to fuzz/target/campaign/summary.tsv
+#                                         (CLAIR_FUZZ_SUMMARY names another file)
 #   scripts/fuzz.sh seeds                 rebuild the committed seed corpus, fuzz/corpus/<target>/,
 #                                         from ../shared/corpus (small files only)
 #
@@ -112,7 +113,7 @@ case "${1:-build}" in
         [[ ${#targets[@]} -gt 0 ]] || mapfile -t targets < <(cargo fuzz list)
         cargo fuzz build -O --sanitizer address
         mkdir -p target/campaign
-        summary=target/campaign/summary.tsv
+        summary="${CLAIR_FUZZ_SUMMARY:-target/campaign/summary.tsv}"
         printf 'target\tseconds\texecutions\tcoverage\tfeatures\tcorpus\tcrashes\n' >"$summary"
         for t in "${targets[@]}"; do fuzz_one "$t" $((minutes * 60)) "$summary"; done
         column -t "$summary" ;;

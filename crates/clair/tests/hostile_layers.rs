@@ -415,3 +415,58 @@ fn a_jar_whose_zip_entries_overlap() {
     assert!(run.ok, "{}", run.stderr);
     assert!(run.took < Duration::from_secs(90), "{:?}", run.took);
 }
+
+#[test]
+fn rpm_databases_claiming_a_billion_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    // NDB: a header claiming 10^9 slot pages (4 TB of slots) in a 4 KiB file.
+    let mut ndb = vec![0u8; 4096];
+    ndb[..4].copy_from_slice(b"RpmP");
+    ndb[12..16].copy_from_slice(&1_000_000_000u32.to_le_bytes());
+    // A header blob claiming 10^9 index entries, in an NDB slot of its own database.
+    let mut blob_db = vec![0u8; 8192];
+    blob_db[..4].copy_from_slice(b"RpmP");
+    blob_db[12..16].copy_from_slice(&1u32.to_le_bytes());
+    blob_db[32..36].copy_from_slice(b"Slot");
+    blob_db[36..40].copy_from_slice(&1u32.to_le_bytes());
+    blob_db[40..44].copy_from_slice(&256u32.to_le_bytes()); // block 256 = byte 4096
+    blob_db[44..48].copy_from_slice(&8u32.to_le_bytes());
+    blob_db[4096..4100].copy_from_slice(b"BlbS");
+    blob_db[4112..4116].copy_from_slice(&1_000_000_000u32.to_be_bytes());
+    // SQLite: the header's page count says 10^9 pages.
+    let mut sqlite = std::fs::read(clair_test::corpus(
+        "pkgdb/rpm-sqlite/claircore-no-packages/rpmdb.sqlite",
+    ))
+    .unwrap();
+    sqlite[28..32].copy_from_slice(&1_000_000_000u32.to_be_bytes());
+    // BerkeleyDB: a metadata page claiming 10^9 elements and a last page far past the end.
+    let mut bdb = vec![0u8; 4096];
+    bdb[12..16].copy_from_slice(&0x0006_1561u32.to_le_bytes());
+    bdb[16..20].copy_from_slice(&9u32.to_le_bytes());
+    bdb[20..24].copy_from_slice(&4096u32.to_le_bytes());
+    bdb[32..36].copy_from_slice(&1_000_000_000u32.to_le_bytes());
+    bdb[25] = 8;
+    let tar = |db: &str, bytes: &[u8]| {
+        build(&[
+            Member::file("etc/os-release", "ID=rhel\nVERSION_ID=\"9\"\n"),
+            Member::file(&format!("var/lib/rpm/{db}"), bytes),
+        ])
+    };
+    for (name, db, bytes) in [
+        ("ndb", "Packages.db", &ndb),
+        ("blob", "Packages.db", &blob_db),
+        ("sqlite", "rpmdb.sqlite", &sqlite),
+        ("bdb", "Packages", &bdb),
+    ] {
+        let path = dir.path().join(format!("{name}.tar"));
+        std::fs::write(&path, tar(db, bytes)).unwrap();
+        let run = index(dir.path(), &path);
+        assert!(run.ok, "{name}: {}", run.stderr);
+        assert_eq!(
+            run.report()["packages"].as_object().map_or(0, |p| p.len()),
+            0,
+            "{name}"
+        );
+        assert!(run.took < Duration::from_secs(60), "{name}: {:?}", run.took);
+    }
+}
