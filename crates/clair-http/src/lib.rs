@@ -194,7 +194,13 @@ impl AppState {
 pub fn api_router(state: AppState) -> Router {
     let timeout = state.timeout;
     let limits = state.limits;
-    let mut router = v4::router(state.clone()).nest("/v1", v1::router(state.clone()));
+    // Bodies are read (bounded in size and time) after authentication, right before the
+    // handlers: an unauthenticated client never makes the server read its body.
+    let mut router = v4::router(state.clone())
+        .nest("/v1", v1::router(state.clone()))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            server::bounded_body(limits, req, next)
+        }));
     if state.read_only {
         router = router.layer(axum::middleware::from_fn(auth::read_only));
     }
@@ -220,9 +226,6 @@ pub fn api_router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(move |req, next| {
             health::deadline(timeout, req, next)
-        }))
-        .layer(axum::middleware::from_fn(move |req, next| {
-            server::bounded_body(limits, req, next)
         }))
 }
 

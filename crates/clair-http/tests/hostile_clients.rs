@@ -188,15 +188,29 @@ fn oversized_bodies_are_refused_before_they_are_sent() {
     let answer = String::from_utf8_lossy(&buf[..n]);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 
-    // Chunked, no length announced: cut at the limit.
-    let big = format!("[{}1]", "1,".repeat(3 << 20));
-    let r = call(
-        "POST",
-        &format!("{}/indexer/api/v1/index_report", api.url),
-        &[("Content-Type", "application/json")],
-        Some(&big),
-    );
-    assert_eq!(r.status, 413, "{}", r.body);
+    // Chunked, no length announced: cut at the limit, answered while the client still sends.
+    let mut s = TcpStream::connect(&api.addr).unwrap();
+    s.write_all(
+        b"POST /indexer/api/v1/index_report HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+    )
+    .unwrap();
+    let mut w = s.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk = format!("10000\r\n{}\r\n", "1".repeat(0x10000));
+        for _ in 0..128 {
+            if w.write_all(chunk.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    // Read while the writer sends, so the answer is seen before the server closes.
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = s.read(&mut answer).unwrap_or(0);
+    let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
+    drop(s);
+    let _ = writer.join();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 }
 
 #[test]
@@ -305,7 +319,14 @@ fn error_bodies_hold_no_internal_details() {
         call("GET", &url("/no/such/route"), &[], None),
     ];
     for r in &answers {
-        assert!(r.status >= 400, "{} {}", r.status, r.body);
+        // An index request whose layer cannot be fetched is Clair v4's 201 with state
+        // IndexError and the reason in `err`.
+        assert!(
+            r.status >= 400 || r.body.contains("\"IndexError\""),
+            "{} {}",
+            r.status,
+            r.body
+        );
         let body = r.body.to_ascii_lowercase();
         for needle in [
             "/tmp",
