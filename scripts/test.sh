@@ -4,9 +4,9 @@
 #   scripts/test.sh
 #
 # Installs what the tests need when it is missing, then: rustfmt check, clippy (warnings are
-# errors), cargo deny (licences, bans, sources: deny.toml), every test of the workspace, the deployment checks (scripts/deploy-check.sh: the
-# container image built and run with chroot, compose and Kubernetes files validated), and a
-# build of the fuzz targets.
+# errors), cargo deny (licences, bans, sources: deny.toml), every test of the workspace, the
+# deployment checks (scripts/deploy-check.sh: the container image built and run with chroot,
+# compose and Kubernetes files validated), and a build of the fuzz targets.
 # Environment: CLAIR_SKIP_INSTALL=1 skips installing anything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
