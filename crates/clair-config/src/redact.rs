@@ -164,10 +164,10 @@ pub fn passwords_in(s: &str) -> Vec<String> {
     out
 }
 
-/// Register every secret of a config document and of the environment variables that
-/// override it (`CLAIR_DATABASE_SOURCE`, `CLAIR_API_PAGINATIONKEY`, …).
-pub fn register_config(doc: &Value) {
-    for s in secrets_in(doc) {
+/// Register every secret of a config document (when there is one) and of the environment
+/// variables that override it (`CLAIR_DATABASE_SOURCE`, `CLAIR_API_PAGINATIONKEY`, …).
+pub fn register_config(doc: Option<&Value>) {
+    for s in doc.map(secrets_in).unwrap_or_default() {
         register(&s);
     }
     for (name, value) in std::env::vars() {

@@ -60,7 +60,7 @@ pub fn overlapping_zip(entries: usize, size: u32) -> io::Result<Vec<u8>> {
         out.extend_from_slice(&csize.to_le_bytes());
         out.extend_from_slice(&size.to_le_bytes());
         out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        out.extend_from_slice(&[0; 12]); // extra, comment, disk, attrs
+        out.extend_from_slice(&[0; 8]); // extra, comment, disk, internal attrs
         out.extend_from_slice(&0u32.to_le_bytes()); // external attrs
         out.extend_from_slice(&0u32.to_le_bytes()); // local header offset: all the same
         out.extend_from_slice(name.as_bytes());

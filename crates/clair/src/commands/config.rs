@@ -18,7 +18,7 @@ pub fn run(args: &ConfigArgs, g: &Global) -> anyhow::Result<ExitCode> {
                     .clone()
                     .context("no config file: give PATH or --config")?,
             };
-            clair_config::redact::register_config(&loaded.raw);
+            clair_config::redact::register_config(Some(&loaded.raw));
             let cfg = loaded.serve_config()?.redacted();
             // Field by field above; then every string once more, so a secret in a field added
             // later is not printed either.

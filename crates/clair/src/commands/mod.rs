@@ -68,10 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .transpose()?;
     // Every secret the config and environment hold is kept out of logs and messages from here
     // on (main.rs passes both through the redactor).
-    match &config {
-        Some(c) => clair_config::redact::register_config(&c.raw),
-        None => clair_config::redact::register_config(&serde_yaml_ng::Value::Null),
-    }
+    clair_config::redact::register_config(config.as_ref().map(|c| &c.raw));
     if let Some(db) = &cli.db {
         for p in clair_config::redact::passwords_in(db) {
             clair_config::redact::register(&p);
