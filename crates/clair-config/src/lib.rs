@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde_yaml_ng::Value;
 
 pub mod dropin;
+pub mod redact;
 mod security;
 mod serve;
 mod sqs;

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod notify;
 pub mod pagination;
 pub mod report_cache;
+pub mod server;
 pub mod tls;
 pub mod v1;
 pub mod v1_notifications;
@@ -111,6 +112,11 @@ pub struct AppState {
     pub jwt: Option<Arc<jwtproxy::Verifier>>,
     /// Serve only GET and HEAD on the API.
     pub read_only: bool,
+    /// Let Clair v2 layer pushes name a local file (`clair_rs.allow_local_layer_paths`); off,
+    /// only http(s) URLs are read, so a client cannot make the server open its own files.
+    pub allow_local_layer_paths: bool,
+    /// Request body limits (size, time) of the API.
+    pub limits: server::Limits,
     /// Updaters this instance runs: `/readyz` waits until each has data (a successful run or
     /// imported operations). Empty (no updater runs here): ready once listening, as upstream.
     pub required_updaters: Vec<String>,
@@ -155,6 +161,8 @@ impl AppState {
             read_only: false,
             report_cache: Arc::new(report_cache::ReportCache::default()),
             enrichment_generation: Arc::new(std::sync::RwLock::new(enrichment_generation)),
+            allow_local_layer_paths: false,
+            limits: server::Limits::default(),
         })
     }
 
@@ -252,7 +260,14 @@ fn enrichment_generation(store: &dyn Store) -> clair_store::Result<String> {
 /// metrics and the request deadline.
 pub fn api_router(state: AppState) -> Router {
     let timeout = state.timeout;
-    let mut router = v4::router(state.clone()).nest("/v1", v1::router(state.clone()));
+    let limits = state.limits;
+    // Bodies are read (bounded in size and time) after authentication, right before the
+    // handlers: an unauthenticated client never makes the server read its body.
+    let mut router = v4::router(state.clone())
+        .nest("/v1", v1::router(state.clone()))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            server::bounded_body(limits, req, next)
+        }));
     if state.read_only {
         router = router.layer(axum::middleware::from_fn(auth::read_only));
     }
@@ -302,15 +317,22 @@ pub async fn serve_listener(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    serve_listener_with(listener, router, server::Limits::default(), shutdown).await
+}
+
+/// [`serve_listener`] with other connection limits.
+pub async fn serve_listener_with(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: server::Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(%addr, "listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| Error::Serve { addr, source })
+    server::serve(listener, router, limits, shutdown).await
 }
 
 /// A request's query parameters (`k=v&k2`, a bare key mapping to ""); `%3D` in values is
