@@ -368,15 +368,19 @@ fn a_layer_whose_digest_lies() {
         "liar",
         &[Layer::gzip(&build(&[os_release("debian")]))],
     );
-    // Replace the blob's bytes, keeping its name (the digest the manifest claims).
+    // Replace the blob's bytes, keeping its name (the digest the manifest claims) and its size
+    // (the manifest's size is checked first): the same gzip stream with another MTIME in its
+    // header, a valid layer whose only fault is its digest.
     let blobs = img.join("blobs/sha256");
     let mut replaced = false;
     for e in std::fs::read_dir(&blobs).unwrap() {
         let p = e.unwrap().path();
         let bytes = std::fs::read(&p).unwrap();
         if bytes.starts_with(&[0x1f, 0x8b]) {
+            assert_eq!(bytes.len(), layer.len());
             let mut other = layer.clone();
-            other.extend_from_slice(&[0u8; 16]);
+            other[4..8].copy_from_slice(&0x5eed_u32.to_le_bytes());
+            assert_ne!(other, bytes);
             std::fs::write(&p, other).unwrap();
             replaced = true;
         }
