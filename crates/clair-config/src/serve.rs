@@ -61,6 +61,9 @@ pub struct ServeConfig {
     pub keyserver: Option<(String, Option<String>)>,
     /// Allow fetching layers from link-local and cloud metadata addresses.
     pub allow_link_local_layers: bool,
+    /// `clair_rs.allow_local_layer_paths`: let Clair v2 layer pushes (`POST /v1/layers`, SQS)
+    /// name a file on this machine instead of a URL. Off: only http(s) URLs.
+    pub allow_local_layer_paths: bool,
     /// `clair_rs.read_only`: serve only GET and HEAD.
     pub read_only: bool,
     /// The `jwtproxy` section.
@@ -393,6 +396,7 @@ impl Loaded {
             .filter(|k| !k.is_empty());
         // The same in every layout: clair-rs's own keys and the security sections.
         let allow_link_local_layers = self.bool_at(&["clair_rs", "allow_link_local_layers"])?;
+        let allow_local_layer_paths = self.bool_at(&["clair_rs", "allow_local_layer_paths"])?;
         let read_only = self.bool_at(&["clair_rs", "read_only"])?;
         let jwtproxy = self.jwtproxy()?;
         let tls = self.api_tls()?;
@@ -484,6 +488,7 @@ impl Loaded {
                         _ => None,
                     },
                     allow_link_local_layers,
+                    allow_local_layer_paths,
                     read_only,
                     jwtproxy,
                     tls,
@@ -574,6 +579,7 @@ impl Loaded {
                     psk: None,
                     keyserver: None,
                     allow_link_local_layers,
+                    allow_local_layer_paths,
                     read_only,
                     jwtproxy,
                     tls,
@@ -650,30 +656,40 @@ impl ServeConfig {
         if let Some(p) = &mut c.psk {
             p.key = "<redacted>".into();
         }
-        if let Some((_, Some(k))) = &mut c.keyserver {
-            *k = "<redacted>".into();
+        if let Some((api, key)) = &mut c.keyserver {
+            *api = redact_source(api);
+            if let Some(k) = key {
+                *k = "<redacted>".into();
+            }
+        }
+        if let Some(a) = &mut c.matcher_indexer_addr {
+            *a = redact_source(a);
+        }
+        let n = &mut c.notifier;
+        for url in [
+            &mut n.endpoint,
+            &mut n.proxy,
+            &mut n.webhook_target,
+            &mut n.webhook_callback,
+            &mut n.indexer_addr,
+            &mut n.matcher_addr,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *url = redact_source(url);
+        }
+        for (_, v) in &mut n.webhook_headers {
+            *v = "<redacted>".into();
         }
         c
     }
 }
 
-/// A database source with its password hidden (URL userinfo or libpq `password=`).
+/// A database source with its password hidden (URL userinfo, `?password=`, libpq
+/// `password=`/`sslpassword=`, quoted or not).
 pub fn redact_source(s: &str) -> String {
-    if let Some((scheme, rest)) = s.split_once("://") {
-        if let Some((userinfo, host)) = rest.split_once('@')
-            && let Some((user, _)) = userinfo.split_once(':')
-        {
-            return format!("{scheme}://{user}:<redacted>@{host}");
-        }
-        return s.to_string();
-    }
-    s.split_whitespace()
-        .map(|kv| match kv.split_once('=') {
-            Some(("password", _)) => "password=<redacted>".to_string(),
-            _ => kv.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    crate::redact::redact_text(s).into_owned()
 }
 
 #[cfg(test)]

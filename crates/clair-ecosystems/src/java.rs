@@ -26,6 +26,8 @@ const MAX_TEXT: u64 = 1 << 20;
 const MAX_DEPTH: usize = 2;
 /// Most entries looked at in one archive.
 const MAX_ENTRIES: usize = 200_000;
+/// Bytes inflated per top-level archive, nested archives included.
+pub const MAX_INFLATED: u64 = 512 << 20;
 
 /// Finds Maven artifacts in Java archives.
 #[derive(Debug, Default, Clone, Copy)]
@@ -123,7 +125,10 @@ impl Artifact {
     }
 }
 
-/// Every artifact in the archive `data` at `path` (and in archives nested in it).
+/// Every artifact in the archive `data` at `path` (and in archives nested in it). At most
+/// [`MAX_INFLATED`] bytes are inflated in all, however many entries the central directory
+/// lists: a zip whose entries overlap (all pointing at one compressed stream) cannot make
+/// the scanner inflate the same bomb thousands of times.
 pub fn archive_artifacts(data: &[u8], path: &str, warnings: &mut Vec<String>) -> Vec<Artifact> {
     archive_artifacts_from(Cursor::new(data), path, warnings)
 }
@@ -135,7 +140,8 @@ pub fn archive_artifacts_from<R: Read + Seek>(
     warnings: &mut Vec<String>,
 ) -> Vec<Artifact> {
     let mut out = Vec::new();
-    walk(archive, path, 0, &mut out, warnings);
+    let mut budget = MAX_INFLATED;
+    walk(archive, path, 0, &mut out, warnings, &mut budget);
     // The same artifact shaded into several archives is one package.
     let mut seen = std::collections::BTreeSet::new();
     out.retain(|a| seen.insert((a.group.clone(), a.artifact.clone(), a.version.clone())));
@@ -154,6 +160,7 @@ fn walk<R: Read + Seek>(
     depth: usize,
     out: &mut Vec<Artifact>,
     warnings: &mut Vec<String>,
+    budget: &mut u64,
 ) {
     let mut zip = match zip::ZipArchive::new(archive) {
         Ok(z) => z,
@@ -179,15 +186,27 @@ fn walk<R: Read + Seek>(
         if !(is_pom || is_manifest || is_nested) {
             continue;
         }
+        if *budget == 0 {
+            warnings.push(format!(
+                "java: {at}: more than {MAX_INFLATED} bytes to inflate; the rest is skipped"
+            ));
+            break;
+        }
         if is_nested {
-            match unpack_nested(&mut zip, &name) {
-                Ok(n) => nested.push((name, n)),
+            match unpack_nested(&mut zip, &name, MAX_NESTED.min(*budget)) {
+                Ok((n, len)) => {
+                    *budget = budget.saturating_sub(len);
+                    nested.push((name, n));
+                }
                 Err(e) => warnings.push(format!("java: {at}!{name}: {e}")),
             }
             continue;
         }
-        let bytes = match read_entry(&mut zip, &name, MAX_TEXT) {
-            Ok(b) => b,
+        let bytes = match read_entry(&mut zip, &name, MAX_TEXT.min(*budget)) {
+            Ok(b) => {
+                *budget = budget.saturating_sub(b.len() as u64);
+                b
+            }
             Err(e) => {
                 warnings.push(format!("java: {at}!{name}: {e}"));
                 continue;
@@ -230,8 +249,15 @@ fn walk<R: Read + Seek>(
     for (name, n) in nested {
         let at = format!("{at}!{name}");
         match n {
-            Nested::Memory(bytes) => walk(Cursor::new(&bytes[..]), &at, depth + 1, out, warnings),
-            Nested::File(f) => walk(f, &at, depth + 1, out, warnings),
+            Nested::Memory(bytes) => walk(
+                Cursor::new(&bytes[..]),
+                &at,
+                depth + 1,
+                out,
+                warnings,
+                budget,
+            ),
+            Nested::File(f) => walk(f, &at, depth + 1, out, warnings, budget),
         }
     }
 }
@@ -240,24 +266,27 @@ fn walk<R: Read + Seek>(
 fn unpack_nested<R: Read + Seek>(
     zip: &mut zip::ZipArchive<R>,
     name: &str,
-) -> Result<Nested, String> {
+    limit: u64,
+) -> Result<(Nested, u64), String> {
     let size = zip.by_name(name).map_err(|e| e.to_string())?.size();
     if size <= NESTED_IN_MEMORY {
-        return read_entry(zip, name, NESTED_IN_MEMORY).map(Nested::Memory);
+        let bytes = read_entry(zip, name, NESTED_IN_MEMORY.min(limit))?;
+        let len = bytes.len() as u64;
+        return Ok((Nested::Memory(bytes), len));
     }
-    if size > MAX_NESTED {
-        return Err(format!("{size} bytes, more than the {MAX_NESTED} unpacked"));
+    if size > limit {
+        return Err(format!("{size} bytes, more than the {limit} unpacked"));
     }
     let entry = zip.by_name(name).map_err(|e| e.to_string())?;
     let mut f = tempfile::tempfile().map_err(|e| format!("temporary file: {e}"))?;
     // The declared size may lie: the copy is bounded either way.
-    let n = std::io::copy(&mut entry.take(MAX_NESTED + 1), &mut f).map_err(|e| e.to_string())?;
-    if n > MAX_NESTED {
-        return Err(format!("more than the {MAX_NESTED} bytes unpacked"));
+    let n = std::io::copy(&mut entry.take(limit + 1), &mut f).map_err(|e| e.to_string())?;
+    if n > limit {
+        return Err(format!("more than the {limit} bytes unpacked"));
     }
     f.seek(std::io::SeekFrom::Start(0))
         .map_err(|e| e.to_string())?;
-    Ok(Nested::File(f))
+    Ok((Nested::File(f), n))
 }
 
 fn read_entry<R: Read + Seek>(
@@ -471,5 +500,27 @@ mod tests {
         let mut w = Vec::new();
         assert!(archive_artifacts(b"PK\x03\x04garbage", "x.jar", &mut w).is_empty());
         assert!(w[0].contains("x.jar"), "{w:?}");
+    }
+
+    /// Regression: 2,000 central-directory entries over one 64 MiB deflate stream made the
+    /// scanner inflate 128 GiB and keep every copy in memory.
+    #[test]
+    fn overlapping_zip_entries_inflate_within_the_budget() {
+        let zip = clair_test::hostile::overlapping_zip(2000, 64 << 20).unwrap();
+        assert!(zip.len() < 1 << 20, "{} bytes", zip.len());
+        let t = std::time::Instant::now();
+        let mut w = Vec::new();
+        let found = archive_artifacts(&zip, "app.jar", &mut w);
+        assert!(found.is_empty(), "{found:?}");
+        assert!(
+            w.iter()
+                .any(|w| w.contains("bytes to inflate; the rest is skipped")),
+            "{w:?}"
+        );
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(60),
+            "{:?}",
+            t.elapsed()
+        );
     }
 }

@@ -157,7 +157,9 @@ impl KeyServerAuth {
         })
     }
 
-    /// Whether `token` is valid for a request from `origin` (`scheme://host`) at `now`.
+    /// Whether `token` is valid for a request from `origin` (`scheme://host`) at `now`. The
+    /// claims (time, audience) are checked before the key server is asked for the key, so a
+    /// token that could never pass costs no request.
     pub fn verify(&self, token: &str, origin: &str, now: i64) -> Result<(), String> {
         let jws = crate::jwtproxy::Jws::parse(token)?;
         let iss = jws.claims["iss"].as_str().unwrap_or("");
@@ -170,11 +172,6 @@ impl KeyServerAuth {
             return Err("only RS256 is accepted".into());
         }
         let kid = jws.header["kid"].as_str().ok_or("no kid")?;
-        let key = self
-            .reader
-            .get(iss, kid)
-            .map_err(|e| format!("key {kid} of {iss}: {e:?}"))?;
-        jws.verify_with(&key)?;
         let c = &jws.claims;
         check_times(c, now)?;
         let origin = origin.to_ascii_lowercase();
@@ -189,7 +186,16 @@ impl KeyServerAuth {
         if !ok {
             return Err(format!("audience does not contain {origin}"));
         }
-        Ok(())
+        let key = self
+            .reader
+            .get(iss, kid)
+            .map_err(|e| format!("key {kid} of {iss}: {e:?}"))?;
+        jws.verify_with(&key)
+    }
+
+    /// The key server reader (for tests: how often it was asked).
+    pub fn reader(&self) -> &crate::jwtproxy::KeyRegistryReader {
+        &self.reader
     }
 }
 

@@ -26,10 +26,14 @@ use sha2::Digest as _;
 const MAX_TOKEN: usize = 16 * 1024;
 /// Largest JWK body read from a key server.
 const MAX_JWK: u64 = 64 * 1024;
-/// How long a key server's "no" (404, 403, 409) is remembered.
+/// How long a key server's "no" is remembered: every kind (404, 403, 409, other statuses,
+/// unreadable keys, no answer), so a flood of unknown `kid`s asks the key server once each.
 const NEGATIVE_TTL: Duration = Duration::from_secs(10);
-/// Keys kept in the cache at most.
+/// Answers kept in the cache at most; the least recently used goes first.
 const MAX_CACHED: usize = 10_000;
+/// Key server requests per second at most; past it a token naming a key the cache does not
+/// know is refused without asking (cached keys keep working).
+const MAX_FETCHES_PER_SEC: u32 = 50;
 
 fn b64url(d: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d)
@@ -242,14 +246,19 @@ type CachedKey = (Result<PublicKey, KeyError>, Instant);
 
 /// Public keys by (issuer, key id) from a jwtproxy `keyregistry`
 /// (`GET {registry}/services/{iss}/keys/{kid}`), cached for the reply's `Cache-Control:
-/// max-age` or the configured duration; refusals are remembered for ten seconds.
+/// max-age` or the configured duration; refusals of every kind are remembered for ten
+/// seconds. The cache is an LRU of bounded size, and requests to the key server are
+/// rate-limited, so random key ids neither grow memory nor turn every request into a fetch.
 #[derive(Debug)]
 pub struct KeyRegistryReader {
     base: String,
     default_ttl: Duration,
     agent: ureq::Agent,
-    cache: Mutex<HashMap<(String, String), CachedKey>>,
+    cache: Mutex<hashlink::LruCache<(String, String), CachedKey>>,
     fetches: std::sync::atomic::AtomicU64,
+    max_fetches_per_sec: u32,
+    /// Start of the current one-second window and the fetches in it.
+    window: Mutex<(Instant, u32)>,
 }
 
 /// `url.QueryEscape`-style escaping of one path segment.
@@ -295,9 +304,35 @@ impl KeyRegistryReader {
             base: registry.to_string(),
             default_ttl,
             agent,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(hashlink::LruCache::new(MAX_CACHED)),
             fetches: std::sync::atomic::AtomicU64::new(0),
+            max_fetches_per_sec: MAX_FETCHES_PER_SEC,
+            window: Mutex::new((Instant::now(), 0)),
         }
+    }
+
+    /// Other bounds than the defaults (10,000 cached answers, 50 key server requests per
+    /// second): for tests and small deployments.
+    pub fn with_limits(mut self, capacity: usize, fetches_per_sec: u32) -> KeyRegistryReader {
+        self.cache = Mutex::new(hashlink::LruCache::new(capacity.max(1)));
+        self.max_fetches_per_sec = fetches_per_sec;
+        self
+    }
+
+    /// Whether one more key server request fits in this second.
+    fn take_fetch_slot(&self) -> bool {
+        let Ok(mut w) = self.window.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        if now.duration_since(w.0) >= Duration::from_secs(1) {
+            *w = (now, 0);
+        }
+        if w.1 >= self.max_fetches_per_sec {
+            return false;
+        }
+        w.1 += 1;
+        true
     }
 
     /// How many times the key server was asked (for tests and metrics).
@@ -309,14 +344,23 @@ impl KeyRegistryReader {
     pub fn get(&self, issuer: &str, kid: &str) -> Result<PublicKey, KeyError> {
         let id = (issuer.to_string(), kid.to_string());
         let now = Instant::now();
-        if let Ok(cache) = self.cache.lock()
+        if let Ok(mut cache) = self.cache.lock()
             && let Some((v, until)) = cache.get(&id)
             && *until > now
         {
             return v.clone();
         }
+        if !self.take_fetch_slot() {
+            tracing::warn!(
+                issuer,
+                kid,
+                "key server request rate exceeded; token refused"
+            );
+            return Err(KeyError::Other("key server request rate exceeded".into()));
+        }
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let url = key_url(&self.base, issuer, kid);
+        let shown = crate::fetch::display_url(&url);
         let (result, ttl) = match self.agent.get(&url).call() {
             Ok(mut r) => match r.status().as_u16() {
                 200 => {
@@ -326,14 +370,14 @@ impl KeyRegistryReader {
                         .with_config()
                         .limit(MAX_JWK)
                         .read_to_vec()
-                        .map_err(|e| KeyError::Other(format!("{url}: {e}")))
+                        .map_err(|e| KeyError::Other(format!("{shown}: {e}")))
                         .and_then(|b| {
                             serde_json::from_slice::<Value>(&b)
-                                .map_err(|e| KeyError::Other(format!("{url}: {e}")))
+                                .map_err(|e| KeyError::Other(format!("{shown}: {e}")))
                         })
                         .and_then(|v| {
                             PublicKey::from_jwk(&v)
-                                .map_err(|e| KeyError::Other(format!("{url}: {e}")))
+                                .map_err(|e| KeyError::Other(format!("{shown}: {e}")))
                         });
                     let ttl = if key.is_ok() { ttl } else { NEGATIVE_TTL };
                     (key, ttl)
@@ -341,11 +385,11 @@ impl KeyRegistryReader {
                 404 | 409 => (Err(KeyError::NotFound), NEGATIVE_TTL),
                 403 => (Err(KeyError::Expired), NEGATIVE_TTL),
                 code => (
-                    Err(KeyError::Other(format!("{url}: HTTP {code}"))),
-                    Duration::ZERO,
+                    Err(KeyError::Other(format!("{shown}: HTTP {code}"))),
+                    NEGATIVE_TTL,
                 ),
             },
-            Err(e) => (Err(KeyError::Other(format!("{url}: {e}"))), Duration::ZERO),
+            Err(e) => (Err(KeyError::Other(format!("{shown}: {e}"))), NEGATIVE_TTL),
         };
         if let Err(KeyError::Other(e)) = &result {
             tracing::warn!(issuer, kid, error = %e, "key server");
@@ -353,12 +397,6 @@ impl KeyRegistryReader {
         if !ttl.is_zero()
             && let Ok(mut cache) = self.cache.lock()
         {
-            if cache.len() >= MAX_CACHED {
-                cache.retain(|_, (_, until)| *until > now);
-                if cache.len() >= MAX_CACHED {
-                    cache.clear();
-                }
-            }
             cache.insert(id, (result.clone(), now + ttl));
         }
         result

@@ -23,6 +23,7 @@ pub mod notify;
 pub mod pagination;
 pub mod remote;
 pub mod report_cache;
+pub mod server;
 pub mod tls;
 pub mod v1;
 pub mod v1_notifications;
@@ -123,6 +124,11 @@ pub struct AppState {
     pub jwt: Option<Arc<jwtproxy::Verifier>>,
     /// Serve only GET and HEAD on the API.
     pub read_only: bool,
+    /// Let Clair v2 layer pushes name a local file (`clair_rs.allow_local_layer_paths`); off,
+    /// only http(s) URLs are read, so a client cannot make the server open its own files.
+    pub allow_local_layer_paths: bool,
+    /// Request body limits (size, time) of the API.
+    pub limits: server::Limits,
     /// Updaters this instance runs: `/readyz` waits until each has data (a successful run or
     /// imported operations). Empty (no updater runs here): ready once listening, as upstream.
     pub required_updaters: Vec<String>,
@@ -188,6 +194,8 @@ impl AppState {
             remote_indexer: None,
             report_cache: Arc::new(report_cache::ReportCache::default()),
             enrichment_generation: Arc::new(std::sync::RwLock::new(enrichment_generation)),
+            allow_local_layer_paths: false,
+            limits: server::Limits::default(),
         })
     }
 
@@ -301,11 +309,24 @@ fn enrichment_generation(store: &dyn Store) -> clair_store::Result<String> {
 /// metrics and the request deadline.
 pub fn api_router(state: AppState) -> Router {
     let timeout = state.timeout;
+    let limits = state.limits;
     let mut router = v4::router(state.clone());
     // The Clair v2 API is the whole of Clair: only a combo server has it.
     if state.mode == clair_config::Mode::Combo {
         router = router.nest("/v1", v1::router(state.clone()));
     }
+    // Bodies are read (bounded in size and time) after authentication, right before the
+    // handlers: an unauthenticated client never makes the server read its body. A notifier's
+    // affected-manifests question (1000 claircore records) may be larger.
+    router = router.layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next| {
+            let mut limits = limits;
+            if v4_internal::is_affected_manifest(req.uri().path()) {
+                limits.max_body = limits.max_body.max(v4_internal::MAX_AFFECTED_BODY);
+            }
+            server::bounded_body(limits, req, next)
+        },
+    ));
     if state.read_only {
         router = router.layer(axum::middleware::from_fn(auth::read_only));
     }
@@ -355,15 +376,22 @@ pub async fn serve_listener(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    serve_listener_with(listener, router, server::Limits::default(), shutdown).await
+}
+
+/// [`serve_listener`] with other connection limits.
+pub async fn serve_listener_with(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: server::Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(%addr, "listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| Error::Serve { addr, source })
+    server::serve(listener, router, limits, shutdown).await
 }
 
 /// A request's query parameters (`k=v&k2`, a bare key mapping to ""); `%3D` in values is

@@ -179,13 +179,13 @@ pub async fn serve_tls(
             });
         }
     });
-    let result = axum::serve(TlsListener { rx, local }, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| Error::Serve {
-            addr: local.to_string(),
-            source,
-        });
+    let result = crate::server::serve(
+        TlsListener { rx, local },
+        router,
+        crate::server::Limits::default(),
+        shutdown,
+    )
+    .await;
     acceptor.abort();
     result
 }

@@ -364,6 +364,13 @@ fn process_layer(s: &AppState, l: LayerIn) -> Result<(), V1Error> {
         s.metrics.layers_fetched.fetch_add(1, Ordering::Relaxed);
         (dest, n, crate::fetch::display_url(&l.path))
     } else {
+        if !s.allow_local_layer_paths {
+            tracing::warn!(layer = %l.name, "local layer path refused");
+            return Err(bad(
+                "layer path must be an http or https URL (local files are read only with \
+                 clair_rs.allow_local_layer_paths)",
+            ));
+        }
         let p = std::path::PathBuf::from(&l.path);
         let n = std::fs::metadata(&p)
             .ok()

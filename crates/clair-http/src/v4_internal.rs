@@ -24,7 +24,13 @@ use crate::claircore::{Affected, AffectedRequest, Diff, Operation};
 use crate::v4::{ApiError, check_accept, if_none_match, join_err, json_response, parse_uuid};
 
 /// Largest affected-manifests request (upstream's notifier sends 1000 records at a time).
-const MAX_AFFECTED_BODY: usize = 64 << 20;
+pub(crate) const MAX_AFFECTED_BODY: usize = 64 << 20;
+
+/// Whether `path` is the affected-manifests route (the one request body allowed to exceed
+/// the server's `max_body`).
+pub(crate) fn is_affected_manifest(path: &str) -> bool {
+    path.trim_end_matches('/') == "/indexer/api/v1/internal/affected_manifest"
+}
 
 /// The indexer's internal routes.
 pub(crate) fn indexer_routes() -> Router<AppState> {

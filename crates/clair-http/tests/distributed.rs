@@ -472,6 +472,35 @@ fn internal_endpoints(
     assert_eq!(a["vulnerabilities"]["42"]["name"], "CVE-2099-0100");
     assert_eq!(a["vulnerabilities"]["42"]["normalized_severity"], "High");
     assert!(a["vulnerabilities"].get("43").is_none());
+    // A full chunk of records with long descriptions: beyond the server's 4 MiB body limit,
+    // still answered.
+    let mut big = body.clone();
+    let record = big["vulnerabilities"][0].clone();
+    big["vulnerabilities"] = (0..1000)
+        .map(|i| {
+            let mut r = record.clone();
+            r["id"] = format!("{i}").into();
+            r["name"] = format!("CVE-2099-{i:05}").into();
+            r["description"] = "d".repeat(5000).into();
+            r
+        })
+        .collect();
+    let big = big.to_string();
+    assert!(big.len() > 4 << 20);
+    let r = call(
+        "POST",
+        &format!("{}/indexer/api/v1/internal/affected_manifest/", indexer.api),
+        &[("Authorization", &quay())],
+        Some(&big),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json()["vulnerable_manifests"][hash]
+            .as_array()
+            .unwrap()
+            .len(),
+        1000
+    );
     let r = call(
         "POST",
         &format!("{}/indexer/api/v1/internal/affected_manifest/", indexer.api),

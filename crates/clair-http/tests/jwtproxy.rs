@@ -622,3 +622,89 @@ fn v4_keyserver_mode() {
         401
     );
 }
+
+/// Random key ids cost one key server request each, whatever the answer (404, 500, no
+/// answer); the cache keeps the most recently used answers; requests past the rate are
+/// refused without asking; claims that cannot pass are refused before any request.
+#[test]
+fn key_server_requests_are_bounded() {
+    use clair_test::http::{Behavior, TestServer};
+    let srv = TestServer::start();
+    srv.set("/services/quay/keys/broken", Behavior::Status(500));
+    let r = KeyRegistryReader::new(srv.url(), Duration::from_secs(600), agent());
+    // 404 (nothing put there), 500 and an unreadable body: each cached as a refusal.
+    srv.put("/services/quay/keys/junk", b"not json".to_vec());
+    for kid in ["missing", "broken", "junk"] {
+        assert!(r.get("quay", kid).is_err());
+        assert!(r.get("quay", kid).is_err());
+    }
+    assert_eq!(r.fetches(), 3, "one request per key id");
+    assert_eq!(srv.hits().len(), 3);
+
+    // No answer at all (nothing listens): cached too.
+    let port = clair_test::free_port();
+    let dead = KeyRegistryReader::new(
+        &format!("http://127.0.0.1:{port}"),
+        Duration::from_secs(600),
+        agent(),
+    );
+    assert!(dead.get("quay", "k").is_err());
+    assert!(dead.get("quay", "k").is_err());
+    assert_eq!(dead.fetches(), 1);
+
+    // Least recently used goes first; nothing is dropped wholesale.
+    let lru =
+        KeyRegistryReader::new(srv.url(), Duration::from_secs(600), agent()).with_limits(3, 1000);
+    for kid in ["a", "b", "c", "a", "d", "a", "c", "d"] {
+        let _ = lru.get("quay", kid);
+    }
+    assert_eq!(lru.fetches(), 4, "a, b, c, d: the rest were cached");
+    let _ = lru.get("quay", "b");
+    assert_eq!(lru.fetches(), 5, "b was the least recently used");
+    let _ = lru.get("quay", "d");
+    assert_eq!(lru.fetches(), 5, "d stayed");
+
+    // The request rate: past it, unknown keys are refused without asking.
+    let slow =
+        KeyRegistryReader::new(srv.url(), Duration::from_secs(600), agent()).with_limits(1000, 5);
+    let refused = (0..20)
+        .filter(|i| slow.get("quay", &format!("rate-{i}")).is_err())
+        .count();
+    assert_eq!(refused, 20);
+    assert_eq!(slow.fetches(), 5);
+
+    // Claims first: a token that could never pass asks nothing.
+    let ks = clair_http::auth::KeyServerAuth::new(srv.url(), None, agent()).unwrap();
+    let now = jiff::Timestamp::now().as_second();
+    let header = json!({"alg": "RS256", "kid": "claims-first"});
+    for (claims, why) in [
+        (
+            json!({"iss": "quay", "aud": "http://elsewhere", "exp": now + 60}),
+            "audience",
+        ),
+        (
+            json!({"iss": "quay", "aud": AUD, "exp": now - 3600}),
+            "expired",
+        ),
+        (
+            json!({"iss": "quay", "aud": AUD, "nbf": now + 3600}),
+            "future",
+        ),
+    ] {
+        let e = ks
+            .verify(&raw_token(&header, &claims, b"sig"), AUD, now)
+            .unwrap_err();
+        assert!(e.contains(why), "{why}: {e}");
+    }
+    assert_eq!(ks.reader().fetches(), 0);
+    let ok_claims = json!({"iss": "quay", "aud": AUD, "exp": now + 60});
+    assert!(
+        ks.verify(&raw_token(&header, &ok_claims, b"sig"), AUD, now)
+            .is_err()
+    );
+    assert_eq!(
+        ks.reader().fetches(),
+        1,
+        "only a token whose claims pass asks"
+    );
+}

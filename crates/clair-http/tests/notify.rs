@@ -404,7 +404,10 @@ fn durable_and_once_postgres() {
 /// vulnerability names the layers that introduce an affected package, readable through
 /// GET /v1/notifications/:name.
 fn v1_flow(store: Arc<dyn Store>) {
-    let srv = start(store.clone(), clair_http::FetchOptions::default(), 0);
+    let mut state =
+        clair_http::AppState::new(store.clone(), clair_http::FetchOptions::default()).unwrap();
+    state.allow_local_layer_paths = true;
+    let srv = start_state(state);
     let (_, layers) = layered();
     let names: Vec<String> = (0..layers.len()).map(|i| format!("layer-{i}")).collect();
     for (i, d) in layers.iter().enumerate() {

@@ -258,8 +258,9 @@ fn v1_errors(store: Arc<dyn Store>) {
             "unsupported image format 'ACI'",
         ),
         (
-            serde_json::json!({"Layer": {"Name": "a", "Path": "/nonexistent/layer.tar", "Format": "Docker"}}),
-            "could not find layer",
+            serde_json::json!({"Layer": {"Name": "a", "Path": "/etc/passwd", "Format": "Docker"}}),
+            "layer path must be an http or https URL (local files are read only with \
+             clair_rs.allow_local_layer_paths)",
         ),
     ] {
         let r = post_layer(&srv, &body);
@@ -292,11 +293,26 @@ fn v1_errors(store: Arc<dyn Store>) {
         "tarutil: could not extract the archive"
     );
 
-    // A local file path is accepted (Clair v2 does), and the same blob under another name is
-    // not read again.
+    // A local file path is refused by default, here and for the SQS receiver (which calls
+    // index_layer); accepted (as Clair v2 does) only with clair_rs.allow_local_layer_paths.
     let path = clair_test::images("oci")
         .join("blobs/sha256")
         .join(&layers[0][7..]);
+    let local = serde_json::json!({"Layer": {"Name": "local", "Path": path.display().to_string(), "Format": "Docker"}});
+    let e = clair_http::v1::index_layer(&srv.state, local.to_string().as_bytes()).unwrap_err();
+    assert_eq!(e.status(), 400, "{}", e.message());
+    assert!(srv.state.store.get_v1_layer("local").unwrap().is_none());
+    let mut state = srv.state.clone();
+    state.allow_local_layer_paths = true;
+    let srv = start_state(state);
+    let r = post_layer(
+        &srv,
+        &serde_json::json!({"Layer": {"Name": "a", "Path": "/nonexistent/layer.tar", "Format": "Docker"}}),
+    );
+    assert_eq!(
+        (r.status, r.json()["Error"]["Message"].as_str()),
+        (400, Some("could not find layer"))
+    );
     let r = post_layer(
         &srv,
         &serde_json::json!({"Layer": {"Name": "local", "Path": path.display().to_string(), "Format": "Docker"}}),

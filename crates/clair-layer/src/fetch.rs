@@ -4,12 +4,20 @@
 //! Redirects are followed by hand (at most 10) so every hop is checked: only `http`/`https`,
 //! never a link-local or cloud-metadata address unless allowed (Clair v4's SSRF advisory), and
 //! `Authorization` is dropped when a redirect leaves the original host (as Go and browsers do).
+//!
+//! The address check sits in the HTTP client's resolver ([`FilteringResolver`]): the addresses
+//! checked are the addresses connected to, so a DNS answer that changes between a check and
+//! the connection (rebinding) cannot slip through. A name with any forbidden address is
+//! refused whole. Through an HTTP proxy the proxy resolves the target; the target is then
+//! checked by a lookup of our own before the request, which a rebinding answer can still pass
+//! (the proxy is the operator's to filter).
 //! Bodies go to a temporary file while being hashed; the digest must match, the size is capped,
 //! 5xx and broken connections are retried with backoff.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clair_types::Digest;
@@ -39,6 +47,17 @@ pub struct FetchOptions {
     pub ca_pem: Option<std::sync::Arc<Vec<u8>>>,
     /// Do not verify HTTPS certificates at all (Clair v2's `-insecure-tls`).
     pub insecure_tls: bool,
+    /// How names become addresses; `None`: the system's resolver. Tests inject their own to
+    /// play DNS answers an attacker controls.
+    pub lookup: Option<Arc<dyn Lookup>>,
+}
+
+/// Name resolution for layer fetches: every address returned is checked before any is
+/// connected to.
+pub trait Lookup: std::fmt::Debug + Send + Sync + 'static {
+    /// The addresses of `host` (a name or an address literal) at `port`; an empty list is
+    /// "not found".
+    fn lookup(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>>;
 }
 
 impl Default for FetchOptions {
@@ -54,6 +73,7 @@ impl Default for FetchOptions {
             require_200: true,
             ca_pem: None,
             insecure_tls: false,
+            lookup: None,
         }
     }
 }
@@ -142,28 +162,142 @@ pub struct Fetcher {
     opts: FetchOptions,
 }
 
-/// A URL without its query and fragment, for messages.
+/// A URL without its credentials (`user:pass@`), query and fragment, for messages.
 pub fn display_url(url: &str) -> String {
-    url.split(['?', '#']).next().unwrap_or(url).to_string()
+    let url = url.split(['?', '#']).next().unwrap_or(url);
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..end].rfind('@') {
+            return format!("{scheme}://{}", &rest[at + 1..]);
+        }
+    }
+    url.to_string()
 }
 
-/// Whether an address is link-local or a well-known cloud metadata endpoint.
+/// Whether an address is link-local or a well-known cloud metadata endpoint, in any of its
+/// IPv6 spellings: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64
+/// (`64:ff9b::/96`, `64:ff9b:1::/48`), 6to4 (`2002:AABB:CCDD::/48`) and Teredo (`2001::/32`,
+/// server and obfuscated client address) all reach the IPv4 address they embed.
 pub fn is_link_local_or_metadata(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            v4.is_link_local()
-                // Alibaba Cloud's metadata service.
-                || v4.octets() == [100, 100, 100, 200]
-        }
+        IpAddr::V4(v4) => forbidden_v4(v4),
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_link_local_or_metadata(IpAddr::V4(v4));
-            }
             let s = v6.segments();
+            let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+            let embedded = [
+                v6.to_ipv4_mapped(),
+                // IPv4-compatible (deprecated, still routed by some stacks).
+                (s[..6] == [0; 6]).then(|| v4(s[6], s[7])),
+                // NAT64, well-known and local-use prefixes.
+                (s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]).then(|| v4(s[6], s[7])),
+                (s[..3] == [0x64, 0xff9b, 1]).then(|| v4(s[6], s[7])),
+                // 6to4.
+                (s[0] == 0x2002).then(|| v4(s[1], s[2])),
+                // Teredo: the server, and the client XORed with all ones.
+                (s[..2] == [0x2001, 0]).then(|| v4(s[2], s[3])),
+                (s[..2] == [0x2001, 0]).then(|| v4(!s[6], !s[7])),
+            ];
+            if embedded.into_iter().flatten().any(forbidden_v4) {
+                return true;
+            }
             (s[0] & 0xffc0) == 0xfe80
                 // AWS IMDS over IPv6.
                 || s == [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254]
         }
+    }
+}
+
+fn forbidden_v4(v4: Ipv4Addr) -> bool {
+    v4.is_link_local()
+        // Alibaba Cloud's metadata service.
+        || v4.octets() == [100, 100, 100, 200]
+}
+
+/// A name whose resolution includes a forbidden address (the error a [`FilteringResolver`]
+/// hands back through the HTTP client).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{host} resolves to {ip}, a link-local or cloud metadata address; \
+     set clair_rs.allow_link_local_layers to allow it"
+)]
+pub struct ForbiddenAddress {
+    /// The name looked up.
+    pub host: String,
+    /// The forbidden address among its answers.
+    pub ip: IpAddr,
+}
+
+/// The HTTP client's resolver for layer fetches: resolves through a [`Lookup`] (or the
+/// system) and refuses a name when any of its addresses is link-local or a metadata endpoint.
+/// The client connects only to addresses this returned.
+#[derive(Debug)]
+pub struct FilteringResolver {
+    lookup: Option<Arc<dyn Lookup>>,
+    allow_link_local: bool,
+}
+
+impl FilteringResolver {
+    /// A resolver over `lookup` (`None`: the system's).
+    pub fn new(lookup: Option<Arc<dyn Lookup>>, allow_link_local: bool) -> FilteringResolver {
+        FilteringResolver {
+            lookup,
+            allow_link_local,
+        }
+    }
+
+    /// Every address of `host:port`, or why not.
+    fn addresses(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs = match &self.lookup {
+            Some(l) => l.lookup(host, port),
+            None => (host, port).to_socket_addrs().map(Iterator::collect),
+        }
+        .map_err(|e| ResolveError::Lookup(format!("resolving {host}: {e}")))?;
+        if addrs.is_empty() {
+            return Err(ResolveError::Lookup(format!(
+                "resolving {host}: no address"
+            )));
+        }
+        if !self.allow_link_local
+            && let Some(a) = addrs.iter().find(|a| is_link_local_or_metadata(a.ip()))
+        {
+            return Err(ResolveError::Forbidden(ForbiddenAddress {
+                host: host.to_string(),
+                ip: a.ip(),
+            }));
+        }
+        Ok(addrs)
+    }
+}
+
+enum ResolveError {
+    Lookup(String),
+    Forbidden(ForbiddenAddress),
+}
+
+impl ureq::unversioned::resolver::Resolver for FilteringResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        _config: &ureq::config::Config,
+        _timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().ok_or(ureq::Error::HostNotFound)?;
+        let https = uri
+            .scheme_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("https"));
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let addrs = self.addresses(host, port).map_err(|e| match e {
+            ResolveError::Lookup(m) => ureq::Error::Io(std::io::Error::other(m)),
+            ResolveError::Forbidden(f) => ureq::Error::Other(Box::new(f)),
+        })?;
+        let mut out = self.empty();
+        for a in addrs {
+            if out.try_push(a).is_err() {
+                break;
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -268,13 +402,19 @@ impl Fetcher {
             .timeout_recv_body(Some(opts.timeout))
             .timeout_global(Some(opts.timeout))
             .build();
+        let resolver = FilteringResolver::new(opts.lookup.clone(), opts.allow_link_local);
         Fetcher {
-            agent: ureq::Agent::new_with_config(config),
+            agent: ureq::Agent::with_parts(
+                config,
+                ureq::unversioned::transport::DefaultConnector::new(),
+                resolver,
+            ),
             opts,
         }
     }
 
-    /// Check a URL before connecting to it.
+    /// Check a URL before connecting to it: the scheme always; the host's addresses only when
+    /// a proxy will resolve it (otherwise the client's resolver checks what it connects to).
     fn check(&self, layer: &str, url: &str) -> Result<(), FetchError> {
         let refused = |message: String| FetchError::Refused {
             layer: layer.to_string(),
@@ -283,26 +423,24 @@ impl Fetcher {
         };
         let (host, port, _) = host_and_port(url)
             .ok_or_else(|| refused("only http and https URLs are fetched".into()))?;
-        if self.opts.allow_link_local {
+        let proxied = self.agent.config().proxy().is_some_and(|p| {
+            url.parse::<ureq::http::Uri>()
+                .map_or(true, |u| !p.is_no_proxy(&u))
+        });
+        if self.opts.allow_link_local || !proxied {
             return Ok(());
         }
-        let addrs = (host.as_str(), port)
-            .to_socket_addrs()
-            .map_err(|e| FetchError::Transport {
-                layer: layer.to_string(),
-                url: display_url(url),
-                message: format!("resolving {host}: {e}"),
-            })?;
-        for a in addrs {
-            if is_link_local_or_metadata(a.ip()) {
-                return Err(refused(format!(
-                    "{host} resolves to {}, a link-local or cloud metadata address; \
-                     set clair_rs.allow_link_local_layers to allow it",
-                    a.ip()
-                )));
-            }
-        }
-        Ok(())
+        FilteringResolver::new(self.opts.lookup.clone(), false)
+            .addresses(&host, port)
+            .map(drop)
+            .map_err(|e| match e {
+                ResolveError::Lookup(message) => FetchError::Transport {
+                    layer: layer.to_string(),
+                    url: display_url(url),
+                    message,
+                },
+                ResolveError::Forbidden(f) => refused(f.to_string()),
+            })
     }
 
     /// Download `url` into `dest`, checking the bytes against `digest` (when given). Returns
@@ -362,6 +500,13 @@ impl Fetcher {
             }
             let resp = match req.call() {
                 Ok(r) => r,
+                Err(ureq::Error::Other(e)) if e.is::<ForbiddenAddress>() => {
+                    return Try::Fail(FetchError::Refused {
+                        layer: layer.to_string(),
+                        url: display_url(&current),
+                        message: e.to_string(),
+                    });
+                }
                 Err(e) => {
                     return Try::Retry(
                         FetchError::Transport {
@@ -531,6 +676,15 @@ mod tests {
             ("fe80::1", true),
             ("fd00:ec2::254", true),
             ("::ffff:169.254.169.254", true),
+            ("::169.254.169.254", true),
+            ("64:ff9b::169.254.169.254", true),
+            ("64:ff9b:1::a9fe:a9fe", true),
+            ("2002:a9fe:a9fe::", true),
+            ("2001:0:a9fe:a9fe::1", true),
+            ("2001:0:4136:e378:8000:63bf:5601:5601", true),
+            ("::ffff:100.100.100.200", true),
+            ("2002:7f00:1::", false),
+            ("64:ff9b::8.8.8.8", false),
             ("127.0.0.1", false),
             ("10.0.0.1", false),
             ("::1", false),
@@ -562,5 +716,6 @@ mod tests {
         );
         assert_eq!(resolve_target("https://a/x", "//b/c"), "https://b/c");
         assert_eq!(display_url("http://a/b?sig=secret"), "http://a/b");
+        assert_eq!(display_url("https://u:pw@h:1/p@x?q"), "https://h:1/p@x");
     }
 }

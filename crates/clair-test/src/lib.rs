@@ -14,6 +14,7 @@
 )]
 
 pub mod certs;
+pub mod hostile;
 pub mod http;
 pub mod keyregistry;
 pub mod moto;

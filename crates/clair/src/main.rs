@@ -49,7 +49,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("{}", render_error(&e));
+            eprintln!("{}", clair_config::redact::redact_text(&render_error(&e)));
             ExitCode::from(1)
         }
     }
@@ -85,9 +85,25 @@ fn init_logging(verbose: u8, quiet: bool, level: Option<&'static str>) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactingStderr)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .init();
+}
+
+/// stderr for log lines, each passed through the redactor first (a tracing event is one
+/// write), so no secret the config holds reaches a log.
+struct RedactingStderr;
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(clair_config::redact::redact_text(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

@@ -1166,3 +1166,114 @@ fn distributed_services_postgres() {
     };
     distributed([(); 3].map(|_| pg.create_database()));
 }
+
+/// A config full of secrets: none of them appears in `clair config check` (text or JSON), in
+/// an error message, or in any log line of `clair serve` at trace level while it refuses a
+/// token and fails to fetch a layer whose URL carries credentials.
+#[test]
+fn secrets_stay_out_of_output_and_logs() {
+    use base64::Engine as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let psk = b"PskSecretBytes-0001";
+    let psk_b64 = base64::engine::general_purpose::STANDARD.encode(psk);
+    let secrets = [
+        psk_b64.as_str(),
+        "PgPassSecret1",
+        "Ssl Pass 2",
+        "UrlPassSecret3",
+        "QueryPassSecret4",
+        "HookPassSecret5",
+        "HookTokenSecret6",
+        "HeaderSecret7",
+        "LayerPassSecret8",
+        "SigSecret9",
+        "EnvDbPassSecret10",
+    ];
+    let cfg = tmp.path().join("secrets.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "http_listen_addr: \":6060\"\n\
+             indexer:\n  connstring: host=127.0.0.1 port=1 user=clair password=PgPassSecret1 sslpassword='Ssl Pass 2' dbname=clair\n\
+             matcher:\n  connstring: postgresql://clair:UrlPassSecret3@127.0.0.1:1/clair?password=QueryPassSecret4\n  period: 6h\n\
+             notifier:\n  connstring: host=127.0.0.1 password=PgPassSecret1\n  webhook:\n    target: http://hook:HookPassSecret5@127.0.0.1:1/notify?token=HookTokenSecret6\n    callback: http://127.0.0.1:6060/notifier/api/v1/notification/\n    headers:\n      X-Api-Key: [HeaderSecret7]\n\
+             auth:\n  psk:\n    key: \"{psk_b64}\"\n    iss: [quay]\n"
+        ),
+    )
+    .unwrap();
+    let leaks = |what: &str, text: &str| {
+        for s in secrets {
+            assert!(!text.contains(s), "{what} shows {s:?}:\n{text}");
+        }
+    };
+
+    for format in ["text", "json"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_clair"))
+            .args(["-v", "-v", "-v", "config", "check", "-f", format])
+            .arg(&cfg)
+            .env(
+                "CLAIR_DATABASE_SOURCE",
+                "postgresql://clair:EnvDbPassSecret10@db.example/clair",
+            )
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("<redacted>"), "{out}");
+        assert!(out.contains("X-Api-Key"), "header names stay: {out}");
+        leaks("config check", &out);
+        leaks("config check's log", &String::from_utf8_lossy(&o.stderr));
+    }
+
+    // An error that names the database source.
+    let o = Command::new(env!("CARGO_BIN_EXE_clair"))
+        .args(["-config"])
+        .arg(&cfg)
+        .args(["serve", "--no-updaters", "--addr", "127.0.0.1:0"])
+        .env(
+            "CLAIR_DATABASE_SOURCE",
+            "postgresql://clair:EnvDbPassSecret10@127.0.0.1:1/clair?connect_timeout=1",
+        )
+        .env("CLAIR_LOG", "trace")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    leaks("a failed start", &String::from_utf8_lossy(&o.stderr));
+
+    let s = serve_with(
+        &cfg,
+        &tmp.path().join("clair.db"),
+        &[("CLAIR_LOG", "trace".to_string())],
+        &[],
+    );
+    let token = clair_matcher::notify::sign_hs256(psk, "quay", jiff::Timestamp::now().as_second());
+    let call = |token: Option<&str>, body: &str| {
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(30)))
+                .build(),
+        );
+        let mut req = agent.post(&format!("{}/indexer/api/v1/index_report", s.api));
+        if let Some(t) = token {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        let r = req.send(body).unwrap();
+        (
+            r.status().as_u16(),
+            r.into_body().read_to_string().unwrap_or_default(),
+        )
+    };
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let body = serde_json::json!({"hash": digest, "layers": [{"hash": format!("sha256:{}", "cd".repeat(32)),
+        "uri": format!("http://user:LayerPassSecret8@127.0.0.1:{}/blob?X-Amz-Signature=SigSecret9", free_port()),
+        "headers": {"Authorization": ["Bearer HeaderSecret7"]}}]})
+    .to_string();
+    assert_eq!(call(Some("not.a.token"), &body).0, 401);
+    let (status, report) = call(Some(&token), &body);
+    leaks("an index report", &report);
+    assert!(status < 500, "{status}: {report}");
+    let log = stop(s);
+    assert!(!log.is_empty(), "trace logging wrote nothing");
+    leaks("the server's log", &log);
+}

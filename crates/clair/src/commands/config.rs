@@ -18,15 +18,23 @@ pub fn run(args: &ConfigArgs, g: &Global) -> anyhow::Result<ExitCode> {
                     .clone()
                     .context("no config file: give PATH or --config")?,
             };
+            clair_config::redact::register_config(Some(&loaded.raw));
             let cfg = loaded.serve_config()?.redacted();
-            let warnings = super::config_warnings(&loaded);
+            // Field by field above; then every string once more, so a secret in a field added
+            // later is not printed either.
+            let mut value = serde_json::to_value(&cfg)?;
+            clair_config::redact::redact_json(&mut value);
+            let mut warnings = super::config_warnings(&loaded);
+            for w in &mut warnings {
+                w.message = clair_config::redact::redact_text(&w.message).into_owned();
+            }
             let mut out = std::io::stdout().lock();
             match format {
                 ConfigFormat::Json => {
                     let doc = serde_json::json!({
                         "file": loaded.path.display().to_string(),
                         "dropins": loaded.dropins.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-                        "config": cfg,
+                        "config": value,
                         "warnings": warnings,
                     });
                     writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
@@ -41,7 +49,6 @@ pub fn run(args: &ConfigArgs, g: &Global) -> anyhow::Result<ExitCode> {
                     for d in &loaded.dropins {
                         writeln!(out, "Drop-in: {}", d.display())?;
                     }
-                    let value = serde_json::to_value(&cfg)?;
                     let mut lines = Vec::new();
                     flatten("", &value, &mut lines);
                     for (k, v) in lines {

@@ -157,6 +157,14 @@ fn opening(opts: &clair_store::StoreOptions) -> String {
 /// Run the chosen subcommand with the loaded config file (`--config`); the exit code on
 /// success.
 pub fn run(cli: Cli, config: Option<clair_config::Loaded>) -> anyhow::Result<ExitCode> {
+    // Every secret the config and environment hold is kept out of logs and messages from here
+    // on (main.rs passes both through the redactor).
+    clair_config::redact::register_config(config.as_ref().map(|c| &c.raw));
+    if let Some(db) = &cli.db {
+        for p in clair_config::redact::passwords_in(db) {
+            clair_config::redact::register(&p);
+        }
+    }
     let g = Global {
         quiet: cli.quiet,
         db: cli.db,

@@ -159,6 +159,7 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     state.timeout = cfg.timeout;
     state.cache_age = cfg.cache_age;
     state.read_only = args.read_only || cfg.read_only;
+    state.allow_local_layer_paths = cfg.allow_local_layer_paths;
     if let Some(p) = &cfg.psk {
         state.auth = Some(clair_http::auth::Psk::new(&p.key, &p.iss).map_err(anyhow::Error::msg)?);
     }
