@@ -402,6 +402,16 @@ fn bad_pagination_key_is_refused_at_start() {
 /// The whole loop in one `clair serve` process: the updater loads the feed, an image is indexed,
 /// the feed changes, the next update computes the notification, and the webhook reaches a
 /// receiver, which reads the notification back through the callback.
+/// The headers of the first webhook `receiver` got at `/notify`.
+fn webhook_headers(receiver: &clair_test::http::TestServer) -> Vec<(String, String)> {
+    receiver
+        .request_headers()
+        .into_iter()
+        .find(|(p, _)| p == "/notify")
+        .map(|(_, h)| h)
+        .expect("a webhook at /notify")
+}
+
 /// The Debian tracker (its first version), served at `/debian/json` of a feed server, and a
 /// webhook receiver answering 200 at `/notify`.
 fn tracker_feed_and_receiver() -> (
@@ -481,11 +491,7 @@ fn feed_change_reaches_the_webhook() {
         assert!(Instant::now() < deadline, "no webhook");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let (_, headers) = receiver
-        .request_headers()
-        .into_iter()
-        .find(|(p, _)| p == "/notify")
-        .unwrap();
+    let headers = webhook_headers(&receiver);
     assert!(
         headers
             .iter()
@@ -1040,11 +1046,7 @@ fn distributed(databases: [String; 3]) {
         assert!(Instant::now() < deadline, "no webhook\n{}", all_logs());
         std::thread::sleep(Duration::from_millis(200));
     };
-    let (_, headers) = receiver
-        .request_headers()
-        .into_iter()
-        .find(|(p, _)| p == "/notify")
-        .unwrap();
+    let headers = webhook_headers(&receiver);
     let jwt = headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
