@@ -273,7 +273,10 @@ fn report_cache_postgres() {
 #[test]
 fn v1_layer_reports_are_cached_and_follow_the_data() {
     let store = sqlite();
-    let srv = start(store.clone(), FetchOptions::default(), 0);
+    // The layers are pushed by local path, as Clair v2 allowed (clair_rs.allow_local_layer_paths).
+    let mut state = clair_http::AppState::new(store.clone(), FetchOptions::default()).unwrap();
+    state.allow_local_layer_paths = true;
+    let srv = common::start_state(state);
     let (_, layers) = layered();
     let oci = clair_test::images("oci");
     let mut parent = String::new();
