@@ -319,7 +319,7 @@ fn error_bodies_hold_no_internal_details() {
     for r in &answers {
         // An index request whose layer cannot be fetched is Clair v4's 201 with state
         // IndexError and the reason in `err`; a vulnerability report before any vulnerability
-        // data is upstream's 202 with no body.
+        // data exists is upstream's 202 with no body.
         assert!(
             r.status >= 400
                 || r.body.contains("\"IndexError\"")

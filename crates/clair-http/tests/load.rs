@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clair_http::{AppState, FetchOptions};
+use clair_http::FetchOptions;
 use clair_store::{FeedError, OpKind, Store};
 use clair_test::http::{Behavior, TestServer};
 use clair_types::Vulnerability;
@@ -273,10 +273,10 @@ fn report_cache_postgres() {
 #[test]
 fn v1_layer_reports_are_cached_and_follow_the_data() {
     let store = sqlite();
-    // The layers are pushed as local files (clair_rs.allow_local_layer_paths).
-    let mut state = AppState::new(store.clone(), FetchOptions::default()).unwrap();
+    // The layers are pushed by local path, as Clair v2 allowed (clair_rs.allow_local_layer_paths).
+    let mut state = clair_http::AppState::new(store.clone(), FetchOptions::default()).unwrap();
     state.allow_local_layer_paths = true;
-    let srv = start_state(state);
+    let srv = common::start_state(state);
     let (_, layers) = layered();
     let oci = clair_test::images("oci");
     let mut parent = String::new();
