@@ -762,7 +762,8 @@ fn clair_v4_command_lines_and_dropins() {
     let cfg_s = cfg.display().to_string();
     let state_url = format!("http://127.0.0.1:{a}/indexer/api/v1/index_state");
     let check = |mut child: Child| {
-        wait_for(&format!("http://127.0.0.1:{i}/healthz"), &mut child);
+        // The API itself (the introspection listener answers while the server starts).
+        wait_for(&state_url, &mut child);
         let (st, _, body) = get(&state_url).unwrap();
         assert_eq!((st, body.as_str()), (401, ""), "the drop-in's PSK");
         let token =
@@ -776,7 +777,12 @@ fn clair_v4_command_lines_and_dropins() {
                     && v == "application/vnd.clair.index_state.v1+json"),
             "{headers:?}"
         );
-        assert_eq!(get(&format!("http://127.0.0.1:{i}/readyz")).unwrap().0, 200);
+        // Ready once every listener is bound, with no updater to wait for.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while get(&format!("http://127.0.0.1:{i}/readyz")).unwrap().0 != 200 {
+            assert!(Instant::now() < deadline, "/readyz never 200");
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let err = stop_child(child);
         // log_level from the file, replaced by the drop-in's patch: debug lines.
         assert!(err.contains("database open"), "{err}");
@@ -790,7 +796,7 @@ fn clair_v4_command_lines_and_dropins() {
     ));
     // A distributed mode from the same command line: the indexer serves its part only.
     let mut child = spawn_clair(&["-conf", &cfg_s, "-mode", "indexer"], &[], &db);
-    wait_for(&format!("http://127.0.0.1:{i}/healthz"), &mut child);
+    wait_for(&state_url, &mut child);
     let token = clair_matcher::notify::sign_hs256(key, "quay", jiff::Timestamp::now().as_second());
     assert_eq!(get_with(&state_url, Some(&token)).unwrap().0, 200);
     let ops = format!("http://127.0.0.1:{a}/matcher/api/v1/internal/update_operation");
