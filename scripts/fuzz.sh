@@ -87,12 +87,14 @@ fuzz_one() {
     mkdir -p target/campaign
     # shellcheck disable=SC2046
     cargo fuzz run -O --sanitizer address "$t" "$work" "corpus/$t" $(shared_dirs "$t") -- \
-        -max_total_time="$secs" -jobs=1 -workers=1 -rss_limit_mb=2048 -timeout=30 \
+        -max_total_time="$secs" -rss_limit_mb=2048 -timeout=30 \
         -print_final_stats=1 -close_fd_mask=1 >"$log" 2>&1 || true
+    # A run ended before its final statistics (killed, out of memory) leaves some of these
+    # out: "?" in the summary rather than the end of the campaign.
     local execs cov ft units crashes
-    execs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)"
-    cov="$(grep -oE '(#[0-9]+).*cov: [0-9]+' "$log" | grep -oE 'cov: [0-9]+' | tail -1 | grep -o '[0-9]*')"
-    ft="$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | grep -o '[0-9]*')"
+    execs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)"
+    cov="$(grep -oE '(#[0-9]+).*cov: [0-9]+' "$log" | grep -oE 'cov: [0-9]+' | tail -1 | grep -o '[0-9]*' || true)"
+    ft="$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | grep -o '[0-9]*' || true)"
     units="$(find "$work" -type f | wc -l)"
     crashes="$(find "artifacts/$t" -type f | wc -l)"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$secs" "${execs:-?}" "${cov:-?}" "${ft:-?}" \
