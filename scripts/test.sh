@@ -12,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-log() { printf '\n==> %s\n' "$*" >&2; }
+# Each step with the time since the start (minutes:seconds), to see where CI time goes.
+log() { printf '\n==> [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
 # ---- prerequisites ---------------------------------------------------------------------------
 need_debs=()
