@@ -123,7 +123,14 @@ log "cargo deny: licences, bans, sources"
 # Advisories need the RustSec database from GitHub, which this project's machines cannot
 # reach; deny.toml documents the one advisory in the tree (rsa, isolated to key generation).
 cargo deny --offline check licenses bans sources
-echo "cargo deny: advisories skipped (no offline copy of the RustSec database)" >&2
+# With a copy of the database where cargo-deny keeps it (~/.cargo/advisory-dbs, e.g. cloned
+# from a mirror of github.com/rustsec/advisory-db), advisories are checked too.
+if compgen -G "${CARGO_HOME:-$HOME/.cargo}/advisory-dbs/advisory-db-*/crates" >/dev/null; then
+    log "cargo deny: advisories (local copy of the RustSec database)"
+    cargo deny --offline check advisories
+else
+    echo "cargo deny: advisories skipped (no offline copy of the RustSec database)" >&2
+fi
 
 log "cargo test"
 # PostgreSQL tests skip (saying why) only outside CI; CI=true makes a missing server a failure.

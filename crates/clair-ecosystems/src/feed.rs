@@ -8,6 +8,10 @@ use clair_types::{Severity, Vulnerability};
 use crate::oval::{self, Definition, Index, OvalError, Stopped};
 
 /// A parse error naming the updater, file and position.
+/// The XML version feeds are read as (OVAL and updateinfo documents are XML 1.0): text and
+/// attribute values are normalized by its rules.
+pub const XML_1_0: quick_xml::XmlVersion = quick_xml::XmlVersion::Implicit1_0;
+
 pub fn parse_error(
     updater: &str,
     file: &FetchedFile,

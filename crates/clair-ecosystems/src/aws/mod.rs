@@ -13,7 +13,7 @@ use clair_matcher::{
 use clair_types::{PackageKind, Vulnerability};
 use quick_xml::events::Event;
 
-use crate::feed::{open, parse_error};
+use crate::feed::{XML_1_0, open, parse_error};
 
 /// Mirror lists per release.
 pub const DEFAULT_MIRRORS: [(&str, &str); 2] = [
@@ -230,7 +230,7 @@ pub fn parse_updateinfo(
             e.try_get_attribute(n)
                 .ok()
                 .flatten()
-                .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
+                .and_then(|a| a.normalized_value(XML_1_0).ok().map(|v| v.into_owned()))
                 .unwrap_or_default()
         };
         match ev {
@@ -276,7 +276,7 @@ pub fn parse_updateinfo(
                 }
             }
             Event::Text(t) if text_for.is_some() => {
-                text.push_str(&t.xml_content().unwrap_or_default());
+                text.push_str(&t.xml_content(XML_1_0).unwrap_or_default());
             }
             Event::GeneralRef(g) if text_for.is_some() => {
                 let n = String::from_utf8_lossy(&g).into_owned();

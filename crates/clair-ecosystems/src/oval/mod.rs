@@ -19,6 +19,8 @@ use std::io::BufRead;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
+use crate::feed::XML_1_0;
+
 pub use facts::{Fact, facts, issued, links, number_after};
 
 /// A malformed OVAL document.
@@ -204,7 +206,7 @@ fn attr(e: &BytesStart<'_>, name: &str) -> String {
     e.try_get_attribute(name)
         .ok()
         .flatten()
-        .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
+        .and_then(|a| a.normalized_value(XML_1_0).ok().map(|v| v.into_owned()))
         .unwrap_or_default()
 }
 
@@ -220,7 +222,9 @@ fn read_text<R: BufRead>(r: &mut Reader<R>, buf: &mut Vec<u8>) -> Result<String,
     loop {
         buf.clear();
         match r.read_event_into(buf).map_err(|e| err(r, e.to_string()))? {
-            Event::Text(t) => out.push_str(&t.xml_content().map_err(|e| err(r, e.to_string()))?),
+            Event::Text(t) => {
+                out.push_str(&t.xml_content(XML_1_0).map_err(|e| err(r, e.to_string()))?)
+            }
             Event::CData(t) => out.push_str(&String::from_utf8_lossy(&t)),
             Event::GeneralRef(g) => {
                 let name = String::from_utf8_lossy(&g).into_owned();
