@@ -394,18 +394,15 @@ pub async fn serve_listener_with(
     server::serve(listener, router, limits, shutdown).await
 }
 
-/// A request's query parameters (`k=v&k2`, a bare key mapping to ""); `%3D` in values is
-/// decoded, as page tokens (URL-safe base64 with `=` padding) may arrive encoded.
+/// A request's query parameters (`k=v&k2`, a bare key mapping to ""), percent- and
+/// `+`-decoded as Go's `url.ParseQuery` does (page tokens, URL-safe base64 with `=` padding,
+/// may arrive encoded); the first of repeated keys wins.
 pub(crate) fn query_params(q: &Option<String>) -> std::collections::BTreeMap<String, String> {
-    q.as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.to_string(), v.replace("%3D", "=").replace("%3d", "="))
-        })
-        .collect()
+    let mut out = std::collections::BTreeMap::new();
+    for (k, v) in url::form_urlencoded::parse(q.as_deref().unwrap_or("").as_bytes()) {
+        out.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    out
 }
 
 /// Run every parser of request input on `data`, for fuzzing: the v4 manifest and `Accept`
@@ -462,5 +459,25 @@ pub fn parse_untrusted(data: &[u8]) {
         pagination::PageKey::from_config(Some("XxoPtCUzrUv4JV5dS+yQ+MdW7yLEJnRMwigVY/bpgtQ="));
     if let Ok(k) = key {
         let _ = k.open(&text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_params;
+
+    #[test]
+    fn query_parameters_decode_as_go_does() {
+        let q = query_params(&Some(
+            "page=YWJj%3D%3D&fixedIn&x=a+b%2Fc&page=second&limit=%31%30".into(),
+        ));
+        assert_eq!(
+            q["page"], "YWJj==",
+            "percent-decoded; the first of repeated keys"
+        );
+        assert_eq!(q["fixedIn"], "");
+        assert_eq!(q["x"], "a b/c");
+        assert_eq!(q["limit"], "10");
+        assert!(query_params(&None).is_empty());
     }
 }

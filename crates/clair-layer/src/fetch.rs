@@ -333,26 +333,14 @@ pub fn check_url_for_fuzz(url: &str) -> Option<String> {
     Some(resolve_target(base, loc) + &display_url(url))
 }
 
+/// A redirect's `Location` resolved against the URL that answered (RFC 3986, by the `url`
+/// crate: `?query`-only, `//host`, `../` and absolute forms); a base that is no URL leaves the
+/// location as it is (the fetch then refuses it).
 fn resolve_target(base: &str, location: &str) -> String {
-    if location.contains("://") {
-        return location.to_string();
+    match url::Url::parse(base).and_then(|b| b.join(location)) {
+        Ok(u) => u.to_string(),
+        Err(_) => location.to_string(),
     }
-    let Some((scheme, rest)) = base.split_once("://") else {
-        return location.to_string();
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if let Some(path) = location.strip_prefix("//") {
-        return format!("{scheme}://{path}");
-    }
-    if location.starts_with('/') {
-        return format!("{scheme}://{authority}{location}");
-    }
-    let path = rest[authority.len()..]
-        .split(['?', '#'])
-        .next()
-        .unwrap_or("");
-    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
-    format!("{scheme}://{authority}{dir}/{location}")
 }
 
 enum Try {
@@ -715,6 +703,15 @@ mod tests {
             "http://a:1/v2/blobs/y"
         );
         assert_eq!(resolve_target("https://a/x", "//b/c"), "https://b/c");
+        // A query-only reference keeps the path (it used to become a sibling "/?q").
+        assert_eq!(
+            resolve_target("http://a:1/v2/blobs/x?y", "?sig=2"),
+            "http://a:1/v2/blobs/x?sig=2"
+        );
+        assert_eq!(
+            resolve_target("http://a/v2/blobs/x", "../../c"),
+            "http://a/c"
+        );
         assert_eq!(display_url("http://a/b?sig=secret"), "http://a/b");
         assert_eq!(display_url("https://u:pw@h:1/p@x?q"), "https://h:1/p@x");
     }
