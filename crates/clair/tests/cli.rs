@@ -327,7 +327,7 @@ fn config_check_applies_env_overrides_and_redacts_secrets() {
         .iter()
         .map(|w| w["key"].as_str().unwrap())
         .collect();
-    assert_eq!(warned.len(), 12, "{warned:?}");
+    assert_eq!(warned.len(), 8, "{warned:?}");
     assert!(warned.contains(&"indexer.migrations"), "{warned:?}");
     assert!(
         !warned.iter().any(|k| k.ends_with("connstring")),
