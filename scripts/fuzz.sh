@@ -7,7 +7,7 @@
 #   scripts/fuzz.sh campaign MINUTES [TARGET...]
 #                                         every target (or those named) for MINUTES each, one
 #                                         after another, one job each; a summary line per target
-#                                         (executions, coverage, features, corpus size, crashes)
+#                                         (executions, coverage, features, corpus size, crashes, slow units)
 #                                         goes to fuzz/target/campaign/summary.tsv
 #                                         (CLAIR_FUZZ_SUMMARY names another file)
 #   scripts/fuzz.sh seeds                 rebuild the committed seed corpus, fuzz/corpus/<target>/,
@@ -91,14 +91,17 @@ fuzz_one() {
         -print_final_stats=1 -close_fd_mask=1 >"$log" 2>&1 || true
     # A run ended before its final statistics (killed, out of memory) leaves some of these
     # out: "?" in the summary rather than the end of the campaign.
-    local execs cov ft units crashes
+    local execs cov ft units crashes slow
     execs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)"
     cov="$(grep -oE '(#[0-9]+).*cov: [0-9]+' "$log" | grep -oE 'cov: [0-9]+' | tail -1 | grep -o '[0-9]*' || true)"
     ft="$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | grep -o '[0-9]*' || true)"
     units="$(find "$work" -type f | wc -l)"
-    crashes="$(find "artifacts/$t" -type f | wc -l)"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$secs" "${execs:-?}" "${cov:-?}" "${ft:-?}" \
-        "$units" "$crashes" | tee -a "${summary:-/dev/null}"
+    # libFuzzer's artifacts: crash-, leak-, timeout- and oom- are failures; slow-unit- only
+    # says one input took over 10 s (often a busy machine), listed apart.
+    crashes="$(find "artifacts/$t" -type f ! -name 'slow-unit-*' | wc -l)"
+    slow="$(find "artifacts/$t" -type f -name 'slow-unit-*' | wc -l)"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$secs" "${execs:-?}" "${cov:-?}" "${ft:-?}" \
+        "$units" "$crashes" "$slow" | tee -a "${summary:-/dev/null}"
 }
 
 case "${1:-build}" in
@@ -116,7 +119,7 @@ case "${1:-build}" in
         cargo fuzz build -O --sanitizer address
         mkdir -p target/campaign
         summary="${CLAIR_FUZZ_SUMMARY:-target/campaign/summary.tsv}"
-        printf 'target\tseconds\texecutions\tcoverage\tfeatures\tcorpus\tcrashes\n' >"$summary"
+        printf 'target\tseconds\texecutions\tcoverage\tfeatures\tcorpus\tcrashes\tslow\n' >"$summary"
         for t in "${targets[@]}"; do fuzz_one "$t" $((minutes * 60)) "$summary"; done
         column -t "$summary" ;;
     *) echo "usage: $0 list|build|seeds|run TARGET [SECS]|campaign MINUTES [TARGET...]" >&2; exit 2 ;;
