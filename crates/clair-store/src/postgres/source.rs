@@ -150,7 +150,12 @@ pub fn split_source(source: &str) -> Result<SplitSource, String> {
     } else {
         split_key_values(s, &mut tls)?
     };
-    Ok(SplitSource { rest, tls })
+    // Trimmed again: removing a parameter can leave blanks at the end ("…\t?"), and what is
+    // left must split to itself.
+    Ok(SplitSource {
+        rest: rest.trim().to_string(),
+        tls,
+    })
 }
 
 /// Take a TLS keyword into `tls`; `false` when `key` is not one.
@@ -293,6 +298,20 @@ mod tests {
 
     fn split(s: &str) -> SplitSource {
         split_source(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    /// Found by the fuzz campaign (fuzz/artifacts/pg_source, input `%\t?`): a blank left
+    /// before an emptied query made the remainder split to something else.
+    #[test]
+    fn what_is_left_splits_to_itself() {
+        for source in [
+            "postgresql://%\t?",
+            "postgresql://h/db \t?sslmode=require",
+            "host=h\t",
+        ] {
+            let once = split(source).rest;
+            assert_eq!(split(&once).rest, once, "{source:?}");
+        }
     }
 
     #[test]
