@@ -169,15 +169,17 @@ request = function()
 end
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d,"non2xx":%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+  io.write(string.format('RESULT {"requests":%d,"bytes":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d,"non2xx":%d}\\n',
+    summary.requests, summary.bytes, summary.duration, latency:percentile(50), latency:percentile(99),
     e.connect + e.read + e.write + e.timeout, e.status))
 end
 """
 
 
-def wrk(base, paths, work, seconds, connections, gzip=True):
-    headers = '{["Accept-Encoding"]="gzip"}' if gzip else "{}"
+def wrk(base, paths, work, seconds, connections, gzip=True, body_max=None):
+    """`wrk` over `paths`; `body_max`: the largest mean response (headers included) expected,
+    to catch a run that did not get the encoding it asked for."""
+    headers = '["Accept-Encoding"]="gzip"' if gzip else ""
     lua = work / f"wrk-{len(paths)}-{int(gzip)}.lua"
     lua.write_text(WRK_LUA.replace("PATHS", ",".join(json.dumps(p) for p in paths))
                    .replace("HEADERS", headers))
@@ -188,6 +190,9 @@ def wrk(base, paths, work, seconds, connections, gzip=True):
         if line.startswith("RESULT "):
             r = json.loads(line[7:])
             r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+            if body_max and r["requests"] and r["bytes"] / r["requests"] > body_max:
+                sys.exit(f"{' '.join(cmd)}: {r['bytes'] / r['requests']:.0f} bytes a response, "
+                         f"over the {body_max:.0f} expected: not the encoding asked for?")
             return r
     sys.exit(f"{' '.join(cmd)} failed:\n{out.stdout}\n{out.stderr}")
 
@@ -314,18 +319,19 @@ def main():
             gz = [call("GET", base + vr(h), headers={"Accept-Encoding": "gzip"}) for h in hashes]
         cpu_gzip_ms = (cpu_seconds(server.pid) - cpu0) * 1000 / len(hashes)
         gzip_kb = len(gz[0][1]) / 1000
+        gz_max = len(gz[0][1]) * 1.1 + 1000
         rss_setup = rss.phase()
         # ---- runs ----------------------------------------------------------------------------
         results = {}
         results["baseline"] = wrk(base, ["/robots.txt"], work, a.duration, 50, gzip=False)
         results["baseline"]["rss"] = rss.phase()
         with perf(server.pid, a.perf, "a"):
-            results["a"] = wrk(base, [vr(digest)], work, a.duration, 50)
+            results["a"] = wrk(base, [vr(digest)], work, a.duration, 50, body_max=gz_max)
         results["a"]["rss"] = rss.phase()
         results["a-identity"] = wrk(base, [vr(digest)], work, a.duration, 50, gzip=False)
         results["a-identity"]["rss"] = rss.phase()
         with perf(server.pid, a.perf, "b"):
-            results["b"] = wrk(base, [vr(h) for h in hashes], work, a.duration, 50)
+            results["b"] = wrk(base, [vr(h) for h in hashes], work, a.duration, 50, body_max=gz_max)
         results["b"]["rss"] = rss.phase()
         # (c): 10 clients indexing the largest layer through the v2 API, each a full read.
         big = max(layers, key=lambda l: l[1])[0]
@@ -348,7 +354,7 @@ def main():
             t.start()
         time.sleep(min(2, a.duration / 2))
         with perf(server.pid, a.perf, "c"):
-            results["c"] = wrk(base, [vr(h) for h in hashes], work, a.duration, 50)
+            results["c"] = wrk(base, [vr(h) for h in hashes], work, a.duration, 50, body_max=gz_max)
         stop.set()
         for t in threads:
             t.join()
