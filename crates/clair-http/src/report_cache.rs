@@ -30,9 +30,12 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-/// Default bound of the cache: about 1000 gzip-encoded reports of a full Debian image with a
-/// full Debian feed (about 123 KB each), or 110 of their JSON (about 1.1 MB each).
-pub const DEFAULT_BYTES: usize = 128 << 20;
+/// Default bound of the cache: about 1500 gzip-encoded reports of a full Debian image matched
+/// against a full Debian feed (about 129 KB each), or 170 of their JSON (about 1.1 MB each).
+/// An LRU thrashes when clients cycle over more than it holds (each miss evicts the next
+/// report of the cycle): at 128 MiB, 1000 such reports plus one JSON body made every request
+/// of a round robin over them a likely miss (docs/benchmarks.md, "Serving").
+pub const DEFAULT_BYTES: usize = 192 << 20;
 
 /// Largest body decoded back from a cached compressed body.
 const MAX_DECODED: u64 = 256 << 20;
