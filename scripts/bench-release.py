@@ -2,7 +2,6 @@
 """Compare clair builds: binary size, `clair index` and `clair scan` wall time.
 
     scripts/bench-release.py NAME=BINARY NAME=BINARY ... [--runs 10] [--write docs/benchmarks.md]
-    scripts/bench-release.py --quick   # CI: the debug build alone, one run, nothing written
 
 For release-profile changes (strip, LTO, codegen units): build each variant, keep its binary,
 and pass them all. Each run of each binary, round-robin: `clair index -f json` of
@@ -33,16 +32,10 @@ def timed(cmd):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("binaries", nargs="*", help="NAME=PATH")
+    ap.add_argument("binaries", nargs="+", help="NAME=PATH")
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--write")
-    ap.add_argument("--quick", action="store_true", help="CI mode: the debug build alone, one run, nothing written")
     a = ap.parse_args()
-    if a.quick:
-        subprocess.run(["cargo", "build", "--locked", "-q", "-p", "clair", "--bin", "clair"], cwd=ROOT, check=True)
-        a.binaries, a.runs, a.write = [f"debug={ROOT / 'target/debug/clair'}"], 1, None
-    if not a.binaries:
-        ap.error("name at least one NAME=BINARY (or --quick)")
     bins = [b.split("=", 1) for b in a.binaries]
     image = f"oci:{SHARED / 'images/oci'}:bookworm-layered"
     work = Path(tempfile.mkdtemp(prefix="clair-bench-release-"))
