@@ -28,9 +28,16 @@ Measured (targets from issue 19):
   against the same requests idle; target < 100 ms above idle.
 The machine is shared: the load average is printed, and ratios against the baseline measured
 in the same run are what to compare.
+
+--perf DIR records the server with `perf record -g` during each measured phase (DIR/PHASE.data,
+and the top entries of `perf report --stdio --no-children` in DIR/PHASE.txt); the writers phase
+records where the server's threads block (`-e sched:sched_switch`) as well as CPU. Use a binary
+with symbols: `cargo build --profile profiling -p clair` and `--clair target/profiling/clair`.
 """
 import argparse
+import contextlib
 import hashlib
+import signal
 import http.server
 import json
 import os
@@ -162,15 +169,17 @@ request = function()
 end
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d,"non2xx":%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+  io.write(string.format('RESULT {"requests":%d,"bytes":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d,"non2xx":%d}\\n',
+    summary.requests, summary.bytes, summary.duration, latency:percentile(50), latency:percentile(99),
     e.connect + e.read + e.write + e.timeout, e.status))
 end
 """
 
 
-def wrk(base, paths, work, seconds, connections, gzip=True):
-    headers = '{["Accept-Encoding"]="gzip"}' if gzip else "{}"
+def wrk(base, paths, work, seconds, connections, gzip=True, body_max=None):
+    """`wrk` over `paths`; `body_max`: the largest mean response (headers included) expected,
+    to catch a run that did not get the encoding it asked for."""
+    headers = '["Accept-Encoding"]="gzip"' if gzip else ""
     lua = work / f"wrk-{len(paths)}-{int(gzip)}.lua"
     lua.write_text(WRK_LUA.replace("PATHS", ",".join(json.dumps(p) for p in paths))
                    .replace("HEADERS", headers))
@@ -181,8 +190,35 @@ def wrk(base, paths, work, seconds, connections, gzip=True):
         if line.startswith("RESULT "):
             r = json.loads(line[7:])
             r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+            if body_max and r["requests"] and r["bytes"] / r["requests"] > body_max:
+                sys.exit(f"{' '.join(cmd)}: {r['bytes'] / r['requests']:.0f} bytes a response, "
+                         f"over the {body_max:.0f} expected: not the encoding asked for?")
             return r
     sys.exit(f"{' '.join(cmd)} failed:\n{out.stdout}\n{out.stderr}")
+
+
+@contextlib.contextmanager
+def perf(pid, out_dir, phase, events=()):
+    """`perf record -g` of `pid` while the block runs (CPU samples, or `events`); nothing
+    without `out_dir`."""
+    if not out_dir:
+        yield
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = out_dir / f"{phase}.data"
+    cmd = ["perf", "record", "-q", "--call-graph", "dwarf,16384", "-o", str(data), "-p", str(pid)]
+    cmd += [x for ev in events for x in ("-e", ev)] if events else ["-F", "299"]
+    rec = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    try:
+        yield
+    finally:
+        rec.send_signal(signal.SIGINT)
+        rec.wait(timeout=120)
+        report = subprocess.run(["perf", "report", "--stdio", "--no-children", "-g", "none",
+                                 "--percent-limit", "0.7", "-i", str(data)],
+                                capture_output=True, text=True)
+        (out_dir / f"{phase}.txt").write_text(report.stdout + report.stderr)
 
 
 def pct(values, p):
@@ -200,6 +236,8 @@ def main():
     ap.add_argument("--write")
     ap.add_argument("--keep-files")
     ap.add_argument("--clair", help="a clair binary to run instead of building one")
+    ap.add_argument("--perf", type=Path, metavar="DIR",
+                    help="record the server with perf during each phase into DIR (see above)")
     a = ap.parse_args()
     if a.quick:
         a.duration, a.manifests, a.feed_mb, a.write = 2, 20, 1, None
@@ -268,7 +306,8 @@ def main():
         vr = lambda h: f"/matcher/api/v1/vulnerability_report/{h}"
         # ---- first-time reports: CPU per report, then a gzip pass to warm the cache ----------
         cpu0 = cpu_seconds(server.pid)
-        first = [call("GET", base + vr(h)) for h in hashes]
+        with perf(server.pid, a.perf, "first"):
+            first = [call("GET", base + vr(h)) for h in hashes]
         cpu_first_ms = (cpu_seconds(server.pid) - cpu0) * 1000 / len(hashes)
         st, body, _ = first[0]
         report = json.loads(body)
@@ -276,19 +315,23 @@ def main():
         vulns = len(report["vulnerabilities"])
         report_kb = len(body) / 1000
         cpu0 = cpu_seconds(server.pid)
-        gz = [call("GET", base + vr(h), headers={"Accept-Encoding": "gzip"}) for h in hashes]
+        with perf(server.pid, a.perf, "first-gzip"):
+            gz = [call("GET", base + vr(h), headers={"Accept-Encoding": "gzip"}) for h in hashes]
         cpu_gzip_ms = (cpu_seconds(server.pid) - cpu0) * 1000 / len(hashes)
         gzip_kb = len(gz[0][1]) / 1000
+        gz_max = len(gz[0][1]) * 1.1 + 1000
         rss_setup = rss.phase()
         # ---- runs ----------------------------------------------------------------------------
         results = {}
         results["baseline"] = wrk(base, ["/robots.txt"], work, a.duration, 50, gzip=False)
         results["baseline"]["rss"] = rss.phase()
-        results["a"] = wrk(base, [vr(digest)], work, a.duration, 50)
+        with perf(server.pid, a.perf, "a"):
+            results["a"] = wrk(base, [vr(digest)], work, a.duration, 50, body_max=gz_max)
         results["a"]["rss"] = rss.phase()
         results["a-identity"] = wrk(base, [vr(digest)], work, a.duration, 50, gzip=False)
         results["a-identity"]["rss"] = rss.phase()
-        results["b"] = wrk(base, [vr(h) for h in hashes], work, a.duration, 50)
+        with perf(server.pid, a.perf, "b"):
+            results["b"] = wrk(base, [vr(h) for h in hashes], work, a.duration, 50, body_max=gz_max)
         results["b"]["rss"] = rss.phase()
         # (c): 10 clients indexing the largest layer through the v2 API, each a full read.
         big = max(layers, key=lambda l: l[1])[0]
@@ -310,7 +353,8 @@ def main():
         for t in threads:
             t.start()
         time.sleep(min(2, a.duration / 2))
-        results["c"] = wrk(base, [vr(h) for h in hashes], work, a.duration, 50)
+        with perf(server.pid, a.perf, "c"):
+            results["c"] = wrk(base, [vr(h) for h in hashes], work, a.duration, 50, body_max=gz_max)
         stop.set()
         for t in threads:
             t.join()
@@ -351,8 +395,9 @@ def main():
         upd = subprocess.Popen([clair, "-q", "--config", str(cfg2), "--db", str(db), "update", "--only", "debian"],
                                stdout=subprocess.DEVNULL, stderr=open(work / "update.log", "w"))
         busy = []
-        while upd.poll() is None:
-            busy.append(index_once())
+        with perf(server.pid, a.perf, "writers", ["cpu-clock", "sched:sched_switch"]):
+            while upd.poll() is None:
+                busy.append(index_once())
         update_s = time.perf_counter() - t0
         if upd.returncode != 0:
             sys.exit(f"clair update failed:\n{(work / 'update.log').read_text()}")

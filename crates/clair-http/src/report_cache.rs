@@ -30,9 +30,12 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-/// Default bound of the cache: enough for about 2000 gzip-encoded reports of a full Debian
-/// image (about 60 KB each) or 220 of their JSON (about 570 KB each).
-pub const DEFAULT_BYTES: usize = 128 << 20;
+/// Default bound of the cache: about 1500 gzip-encoded reports of a full Debian image matched
+/// against a full Debian feed (about 129 KB each), or 170 of their JSON (about 1.1 MB each).
+/// An LRU thrashes when clients cycle over more than it holds (each miss evicts the next
+/// report of the cycle): at 128 MiB, 1000 such reports plus one JSON body made every request
+/// of a round robin over them a likely miss (docs/benchmarks.md, "Serving").
+pub const DEFAULT_BYTES: usize = 192 << 20;
 
 /// Largest body decoded back from a cached compressed body.
 const MAX_DECODED: u64 = 256 << 20;
@@ -93,19 +96,26 @@ impl Encoding {
         best.0
     }
 
-    /// Encode `data`.
-    pub fn encode(self, data: &[u8]) -> std::io::Result<Bytes> {
+    /// Encode `data`, taking it as the identity body without a copy.
+    ///
+    /// A body is compressed once and then sent from the cache on every hit, so the levels
+    /// favour size over speed: gzip's default level (6) made a 1.1 MB report 123 KB where the
+    /// fast level made 194 KB, at about twice the CPU of the one compression; zstd level 3
+    /// (its default) 111 KB. Fewer bytes a hit is what bounds a cached report's rate (the
+    /// kernel's copy into the socket was the top entry of the profile) and how many reports
+    /// the cache holds (docs/benchmarks.md, "Serving").
+    pub fn encode(self, data: Vec<u8>) -> std::io::Result<Bytes> {
         match self {
-            Encoding::Identity => Ok(Bytes::copy_from_slice(data)),
+            Encoding::Identity => Ok(Bytes::from(data)),
             Encoding::Gzip => {
                 let mut e = flate2::write::GzEncoder::new(
                     Vec::with_capacity(data.len() / 8),
-                    flate2::Compression::fast(),
+                    flate2::Compression::default(),
                 );
-                e.write_all(data)?;
+                e.write_all(&data)?;
                 Ok(Bytes::from(e.finish()?))
             }
-            Encoding::Zstd => Ok(Bytes::from(zstd::bulk::compress(data, 1)?)),
+            Encoding::Zstd => Ok(Bytes::from(zstd::bulk::compress(&data, 3)?)),
         }
     }
 
@@ -279,7 +289,7 @@ impl ReportCache {
             return None;
         };
         let identity = from.decode(&body).ok()?;
-        let out = enc.encode(&identity).ok()?;
+        let out = enc.encode(identity).ok()?;
         self.hits.fetch_add(1, Ordering::Relaxed);
         self.put(key, enc, out.clone());
         Some(out)
@@ -393,7 +403,7 @@ where
     let k = key.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<Bytes, E> {
         let identity = compute()?;
-        let body = enc.encode(&identity)?;
+        let body = enc.encode(identity)?;
         c.put(&k, enc, body.clone());
         Ok(body)
     })
@@ -442,7 +452,7 @@ mod tests {
     fn round_trips() {
         let data = br#"{"a":"some json, some json, some json"}"#.repeat(100);
         for e in [Encoding::Identity, Encoding::Gzip, Encoding::Zstd] {
-            let enc = e.encode(&data).unwrap();
+            let enc = e.encode(data.clone()).unwrap();
             assert_eq!(e.decode(&enc).unwrap(), data, "{e:?}");
         }
     }

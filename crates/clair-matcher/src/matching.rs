@@ -311,25 +311,39 @@ impl MatchIndex {
             package_vulnerabilities: BTreeMap::new(),
             enrichments: BTreeMap::new(),
         };
-        for c in candidates {
-            if c.decision.verdict != Verdict::Affected {
-                continue;
-            }
-            let id = format!("{:016x}", c.record_id);
-            vr.vulnerabilities
-                .entry(id.clone())
-                .or_insert_with(|| report_vulnerability(&id, &c));
-            let list = vr
-                .package_vulnerabilities
-                .entry(c.package_id.to_string())
-                .or_default();
-            if !list.contains(&id) {
-                list.push(id);
-            }
+        // Each record once, as its first affected candidate reports it; lists per package
+        // by record id (the same order as the ids' fixed-width hex), each id formatted once
+        // a list. Collected first and built in order: per-candidate map inserts and `format!`
+        // were the largest entries of a first-time report's profile.
+        let mut first: BTreeMap<u64, &Candidate<'_>> = BTreeMap::new();
+        let mut by_package: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+        for c in candidates
+            .iter()
+            .filter(|c| c.decision.verdict == Verdict::Affected)
+        {
+            first.entry(c.record_id).or_insert(c);
+            by_package
+                .entry(c.package_id)
+                .or_default()
+                .push(c.record_id);
         }
-        for list in vr.package_vulnerabilities.values_mut() {
-            list.sort();
-        }
+        vr.vulnerabilities = first
+            .into_iter()
+            .map(|(record, c)| {
+                let id = format!("{record:016x}");
+                let v = report_vulnerability(&id, c);
+                (id, v)
+            })
+            .collect();
+        vr.package_vulnerabilities = by_package
+            .into_iter()
+            .map(|(package, mut records)| {
+                records.sort_unstable();
+                records.dedup();
+                let ids = records.iter().map(|r| format!("{r:016x}")).collect();
+                (package.to_string(), ids)
+            })
+            .collect();
         (vr, stats)
     }
 }
@@ -671,11 +685,18 @@ pub fn cve_ids(v: &ReportVulnerability) -> Vec<String> {
 /// Add NVD's CVSS data to a report as Clair's CVSS enrichment (where Quay reads it). The
 /// normalized severities stay the feeds' own, as Clair v4 leaves them: no CVSS fill-in.
 pub fn add_cvss(report: &mut VulnerabilityReport, store: &dyn Store) -> clair_store::Result<()> {
-    let ids: BTreeSet<String> = report.vulnerabilities.values().flat_map(cve_ids).collect();
+    // Each vulnerability's CVE ids, found once.
+    let cves: Vec<(String, Vec<String>)> = report
+        .vulnerabilities
+        .iter()
+        .map(|(id, v)| (id.clone(), cve_ids(v)))
+        .filter(|(_, c)| !c.is_empty())
+        .collect();
+    let ids: BTreeSet<&String> = cves.iter().flat_map(|(_, c)| c).collect();
     if ids.is_empty() {
         return Ok(());
     }
-    let ids: Vec<String> = ids.into_iter().collect();
+    let ids: Vec<String> = ids.into_iter().cloned().collect();
     let mut by_cve: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
     for rec in store.enrichments("nvd", &ids)? {
         for t in &rec.tags {
@@ -683,8 +704,8 @@ pub fn add_cvss(report: &mut VulnerabilityReport, store: &dyn Store) -> clair_st
         }
     }
     let mut map = serde_json::Map::new();
-    for (id, v) in report.vulnerabilities.iter() {
-        let cvss: Vec<serde_json::Value> = cve_ids(v)
+    for (id, cves) in cves {
+        let cvss: Vec<serde_json::Value> = cves
             .iter()
             .filter_map(|c| by_cve.get(c))
             .flatten()
@@ -693,7 +714,7 @@ pub fn add_cvss(report: &mut VulnerabilityReport, store: &dyn Store) -> clair_st
         if cvss.is_empty() {
             continue;
         }
-        map.insert(id.clone(), serde_json::Value::Array(cvss));
+        map.insert(id, serde_json::Value::Array(cvss));
     }
     if !map.is_empty() {
         report.enrichments.insert(
