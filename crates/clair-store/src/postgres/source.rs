@@ -209,8 +209,11 @@ fn split_url(s: &str, tls: &mut TlsSettings) -> Result<String, String> {
     let Some((base, query)) = s.split_once('?') else {
         return Ok(s.to_string());
     };
+    // Blanks around the base and each parameter are not part of them (a URL spells a blank
+    // `%20`); dropping them here keeps what is left splitting to itself.
+    let base = base.trim_end();
     let mut kept = Vec::new();
-    for param in query.split('&').filter(|p| !p.is_empty()) {
+    for param in query.split('&').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = param.split_once('=').unwrap_or((param, ""));
         let key = percent_decode(k).map_err(|e| format!("URL parameter {k:?}: {e}"))?;
         let value = percent_decode(v).map_err(|e| format!("URL parameter {key}: {e}"))?;
@@ -300,8 +303,8 @@ mod tests {
         split_source(s).unwrap_or_else(|e| panic!("{s}: {e}"))
     }
 
-    /// Found by the fuzz campaign (fuzz/artifacts/pg_source, input `%\t?`): a blank left
-    /// before an emptied query made the remainder split to something else.
+    /// Found by the fuzz campaign (pg_source, inputs `%\t?` and `?\u{b}&`): blanks around
+    /// the base or a parameter made the remainder split to something else.
     #[test]
     fn what_is_left_splits_to_itself() {
         for source in [
