@@ -264,6 +264,11 @@ fn split_key_values(s: &str, tls: &mut TlsSettings) -> Result<String, String> {
         if it.next_if(|(_, c)| *c == '=').is_none() {
             return Err(format!("missing \"=\" after {key:?} (byte {start})"));
         }
+        // libpq's keywords are words; anything else is refused as libpq refuses it (and a
+        // key spelt like a URL would make what is left read as one).
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("{key:?} (byte {start}): not a connection option"));
+        }
         while it.next_if(|(_, c)| c.is_whitespace()).is_some() {}
         let mut value = String::new();
         if it.next_if(|(_, c)| *c == '\'').is_some() {
@@ -304,7 +309,8 @@ mod tests {
     }
 
     /// Found by the fuzz campaign (pg_source, inputs `%\t?` and `?\u{b}&`): blanks around
-    /// the base or a parameter made the remainder split to something else.
+    /// the base or a parameter made the remainder split to something else. A third input,
+    /// `sslkey=x postgres://y=1`, left a key spelt like a URL first: such keys are refused.
     #[test]
     fn what_is_left_splits_to_itself() {
         for source in [
@@ -315,6 +321,17 @@ mod tests {
             let once = split(source).rest;
             assert_eq!(split(&once).rest, once, "{source:?}");
         }
+    }
+
+    #[test]
+    fn keys_are_words() {
+        for bad in ["sslkey=x postgres://y=1", "host=h =v", "a.b=1"] {
+            assert!(split_source(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            split("application_name=x sslmode=require").rest,
+            "application_name='x'"
+        );
     }
 
     #[test]
