@@ -150,12 +150,7 @@ pub fn split_source(source: &str) -> Result<SplitSource, String> {
     } else {
         split_key_values(s, &mut tls)?
     };
-    // Trimmed again: removing a parameter can leave blanks at the end ("…\t?"), and what is
-    // left must split to itself.
-    Ok(SplitSource {
-        rest: rest.trim().to_string(),
-        tls,
-    })
+    Ok(SplitSource { rest, tls })
 }
 
 /// Take a TLS keyword into `tls`; `false` when `key` is not one.
