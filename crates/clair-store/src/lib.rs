@@ -34,16 +34,16 @@ use clair_types::{Digest, IndexReport, Vulnerability};
 use uuid::Uuid;
 
 pub use cache::StoreCache;
+pub use clair_types::{package_name_key, package_names};
 pub use error::{Error, Result};
-pub use index::{IndexError, Origin, index_image, package_name_key, package_names};
+pub use index::{IndexError, Origin, index_image};
 pub use model::{
     Delivery, EnrichmentRecord, GcStats, Lock, LockWatch, NewNotification, Notification,
     NotificationItem, NotificationJob, NotificationPage, NotificationStatus, OpKind, StoredReport,
     UpdateDiff, UpdateOperation, UpdaterStatus, V1Layer,
 };
 
-/// An error from a feed being stored.
-pub type FeedError = Box<dyn std::error::Error + Send + Sync>;
+pub use clair_types::FeedError;
 
 /// Records streamed into the store; an `Err` aborts the operation.
 pub type Feed<'a, T> = &'a mut dyn Iterator<Item = std::result::Result<T, FeedError>>;

@@ -2,71 +2,12 @@
 
 use std::fmt;
 
-use clair_types::{Digest, IndexReport, Vulnerability};
+pub use clair_types::update::{
+    EnrichmentRecord, OpKind, UpdateDiff, UpdateOperation, UpdaterStatus,
+};
+use clair_types::{Digest, IndexReport};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-
-/// Kind of update operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OpKind {
-    /// A vulnerability feed run.
-    Vulnerability,
-    /// An enrichment feed run (CVSS, EPSS, KEV).
-    Enrichment,
-}
-
-impl OpKind {
-    /// Clair's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OpKind::Vulnerability => "vulnerability",
-            OpKind::Enrichment => "enrichment",
-        }
-    }
-
-    pub(crate) fn parse(s: &str) -> OpKind {
-        if s == "enrichment" {
-            OpKind::Enrichment
-        } else {
-            OpKind::Vulnerability
-        }
-    }
-}
-
-impl fmt::Display for OpKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One updater run, as stored (Clair v4 `UpdateOperation`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UpdateOperation {
-    /// Reference (Clair's `ref`).
-    pub id: Uuid,
-    /// Updater name.
-    pub updater: String,
-    /// Kind.
-    pub kind: OpKind,
-    /// The updater's marker of what it fetched.
-    pub fingerprint: String,
-    /// When it was stored.
-    pub date: jiff::Timestamp,
-}
-
-/// Differences between two update operations.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UpdateDiff {
-    /// The older operation, if any.
-    pub prev: Option<UpdateOperation>,
-    /// The newer operation.
-    pub cur: UpdateOperation,
-    /// Records in `cur` and not in `prev` (a changed record is removed and added).
-    pub added: Vec<Vulnerability>,
-    /// Records in `prev` and not in `cur`.
-    pub removed: Vec<Vulnerability>,
-}
 
 /// What a garbage collection removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -77,43 +18,6 @@ pub struct GcStats {
     pub vulnerabilities: usize,
     /// Enrichment records no longer referenced, deleted.
     pub enrichments: usize,
-}
-
-/// An updater's last run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UpdaterStatus {
-    /// Updater name.
-    pub updater: String,
-    /// When it last ran.
-    pub last_attempt: Option<jiff::Timestamp>,
-    /// When it last succeeded.
-    pub last_success: Option<jiff::Timestamp>,
-    /// The error of the last run, if it failed.
-    pub last_error: Option<String>,
-    /// Records stored by the last successful run.
-    pub records: u64,
-    /// Duration of the last run, milliseconds.
-    pub duration_ms: u64,
-    /// Fingerprint of the last successful fetch (an ETag, Last-Modified or hash).
-    #[serde(default)]
-    pub fingerprint: String,
-    /// The updater's record version (`Updater::version`) that stored the latest operation;
-    /// statuses written before versions existed read as 1.
-    #[serde(default = "first_version")]
-    pub updater_version: u32,
-}
-
-fn first_version() -> u32 {
-    1
-}
-
-/// One enrichment record: data about the vulnerabilities named by its tags (CVE ids).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnrichmentRecord {
-    /// Keys it applies to (CVE ids).
-    pub tags: Vec<String>,
-    /// The enrichment (e.g. CVSS JSON).
-    pub data: serde_json::Value,
 }
 
 /// Delivery state of a notification.

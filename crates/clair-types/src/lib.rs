@@ -16,15 +16,17 @@ mod digest;
 mod distribution;
 mod package;
 pub mod report;
+pub mod update;
 mod vulnerability;
 
 pub use digest::{Digest, DigestError, Sha256Writer};
 pub use distribution::Distribution;
-pub use package::{Package, PackageDbKind, SourcePackage};
+pub use package::{Package, PackageDbKind, SourcePackage, package_name_key, package_names};
 pub use report::{
     Environment, IndexReport, IndexState, ReportDistribution, ReportPackage, ReportVulnerability,
     Repository, VulnerabilityReport, VulnerablePackage,
 };
+pub use update::{EnrichmentRecord, FeedError, OpKind, UpdateDiff, UpdateOperation, UpdaterStatus};
 pub use vulnerability::{
     PackageKind, RangeEvent, Severity, SeverityError, VersionRange, Vulnerability,
 };

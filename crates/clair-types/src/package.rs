@@ -107,3 +107,35 @@ impl Package {
         (&self.name, &self.version, &self.arch)
     }
 }
+
+/// How the reverse index spells a package name: lower case, and (for PyPI's sake) runs of
+/// `-`, `_` and `.` as one `-`.
+pub fn package_name_key(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut sep = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            sep = true;
+        } else {
+            if sep && !out.is_empty() {
+                out.push('-');
+            }
+            sep = false;
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// The reverse-index keys of a report: every package and source package name, lower case and
+/// normalised (as [`package_name_key`] spells them).
+pub fn package_names(report: &crate::IndexReport) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for p in report.packages.values() {
+        out.insert(package_name_key(&p.name));
+        if let Some(s) = &p.source {
+            out.insert(package_name_key(&s.name));
+        }
+    }
+    out
+}
