@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 
 use clair_matcher::Namespaces;
-use clair_matcher::affected::AffectedManifests;
+use clair_service::affected::AffectedManifests;
 use clair_store::{OpKind, UpdateDiff, UpdateOperation};
 use clair_types::{
     Digest, PackageKind, ReportDistribution, ReportVulnerability, Repository, Severity,

@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use axum::Router;
 use clair_indexer::Indexer;
-use clair_matcher::LiveIndex;
+use clair_service::LiveIndex;
 use clair_store::Store;
 
 pub use fetch::{FetchOptions, Fetcher};

@@ -13,7 +13,7 @@ use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clair_matcher::affected::AffectedManifests;
+use clair_service::affected::AffectedManifests;
 use clair_store::{UpdateDiff, UpdateOperation};
 use clair_types::{Digest, IndexReport, Vulnerability};
 use serde::de::DeserializeOwned;

@@ -657,7 +657,7 @@ pub fn layer_view(
     }
     let vr = if with_vulns {
         let (mut vr, _) = s.live.current().report(&report, &ns);
-        clair_matcher::matching::add_cvss(&mut vr, s.store.as_ref())?;
+        clair_service::add_cvss(&mut vr, s.store.as_ref())?;
         s.metrics
             .vulnerability_reports
             .fetch_add(1, Ordering::Relaxed);

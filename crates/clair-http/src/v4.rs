@@ -486,10 +486,10 @@ fn index_blocking(s: &AppState, m: Manifest) -> Result<IndexReport, ApiError> {
         Some(m.hash.clone()),
         layers,
     );
-    match clair_store::index_image(s.store.as_ref(), &s.indexer, &image, &NoProgress) {
+    match clair_service::index_image(s.store.as_ref(), &s.indexer, &image, &NoProgress) {
         Ok((indexed, _)) => Ok(indexed.report),
-        Err(clair_store::IndexError::Store(e)) => Err(e.into()),
-        Err(clair_store::IndexError::Index(clair_indexer::Error::Layer {
+        Err(clair_service::IndexError::Store(e)) => Err(e.into()),
+        Err(clair_service::IndexError::Index(clair_indexer::Error::Layer {
             source: e @ clair_layer::Error::Tar { .. },
             ..
         })) => failed(format!("{NOT_A_LAYER}{e}")),
@@ -658,7 +658,7 @@ async fn vulnerability_report(
             .filter(|r| r.state == IndexState::IndexFinished)
             .ok_or_else(|| ApiError::not_found(not_found))?;
         let (mut vr, _) = idx.report(&report, &EcosystemNamespaces);
-        clair_matcher::matching::add_cvss(&mut vr, store.as_ref())?;
+        clair_service::add_cvss(&mut vr, store.as_ref())?;
         serde_json::to_vec(&vr).map_err(|e| ApiError::internal(e.to_string()))
     })
     .await

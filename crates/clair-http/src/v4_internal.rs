@@ -173,7 +173,7 @@ async fn affected_manifest(
             .iter()
             .map(|v| v.to_record(&ns))
             .collect();
-        let a = clair_matcher::affected::affected_manifests(store.as_ref(), &ns, &records)?;
+        let a = clair_service::affected::affected_manifests(store.as_ref(), &ns, &records)?;
         serde_json::to_string(&Affected::from_matcher(&a))
             .map_err(|e| ApiError::internal(e.to_string()))
     })

@@ -65,7 +65,7 @@ fn index(store: &Arc<dyn Store>, reference: &str) -> String {
     let img = source::open(reference, &OpenOptions::default()).unwrap();
     let indexer = clair_ecosystems::default_indexer();
     let (indexed, _) =
-        clair_store::index_image(store.as_ref(), &indexer, &img, &NoProgress).unwrap();
+        clair_service::index_image(store.as_ref(), &indexer, &img, &NoProgress).unwrap();
     indexed.report.manifest_hash.to_string()
 }
 

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 
-use clair_store::{EnrichmentRecord, OpKind};
 use clair_types::Vulnerability;
+use clair_types::{EnrichmentRecord, OpKind};
 use serde::{Deserialize, Serialize};
 
 use crate::fetch::{Download, FetchError, Http, Validators};

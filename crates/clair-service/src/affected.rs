@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use clair_store::Store;
 use clair_types::{Digest, IndexState, ReportVulnerability, Vulnerability};
 
-use crate::matching::{MatchIndex, Namespaces, report_id};
+use clair_matcher::matching::{MatchIndex, Namespaces, report_id};
 
 /// The manifests a set of vulnerability records affects (claircore's `AffectedManifests`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub fn affected_manifests(
     }
     let names: Vec<String> = unique
         .iter()
-        .map(|v| clair_store::package_name_key(&v.package_name))
+        .map(|v| clair_types::package_name_key(&v.package_name))
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::manager::{Outcome, RunReport, UpdateManager, UpdateProgress};
-use crate::updater::{FetchOutcome, FetchedFile, safe_name};
+use clair_matcher::updater::{FetchOutcome, FetchedFile, safe_name};
 
 /// Errors of bundle export and import.
 #[derive(Debug, thiserror::Error)]
@@ -230,7 +230,7 @@ struct ManifestUpdater {
 struct ManifestFile {
     name: String,
     url: String,
-    validators: crate::fetch::Validators,
+    validators: clair_matcher::fetch::Validators,
     member: String,
     /// Hex sha256 of the member (bundles before signing had none).
     #[serde(default, skip_serializing_if = "String::is_empty")]

@@ -1,13 +1,10 @@
-//! Indexing with a store: known manifests are answered from the store, layer results are
+//! Indexing an image with a store: known manifests are answered from the store, layer results are
 //! cached in it, and every new report is saved.
 
 use clair_indexer::{Indexed, Indexer, Progress};
 use clair_layer::Image;
 
-use crate::Store;
-
-/// The backends' spelling of the reverse index (they import it from here).
-pub(crate) use clair_types::package_names;
+use clair_store::Store;
 
 /// Errors of [`index_image`].
 #[derive(Debug, thiserror::Error)]
@@ -17,7 +14,7 @@ pub enum IndexError {
     Index(#[from] clair_indexer::Error),
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] crate::Error),
+    Store(#[from] clair_store::Error),
 }
 
 /// Where an index report came from.
@@ -29,7 +26,7 @@ pub enum Origin {
     Indexed,
 }
 
-/// Index `image` with `indexer` (whose layer cache should be a [`crate::StoreCache`] on the
+/// Index `image` with `indexer` (whose layer cache should be a [`clair_store::StoreCache`] on the
 /// same store), reusing a stored report when the manifest is known, was indexed successfully
 /// and the indexer state is unchanged, and saving the new report otherwise (a stored
 /// `IndexError` report is never reused: the manifest is indexed again).

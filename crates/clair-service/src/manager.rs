@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use clair_store::{FeedError, OpKind, Store, UpdateOperation, UpdaterStatus};
 
-use crate::cancel::Cancel;
-use crate::fetch::Http;
-use crate::updater::{FetchOutcome, FetchedFile, Record, Stop, Updater, UpdaterError};
+use clair_matcher::Cancel;
+use clair_matcher::fetch::Http;
+use clair_matcher::updater::{FetchOutcome, FetchedFile, Record, Stop, Updater, UpdaterError};
 
 /// How one updater run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,7 +185,8 @@ impl UpdateManager {
                 error: format!("{name}: taking the updater lock: {e}"),
             },
             Ok(Some(lock)) => {
-                let cancel = self.cancel.under_lock(lock.watch());
+                let watch = lock.watch();
+                let cancel = self.cancel.under_lock(lock.name(), move || watch.is_lost());
                 let outcome = self.locked_run(u, progress, &cancel);
                 match cancel.reason() {
                     // Whatever the run says, it stopped because of this.

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use clair_matcher::{LiveIndex, Namespaces};
+use clair_matcher::Namespaces;
+use clair_service::LiveIndex;
 use clair_store::{FeedError, Store, StoreOptions};
 use clair_types::{
     Digest, Environment, IndexReport, IndexState, PackageKind, ReportDistribution, ReportPackage,

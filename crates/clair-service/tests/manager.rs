@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use clair_matcher::fetch::FetchError;
 use clair_matcher::{
-    Cancel, Emit, FetchOutcome, FetchedFile, Http, HttpOptions, NoUpdateProgress, Outcome, Record,
-    UpdateManager, Updater, UpdaterError, fetch_urls,
+    Cancel, Emit, FetchOutcome, FetchedFile, Http, HttpOptions, Record, Updater, UpdaterError,
+    fetch_urls,
 };
+use clair_service::{NoUpdateProgress, Outcome, UpdateManager};
 use clair_store::{OpKind, Store, StoreOptions};
 use clair_test::http::{Behavior, StalledServer, TestServer};
 use clair_types::Vulnerability;

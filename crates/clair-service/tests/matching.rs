@@ -13,8 +13,8 @@ use std::sync::Arc;
 use clair_ecosystems::EcosystemNamespaces;
 use clair_indexer::NoProgress;
 use clair_layer::source::{self, OpenOptions};
-use clair_matcher::matching::{MatchIndex, report_namespaces};
-use clair_matcher::{NoUpdateProgress, Outcome, UpdateManager};
+use clair_matcher::matching::report_namespaces;
+use clair_service::{NoUpdateProgress, Outcome, UpdateManager};
 use clair_store::Store;
 use clair_test::http::TestServer;
 use clair_test::oci::{Layer, write_layout};
@@ -47,7 +47,7 @@ fn feed_server() -> TestServer {
         bz2(&f("feeds/rhel/claircore-rhel-8-rpm-unpatched.xml")),
     );
     let tracker = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../clair-ecosystems"))
             .join("testdata/match/debian-bookworm-tracker.json"),
     )
     .unwrap();
@@ -118,7 +118,7 @@ fn index(reference: &str) -> IndexReport {
 
 fn matched(store: &dyn Store, report: &IndexReport) -> VulnerabilityReport {
     let ns = EcosystemNamespaces;
-    let idx = MatchIndex::load(store, Some(&report_namespaces(report, &ns))).unwrap();
+    let idx = clair_service::load_index(store, Some(&report_namespaces(report, &ns))).unwrap();
     let (vr, stats) = idx.report(report, &ns);
     assert!(
         stats.missing_namespaces.is_empty(),

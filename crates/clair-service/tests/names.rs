@@ -13,8 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use clair_ecosystems::{alpine, aws, debian, nvd, oracle, osv, photon, rhel, suse, ubuntu};
-use clair_matcher::matching::{CVSS_ENRICHMENT_KIND, add_cvss, reported};
+use clair_matcher::matching::{CVSS_ENRICHMENT_KIND, reported};
 use clair_matcher::{Emit, FetchedFile, Record, UpdaterError, Validators};
+use clair_service::add_cvss;
 use clair_store::{EnrichmentRecord, FeedError};
 use clair_types::{Vulnerability, VulnerabilityReport};
 
@@ -74,7 +75,7 @@ struct Family {
 
 fn path_of(rel: &str) -> PathBuf {
     if rel.starts_with("testdata/") {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../clair-ecosystems")).join(rel)
     } else {
         clair_test::corpus(rel)
     }

@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clair_matcher::{NoUpdateProgress, Outcome, UpdateManager};
+use clair_service::{NoUpdateProgress, Outcome, UpdateManager};
 use clair_store::{OpKind, Store};
 use clair_test::corpus;
 use clair_test::http::{Behavior, TestServer};
 
-fn outcome<'a>(reports: &'a [clair_matcher::RunReport], name: &str) -> &'a Outcome {
+fn outcome<'a>(reports: &'a [clair_service::RunReport], name: &str) -> &'a Outcome {
     &reports.iter().find(|r| r.updater == name).unwrap().outcome
 }
 
@@ -223,7 +223,7 @@ fn bundles_round_trip(store: Arc<dyn Store>) {
         store.clone(),
         clair_ecosystems::updaters(Some(&every), &BTreeMap::new()).unwrap(),
     );
-    let open = clair_matcher::bundle::Trust {
+    let open = clair_service::bundle::Trust {
         keys: Vec::new(),
         allow_unsigned: true,
     };

@@ -14,7 +14,8 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::types::QueueAttributeName;
 use clair_http::notify::{Notifier, Options};
 use clair_http::{AppState, FetchOptions};
-use clair_matcher::{Http, HttpOptions, NoUpdateProgress, UpdateManager};
+use clair_matcher::{Http, HttpOptions};
+use clair_service::{NoUpdateProgress, UpdateManager};
 use clair_sqs::message::{CONTENT_TYPE_BASE64GZIP, CONTENT_TYPE_JSON, decode_body};
 use clair_sqs::{Outcome, Pipeline, SenderPublish, Settings, SnsSender, Topic};
 use clair_store::{Store, StoreOptions};
@@ -93,7 +94,7 @@ impl DebianFeed {
         self.server.put("/debian/json", feed.to_string());
         for r in self.manager.run(None, &NoUpdateProgress) {
             assert!(
-                matches!(r.outcome, clair_matcher::Outcome::Updated { .. }),
+                matches!(r.outcome, clair_service::Outcome::Updated { .. }),
                 "{:?}",
                 r.outcome
             );

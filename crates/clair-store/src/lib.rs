@@ -20,7 +20,10 @@
 mod cache;
 mod codec;
 mod error;
-mod index;
+/// The reverse-index keys the backends store (spelt in clair-types).
+mod index {
+    pub(crate) use clair_types::package_names;
+}
 mod model;
 pub mod postgres;
 pub mod sqlite;
@@ -36,7 +39,6 @@ use uuid::Uuid;
 pub use cache::StoreCache;
 pub use clair_types::{package_name_key, package_names};
 pub use error::{Error, Result};
-pub use index::{IndexError, Origin, index_image};
 pub use model::{
     Delivery, EnrichmentRecord, GcStats, Lock, LockWatch, NewNotification, Notification,
     NotificationItem, NotificationJob, NotificationPage, NotificationStatus, OpKind, StoredReport,

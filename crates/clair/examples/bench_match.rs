@@ -15,8 +15,7 @@ use anyhow::Context;
 use clair_ecosystems::EcosystemNamespaces;
 use clair_indexer::NoProgress;
 use clair_layer::source::{self, OpenOptions};
-use clair_matcher::LiveIndex;
-use clair_matcher::matching::add_cvss;
+use clair_service::{LiveIndex, add_cvss};
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -46,7 +45,7 @@ fn main() -> anyhow::Result<()> {
     let img = source::open(&image, &OpenOptions::default())?;
     let indexer = clair_ecosystems::default_indexer()
         .with_cache(Arc::new(clair_store::StoreCache::new(store.clone())));
-    let (indexed, _) = clair_store::index_image(store.as_ref(), &indexer, &img, &NoProgress)?;
+    let (indexed, _) = clair_service::index_image(store.as_ref(), &indexer, &img, &NoProgress)?;
     let ir = indexed.report;
 
     let t = Instant::now();

@@ -40,7 +40,7 @@ fn main() -> anyhow::Result<()> {
     })?;
     let img = source::open(&image, &OpenOptions::default())?;
     let indexer = clair_ecosystems::default_indexer();
-    let (base, _) = clair_store::index_image(store.as_ref(), &indexer, &img, &NoProgress)?;
+    let (base, _) = clair_service::index_image(store.as_ref(), &indexer, &img, &NoProgress)?;
     let state = indexer.state();
 
     // The manifests: the same report under 10 000 digests, 1 000 with an extra package.

@@ -6,7 +6,7 @@ use std::path::Path;
 use clair_matcher::{
     Emit, FetchOutcome, FetchedFile, Http, Record, Updater, UpdaterError, fetch_urls,
 };
-use clair_store::{EnrichmentRecord, OpKind};
+use clair_types::{EnrichmentRecord, OpKind};
 use serde::Deserialize;
 
 use crate::feed::{parse_error, read_all};

@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 
 use clair_matcher::Namespaces;
-use clair_matcher::affected::{AffectedManifests, affected_manifests, sort_most_severe_first};
 use clair_matcher::matching::report_id;
+use clair_service::affected::{AffectedManifests, affected_manifests, sort_most_severe_first};
 use clair_store::{OpKind, Store, UpdateDiff, UpdateOperation};
 use clair_types::{Digest, ReportVulnerability, Vulnerability};
 use uuid::Uuid;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clair_http::{AppState, FetchOptions};
-use clair_matcher::{Http, HttpOptions, NoUpdateProgress, UpdateManager};
+use clair_matcher::{Http, HttpOptions};
+use clair_service::{NoUpdateProgress, UpdateManager};
 use clair_store::{Store, StoreOptions};
 use clair_test::http::{Behavior, TestServer};
 use serde_json::Value;
@@ -268,7 +269,7 @@ pub fn run_updaters(store: &Arc<dyn Store>, names: &[&str], config: Value) {
     }));
     for r in m.run(None, &NoUpdateProgress) {
         assert!(
-            matches!(r.outcome, clair_matcher::Outcome::Updated { .. }),
+            matches!(r.outcome, clair_service::Outcome::Updated { .. }),
             "{}: {:?}",
             r.updater,
             r.outcome

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clair_matcher::{Http, HttpOptions, UpdateManager};
+use clair_matcher::{Http, HttpOptions};
+use clair_service::UpdateManager;
 use clair_store::{Store, StoreOptions};
 use clair_test::corpus;
 use clair_test::http::TestServer;

@@ -52,7 +52,7 @@ pub fn index_image(
     };
     tracing::info!(image = %image.reference, format = %image.format, layers = image.layers.len(), "image opened");
     let bar = Bar::new(image.total_size(), image.layers.len(), quiet);
-    let (indexed, origin) = clair_store::index_image(store.as_ref(), &indexer, &image, &bar)
+    let (indexed, origin) = clair_service::index_image(store.as_ref(), &indexer, &image, &bar)
         .with_context(|| format!("indexing {}", o.image))?;
     bar.finish();
     tracing::info!(?origin, store = %store.describe(), "index report");

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clair_ecosystems::EcosystemNamespaces;
-use clair_matcher::matching::{self, MatchIndex, MatchStats, Verdict, report_namespaces};
+use clair_matcher::matching::{self, MatchStats, Verdict, report_namespaces};
 use clair_types::{Severity, VulnerabilityReport};
 
 use std::collections::BTreeMap;
@@ -82,11 +82,11 @@ pub fn scan(image: &ImageArgs, g: &Global, explain: bool) -> anyhow::Result<Scan
     let (image, indexed) = index_image(image, &store, g.quiet)?;
     let ns = EcosystemNamespaces;
     let wanted = report_namespaces(&indexed.report, &ns);
-    let index =
-        MatchIndex::load(store.as_ref(), Some(&wanted)).context("reading vulnerability data")?;
+    let index = clair_service::load_index(store.as_ref(), Some(&wanted))
+        .context("reading vulnerability data")?;
     tracing::info!(records = index.len(), namespaces = ?wanted, "vulnerability data loaded");
     let (mut report, stats) = index.report(&indexed.report, &ns);
-    matching::add_cvss(&mut report, store.as_ref()).context("reading CVSS enrichments")?;
+    clair_service::add_cvss(&mut report, store.as_ref()).context("reading CVSS enrichments")?;
     let mut explanations = BTreeMap::new();
     if explain {
         let (candidates, _) = index.candidates(&indexed.report, &ns);
@@ -277,8 +277,8 @@ pub fn explain(args: &ExplainArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let (image, indexed) = index_image(&args.image, &store, g.quiet)?;
     let ns = EcosystemNamespaces;
     let wanted = report_namespaces(&indexed.report, &ns);
-    let index =
-        MatchIndex::load(store.as_ref(), Some(&wanted)).context("reading vulnerability data")?;
+    let index = clair_service::load_index(store.as_ref(), Some(&wanted))
+        .context("reading vulnerability data")?;
     let (candidates, stats) = index.candidates(&indexed.report, &ns);
     let target = args.vulnerability.trim();
     let relevant: Vec<_> = candidates

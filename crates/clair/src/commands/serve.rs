@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clair_http::{AppState, FetchOptions};
-use clair_matcher::{Http, NoUpdateProgress};
+use clair_matcher::Http;
+use clair_service::NoUpdateProgress;
 
 use super::Global;
 use crate::cli::ServeArgs;

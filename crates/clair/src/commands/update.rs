@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use anyhow::Context;
-use clair_matcher::bundle::{BundleSigner, Signature, Trust, TrustedKey};
-use clair_matcher::{Http, Outcome, RunReport, UpdateManager, UpdateProgress};
+use clair_matcher::Http;
+use clair_service::bundle::{BundleSigner, Signature, Trust, TrustedKey};
+use clair_service::{Outcome, RunReport, UpdateManager, UpdateProgress};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{Format, UpdateAction, UpdateArgs};
@@ -112,7 +113,7 @@ fn update(g: &Global, http: Http, args: &UpdateArgs) -> anyhow::Result<ExitCode>
         );
         loop {
             let started = std::time::Instant::now();
-            let reports = m.run(only, &clair_matcher::NoUpdateProgress);
+            let reports = m.run(only, &clair_service::NoUpdateProgress);
             if !g.quiet {
                 print_reports(&reports, args.format)?;
             }

@@ -10,8 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use clair_store::LockWatch;
-
 /// A cancellation flag, shared by clones; children are cancelled with their parent.
 #[derive(Debug, Clone, Default)]
 pub struct Cancel(Arc<Inner>);
@@ -20,7 +18,23 @@ pub struct Cancel(Arc<Inner>);
 struct Inner {
     cancelled: AtomicBool,
     parent: Option<Cancel>,
-    lock: Option<LockWatch>,
+    lock: Option<LockCheck>,
+}
+
+/// A held lock as cancellation sees it: its name, and whether it was lost (the store's
+/// `LockWatch::is_lost`, passed in so this crate needs no store).
+struct LockCheck {
+    name: String,
+    lost: Box<dyn Fn() -> bool + Send + Sync>,
+}
+
+impl std::fmt::Debug for LockCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockCheck")
+            .field("name", &self.name)
+            .field("lost", &(self.lost)())
+            .finish()
+    }
 }
 
 /// How often waits look at the flag.
@@ -46,12 +60,19 @@ impl Cancel {
         }))
     }
 
-    /// A child that is also cancelled when the lock `watch` observes is lost.
-    pub fn under_lock(&self, watch: LockWatch) -> Cancel {
+    /// A child that is also cancelled once the lock `name` is lost (`lost` says so).
+    pub fn under_lock(
+        &self,
+        name: &str,
+        lost: impl Fn() -> bool + Send + Sync + 'static,
+    ) -> Cancel {
         Cancel(Arc::new(Inner {
             cancelled: AtomicBool::new(false),
             parent: Some(self.clone()),
-            lock: Some(watch),
+            lock: Some(LockCheck {
+                name: name.to_string(),
+                lost: Box::new(lost),
+            }),
         }))
     }
 
@@ -63,9 +84,9 @@ impl Cancel {
     /// Why to stop (`None`: carry on): "lock updater/debian lost" or "cancelled".
     pub fn reason(&self) -> Option<String> {
         if let Some(w) = &self.0.lock
-            && w.is_lost()
+            && (w.lost)()
         {
-            return Some(format!("lock {} lost", w.name()));
+            return Some(format!("lock {} lost", w.name));
         }
         if self.0.cancelled.load(Ordering::SeqCst) {
             return Some("cancelled".into());

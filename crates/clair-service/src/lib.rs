@@ -1,0 +1,24 @@
+//! The use cases of clair-rs over a store, called alike by the HTTP APIs (`clair-http`), the
+//! SQS pipeline (`clair-sqs`) and the command line (`clair`):
+//!
+//! - [`index_image`]: index an image, answering a known manifest from the store and saving
+//!   every new report;
+//! - [`LiveIndex`]: the matcher index loaded from the store's latest records, rebuilt when an
+//!   update operation lands; [`add_cvss`] adds the stored CVSS enrichment to a report;
+//! - [`UpdateManager`]: updaters run against the store (one runner per updater across the
+//!   instances sharing it), air-gap [`bundle`]s exported and imported;
+//! - [`affected`]: which stored manifests vulnerability records affect (notifications).
+//!
+//! The crates below it stay free of one another: `clair-matcher` matches records and parses
+//! feeds without a store, `clair-store` persists without knowing how an image is indexed.
+#![forbid(unsafe_code)]
+
+pub mod affected;
+pub mod bundle;
+mod index;
+mod live;
+mod manager;
+
+pub use index::{IndexError, Origin, index_image};
+pub use live::{LiveIndex, add_cvss, load_index, store_generation};
+pub use manager::{NoUpdateProgress, Outcome, RunReport, UpdateManager, UpdateProgress, by_name};
