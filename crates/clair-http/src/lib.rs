@@ -5,11 +5,11 @@
 //! - [`health`]: Clair v2's `GET /health` (its own port) and v4's introspection server
 //!   (`/healthz`, `/readyz`, Prometheus `/metrics`);
 //! - [`fetch`]: layers fetched by URL with digest verification and SSRF guards;
-//! - [`notify`]: notifications computed from update operations, queued in the store and
-//!   delivered by webhook, AMQP (and SNS, in `clair-sqs`).
+//! - [`notify`] (`clair_service::notify`, re-exported): notifications computed from update
+//!   operations, queued in the store and delivered by webhook, AMQP (and SNS, in `clair-sqs`).
 //!
-//! Handlers are thin: the store, indexer and matcher are blocking libraries, run on tokio's
-//! blocking threads.
+//! Handlers are thin: the use cases are `clair-service`'s ([`AppState`] wraps its
+//! [`Service`]), blocking code run on tokio's blocking threads.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -17,10 +17,7 @@ pub mod claircore;
 pub use clair_layer::fetch;
 pub mod health;
 pub mod jwtproxy;
-pub mod limit;
 pub mod metrics;
-pub mod notify;
-pub mod pagination;
 pub mod remote;
 pub mod report_cache;
 pub mod server;
@@ -31,14 +28,14 @@ mod v1_vulns;
 pub mod v4;
 mod v4_internal;
 
-use std::path::PathBuf;
+pub use clair_service::{limit, notify, pagination};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use clair_indexer::Indexer;
-use clair_service::LiveIndex;
+use clair_service::Service;
 use clair_store::Store;
 
 pub use fetch::{FetchOptions, Fetcher};
@@ -65,18 +62,9 @@ pub enum Error {
     /// A certificate, key or CA file is unusable.
     #[error("TLS: {0}")]
     Tls(String),
-    /// Notifications could not be computed (the layer or operation at fault named).
-    #[error("notifications: {0}")]
-    Notification(String),
-    /// Another Clair service (a remote indexer or matcher) failed or answered something
-    /// unusable.
-    #[error("{url}: {message}")]
-    Remote {
-        /// The URL asked.
-        url: String,
-        /// What went wrong.
-        message: String,
-    },
+    /// A use case failed (notifications, a remote Clair service, a sender's settings).
+    #[error(transparent)]
+    Service(#[from] clair_service::Error),
     /// Serving failed.
     #[error("serving {addr}: {source}")]
     Serve {
@@ -88,25 +76,15 @@ pub enum Error {
     },
 }
 
-/// What every handler shares.
+/// What every handler shares: the use cases' [`Service`] (its fields read through `Deref`)
+/// and what only the HTTP server needs.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// The store.
-    pub store: Arc<dyn Store>,
-    /// The indexer, with the store as its layer cache.
-    pub indexer: Arc<Indexer>,
-    /// The in-memory matcher index, swapped when new vulnerability data lands.
-    pub live: Arc<LiveIndex>,
-    /// Layer downloads (Clair v4: only 200 counts).
-    pub fetcher: Arc<Fetcher>,
-    /// Layer downloads for the Clair v2 API (any 2xx counts).
-    pub fetcher_v1: Arc<Fetcher>,
-    /// The one indexing limit of the v4 API, the v2 API and the SQS receiver.
-    pub index_limit: Arc<limit::IndexLimit>,
+    /// The use cases' state: store, indexer, live matcher index, fetchers, indexing limit,
+    /// page tokens.
+    pub service: Service,
     /// Request and domain metrics.
     pub metrics: Arc<Metrics>,
-    /// Where layer downloads go (a temporary directory per request inside it).
-    pub work_dir: PathBuf,
     /// Deadline per request.
     pub timeout: Duration,
     /// How long clients may cache a vulnerability report (`Cache-Control: max-age`;
@@ -114,8 +92,6 @@ pub struct AppState {
     pub cache_age: Duration,
     /// `/readyz`: set when the instance can answer (see [`AppState::required_updaters`]).
     pub ready: Arc<AtomicBool>,
-    /// Clair v2 page tokens (`api.paginationkey`).
-    pub page_key: pagination::PageKey,
     /// Pre-shared-key authentication of the API (`auth.psk`); `None`: none.
     pub auth: Option<auth::Psk>,
     /// Clair v4.0's `auth.keyserver` mode.
@@ -124,9 +100,6 @@ pub struct AppState {
     pub jwt: Option<Arc<jwtproxy::Verifier>>,
     /// Serve only GET and HEAD on the API.
     pub read_only: bool,
-    /// Let Clair v2 layer pushes name a local file (`clair_rs.allow_local_layer_paths`); off,
-    /// only http(s) URLs are read, so a client cannot make the server open its own files.
-    pub allow_local_layer_paths: bool,
     /// Request body limits (size, time) of the API.
     pub limits: server::Limits,
     /// Updaters this instance runs: `/readyz` waits until each has data (a successful run or
@@ -139,9 +112,36 @@ pub struct AppState {
     pub remote_indexer: Option<Arc<remote::RemoteIndexer>>,
     /// Serialized and compressed reports ([`report_cache`]).
     pub report_cache: Arc<report_cache::ReportCache>,
-    /// The latest enrichment operations as of the last [`AppState::refresh`] (part of the
-    /// data generation of vulnerability reports).
-    pub enrichment_generation: Arc<std::sync::RwLock<String>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Service;
+
+    fn deref(&self) -> &Service {
+        &self.service
+    }
+}
+
+impl std::ops::DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut Service {
+        &mut self.service
+    }
+}
+
+impl From<AppState> for Service {
+    fn from(state: AppState) -> Service {
+        state.service
+    }
+}
+
+impl clair_service::Counters for Metrics {
+    fn layer_fetched(&self) {
+        self.layers_fetched.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn vulnerability_report(&self) {
+        self.vulnerability_reports.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl AppState {
@@ -159,32 +159,17 @@ impl AppState {
     ) -> Result<AppState, Error> {
         let indexer = clair_ecosystems::default_indexer()
             .with_cache(Arc::new(clair_store::StoreCache::new(store.clone())));
-        let live = if mode.matcher() {
-            LiveIndex::new(store.clone())?
-        } else {
-            LiveIndex::empty(store.clone())
-        };
-        let enrichment_generation = enrichment_generation(store.as_ref())?;
+        let page_key = pagination::PageKey::from_config(None).map_err(Error::Config)?;
+        let mut service = Service::new(store, indexer, fetch, page_key, mode.matcher())?;
+        let metrics = Arc::new(Metrics::default());
+        service.counters = metrics.clone();
         Ok(AppState {
-            store,
-            indexer: Arc::new(indexer),
-            live: Arc::new(live),
-            fetcher_v1: Arc::new(Fetcher::new(FetchOptions {
-                require_200: false,
-                ..fetch.clone()
-            })),
-            fetcher: Arc::new(Fetcher::new(fetch)),
-            index_limit: Arc::new(limit::IndexLimit::new(
-                limit::default_concurrency(),
-                limit::default_concurrency(),
-            )),
-            metrics: Arc::new(Metrics::default()),
-            work_dir: std::env::temp_dir(),
+            service,
+            metrics,
             timeout: Duration::from_secs(900),
             cache_age: Duration::from_secs(6 * 3600),
             // No updater required yet: ready as soon as a listener serves it.
             ready: Arc::new(AtomicBool::new(true)),
-            page_key: pagination::PageKey::from_config(None).map_err(Error::Config)?,
             required_updaters: Vec::new(),
             auth: None,
             keyserver: None,
@@ -193,8 +178,6 @@ impl AppState {
             mode,
             remote_indexer: None,
             report_cache: Arc::new(report_cache::ReportCache::default()),
-            enrichment_generation: Arc::new(std::sync::RwLock::new(enrichment_generation)),
-            allow_local_layer_paths: false,
             limits: server::Limits::default(),
         })
     }
@@ -216,16 +199,6 @@ impl AppState {
     pub fn with_report_cache_bytes(mut self, bytes: usize) -> AppState {
         self.report_cache = Arc::new(report_cache::ReportCache::new(bytes));
         self
-    }
-
-    /// What the vulnerability data of reports made with `idx` is: its vulnerability
-    /// operations and the enrichment operations of the last refresh.
-    pub fn data_generation(&self, idx: &clair_matcher::MatchIndex) -> String {
-        let enrich = match self.enrichment_generation.read() {
-            Ok(g) => g.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        format!("{}|{enrich}", idx.generation())
     }
 
     /// Use this page-token key (`api.paginationkey`; `None`: random for this process).
@@ -257,12 +230,7 @@ impl AppState {
         if !self.mode.matcher() {
             return Ok(false);
         }
-        let changed = self.live.refresh()?;
-        let enrich = enrichment_generation(self.store.as_ref())?;
-        match self.enrichment_generation.write() {
-            Ok(mut g) => *g = enrich,
-            Err(poisoned) => *poisoned.into_inner() = enrich,
-        }
+        let changed = self.service.refresh()?;
         let ready = self.compute_ready()?;
         self.ready.store(ready, Ordering::SeqCst);
         Ok(changed)
@@ -289,20 +257,6 @@ impl AppState {
                     .any(|s| &s.updater == u && s.last_success.is_some())
         }))
     }
-}
-
-/// A marker of the latest enrichment operation of each updater.
-fn enrichment_generation(store: &dyn Store) -> clair_store::Result<String> {
-    let mut latest = std::collections::BTreeMap::new();
-    // Newest first: the first seen per updater is its latest.
-    for op in store.update_operations(clair_store::OpKind::Enrichment, None)? {
-        latest.entry(op.updater).or_insert(op.id);
-    }
-    Ok(latest
-        .iter()
-        .map(|(u, id)| format!("{u}={id}"))
-        .collect::<Vec<_>>()
-        .join(","))
 }
 
 /// The main API router (Clair v4 routes and the Clair v2 API under `/v1`), with request

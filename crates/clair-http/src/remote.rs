@@ -19,9 +19,9 @@ use clair_types::{Digest, IndexReport, Vulnerability};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::Error;
 use crate::claircore::{Affected, AffectedRequest, Diff, Operation, Vuln};
 use crate::notify::source::NotificationSource;
+use clair_service::Error;
 
 /// The issuer of intra-service tokens.
 pub const INTRASERVICE_ISSUER: &str = "clair-intraservice";

@@ -17,28 +17,15 @@ use clair_types::{PackageKind, Severity, Vulnerability as Record};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::v1::{
-    Feature, V1Error, Vulnerability, bad, join_err, lower_keys, namespace_format, wants_gzip, write,
-};
+use crate::v1::{V1Error, bad, join_err, lower_keys, wants_gzip, write};
+use clair_service::v1::{SEVERITIES, Vulnerability, to_v1};
 
-/// The updater manual vulnerabilities are stored under.
-pub const MANUAL_UPDATER: &str = "clair-v1-api";
+pub use clair_service::v1::MANUAL_UPDATER;
 const NOT_FOUND: &str = "the resource cannot be found";
 
 fn not_found() -> V1Error {
     V1Error(StatusCode::NOT_FOUND, NOT_FOUND.into())
 }
-
-/// Clair v2's severities, lowest first.
-const SEVERITIES: [&str; 7] = [
-    "Unknown",
-    "Negligible",
-    "Low",
-    "Medium",
-    "High",
-    "Critical",
-    "Defcon1",
-];
 
 fn parse_severity(s: &str) -> Result<(&'static str, Severity), V1Error> {
     let name = SEVERITIES
@@ -56,14 +43,6 @@ fn parse_severity(s: &str) -> Result<(&'static str, Severity), V1Error> {
     Ok((name, normalized))
 }
 
-fn v1_severity(r: &Record) -> String {
-    SEVERITIES
-        .iter()
-        .find(|n| n.eq_ignore_ascii_case(&r.severity))
-        .map(|n| n.to_string())
-        .unwrap_or_else(|| crate::v1::title(crate::v1::v2_severity(&r.severity)))
-}
-
 /// Records of a namespace grouped by vulnerability name, in name order.
 fn grouped(records: Vec<Record>) -> Vec<(String, Vec<Record>)> {
     let mut by: BTreeMap<String, Vec<Record>> = BTreeMap::new();
@@ -71,48 +50,6 @@ fn grouped(records: Vec<Record>) -> Vec<(String, Vec<Record>)> {
         by.entry(r.name.clone()).or_default().push(r);
     }
     by.into_iter().collect()
-}
-
-fn feature_of(r: &Record, ns: &str) -> Option<Feature> {
-    (!r.package_name.is_empty()).then(|| Feature {
-        name: r.package_name.clone(),
-        namespace_name: ns.to_string(),
-        version_format: if r.version_scheme.is_empty() {
-            namespace_format(ns).to_string()
-        } else {
-            r.version_scheme.clone()
-        },
-        version: if r.fixed_in_version.is_empty() {
-            "None".into()
-        } else {
-            r.fixed_in_version.clone()
-        },
-        ..Feature::default()
-    })
-}
-
-pub(crate) fn to_v1(name: &str, records: &[Record], ns: &str, with_fixes: bool) -> Vulnerability {
-    let first = records.first();
-    let mut fixed_in: Vec<Feature> = if with_fixes {
-        records.iter().filter_map(|r| feature_of(r, ns)).collect()
-    } else {
-        Vec::new()
-    };
-    fixed_in.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
-    fixed_in.dedup_by(|a, b| a.name == b.name && a.version == b.version);
-    Vulnerability {
-        name: name.to_string(),
-        namespace_name: ns.to_string(),
-        description: first.map(|r| r.description.clone()).unwrap_or_default(),
-        link: first
-            .and_then(|r| r.links.split_whitespace().next())
-            .unwrap_or("")
-            .to_string(),
-        severity: first.map(v1_severity).unwrap_or_default(),
-        metadata: None,
-        fixed_by: String::new(),
-        fixed_in,
-    }
 }
 
 fn namespace_records(s: &AppState, ns: &str) -> Result<Vec<Record>, V1Error> {

@@ -11,11 +11,11 @@
 //!   message hidden while it works, deletes it only once every layer in it is indexed and
 //!   reported, moves poison messages to a dead-letter queue).
 //! - [`SnsSender`]: the notification sender, one of the notifier's senders
-//!   (`clair_http::notify`): for each Clair v2 notification, the document of every layer it
+//!   (`clair_service::notify`): for each Clair v2 notification, the document of every layer it
 //!   names (or its pages), then the notification acknowledged.
 //!
 //! ```no_run
-//! # async fn f(state: clair_http::AppState) -> Result<(), clair_sqs::Error> {
+//! # async fn f(state: clair_service::Service) -> Result<(), clair_sqs::Error> {
 //! let file = clair_config::SqsConfig::default();
 //! if let Some(settings) = clair_sqs::Settings::resolve(&file, &|k| std::env::var(k).ok())? {
 //!     clair_sqs::run(state, settings, std::future::pending()).await;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
-use clair_http::AppState;
+use clair_service::Service;
 
 use crate::Error;
 use crate::message::{self, CONTENT_TYPE_ATTRIBUTE, SNS_MAX_MESSAGE};
@@ -42,7 +42,11 @@ pub fn https_client() -> aws_sdk_sqs::config::SharedHttpClient {
 /// (environment, profile, web identity, container and instance credentials; `AWS_REGION`,
 /// `AWS_ENDPOINT_URL`), then [`Pipeline::run`]. Errors are logged, never returned: the loop
 /// keeps going.
-pub async fn run(state: AppState, settings: Settings, shutdown: impl Future<Output = ()>) {
+pub async fn run(
+    state: impl Into<Service>,
+    settings: Settings,
+    shutdown: impl Future<Output = ()>,
+) {
     let sdk = sdk_config(&settings).await;
     Pipeline::new(state, settings, &sdk).run(shutdown).await;
 }
@@ -59,7 +63,7 @@ pub(crate) async fn sdk_config(settings: &Settings) -> SdkConfig {
 /// The receiver and the sender, sharing the server's state.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
-    state: AppState,
+    state: Service,
     settings: Arc<Settings>,
     sqs: aws_sdk_sqs::Client,
     reports: Option<aws_sdk_sns::Client>,
@@ -82,7 +86,8 @@ pub enum Outcome {
 
 impl Pipeline {
     /// Clients for the queue and the topics from `sdk`, each in its configured region.
-    pub fn new(state: AppState, settings: Settings, sdk: &SdkConfig) -> Pipeline {
+    pub fn new(state: impl Into<Service>, settings: Settings, sdk: &SdkConfig) -> Pipeline {
+        let state = state.into();
         let sqs = {
             let mut b = aws_sdk_sqs::config::Builder::from(sdk);
             if let Some(r) = &settings.queue_region {
@@ -317,14 +322,14 @@ impl Pipeline {
     async fn index_and_report(&self, layer: &message::LayerPush) -> Result<(), Error> {
         let st = self.state.clone();
         let body = layer.body.clone();
-        let layer_err = |name: &str, e: clair_http::v1::V1Error| Error::Layer {
+        let layer_err = |name: &str, e: clair_service::v1::V1Error| Error::Layer {
             layer: name.to_string(),
-            status: e.status().as_u16(),
+            status: e.status(),
             message: e.message().to_string(),
         };
         // The server's one indexing limit; the message waits in its queue meanwhile.
         let permit = self.state.index_limit.acquire_waiting().await;
-        clair_http::limit::run(permit, move || clair_http::v1::index_layer(&st, &body))
+        clair_service::limit::run(permit, move || clair_service::v1::index_layer(&st, &body))
             .await
             .map_err(|e| Error::Worker(e.to_string()))?
             .map_err(|e| layer_err(&layer.name, e))?;
@@ -334,11 +339,12 @@ impl Pipeline {
         };
         let st = self.state.clone();
         let name = layer.name.clone();
-        let view =
-            tokio::task::spawn_blocking(move || clair_http::v1::layer_view(&st, &name, true, true))
-                .await
-                .map_err(|e| Error::Worker(e.to_string()))?
-                .map_err(|e| layer_err(&layer.name, e))?;
+        let view = tokio::task::spawn_blocking(move || {
+            clair_service::v1::layer_view(&st, &name, true, true)
+        })
+        .await
+        .map_err(|e| Error::Worker(e.to_string()))?
+        .map_err(|e| layer_err(&layer.name, e))?;
         let json = serde_json::json!({ "Layer": view }).to_string();
         let content_type =
             publish(client, &topic.arn, &json, self.settings.max_message_size).await?;

@@ -1,5 +1,5 @@
 //! clair-sqs's *sender*: Clair v2 notifications published to `SENDER_TOPIC_ARN`, as one of the
-//! notifier's senders (`clair_http::notify`), which computes, queues and records them.
+//! notifier's senders (`clair_service::notify`), which computes, queues and records them.
 //!
 //! For each notification, by default, the `GET /v1/layers/:name?features&vulnerabilities`
 //! document of every layer it names (new side first, each once), as clair-sqs's sender did,
@@ -10,25 +10,22 @@
 use std::collections::HashSet;
 
 use aws_config::{Region, SdkConfig};
-use axum::extract::{Path, RawQuery, State};
-use clair_http::AppState;
-use clair_http::notify::Sender;
+use clair_service::Service;
+use clair_service::notify::Sender;
 use clair_store::{Delivery, Notification, Store};
 
 use crate::Error;
 use crate::settings::{SenderPublish, Settings, Topic};
 
 /// Most layers per side in one published notification page.
-const NOTIFICATION_PAGE: usize = 100;
-/// Longest notification page read back from the v1 handler.
-const MAX_PAGE_BYTES: usize = 16 << 20;
+const NOTIFICATION_PAGE: i64 = 100;
 /// Wait after a failed publication before trying again.
 const RETRY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The SNS sender. Blocking: it runs the SDK on a runtime of its own, so it must be used
 /// (and dropped) outside async code, as the notifier's thread does.
 pub struct SnsSender {
-    state: AppState,
+    state: Service,
     topic: Topic,
     publish: SenderPublish,
     max_message_size: usize,
@@ -48,24 +45,24 @@ impl std::fmt::Debug for SnsSender {
 impl SnsSender {
     /// The sender `settings` ask for (`None` without `SENDER_TOPIC_ARN`), with the SDK
     /// configured by the standard chain, as [`crate::run`].
-    pub fn new(state: AppState, settings: &Settings) -> Result<Option<SnsSender>, Error> {
+    pub fn new(state: impl Into<Service>, settings: &Settings) -> Result<Option<SnsSender>, Error> {
         let rt = runtime()?;
         let sdk = rt.block_on(crate::pipeline::sdk_config(settings));
-        Self::build(state, settings, &sdk, rt)
+        Self::build(state.into(), settings, &sdk, rt)
     }
 
     /// The sender with an SDK configuration of the caller's (tests point it at a local
     /// server).
     pub fn with_sdk(
-        state: AppState,
+        state: impl Into<Service>,
         settings: &Settings,
         sdk: &SdkConfig,
     ) -> Result<Option<SnsSender>, Error> {
-        Self::build(state, settings, sdk, runtime()?)
+        Self::build(state.into(), settings, sdk, runtime()?)
     }
 
     fn build(
-        state: AppState,
+        state: Service,
         settings: &Settings,
         sdk: &SdkConfig,
         rt: tokio::runtime::Runtime,
@@ -102,16 +99,16 @@ impl SnsSender {
         self.state.refresh()?;
         let mut published = 0;
         for name in notification_layers(store, id)? {
-            let view = match clair_http::v1::layer_view(&self.state, &name, true, true) {
+            let view = match clair_service::v1::layer_view(&self.state, &name, true, true) {
                 Ok(v) => v,
-                Err(e) if e.status() == axum::http::StatusCode::NOT_FOUND => {
+                Err(e) if e.status() == 404 => {
                     tracing::info!(notification = %id, layer = %name, "layer deleted since; not published");
                     continue;
                 }
                 Err(e) => {
                     return Err(Error::Layer {
                         layer: name,
-                        status: e.status().as_u16(),
+                        status: e.status(),
                         message: e.message().to_string(),
                     });
                 }
@@ -137,32 +134,19 @@ impl SnsSender {
         let mut page: Option<String> = None;
         let mut pages = 0;
         loop {
-            let mut q = format!("limit={NOTIFICATION_PAGE}");
-            if let Some(p) = &page {
-                q.push_str("&page=");
-                q.push_str(p);
-            }
-            let resp = clair_http::v1_notifications::get(
-                State(self.state.clone()),
-                Path(id.to_string()),
-                RawQuery(Some(q)),
-                axum::http::HeaderMap::new(),
-            )
+            let st = self.state.clone();
+            let name = id.to_string();
+            let token = page.take();
+            let n = tokio::task::spawn_blocking(move || {
+                clair_service::v1::notification_page(&st, &name, NOTIFICATION_PAGE, token)
+            })
             .await
-            .map_err(|e| err(format!("{} {}", e.status().as_u16(), e.message())))?;
-            let bytes = axum::body::to_bytes(resp.into_body(), MAX_PAGE_BYTES)
-                .await
-                .map_err(|e| err(e.to_string()))?;
-            let text = String::from_utf8_lossy(&bytes);
-            let doc: serde_json::Value =
-                serde_json::from_str(text.trim_end()).map_err(|e| err(e.to_string()))?;
-            crate::pipeline::publish(
-                &self.client,
-                &self.topic.arn,
-                text.trim_end(),
-                self.max_message_size,
-            )
-            .await?;
+            .map_err(|e| Error::Worker(e.to_string()))?
+            .map_err(|e| err(format!("{} {}", e.status(), e.message())))?;
+            let doc = serde_json::json!({ "Notification": n });
+            let text = doc.to_string();
+            crate::pipeline::publish(&self.client, &self.topic.arn, &text, self.max_message_size)
+                .await?;
             pages += 1;
             match doc["Notification"]["NextPage"].as_str() {
                 Some(next) if pages < 10_000 => page = Some(next.to_string()),
@@ -185,7 +169,7 @@ impl Sender for SnsSender {
     }
 
     fn kind(&self) -> &'static str {
-        clair_http::notify::V1
+        clair_service::notify::V1
     }
 
     fn send(&self, store: &dyn Store, n: &Notification) -> Delivery {

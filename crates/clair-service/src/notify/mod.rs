@@ -49,7 +49,7 @@ use clair_store::{
 };
 use uuid::Uuid;
 
-use crate::AppState;
+use crate::Service;
 use source::{LocalSource, NotificationSource};
 
 /// The store kind of Clair v4 notifications (`/notifier/api/v1/notification/{id}`).
@@ -87,7 +87,7 @@ pub struct Options {
 /// the configured senders.
 #[derive(Debug, Clone)]
 pub struct Notifier {
-    state: AppState,
+    state: Service,
     senders: Vec<Arc<dyn Sender>>,
     options: Options,
     remote: Option<Arc<Remote>>,
@@ -119,7 +119,7 @@ pub(crate) fn changed_package_names(diff: &clair_store::UpdateDiff) -> Vec<Strin
     diff.added
         .iter()
         .chain(&diff.removed)
-        .map(|v| clair_store::package_name_key(&v.package_name))
+        .map(|v| clair_types::package_name_key(&v.package_name))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()
@@ -171,9 +171,13 @@ fn combine(outcomes: Vec<Delivery>, acknowledged: bool) -> Delivery {
 
 impl Notifier {
     /// A notifier over the server's state with these senders.
-    pub fn new(state: AppState, senders: Vec<Arc<dyn Sender>>, options: Options) -> Notifier {
+    pub fn new(
+        state: impl Into<Service>,
+        senders: Vec<Arc<dyn Sender>>,
+        options: Options,
+    ) -> Notifier {
         Notifier {
-            state,
+            state: state.into(),
             senders,
             options,
             remote: None,
@@ -257,7 +261,7 @@ impl Notifier {
     ) -> Result<Vec<NewNotification>, crate::Error> {
         // An updater's first operation would flag everything: nothing, as Clair does; the
         // v1 API's manual vulnerabilities are notified from the first (as Clair v2 did).
-        let manual = op.updater == crate::v1_vulns::MANUAL_UPDATER;
+        let manual = op.updater == crate::v1::MANUAL_UPDATER;
         if prev.is_none() && !manual {
             return Ok(Vec::new());
         }

@@ -5,13 +5,13 @@
 //! matcher's update operations and their diffs, and the indexer's answer to "which manifests
 //! do these records affect" (claircore's `AffectedManifests`). In combo mode both live in the
 //! local store ([`LocalSource`]); a notifier-mode server asks the matcher and indexer services
-//! over HTTP ([`crate::remote::RemoteSource`]).
+//! over HTTP (`clair_http::remote::RemoteSource`).
 
 use std::collections::BTreeMap;
 
+use crate::affected::{AffectedManifests, affected_manifests, sort_most_severe_first};
 use clair_matcher::Namespaces;
 use clair_matcher::matching::report_id;
-use clair_service::affected::{AffectedManifests, affected_manifests, sort_most_severe_first};
 use clair_store::{OpKind, Store, UpdateDiff, UpdateOperation};
 use clair_types::{Digest, ReportVulnerability, Vulnerability};
 use uuid::Uuid;

@@ -16,7 +16,7 @@ use clair_matcher::MatchIndex;
 use clair_store::{NewNotification, UpdateDiff, V1Layer};
 use clair_types::{IndexReport, Vulnerability as Record};
 
-use crate::AppState;
+use crate::Service;
 
 /// Why Clair v2 notifications could not be computed.
 fn failed(what: String) -> crate::Error {
@@ -25,7 +25,7 @@ fn failed(what: String) -> crate::Error {
 
 /// The package names a layer's own scan found (its cached result, read as a one-layer image).
 pub(crate) fn layer_package_names(
-    s: &AppState,
+    s: &Service,
     layer: &V1Layer,
 ) -> Result<Vec<String>, crate::Error> {
     let image = Image::from_layers(
@@ -43,12 +43,12 @@ pub(crate) fn layer_package_names(
         .index(&image, &NoProgress)
         .map_err(|e| failed(format!("v1 layer {}: {e}", layer.name)))?
         .report;
-    Ok(clair_store::package_names(&report).into_iter().collect())
+    Ok(clair_types::package_names(&report).into_iter().collect())
 }
 
 /// Fill the reverse index for layers stored before it existed (or whose process stopped
 /// between storing the layer and its names).
-fn index_unindexed(s: &AppState) -> Result<(), crate::Error> {
+fn index_unindexed(s: &Service) -> Result<(), crate::Error> {
     for layer in s.store.v1_layers_unindexed()? {
         let names = layer_package_names(s, &layer)?;
         s.store.set_v1_layer_packages(&layer.name, &names)?;
@@ -58,7 +58,7 @@ fn index_unindexed(s: &AppState) -> Result<(), crate::Error> {
 }
 
 /// The Clair v2 notifications a diff causes.
-pub fn compute(s: &AppState, diff: &UpdateDiff) -> Result<Vec<NewNotification>, crate::Error> {
+pub fn compute(s: &Service, diff: &UpdateDiff) -> Result<Vec<NewNotification>, crate::Error> {
     index_unindexed(s)?;
     let names = super::changed_package_names(diff);
     let candidates = s.store.v1_layers_with_packages(&names)?;
@@ -113,7 +113,7 @@ pub fn compute(s: &AppState, diff: &UpdateDiff) -> Result<Vec<NewNotification>, 
         if old_layers.is_empty() && new_layers.is_empty() {
             continue;
         }
-        let vuln = |rs: &Vec<Record>| serde_json::json!({ "Vulnerability": crate::v1_vulns::to_v1(name, rs, ns_name, true) });
+        let vuln = |rs: &Vec<Record>| serde_json::json!({ "Vulnerability": crate::v1::to_v1(name, rs, ns_name, true) });
         let mut items = Vec::new();
         for (side, list) in [("old", old_layers), ("new", new_layers)] {
             for (index, layer) in list {

@@ -1,0 +1,28 @@
+//! What can go wrong in the use cases.
+
+/// Errors of the use cases (indexing has its own, [`crate::IndexError`]; the Clair v2 API's
+/// carry a status, [`crate::v1::V1Error`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] clair_store::Error),
+    /// A setting is invalid.
+    #[error("{0}")]
+    Config(String),
+    /// A certificate, key or CA file is unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// Notifications could not be computed (the layer or operation at fault named).
+    #[error("notifications: {0}")]
+    Notification(String),
+    /// Another Clair service (a remote indexer or matcher) failed or answered something
+    /// unusable.
+    #[error("{url}: {message}")]
+    Remote {
+        /// The URL asked.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+}
