@@ -20,6 +20,7 @@ pub mod keyregistry;
 pub mod moto;
 pub mod oci;
 pub mod oracle;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod reports;
 pub mod tar;
