@@ -1,0 +1,727 @@
+//! The config document as typed structs: one struct per section of each layout (Clair 1.2 and
+//! 2.x under `clair:`, Clair v4's top-level sections, and the `jwtproxy` and `clair_rs`
+//! sections every layout may carry), each leaf a small type that says what it accepts.
+//!
+//! Why typed: a wrong type is found when the file is loaded, every one of them at once, each
+//! named by its key path and the type expected (`indexer.index_report_request_concurrency:
+//! expected an integer, found a string "four"`); a key no struct knows is reported by
+//! `serde_ignored` rather than from a list kept by hand. The effective settings
+//! ([`crate::ServeConfig`], …) are built from these structs by *taking* the fields they use
+//! (`Option::take`): what is left afterwards is what the file sets and nothing uses, which is
+//! how [`crate::Loaded::warnings`] stays exact when a key is used only in some cases (a
+//! disabled proxy's settings, `cafile` without a certificate).
+//!
+//! Defaults are not here: they live in the builders (`serve.rs`, `security.rs`), next to the
+//! upstream behaviour they copy.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_yaml_ng::Value;
+
+use crate::Layout;
+
+/// The whole document. Every field is optional; sections absent or `null` are empty.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct File {
+    /// Which layout the document uses (from its top-level keys, not a key itself).
+    #[serde(skip)]
+    pub layout: Layout,
+    // Clair 1.2 and 2.x.
+    #[serde(deserialize_with = "section")]
+    pub clair: V2Clair,
+    // Clair v4.
+    pub http_listen_addr: Option<Text>,
+    pub introspection_addr: Option<Text>,
+    pub log_level: Option<Text>,
+    #[serde(deserialize_with = "section")]
+    pub tls: V4Tls,
+    #[serde(deserialize_with = "section")]
+    pub indexer: V4Indexer,
+    #[serde(deserialize_with = "section")]
+    pub matcher: V4Matcher,
+    #[serde(deserialize_with = "section")]
+    pub notifier: V4Notifier,
+    #[serde(deserialize_with = "section")]
+    pub auth: V4Auth,
+    /// v4's, also read from Clair 2.x files.
+    #[serde(deserialize_with = "section")]
+    pub updaters: Updaters,
+    // Every layout.
+    #[serde(deserialize_with = "section")]
+    pub jwtproxy: JwtProxy,
+    #[serde(deserialize_with = "section")]
+    pub clair_rs: ClairRs,
+}
+
+/// `clair:` (Clair 1.2 and 2.x).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct V2Clair {
+    #[serde(deserialize_with = "section")]
+    pub database: V2Database,
+    #[serde(deserialize_with = "section")]
+    pub api: V2Api,
+    #[serde(deserialize_with = "section")]
+    pub updater: V2Updater,
+    /// Where Clair's code reads the notifier.
+    pub notifier: Option<V2Notifier>,
+}
+
+/// `clair.database`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct V2Database {
+    /// Clair 1.2's source.
+    pub source: Option<Text>,
+    /// Clair 2.x's `options` (`type: pgsql` beside it).
+    #[serde(deserialize_with = "section")]
+    pub options: V2DatabaseOptions,
+}
+
+/// `clair.database.options` (Clair 2.x).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct V2DatabaseOptions {
+    pub source: Option<Text>,
+    pub paginationkey: Option<Text>,
+}
+
+/// `clair.api`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct V2Api {
+    pub port: Option<Count>,
+    pub healthport: Option<Count>,
+    pub timeout: Option<Dur>,
+    pub paginationkey: Option<Text>,
+    pub certfile: Option<Text>,
+    pub keyfile: Option<Text>,
+    pub cafile: Option<Text>,
+}
+
+/// `clair.updater`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct V2Updater {
+    pub interval: Option<Dur>,
+    /// Clair 3's updater list.
+    pub enabledupdaters: Option<List>,
+    /// Where the Quay setup documents put the notifier.
+    pub notifier: Option<V2Notifier>,
+}
+
+/// `clair.notifier` (or `clair.updater.notifier`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct V2Notifier {
+    pub attempts: Option<Count>,
+    pub renotifyinterval: Option<Dur>,
+    #[serde(deserialize_with = "section")]
+    pub http: V2NotifierHttp,
+}
+
+/// `clair.notifier.http`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct V2NotifierHttp {
+    pub endpoint: Option<Text>,
+    pub proxy: Option<Text>,
+    pub certfile: Option<Text>,
+    pub keyfile: Option<Text>,
+    pub cafile: Option<Text>,
+    pub servername: Option<Text>,
+}
+
+/// v4 `tls` (with clair-rs's `clair_rs.client_ca` beside it).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct V4Tls {
+    pub cert: Option<Text>,
+    pub key: Option<Text>,
+    pub root_ca: Option<Text>,
+}
+
+/// v4 `indexer`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct V4Indexer {
+    pub connstring: Option<Text>,
+    pub index_report_request_concurrency: Option<Int>,
+}
+
+/// v4 `matcher`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct V4Matcher {
+    pub connstring: Option<Text>,
+    pub period: Option<Dur>,
+    pub disable_updaters: Option<Flag>,
+    pub cache_age: Option<Dur>,
+    pub indexer_addr: Option<Text>,
+}
+
+/// v4 `notifier`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct V4Notifier {
+    pub connstring: Option<Text>,
+    pub delivery_interval: Option<Dur>,
+    pub disable_summary: Option<Flag>,
+    pub indexer_addr: Option<Text>,
+    pub matcher_addr: Option<Text>,
+    pub poll_interval: Option<Dur>,
+    #[serde(deserialize_with = "section")]
+    pub webhook: V4Webhook,
+    pub amqp: Option<V4Amqp>,
+}
+
+/// v4 `notifier.webhook`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct V4Webhook {
+    pub target: Option<Text>,
+    pub callback: Option<Text>,
+    pub headers: Option<Headers>,
+}
+
+/// v4 `notifier.amqp`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct V4Amqp {
+    pub uris: Option<OneOrMany>,
+    #[serde(deserialize_with = "section")]
+    pub exchange: AmqpExchange,
+    pub routing_key: Option<Text>,
+    pub direct: Option<Flag>,
+    pub rollup: Option<Count>,
+    pub callback: Option<Text>,
+}
+
+/// v4 `notifier.amqp.exchange`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct AmqpExchange {
+    pub name: Option<Text>,
+}
+
+/// v4 `auth`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct V4Auth {
+    #[serde(deserialize_with = "section")]
+    pub psk: V4Psk,
+    /// Clair v4.0's.
+    #[serde(deserialize_with = "section")]
+    pub keyserver: V4KeyServer,
+}
+
+/// v4 `auth.psk`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct V4Psk {
+    pub key: Option<Text>,
+    pub iss: Option<OneOrMany>,
+}
+
+/// Clair v4.0's `auth.keyserver`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct V4KeyServer {
+    pub api: Option<Text>,
+    pub intraservice: Option<Text>,
+}
+
+/// v4 `updaters`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct Updaters {
+    pub sets: Option<List>,
+    /// Per updater, handed on whole (the updaters report what they do not read).
+    pub config: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// quay/jwtproxy's `jwtproxy`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct JwtProxy {
+    pub signer_proxy: Option<SignerProxy>,
+    pub verifier_proxies: Option<Vec<VerifierProxy>>,
+}
+
+/// `jwtproxy.signer_proxy`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct SignerProxy {
+    pub enabled: Option<Flag>,
+    pub listen_addr: Option<Text>,
+    #[serde(deserialize_with = "section")]
+    pub signer: Signer,
+}
+
+/// `jwtproxy.signer_proxy.signer`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct Signer {
+    pub issuer: Option<Text>,
+    pub expiration_time: Option<Dur>,
+    pub max_skew: Option<Dur>,
+    pub nonce_length: Option<Count>,
+    #[serde(deserialize_with = "section")]
+    pub private_key: PrivateKey,
+}
+
+/// `signer.private_key`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct PrivateKey {
+    #[serde(rename = "type")]
+    pub kind: Option<Text>,
+    #[serde(deserialize_with = "section")]
+    pub options: PrivateKeyOptions,
+}
+
+/// `signer.private_key.options` (`preshared` or `autogenerated`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct PrivateKeyOptions {
+    pub key_id: Option<Text>,
+    pub private_key_path: Option<Text>,
+    pub rotate_every: Option<Dur>,
+    pub key_folder: Option<Text>,
+    #[serde(deserialize_with = "section")]
+    pub key_server: KeyServer,
+}
+
+/// A `key_server` (`keyregistry` or `preshared`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct KeyServer {
+    #[serde(rename = "type")]
+    pub kind: Option<Text>,
+    #[serde(deserialize_with = "section")]
+    pub options: KeyServerOptions,
+}
+
+/// `key_server.options`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct KeyServerOptions {
+    pub registry: Option<Text>,
+    #[serde(deserialize_with = "section")]
+    pub cache: KeyCache,
+    pub issuer: Option<Text>,
+    pub key_id: Option<Text>,
+    pub public_key_path: Option<Text>,
+}
+
+/// `key_server.options.cache`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct KeyCache {
+    #[serde(deserialize_with = "section")]
+    pub options: KeyCacheOptions,
+}
+
+/// `key_server.options.cache.options`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct KeyCacheOptions {
+    pub duration: Option<Dur>,
+}
+
+/// One `jwtproxy.verifier_proxies` entry.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct VerifierProxy {
+    pub enabled: Option<Flag>,
+    pub listen_addr: Option<Text>,
+    pub key_file: Option<Text>,
+    pub crt_file: Option<Text>,
+    #[serde(deserialize_with = "section")]
+    pub verifier: Verifier,
+}
+
+/// `verifier_proxies[].verifier`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct Verifier {
+    pub audience: Option<Text>,
+    pub upstream: Option<Text>,
+    pub max_skew: Option<Dur>,
+    pub max_ttl: Option<Dur>,
+    #[serde(deserialize_with = "section")]
+    pub key_server: KeyServer,
+    pub claims_verifiers: Option<Vec<ClaimsVerifier>>,
+}
+
+/// One `claims_verifiers` entry.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct ClaimsVerifier {
+    #[serde(rename = "type")]
+    pub kind: Option<Text>,
+    /// Claim names and the values they must have, in file order.
+    pub options: Option<serde_yaml_ng::Mapping>,
+}
+
+/// clair-rs's own `clair_rs` section.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct ClairRs {
+    pub allow_link_local_layers: Option<Flag>,
+    pub allow_local_layer_paths: Option<Flag>,
+    pub read_only: Option<Flag>,
+    pub client_ca: Option<Text>,
+    pub ca_file: Option<Text>,
+    #[serde(deserialize_with = "section")]
+    pub sqs: Sqs,
+}
+
+/// `clair_rs.sqs`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct Sqs {
+    pub receiver_queue_url: Option<Text>,
+    pub receiver_queue_region: Option<Text>,
+    pub receiver_topic_arn: Option<Text>,
+    pub receiver_topic_region: Option<Text>,
+    pub sender_topic_arn: Option<Text>,
+    pub sender_topic_region: Option<Text>,
+    pub receiver_dead_letter_queue_url: Option<Text>,
+    pub receiver_max_receive_count: Option<Count>,
+    pub receiver_wait_time_seconds: Option<Count>,
+    pub receiver_visibility_timeout: Option<Count>,
+    pub sender_max_message_size: Option<Count>,
+    pub sender_publish: Option<Text>,
+    pub endpoint_url: Option<Text>,
+}
+
+/// A section: absent or `null` is the empty section.
+fn section<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// What a YAML value is, for "found …" in messages (scalars with their value).
+pub(crate) fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "nothing".into(),
+        Value::Bool(b) => format!("a boolean {b}"),
+        Value::Number(n) => format!("a number {n}"),
+        Value::String(s) => format!("a string {s:?}"),
+        Value::Sequence(_) => "a list".into(),
+        Value::Mapping(_) => "a mapping".into(),
+        Value::Tagged(_) => "a tagged value".into(),
+    }
+}
+
+/// Read a leaf as a YAML value and convert it; the error says what was expected and found.
+fn leaf<'de, D: Deserializer<'de>, T>(
+    d: D,
+    expected: &str,
+    convert: impl FnOnce(&Value) -> Option<T>,
+) -> Result<T, D::Error> {
+    let v = Value::deserialize(d)?;
+    convert(&v).ok_or_else(|| {
+        serde::de::Error::custom(format!("expected {expected}, found {}", describe(&v)))
+    })
+}
+
+/// Leaves serialize as `true`: only whether a leftover leaf is there matters.
+macro_rules! leaf_type {
+    ($(#[$doc:meta])* $name:ident($inner:ty), $expected:literal, $convert:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub(crate) struct $name(pub $inner);
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let convert: fn(&Value) -> Option<$inner> = $convert;
+                leaf(d, $expected, convert).map($name)
+            }
+        }
+
+        impl Leaf for Option<$name> {
+            type Value = $inner;
+            fn used(&mut self) -> Option<$inner> {
+                self.take().map(|v| v.0)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bool(true)
+            }
+        }
+    };
+}
+
+leaf_type!(
+    /// A string.
+    Text(String),
+    "a string",
+    |v| v.as_str().map(str::to_string)
+);
+leaf_type!(
+    /// A whole number, written as a number or a numeric string.
+    Int(i64),
+    "an integer",
+    |v| match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+);
+leaf_type!(
+    /// A whole number ≥ 0, written as a number or a numeric string.
+    Count(u64),
+    "a whole number (0 or more)",
+    |v| match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+);
+leaf_type!(
+    /// `true` or `false`.
+    Flag(bool),
+    "true or false",
+    Value::as_bool
+);
+leaf_type!(
+    /// A Go duration (`6h`, `1h30m`, `250ms`) or the number 0, as upstream's
+    /// `UnmarshalText` reads them.
+    Dur(Duration),
+    "a duration such as 6h or 90s",
+    |v| match v {
+        Value::String(s) => crate::parse_duration(s).ok(),
+        Value::Number(n) if n.as_u64() == Some(0) => Some(Duration::ZERO),
+        _ => None,
+    }
+);
+leaf_type!(
+    /// A list of strings.
+    List(Vec<String>),
+    "a list of strings",
+    |v| strings(v.as_sequence()?)
+);
+leaf_type!(
+    /// A list of strings, or one string.
+    OneOrMany(Vec<String>),
+    "a string or a list of strings",
+    |v| match v {
+        Value::String(s) => Some(vec![s.clone()]),
+        Value::Sequence(items) => strings(items),
+        _ => None,
+    }
+);
+leaf_type!(
+    /// A header map: `{name: [values]}` (Go's `http.Header`) or `{name: value}`, as
+    /// (name, value) pairs in file order.
+    Headers(Vec<(String, String)>),
+    "a mapping of header names to a string or a list of strings",
+    |v| {
+        let mut out = Vec::new();
+        for (k, v) in v.as_mapping()? {
+            let name = k.as_str()?;
+            match v {
+                Value::String(s) => out.push((name.to_string(), s.clone())),
+                Value::Sequence(items) => {
+                    for s in strings(items)? {
+                        out.push((name.to_string(), s));
+                    }
+                }
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+);
+
+/// Taking a leaf's value marks it used (see the module docs).
+pub(crate) trait Leaf {
+    /// What the leaf holds.
+    type Value;
+    /// The value, if set; the leaf is left unset.
+    fn used(&mut self) -> Option<Self::Value>;
+}
+
+/// Strings: a blank one is an unset one.
+pub(crate) trait TextLeaf {
+    /// The value unless empty.
+    fn used_nonempty(&mut self) -> Option<String>;
+    /// The value unless empty or only blanks.
+    fn used_nonblank(&mut self) -> Option<String>;
+}
+
+impl TextLeaf for Option<Text> {
+    fn used_nonempty(&mut self) -> Option<String> {
+        self.used().filter(|s| !s.is_empty())
+    }
+    fn used_nonblank(&mut self) -> Option<String> {
+        self.used().filter(|s| !s.trim().is_empty())
+    }
+}
+
+fn strings(items: &[Value]) -> Option<Vec<String>> {
+    items
+        .iter()
+        .map(|i| i.as_str().map(str::to_string))
+        .collect()
+}
+
+/// A key whose value has the wrong type: its dotted path and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// Dotted key path (list elements by index: `jwtproxy.verifier_proxies.0.enabled`).
+    pub field: String,
+    /// What is wrong (`expected an integer, found a string "four"`).
+    pub message: String,
+}
+
+impl std::fmt::Display for FieldProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// A document typed: the structs (wrong values left out), every wrong value, and the keys
+/// no struct knows.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Typed {
+    pub file: File,
+    pub problems: Vec<FieldProblem>,
+    pub unknown: Vec<String>,
+}
+
+/// Most wrong values reported at once; past it the file is hardly a config.
+const MAX_PROBLEMS: usize = 64;
+
+/// Type a document. serde stops at the first wrong value, so each one found is noted and
+/// blanked (a `null` is an absent key) and the document typed again, until it types.
+pub(crate) fn type_document(raw: &Value, layout: Layout) -> Typed {
+    let mut doc = raw.clone();
+    let mut problems = Vec::new();
+    loop {
+        let mut unknown = Vec::new();
+        let mut note = |p: serde_ignored::Path<'_>| unknown.push(ignored_path(&p));
+        let typed = serde_path_to_error::deserialize::<_, File>(serde_ignored::Deserializer::new(
+            &doc, &mut note,
+        ));
+        match typed {
+            Ok(mut file) => {
+                file.layout = layout;
+                return Typed {
+                    file,
+                    problems,
+                    unknown,
+                };
+            }
+            Err(e) => {
+                let field = e
+                    .path()
+                    .iter()
+                    .filter_map(|s| match s {
+                        serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                        serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>();
+                problems.push(FieldProblem {
+                    field: field.join("."),
+                    message: e.inner().to_string(),
+                });
+                if problems.len() >= MAX_PROBLEMS || !blank(&mut doc, &field) {
+                    return Typed {
+                        file: File {
+                            layout,
+                            ..File::default()
+                        },
+                        problems,
+                        unknown: Vec::new(),
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Replace the value at `path` with `null`; false when there is none to replace.
+fn blank(doc: &mut Value, path: &[String]) -> bool {
+    let mut v = doc;
+    for k in path {
+        let next = match v {
+            Value::Mapping(m) => m.get_mut(Value::String(k.clone())),
+            Value::Sequence(items) => k.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
+            _ => None,
+        };
+        let Some(next) = next else { return false };
+        v = next;
+    }
+    if v.is_null() {
+        return false;
+    }
+    *v = Value::Null;
+    true
+}
+
+fn ignored_path(p: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    let (parent, own) = match p {
+        Path::Root => return String::new(),
+        Path::Seq { parent, index } => (parent, index.to_string()),
+        Path::Map { parent, key } => (parent, key.clone()),
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => {
+            return ignored_path(parent);
+        }
+    };
+    match ignored_path(parent) {
+        p if p.is_empty() => own,
+        p => format!("{p}.{own}"),
+    }
+}
+
+/// The dotted keys a document (typed structs serialized, or the raw YAML turned JSON) sets:
+/// list elements by index when they are mappings, else the list is one key; `null` and empty
+/// mappings set nothing.
+pub(crate) fn set_keys(prefix: &str, v: &serde_json::Value, out: &mut BTreeSet<String>) {
+    use serde_json::Value as J;
+    let child = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match v {
+        J::Null => {}
+        J::Object(m) => {
+            for (k, c) in m {
+                set_keys(&child(k), c, out);
+            }
+        }
+        J::Array(items) if items.iter().any(J::is_object) => {
+            for (i, c) in items.iter().enumerate() {
+                set_keys(&child(&i.to_string()), c, out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_string());
+        }
+    }
+}
+
+impl File {
+    /// The keys still set (not taken by a builder).
+    pub(crate) fn keys_left(&self) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        if let Ok(v) = serde_json::to_value(self) {
+            set_keys("", &v, &mut out);
+        }
+        out
+    }
+}
