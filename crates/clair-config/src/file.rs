@@ -292,10 +292,29 @@ pub(crate) struct PrivateKeyOptions {
     pub rotate_every: Option<Dur>,
     pub key_folder: Option<Text>,
     #[serde(deserialize_with = "section")]
-    pub key_server: KeyServer,
+    pub key_server: KeyRegistry,
 }
 
-/// A `key_server` (`keyregistry` or `preshared`).
+/// The signer's `key_server`: a `keyregistry` the generated keys are published to.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct KeyRegistry {
+    #[serde(rename = "type")]
+    pub kind: Option<Text>,
+    #[serde(deserialize_with = "section")]
+    pub options: KeyRegistryOptions,
+}
+
+/// `key_server.options` of a `keyregistry`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub(crate) struct KeyRegistryOptions {
+    pub registry: Option<Text>,
+    #[serde(deserialize_with = "section")]
+    pub cache: KeyCache,
+}
+
+/// A verifier's `key_server` (`keyregistry` or `preshared`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct KeyServer {
@@ -418,12 +437,17 @@ pub(crate) fn describe(v: &Value) -> String {
 }
 
 /// Read a leaf as a YAML value and convert it; the error says what was expected and found.
-fn leaf<'de, D: Deserializer<'de>, T>(
+/// Leaves are always optional, so a `null` in the file never reaches here (it is an unset
+/// key); [`known_keys`] passes `null` for every leaf, taken as the type's default.
+fn leaf<'de, D: Deserializer<'de>, T: Default>(
     d: D,
     expected: &str,
     convert: impl FnOnce(&Value) -> Option<T>,
 ) -> Result<T, D::Error> {
     let v = Value::deserialize(d)?;
+    if v.is_null() {
+        return Ok(T::default());
+    }
     convert(&v).ok_or_else(|| {
         serde::de::Error::custom(format!("expected {expected}, found {}", describe(&v)))
     })
@@ -723,5 +747,125 @@ impl File {
             set_keys("", &v, &mut out);
         }
         out
+    }
+}
+
+/// Every key the structs know (dotted; list elements as `.0`): what a reader may use. Found by
+/// letting [`File`] describe itself to a deserializer that records each struct field.
+pub(crate) fn known_keys() -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    // Cannot fail: every leaf takes the `null` it is given.
+    let _ = File::deserialize(Trace {
+        prefix: String::new(),
+        out: &mut out,
+    });
+    out
+}
+
+/// The deserializer behind [`known_keys`].
+struct Trace<'a> {
+    prefix: String,
+    out: &'a mut BTreeSet<String>,
+}
+
+impl Trace<'_> {
+    fn child(&mut self, key: &str) -> Trace<'_> {
+        let prefix = if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.prefix)
+        };
+        self.out.insert(prefix.clone());
+        Trace {
+            prefix,
+            out: self.out,
+        }
+    }
+}
+
+type TraceError = serde::de::value::Error;
+
+impl<'de> Deserializer<'de> for Trace<'_> {
+    type Error = TraceError;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, TraceError> {
+        v.visit_unit()
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, TraceError> {
+        v.visit_some(self)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, TraceError> {
+        v.visit_map(TraceFields {
+            trace: self,
+            fields: fields.iter(),
+            current: "",
+        })
+    }
+
+    fn deserialize_seq<V: serde::de::Visitor<'de>>(mut self, v: V) -> Result<V::Value, TraceError> {
+        v.visit_seq(TraceElement(Some(self.child("0"))))
+    }
+
+    fn deserialize_map<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, TraceError> {
+        v.visit_map(serde::de::value::MapDeserializer::new(std::iter::empty::<(
+            String,
+            String,
+        )>()))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct newtype_struct tuple tuple_struct enum identifier ignored_any
+    }
+}
+
+/// A struct's fields, each traced under its name.
+struct TraceFields<'a> {
+    trace: Trace<'a>,
+    fields: std::slice::Iter<'static, &'static str>,
+    current: &'static str,
+}
+
+impl<'de> serde::de::MapAccess<'de> for TraceFields<'_> {
+    type Error = TraceError;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, TraceError> {
+        let Some(field) = self.fields.next() else {
+            return Ok(None);
+        };
+        self.current = field;
+        seed.deserialize(serde::de::value::BorrowedStrDeserializer::new(field))
+            .map(Some)
+    }
+
+    fn next_value_seed<S: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<S::Value, TraceError> {
+        seed.deserialize(self.trace.child(self.current))
+    }
+}
+
+/// A list traced through one element.
+struct TraceElement<'a>(Option<Trace<'a>>);
+
+impl<'de> serde::de::SeqAccess<'de> for TraceElement<'_> {
+    type Error = TraceError;
+
+    fn next_element_seed<S: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, TraceError> {
+        self.0.take().map(|t| seed.deserialize(t)).transpose()
     }
 }

@@ -175,9 +175,10 @@ impl Loaded {
         used
     }
 
-    /// The keys of this file some reader uses.
+    /// Every key a reader may use (the typed structs' fields, dotted; list elements as `.0`),
+    /// whatever this file sets.
     pub fn keys_read(&self) -> Vec<String> {
-        self.keys_used().into_iter().collect()
+        crate::file::known_keys().into_iter().collect()
     }
 
     /// The keys the file sets that nothing reads: each with why (a Clair setting clair-rs
