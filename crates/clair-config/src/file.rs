@@ -869,3 +869,103 @@ impl<'de> serde::de::SeqAccess<'de> for TraceElement<'_> {
         self.0.take().map(|t| seed.deserialize(t)).transpose()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Loaded;
+
+    fn parse(text: &str) -> Loaded {
+        Loaded::parse(text, std::path::Path::new("t.yaml")).unwrap()
+    }
+
+    /// Every wrong value at once, in file order, each with its key path, the type expected
+    /// and what was found; nothing is built from such a file.
+    #[test]
+    fn wrong_types_are_reported_together_with_their_paths() {
+        let l = parse(
+            "indexer:\n  index_report_request_concurrency: four\nmatcher:\n  period: 5\n  \
+             disable_updaters: yes-please\njwtproxy:\n  verifier_proxies:\n  - enabled: 1\n\
+             clair_rs:\n  sqs:\n    receiver_max_receive_count: -3\nupdaters:\n  sets: debian\n",
+        );
+        let problems: Vec<String> = l.type_problems().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            problems,
+            [
+                "indexer.index_report_request_concurrency: expected an integer, found a string \"four\"",
+                "matcher.period: expected a duration such as 6h or 90s, found a number 5",
+                "matcher.disable_updaters: expected true or false, found a string \"yes-please\"",
+                "jwtproxy.verifier_proxies.0.enabled: expected true or false, found a number 1",
+                "clair_rs.sqs.receiver_max_receive_count: expected a whole number (0 or more), found a number -3",
+                "updaters.sets: expected a list of strings, found a string \"debian\"",
+            ]
+        );
+        let e = l.serve_config().unwrap_err().to_string();
+        assert_eq!(e, format!("config t.yaml: {}", problems.join("; ")));
+        assert!(l.updater_sets().is_err() && l.sqs_config().is_err());
+        // A section of the wrong shape names the section.
+        let e = parse("matcher: [1]\n")
+            .serve_config()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("config t.yaml: matcher: invalid type: sequence"),
+            "{e}"
+        );
+    }
+
+    /// What upstream accepts: numbers written as strings, a duration of plain 0, `null` for
+    /// an unset key or section.
+    #[test]
+    fn accepted_spellings() {
+        let c =
+            parse("clair:\n  api:\n    port: '6062'\n    timeout: 0\n  updater:\n  notifier: ~\n")
+                .serve_config()
+                .unwrap();
+        assert_eq!(c.api_addr, "0.0.0.0:6062");
+        assert_eq!(c.timeout, Duration::ZERO);
+        assert_eq!(c.updater_interval, Duration::from_secs(3600));
+    }
+
+    /// A misspelt key is a warning naming its full path, at any depth.
+    #[test]
+    fn misspelt_keys_are_warnings_with_their_path() {
+        let l = parse(
+            "indexer:\n  index_report_request_concurency: 4\njwtproxy:\n  verifier_proxies:\n  \
+             - enabled: true\n    verifier:\n      audience: http://c\n      \
+             key_server: {type: keyregistry, options: {registry: http://k/, cach: 1}}\n",
+        );
+        let w: Vec<(String, String)> = l
+            .warnings()
+            .into_iter()
+            .map(|w| (w.key, w.message))
+            .collect();
+        assert_eq!(
+            w,
+            [
+                (
+                    "indexer.index_report_request_concurency".to_string(),
+                    "a Clair setting clair-rs does not use; ignored".to_string()
+                ),
+                (
+                    "jwtproxy.verifier_proxies.0.verifier.key_server.options.cach".to_string(),
+                    "unknown key, ignored".to_string()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn known_keys_come_from_the_structs() {
+        let k = known_keys();
+        for key in [
+            "clair.database.options.source",
+            "indexer.index_report_request_concurrency",
+            "jwtproxy.verifier_proxies.0.verifier.key_server.options.cache.options.duration",
+            "clair_rs.sqs.endpoint_url",
+        ] {
+            assert!(k.contains(key), "{key} not in {k:?}");
+        }
+        assert!(!k.iter().any(|k| k.contains("layout")), "{k:?}");
+    }
+}
