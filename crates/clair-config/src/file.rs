@@ -873,11 +873,7 @@ impl<'de> serde::de::SeqAccess<'de> for TraceElement<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Loaded;
-
-    fn parse(text: &str) -> Loaded {
-        Loaded::parse(text, std::path::Path::new("t.yaml")).unwrap()
-    }
+    use crate::testing::parse_text as parse;
 
     /// Every wrong value at once, in file order, each with its key path, the type expected
     /// and what was found; nothing is built from such a file.

@@ -349,15 +349,28 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs_f64(total))
 }
 
+/// Config text for tests, read as a file would be or parsed.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Loaded;
+
+    /// The text written to a temporary file and loaded.
+    pub(crate) fn load_text(text: &str) -> Loaded {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        Loaded::load(f.path()).unwrap()
+    }
+
+    /// The text parsed; errors name it `t.yaml`.
+    pub(crate) fn parse_text(text: &str) -> Loaded {
+        Loaded::parse(text, std::path::Path::new("t.yaml")).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn load_str(s: &str) -> Loaded {
-        let f = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(f.path(), s).unwrap();
-        Loaded::load(f.path()).unwrap()
-    }
+    use crate::testing::load_text as load_str;
 
     #[test]
     fn shared_configs_load_and_name_their_database() {

@@ -618,6 +618,7 @@ pub fn redact_source(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::Warning;
+    use crate::testing::{load_text, parse_text};
 
     fn load(name: &str) -> Loaded {
         Loaded::load(&clair_test::shared().join("spec/configs").join(name)).unwrap()
@@ -731,21 +732,13 @@ mod tests {
 
     #[test]
     fn defaults_unknown_keys_and_bad_values() {
-        let f = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(
-            f.path(),
-            "clair:\n  api:\n    prot: 1\n  database:\n    type: pgsql\n",
-        )
-        .unwrap();
-        let l = Loaded::load(f.path()).unwrap();
+        let l = load_text("clair:\n  api:\n    prot: 1\n  database:\n    type: pgsql\n");
         let c = l.serve_config().unwrap();
         assert_eq!(c.api_addr, "0.0.0.0:6060");
         assert_eq!(c.health_addr.as_deref(), Some("0.0.0.0:6061"));
         assert_eq!(c.updater_interval, Duration::from_secs(3600));
         assert_eq!(c.notifier.attempts, 5);
-        std::fs::write(f.path(), "clair:\n  api:\n    timeout: soon\n").unwrap();
-        let err = Loaded::load(f.path())
-            .unwrap()
+        let err = load_text("clair:\n  api:\n    timeout: soon\n")
             .serve_config()
             .unwrap_err()
             .to_string();
@@ -756,12 +749,7 @@ mod tests {
     /// unlimited; the report cache age follows the period unless set.
     #[test]
     fn index_concurrency_and_cache_age() {
-        let cfg = |text: &str| {
-            Loaded::parse(text, std::path::Path::new("t.yaml"))
-                .unwrap()
-                .serve_config()
-                .unwrap()
-        };
+        let cfg = |text: &str| parse_text(text).serve_config().unwrap();
         let auto = Some(auto_index_concurrency());
         assert!(auto_index_concurrency() >= 4);
         let c = cfg("indexer: {}\n");
@@ -778,14 +766,10 @@ mod tests {
             cfg("indexer:\n  index_report_request_concurrency: 3\n").index_concurrency,
             Some(3)
         );
-        let e = Loaded::parse(
-            "indexer:\n  index_report_request_concurrency: lots\n",
-            std::path::Path::new("t.yaml"),
-        )
-        .unwrap()
-        .serve_config()
-        .unwrap_err()
-        .to_string();
+        let e = parse_text("indexer:\n  index_report_request_concurrency: lots\n")
+            .serve_config()
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("indexer.index_report_request_concurrency"),
             "{e}"
@@ -813,15 +797,11 @@ mod tests {
         );
         assert_eq!(c.notifier.poll_interval, Duration::from_secs(300));
 
-        let f = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(
-            f.path(),
+        let l = load_text(
             "indexer:\n  connstring: postgresql://clair:pw1@idx/clair\nmatcher:\n  connstring: \
              host=m user=clair password=pw2\n  indexer_addr: clair-indexer:6060\nnotifier:\n  \
              connstring: /var/lib/clair/notifier.db\n  indexer_addr: https://i.example/api/\n",
-        )
-        .unwrap();
-        let l = Loaded::load(f.path()).unwrap();
+        );
         let c = l.serve_config().unwrap();
         assert_eq!(
             c.database_for(Mode::Combo),
@@ -849,9 +829,7 @@ mod tests {
         assert!(!shown.contains("pw1") && !shown.contains("pw2"), "{shown}");
         assert_eq!(l.warnings(), Vec::<Warning>::new());
 
-        std::fs::write(f.path(), "matcher:\n  indexer_addr: ftp://x/\n").unwrap();
-        let err = Loaded::load(f.path())
-            .unwrap()
+        let err = load_text("matcher:\n  indexer_addr: ftp://x/\n")
             .serve_config()
             .unwrap_err()
             .to_string();
@@ -863,13 +841,11 @@ mod tests {
 
     #[test]
     fn webhook_headers() {
-        let f = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(
-            f.path(),
+        let c = load_text(
             "notifier:\n  webhook:\n    target: http://x/\n    headers:\n      X-One: [\"a\", \"b\"]\n      X-Two: c\n",
         )
+        .serve_config()
         .unwrap();
-        let c = Loaded::load(f.path()).unwrap().serve_config().unwrap();
         assert_eq!(
             c.notifier.webhook_headers,
             vec![
@@ -882,7 +858,7 @@ mod tests {
 
     #[test]
     fn v2_webhook_client_certificates() {
-        let parse = |t: &str| Loaded::parse(t, std::path::Path::new("t.yaml")).unwrap();
+        let parse = parse_text;
         let c = parse(
             "clair:\n  notifier:\n    http:\n      endpoint: https://quay/notify\n      certfile: /c.crt\n      keyfile: /c.key\n      cafile: /ca.crt\n      servername: quay.internal\n",
         )

@@ -74,24 +74,19 @@ impl File {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::testing::parse_text;
 
     #[test]
     fn section_is_read() {
-        let l = Loaded::parse(
+        let l = parse_text(
             "clair:\n  database: {}\nclair_rs:\n  sqs:\n    receiver_queue_url: https://q\n    receiver_max_receive_count: 3\n",
-            std::path::Path::new("t.yaml"),
-        )
-        .unwrap();
+        );
         let c = l.sqs_config().unwrap();
         assert_eq!(c.receiver_queue_url.as_deref(), Some("https://q"));
         assert_eq!(c.receiver_max_receive_count, Some(3));
         assert_eq!(c.sender_topic_arn, None);
         assert_eq!(Loaded::empty().sqs_config().unwrap(), SqsConfig::default());
-        let bad = Loaded::parse(
-            "clair_rs:\n  sqs:\n    receiver_max_receive_count: many\n",
-            std::path::Path::new("t.yaml"),
-        )
-        .unwrap();
+        let bad = parse_text("clair_rs:\n  sqs:\n    receiver_max_receive_count: many\n");
         assert!(bad.sqs_config().is_err());
     }
 }

@@ -235,6 +235,7 @@ mod every_key {
     use std::collections::BTreeSet;
 
     use super::*;
+    use crate::testing::parse_text;
 
     const FILES: [&str; 4] = ["v1.2.yaml", "v2.0.yaml", "v2.0-quay.yaml", "v4.yaml"];
 
@@ -359,11 +360,9 @@ mod every_key {
 
     #[test]
     fn unknown_and_shadowed_keys() {
-        let l = Loaded::parse(
+        let l = parse_text(
             "indexer:\n  connstring: host=a dbname=x\nmatcher:\n  connstring: host=b dbname=y\n  perod: 1h\nnotifier:\n  stomp:\n    uris: [x]\nclair_rs:\n  read_onyl: true\n",
-            std::path::Path::new("t.yaml"),
-        )
-        .unwrap();
+        );
         let w = l.warnings();
         let msg = |k: &str| {
             w.iter()
@@ -384,11 +383,9 @@ mod every_key {
         assert!(!keys(&w).contains(&"matcher.connstring"), "{w:?}");
         assert_eq!(w.len(), 3, "{w:?}");
         // A disabled verifier proxy's settings are not read.
-        let l = Loaded::parse(
+        let l = parse_text(
             "clair:\n  api: {port: 6062}\njwtproxy:\n  verifier_proxies:\n  - enabled: false\n    listen_addr: :6060\n",
-            std::path::Path::new("t.yaml"),
-        )
-        .unwrap();
+        );
         assert_eq!(
             keys(&l.warnings()),
             ["jwtproxy.verifier_proxies.0.listen_addr"]
