@@ -33,9 +33,9 @@ pub(crate) struct File {
     #[serde(deserialize_with = "section")]
     pub clair: V2Clair,
     // Clair v4.
-    pub http_listen_addr: Option<Text>,
-    pub introspection_addr: Option<Text>,
-    pub log_level: Option<Text>,
+    pub http_listen_addr: Text,
+    pub introspection_addr: Text,
+    pub log_level: Text,
     #[serde(deserialize_with = "section")]
     pub tls: V4Tls,
     #[serde(deserialize_with = "section")]
@@ -75,7 +75,7 @@ pub(crate) struct V2Clair {
 #[serde(default)]
 pub(crate) struct V2Database {
     /// Clair 1.2's source.
-    pub source: Option<Text>,
+    pub source: Text,
     /// Clair 2.x's `options` (`type: pgsql` beside it).
     #[serde(deserialize_with = "section")]
     pub options: V2DatabaseOptions,
@@ -85,30 +85,30 @@ pub(crate) struct V2Database {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V2DatabaseOptions {
-    pub source: Option<Text>,
-    pub paginationkey: Option<Text>,
+    pub source: Text,
+    pub paginationkey: Text,
 }
 
 /// `clair.api`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V2Api {
-    pub port: Option<Count>,
-    pub healthport: Option<Count>,
-    pub timeout: Option<Dur>,
-    pub paginationkey: Option<Text>,
-    pub certfile: Option<Text>,
-    pub keyfile: Option<Text>,
-    pub cafile: Option<Text>,
+    pub port: Count,
+    pub healthport: Count,
+    pub timeout: Dur,
+    pub paginationkey: Text,
+    pub certfile: Text,
+    pub keyfile: Text,
+    pub cafile: Text,
 }
 
 /// `clair.updater`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V2Updater {
-    pub interval: Option<Dur>,
+    pub interval: Dur,
     /// Clair 3's updater list.
-    pub enabledupdaters: Option<List>,
+    pub enabledupdaters: List,
     /// Where the Quay setup documents put the notifier.
     pub notifier: Option<V2Notifier>,
 }
@@ -117,8 +117,8 @@ pub(crate) struct V2Updater {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V2Notifier {
-    pub attempts: Option<Count>,
-    pub renotifyinterval: Option<Dur>,
+    pub attempts: Count,
+    pub renotifyinterval: Dur,
     #[serde(deserialize_with = "section")]
     pub http: V2NotifierHttp,
 }
@@ -127,52 +127,52 @@ pub(crate) struct V2Notifier {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V2NotifierHttp {
-    pub endpoint: Option<Text>,
-    pub proxy: Option<Text>,
-    pub certfile: Option<Text>,
-    pub keyfile: Option<Text>,
-    pub cafile: Option<Text>,
-    pub servername: Option<Text>,
+    pub endpoint: Text,
+    pub proxy: Text,
+    pub certfile: Text,
+    pub keyfile: Text,
+    pub cafile: Text,
+    pub servername: Text,
 }
 
 /// v4 `tls` (with clair-rs's `clair_rs.client_ca` beside it).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V4Tls {
-    pub cert: Option<Text>,
-    pub key: Option<Text>,
-    pub root_ca: Option<Text>,
+    pub cert: Text,
+    pub key: Text,
+    pub root_ca: Text,
 }
 
 /// v4 `indexer`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V4Indexer {
-    pub connstring: Option<Text>,
-    pub index_report_request_concurrency: Option<Int>,
+    pub connstring: Text,
+    pub index_report_request_concurrency: Int,
 }
 
 /// v4 `matcher`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V4Matcher {
-    pub connstring: Option<Text>,
-    pub period: Option<Dur>,
-    pub disable_updaters: Option<Flag>,
-    pub cache_age: Option<Dur>,
-    pub indexer_addr: Option<Text>,
+    pub connstring: Text,
+    pub period: Dur,
+    pub disable_updaters: Flag,
+    pub cache_age: Dur,
+    pub indexer_addr: Text,
 }
 
 /// v4 `notifier`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V4Notifier {
-    pub connstring: Option<Text>,
-    pub delivery_interval: Option<Dur>,
-    pub disable_summary: Option<Flag>,
-    pub indexer_addr: Option<Text>,
-    pub matcher_addr: Option<Text>,
-    pub poll_interval: Option<Dur>,
+    pub connstring: Text,
+    pub delivery_interval: Dur,
+    pub disable_summary: Flag,
+    pub indexer_addr: Text,
+    pub matcher_addr: Text,
+    pub poll_interval: Dur,
     #[serde(deserialize_with = "section")]
     pub webhook: V4Webhook,
     pub amqp: Option<V4Amqp>,
@@ -182,29 +182,29 @@ pub(crate) struct V4Notifier {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V4Webhook {
-    pub target: Option<Text>,
-    pub callback: Option<Text>,
-    pub headers: Option<Headers>,
+    pub target: Text,
+    pub callback: Text,
+    pub headers: Headers,
 }
 
 /// v4 `notifier.amqp`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V4Amqp {
-    pub uris: Option<OneOrMany>,
+    pub uris: OneOrMany,
     #[serde(deserialize_with = "section")]
     pub exchange: AmqpExchange,
-    pub routing_key: Option<Text>,
-    pub direct: Option<Flag>,
-    pub rollup: Option<Count>,
-    pub callback: Option<Text>,
+    pub routing_key: Text,
+    pub direct: Flag,
+    pub rollup: Count,
+    pub callback: Text,
 }
 
 /// v4 `notifier.amqp.exchange`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct AmqpExchange {
-    pub name: Option<Text>,
+    pub name: Text,
 }
 
 /// v4 `auth`.
@@ -222,23 +222,23 @@ pub(crate) struct V4Auth {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V4Psk {
-    pub key: Option<Text>,
-    pub iss: Option<OneOrMany>,
+    pub key: Text,
+    pub iss: OneOrMany,
 }
 
 /// Clair v4.0's `auth.keyserver`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V4KeyServer {
-    pub api: Option<Text>,
-    pub intraservice: Option<Text>,
+    pub api: Text,
+    pub intraservice: Text,
 }
 
 /// v4 `updaters`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct Updaters {
-    pub sets: Option<List>,
+    pub sets: List,
     /// Per updater, handed on whole (the updaters report what they do not read).
     pub config: Option<BTreeMap<String, serde_json::Value>>,
 }
@@ -255,8 +255,8 @@ pub(crate) struct JwtProxy {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct SignerProxy {
-    pub enabled: Option<Flag>,
-    pub listen_addr: Option<Text>,
+    pub enabled: Flag,
+    pub listen_addr: Text,
     #[serde(deserialize_with = "section")]
     pub signer: Signer,
 }
@@ -265,10 +265,10 @@ pub(crate) struct SignerProxy {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct Signer {
-    pub issuer: Option<Text>,
-    pub expiration_time: Option<Dur>,
-    pub max_skew: Option<Dur>,
-    pub nonce_length: Option<Count>,
+    pub issuer: Text,
+    pub expiration_time: Dur,
+    pub max_skew: Dur,
+    pub nonce_length: Count,
     #[serde(deserialize_with = "section")]
     pub private_key: PrivateKey,
 }
@@ -278,7 +278,7 @@ pub(crate) struct Signer {
 #[serde(default)]
 pub(crate) struct PrivateKey {
     #[serde(rename = "type")]
-    pub kind: Option<Text>,
+    pub kind: Text,
     #[serde(deserialize_with = "section")]
     pub options: PrivateKeyOptions,
 }
@@ -287,10 +287,10 @@ pub(crate) struct PrivateKey {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct PrivateKeyOptions {
-    pub key_id: Option<Text>,
-    pub private_key_path: Option<Text>,
-    pub rotate_every: Option<Dur>,
-    pub key_folder: Option<Text>,
+    pub key_id: Text,
+    pub private_key_path: Text,
+    pub rotate_every: Dur,
+    pub key_folder: Text,
     #[serde(deserialize_with = "section")]
     pub key_server: KeyRegistry,
 }
@@ -300,7 +300,7 @@ pub(crate) struct PrivateKeyOptions {
 #[serde(default)]
 pub(crate) struct KeyRegistry {
     #[serde(rename = "type")]
-    pub kind: Option<Text>,
+    pub kind: Text,
     #[serde(deserialize_with = "section")]
     pub options: KeyRegistryOptions,
 }
@@ -309,7 +309,7 @@ pub(crate) struct KeyRegistry {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct KeyRegistryOptions {
-    pub registry: Option<Text>,
+    pub registry: Text,
     #[serde(deserialize_with = "section")]
     pub cache: KeyCache,
 }
@@ -319,7 +319,7 @@ pub(crate) struct KeyRegistryOptions {
 #[serde(default)]
 pub(crate) struct KeyServer {
     #[serde(rename = "type")]
-    pub kind: Option<Text>,
+    pub kind: Text,
     #[serde(deserialize_with = "section")]
     pub options: KeyServerOptions,
 }
@@ -328,12 +328,12 @@ pub(crate) struct KeyServer {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct KeyServerOptions {
-    pub registry: Option<Text>,
+    pub registry: Text,
     #[serde(deserialize_with = "section")]
     pub cache: KeyCache,
-    pub issuer: Option<Text>,
-    pub key_id: Option<Text>,
-    pub public_key_path: Option<Text>,
+    pub issuer: Text,
+    pub key_id: Text,
+    pub public_key_path: Text,
 }
 
 /// `key_server.options.cache`.
@@ -348,17 +348,17 @@ pub(crate) struct KeyCache {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct KeyCacheOptions {
-    pub duration: Option<Dur>,
+    pub duration: Dur,
 }
 
 /// One `jwtproxy.verifier_proxies` entry.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct VerifierProxy {
-    pub enabled: Option<Flag>,
-    pub listen_addr: Option<Text>,
-    pub key_file: Option<Text>,
-    pub crt_file: Option<Text>,
+    pub enabled: Flag,
+    pub listen_addr: Text,
+    pub key_file: Text,
+    pub crt_file: Text,
     #[serde(deserialize_with = "section")]
     pub verifier: Verifier,
 }
@@ -367,10 +367,10 @@ pub(crate) struct VerifierProxy {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct Verifier {
-    pub audience: Option<Text>,
-    pub upstream: Option<Text>,
-    pub max_skew: Option<Dur>,
-    pub max_ttl: Option<Dur>,
+    pub audience: Text,
+    pub upstream: Text,
+    pub max_skew: Dur,
+    pub max_ttl: Dur,
     #[serde(deserialize_with = "section")]
     pub key_server: KeyServer,
     pub claims_verifiers: Option<Vec<ClaimsVerifier>>,
@@ -381,7 +381,7 @@ pub(crate) struct Verifier {
 #[serde(default)]
 pub(crate) struct ClaimsVerifier {
     #[serde(rename = "type")]
-    pub kind: Option<Text>,
+    pub kind: Text,
     /// Claim names and the values they must have, in file order.
     pub options: Option<serde_yaml_ng::Mapping>,
 }
@@ -390,11 +390,11 @@ pub(crate) struct ClaimsVerifier {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct ClairRs {
-    pub allow_link_local_layers: Option<Flag>,
-    pub allow_local_layer_paths: Option<Flag>,
-    pub read_only: Option<Flag>,
-    pub client_ca: Option<Text>,
-    pub ca_file: Option<Text>,
+    pub allow_link_local_layers: Flag,
+    pub allow_local_layer_paths: Flag,
+    pub read_only: Flag,
+    pub client_ca: Text,
+    pub ca_file: Text,
     #[serde(deserialize_with = "section")]
     pub sqs: Sqs,
 }
@@ -403,19 +403,19 @@ pub(crate) struct ClairRs {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct Sqs {
-    pub receiver_queue_url: Option<Text>,
-    pub receiver_queue_region: Option<Text>,
-    pub receiver_topic_arn: Option<Text>,
-    pub receiver_topic_region: Option<Text>,
-    pub sender_topic_arn: Option<Text>,
-    pub sender_topic_region: Option<Text>,
-    pub receiver_dead_letter_queue_url: Option<Text>,
-    pub receiver_max_receive_count: Option<Count>,
-    pub receiver_wait_time_seconds: Option<Count>,
-    pub receiver_visibility_timeout: Option<Count>,
-    pub sender_max_message_size: Option<Count>,
-    pub sender_publish: Option<Text>,
-    pub endpoint_url: Option<Text>,
+    pub receiver_queue_url: Text,
+    pub receiver_queue_region: Text,
+    pub receiver_topic_arn: Text,
+    pub receiver_topic_region: Text,
+    pub sender_topic_arn: Text,
+    pub sender_topic_region: Text,
+    pub receiver_dead_letter_queue_url: Text,
+    pub receiver_max_receive_count: Count,
+    pub receiver_wait_time_seconds: Count,
+    pub receiver_visibility_timeout: Count,
+    pub sender_max_message_size: Count,
+    pub sender_publish: Text,
+    pub endpoint_url: Text,
 }
 
 /// A section: absent or `null` is the empty section.
@@ -437,28 +437,28 @@ pub(crate) fn describe(v: &Value) -> String {
 }
 
 /// Read a leaf as a YAML value and convert it; the error says what was expected and found.
-/// Leaves are always optional, so a `null` in the file never reaches here (it is an unset
-/// key); [`known_keys`] passes `null` for every leaf, taken as the type's default.
-fn leaf<'de, D: Deserializer<'de>, T: Default>(
+/// `null` is an unset key.
+fn leaf<'de, D: Deserializer<'de>, T>(
     d: D,
     expected: &str,
     convert: impl FnOnce(&Value) -> Option<T>,
-) -> Result<T, D::Error> {
+) -> Result<Option<T>, D::Error> {
     let v = Value::deserialize(d)?;
     if v.is_null() {
-        return Ok(T::default());
+        return Ok(None);
     }
-    convert(&v).ok_or_else(|| {
+    convert(&v).map(Some).ok_or_else(|| {
         serde::de::Error::custom(format!("expected {expected}, found {}", describe(&v)))
     })
 }
 
-/// Leaves serialize as `true`: only whether a leftover leaf is there matters.
+/// A leaf: a key's value, unset when absent or `null`. Leaves serialize as `true` when set:
+/// only whether a leftover leaf is there matters.
 macro_rules! leaf_type {
     ($(#[$doc:meta])* $name:ident($inner:ty), $expected:literal, $convert:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq)]
-        pub(crate) struct $name(pub $inner);
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub(crate) struct $name(pub Option<$inner>);
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -467,16 +467,19 @@ macro_rules! leaf_type {
             }
         }
 
-        impl Leaf for Option<$name> {
+        impl Leaf for $name {
             type Value = $inner;
             fn used(&mut self) -> Option<$inner> {
-                self.take().map(|v| v.0)
+                self.0.take()
             }
         }
 
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_bool(true)
+                match self.0 {
+                    Some(_) => s.serialize_bool(true),
+                    None => s.serialize_unit(),
+                }
             }
         }
     };
@@ -580,7 +583,7 @@ pub(crate) trait TextLeaf {
     fn used_nonblank(&mut self) -> Option<String>;
 }
 
-impl TextLeaf for Option<Text> {
+impl TextLeaf for Text {
     fn used_nonempty(&mut self) -> Option<String> {
         self.used().filter(|s| !s.is_empty())
     }
@@ -754,7 +757,7 @@ impl File {
 /// letting [`File`] describe itself to a deserializer that records each struct field.
 pub(crate) fn known_keys() -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    // Cannot fail: every leaf takes the `null` it is given.
+    // Cannot fail: every leaf takes the `null` it is given as unset.
     let _ = File::deserialize(Trace {
         prefix: String::new(),
         out: &mut out,
@@ -810,7 +813,9 @@ impl<'de> Deserializer<'de> for Trace<'_> {
     }
 
     fn deserialize_seq<V: serde::de::Visitor<'de>>(mut self, v: V) -> Result<V::Value, TraceError> {
-        v.visit_seq(TraceElement(Some(self.child("0"))))
+        v.visit_seq(serde::de::value::SeqDeserializer::new(std::iter::once(
+            self.child("0"),
+        )))
     }
 
     fn deserialize_map<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, TraceError> {
@@ -823,6 +828,14 @@ impl<'de> Deserializer<'de> for Trace<'_> {
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
         unit unit_struct newtype_struct tuple tuple_struct enum identifier ignored_any
+    }
+}
+
+impl<'de, 'a> serde::de::IntoDeserializer<'de, TraceError> for Trace<'a> {
+    type Deserializer = Trace<'a>;
+
+    fn into_deserializer(self) -> Trace<'a> {
+        self
     }
 }
 
@@ -856,24 +869,10 @@ impl<'de> serde::de::MapAccess<'de> for TraceFields<'_> {
     }
 }
 
-/// A list traced through one element.
-struct TraceElement<'a>(Option<Trace<'a>>);
-
-impl<'de> serde::de::SeqAccess<'de> for TraceElement<'_> {
-    type Error = TraceError;
-
-    fn next_element_seed<S: serde::de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: S,
-    ) -> Result<Option<S::Value>, TraceError> {
-        self.0.take().map(|t| seed.deserialize(t)).transpose()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::parse_text as parse;
+    use crate::testing::{parse_text as parse, serve_error};
 
     /// Every wrong value at once, in file order, each with its key path, the type expected
     /// and what was found; nothing is built from such a file.
@@ -900,10 +899,7 @@ mod tests {
         assert_eq!(e, format!("config t.yaml: {}", problems.join("; ")));
         assert!(l.updater_sets().is_err() && l.sqs_config().is_err());
         // A section of the wrong shape names the section.
-        let e = parse("matcher: [1]\n")
-            .serve_config()
-            .unwrap_err()
-            .to_string();
+        let e = serve_error("matcher: [1]\n");
         assert!(
             e.starts_with("config t.yaml: matcher: invalid type: sequence"),
             "{e}"

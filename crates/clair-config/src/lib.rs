@@ -273,7 +273,7 @@ impl File {
             match &found {
                 None => found = c.used_nonblank(),
                 Some(f) => {
-                    if c.as_ref().is_some_and(|c| &c.0 == f) {
+                    if c.0.as_ref() == Some(f) {
                         c.used();
                     }
                 }
@@ -364,6 +364,11 @@ pub(crate) mod testing {
     /// The text parsed; errors name it `t.yaml`.
     pub(crate) fn parse_text(text: &str) -> Loaded {
         Loaded::parse(text, std::path::Path::new("t.yaml")).unwrap()
+    }
+
+    /// Why `clair serve` refuses the text (parsed).
+    pub(crate) fn serve_error(text: &str) -> String {
+        parse_text(text).serve_config().unwrap_err().to_string()
     }
 }
 

@@ -161,7 +161,7 @@ impl Loaded {
 fn key_registry(
     at: &str,
     kind: &str,
-    registry: &mut Option<Text>,
+    registry: &mut Text,
     cache: &mut KeyCache,
 ) -> Result<(String, Duration), Bad> {
     if kind != "keyregistry" {
@@ -291,7 +291,7 @@ fn verifier(at: &str, p: &mut VerifierProxy) -> Result<VerifierConfig, Bad> {
     let key_server = match ks.kind.used().unwrap_or_default().as_str() {
         "preshared" => {
             let o = &mut ks.options;
-            let req = |k: &str, v: &mut Option<Text>| {
+            let req = |k: &str, v: &mut Text| {
                 v.used_nonempty()
                     .ok_or_else(|| bad(format!("{at}.verifier.key_server.options.{k}"), "required"))
             };
@@ -316,7 +316,7 @@ fn verifier(at: &str, p: &mut VerifierProxy) -> Result<VerifierConfig, Bad> {
     };
     let mut static_claims = Vec::new();
     for c in v.claims_verifiers.take().unwrap_or_default() {
-        if c.kind.map(|k| k.0).as_deref() != Some("static") {
+        if c.kind.0.as_deref() != Some("static") {
             return Err(bad(
                 format!("{at}.verifier.claims_verifiers"),
                 "only the static claims verifier is supported",

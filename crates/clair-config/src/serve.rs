@@ -201,7 +201,7 @@ impl Loaded {
 
 /// A service address (`matcher.indexer_addr`, …): a URL whose scheme and authority are kept
 /// (upstream replaces its path with the API's); `host:port` gets `http://`.
-fn addr(field: &str, value: &mut Option<Text>) -> Result<Option<String>, Bad> {
+fn addr(field: &str, value: &mut Text) -> Result<Option<String>, Bad> {
     let Some(raw) = value.used_nonblank() else {
         return Ok(None);
     };
@@ -286,7 +286,7 @@ impl File {
     fn serve_v4(&mut self, c: Common) -> Result<ServeConfig, Bad> {
         let period = self.matcher.period.used();
         let database = &c.database;
-        let section = |connstring: &mut Option<Text>| -> String {
+        let section = |connstring: &mut Text| -> String {
             if c.env_database.is_some() {
                 return database.clone();
             }
@@ -618,7 +618,7 @@ pub fn redact_source(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::Warning;
-    use crate::testing::{load_text, parse_text};
+    use crate::testing::{load_text, parse_text, serve_error};
 
     fn load(name: &str) -> Loaded {
         Loaded::load(&clair_test::shared().join("spec/configs").join(name)).unwrap()
@@ -738,10 +738,7 @@ mod tests {
         assert_eq!(c.health_addr.as_deref(), Some("0.0.0.0:6061"));
         assert_eq!(c.updater_interval, Duration::from_secs(3600));
         assert_eq!(c.notifier.attempts, 5);
-        let err = load_text("clair:\n  api:\n    timeout: soon\n")
-            .serve_config()
-            .unwrap_err()
-            .to_string();
+        let err = serve_error("clair:\n  api:\n    timeout: soon\n");
         assert!(err.contains("clair.api.timeout"), "{err}");
     }
 
@@ -766,10 +763,7 @@ mod tests {
             cfg("indexer:\n  index_report_request_concurrency: 3\n").index_concurrency,
             Some(3)
         );
-        let e = parse_text("indexer:\n  index_report_request_concurrency: lots\n")
-            .serve_config()
-            .unwrap_err()
-            .to_string();
+        let e = serve_error("indexer:\n  index_report_request_concurrency: lots\n");
         assert!(
             e.contains("indexer.index_report_request_concurrency"),
             "{e}"
@@ -829,10 +823,7 @@ mod tests {
         assert!(!shown.contains("pw1") && !shown.contains("pw2"), "{shown}");
         assert_eq!(l.warnings(), Vec::<Warning>::new());
 
-        let err = load_text("matcher:\n  indexer_addr: ftp://x/\n")
-            .serve_config()
-            .unwrap_err()
-            .to_string();
+        let err = serve_error("matcher:\n  indexer_addr: ftp://x/\n");
         assert!(
             err.contains("matcher.indexer_addr") && err.contains("http"),
             "{err}"
@@ -884,10 +875,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["clair.notifier.http.cafile"]
         );
-        let e = parse("clair:\n  notifier:\n    http:\n      certfile: /c.crt\n")
-            .serve_config()
-            .unwrap_err()
-            .to_string();
+        let e = serve_error("clair:\n  notifier:\n    http:\n      certfile: /c.crt\n");
         assert!(e.contains("clair.notifier.http.certfile"), "{e}");
     }
 
