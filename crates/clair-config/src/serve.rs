@@ -20,7 +20,7 @@ pub struct RemoteServices {
 }
 
 /// Everything `clair serve` needs from a config file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct ServeConfig {
     /// Which layout the file uses.
     pub layout: String,
@@ -242,35 +242,34 @@ impl Bounded for u32 {
 impl File {
     /// See [`Loaded::serve_config`].
     pub(crate) fn serve_config(&mut self) -> Result<ServeConfig, Bad> {
+        // The same in every layout: the database, the environment, clair-rs's own keys and
+        // the security sections.
         let database = self.database_source().unwrap_or_default();
         let env_database = std::env::var("CLAIR_DATABASE_SOURCE")
             .ok()
             .filter(|v| !v.is_empty());
-        let env_key = std::env::var("CLAIR_API_PAGINATIONKEY")
-            .ok()
-            .filter(|k| !k.is_empty());
-        // The same in every layout: clair-rs's own keys and the security sections.
         let r = &mut self.clair_rs;
-        let allow_link_local_layers = r.allow_link_local_layers.used().unwrap_or(false);
-        let allow_local_layer_paths = r.allow_local_layer_paths.used().unwrap_or(false);
-        let read_only = r.read_only.used().unwrap_or(false);
-        let jwtproxy = self.jwtproxy()?;
-        let tls = self.api_tls()?;
-        let outgoing_ca = self.outgoing_ca();
-        let common = Common {
+        let base = ServeConfig {
+            databases: Databases {
+                indexer: database.clone(),
+                matcher: database.clone(),
+                notifier: database.clone(),
+            },
             database,
-            env_database,
-            env_key,
-            allow_link_local_layers,
-            allow_local_layer_paths,
-            read_only,
-            jwtproxy,
-            tls,
-            outgoing_ca,
+            pagination_key: std::env::var("CLAIR_API_PAGINATIONKEY")
+                .ok()
+                .filter(|k| !k.is_empty()),
+            allow_link_local_layers: r.allow_link_local_layers.used().unwrap_or(false),
+            allow_local_layer_paths: r.allow_local_layer_paths.used().unwrap_or(false),
+            read_only: r.read_only.used().unwrap_or(false),
+            jwtproxy: self.jwtproxy()?,
+            tls: self.api_tls()?,
+            outgoing_ca: self.outgoing_ca(),
+            ..ServeConfig::default()
         };
         let mut cfg = match self.layout {
-            Layout::V4 => self.serve_v4(common)?,
-            Layout::V2 | Layout::Unknown => self.serve_v2(common)?,
+            Layout::V4 => self.serve_v4(base, env_database.is_some())?,
+            Layout::V2 | Layout::Unknown => self.serve_v2(base)?,
         };
         // jwtproxy fronted Clair: the verifiers are the way in and the plain API is their
         // upstream, on this machine only.
@@ -282,29 +281,25 @@ impl File {
         Ok(cfg)
     }
 
-    /// Clair v4's sections, with upstream's defaults.
-    fn serve_v4(&mut self, c: Common) -> Result<ServeConfig, Bad> {
+    /// Clair v4's sections, with upstream's defaults. With `CLAIR_DATABASE_SOURCE` set
+    /// (`env_database`) every service uses that database.
+    fn serve_v4(&mut self, base: ServeConfig, env_database: bool) -> Result<ServeConfig, Bad> {
         let period = self.matcher.period.used();
-        let database = &c.database;
-        let section = |connstring: &mut Text| -> String {
-            if c.env_database.is_some() {
-                return database.clone();
+        let section = |connstring: &mut Text, database: &str| -> String {
+            if env_database {
+                return database.to_string();
             }
             connstring
                 .used_nonblank()
-                .unwrap_or_else(|| database.clone())
+                .unwrap_or_else(|| database.to_string())
         };
         let databases = Databases {
-            indexer: section(&mut self.indexer.connstring),
-            matcher: section(&mut self.matcher.connstring),
-            notifier: section(&mut self.notifier.connstring),
+            indexer: section(&mut self.indexer.connstring, &base.database),
+            matcher: section(&mut self.matcher.connstring, &base.database),
+            notifier: section(&mut self.notifier.connstring, &base.database),
         };
         let n = &mut self.notifier;
         let notifier = NotifierConfig {
-            endpoint: None,
-            proxy: None,
-            attempts: 0,
-            renotify_interval: Duration::ZERO,
             webhook_target: n.webhook.target.used(),
             webhook_callback: n.webhook.callback.used(),
             delivery_interval: n
@@ -320,7 +315,7 @@ impl File {
                 .poll_interval
                 .used()
                 .unwrap_or(Duration::from_secs(6 * 3600)),
-            http_tls: None,
+            ..NotifierConfig::default()
         };
         let auth = &mut self.auth;
         let psk = auth.psk.key.used().map(|key| Psk {
@@ -342,7 +337,6 @@ impl File {
                     .used_nonblank()
                     .unwrap_or_else(|| ":6060".into()),
             ),
-            health_addr: None,
             introspection_addr: Some(listen_addr(
                 &self
                     .introspection_addr
@@ -350,7 +344,6 @@ impl File {
                     .unwrap_or_else(|| ":8089".into()),
             )),
             timeout: Duration::from_secs(900),
-            pagination_key: c.env_key,
             updater_interval: if self.matcher.disable_updaters.used() == Some(true) {
                 Duration::ZERO
             } else {
@@ -375,19 +368,13 @@ impl File {
             notifier,
             psk,
             keyserver,
-            database: c.database,
-            allow_link_local_layers: c.allow_link_local_layers,
-            allow_local_layer_paths: c.allow_local_layer_paths,
-            read_only: c.read_only,
-            jwtproxy: c.jwtproxy,
-            tls: c.tls,
-            outgoing_ca: c.outgoing_ca,
+            ..base
         })
     }
 
     /// Clair 1.2 and 2.x's `clair` section, with their defaults (also clair-rs's defaults
     /// without a file).
-    fn serve_v2(&mut self, c: Common) -> Result<ServeConfig, Bad> {
+    fn serve_v2(&mut self, base: ServeConfig) -> Result<ServeConfig, Bad> {
         let api = &mut self.clair.api;
         let port = api.port.used().unwrap_or(6060);
         let health = api.healthport.used().unwrap_or(6061);
@@ -418,16 +405,8 @@ impl File {
                 .renotifyinterval
                 .used()
                 .unwrap_or(Duration::from_secs(7200)),
-            webhook_target: None,
-            webhook_callback: None,
-            delivery_interval: Duration::ZERO,
-            disable_summary: false,
-            webhook_headers: Vec::new(),
-            amqp: None,
-            indexer_addr: None,
-            matcher_addr: None,
-            poll_interval: Duration::ZERO,
             http_tls: notifier_tls(at, &mut n.http)?,
+            ..NotifierConfig::default()
         };
         let layout = self.layout;
         Ok(ServeConfig {
@@ -436,20 +415,12 @@ impl File {
             } else {
                 "none".into()
             },
-            databases: Databases {
-                indexer: c.database.clone(),
-                matcher: c.database.clone(),
-                notifier: c.database.clone(),
-            },
-            database: c.database,
-            matcher_indexer_addr: None,
             api_addr: format!("0.0.0.0:{port}"),
             // Clair v2's health port; without a Clair v2 file (clair-rs's own defaults)
             // health is served on the introspection address only.
             health_addr: (layout == Layout::V2).then(|| format!("0.0.0.0:{health}")),
-            introspection_addr: None,
             timeout,
-            pagination_key: c.env_key.or(file_key),
+            pagination_key: base.pagination_key.clone().or(file_key),
             updater_interval,
             // Clair v2 had no limit (and no v4 API to limit).
             index_concurrency: None,
@@ -459,29 +430,9 @@ impl File {
                 updater_interval
             },
             notifier,
-            psk: None,
-            keyserver: None,
-            allow_link_local_layers: c.allow_link_local_layers,
-            allow_local_layer_paths: c.allow_local_layer_paths,
-            read_only: c.read_only,
-            jwtproxy: c.jwtproxy,
-            tls: c.tls,
-            outgoing_ca: c.outgoing_ca,
+            ..base
         })
     }
-}
-
-/// What every layout's settings share.
-struct Common {
-    database: String,
-    env_database: Option<String>,
-    env_key: Option<String>,
-    allow_link_local_layers: bool,
-    allow_local_layer_paths: bool,
-    read_only: bool,
-    jwtproxy: JwtProxyConfig,
-    tls: Option<TlsFiles>,
-    outgoing_ca: Option<std::path::PathBuf>,
 }
 
 /// Clair v4's `notifier.amqp`, when the section is there.
