@@ -30,28 +30,39 @@ pub(crate) struct File {
     #[serde(skip)]
     pub layout: Layout,
     // Clair 1.2 and 2.x.
+    /// Clair 1.2 and 2.x: every setting under `clair:`.
     #[serde(deserialize_with = "section")]
     pub clair: V2Clair,
     // Clair v4.
+    /// v4: the API address (default `:6060`).
     pub http_listen_addr: Text,
+    /// v4: `/healthz`, `/readyz`, `/metrics` (default `:8089`).
     pub introspection_addr: Text,
+    /// v4: `debug-color`, `debug`, `info`, `warn`, `error`, `fatal`, `panic`.
     pub log_level: Text,
+    /// v4: TLS for the API and the CA bundle for outgoing calls.
     #[serde(deserialize_with = "section")]
     pub tls: V4Tls,
+    /// v4: the indexer service.
     #[serde(deserialize_with = "section")]
     pub indexer: V4Indexer,
+    /// v4: the matcher service and its updaters.
     #[serde(deserialize_with = "section")]
     pub matcher: V4Matcher,
+    /// v4: the notifier service.
     #[serde(deserialize_with = "section")]
     pub notifier: V4Notifier,
+    /// v4: how API clients authenticate.
     #[serde(deserialize_with = "section")]
     pub auth: V4Auth,
     /// v4's, also read from Clair 2.x files.
     #[serde(deserialize_with = "section")]
     pub updaters: Updaters,
     // Every layout.
+    /// quay/jwtproxy in front of Clair 2 (Quay's files), in any layout.
     #[serde(deserialize_with = "section")]
     pub jwtproxy: JwtProxy,
+    /// clair-rs's own settings, in any layout.
     #[serde(deserialize_with = "section")]
     pub clair_rs: ClairRs,
 }
@@ -60,10 +71,13 @@ pub(crate) struct File {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V2Clair {
+    /// The database.
     #[serde(deserialize_with = "section")]
     pub database: V2Database,
+    /// The API listeners.
     #[serde(deserialize_with = "section")]
     pub api: V2Api,
+    /// The updaters (and, in Quay's documents, the notifier).
     #[serde(deserialize_with = "section")]
     pub updater: V2Updater,
     /// Where Clair's code reads the notifier.
@@ -85,7 +99,9 @@ pub(crate) struct V2Database {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V2DatabaseOptions {
+    /// The source (a PostgreSQL URL).
     pub source: Text,
+    /// Fernet key of page tokens, when `clair.api` names none.
     pub paginationkey: Text,
 }
 
@@ -93,12 +109,19 @@ pub(crate) struct V2DatabaseOptions {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V2Api {
+    /// The API port (default 6060).
     pub port: Count,
+    /// The `/health` port (default 6061).
     pub healthport: Count,
+    /// Deadline per request (default 900s).
     pub timeout: Dur,
+    /// Fernet key of page tokens (default: random per process).
     pub paginationkey: Text,
+    /// TLS certificate of the API.
     pub certfile: Text,
+    /// Its key.
     pub keyfile: Text,
+    /// CAs client certificates must chain to (with `certfile`).
     pub cafile: Text,
 }
 
@@ -106,6 +129,7 @@ pub(crate) struct V2Api {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V2Updater {
+    /// How often updaters run (default 1h; 0 disables them).
     pub interval: Dur,
     /// Clair 3's updater list.
     pub enabledupdaters: List,
@@ -117,8 +141,11 @@ pub(crate) struct V2Updater {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V2Notifier {
+    /// Tries per notification and pass (default 5).
     pub attempts: Count,
+    /// How long before an undeleted notification is sent again (default 2h).
     pub renotifyinterval: Dur,
+    /// The webhook.
     #[serde(deserialize_with = "section")]
     pub http: V2NotifierHttp,
 }
@@ -127,11 +154,17 @@ pub(crate) struct V2Notifier {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V2NotifierHttp {
+    /// Where notifications are posted.
     pub endpoint: Text,
+    /// HTTP proxy for them (jwtproxy's signer in Quay's setup).
     pub proxy: Text,
+    /// Client certificate presented to the endpoint (with `keyfile`).
     pub certfile: Text,
+    /// Its key.
     pub keyfile: Text,
+    /// CAs the endpoint's certificate must chain to (with a client certificate).
     pub cafile: Text,
+    /// Name the endpoint's certificate is checked against (with a client certificate).
     pub servername: Text,
 }
 
@@ -139,8 +172,11 @@ pub(crate) struct V2NotifierHttp {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V4Tls {
+    /// TLS certificate of the API.
     pub cert: Text,
+    /// Its key.
     pub key: Text,
+    /// Extra CA bundle for outgoing calls (`system`: none).
     pub root_ca: Text,
 }
 
@@ -148,7 +184,9 @@ pub(crate) struct V4Tls {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V4Indexer {
+    /// The indexer's database.
     pub connstring: Text,
+    /// Index requests at once (absent or 0: 4 per core; negative: no limit).
     pub index_report_request_concurrency: Int,
 }
 
@@ -156,10 +194,15 @@ pub(crate) struct V4Indexer {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V4Matcher {
+    /// The matcher's database.
     pub connstring: Text,
+    /// How often updaters run (default 6h).
     pub period: Dur,
+    /// Run no updaters.
     pub disable_updaters: Flag,
+    /// `Cache-Control: max-age` of vulnerability reports (default: the period).
     pub cache_age: Dur,
+    /// The indexer a matcher-mode server reads index reports from.
     pub indexer_addr: Text,
 }
 
@@ -167,14 +210,22 @@ pub(crate) struct V4Matcher {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V4Notifier {
+    /// The notifier's database.
     pub connstring: Text,
+    /// How often undelivered notifications are retried (default 1h).
     pub delivery_interval: Dur,
+    /// One notification per vulnerability and manifest instead of a summary.
     pub disable_summary: Flag,
+    /// The indexer a notifier-mode server asks which manifests an update affects.
     pub indexer_addr: Text,
+    /// The matcher a notifier-mode server polls for updates.
     pub matcher_addr: Text,
+    /// How often it polls (default 6h).
     pub poll_interval: Dur,
+    /// Webhook delivery.
     #[serde(deserialize_with = "section")]
     pub webhook: V4Webhook,
+    /// AMQP delivery, when the section is there.
     pub amqp: Option<V4Amqp>,
 }
 
@@ -182,8 +233,11 @@ pub(crate) struct V4Notifier {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V4Webhook {
+    /// Where notifications are posted.
     pub target: Text,
+    /// Base URL of the notification pages the webhook links to.
     pub callback: Text,
+    /// Extra request headers.
     pub headers: Headers,
 }
 
@@ -191,12 +245,18 @@ pub(crate) struct V4Webhook {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V4Amqp {
+    /// Broker URIs; the first is used.
     pub uris: OneOrMany,
+    /// The exchange.
     #[serde(deserialize_with = "section")]
     pub exchange: AmqpExchange,
+    /// Routing key of each message.
     pub routing_key: Text,
+    /// Send the notifications themselves instead of a callback link.
     pub direct: Flag,
+    /// Notifications per message with `direct`.
     pub rollup: Count,
+    /// Base URL of the notification pages a message links to.
     pub callback: Text,
 }
 
@@ -204,6 +264,7 @@ pub(crate) struct V4Amqp {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct AmqpExchange {
+    /// Its name (empty: the default exchange).
     pub name: Text,
 }
 
@@ -211,6 +272,7 @@ pub(crate) struct AmqpExchange {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V4Auth {
+    /// Pre-shared key (Quay's).
     #[serde(deserialize_with = "section")]
     pub psk: V4Psk,
     /// Clair v4.0's.
@@ -222,7 +284,9 @@ pub(crate) struct V4Auth {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V4Psk {
+    /// Standard base64 of the key.
     pub key: Text,
+    /// Accepted issuers.
     pub iss: OneOrMany,
 }
 
@@ -230,7 +294,9 @@ pub(crate) struct V4Psk {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct V4KeyServer {
+    /// Key server base URL.
     pub api: Text,
+    /// Base64 key the services sign calls to each other with.
     pub intraservice: Text,
 }
 
@@ -238,6 +304,7 @@ pub(crate) struct V4KeyServer {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct Updaters {
+    /// Which updaters run (default: all).
     pub sets: List,
     /// Per updater, handed on whole (the updaters report what they do not read).
     pub config: Option<BTreeMap<String, serde_json::Value>>,
@@ -247,7 +314,9 @@ pub(crate) struct Updaters {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct JwtProxy {
+    /// Signs outgoing requests (notifications).
     pub signer_proxy: Option<SignerProxy>,
+    /// Listeners that require a registry-signed JWT.
     pub verifier_proxies: Option<Vec<VerifierProxy>>,
 }
 
@@ -255,8 +324,11 @@ pub(crate) struct JwtProxy {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct SignerProxy {
+    /// Whether it runs; nothing else of the section is used otherwise.
     pub enabled: Flag,
+    /// Where jwtproxy's forward proxy listened (default `:8080`).
     pub listen_addr: Text,
+    /// The signer.
     #[serde(deserialize_with = "section")]
     pub signer: Signer,
 }
@@ -265,10 +337,15 @@ pub(crate) struct SignerProxy {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct Signer {
+    /// `iss` of the tokens (required).
     pub issuer: Text,
+    /// Token lifetime (default 5m).
     pub expiration_time: Dur,
+    /// How far `nbf` lies in the past (default 1m).
     pub max_skew: Dur,
+    /// Nonce length, 8 to 1024 (default 32).
     pub nonce_length: Count,
+    /// The signing key.
     #[serde(deserialize_with = "section")]
     pub private_key: PrivateKey,
 }
@@ -277,8 +354,10 @@ pub(crate) struct Signer {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct PrivateKey {
+    /// `preshared` or `autogenerated`.
     #[serde(rename = "type")]
     pub kind: Text,
+    /// Its settings.
     #[serde(deserialize_with = "section")]
     pub options: PrivateKeyOptions,
 }
@@ -287,10 +366,15 @@ pub(crate) struct PrivateKey {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct PrivateKeyOptions {
+    /// `preshared`: the key's id at the key server.
     pub key_id: Text,
+    /// `preshared`: PEM file of the RSA key.
     pub private_key_path: Text,
+    /// `autogenerated`: rotation period (default 12h).
     pub rotate_every: Dur,
+    /// `autogenerated`: where the current key is kept (default `~/.config/jwtproxy/`).
     pub key_folder: Text,
+    /// `autogenerated`: the registry keys are published to.
     #[serde(deserialize_with = "section")]
     pub key_server: KeyRegistry,
 }
@@ -299,8 +383,10 @@ pub(crate) struct PrivateKeyOptions {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct KeyRegistry {
+    /// `keyregistry`, the only kind.
     #[serde(rename = "type")]
     pub kind: Text,
+    /// Its settings.
     #[serde(deserialize_with = "section")]
     pub options: KeyRegistryOptions,
 }
@@ -309,7 +395,9 @@ pub(crate) struct KeyRegistry {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct KeyRegistryOptions {
+    /// Base URL of the key registry.
     pub registry: Text,
+    /// Key cache settings.
     #[serde(deserialize_with = "section")]
     pub cache: KeyCache,
 }
@@ -318,8 +406,10 @@ pub(crate) struct KeyRegistryOptions {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct KeyServer {
+    /// `keyregistry` (default) or `preshared`.
     #[serde(rename = "type")]
     pub kind: Text,
+    /// Its settings.
     #[serde(deserialize_with = "section")]
     pub options: KeyServerOptions,
 }
@@ -328,11 +418,16 @@ pub(crate) struct KeyServer {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct KeyServerOptions {
+    /// `keyregistry`: base URL of the key registry.
     pub registry: Text,
+    /// `keyregistry`: key cache settings.
     #[serde(deserialize_with = "section")]
     pub cache: KeyCache,
+    /// `preshared`: the one accepted issuer.
     pub issuer: Text,
+    /// `preshared`: the key's id.
     pub key_id: Text,
+    /// `preshared`: PEM file of the public key.
     pub public_key_path: Text,
 }
 
@@ -340,6 +435,7 @@ pub(crate) struct KeyServerOptions {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct KeyCache {
+    /// Its settings.
     #[serde(deserialize_with = "section")]
     pub options: KeyCacheOptions,
 }
@@ -348,6 +444,7 @@ pub(crate) struct KeyCache {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct KeyCacheOptions {
+    /// How long a key is kept without `Cache-Control: max-age` (default 10m).
     pub duration: Dur,
 }
 
@@ -355,10 +452,15 @@ pub(crate) struct KeyCacheOptions {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct VerifierProxy {
+    /// Whether it runs; nothing else of the entry is used otherwise.
     pub enabled: Flag,
+    /// Where it listens (default `:8082`).
     pub listen_addr: Text,
+    /// TLS key (with `crt_file`).
     pub key_file: Text,
+    /// TLS certificate.
     pub crt_file: Text,
+    /// The verifier.
     #[serde(deserialize_with = "section")]
     pub verifier: Verifier,
 }
@@ -367,12 +469,18 @@ pub(crate) struct VerifierProxy {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct Verifier {
+    /// URL tokens' `aud` must name (required).
     pub audience: Text,
+    /// Where jwtproxy forwarded (clair-rs serves its API in process).
     pub upstream: Text,
+    /// Clock skew allowed (default 5m).
     pub max_skew: Dur,
+    /// Longest `exp - iat` (default 5m).
     pub max_ttl: Dur,
+    /// Where public keys come from.
     #[serde(deserialize_with = "section")]
     pub key_server: KeyServer,
+    /// Claims every token must carry (`static` only).
     pub claims_verifiers: Option<Vec<ClaimsVerifier>>,
 }
 
@@ -380,6 +488,7 @@ pub(crate) struct Verifier {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct ClaimsVerifier {
+    /// `static`, the only kind.
     #[serde(rename = "type")]
     pub kind: Text,
     /// Claim names and the values they must have, in file order.
@@ -390,11 +499,17 @@ pub(crate) struct ClaimsVerifier {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct ClairRs {
+    /// Fetch layers from link-local and cloud metadata addresses.
     pub allow_link_local_layers: Flag,
+    /// Let Clair v2 layer pushes name a file on this machine.
     pub allow_local_layer_paths: Flag,
+    /// Serve only GET and HEAD.
     pub read_only: Flag,
+    /// CAs client certificates must chain to (with v4 `tls`).
     pub client_ca: Text,
+    /// Extra CA bundle for outgoing calls (`system`: none).
     pub ca_file: Text,
+    /// Clair fed from SQS and reporting to SNS (see `SqsConfig` for each key).
     #[serde(deserialize_with = "section")]
     pub sqs: Sqs,
 }
@@ -403,18 +518,31 @@ pub(crate) struct ClairRs {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub(crate) struct Sqs {
+    /// As [`crate::SqsConfig`]'s `receiver_queue_url` (`RECEIVER_QUEUE_URL` in the environment).
     pub receiver_queue_url: Text,
+    /// As [`crate::SqsConfig`]'s `receiver_queue_region` (`RECEIVER_QUEUE_REGION` in the environment).
     pub receiver_queue_region: Text,
+    /// As [`crate::SqsConfig`]'s `receiver_topic_arn` (`RECEIVER_TOPIC_ARN` in the environment).
     pub receiver_topic_arn: Text,
+    /// As [`crate::SqsConfig`]'s `receiver_topic_region` (`RECEIVER_TOPIC_REGION` in the environment).
     pub receiver_topic_region: Text,
+    /// As [`crate::SqsConfig`]'s `sender_topic_arn` (`SENDER_TOPIC_ARN` in the environment).
     pub sender_topic_arn: Text,
+    /// As [`crate::SqsConfig`]'s `sender_topic_region` (`SENDER_TOPIC_REGION` in the environment).
     pub sender_topic_region: Text,
+    /// As [`crate::SqsConfig`]'s `receiver_dead_letter_queue_url` (`RECEIVER_DEAD_LETTER_QUEUE_URL` in the environment).
     pub receiver_dead_letter_queue_url: Text,
+    /// As [`crate::SqsConfig`]'s `receiver_max_receive_count` (`RECEIVER_MAX_RECEIVE_COUNT` in the environment).
     pub receiver_max_receive_count: Count,
+    /// As [`crate::SqsConfig`]'s `receiver_wait_time_seconds` (`RECEIVER_WAIT_TIME_SECONDS` in the environment).
     pub receiver_wait_time_seconds: Count,
+    /// As [`crate::SqsConfig`]'s `receiver_visibility_timeout` (`RECEIVER_VISIBILITY_TIMEOUT` in the environment).
     pub receiver_visibility_timeout: Count,
+    /// As [`crate::SqsConfig`]'s `sender_max_message_size` (`SENDER_MAX_MESSAGE_SIZE` in the environment).
     pub sender_max_message_size: Count,
+    /// As [`crate::SqsConfig`]'s `sender_publish` (`SENDER_PUBLISH` in the environment).
     pub sender_publish: Text,
+    /// As [`crate::SqsConfig`]'s `endpoint_url` (`ENDPOINT_URL` in the environment).
     pub endpoint_url: Text,
 }
 
