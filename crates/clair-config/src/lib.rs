@@ -5,8 +5,11 @@
 //! - Clair 2.x: `clair.database.type: pgsql` with `clair.database.options.source`;
 //! - Clair v4: top-level `indexer`, `matcher`, `notifier`, each with a `connstring`.
 //!
-//! Sections clair-rs does not use (yet) are kept in [`Loaded::raw`] and never make loading fail;
-//! [`Loaded::warnings`] names every key nothing reads. Clair ≥ 4.7 drop-ins
+//! The document is typed once, when loaded: serde structs per section of each layout
+//! (`file.rs`), every value of the wrong type reported at once with its key path. The settings
+//! ([`ServeConfig`], [`SqsConfig`], …) are built from the typed structs, defaults beside the
+//! builders. Sections clair-rs does not use (yet) are kept in [`Loaded::raw`] and never make
+//! loading fail; [`Loaded::warnings`] names every key nothing uses. Clair ≥ 4.7 drop-ins
 //! (`config.yaml.d/*.yaml` merged, `*.yaml-patch` applied) are read with the file (see
 //! [`dropin`]).
 //! Environment overrides: `CLAIR_DATABASE_SOURCE` replaces the database source.
@@ -121,6 +124,7 @@ pub(crate) struct Bad {
     message: String,
 }
 
+/// A [`Bad`] value at `field`.
 pub(crate) fn bad(field: impl Into<String>, message: impl Into<String>) -> Bad {
     Bad {
         field: field.into(),
