@@ -6,10 +6,10 @@
 //! from a list kept by hand. Keys Clair itself defines get a message saying why
 //! clair-rs does not use them; anything else is an unknown key (often a typo).
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 use serde_yaml_ng::Value;
-
-use std::collections::BTreeSet;
 
 use crate::file::{File, Leaf};
 use crate::{Layout, Loaded};
