@@ -1,0 +1,480 @@
+//! The matcher's role on SQLite: update operations staged batch by batch, vulnerabilities,
+//! enrichments, updater status and garbage collection.
+
+use std::collections::HashSet;
+
+use clair_types::{Digest, Vulnerability};
+use rusqlite::{OptionalExtension, params};
+use uuid::Uuid;
+
+use super::{OP_COLS, SqliteStore, decode_json, op_from_row};
+use crate::codec::micros;
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::{Feed, MatcherStore};
+
+impl SqliteStore {
+    /// Start an update operation that readers cannot see yet (kind `staging`): records are
+    /// linked to it batch by batch, each batch a short write transaction, so feed parsing
+    /// never holds the writer; [`Self::publish`] makes it visible in one statement.
+    fn stage(&self, updater: &str, fingerprint: &str, kind: OpKind) -> Result<Staged> {
+        let id = Uuid::new_v4();
+        let (seq, first_new) = self.write(|tx| {
+            let first_new: i64 = tx.query_row(
+                &format!("SELECT COALESCE(MAX(id), 0) FROM {}", kind_table(kind)),
+                [],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "INSERT INTO update_operation (id, updater, kind, fingerprint, date) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id.to_string(), updater, STAGING, fingerprint, micros(jiff::Timestamp::now())],
+            )?;
+            Ok((tx.last_insert_rowid(), first_new))
+        })?;
+        Ok(Staged {
+            seq,
+            first_new,
+            op: UpdateOperation {
+                id,
+                updater: updater.to_string(),
+                kind,
+                fingerprint: fingerprint.to_string(),
+                date: jiff::Timestamp::now(),
+            },
+        })
+    }
+
+    /// Store one batch of vulnerabilities and link them to the staged operation.
+    fn stage_vulnerabilities(
+        &self,
+        seq: i64,
+        batch: &mut Vec<(String, Vulnerability, String)>,
+    ) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO vuln (hash, updater, name, namespace, package_name, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (hash) DO NOTHING",
+            )?;
+            let mut get = tx.prepare_cached("SELECT id FROM vuln WHERE hash = ?1")?;
+            let mut link =
+                tx.prepare_cached("INSERT OR IGNORE INTO uo_vuln (uo, vuln) VALUES (?1, ?2)")?;
+            for (hash, v, data) in batch.iter() {
+                ins.execute(params![
+                    hash,
+                    v.updater,
+                    v.name,
+                    v.namespace,
+                    v.package_name,
+                    data
+                ])?;
+                let id: i64 = get.query_row([hash], |r| r.get(0))?;
+                link.execute(params![seq, id])?;
+            }
+            Ok(())
+        })?;
+        batch.clear();
+        Ok(())
+    }
+
+    /// Store one batch of enrichment records and link them to the staged operation.
+    fn stage_enrichments(
+        &self,
+        seq: i64,
+        updater: &str,
+        batch: &mut Vec<(String, Vec<String>, String, String)>,
+    ) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO enrichment (hash, updater, tags, data) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (hash) DO NOTHING",
+            )?;
+            let mut get = tx.prepare_cached("SELECT id FROM enrichment WHERE hash = ?1")?;
+            let mut tag = tx.prepare_cached(
+                "INSERT OR IGNORE INTO enrichment_tag (enrichment, tag) VALUES (?1, ?2)",
+            )?;
+            let mut link = tx.prepare_cached(
+                "INSERT OR IGNORE INTO uo_enrich (uo, enrichment) VALUES (?1, ?2)",
+            )?;
+            for (hash, tags, tags_json, data) in batch.iter() {
+                ins.execute(params![hash, updater, tags_json, data])?;
+                let id: i64 = get.query_row([hash], |r| r.get(0))?;
+                for t in tags {
+                    tag.execute(params![id, t])?;
+                }
+                link.execute(params![seq, id])?;
+            }
+            Ok(())
+        })?;
+        batch.clear();
+        Ok(())
+    }
+
+    /// Make a staged operation visible (one short transaction), or, when staging failed,
+    /// remove it and the records only it referenced.
+    fn publish(&self, staged: &mut Staged, result: Result<()>) -> Result<UpdateOperation> {
+        let kind = staged.op.kind;
+        if let Err(e) = result {
+            let table = kind_table(kind);
+            let link = match kind {
+                OpKind::Vulnerability => "uo_vuln WHERE uo_vuln.vuln",
+                OpKind::Enrichment => "uo_enrich WHERE uo_enrich.enrichment",
+            };
+            let cleanup = self.write(|tx| {
+                tx.execute("DELETE FROM update_operation WHERE seq = ?1", [staged.seq])?;
+                tx.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE id > ?1 AND NOT EXISTS (SELECT 1 FROM {link} = {table}.id)"
+                    ),
+                    [staged.first_new],
+                )
+            });
+            if let Err(c) = cleanup {
+                tracing::warn!(updater = %staged.op.updater, error = %c, "removing a failed staged update");
+            }
+            return Err(e);
+        }
+        staged.op.date = jiff::Timestamp::now();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE update_operation SET kind = ?2, date = ?3 WHERE seq = ?1",
+                params![staged.seq, kind.as_str(), micros(staged.op.date)],
+            )?;
+            // The operation's notification job, in the transaction that makes it visible.
+            if kind == OpKind::Vulnerability {
+                tx.execute(
+                    "INSERT INTO notification_job (uo, prev, created) VALUES (?1,
+                       (SELECT id FROM update_operation WHERE kind = 'vulnerability' AND updater = ?2
+                        AND seq < ?1 ORDER BY seq DESC LIMIT 1), ?3)",
+                    params![staged.seq, staged.op.updater, micros(staged.op.date)],
+                )?;
+            }
+            Ok(())
+        })?;
+        Ok(staged.op.clone())
+    }
+}
+
+/// The kind of an update operation still being staged (invisible to readers).
+const STAGING: &str = "staging";
+/// Records written per staging transaction: small enough that a writer waiting behind one
+/// waits a few milliseconds (WAL commits do not sync, so more transactions cost little), large
+/// enough that a 300k-record feed takes a few hundred transactions.
+const STAGE_BATCH: usize = 1000;
+/// Staged operations older than this are left over by a process that died while updating.
+const STALE_STAGING_HOURS: i64 = 24;
+
+/// An update operation being staged.
+struct Staged {
+    seq: i64,
+    /// Records of its kind with a larger id were inserted after staging began.
+    first_new: i64,
+    op: UpdateOperation,
+}
+
+fn kind_table(kind: OpKind) -> &'static str {
+    match kind {
+        OpKind::Vulnerability => "vuln",
+        OpKind::Enrichment => "enrichment",
+    }
+}
+
+fn aborted(updater: &str, e: &crate::FeedError) -> Error {
+    Error::Aborted {
+        updater: updater.to_string(),
+        message: e.to_string(),
+    }
+}
+
+impl MatcherStore for SqliteStore {
+    fn update_vulnerabilities(
+        &self,
+        updater: &str,
+        fingerprint: &str,
+        vulnerabilities: Feed<'_, Vulnerability>,
+    ) -> Result<UpdateOperation> {
+        let mut staged = self.stage(updater, fingerprint, OpKind::Vulnerability)?;
+        let result = (|| {
+            let mut batch = Vec::with_capacity(STAGE_BATCH);
+            for v in vulnerabilities {
+                let v = v.map_err(|e| aborted(updater, &e))?;
+                let data = serde_json::to_string(&v).map_err(|e| Error::Decode {
+                    what: format!("vulnerability {} of {updater}", v.name),
+                    message: e.to_string(),
+                })?;
+                batch.push((v.fingerprint().hex().to_string(), v, data));
+                if batch.len() == STAGE_BATCH {
+                    self.stage_vulnerabilities(staged.seq, &mut batch)?;
+                }
+            }
+            self.stage_vulnerabilities(staged.seq, &mut batch)
+        })();
+        self.publish(&mut staged, result)
+    }
+
+    fn update_operations(
+        &self,
+        kind: OpKind,
+        updater: Option<&str>,
+    ) -> Result<Vec<UpdateOperation>> {
+        self.read(|c| {
+            let sql = format!(
+                "SELECT {OP_COLS} FROM update_operation WHERE kind = ?1 AND (?2 IS NULL OR updater = ?2) ORDER BY seq DESC"
+            );
+            let mut st = c.prepare(&sql).map_err(self.err())?;
+            st.query_map(params![kind.as_str(), updater], op_from_row)
+                .map_err(self.err())?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(self.err())
+        })
+    }
+
+    fn vulnerabilities(&self, op: Uuid) -> Result<Vec<Vulnerability>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare(
+                    "SELECT v.data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id
+                     JOIN update_operation o ON o.seq = uv.uo WHERE o.id = ?1 ORDER BY v.id",
+                )
+                .map_err(self.err())?;
+            let rows: Vec<String> = st
+                .query_map([op.to_string()], |r| r.get(0))
+                .map_err(self.err())?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(self.err())?;
+            rows.iter()
+                .map(|d| decode_json("vulnerability", d))
+                .collect()
+        })
+    }
+
+    fn for_each_latest_vulnerability(
+        &self,
+        namespaces: Option<&[String]>,
+        f: &mut dyn FnMut(Vulnerability),
+    ) -> Result<()> {
+        self.read(|c| {
+            let filter = match namespaces {
+                None => String::new(),
+                Some(ns) => format!(
+                    "AND v.namespace IN ({})",
+                    (1..=ns.len())
+                        .map(|i| format!("?{i}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            };
+            if namespaces.is_some_and(|n| n.is_empty()) {
+                return Ok(());
+            }
+            let mut st = c
+                .prepare(&format!(
+                    "SELECT v.data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id
+                     WHERE uv.uo IN (SELECT MAX(seq) FROM update_operation
+                                     WHERE kind = 'vulnerability' GROUP BY updater) {filter}"
+                ))
+                .map_err(self.err())?;
+            let params = rusqlite::params_from_iter(namespaces.unwrap_or(&[]).iter());
+            let mut rows = st.query(params).map_err(self.err())?;
+            while let Some(r) = rows.next().map_err(self.err())? {
+                let d: String = r.get(0).map_err(self.err())?;
+                f(decode_json("vulnerability", &d)?);
+            }
+            Ok(())
+        })
+    }
+
+    fn update_diff(&self, prev: Option<Uuid>, cur: Uuid) -> Result<UpdateDiff> {
+        self.read(|c| {
+            let get_op = |id: Uuid| -> Result<(UpdateOperation, i64)> {
+                c.query_row(
+                    &format!("SELECT seq, {OP_COLS} FROM update_operation WHERE id = ?1"),
+                    [id.to_string()],
+                    |r| Ok((op_from_row(r)?, r.get::<_, i64>("seq")?)),
+                )
+                .optional()
+                .map_err(self.err())?
+                .ok_or_else(|| Error::NotFound(format!("update operation {id}")))
+            };
+            let (cur_op, cur_seq) = get_op(cur)?;
+            let prev_op = prev.map(get_op).transpose()?;
+            let prev_seq = prev_op.as_ref().map_or(-1, |p| p.1);
+            let side = |a: i64, b: i64| -> Result<Vec<Vulnerability>> {
+                let mut st = c
+                    .prepare(
+                        "SELECT v.data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id WHERE uv.uo = ?1
+                         AND NOT EXISTS (SELECT 1 FROM uo_vuln o WHERE o.uo = ?2 AND o.vuln = v.id)
+                         ORDER BY v.id",
+                    )
+                    .map_err(self.err())?;
+                let rows: Vec<String> = st
+                    .query_map(params![a, b], |r| r.get(0))
+                    .map_err(self.err())?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(self.err())?;
+                rows.iter().map(|d| decode_json("vulnerability", d)).collect()
+            };
+            let added = side(cur_seq, prev_seq)?;
+            let removed = if prev_op.is_some() { side(prev_seq, cur_seq)? } else { Vec::new() };
+            Ok(UpdateDiff {
+                prev: prev_op.map(|p| p.0),
+                cur: cur_op,
+                added,
+                removed,
+            })
+        })
+    }
+
+    fn delete_update_operations(&self, ops: &[Uuid]) -> Result<usize> {
+        self.write(|tx| {
+            let mut n = 0;
+            let mut del = tx.prepare("DELETE FROM update_operation WHERE id = ?1")?;
+            for id in ops {
+                n += del.execute([id.to_string()])?;
+            }
+            Ok(n)
+        })
+    }
+
+    fn gc(&self, keep: usize) -> Result<GcStats> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        self.write(|tx| {
+            // Operations being staged are not counted; ones a dead process left are removed.
+            let stale = micros(jiff::Timestamp::now())
+                - STALE_STAGING_HOURS * 3600 * 1_000_000;
+            let operations = tx.execute(
+                "DELETE FROM update_operation WHERE seq IN (
+                   SELECT seq FROM (SELECT seq, ROW_NUMBER() OVER (PARTITION BY kind, updater ORDER BY seq DESC) AS rn
+                                    FROM update_operation WHERE kind != ?3) WHERE rn > ?1)
+                   OR (kind = ?3 AND date < ?2)",
+                params![keep, stale, STAGING],
+            )?;
+            let vulnerabilities = tx.execute(
+                "DELETE FROM vuln WHERE NOT EXISTS (SELECT 1 FROM uo_vuln WHERE uo_vuln.vuln = vuln.id)",
+                [],
+            )?;
+            let enrichments = tx.execute(
+                "DELETE FROM enrichment WHERE NOT EXISTS (SELECT 1 FROM uo_enrich WHERE uo_enrich.enrichment = enrichment.id)",
+                [],
+            )?;
+            Ok(GcStats {
+                operations,
+                vulnerabilities,
+                enrichments,
+            })
+        })
+    }
+
+    fn set_updater_status(&self, status: &UpdaterStatus) -> Result<()> {
+        let data = serde_json::to_string(status).map_err(|e| Error::Decode {
+            what: "updater status".into(),
+            message: e.to_string(),
+        })?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO updater_status (updater, data) VALUES (?1, ?2)
+                 ON CONFLICT (updater) DO UPDATE SET data = excluded.data",
+                params![status.updater, data],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn updater_status(&self) -> Result<Vec<UpdaterStatus>> {
+        let rows: Vec<String> = self.read(|c| {
+            let mut st = c
+                .prepare("SELECT data FROM updater_status ORDER BY updater")
+                .map_err(self.err())?;
+            st.query_map([], |r| r.get(0))
+                .map_err(self.err())?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(self.err())
+        })?;
+        rows.iter()
+            .map(|d| decode_json("updater status", d))
+            .collect()
+    }
+
+    fn update_enrichments(
+        &self,
+        updater: &str,
+        fingerprint: &str,
+        records: Feed<'_, EnrichmentRecord>,
+    ) -> Result<UpdateOperation> {
+        let mut staged = self.stage(updater, fingerprint, OpKind::Enrichment)?;
+        let result = (|| {
+            let mut batch = Vec::with_capacity(STAGE_BATCH);
+            for r in records {
+                let r = r.map_err(|e| aborted(updater, &e))?;
+                let encode = |e: serde_json::Error| Error::Decode {
+                    what: format!("enrichment record of {updater}"),
+                    message: e.to_string(),
+                };
+                let tags = serde_json::to_string(&r.tags).map_err(encode)?;
+                let data = serde_json::to_string(&r.data).map_err(encode)?;
+                let hash = Digest::sha256_of(format!("{updater}\n{tags}\n{data}").as_bytes());
+                batch.push((hash.hex().to_string(), r.tags, tags, data));
+                if batch.len() == STAGE_BATCH {
+                    self.stage_enrichments(staged.seq, updater, &mut batch)?;
+                }
+            }
+            self.stage_enrichments(staged.seq, updater, &mut batch)
+        })();
+        self.publish(&mut staged, result)
+    }
+
+    fn enrichments(&self, updater: &str, tags: &[String]) -> Result<Vec<EnrichmentRecord>> {
+        self.read(|c| {
+            // One read transaction for every lookup: a consistent snapshot, and the file lock
+            // taken once instead of once per statement.
+            let tx = c.unchecked_transaction().map_err(self.err())?;
+            let latest: Option<i64> = tx
+                .query_row(
+                    "SELECT MAX(seq) FROM update_operation WHERE kind = 'enrichment' AND updater = ?1",
+                    [updater],
+                    |r| r.get(0),
+                )
+                .map_err(self.err())?;
+            let Some(latest) = latest else {
+                return Ok(Vec::new());
+            };
+            let mut seen = HashSet::new();
+            let mut out = Vec::new();
+            // Tags in chunks, well under SQLite's limit on bound parameters.
+            for chunk in tags.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(",");
+                let mut st = tx
+                    .prepare_cached(&format!(
+                        "SELECT DISTINCT e.id, e.tags, e.data FROM enrichment e
+                         JOIN uo_enrich ue ON ue.enrichment = e.id
+                         JOIN enrichment_tag t ON t.enrichment = e.id
+                         WHERE ue.uo = ? AND t.tag IN ({marks})
+                         ORDER BY e.id"
+                    ))
+                    .map_err(self.err())?;
+                let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() + 1);
+                params.push(&latest);
+                params.extend(chunk.iter().map(|t| t as &dyn rusqlite::ToSql));
+                let rows: Vec<(i64, String, String)> = st
+                    .query_map(params.as_slice(), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .map_err(self.err())?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(self.err())?;
+                for (id, t, d) in rows {
+                    if seen.insert(id) {
+                        out.push(EnrichmentRecord {
+                            tags: decode_json("enrichment tags", &t)?,
+                            data: decode_json("enrichment", &d)?,
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+}
