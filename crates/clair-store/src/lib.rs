@@ -23,6 +23,7 @@ mod error;
 mod index;
 mod model;
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 
 use std::path::PathBuf;

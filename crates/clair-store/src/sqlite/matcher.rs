@@ -7,10 +7,11 @@ use clair_types::{Digest, Vulnerability};
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 
-use super::{OP_COLS, SqliteStore, decode_json, op_from_row};
+use super::{SqliteStore, decode_json};
 use crate::codec::micros;
 use crate::error::{Error, Result};
 use crate::model::*;
+use crate::sql::{self, lite, op_from_row};
 use crate::{Feed, MatcherStore};
 
 impl SqliteStore {
@@ -25,11 +26,18 @@ impl SqliteStore {
                 [],
                 |r| r.get(0),
             )?;
-            tx.execute(
-                "INSERT INTO update_operation (id, updater, kind, fingerprint, date) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id.to_string(), updater, STAGING, fingerprint, micros(jiff::Timestamp::now())],
+            let seq: i64 = tx.query_row(
+                lite!(sql::OP_INSERT),
+                params![
+                    id.to_string(),
+                    updater,
+                    STAGING,
+                    fingerprint,
+                    micros(jiff::Timestamp::now())
+                ],
+                |r| r.get(0),
             )?;
-            Ok((tx.last_insert_rowid(), first_new))
+            Ok((seq, first_new))
         })?;
         Ok(Staged {
             seq,
@@ -148,9 +156,7 @@ impl SqliteStore {
             // The operation's notification job, in the transaction that makes it visible.
             if kind == OpKind::Vulnerability {
                 tx.execute(
-                    "INSERT INTO notification_job (uo, prev, created) VALUES (?1,
-                       (SELECT id FROM update_operation WHERE kind = 'vulnerability' AND updater = ?2
-                        AND seq < ?1 ORDER BY seq DESC LIMIT 1), ?3)",
+                    lite!(sql::NOTIFICATION_JOB_ADD),
                     params![staged.seq, staged.op.updater, micros(staged.op.date)],
                 )?;
             }
@@ -223,11 +229,8 @@ impl MatcherStore for SqliteStore {
         updater: Option<&str>,
     ) -> Result<Vec<UpdateOperation>> {
         self.read(|c| {
-            let sql = format!(
-                "SELECT {OP_COLS} FROM update_operation WHERE kind = ?1 AND (?2 IS NULL OR updater = ?2) ORDER BY seq DESC"
-            );
-            let mut st = c.prepare(&sql).map_err(self.err())?;
-            st.query_map(params![kind.as_str(), updater], op_from_row)
+            let mut st = c.prepare(lite!(sql::OPS_OF_KIND)).map_err(self.err())?;
+            st.query_map(params![kind.as_str(), updater], |r| op_from_row(r))
                 .map_err(self.err())?
                 .collect::<rusqlite::Result<_>>()
                 .map_err(self.err())
@@ -237,10 +240,7 @@ impl MatcherStore for SqliteStore {
     fn vulnerabilities(&self, op: Uuid) -> Result<Vec<Vulnerability>> {
         self.read(|c| {
             let mut st = c
-                .prepare(
-                    "SELECT v.data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id
-                     JOIN update_operation o ON o.seq = uv.uo WHERE o.id = ?1 ORDER BY v.id",
-                )
+                .prepare(lite!(sql::OP_VULNERABILITIES))
                 .map_err(self.err())?;
             let rows: Vec<String> = st
                 .query_map([op.to_string()], |r| r.get(0))
@@ -273,11 +273,7 @@ impl MatcherStore for SqliteStore {
                 return Ok(());
             }
             let mut st = c
-                .prepare(&format!(
-                    "SELECT v.data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id
-                     WHERE uv.uo IN (SELECT MAX(seq) FROM update_operation
-                                     WHERE kind = 'vulnerability' GROUP BY updater) {filter}"
-                ))
+                .prepare(&format!("{} {filter}", sql::LATEST_VULNERABILITIES))
                 .map_err(self.err())?;
             let params = rusqlite::params_from_iter(namespaces.unwrap_or(&[]).iter());
             let mut rows = st.query(params).map_err(self.err())?;
@@ -292,11 +288,9 @@ impl MatcherStore for SqliteStore {
     fn update_diff(&self, prev: Option<Uuid>, cur: Uuid) -> Result<UpdateDiff> {
         self.read(|c| {
             let get_op = |id: Uuid| -> Result<(UpdateOperation, i64)> {
-                c.query_row(
-                    &format!("SELECT seq, {OP_COLS} FROM update_operation WHERE id = ?1"),
-                    [id.to_string()],
-                    |r| Ok((op_from_row(r)?, r.get::<_, i64>("seq")?)),
-                )
+                c.query_row(lite!(sql::OP_BY_ID), [id.to_string()], |r| {
+                    Ok((op_from_row(r)?, r.get::<_, i64>("seq")?))
+                })
                 .optional()
                 .map_err(self.err())?
                 .ok_or_else(|| Error::NotFound(format!("update operation {id}")))
@@ -305,22 +299,22 @@ impl MatcherStore for SqliteStore {
             let prev_op = prev.map(get_op).transpose()?;
             let prev_seq = prev_op.as_ref().map_or(-1, |p| p.1);
             let side = |a: i64, b: i64| -> Result<Vec<Vulnerability>> {
-                let mut st = c
-                    .prepare(
-                        "SELECT v.data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id WHERE uv.uo = ?1
-                         AND NOT EXISTS (SELECT 1 FROM uo_vuln o WHERE o.uo = ?2 AND o.vuln = v.id)
-                         ORDER BY v.id",
-                    )
-                    .map_err(self.err())?;
+                let mut st = c.prepare(lite!(sql::DIFF_SIDE)).map_err(self.err())?;
                 let rows: Vec<String> = st
                     .query_map(params![a, b], |r| r.get(0))
                     .map_err(self.err())?
                     .collect::<rusqlite::Result<_>>()
                     .map_err(self.err())?;
-                rows.iter().map(|d| decode_json("vulnerability", d)).collect()
+                rows.iter()
+                    .map(|d| decode_json("vulnerability", d))
+                    .collect()
             };
             let added = side(cur_seq, prev_seq)?;
-            let removed = if prev_op.is_some() { side(prev_seq, cur_seq)? } else { Vec::new() };
+            let removed = if prev_op.is_some() {
+                side(prev_seq, cur_seq)?
+            } else {
+                Vec::new()
+            };
             Ok(UpdateDiff {
                 prev: prev_op.map(|p| p.0),
                 cur: cur_op,
@@ -354,14 +348,8 @@ impl MatcherStore for SqliteStore {
                    OR (kind = ?3 AND date < ?2)",
                 params![keep, stale, STAGING],
             )?;
-            let vulnerabilities = tx.execute(
-                "DELETE FROM vuln WHERE NOT EXISTS (SELECT 1 FROM uo_vuln WHERE uo_vuln.vuln = vuln.id)",
-                [],
-            )?;
-            let enrichments = tx.execute(
-                "DELETE FROM enrichment WHERE NOT EXISTS (SELECT 1 FROM uo_enrich WHERE uo_enrich.enrichment = enrichment.id)",
-                [],
-            )?;
+            let vulnerabilities = tx.execute(sql::GC_VULNERABILITIES, [])?;
+            let enrichments = tx.execute(sql::GC_ENRICHMENTS, [])?;
             Ok(GcStats {
                 operations,
                 vulnerabilities,
@@ -377,8 +365,7 @@ impl MatcherStore for SqliteStore {
         })?;
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO updater_status (updater, data) VALUES (?1, ?2)
-                 ON CONFLICT (updater) DO UPDATE SET data = excluded.data",
+                lite!(sql::UPDATER_STATUS_PUT),
                 params![status.updater, data],
             )
             .map(|_| ())
@@ -387,9 +374,7 @@ impl MatcherStore for SqliteStore {
 
     fn updater_status(&self) -> Result<Vec<UpdaterStatus>> {
         let rows: Vec<String> = self.read(|c| {
-            let mut st = c
-                .prepare("SELECT data FROM updater_status ORDER BY updater")
-                .map_err(self.err())?;
+            let mut st = c.prepare(sql::UPDATER_STATUS).map_err(self.err())?;
             st.query_map([], |r| r.get(0))
                 .map_err(self.err())?
                 .collect::<rusqlite::Result<_>>()
@@ -434,11 +419,7 @@ impl MatcherStore for SqliteStore {
             // taken once instead of once per statement.
             let tx = c.unchecked_transaction().map_err(self.err())?;
             let latest: Option<i64> = tx
-                .query_row(
-                    "SELECT MAX(seq) FROM update_operation WHERE kind = 'enrichment' AND updater = ?1",
-                    [updater],
-                    |r| r.get(0),
-                )
+                .query_row(lite!(sql::LATEST_ENRICHMENT_OP), [updater], |r| r.get(0))
                 .map_err(self.err())?;
             let Some(latest) = latest else {
                 return Ok(Vec::new());
@@ -450,11 +431,8 @@ impl MatcherStore for SqliteStore {
                 let marks = vec!["?"; chunk.len()].join(",");
                 let mut st = tx
                     .prepare_cached(&format!(
-                        "SELECT DISTINCT e.id, e.tags, e.data FROM enrichment e
-                         JOIN uo_enrich ue ON ue.enrichment = e.id
-                         JOIN enrichment_tag t ON t.enrichment = e.id
-                         WHERE ue.uo = ? AND t.tag IN ({marks})
-                         ORDER BY e.id"
+                        "{} IN ({marks}) ORDER BY e.id",
+                        lite!(sql::ENRICHMENTS_TAGGED)
                     ))
                     .map_err(self.err())?;
                 let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() + 1);

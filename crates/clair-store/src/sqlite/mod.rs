@@ -14,9 +14,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{Connection, TransactionBehavior, params};
-use uuid::Uuid;
 
-use crate::codec::{from_micros, micros};
+use crate::codec::micros;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::{Locks, StoreOptions};
@@ -249,22 +248,26 @@ fn poisoned() -> Error {
     }
 }
 
-fn parse_uuid(s: &str) -> rusqlite::Result<Uuid> {
-    Uuid::parse_str(s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
-fn op_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UpdateOperation> {
-    let id: String = r.get("id")?;
-    let kind: String = r.get("kind")?;
-    Ok(UpdateOperation {
-        id: parse_uuid(&id)?,
-        updater: r.get("updater")?,
-        kind: OpKind::parse(&kind),
-        fingerprint: r.get("fingerprint")?,
-        date: from_micros(r.get("date")?),
-    })
+impl crate::sql::Row for rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
+    fn text(&self, column: &str) -> rusqlite::Result<String> {
+        self.get(column)
+    }
+    fn opt_text(&self, column: &str) -> rusqlite::Result<Option<String>> {
+        self.get(column)
+    }
+    fn int(&self, column: &str) -> rusqlite::Result<i64> {
+        self.get(column)
+    }
+    fn opt_int(&self, column: &str) -> rusqlite::Result<Option<i64>> {
+        self.get(column)
+    }
+    fn int32(&self, column: &str) -> rusqlite::Result<i32> {
+        self.get(column)
+    }
+    fn invalid(error: Error) -> rusqlite::Error {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(error))
+    }
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
@@ -273,8 +276,6 @@ fn decode_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T>
         message: e.to_string(),
     })
 }
-
-const OP_COLS: &str = "id, updater, kind, fingerprint, date";
 
 impl Locks for SqliteStore {
     fn describe(&self) -> String {

@@ -4,33 +4,12 @@
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 
-use super::{SqliteStore, decode_json, op_from_row, parse_uuid};
+use super::SqliteStore;
 use crate::NotifierStore;
-use crate::codec::{from_micros, micros};
+use crate::codec::micros;
 use crate::error::{Error, Result};
 use crate::model::*;
-
-fn notification_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Notification, String)> {
-    let id: String = r.get("id")?;
-    let body: String = r.get("body")?;
-    let status: String = r.get("status")?;
-    let attempts: i64 = r.get("attempts")?;
-    Ok((
-        Notification {
-            id: parse_uuid(&id)?,
-            kind: r.get("kind")?,
-            body: serde_json::Value::Null,
-            created: from_micros(r.get("created")?),
-            status: NotificationStatus::parse(&status),
-            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-            next_attempt: from_micros(r.get("next_attempt")?),
-            last_error: r.get("last_error")?,
-            notified: r.get::<_, Option<i64>>("notified")?.map(from_micros),
-            deleted: r.get::<_, Option<i64>>("deleted")?.map(from_micros),
-        },
-        body,
-    ))
-}
+use crate::sql::{self, lite, notification_from_row, notification_job_from_row};
 
 impl NotifierStore for SqliteStore {
     fn create_notification(
@@ -43,20 +22,13 @@ impl NotifierStore for SqliteStore {
     }
 
     fn notification(&self, id: Uuid) -> Result<Option<Notification>> {
-        let row = self.read(|c| {
-            c.query_row(
-                "SELECT * FROM notification WHERE id = ?1",
-                [id.to_string()],
-                notification_from_row,
-            )
+        self.read(|c| {
+            c.query_row(lite!(sql::NOTIFICATION_GET), [id.to_string()], |r| {
+                notification_from_row(r)
+            })
             .optional()
             .map_err(self.err())
-        })?;
-        row.map(|(mut n, body)| {
-            n.body = decode_json("notification", &body)?;
-            Ok(n)
         })
-        .transpose()
     }
 
     fn notification_items(
@@ -68,10 +40,7 @@ impl NotifierStore for SqliteStore {
         let limit = limit.max(1);
         let rows: Vec<(i64, String)> = self.read(|c| {
             let mut st = c
-                .prepare(
-                    "SELECT seq, body FROM notification_item WHERE notification = ?1 AND seq > ?2
-                     ORDER BY seq LIMIT ?3",
-                )
+                .prepare(lite!(sql::NOTIFICATION_ITEMS))
                 .map_err(self.err())?;
             st.query_map(
                 params![id.to_string(), after.unwrap_or(-1), (limit + 1) as i64],
@@ -81,23 +50,7 @@ impl NotifierStore for SqliteStore {
             .collect::<rusqlite::Result<_>>()
             .map_err(self.err())
         })?;
-        let more = rows.len() > limit;
-        let items = rows
-            .into_iter()
-            .take(limit)
-            .map(|(seq, b)| {
-                Ok(NotificationItem {
-                    seq,
-                    body: decode_json("notification item", &b)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let next = if more {
-            items.last().map(|i| i.seq)
-        } else {
-            None
-        };
-        Ok(NotificationPage { items, next })
+        sql::notification_page(rows, limit)
     }
 
     fn notifications_due(
@@ -113,61 +66,32 @@ impl NotifierStore for SqliteStore {
             .map(|i| format!("?{i}"))
             .collect::<Vec<_>>()
             .join(",");
-        let rows = self.read(|c| {
-            let mut st = c
-                .prepare(&format!(
-                    "SELECT * FROM notification WHERE kind IN ({marks})
-                     AND status IN ('created', 'failed', 'notified') AND next_attempt <= ?1
-                     ORDER BY next_attempt, id LIMIT ?2"
-                ))
-                .map_err(self.err())?;
+        let query = sql::notifications_due(&format!("IN ({marks})")).replace('$', "?");
+        self.read(|c| {
+            let mut st = c.prepare(&query).map_err(self.err())?;
             let mut p: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(kinds.len() + 2);
             let (now, limit) = (micros(now), i64::try_from(limit).unwrap_or(i64::MAX));
             p.push(&now);
             p.push(&limit);
             p.extend(kinds.iter().map(|k| k as &dyn rusqlite::ToSql));
-            st.query_map(p.as_slice(), notification_from_row)
+            st.query_map(p.as_slice(), |r| notification_from_row(r))
                 .map_err(self.err())?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(self.err())
-        })?;
-        rows.into_iter()
-            .map(|(mut n, body)| {
-                n.body = decode_json("notification", &body)?;
-                Ok(n)
-            })
-            .collect()
+        })
     }
 
     fn notification_jobs(&self, limit: usize) -> Result<Vec<NotificationJob>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows: Vec<(UpdateOperation, Option<String>, i64)> = self.read(|c| {
+        self.read(|c| {
             let mut st = c
-                .prepare(
-                    "SELECT o.id, o.updater, o.kind, o.fingerprint, o.date, j.prev, j.created
-                     FROM notification_job j JOIN update_operation o ON o.seq = j.uo
-                     ORDER BY j.uo LIMIT ?1",
-                )
+                .prepare(lite!(sql::NOTIFICATION_JOBS))
                 .map_err(self.err())?;
-            st.query_map([limit], |r| {
-                Ok((op_from_row(r)?, r.get("prev")?, r.get("created")?))
-            })
-            .map_err(self.err())?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(self.err())
-        })?;
-        rows.into_iter()
-            .map(|(op, prev, created)| {
-                Ok(NotificationJob {
-                    prev: prev
-                        .map(|p| parse_uuid(&p))
-                        .transpose()
-                        .map_err(self.err())?,
-                    op,
-                    created: from_micros(created),
-                })
-            })
-            .collect()
+            st.query_map([limit], |r| notification_job_from_row(r))
+                .map_err(self.err())?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(self.err())
+        })
     }
 
     fn complete_notification_job(
@@ -176,31 +100,23 @@ impl NotifierStore for SqliteStore {
         notifications: &[NewNotification],
     ) -> Result<Vec<Uuid>> {
         self.write(|tx| {
-            let n = tx.execute(
-                "DELETE FROM notification_job WHERE uo = (SELECT seq FROM update_operation WHERE id = ?1)",
-                [op.to_string()],
-            )?;
+            let n = tx.execute(lite!(sql::NOTIFICATION_JOB_DONE), [op.to_string()])?;
             insert_claimed(tx, n, notifications)
         })
     }
 
     fn record_delivery(&self, id: Uuid, outcome: &Delivery) -> Result<()> {
         let now = micros(jiff::Timestamp::now());
+        let id_text = id.to_string();
         let n = self.write(|tx| match outcome {
-            Delivery::Delivered => tx.execute(
-                "UPDATE notification SET status = 'delivered', attempts = attempts + 1, last_error = NULL,
-                 notified = ?2, updated = ?2 WHERE id = ?1 AND status != 'deleted'",
-                params![id.to_string(), now],
-            ),
+            Delivery::Delivered => tx.execute(lite!(sql::DELIVERED), params![id_text, now]),
             Delivery::Notified { again_at } => tx.execute(
-                "UPDATE notification SET status = 'notified', attempts = attempts + 1, last_error = NULL,
-                 next_attempt = ?2, notified = ?3, updated = ?3 WHERE id = ?1 AND status != 'deleted'",
-                params![id.to_string(), micros(*again_at), now],
+                lite!(sql::NOTIFIED),
+                params![id_text, micros(*again_at), now],
             ),
             Delivery::Failed { error, retry_at } => tx.execute(
-                "UPDATE notification SET status = 'failed', attempts = attempts + 1, last_error = ?2,
-                 next_attempt = ?3, updated = ?4 WHERE id = ?1 AND status != 'deleted'",
-                params![id.to_string(), error, micros(*retry_at), now],
+                lite!(sql::FAILED),
+                params![id_text, error, micros(*retry_at), now],
             ),
         })?;
         if n == 0 && self.notification(id)?.is_none() {
@@ -211,41 +127,22 @@ impl NotifierStore for SqliteStore {
 
     fn acknowledge_notification(&self, id: Uuid) -> Result<bool> {
         let now = micros(jiff::Timestamp::now());
-        let n = self.write(|tx| {
-            tx.execute(
-                "UPDATE notification SET status = 'deleted', deleted = ?2, updated = ?2 WHERE id = ?1",
-                params![id.to_string(), now],
-            )
-        })?;
+        let n =
+            self.write(|tx| tx.execute(lite!(sql::ACKNOWLEDGE), params![id.to_string(), now]))?;
         Ok(n > 0)
     }
 
     fn gc_notifications(&self, older_than: jiff::Timestamp) -> Result<usize> {
-        self.write(|tx| {
-            tx.execute(
-                "DELETE FROM notification WHERE status = 'deleted' AND updated < ?1",
-                [micros(older_than)],
-            )
-        })
+        self.write(|tx| tx.execute(lite!(sql::NOTIFICATIONS_GC), [micros(older_than)]))
     }
 
     fn notified_operation(&self, updater: &str) -> Result<Option<Uuid>> {
         let op: Option<String> = self.read(|c| {
-            c.query_row(
-                "SELECT operation FROM notifier_cursor WHERE updater = ?1",
-                [updater],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.err())
+            c.query_row(lite!(sql::CURSOR_GET), [updater], |r| r.get(0))
+                .optional()
+                .map_err(self.err())
         })?;
-        op.map(|o| {
-            Uuid::parse_str(&o).map_err(|e| Error::Decode {
-                what: format!("notifier cursor of {updater}"),
-                message: e.to_string(),
-            })
-        })
-        .transpose()
+        sql::cursor(updater, op)
     }
 
     fn advance_notifier_cursor(
@@ -259,13 +156,11 @@ impl NotifierStore for SqliteStore {
         self.write(|tx| {
             let n = match from {
                 None => tx.execute(
-                    "INSERT INTO notifier_cursor (updater, operation, updated) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (updater) DO NOTHING",
+                    lite!(sql::CURSOR_START),
                     params![updater, to.to_string(), now],
                 )?,
                 Some(from) => tx.execute(
-                    "UPDATE notifier_cursor SET operation = ?2, updated = ?3
-                     WHERE updater = ?1 AND operation = ?4",
+                    lite!(sql::CURSOR_MOVE),
                     params![updater, to.to_string(), now, from.to_string()],
                 )?,
             };
@@ -301,13 +196,10 @@ fn insert_notification(
     let id = Uuid::new_v4();
     let now = micros(jiff::Timestamp::now());
     tx.execute(
-        "INSERT INTO notification (id, kind, body, created, status, attempts, next_attempt, updated)
-         VALUES (?1, ?2, ?3, ?4, 'created', 0, ?4, ?4)",
+        lite!(sql::NOTIFICATION_ADD),
         params![id.to_string(), kind, body.to_string(), now],
     )?;
-    let mut ins = tx.prepare_cached(
-        "INSERT INTO notification_item (notification, seq, body) VALUES (?1, ?2, ?3)",
-    )?;
+    let mut ins = tx.prepare_cached(lite!(sql::NOTIFICATION_ITEM_ADD))?;
     for (i, it) in items.iter().enumerate() {
         ins.execute(params![id.to_string(), i as i64, it.to_string()])?;
     }
