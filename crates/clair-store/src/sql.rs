@@ -129,8 +129,8 @@ pub(crate) const UPDATER_STATUS_PUT: &str =
     "INSERT INTO updater_status (updater, data) VALUES ($1, $2)
      ON CONFLICT (updater) DO UPDATE SET data = excluded.data";
 pub(crate) const UPDATER_STATUS: &str = "SELECT data FROM updater_status ORDER BY updater";
-/// The records of one enrichment operation (`$1`, a seq) with a tag in the list a backend
-/// appends.
+/// The records of one enrichment operation (`$1`, a seq; or the [`LATEST_ENRICHMENT_OP`]
+/// subquery) with a tag in the list a backend appends.
 pub(crate) const ENRICHMENTS_TAGGED: &str = "SELECT DISTINCT e.id, e.tags, e.data FROM enrichment e
      JOIN uo_enrich ue ON ue.enrichment = e.id
      JOIN enrichment_tag t ON t.enrichment = e.id
@@ -312,6 +312,26 @@ pub(crate) fn cursor(updater: &str, operation: Option<String>) -> Result<Option<
             })
         })
         .transpose()
+}
+
+/// Enrichment records from the (id, tags, data) rows of [`ENRICHMENTS_TAGGED`], each record
+/// once however many of its tags matched.
+#[derive(Default)]
+pub(crate) struct Enrichments {
+    seen: std::collections::HashSet<i64>,
+    pub(crate) records: Vec<crate::model::EnrichmentRecord>,
+}
+
+impl Enrichments {
+    pub(crate) fn add(&mut self, id: i64, tags: &str, data: &str) -> Result<(), Error> {
+        if self.seen.insert(id) {
+            self.records.push(crate::model::EnrichmentRecord {
+                tags: json("enrichment tags", tags)?,
+                data: json("enrichment", data)?,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// A JSON document stored as text.

@@ -1,25 +1,30 @@
 //! The matcher's role on PostgreSQL: update operations streamed in with `COPY`,
 //! vulnerabilities, enrichments, updater status and garbage collection.
 
-use std::collections::HashSet;
-
 use clair_types::{Digest, Vulnerability};
 use postgres::Transaction;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::Type;
 use uuid::Uuid;
 
-use super::{Fail, GC_LOCK, OP_COLS, PgStore, decode_json, op_from_row};
+use super::{Fail, GC_LOCK, PgStore};
 use crate::codec::micros;
 use crate::error::{Error, Result};
 use crate::model::*;
+use crate::sql::{self, json, op_from_row};
 use crate::{Feed, MatcherStore};
 
 impl PgStore {
     fn insert_op(tx: &mut Transaction<'_>, op: &UpdateOperation) -> std::result::Result<i64, Fail> {
         let row = tx.query_one(
-            "INSERT INTO update_operation (id, updater, kind, fingerprint, date) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
-            &[&op.id.to_string(), &op.updater, &op.kind.as_str(), &op.fingerprint, &micros(op.date)],
+            sql::OP_INSERT,
+            &[
+                &op.id.to_string(),
+                &op.updater,
+                &op.kind.as_str(),
+                &op.fingerprint,
+                &micros(op.date),
+            ],
         )?;
         Ok(row.get(0))
     }
@@ -58,9 +63,7 @@ impl MatcherStore for PgStore {
             tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&GC_LOCK])?;
             let seq = Self::insert_op(&mut tx, &op)?;
             tx.execute(
-                "INSERT INTO notification_job (uo, prev, created) VALUES ($1,
-                   (SELECT id FROM update_operation WHERE kind = 'vulnerability' AND updater = $2
-                    AND seq < $1 ORDER BY seq DESC LIMIT 1), $3)",
+                sql::NOTIFICATION_JOB_ADD,
                 &[&seq, &updater, &micros(op.date)],
             )?;
             tx.batch_execute(
@@ -104,27 +107,17 @@ impl MatcherStore for PgStore {
         updater: Option<&str>,
     ) -> Result<Vec<UpdateOperation>> {
         self.run(|c| {
-            let rows = c.query(
-                &format!(
-                    "SELECT {OP_COLS} FROM update_operation WHERE kind = $1 AND ($2::TEXT IS NULL OR updater = $2)
-                     ORDER BY seq DESC"
-                ),
-                &[&kind.as_str(), &updater],
-            )?;
+            let rows = c.query(sql::OPS_OF_KIND, &[&kind.as_str(), &updater])?;
             rows.iter().map(op_from_row).collect()
         })
     }
 
     fn vulnerabilities(&self, op: Uuid) -> Result<Vec<Vulnerability>> {
         self.run(|c| {
-            c.query(
-                "SELECT v.data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id
-                 JOIN update_operation o ON o.seq = uv.uo WHERE o.id = $1 ORDER BY v.id",
-                &[&op.to_string()],
-            )?
-            .iter()
-            .map(|r| decode_json("vulnerability", r.get::<_, &str>(0)))
-            .collect()
+            c.query(sql::OP_VULNERABILITIES, &[&op.to_string()])?
+                .iter()
+                .map(|r| Ok(json("vulnerability", r.get::<_, &str>(0))?))
+                .collect()
         })
     }
 
@@ -138,22 +131,18 @@ impl MatcherStore for PgStore {
         let mut tx = c.transaction().map_err(|e| self.pg_err(e))?;
         let all = namespaces.is_none();
         let ns: Vec<String> = namespaces.map(<[String]>::to_vec).unwrap_or_default();
-        let portal = tx
-            .bind(
-                "SELECT v.data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id
-                 WHERE uv.uo IN (SELECT MAX(seq) FROM update_operation
-                                 WHERE kind = 'vulnerability' GROUP BY updater)
-                   AND ($1 OR v.namespace = ANY($2))",
-                &[&all, &ns],
-            )
-            .map_err(|e| self.pg_err(e))?;
+        let query = format!(
+            "{} AND ($1 OR v.namespace = ANY($2))",
+            sql::LATEST_VULNERABILITIES
+        );
+        let portal = tx.bind(&query, &[&all, &ns]).map_err(|e| self.pg_err(e))?;
         loop {
             let rows = tx.query_portal(&portal, 5000).map_err(|e| self.pg_err(e))?;
             if rows.is_empty() {
                 break;
             }
             for r in &rows {
-                f(decode_json("vulnerability", r.get::<_, &str>(0)).map_err(|e| self.fail(e))?);
+                f(json("vulnerability", r.get::<_, &str>(0))?);
             }
         }
         tx.commit().map_err(|e| self.pg_err(e))
@@ -163,10 +152,7 @@ impl MatcherStore for PgStore {
         self.run(|c| {
             let mut get_op = |id: Uuid| -> std::result::Result<(UpdateOperation, i64), Fail> {
                 let row = c
-                    .query_opt(
-                        &format!("SELECT seq, {OP_COLS} FROM update_operation WHERE id = $1"),
-                        &[&id.to_string()],
-                    )?
+                    .query_opt(sql::OP_BY_ID, &[&id.to_string()])?
                     .ok_or_else(|| {
                         Fail::Other(Error::NotFound(format!("update operation {id}")))
                     })?;
@@ -176,15 +162,10 @@ impl MatcherStore for PgStore {
             let prev_op = prev.map(&mut get_op).transpose()?;
             let prev_seq = prev_op.as_ref().map_or(-1, |p| p.1);
             let mut side = |a: i64, b: i64| -> std::result::Result<Vec<Vulnerability>, Fail> {
-                c.query(
-                    "SELECT v.data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id WHERE uv.uo = $1
-                     AND NOT EXISTS (SELECT 1 FROM uo_vuln o WHERE o.uo = $2 AND o.vuln = v.id)
-                     ORDER BY v.id",
-                    &[&a, &b],
-                )?
-                .iter()
-                .map(|r| decode_json("vulnerability", r.get::<_, &str>(0)))
-                .collect()
+                c.query(sql::DIFF_SIDE, &[&a, &b])?
+                    .iter()
+                    .map(|r| Ok(json("vulnerability", r.get::<_, &str>(0))?))
+                    .collect()
             };
             let added = side(cur_seq, prev_seq)?;
             let removed = if prev_op.is_some() {
@@ -220,14 +201,8 @@ impl MatcherStore for PgStore {
                                     FROM update_operation) ranked WHERE rn > $1)",
                 &[&keep],
             )?;
-            let vulnerabilities = tx.execute(
-                "DELETE FROM vuln WHERE NOT EXISTS (SELECT 1 FROM uo_vuln WHERE uo_vuln.vuln = vuln.id)",
-                &[],
-            )?;
-            let enrichments = tx.execute(
-                "DELETE FROM enrichment WHERE NOT EXISTS (SELECT 1 FROM uo_enrich WHERE uo_enrich.enrichment = enrichment.id)",
-                &[],
-            )?;
+            let vulnerabilities = tx.execute(sql::GC_VULNERABILITIES, &[])?;
+            let enrichments = tx.execute(sql::GC_ENRICHMENTS, &[])?;
             tx.commit()?;
             let n = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
             Ok(GcStats {
@@ -244,20 +219,16 @@ impl MatcherStore for PgStore {
             message: e.to_string(),
         })?;
         self.run(|c| {
-            c.execute(
-                "INSERT INTO updater_status (updater, data) VALUES ($1, $2)
-                 ON CONFLICT (updater) DO UPDATE SET data = excluded.data",
-                &[&status.updater, &data],
-            )?;
+            c.execute(sql::UPDATER_STATUS_PUT, &[&status.updater, &data])?;
             Ok(())
         })
     }
 
     fn updater_status(&self) -> Result<Vec<UpdaterStatus>> {
         self.run(|c| {
-            c.query("SELECT data FROM updater_status ORDER BY updater", &[])?
+            c.query(sql::UPDATER_STATUS, &[])?
                 .iter()
-                .map(|r| decode_json("updater status", r.get::<_, &str>(0)))
+                .map(|r| Ok(json("updater status", r.get::<_, &str>(0))?))
                 .collect()
         })
     }
@@ -328,27 +299,16 @@ impl MatcherStore for PgStore {
 
     fn enrichments(&self, updater: &str, tags: &[String]) -> Result<Vec<EnrichmentRecord>> {
         self.run(|c| {
-            let rows = c.query(
-                "SELECT DISTINCT e.id, e.tags, e.data FROM enrichment e
-                 JOIN uo_enrich ue ON ue.enrichment = e.id
-                 JOIN enrichment_tag t ON t.enrichment = e.id
-                 WHERE ue.uo = (SELECT MAX(seq) FROM update_operation WHERE kind = 'enrichment' AND updater = $1)
-                   AND t.tag = ANY($2)
-                 ORDER BY e.id",
-                &[&updater, &tags],
-            )?;
-            let mut seen = HashSet::new();
-            let mut out = Vec::new();
-            for r in &rows {
-                let id: i64 = r.get(0);
-                if seen.insert(id) {
-                    out.push(EnrichmentRecord {
-                        tags: decode_json("enrichment tags", r.get::<_, &str>(1))?,
-                        data: decode_json("enrichment", r.get::<_, &str>(2))?,
-                    });
-                }
+            // One statement, the latest operation a subquery: a consistent snapshot.
+            let query = format!(
+                "{} = ANY($2) ORDER BY e.id",
+                sql::ENRICHMENTS_TAGGED.replace("$1", &format!("({})", sql::LATEST_ENRICHMENT_OP))
+            );
+            let mut out = sql::Enrichments::default();
+            for r in c.query(&query, &[&updater, &tags])? {
+                out.add(r.get(0), r.get(1), r.get(2))?;
             }
-            Ok(out)
+            Ok(out.records)
         })
     }
 }

@@ -23,9 +23,8 @@ use postgres::error::SqlState;
 use postgres::{Client, Config};
 use r2d2_postgres::PostgresConnectionManager;
 use tokio_postgres_rustls::MakeRustlsConnect;
-use uuid::Uuid;
 
-use crate::codec::{from_micros, micros};
+use crate::codec::micros;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::{Locks, Store, StoreOptions};
@@ -174,7 +173,7 @@ fn redact(source: &str) -> String {
 }
 
 /// Internal failure: a PostgreSQL error (maybe retryable) or a final one.
-enum Fail {
+pub(crate) enum Fail {
     Pg(postgres::Error),
     Other(Error),
 }
@@ -418,40 +417,27 @@ impl PgStore {
     }
 }
 
-fn decode_json<T: serde::de::DeserializeOwned>(
-    what: &str,
-    s: &str,
-) -> std::result::Result<T, Fail> {
-    serde_json::from_str(s).map_err(|e| {
-        Fail::Other(Error::Decode {
-            what: what.to_string(),
-            message: e.to_string(),
-        })
-    })
+impl crate::sql::Row for postgres::Row {
+    type Error = Fail;
+    fn text(&self, column: &str) -> std::result::Result<String, Fail> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_text(&self, column: &str) -> std::result::Result<Option<String>, Fail> {
+        Ok(self.try_get(column)?)
+    }
+    fn int(&self, column: &str) -> std::result::Result<i64, Fail> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_int(&self, column: &str) -> std::result::Result<Option<i64>, Fail> {
+        Ok(self.try_get(column)?)
+    }
+    fn int32(&self, column: &str) -> std::result::Result<i32, Fail> {
+        Ok(self.try_get(column)?)
+    }
+    fn invalid(error: Error) -> Fail {
+        Fail::Other(error)
+    }
 }
-
-fn parse_uuid(s: &str) -> std::result::Result<Uuid, Fail> {
-    Uuid::parse_str(s).map_err(|e| {
-        Fail::Other(Error::Decode {
-            what: "id".into(),
-            message: e.to_string(),
-        })
-    })
-}
-
-fn op_from_row(r: &postgres::Row) -> std::result::Result<UpdateOperation, Fail> {
-    let id: String = r.try_get("id")?;
-    let kind: String = r.try_get("kind")?;
-    Ok(UpdateOperation {
-        id: parse_uuid(&id)?,
-        updater: r.try_get("updater")?,
-        kind: OpKind::parse(&kind),
-        fingerprint: r.try_get("fingerprint")?,
-        date: from_micros(r.try_get("date")?),
-    })
-}
-
-const OP_COLS: &str = "id, updater, kind, fingerprint, date";
 
 impl Locks for PgStore {
     fn describe(&self) -> String {

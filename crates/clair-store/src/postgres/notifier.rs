@@ -4,11 +4,12 @@
 use postgres::Transaction;
 use uuid::Uuid;
 
-use super::{Fail, PgStore, decode_json, op_from_row, parse_uuid};
+use super::{Fail, PgStore};
 use crate::NotifierStore;
-use crate::codec::{from_micros, micros};
+use crate::codec::micros;
 use crate::error::{Error, Result};
 use crate::model::*;
+use crate::sql::{self, notification_from_row, notification_job_from_row};
 
 impl PgStore {
     /// Run `claim` (a statement taking a piece of notification work: deleting its job,
@@ -43,38 +44,21 @@ impl PgStore {
         let id = Uuid::new_v4();
         let now = micros(jiff::Timestamp::now());
         tx.execute(
-            "INSERT INTO notification (id, kind, body, created, status, attempts, next_attempt, updated)
-             VALUES ($1, $2, $3, $4, 'created', 0, $4, $4)",
+            sql::NOTIFICATION_ADD,
             &[&id.to_string(), &kind, &body.to_string(), &now],
         )?;
-        let ins = tx.prepare(
-            "INSERT INTO notification_item (notification, seq, body) VALUES ($1, $2, $3)",
-        )?;
+        let ins = tx.prepare(sql::NOTIFICATION_ITEM_ADD)?;
         for (i, it) in items.iter().enumerate() {
             let seq = i64::try_from(i).unwrap_or(i64::MAX);
             tx.execute(&ins, &[&id.to_string(), &seq, &it.to_string()])?;
         }
         Ok(id)
     }
-}
 
-fn notification_from_row(r: &postgres::Row) -> std::result::Result<Notification, Fail> {
-    let id: String = r.try_get("id")?;
-    let body: String = r.try_get("body")?;
-    let status: String = r.try_get("status")?;
-    let attempts: i32 = r.try_get("attempts")?;
-    Ok(Notification {
-        id: parse_uuid(&id)?,
-        kind: r.try_get("kind")?,
-        body: decode_json("notification", &body)?,
-        created: from_micros(r.try_get("created")?),
-        status: NotificationStatus::parse(&status),
-        attempts: u32::try_from(attempts).unwrap_or(0),
-        next_attempt: from_micros(r.try_get("next_attempt")?),
-        last_error: r.try_get("last_error")?,
-        notified: r.try_get::<_, Option<i64>>("notified")?.map(from_micros),
-        deleted: r.try_get::<_, Option<i64>>("deleted")?.map(from_micros),
-    })
+    /// Run one statement that changes rows; how many.
+    fn change(&self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<u64> {
+        self.run(|c| Ok(c.execute(sql, params)?))
+    }
 }
 
 impl NotifierStore for PgStore {
@@ -94,12 +78,9 @@ impl NotifierStore for PgStore {
 
     fn notification(&self, id: Uuid) -> Result<Option<Notification>> {
         self.run(|c| {
-            c.query_opt(
-                "SELECT * FROM notification WHERE id = $1",
-                &[&id.to_string()],
-            )?
-            .map(|r| notification_from_row(&r))
-            .transpose()
+            c.query_opt(sql::NOTIFICATION_GET, &[&id.to_string()])?
+                .map(|r| notification_from_row(&r))
+                .transpose()
         })
     }
 
@@ -113,31 +94,14 @@ impl NotifierStore for PgStore {
         let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
         let rows: Vec<(i64, String)> = self.run(|c| {
             Ok(c.query(
-                "SELECT seq, body FROM notification_item WHERE notification = $1 AND seq > $2
-                 ORDER BY seq LIMIT $3",
+                sql::NOTIFICATION_ITEMS,
                 &[&id.to_string(), &after.unwrap_or(-1), &fetch],
             )?
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect())
         })?;
-        let more = rows.len() > limit;
-        let items = rows
-            .into_iter()
-            .take(limit)
-            .map(|(seq, b)| {
-                Ok(NotificationItem {
-                    seq,
-                    body: decode_json("notification item", &b).map_err(|e| self.fail(e))?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let next = if more {
-            items.last().map(|i| i.seq)
-        } else {
-            None
-        };
-        Ok(NotificationPage { items, next })
+        sql::notification_page(rows, limit)
     }
 
     fn notifications_due(
@@ -147,40 +111,22 @@ impl NotifierStore for PgStore {
         limit: usize,
     ) -> Result<Vec<Notification>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let query = sql::notifications_due("= ANY($3)");
         self.run(|c| {
-            c.query(
-                "SELECT * FROM notification WHERE kind = ANY($3)
-                 AND status IN ('created', 'failed', 'notified') AND next_attempt <= $1
-                 ORDER BY next_attempt, id LIMIT $2",
-                &[&micros(now), &limit, &kinds],
-            )?
-            .iter()
-            .map(notification_from_row)
-            .collect()
+            c.query(&query, &[&micros(now), &limit, &kinds])?
+                .iter()
+                .map(notification_from_row)
+                .collect()
         })
     }
 
     fn notification_jobs(&self, limit: usize) -> Result<Vec<NotificationJob>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.run(|c| {
-            c.query(
-                "SELECT o.id, o.updater, o.kind, o.fingerprint, o.date, j.prev, j.created
-                 FROM notification_job j JOIN update_operation o ON o.seq = j.uo
-                 ORDER BY j.uo LIMIT $1",
-                &[&limit],
-            )?
-            .iter()
-            .map(|r| {
-                Ok(NotificationJob {
-                    op: op_from_row(r)?,
-                    prev: r
-                        .try_get::<_, Option<String>>("prev")?
-                        .map(|p| parse_uuid(&p))
-                        .transpose()?,
-                    created: from_micros(r.try_get("created")?),
-                })
-            })
-            .collect()
+            c.query(sql::NOTIFICATION_JOBS, &[&limit])?
+                .iter()
+                .map(notification_job_from_row)
+                .collect()
         })
     }
 
@@ -190,34 +136,22 @@ impl NotifierStore for PgStore {
         notifications: &[NewNotification],
     ) -> Result<Vec<Uuid>> {
         self.store_claimed(notifications, |tx| {
-            tx.execute(
-                "DELETE FROM notification_job WHERE uo = (SELECT seq FROM update_operation WHERE id = $1)",
-                &[&op.to_string()],
-            )
+            tx.execute(sql::NOTIFICATION_JOB_DONE, &[&op.to_string()])
         })
     }
 
     fn record_delivery(&self, id: Uuid, outcome: &Delivery) -> Result<()> {
         let now = micros(jiff::Timestamp::now());
-        let n = self.run(|c| {
-            Ok(match outcome {
-                Delivery::Delivered => c.execute(
-                    "UPDATE notification SET status = 'delivered', attempts = attempts + 1, last_error = NULL,
-                     notified = $2, updated = $2 WHERE id = $1 AND status != 'deleted'",
-                    &[&id.to_string(), &now],
-                )?,
-                Delivery::Notified { again_at } => c.execute(
-                    "UPDATE notification SET status = 'notified', attempts = attempts + 1, last_error = NULL,
-                     next_attempt = $2, notified = $3, updated = $3 WHERE id = $1 AND status != 'deleted'",
-                    &[&id.to_string(), &micros(*again_at), &now],
-                )?,
-                Delivery::Failed { error, retry_at } => c.execute(
-                    "UPDATE notification SET status = 'failed', attempts = attempts + 1, last_error = $2,
-                     next_attempt = $3, updated = $4 WHERE id = $1 AND status != 'deleted'",
-                    &[&id.to_string(), error, &micros(*retry_at), &now],
-                )?,
-            })
-        })?;
+        let id_text = id.to_string();
+        let n = match outcome {
+            Delivery::Delivered => self.change(sql::DELIVERED, &[&id_text, &now])?,
+            Delivery::Notified { again_at } => {
+                self.change(sql::NOTIFIED, &[&id_text, &micros(*again_at), &now])?
+            }
+            Delivery::Failed { error, retry_at } => {
+                self.change(sql::FAILED, &[&id_text, error, &micros(*retry_at), &now])?
+            }
+        };
         if n == 0 && self.notification(id)?.is_none() {
             return Err(Error::NotFound(format!("notification {id}")));
         }
@@ -226,34 +160,18 @@ impl NotifierStore for PgStore {
 
     fn acknowledge_notification(&self, id: Uuid) -> Result<bool> {
         let now = micros(jiff::Timestamp::now());
-        let n = self.run(|c| {
-            Ok(c.execute(
-                "UPDATE notification SET status = 'deleted', deleted = $2, updated = $2 WHERE id = $1",
-                &[&id.to_string(), &now],
-            )?)
-        })?;
-        Ok(n > 0)
+        Ok(self.change(sql::ACKNOWLEDGE, &[&id.to_string(), &now])? > 0)
     }
 
     fn gc_notifications(&self, older_than: jiff::Timestamp) -> Result<usize> {
-        self.run(|c| {
-            let n = c.execute(
-                "DELETE FROM notification WHERE status = 'deleted' AND updated < $1",
-                &[&micros(older_than)],
-            )?;
-            Ok(usize::try_from(n).unwrap_or(usize::MAX))
-        })
+        let n = self.change(sql::NOTIFICATIONS_GC, &[&micros(older_than)])?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     fn notified_operation(&self, updater: &str) -> Result<Option<Uuid>> {
-        self.run(|c| {
-            c.query_opt(
-                "SELECT operation FROM notifier_cursor WHERE updater = $1",
-                &[&updater],
-            )?
-            .map(|r| parse_uuid(r.get::<_, &str>(0)))
-            .transpose()
-        })
+        let op: Option<String> =
+            self.run(|c| Ok(c.query_opt(sql::CURSOR_GET, &[&updater])?.map(|r| r.get(0))))?;
+        sql::cursor(updater, op)
     }
 
     fn advance_notifier_cursor(
@@ -265,14 +183,9 @@ impl NotifierStore for PgStore {
     ) -> Result<Vec<Uuid>> {
         let now = micros(jiff::Timestamp::now());
         self.store_claimed(notifications, |tx| match from {
-            None => tx.execute(
-                "INSERT INTO notifier_cursor (updater, operation, updated) VALUES ($1, $2, $3)
-                 ON CONFLICT (updater) DO NOTHING",
-                &[&updater, &to.to_string(), &now],
-            ),
+            None => tx.execute(sql::CURSOR_START, &[&updater, &to.to_string(), &now]),
             Some(from) => tx.execute(
-                "UPDATE notifier_cursor SET operation = $2, updated = $3
-                 WHERE updater = $1 AND operation = $4",
+                sql::CURSOR_MOVE,
                 &[&updater, &to.to_string(), &now, &from.to_string()],
             ),
         })

@@ -1,17 +1,15 @@
 //! The matcher's role on SQLite: update operations staged batch by batch, vulnerabilities,
 //! enrichments, updater status and garbage collection.
 
-use std::collections::HashSet;
-
 use clair_types::{Digest, Vulnerability};
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 
-use super::{SqliteStore, decode_json};
+use super::SqliteStore;
 use crate::codec::micros;
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::sql::{self, lite, op_from_row};
+use crate::sql::{self, json, lite, op_from_row};
 use crate::{Feed, MatcherStore};
 
 impl SqliteStore {
@@ -247,9 +245,7 @@ impl MatcherStore for SqliteStore {
                 .map_err(self.err())?
                 .collect::<rusqlite::Result<_>>()
                 .map_err(self.err())?;
-            rows.iter()
-                .map(|d| decode_json("vulnerability", d))
-                .collect()
+            rows.iter().map(|d| json("vulnerability", d)).collect()
         })
     }
 
@@ -279,7 +275,7 @@ impl MatcherStore for SqliteStore {
             let mut rows = st.query(params).map_err(self.err())?;
             while let Some(r) = rows.next().map_err(self.err())? {
                 let d: String = r.get(0).map_err(self.err())?;
-                f(decode_json("vulnerability", &d)?);
+                f(json("vulnerability", &d)?);
             }
             Ok(())
         })
@@ -305,9 +301,7 @@ impl MatcherStore for SqliteStore {
                     .map_err(self.err())?
                     .collect::<rusqlite::Result<_>>()
                     .map_err(self.err())?;
-                rows.iter()
-                    .map(|d| decode_json("vulnerability", d))
-                    .collect()
+                rows.iter().map(|d| json("vulnerability", d)).collect()
             };
             let added = side(cur_seq, prev_seq)?;
             let removed = if prev_op.is_some() {
@@ -380,9 +374,7 @@ impl MatcherStore for SqliteStore {
                 .collect::<rusqlite::Result<_>>()
                 .map_err(self.err())
         })?;
-        rows.iter()
-            .map(|d| decode_json("updater status", d))
-            .collect()
+        rows.iter().map(|d| json("updater status", d)).collect()
     }
 
     fn update_enrichments(
@@ -424,8 +416,7 @@ impl MatcherStore for SqliteStore {
             let Some(latest) = latest else {
                 return Ok(Vec::new());
             };
-            let mut seen = HashSet::new();
-            let mut out = Vec::new();
+            let mut out = sql::Enrichments::default();
             // Tags in chunks, well under SQLite's limit on bound parameters.
             for chunk in tags.chunks(500) {
                 let marks = vec!["?"; chunk.len()].join(",");
@@ -444,15 +435,10 @@ impl MatcherStore for SqliteStore {
                     .collect::<rusqlite::Result<_>>()
                     .map_err(self.err())?;
                 for (id, t, d) in rows {
-                    if seen.insert(id) {
-                        out.push(EnrichmentRecord {
-                            tags: decode_json("enrichment tags", &t)?,
-                            data: decode_json("enrichment", &d)?,
-                        });
-                    }
+                    out.add(id, &t, &d)?;
                 }
             }
-            Ok(out)
+            Ok(out.records)
         })
     }
 }

@@ -270,13 +270,6 @@ impl crate::sql::Row for rusqlite::Row<'_> {
     }
 }
 
-fn decode_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
-    serde_json::from_str(s).map_err(|e| Error::Decode {
-        what: what.to_string(),
-        message: e.to_string(),
-    })
-}
-
 impl Locks for SqliteStore {
     fn describe(&self) -> String {
         format!("sqlite:{}", self.path.display())
