@@ -31,12 +31,12 @@ use crate::{Locks, Store, StoreOptions};
 
 /// Versioned migrations, applied in order, each once.
 const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("migrations/0001_init.sql")),
-    (2, include_str!("migrations/0002_v1_layers.sql")),
-    (3, include_str!("migrations/0003_manifest_package.sql")),
-    (4, include_str!("migrations/0004_notification_times.sql")),
-    (5, include_str!("migrations/0005_notification_jobs.sql")),
-    (6, include_str!("migrations/0006_notifier_cursor.sql")),
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_v1_layers.sql")),
+    (3, include_str!("../migrations/0003_manifest_package.sql")),
+    (4, include_str!("../migrations/0004_notification_times.sql")),
+    (5, include_str!("../migrations/0005_notification_jobs.sql")),
+    (6, include_str!("../migrations/0006_notifier_cursor.sql")),
 ];
 
 /// Advisory lock key serialising migrations ("clair-rs migrate").
