@@ -21,6 +21,7 @@ mod cache;
 mod codec;
 mod error;
 mod index;
+mod migrations;
 mod model;
 pub mod postgres;
 mod sql;

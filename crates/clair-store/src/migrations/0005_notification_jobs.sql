@@ -3,9 +3,9 @@
 -- transaction that stores them. `prev` is the id of the updater's operation before it (NULL:
 -- its first).
 CREATE TABLE notification_job (
-    uo      BIGINT PRIMARY KEY REFERENCES update_operation (seq) ON DELETE CASCADE,
+    uo      {int} PRIMARY KEY REFERENCES update_operation (seq) ON DELETE CASCADE,
     prev    TEXT,
-    created BIGINT NOT NULL
+    created {int} NOT NULL
 );
 
 -- Reverse index for Clair v2 notifications: the package names each v1 layer's own scan found
@@ -17,7 +17,7 @@ CREATE TABLE v1_layer_package (
     PRIMARY KEY (layer, name)
 );
 CREATE INDEX v1_layer_package_name ON v1_layer_package (name);
-ALTER TABLE v1_layer ADD COLUMN packages_indexed BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE v1_layer ADD COLUMN packages_indexed {bool} NOT NULL DEFAULT {false};
 
 -- Due notifications are looked up per kind (each sender reads only its own).
 CREATE INDEX notification_kind_due ON notification (kind, status, next_attempt);

@@ -26,18 +26,9 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::codec::micros;
 use crate::error::{Error, Result};
+use crate::migrations::{self, Dialect};
 use crate::model::*;
 use crate::{Locks, Store, StoreOptions};
-
-/// Versioned migrations, applied in order, each once.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/0001_init.sql")),
-    (2, include_str!("../migrations/0002_v1_layers.sql")),
-    (3, include_str!("../migrations/0003_manifest_package.sql")),
-    (4, include_str!("../migrations/0004_notification_times.sql")),
-    (5, include_str!("../migrations/0005_notification_jobs.sql")),
-    (6, include_str!("../migrations/0006_notifier_cursor.sql")),
-];
 
 /// Advisory lock key serialising migrations ("clair-rs migrate").
 const MIGRATION_LOCK: i64 = 0x636c_6169_725f_6d67;
@@ -366,17 +357,13 @@ impl PgStore {
     }
 
     fn migrate(&self) -> Result<()> {
-        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
         // Fast path, no lock: an up-to-date database (every start but the first).
         let current = self.run(|c| {
-            Ok(c.query_one(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                &[],
-            )
-            .map(|r| r.get::<_, i64>(0))
-            .ok())
+            Ok(c.query_one(migrations::CURRENT, &[])
+                .map(|r| r.get::<_, i64>(0))
+                .ok())
         })?;
-        if current == Some(newest) {
+        if current == Some(migrations::newest()) {
             return Ok(());
         }
         self.run(|c| {
@@ -384,25 +371,14 @@ impl PgStore {
             // and find the work done.
             c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
             let r = (|| -> std::result::Result<(), Fail> {
-                c.batch_execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied BIGINT NOT NULL)",
-                )?;
-                let current: i64 = c
-                    .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?
-                    .get(0);
-                let newest = MIGRATIONS.last().map_or(0, |m| m.0);
-                if current > newest {
-                    return Err(Fail::Other(Error::SchemaTooNew {
-                        found: current,
-                        supported: newest,
-                    }));
-                }
-                for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+                c.batch_execute(&Dialect::Postgres.bookkeeping())?;
+                let current: i64 = c.query_one(migrations::CURRENT, &[])?.get(0);
+                for (version, sql) in Dialect::Postgres.pending(current)? {
                     let mut tx = c.transaction()?;
-                    tx.batch_execute(sql)?;
+                    tx.batch_execute(&sql)?;
                     tx.execute(
-                        "INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)",
-                        &[version, &micros(jiff::Timestamp::now())],
+                        migrations::APPLIED,
+                        &[&version, &micros(jiff::Timestamp::now())],
                     )?;
                     tx.commit()?;
                     tracing::info!(db = %self.target, version, "postgresql migration applied");

@@ -17,18 +17,10 @@ use rusqlite::{Connection, TransactionBehavior, params};
 
 use crate::codec::micros;
 use crate::error::{Error, Result};
+use crate::migrations::{self, Dialect};
 use crate::model::*;
+use crate::sql::lite;
 use crate::{Locks, StoreOptions};
-
-/// Versioned migrations, applied in order, each once.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("migrations/0001_init.sql")),
-    (2, include_str!("migrations/0002_v1_layers.sql")),
-    (3, include_str!("migrations/0003_manifest_package.sql")),
-    (4, include_str!("migrations/0004_notification_times.sql")),
-    (5, include_str!("migrations/0005_notification_jobs.sql")),
-    (6, include_str!("migrations/0006_notifier_cursor.sql")),
-];
 
 /// Pooled read connections kept open.
 const MAX_IDLE_READERS: usize = 8;
@@ -172,28 +164,15 @@ impl SqliteStore {
         let tx = w
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(self.err())?;
-        tx.execute_batch(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)",
-        )
-        .map_err(self.err())?;
-        let current: i64 = tx
-            .query_row(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                [],
-                |r| r.get(0),
-            )
+        tx.execute_batch(&Dialect::Sqlite.bookkeeping())
             .map_err(self.err())?;
-        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
-        if current > newest {
-            return Err(Error::SchemaTooNew {
-                found: current,
-                supported: newest,
-            });
-        }
-        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-            tx.execute_batch(sql).map_err(self.err())?;
+        let current: i64 = tx
+            .query_row(migrations::CURRENT, [], |r| r.get(0))
+            .map_err(self.err())?;
+        for (version, sql) in Dialect::Sqlite.pending(current)? {
+            tx.execute_batch(&sql).map_err(self.err())?;
             tx.execute(
-                "INSERT INTO schema_migrations (version, applied) VALUES (?1, ?2)",
+                lite!(migrations::APPLIED),
                 params![version, micros(jiff::Timestamp::now())],
             )
             .map_err(self.err())?;
