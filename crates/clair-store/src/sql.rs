@@ -12,7 +12,7 @@ use crate::codec::{decode, from_micros};
 use crate::error::Error;
 use crate::model::{
     Notification, NotificationItem, NotificationJob, NotificationPage, NotificationStatus, OpKind,
-    StoredReport, UpdateOperation, V1Layer,
+    StoredReport, UpdateDiff, UpdateOperation, V1Layer,
 };
 
 /// A statement's `$N` parameters respelt `?N`, byte for byte (the text is otherwise kept), for
@@ -262,6 +262,81 @@ pub(crate) fn stored_report(
         report,
         layers,
         state,
+    })
+}
+
+/// A new update operation of `updater`, dated now.
+pub(crate) fn new_operation(updater: &str, fingerprint: &str, kind: OpKind) -> UpdateOperation {
+    UpdateOperation {
+        id: Uuid::new_v4(),
+        updater: updater.to_string(),
+        kind,
+        fingerprint: fingerprint.to_string(),
+        date: jiff::Timestamp::now(),
+    }
+}
+
+/// The error a feed's failed item ends its update with.
+pub(crate) fn aborted(updater: &str, e: &crate::FeedError) -> Error {
+    Error::Aborted {
+        updater: updater.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// A vulnerability as stored: the hash that identifies it and its JSON document.
+pub(crate) fn vulnerability_row(
+    updater: &str,
+    v: &clair_types::Vulnerability,
+) -> Result<(String, String), Error> {
+    let data = serde_json::to_string(v).map_err(|e| Error::Decode {
+        what: format!("vulnerability {} of {updater}", v.name),
+        message: e.to_string(),
+    })?;
+    Ok((v.fingerprint().hex().to_string(), data))
+}
+
+/// An enrichment record as stored: the hash that identifies it, its tags and its data (JSON).
+pub(crate) fn enrichment_row(
+    updater: &str,
+    r: &crate::model::EnrichmentRecord,
+) -> Result<(String, String, String), Error> {
+    let encode = |e: serde_json::Error| Error::Decode {
+        what: format!("enrichment record of {updater}"),
+        message: e.to_string(),
+    };
+    let tags = serde_json::to_string(&r.tags).map_err(encode)?;
+    let data = serde_json::to_string(&r.data).map_err(encode)?;
+    let hash = clair_types::Digest::sha256_of(format!("{updater}\n{tags}\n{data}").as_bytes());
+    Ok((hash.hex().to_string(), tags, data))
+}
+
+/// What changed between two update operations (see `MatcherStore::update_diff`), given how to
+/// read an operation by id with its seq (`None`: no such operation) and the vulnerabilities of
+/// the operation of seq `a` that the one of seq `b` lacks ([`DIFF_SIDE`]).
+pub(crate) fn update_diff<E: From<Error>>(
+    prev: Option<Uuid>,
+    cur: Uuid,
+    mut op: impl FnMut(Uuid) -> Result<Option<(UpdateOperation, i64)>, E>,
+    mut side: impl FnMut(i64, i64) -> Result<Vec<clair_types::Vulnerability>, E>,
+) -> Result<UpdateDiff, E> {
+    let mut get = |id: Uuid| {
+        op(id)?.ok_or_else(|| E::from(Error::NotFound(format!("update operation {id}"))))
+    };
+    let (cur_op, cur_seq) = get(cur)?;
+    let prev_op = prev.map(&mut get).transpose()?;
+    let prev_seq = prev_op.as_ref().map_or(-1, |p| p.1);
+    let added = side(cur_seq, prev_seq)?;
+    let removed = if prev_op.is_some() {
+        side(prev_seq, cur_seq)?
+    } else {
+        Vec::new()
+    };
+    Ok(UpdateDiff {
+        prev: prev_op.map(|p| p.0),
+        cur: cur_op,
+        added,
+        removed,
     })
 }
 

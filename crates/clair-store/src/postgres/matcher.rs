@@ -1,7 +1,7 @@
 //! The matcher's role on PostgreSQL: update operations streamed in with `COPY`,
 //! vulnerabilities, enrichments, updater status and garbage collection.
 
-use clair_types::{Digest, Vulnerability};
+use clair_types::Vulnerability;
 use postgres::Transaction;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::Type;
@@ -15,33 +15,38 @@ use crate::sql::{self, json, op_from_row};
 use crate::{Feed, MatcherStore};
 
 impl PgStore {
-    fn insert_op(tx: &mut Transaction<'_>, op: &UpdateOperation) -> std::result::Result<i64, Fail> {
-        let row = tx.query_one(
-            sql::OP_INSERT,
-            &[
-                &op.id.to_string(),
-                &op.updater,
-                &op.kind.as_str(),
-                &op.fingerprint,
-                &micros(op.date),
-            ],
-        )?;
-        Ok(row.get(0))
+    /// Store a new update operation of `kind` in one transaction: `load` streams the feed in
+    /// (given the transaction, the operation's seq and the operation). Run once: a feed cannot be replayed.
+    fn stream_update(
+        &self,
+        updater: &str,
+        fingerprint: &str,
+        kind: OpKind,
+        load: impl FnOnce(&mut Transaction<'_>, i64, &UpdateOperation) -> std::result::Result<(), Fail>,
+    ) -> Result<UpdateOperation> {
+        let op = sql::new_operation(updater, fingerprint, kind);
+        self.run_once(|c| {
+            let mut tx = c.transaction()?;
+            // Shared: garbage collection (exclusive) waits for this operation.
+            tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&GC_LOCK])?;
+            let seq: i64 = tx
+                .query_one(
+                    sql::OP_INSERT,
+                    &[
+                        &op.id.to_string(),
+                        &op.updater,
+                        &op.kind.as_str(),
+                        &op.fingerprint,
+                        &micros(op.date),
+                    ],
+                )?
+                .get(0);
+            load(&mut tx, seq, &op)?;
+            tx.commit()?;
+            Ok(())
+        })?;
+        Ok(op)
     }
-}
-
-fn feed_abort(updater: &str, e: crate::FeedError) -> Fail {
-    Fail::Other(Error::Aborted {
-        updater: updater.to_string(),
-        message: e.to_string(),
-    })
-}
-
-fn encode_err(e: serde_json::Error) -> Fail {
-    Fail::Other(Error::Decode {
-        what: "document".into(),
-        message: e.to_string(),
-    })
 }
 
 impl MatcherStore for PgStore {
@@ -51,21 +56,9 @@ impl MatcherStore for PgStore {
         fingerprint: &str,
         vulnerabilities: Feed<'_, Vulnerability>,
     ) -> Result<UpdateOperation> {
-        let op = UpdateOperation {
-            id: Uuid::new_v4(),
-            updater: updater.to_string(),
-            kind: OpKind::Vulnerability,
-            fingerprint: fingerprint.to_string(),
-            date: jiff::Timestamp::now(),
-        };
-        self.run_once(|c| {
-            let mut tx = c.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&GC_LOCK])?;
-            let seq = Self::insert_op(&mut tx, &op)?;
-            tx.execute(
-                sql::NOTIFICATION_JOB_ADD,
-                &[&seq, &updater, &micros(op.date)],
-            )?;
+        let kind = OpKind::Vulnerability;
+        self.stream_update(updater, fingerprint, kind, |tx, seq, op| {
+            tx.execute(sql::NOTIFICATION_JOB_ADD, &[&seq, &updater, &micros(op.date)])?;
             tx.batch_execute(
                 "CREATE TEMP TABLE tmp_vuln (hash TEXT, updater TEXT, name TEXT, namespace TEXT,
                    package_name TEXT, data TEXT) ON COMMIT DROP",
@@ -77,10 +70,9 @@ impl MatcherStore for PgStore {
                 )?;
                 let mut w = BinaryCopyInWriter::new(sink, &[Type::TEXT; 6]);
                 for v in vulnerabilities {
-                    let v = v.map_err(|e| feed_abort(updater, e))?;
-                    let data = serde_json::to_string(&v).map_err(encode_err)?;
-                    let hash = v.fingerprint();
-                    w.write(&[&hash.hex(), &v.updater, &v.name, &v.namespace, &v.package_name, &data])?;
+                    let v = v.map_err(|e| sql::aborted(updater, &e))?;
+                    let (hash, data) = sql::vulnerability_row(updater, &v)?;
+                    w.write(&[&hash, &v.updater, &v.name, &v.namespace, &v.package_name, &data])?;
                 }
                 w.finish()?;
             }
@@ -95,10 +87,8 @@ impl MatcherStore for PgStore {
                  JOIN vuln v ON v.hash = t.hash ON CONFLICT DO NOTHING",
                 &[&seq],
             )?;
-            tx.commit()?;
             Ok(())
-        })?;
-        Ok(op)
+        })
     }
 
     fn update_operations(
@@ -150,35 +140,23 @@ impl MatcherStore for PgStore {
 
     fn update_diff(&self, prev: Option<Uuid>, cur: Uuid) -> Result<UpdateDiff> {
         self.run(|c| {
-            let mut get_op = |id: Uuid| -> std::result::Result<(UpdateOperation, i64), Fail> {
+            // Both readers use the one connection, one at a time.
+            let c = std::cell::RefCell::new(c);
+            let op = |id: Uuid| -> std::result::Result<_, Fail> {
                 let row = c
-                    .query_opt(sql::OP_BY_ID, &[&id.to_string()])?
-                    .ok_or_else(|| {
-                        Fail::Other(Error::NotFound(format!("update operation {id}")))
-                    })?;
-                Ok((op_from_row(&row)?, row.get("seq")))
+                    .borrow_mut()
+                    .query_opt(sql::OP_BY_ID, &[&id.to_string()])?;
+                row.map(|r| Ok((op_from_row(&r)?, r.get("seq"))))
+                    .transpose()
             };
-            let (cur_op, cur_seq) = get_op(cur)?;
-            let prev_op = prev.map(&mut get_op).transpose()?;
-            let prev_seq = prev_op.as_ref().map_or(-1, |p| p.1);
-            let mut side = |a: i64, b: i64| -> std::result::Result<Vec<Vulnerability>, Fail> {
-                c.query(sql::DIFF_SIDE, &[&a, &b])?
+            let side = |a: i64, b: i64| -> std::result::Result<Vec<Vulnerability>, Fail> {
+                c.borrow_mut()
+                    .query(sql::DIFF_SIDE, &[&a, &b])?
                     .iter()
                     .map(|r| Ok(json("vulnerability", r.get::<_, &str>(0))?))
                     .collect()
             };
-            let added = side(cur_seq, prev_seq)?;
-            let removed = if prev_op.is_some() {
-                side(prev_seq, cur_seq)?
-            } else {
-                Vec::new()
-            };
-            Ok(UpdateDiff {
-                prev: prev_op.map(|p| p.0),
-                cur: cur_op,
-                added,
-                removed,
-            })
+            sql::update_diff(prev, cur, op, side)
         })
     }
 
@@ -239,17 +217,7 @@ impl MatcherStore for PgStore {
         fingerprint: &str,
         records: Feed<'_, EnrichmentRecord>,
     ) -> Result<UpdateOperation> {
-        let op = UpdateOperation {
-            id: Uuid::new_v4(),
-            updater: updater.to_string(),
-            kind: OpKind::Enrichment,
-            fingerprint: fingerprint.to_string(),
-            date: jiff::Timestamp::now(),
-        };
-        self.run_once(|c| {
-            let mut tx = c.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&GC_LOCK])?;
-            let seq = Self::insert_op(&mut tx, &op)?;
+        self.stream_update(updater, fingerprint, OpKind::Enrichment, |tx, seq, _| {
             tx.batch_execute(
                 "CREATE TEMP TABLE tmp_enrich (hash TEXT, tags TEXT, data TEXT) ON COMMIT DROP;
                  CREATE TEMP TABLE tmp_enrich_tag (hash TEXT, tag TEXT) ON COMMIT DROP",
@@ -259,13 +227,11 @@ impl MatcherStore for PgStore {
                 let mut w = BinaryCopyInWriter::new(sink, &[Type::TEXT; 3]);
                 let mut tag_rows: Vec<(String, String)> = Vec::new();
                 for r in records {
-                    let r = r.map_err(|e| feed_abort(updater, e))?;
-                    let tags = serde_json::to_string(&r.tags).map_err(encode_err)?;
-                    let data = serde_json::to_string(&r.data).map_err(encode_err)?;
-                    let hash = Digest::sha256_of(format!("{updater}\n{tags}\n{data}").as_bytes());
-                    w.write(&[&hash.hex(), &tags, &data])?;
+                    let r = r.map_err(|e| sql::aborted(updater, &e))?;
+                    let (hash, tags, data) = sql::enrichment_row(updater, &r)?;
+                    w.write(&[&hash, &tags, &data])?;
                     for t in r.tags {
-                        tag_rows.push((hash.hex().to_string(), t));
+                        tag_rows.push((hash.clone(), t));
                     }
                 }
                 w.finish()?;
@@ -291,10 +257,8 @@ impl MatcherStore for PgStore {
                  JOIN enrichment e ON e.hash = t.hash ON CONFLICT DO NOTHING",
                 &[&seq],
             )?;
-            tx.commit()?;
             Ok(())
-        })?;
-        Ok(op)
+        })
     }
 
     fn enrichments(&self, updater: &str, tags: &[String]) -> Result<Vec<EnrichmentRecord>> {

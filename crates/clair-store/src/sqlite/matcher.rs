@@ -1,7 +1,7 @@
 //! The matcher's role on SQLite: update operations staged batch by batch, vulnerabilities,
 //! enrichments, updater status and garbage collection.
 
-use clair_types::{Digest, Vulnerability};
+use clair_types::Vulnerability;
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 
@@ -17,7 +17,7 @@ impl SqliteStore {
     /// linked to it batch by batch, each batch a short write transaction, so feed parsing
     /// never holds the writer; [`Self::publish`] makes it visible in one statement.
     fn stage(&self, updater: &str, fingerprint: &str, kind: OpKind) -> Result<Staged> {
-        let id = Uuid::new_v4();
+        let op = sql::new_operation(updater, fingerprint, kind);
         let (seq, first_new) = self.write(|tx| {
             let first_new: i64 = tx.query_row(
                 &format!("SELECT COALESCE(MAX(id), 0) FROM {}", kind_table(kind)),
@@ -27,27 +27,42 @@ impl SqliteStore {
             let seq: i64 = tx.query_row(
                 lite!(sql::OP_INSERT),
                 params![
-                    id.to_string(),
+                    op.id.to_string(),
                     updater,
                     STAGING,
                     fingerprint,
-                    micros(jiff::Timestamp::now())
+                    micros(op.date)
                 ],
                 |r| r.get(0),
             )?;
             Ok((seq, first_new))
         })?;
-        Ok(Staged {
-            seq,
-            first_new,
-            op: UpdateOperation {
-                id,
-                updater: updater.to_string(),
-                kind,
-                fingerprint: fingerprint.to_string(),
-                date: jiff::Timestamp::now(),
-            },
-        })
+        Ok(Staged { seq, first_new, op })
+    }
+
+    /// Stage a feed: each record made a row by `row`, the rows written `STAGE_BATCH` at a time
+    /// by `store`, the operation published at the end (or removed when the feed failed).
+    fn stage_feed<T, R>(
+        &self,
+        updater: &str,
+        fingerprint: &str,
+        kind: OpKind,
+        feed: Feed<'_, T>,
+        row: impl Fn(T) -> Result<R>,
+        store: impl Fn(&Self, i64, &mut Vec<R>) -> Result<()>,
+    ) -> Result<UpdateOperation> {
+        let mut staged = self.stage(updater, fingerprint, kind)?;
+        let result = (|| {
+            let mut batch = Vec::with_capacity(STAGE_BATCH);
+            for item in feed {
+                batch.push(row(item.map_err(|e| sql::aborted(updater, &e))?)?);
+                if batch.len() == STAGE_BATCH {
+                    store(self, staged.seq, &mut batch)?;
+                }
+            }
+            store(self, staged.seq, &mut batch)
+        })();
+        self.publish(&mut staged, result)
     }
 
     /// Store one batch of vulnerabilities and link them to the staged operation.
@@ -188,13 +203,6 @@ fn kind_table(kind: OpKind) -> &'static str {
     }
 }
 
-fn aborted(updater: &str, e: &crate::FeedError) -> Error {
-    Error::Aborted {
-        updater: updater.to_string(),
-        message: e.to_string(),
-    }
-}
-
 impl MatcherStore for SqliteStore {
     fn update_vulnerabilities(
         &self,
@@ -202,23 +210,18 @@ impl MatcherStore for SqliteStore {
         fingerprint: &str,
         vulnerabilities: Feed<'_, Vulnerability>,
     ) -> Result<UpdateOperation> {
-        let mut staged = self.stage(updater, fingerprint, OpKind::Vulnerability)?;
-        let result = (|| {
-            let mut batch = Vec::with_capacity(STAGE_BATCH);
-            for v in vulnerabilities {
-                let v = v.map_err(|e| aborted(updater, &e))?;
-                let data = serde_json::to_string(&v).map_err(|e| Error::Decode {
-                    what: format!("vulnerability {} of {updater}", v.name),
-                    message: e.to_string(),
-                })?;
-                batch.push((v.fingerprint().hex().to_string(), v, data));
-                if batch.len() == STAGE_BATCH {
-                    self.stage_vulnerabilities(staged.seq, &mut batch)?;
-                }
-            }
-            self.stage_vulnerabilities(staged.seq, &mut batch)
-        })();
-        self.publish(&mut staged, result)
+        let row = |v: Vulnerability| {
+            let (hash, data) = sql::vulnerability_row(updater, &v)?;
+            Ok((hash, v, data))
+        };
+        self.stage_feed(
+            updater,
+            fingerprint,
+            OpKind::Vulnerability,
+            vulnerabilities,
+            row,
+            |s, seq, batch| s.stage_vulnerabilities(seq, batch),
+        )
     }
 
     fn update_operations(
@@ -283,17 +286,13 @@ impl MatcherStore for SqliteStore {
 
     fn update_diff(&self, prev: Option<Uuid>, cur: Uuid) -> Result<UpdateDiff> {
         self.read(|c| {
-            let get_op = |id: Uuid| -> Result<(UpdateOperation, i64)> {
+            let op = |id: Uuid| {
                 c.query_row(lite!(sql::OP_BY_ID), [id.to_string()], |r| {
                     Ok((op_from_row(r)?, r.get::<_, i64>("seq")?))
                 })
                 .optional()
-                .map_err(self.err())?
-                .ok_or_else(|| Error::NotFound(format!("update operation {id}")))
+                .map_err(self.err())
             };
-            let (cur_op, cur_seq) = get_op(cur)?;
-            let prev_op = prev.map(get_op).transpose()?;
-            let prev_seq = prev_op.as_ref().map_or(-1, |p| p.1);
             let side = |a: i64, b: i64| -> Result<Vec<Vulnerability>> {
                 let mut st = c.prepare(lite!(sql::DIFF_SIDE)).map_err(self.err())?;
                 let rows: Vec<String> = st
@@ -303,18 +302,7 @@ impl MatcherStore for SqliteStore {
                     .map_err(self.err())?;
                 rows.iter().map(|d| json("vulnerability", d)).collect()
             };
-            let added = side(cur_seq, prev_seq)?;
-            let removed = if prev_op.is_some() {
-                side(prev_seq, cur_seq)?
-            } else {
-                Vec::new()
-            };
-            Ok(UpdateDiff {
-                prev: prev_op.map(|p| p.0),
-                cur: cur_op,
-                added,
-                removed,
-            })
+            sql::update_diff(prev, cur, op, side)
         })
     }
 
@@ -383,26 +371,18 @@ impl MatcherStore for SqliteStore {
         fingerprint: &str,
         records: Feed<'_, EnrichmentRecord>,
     ) -> Result<UpdateOperation> {
-        let mut staged = self.stage(updater, fingerprint, OpKind::Enrichment)?;
-        let result = (|| {
-            let mut batch = Vec::with_capacity(STAGE_BATCH);
-            for r in records {
-                let r = r.map_err(|e| aborted(updater, &e))?;
-                let encode = |e: serde_json::Error| Error::Decode {
-                    what: format!("enrichment record of {updater}"),
-                    message: e.to_string(),
-                };
-                let tags = serde_json::to_string(&r.tags).map_err(encode)?;
-                let data = serde_json::to_string(&r.data).map_err(encode)?;
-                let hash = Digest::sha256_of(format!("{updater}\n{tags}\n{data}").as_bytes());
-                batch.push((hash.hex().to_string(), r.tags, tags, data));
-                if batch.len() == STAGE_BATCH {
-                    self.stage_enrichments(staged.seq, updater, &mut batch)?;
-                }
-            }
-            self.stage_enrichments(staged.seq, updater, &mut batch)
-        })();
-        self.publish(&mut staged, result)
+        let row = |r: EnrichmentRecord| {
+            let (hash, tags, data) = sql::enrichment_row(updater, &r)?;
+            Ok((hash, r.tags, tags, data))
+        };
+        self.stage_feed(
+            updater,
+            fingerprint,
+            OpKind::Enrichment,
+            records,
+            row,
+            |s, seq, batch| s.stage_enrichments(seq, updater, batch),
+        )
     }
 
     fn enrichments(&self, updater: &str, tags: &[String]) -> Result<Vec<EnrichmentRecord>> {
