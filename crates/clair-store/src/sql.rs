@@ -265,6 +265,15 @@ pub(crate) fn stored_report(
     })
 }
 
+/// A layer's stored results, decoded.
+pub(crate) fn layer_result(
+    layer: &clair_types::Digest,
+    blob: Option<Vec<u8>>,
+) -> Result<Option<clair_indexer::LayerResult>, Error> {
+    blob.map(|b| decode(&format!("layer {layer}"), &b))
+        .transpose()
+}
+
 /// A new update operation of `updater`, dated now.
 pub(crate) fn new_operation(updater: &str, fingerprint: &str, kind: OpKind) -> UpdateOperation {
     UpdateOperation {

@@ -6,7 +6,7 @@ use postgres::types::ToSql;
 
 use super::PgStore;
 use crate::IndexerStore;
-use crate::codec::{decode, encode, micros};
+use crate::codec::{encode, micros};
 use crate::error::Result;
 use crate::model::*;
 use crate::sql::{self, v1_layer_from_row};
@@ -39,19 +39,14 @@ impl IndexerStore for PgStore {
             Ok(c.query_opt(sql::LAYER_GET, &[&layer.as_str()])?
                 .map(|r| r.get(0)))
         })?;
-        blob.map(|b| decode(&format!("layer {layer}"), &b))
-            .transpose()
+        sql::layer_result(layer, blob)
     }
 
     fn put_layer(&self, layer: &Digest, result: &LayerResult) -> Result<()> {
         let blob = encode(result)?;
-        self.run(|c| {
-            c.execute(
-                sql::LAYER_PUT,
-                &[&layer.as_str(), &blob, &micros(jiff::Timestamp::now())],
-            )?;
-            Ok(())
-        })
+        let now = micros(jiff::Timestamp::now());
+        self.change(sql::LAYER_PUT, &[&layer.as_str(), &blob, &now])?;
+        Ok(())
     }
 
     fn put_index_report(&self, report: &IndexReport, layers: &[Digest], state: &str) -> Result<()> {
@@ -134,20 +129,17 @@ impl IndexerStore for PgStore {
     }
 
     fn put_v1_layer(&self, layer: &V1Layer) -> Result<()> {
-        self.run(|c| {
-            c.execute(
-                sql::V1_LAYER_PUT,
-                &[
-                    &layer.name,
-                    &layer.digest.as_str(),
-                    &layer.parent,
-                    &layer.path,
-                    &layer.format,
-                    &micros(jiff::Timestamp::now()),
-                ],
-            )?;
-            Ok(())
-        })
+        let (digest, now) = (layer.digest.as_str(), micros(jiff::Timestamp::now()));
+        let row: [&(dyn ToSql + Sync); 6] = [
+            &layer.name,
+            &digest,
+            &layer.parent,
+            &layer.path,
+            &layer.format,
+            &now,
+        ];
+        self.change(sql::V1_LAYER_PUT, &row)?;
+        Ok(())
     }
 
     fn get_v1_layer(&self, name: &str) -> Result<Option<V1Layer>> {
@@ -184,7 +176,6 @@ impl IndexerStore for PgStore {
     }
 
     fn delete_v1_layer(&self, name: &str) -> Result<usize> {
-        let n = self.run(|c| Ok(c.execute(sql::V1_LAYER_DELETE, &[&name])?))?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        self.change(sql::V1_LAYER_DELETE, &[&name])
     }
 }

@@ -49,6 +49,36 @@ impl PgStore {
     }
 }
 
+/// New vulnerabilities from the `COPY`ed rows.
+const VULNS_FROM_TMP: &str = "INSERT INTO vuln (hash, updater, name, namespace, package_name, data)
+     SELECT DISTINCT ON (hash) hash, updater, name, namespace, package_name, data FROM tmp_vuln
+     ON CONFLICT (hash) DO NOTHING";
+/// The `COPY`ed vulnerabilities linked to operation `$1`.
+const UO_VULNS_FROM_TMP: &str =
+    "INSERT INTO uo_vuln (uo, vuln) SELECT DISTINCT $1::BIGINT, v.id FROM tmp_vuln t
+     JOIN vuln v ON v.hash = t.hash ON CONFLICT DO NOTHING";
+/// The tags of the `COPY`ed enrichment records.
+const ENRICHMENT_TAGS_FROM_TMP: &str = "INSERT INTO enrichment_tag (enrichment, tag)
+     SELECT DISTINCT e.id, t.tag FROM tmp_enrich_tag t
+     JOIN enrichment e ON e.hash = t.hash ON CONFLICT DO NOTHING";
+/// The `COPY`ed enrichment records linked to operation `$1`.
+const UO_ENRICHMENTS_FROM_TMP: &str =
+    "INSERT INTO uo_enrich (uo, enrichment) SELECT DISTINCT $1::BIGINT, e.id FROM tmp_enrich t
+     JOIN enrichment e ON e.hash = t.hash ON CONFLICT DO NOTHING";
+
+/// `COPY … FROM STDIN BINARY` into `N` text columns, the rows written by `fill`.
+fn copy_text<const N: usize>(
+    tx: &mut Transaction<'_>,
+    copy: &str,
+    fill: impl FnOnce(&mut BinaryCopyInWriter<'_>) -> std::result::Result<(), Fail>,
+) -> std::result::Result<(), Fail> {
+    let sink = tx.copy_in(copy)?;
+    let mut w = BinaryCopyInWriter::new(sink, &[Type::TEXT; N]);
+    fill(&mut w)?;
+    w.finish()?;
+    Ok(())
+}
+
 impl MatcherStore for PgStore {
     fn update_vulnerabilities(
         &self,
@@ -63,30 +93,19 @@ impl MatcherStore for PgStore {
                 "CREATE TEMP TABLE tmp_vuln (hash TEXT, updater TEXT, name TEXT, namespace TEXT,
                    package_name TEXT, data TEXT) ON COMMIT DROP",
             )?;
-            {
-                // Stream the feed into the server with COPY: one round trip, bounded memory.
-                let sink = tx.copy_in(
-                    "COPY tmp_vuln (hash, updater, name, namespace, package_name, data) FROM STDIN BINARY",
-                )?;
-                let mut w = BinaryCopyInWriter::new(sink, &[Type::TEXT; 6]);
+            // Stream the feed into the server with COPY: one round trip, bounded memory.
+            let copy =
+                "COPY tmp_vuln (hash, updater, name, namespace, package_name, data) FROM STDIN BINARY";
+            copy_text::<6>(tx, copy, |w| {
                 for v in vulnerabilities {
                     let v = v.map_err(|e| sql::aborted(updater, &e))?;
                     let (hash, data) = sql::vulnerability_row(updater, &v)?;
                     w.write(&[&hash, &v.updater, &v.name, &v.namespace, &v.package_name, &data])?;
                 }
-                w.finish()?;
-            }
-            tx.execute(
-                "INSERT INTO vuln (hash, updater, name, namespace, package_name, data)
-                 SELECT DISTINCT ON (hash) hash, updater, name, namespace, package_name, data FROM tmp_vuln
-                 ON CONFLICT (hash) DO NOTHING",
-                &[],
-            )?;
-            tx.execute(
-                "INSERT INTO uo_vuln (uo, vuln) SELECT DISTINCT $1::BIGINT, v.id FROM tmp_vuln t
-                 JOIN vuln v ON v.hash = t.hash ON CONFLICT DO NOTHING",
-                &[&seq],
-            )?;
+                Ok(())
+            })?;
+            tx.execute(VULNS_FROM_TMP, &[])?;
+            tx.execute(UO_VULNS_FROM_TMP, &[&seq])?;
             Ok(())
         })
     }
@@ -162,10 +181,7 @@ impl MatcherStore for PgStore {
 
     fn delete_update_operations(&self, ops: &[Uuid]) -> Result<usize> {
         let ids: Vec<String> = ops.iter().map(Uuid::to_string).collect();
-        self.run(|c| {
-            let n = c.execute("DELETE FROM update_operation WHERE id = ANY($1)", &[&ids])?;
-            Ok(usize::try_from(n).unwrap_or(usize::MAX))
-        })
+        self.change("DELETE FROM update_operation WHERE id = ANY($1)", &[&ids])
     }
 
     fn gc(&self, keep: usize) -> Result<GcStats> {
@@ -196,10 +212,8 @@ impl MatcherStore for PgStore {
             what: "updater status".into(),
             message: e.to_string(),
         })?;
-        self.run(|c| {
-            c.execute(sql::UPDATER_STATUS_PUT, &[&status.updater, &data])?;
-            Ok(())
-        })
+        self.change(sql::UPDATER_STATUS_PUT, &[&status.updater, &data])?;
+        Ok(())
     }
 
     fn updater_status(&self) -> Result<Vec<UpdaterStatus>> {
@@ -222,41 +236,31 @@ impl MatcherStore for PgStore {
                 "CREATE TEMP TABLE tmp_enrich (hash TEXT, tags TEXT, data TEXT) ON COMMIT DROP;
                  CREATE TEMP TABLE tmp_enrich_tag (hash TEXT, tag TEXT) ON COMMIT DROP",
             )?;
-            {
-                let sink = tx.copy_in("COPY tmp_enrich (hash, tags, data) FROM STDIN BINARY")?;
-                let mut w = BinaryCopyInWriter::new(sink, &[Type::TEXT; 3]);
-                let mut tag_rows: Vec<(String, String)> = Vec::new();
+            let mut tag_rows: Vec<(String, String)> = Vec::new();
+            let copy = "COPY tmp_enrich (hash, tags, data) FROM STDIN BINARY";
+            copy_text::<3>(tx, copy, |w| {
                 for r in records {
                     let r = r.map_err(|e| sql::aborted(updater, &e))?;
                     let (hash, tags, data) = sql::enrichment_row(updater, &r)?;
                     w.write(&[&hash, &tags, &data])?;
-                    for t in r.tags {
-                        tag_rows.push((hash.clone(), t));
-                    }
+                    tag_rows.extend(r.tags.into_iter().map(|t| (hash.clone(), t)));
                 }
-                w.finish()?;
-                let sink = tx.copy_in("COPY tmp_enrich_tag (hash, tag) FROM STDIN BINARY")?;
-                let mut w = BinaryCopyInWriter::new(sink, &[Type::TEXT; 2]);
+                Ok(())
+            })?;
+            let copy = "COPY tmp_enrich_tag (hash, tag) FROM STDIN BINARY";
+            copy_text::<2>(tx, copy, |w| {
                 for (h, t) in &tag_rows {
                     w.write(&[h, t])?;
                 }
-                w.finish()?;
-            }
+                Ok(())
+            })?;
             tx.execute(
                 "INSERT INTO enrichment (hash, updater, tags, data)
                  SELECT DISTINCT ON (hash) hash, $1, tags, data FROM tmp_enrich ON CONFLICT (hash) DO NOTHING",
                 &[&updater],
             )?;
-            tx.execute(
-                "INSERT INTO enrichment_tag (enrichment, tag) SELECT DISTINCT e.id, t.tag FROM tmp_enrich_tag t
-                 JOIN enrichment e ON e.hash = t.hash ON CONFLICT DO NOTHING",
-                &[],
-            )?;
-            tx.execute(
-                "INSERT INTO uo_enrich (uo, enrichment) SELECT DISTINCT $1::BIGINT, e.id FROM tmp_enrich t
-                 JOIN enrichment e ON e.hash = t.hash ON CONFLICT DO NOTHING",
-                &[&seq],
-            )?;
+            tx.execute(ENRICHMENT_TAGS_FROM_TMP, &[])?;
+            tx.execute(UO_ENRICHMENTS_FROM_TMP, &[&seq])?;
             Ok(())
         })
     }

@@ -347,6 +347,12 @@ impl PgStore {
         })
     }
 
+    /// Run one statement that changes rows (retried like [`Self::run`]); how many.
+    fn change(&self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<usize> {
+        let n = self.run(|c| Ok(c.execute(sql, params)?))?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
     /// Run `f` once (it consumes a feed that cannot be replayed).
     fn run_once<T>(
         &self,

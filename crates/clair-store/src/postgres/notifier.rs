@@ -54,11 +54,6 @@ impl PgStore {
         }
         Ok(id)
     }
-
-    /// Run one statement that changes rows; how many.
-    fn change(&self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<u64> {
-        self.run(|c| Ok(c.execute(sql, params)?))
-    }
 }
 
 impl NotifierStore for PgStore {
@@ -164,8 +159,7 @@ impl NotifierStore for PgStore {
     }
 
     fn gc_notifications(&self, older_than: jiff::Timestamp) -> Result<usize> {
-        let n = self.change(sql::NOTIFICATIONS_GC, &[&micros(older_than)])?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        self.change(sql::NOTIFICATIONS_GC, &[&micros(older_than)])
     }
 
     fn notified_operation(&self, updater: &str) -> Result<Option<Uuid>> {

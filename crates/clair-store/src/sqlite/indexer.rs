@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
 use crate::IndexerStore;
-use crate::codec::{decode, encode, micros};
+use crate::codec::{encode, micros};
 use crate::error::Result;
 use crate::model::*;
 use crate::sql::{self, lite, v1_layer_from_row};
@@ -42,8 +42,7 @@ impl IndexerStore for SqliteStore {
                 .optional()
                 .map_err(self.err())
         })?;
-        blob.map(|b| decode(&format!("layer {layer}"), &b))
-            .transpose()
+        sql::layer_result(layer, blob)
     }
 
     fn put_layer(&self, layer: &Digest, result: &LayerResult) -> Result<()> {
