@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use clair_types::Digest;
 use postgres::error::SqlState;
+use postgres::types::ToSql;
 use postgres::{Client, Config};
 use r2d2_postgres::PostgresConnectionManager;
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -28,6 +29,7 @@ use crate::codec::micros;
 use crate::error::{Error, Result};
 use crate::migrations::{self, Dialect};
 use crate::model::*;
+use crate::sql::driver::{Arg, Driver, Exec};
 use crate::{Locks, Store, StoreOptions};
 
 /// Advisory lock key serialising migrations ("clair-rs migrate").
@@ -40,7 +42,6 @@ const ATTEMPTS: u32 = 5;
 
 mod indexer;
 mod matcher;
-mod notifier;
 pub mod source;
 mod tls;
 
@@ -177,7 +178,11 @@ impl From<postgres::Error> for Fail {
 
 impl From<Error> for Fail {
     fn from(e: Error) -> Self {
-        Fail::Other(e)
+        match e {
+            // Still a PostgreSQL error: [`PgStore::run`] may retry it.
+            Error::Postgres { source, .. } => Fail::Pg(source),
+            e => Fail::Other(e),
+        }
     }
 }
 
@@ -418,6 +423,63 @@ impl crate::sql::Row for postgres::Row {
     }
     fn invalid(error: Error) -> Fail {
         Fail::Other(error)
+    }
+}
+
+/// Arguments as the driver binds them.
+fn pg_args<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    args.iter()
+        .map(|a| match a {
+            Arg::Text(s) => s as &(dyn ToSql + Sync),
+            Arg::Int(i) => i,
+        })
+        .collect()
+}
+
+/// Statements in a write transaction, for [`Driver::transaction`].
+struct PgExec<'a, 't> {
+    store: &'a PgStore,
+    tx: &'a mut postgres::Transaction<'t>,
+}
+
+impl Exec for PgExec<'_, '_> {
+    fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<usize> {
+        let n = self
+            .tx
+            .execute(sql, &pg_args(args))
+            .map_err(|e| self.store.pg_err(e))?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+}
+
+impl Driver for PgStore {
+    type Row<'r> = postgres::Row;
+    type RowError = Fail;
+
+    fn rows<T>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        mut map: impl FnMut(&postgres::Row) -> std::result::Result<T, Fail>,
+    ) -> Result<Vec<T>> {
+        let params = pg_args(args);
+        self.run(|c| c.query(sql, &params)?.iter().map(&mut map).collect())
+    }
+
+    fn exec(&self, sql: &str, args: &[Arg<'_>]) -> Result<usize> {
+        self.change(sql, &pg_args(args))
+    }
+
+    fn transaction<T>(&self, f: &mut dyn FnMut(&mut dyn Exec) -> Result<T>) -> Result<T> {
+        self.run(|c| {
+            let mut tx = c.transaction()?;
+            let v = f(&mut PgExec {
+                store: self,
+                tx: &mut tx,
+            })?;
+            tx.commit()?;
+            Ok(v)
+        })
     }
 }
 

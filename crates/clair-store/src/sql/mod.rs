@@ -6,6 +6,9 @@
 //! `COPY`, `ANY($1)` and `unnest`, SQLite's staged batches and `IN (?, …)` lists) stays in the
 //! backends. Row mapping goes through [`Row`], which each driver's row implements.
 
+pub(crate) mod driver;
+mod notifier;
+
 use uuid::Uuid;
 
 use crate::codec::{decode, from_micros};
@@ -27,6 +30,11 @@ pub(crate) const fn sqlite_params<const N: usize>(sql: &str) -> [u8; N] {
         i += 1;
     }
     out
+}
+
+/// A statement made at run time (a list of parameters appended) as SQLite spells it.
+pub(crate) fn sqlite_spelling(sql: &str) -> String {
+    sql.replace('$', "?")
 }
 
 /// A shared statement (a constant of this module) as SQLite spells it, made at compile time.

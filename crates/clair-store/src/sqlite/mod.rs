@@ -6,7 +6,6 @@
 
 mod indexer;
 mod matcher;
-mod notifier;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -19,7 +18,8 @@ use crate::codec::micros;
 use crate::error::{Error, Result};
 use crate::migrations::{self, Dialect};
 use crate::model::*;
-use crate::sql::lite;
+use crate::sql::driver::{Arg, Driver, Exec};
+use crate::sql::{lite, sqlite_spelling};
 use crate::{Locks, StoreOptions};
 
 /// Pooled read connections kept open.
@@ -185,13 +185,19 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
+        self.write_tx(|tx| f(tx).map_err(self.err()))
+    }
+
+    /// Run `f` in a write transaction (SQLite's write lock taken up front), committed when it
+    /// returns `Ok`.
+    fn write_tx<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut w = self.writer.lock().map_err(|_| poisoned())?;
         WRITE_DEADLINE.set(Some(std::time::Instant::now() + self.busy_timeout));
         let tx = w
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(self.err())?;
         // On error the transaction is dropped, which rolls it back.
-        let v = f(&tx).map_err(self.err())?;
+        let v = f(&tx)?;
         tx.commit().map_err(self.err())?;
         Ok(v)
     }
@@ -246,6 +252,60 @@ impl crate::sql::Row for rusqlite::Row<'_> {
     }
     fn invalid(error: Error) -> rusqlite::Error {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(error))
+    }
+}
+
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Arg::Text(s) => s.to_sql(),
+            Arg::Int(i) => i.to_sql(),
+        }
+    }
+}
+
+/// Statements in a write transaction, for [`Driver::transaction`].
+struct LiteExec<'a, 't> {
+    store: &'a SqliteStore,
+    tx: &'a rusqlite::Transaction<'t>,
+}
+
+impl Exec for LiteExec<'_, '_> {
+    fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<usize> {
+        self.tx
+            .prepare_cached(&sqlite_spelling(sql))
+            .and_then(|mut st| st.execute(rusqlite::params_from_iter(args)))
+            .map_err(self.store.err())
+    }
+}
+
+impl Driver for SqliteStore {
+    type Row<'r> = rusqlite::Row<'r>;
+    type RowError = rusqlite::Error;
+
+    fn rows<T>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        mut map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare_cached(&sqlite_spelling(sql))
+                .map_err(self.err())?;
+            st.query_map(rusqlite::params_from_iter(args), |r| map(r))
+                .map_err(self.err())?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(self.err())
+        })
+    }
+
+    fn exec(&self, sql: &str, args: &[Arg<'_>]) -> Result<usize> {
+        self.write_tx(|tx| LiteExec { store: self, tx }.exec(sql, args))
+    }
+
+    fn transaction<T>(&self, f: &mut dyn FnMut(&mut dyn Exec) -> Result<T>) -> Result<T> {
+        self.write_tx(|tx| f(&mut LiteExec { store: self, tx }))
     }
 }
 
