@@ -1,4 +1,5 @@
-//! Persistence: everything clair-rs keeps between runs, behind one [`Store`] interface.
+//! Persistence: everything clair-rs keeps between runs, behind traits by role:
+//! [`IndexerStore`], [`MatcherStore`], [`NotifierStore`] and [`Locks`]; [`Store`] is all four.
 //!
 //! - [`sqlite::SqliteStore`]: the embedded default, one file, WAL mode (readers never wait for
 //!   the writer), file locks for [`Locks::try_lock`].
@@ -6,8 +7,9 @@
 //!   pool, migrations under an advisory lock, advisory locks for [`Locks::try_lock`], transient
 //!   errors retried.
 //!
-//! Both backends keep their own versioned migrations (`src/<backend>/migrations/`) and run the
-//! same test suite (`tests/suite/`). [`open`] picks the backend from a `--db` value.
+//! Both backends apply one set of versioned migrations (`src/migrations/`, types spelt per
+//! dialect), share the SQL they agree on (`src/sql/`) and run the same test suite
+//! (`tests/suite/`). [`open`] picks the backend from a `--db` value.
 //!
 //! ```no_run
 //! let store = clair_store::open(&clair_store::StoreOptions::default()).unwrap();
