@@ -5,14 +5,13 @@ use clair_types::Vulnerability;
 use postgres::Transaction;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::Type;
-use uuid::Uuid;
 
 use super::{Fail, GC_LOCK, PgStore};
 use crate::codec::micros;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::*;
-use crate::sql::{self, json, op_from_row};
-use crate::{Feed, MatcherStore};
+use crate::sql::matcher::{MatcherDriver, Records};
+use crate::sql::{self, json};
 
 impl PgStore {
     /// Store a new update operation of `kind` in one transaction: `load` streams the feed in
@@ -79,13 +78,15 @@ fn copy_text<const N: usize>(
     Ok(())
 }
 
-impl MatcherStore for PgStore {
-    fn update_vulnerabilities(
+impl MatcherDriver for PgStore {
+    fn store_records(
         &self,
         updater: &str,
         fingerprint: &str,
-        vulnerabilities: Feed<'_, Vulnerability>,
+        records: Records<'_>,
     ) -> Result<UpdateOperation> {
+        match records {
+            Records::Vulnerabilities(vulnerabilities) => {
         let kind = OpKind::Vulnerability;
         self.stream_update(updater, fingerprint, kind, |tx, seq, op| {
             tx.execute(sql::NOTIFICATION_JOB_ADD, &[&seq, &updater, &micros(op.date)])?;
@@ -108,129 +109,8 @@ impl MatcherStore for PgStore {
             tx.execute(UO_VULNS_FROM_TMP, &[&seq])?;
             Ok(())
         })
-    }
-
-    fn update_operations(
-        &self,
-        kind: OpKind,
-        updater: Option<&str>,
-    ) -> Result<Vec<UpdateOperation>> {
-        self.run(|c| {
-            let rows = c.query(sql::OPS_OF_KIND, &[&kind.as_str(), &updater])?;
-            rows.iter().map(op_from_row).collect()
-        })
-    }
-
-    fn vulnerabilities(&self, op: Uuid) -> Result<Vec<Vulnerability>> {
-        self.run(|c| {
-            c.query(sql::OP_VULNERABILITIES, &[&op.to_string()])?
-                .iter()
-                .map(|r| Ok(json("vulnerability", r.get::<_, &str>(0))?))
-                .collect()
-        })
-    }
-
-    fn for_each_latest_vulnerability(
-        &self,
-        namespaces: Option<&[String]>,
-        f: &mut dyn FnMut(Vulnerability),
-    ) -> Result<()> {
-        // One statement: a consistent snapshot even while updaters write.
-        let mut c = self.client()?;
-        let mut tx = c.transaction().map_err(|e| self.pg_err(e))?;
-        let all = namespaces.is_none();
-        let ns: Vec<String> = namespaces.map(<[String]>::to_vec).unwrap_or_default();
-        let query = format!(
-            "{} AND ($1 OR v.namespace = ANY($2))",
-            sql::LATEST_VULNERABILITIES
-        );
-        let portal = tx.bind(&query, &[&all, &ns]).map_err(|e| self.pg_err(e))?;
-        loop {
-            let rows = tx.query_portal(&portal, 5000).map_err(|e| self.pg_err(e))?;
-            if rows.is_empty() {
-                break;
             }
-            for r in &rows {
-                f(json("vulnerability", r.get::<_, &str>(0))?);
-            }
-        }
-        tx.commit().map_err(|e| self.pg_err(e))
-    }
-
-    fn update_diff(&self, prev: Option<Uuid>, cur: Uuid) -> Result<UpdateDiff> {
-        self.run(|c| {
-            // Both readers use the one connection, one at a time.
-            let c = std::cell::RefCell::new(c);
-            let op = |id: Uuid| -> std::result::Result<_, Fail> {
-                let row = c
-                    .borrow_mut()
-                    .query_opt(sql::OP_BY_ID, &[&id.to_string()])?;
-                row.map(|r| Ok((op_from_row(&r)?, r.get("seq"))))
-                    .transpose()
-            };
-            let side = |a: i64, b: i64| -> std::result::Result<Vec<Vulnerability>, Fail> {
-                c.borrow_mut()
-                    .query(sql::DIFF_SIDE, &[&a, &b])?
-                    .iter()
-                    .map(|r| Ok(json("vulnerability", r.get::<_, &str>(0))?))
-                    .collect()
-            };
-            sql::update_diff(prev, cur, op, side)
-        })
-    }
-
-    fn delete_update_operations(&self, ops: &[Uuid]) -> Result<usize> {
-        let ids: Vec<String> = ops.iter().map(Uuid::to_string).collect();
-        self.change("DELETE FROM update_operation WHERE id = ANY($1)", &[&ids])
-    }
-
-    fn gc(&self, keep: usize) -> Result<GcStats> {
-        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-        self.run(|c| {
-            let mut tx = c.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&GC_LOCK])?;
-            let operations = tx.execute(
-                "DELETE FROM update_operation WHERE seq IN (
-                   SELECT seq FROM (SELECT seq, ROW_NUMBER() OVER (PARTITION BY kind, updater ORDER BY seq DESC) AS rn
-                                    FROM update_operation) ranked WHERE rn > $1)",
-                &[&keep],
-            )?;
-            let vulnerabilities = tx.execute(sql::GC_VULNERABILITIES, &[])?;
-            let enrichments = tx.execute(sql::GC_ENRICHMENTS, &[])?;
-            tx.commit()?;
-            let n = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
-            Ok(GcStats {
-                operations: n(operations),
-                vulnerabilities: n(vulnerabilities),
-                enrichments: n(enrichments),
-            })
-        })
-    }
-
-    fn set_updater_status(&self, status: &UpdaterStatus) -> Result<()> {
-        let data = serde_json::to_string(status).map_err(|e| Error::Decode {
-            what: "updater status".into(),
-            message: e.to_string(),
-        })?;
-        self.change(sql::UPDATER_STATUS_PUT, &[&status.updater, &data])?;
-        Ok(())
-    }
-
-    fn updater_status(&self) -> Result<Vec<UpdaterStatus>> {
-        self.run(|c| {
-            c.query(sql::UPDATER_STATUS, &[])?
-                .iter()
-                .map(|r| Ok(json("updater status", r.get::<_, &str>(0))?))
-                .collect()
-        })
-    }
-
-    fn update_enrichments(
-        &self,
-        updater: &str,
-        fingerprint: &str,
-        records: Feed<'_, EnrichmentRecord>,
-    ) -> Result<UpdateOperation> {
+            Records::Enrichments(records) => {
         self.stream_update(updater, fingerprint, OpKind::Enrichment, |tx, seq, _| {
             tx.batch_execute(
                 "CREATE TEMP TABLE tmp_enrich (hash TEXT, tags TEXT, data TEXT) ON COMMIT DROP;
@@ -263,9 +143,38 @@ impl MatcherStore for PgStore {
             tx.execute(UO_ENRICHMENTS_FROM_TMP, &[&seq])?;
             Ok(())
         })
+            }
+        }
     }
 
-    fn enrichments(&self, updater: &str, tags: &[String]) -> Result<Vec<EnrichmentRecord>> {
+    fn scan_latest(
+        &self,
+        namespaces: Option<&[String]>,
+        f: &mut dyn FnMut(Vulnerability),
+    ) -> Result<()> {
+        // One statement: a consistent snapshot even while updaters write.
+        let mut c = self.client()?;
+        let mut tx = c.transaction().map_err(|e| self.pg_err(e))?;
+        let all = namespaces.is_none();
+        let ns: Vec<String> = namespaces.map(<[String]>::to_vec).unwrap_or_default();
+        let query = format!(
+            "{} AND ($1 OR v.namespace = ANY($2))",
+            sql::LATEST_VULNERABILITIES
+        );
+        let portal = tx.bind(&query, &[&all, &ns]).map_err(|e| self.pg_err(e))?;
+        loop {
+            let rows = tx.query_portal(&portal, 5000).map_err(|e| self.pg_err(e))?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in &rows {
+                f(json("vulnerability", r.get::<_, &str>(0))?);
+            }
+        }
+        tx.commit().map_err(|e| self.pg_err(e))
+    }
+
+    fn tagged_enrichments(&self, updater: &str, tags: &[String]) -> Result<Vec<EnrichmentRecord>> {
         self.run(|c| {
             // One statement, the latest operation a subquery: a consistent snapshot.
             let query = format!(
@@ -277,6 +186,29 @@ impl MatcherStore for PgStore {
                 out.add(r.get(0), r.get(1), r.get(2))?;
             }
             Ok(out.records)
+        })
+    }
+
+    fn collect_garbage(&self, keep: usize) -> Result<GcStats> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        self.run(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&GC_LOCK])?;
+            let operations = tx.execute(
+                "DELETE FROM update_operation WHERE seq IN (
+                   SELECT seq FROM (SELECT seq, ROW_NUMBER() OVER (PARTITION BY kind, updater ORDER BY seq DESC) AS rn
+                                    FROM update_operation) ranked WHERE rn > $1)",
+                &[&keep],
+            )?;
+            let vulnerabilities = tx.execute(sql::GC_VULNERABILITIES, &[])?;
+            let enrichments = tx.execute(sql::GC_ENRICHMENTS, &[])?;
+            tx.commit()?;
+            let n = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
+            Ok(GcStats {
+                operations: n(operations),
+                vulnerabilities: n(vulnerabilities),
+                enrichments: n(enrichments),
+            })
         })
     }
 }

@@ -431,6 +431,7 @@ fn pg_args<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
     args.iter()
         .map(|a| match a {
             Arg::Text(s) => s as &(dyn ToSql + Sync),
+            Arg::OptText(s) => s,
             Arg::Int(i) => i,
         })
         .collect()

@@ -9,7 +9,8 @@ use crate::error::Result;
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Arg<'a> {
     Text(&'a str),
-    /// A 64-bit integer (a 32-bit column takes it when it fits).
+    /// Text or NULL.
+    OptText(Option<&'a str>),
     Int(i64),
 }
 

@@ -7,6 +7,7 @@
 //! backends. Row mapping goes through [`Row`], which each driver's row implements.
 
 pub(crate) mod driver;
+pub(crate) mod matcher;
 mod notifier;
 
 use uuid::Uuid;
@@ -117,16 +118,16 @@ pub(crate) const NOTIFICATION_JOB_ADD: &str =
        (SELECT id FROM update_operation WHERE kind = 'vulnerability' AND updater = $2
         AND seq < $1 ORDER BY seq DESC LIMIT 1), $3)";
 pub(crate) const OP_VULNERABILITIES: &str =
-    "SELECT v.data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id
+    "SELECT v.data AS data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id
      JOIN update_operation o ON o.seq = uv.uo WHERE o.id = $1 ORDER BY v.id";
 /// Every updater's latest vulnerabilities; a backend appends its namespace filter.
 pub(crate) const LATEST_VULNERABILITIES: &str =
-    "SELECT v.data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id
+    "SELECT v.data AS data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id
      WHERE uv.uo IN (SELECT MAX(seq) FROM update_operation
                      WHERE kind = 'vulnerability' GROUP BY updater)";
 /// Vulnerabilities of operation `$1` (a seq) that operation `$2` lacks.
 pub(crate) const DIFF_SIDE: &str =
-    "SELECT v.data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id WHERE uv.uo = $1
+    "SELECT v.data AS data FROM vuln v JOIN uo_vuln uv ON uv.vuln = v.id WHERE uv.uo = $1
      AND NOT EXISTS (SELECT 1 FROM uo_vuln o WHERE o.uo = $2 AND o.vuln = v.id)
      ORDER BY v.id";
 pub(crate) const GC_VULNERABILITIES: &str =

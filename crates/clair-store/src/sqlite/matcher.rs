@@ -2,15 +2,15 @@
 //! enrichments, updater status and garbage collection.
 
 use clair_types::Vulnerability;
-use rusqlite::{OptionalExtension, params};
-use uuid::Uuid;
+use rusqlite::params;
 
 use super::SqliteStore;
+use crate::Feed;
 use crate::codec::micros;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::*;
-use crate::sql::{self, json, lite, op_from_row};
-use crate::{Feed, MatcherStore};
+use crate::sql::matcher::{MatcherDriver, Records};
+use crate::sql::{self, json, lite};
 
 impl SqliteStore {
     /// Start an update operation that readers cannot see yet (kind `staging`): records are
@@ -203,56 +203,42 @@ fn kind_table(kind: OpKind) -> &'static str {
     }
 }
 
-impl MatcherStore for SqliteStore {
-    fn update_vulnerabilities(
+impl MatcherDriver for SqliteStore {
+    fn store_records(
         &self,
         updater: &str,
         fingerprint: &str,
-        vulnerabilities: Feed<'_, Vulnerability>,
+        records: Records<'_>,
     ) -> Result<UpdateOperation> {
-        let row = |v: Vulnerability| {
-            let (hash, data) = sql::vulnerability_row(updater, &v)?;
-            Ok((hash, v, data))
-        };
-        self.stage_feed(
-            updater,
-            fingerprint,
-            OpKind::Vulnerability,
-            vulnerabilities,
-            row,
-            |s, seq, batch| s.stage_vulnerabilities(seq, batch),
-        )
+        match records {
+            Records::Vulnerabilities(feed) => {
+                let row = |v: Vulnerability| {
+                    let (hash, data) = sql::vulnerability_row(updater, &v)?;
+                    Ok((hash, v, data))
+                };
+                let store = |s: &Self, seq, batch: &mut Vec<_>| s.stage_vulnerabilities(seq, batch);
+                self.stage_feed(
+                    updater,
+                    fingerprint,
+                    OpKind::Vulnerability,
+                    feed,
+                    row,
+                    store,
+                )
+            }
+            Records::Enrichments(feed) => {
+                let row = |r: EnrichmentRecord| {
+                    let (hash, tags, data) = sql::enrichment_row(updater, &r)?;
+                    Ok((hash, r.tags, tags, data))
+                };
+                let store =
+                    |s: &Self, seq, batch: &mut Vec<_>| s.stage_enrichments(seq, updater, batch);
+                self.stage_feed(updater, fingerprint, OpKind::Enrichment, feed, row, store)
+            }
+        }
     }
 
-    fn update_operations(
-        &self,
-        kind: OpKind,
-        updater: Option<&str>,
-    ) -> Result<Vec<UpdateOperation>> {
-        self.read(|c| {
-            let mut st = c.prepare(lite!(sql::OPS_OF_KIND)).map_err(self.err())?;
-            st.query_map(params![kind.as_str(), updater], |r| op_from_row(r))
-                .map_err(self.err())?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(self.err())
-        })
-    }
-
-    fn vulnerabilities(&self, op: Uuid) -> Result<Vec<Vulnerability>> {
-        self.read(|c| {
-            let mut st = c
-                .prepare(lite!(sql::OP_VULNERABILITIES))
-                .map_err(self.err())?;
-            let rows: Vec<String> = st
-                .query_map([op.to_string()], |r| r.get(0))
-                .map_err(self.err())?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(self.err())?;
-            rows.iter().map(|d| json("vulnerability", d)).collect()
-        })
-    }
-
-    fn for_each_latest_vulnerability(
+    fn scan_latest(
         &self,
         namespaces: Option<&[String]>,
         f: &mut dyn FnMut(Vulnerability),
@@ -284,108 +270,7 @@ impl MatcherStore for SqliteStore {
         })
     }
 
-    fn update_diff(&self, prev: Option<Uuid>, cur: Uuid) -> Result<UpdateDiff> {
-        self.read(|c| {
-            let op = |id: Uuid| {
-                c.query_row(lite!(sql::OP_BY_ID), [id.to_string()], |r| {
-                    Ok((op_from_row(r)?, r.get::<_, i64>("seq")?))
-                })
-                .optional()
-                .map_err(self.err())
-            };
-            let side = |a: i64, b: i64| -> Result<Vec<Vulnerability>> {
-                let mut st = c.prepare(lite!(sql::DIFF_SIDE)).map_err(self.err())?;
-                let rows: Vec<String> = st
-                    .query_map(params![a, b], |r| r.get(0))
-                    .map_err(self.err())?
-                    .collect::<rusqlite::Result<_>>()
-                    .map_err(self.err())?;
-                rows.iter().map(|d| json("vulnerability", d)).collect()
-            };
-            sql::update_diff(prev, cur, op, side)
-        })
-    }
-
-    fn delete_update_operations(&self, ops: &[Uuid]) -> Result<usize> {
-        self.write(|tx| {
-            let mut n = 0;
-            let mut del = tx.prepare("DELETE FROM update_operation WHERE id = ?1")?;
-            for id in ops {
-                n += del.execute([id.to_string()])?;
-            }
-            Ok(n)
-        })
-    }
-
-    fn gc(&self, keep: usize) -> Result<GcStats> {
-        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-        self.write(|tx| {
-            // Operations being staged are not counted; ones a dead process left are removed.
-            let stale = micros(jiff::Timestamp::now())
-                - STALE_STAGING_HOURS * 3600 * 1_000_000;
-            let operations = tx.execute(
-                "DELETE FROM update_operation WHERE seq IN (
-                   SELECT seq FROM (SELECT seq, ROW_NUMBER() OVER (PARTITION BY kind, updater ORDER BY seq DESC) AS rn
-                                    FROM update_operation WHERE kind != ?3) WHERE rn > ?1)
-                   OR (kind = ?3 AND date < ?2)",
-                params![keep, stale, STAGING],
-            )?;
-            let vulnerabilities = tx.execute(sql::GC_VULNERABILITIES, [])?;
-            let enrichments = tx.execute(sql::GC_ENRICHMENTS, [])?;
-            Ok(GcStats {
-                operations,
-                vulnerabilities,
-                enrichments,
-            })
-        })
-    }
-
-    fn set_updater_status(&self, status: &UpdaterStatus) -> Result<()> {
-        let data = serde_json::to_string(status).map_err(|e| Error::Decode {
-            what: "updater status".into(),
-            message: e.to_string(),
-        })?;
-        self.write(|tx| {
-            tx.execute(
-                lite!(sql::UPDATER_STATUS_PUT),
-                params![status.updater, data],
-            )
-            .map(|_| ())
-        })
-    }
-
-    fn updater_status(&self) -> Result<Vec<UpdaterStatus>> {
-        let rows: Vec<String> = self.read(|c| {
-            let mut st = c.prepare(sql::UPDATER_STATUS).map_err(self.err())?;
-            st.query_map([], |r| r.get(0))
-                .map_err(self.err())?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(self.err())
-        })?;
-        rows.iter().map(|d| json("updater status", d)).collect()
-    }
-
-    fn update_enrichments(
-        &self,
-        updater: &str,
-        fingerprint: &str,
-        records: Feed<'_, EnrichmentRecord>,
-    ) -> Result<UpdateOperation> {
-        let row = |r: EnrichmentRecord| {
-            let (hash, tags, data) = sql::enrichment_row(updater, &r)?;
-            Ok((hash, r.tags, tags, data))
-        };
-        self.stage_feed(
-            updater,
-            fingerprint,
-            OpKind::Enrichment,
-            records,
-            row,
-            |s, seq, batch| s.stage_enrichments(seq, updater, batch),
-        )
-    }
-
-    fn enrichments(&self, updater: &str, tags: &[String]) -> Result<Vec<EnrichmentRecord>> {
+    fn tagged_enrichments(&self, updater: &str, tags: &[String]) -> Result<Vec<EnrichmentRecord>> {
         self.read(|c| {
             // One read transaction for every lookup: a consistent snapshot, and the file lock
             // taken once instead of once per statement.
@@ -419,6 +304,29 @@ impl MatcherStore for SqliteStore {
                 }
             }
             Ok(out.records)
+        })
+    }
+
+    fn collect_garbage(&self, keep: usize) -> Result<GcStats> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        self.write(|tx| {
+            // Operations being staged are not counted; ones a dead process left are removed.
+            let stale = micros(jiff::Timestamp::now())
+                - STALE_STAGING_HOURS * 3600 * 1_000_000;
+            let operations = tx.execute(
+                "DELETE FROM update_operation WHERE seq IN (
+                   SELECT seq FROM (SELECT seq, ROW_NUMBER() OVER (PARTITION BY kind, updater ORDER BY seq DESC) AS rn
+                                    FROM update_operation WHERE kind != ?3) WHERE rn > ?1)
+                   OR (kind = ?3 AND date < ?2)",
+                params![keep, stale, STAGING],
+            )?;
+            let vulnerabilities = tx.execute(sql::GC_VULNERABILITIES, [])?;
+            let enrichments = tx.execute(sql::GC_ENRICHMENTS, [])?;
+            Ok(GcStats {
+                operations,
+                vulnerabilities,
+                enrichments,
+            })
         })
     }
 }

@@ -259,6 +259,7 @@ impl rusqlite::ToSql for Arg<'_> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
         match self {
             Arg::Text(s) => s.to_sql(),
+            Arg::OptText(s) => s.to_sql(),
             Arg::Int(i) => i.to_sql(),
         }
     }
