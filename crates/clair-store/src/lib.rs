@@ -208,10 +208,11 @@ pub trait NotifierStore: Send + Sync + std::fmt::Debug {
     /// notifications (None: none yet). The operation may live in another service's database
     /// (a notifier polling a remote matcher).
     fn notified_operation(&self, updater: &str) -> Result<Option<Uuid>>;
-    /// Move the notifier's cursor of `updater` from `from` (what [`NotifierStore::notified_operation`]
-    /// said) to `to` and store the notifications computed for that step, in one transaction;
-    /// their ids. Nothing is stored when the cursor is no longer at `from` (another instance
-    /// did this step), so a step is recorded once and a crash before the commit loses nothing.
+    /// Move the notifier's cursor of `updater` from `from` (what
+    /// [`NotifierStore::notified_operation`] said) to `to` and store the notifications computed
+    /// for that step, in one transaction; their ids. Nothing is stored when the cursor is no
+    /// longer at `from` (another instance did this step), so a step is recorded once and a
+    /// crash before the commit loses nothing.
     fn advance_notifier_cursor(
         &self,
         updater: &str,
@@ -222,7 +223,8 @@ pub trait NotifierStore: Send + Sync + std::fmt::Debug {
 }
 
 /// The backend itself: named locks that make one instance run a job (Clair's
-/// `notifier.Locker`, claircore's `ctxlock`), what the backend is and how its connection pool is used.
+/// `notifier.Locker`, claircore's `ctxlock`), what the backend is and how its connection pool
+/// is used.
 pub trait Locks: Send + Sync + std::fmt::Debug {
     /// A short name of the backend and where it is (`sqlite:/path`, `postgresql://host/db`),
     /// without secrets.

@@ -7,15 +7,17 @@ use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::Type;
 
 use super::{Fail, GC_LOCK, PgStore};
+use crate::Feed;
 use crate::codec::micros;
 use crate::error::Result;
 use crate::model::*;
-use crate::sql::matcher::{MatcherDriver, Records};
+use crate::sql::matcher::{MatcherDriver, Records, Run};
 use crate::sql::{self, json};
 
 impl PgStore {
     /// Store a new update operation of `kind` in one transaction: `load` streams the feed in
-    /// (given the transaction, the operation's seq and the operation). Run once: a feed cannot be replayed.
+    /// (given the transaction, the operation's seq and the operation). Run once: a feed cannot
+    /// be replayed.
     fn stream_update(
         &self,
         updater: &str,
@@ -46,62 +48,36 @@ impl PgStore {
         })?;
         Ok(op)
     }
-}
 
-/// New vulnerabilities from the `COPY`ed rows.
-const VULNS_FROM_TMP: &str = "INSERT INTO vuln (hash, updater, name, namespace, package_name, data)
-     SELECT DISTINCT ON (hash) hash, updater, name, namespace, package_name, data FROM tmp_vuln
-     ON CONFLICT (hash) DO NOTHING";
-/// The `COPY`ed vulnerabilities linked to operation `$1`.
-const UO_VULNS_FROM_TMP: &str =
-    "INSERT INTO uo_vuln (uo, vuln) SELECT DISTINCT $1::BIGINT, v.id FROM tmp_vuln t
-     JOIN vuln v ON v.hash = t.hash ON CONFLICT DO NOTHING";
-/// The tags of the `COPY`ed enrichment records.
-const ENRICHMENT_TAGS_FROM_TMP: &str = "INSERT INTO enrichment_tag (enrichment, tag)
-     SELECT DISTINCT e.id, t.tag FROM tmp_enrich_tag t
-     JOIN enrichment e ON e.hash = t.hash ON CONFLICT DO NOTHING";
-/// The `COPY`ed enrichment records linked to operation `$1`.
-const UO_ENRICHMENTS_FROM_TMP: &str =
-    "INSERT INTO uo_enrich (uo, enrichment) SELECT DISTINCT $1::BIGINT, e.id FROM tmp_enrich t
-     JOIN enrichment e ON e.hash = t.hash ON CONFLICT DO NOTHING";
-
-/// `COPY … FROM STDIN BINARY` into `N` text columns, the rows written by `fill`.
-fn copy_text<const N: usize>(
-    tx: &mut Transaction<'_>,
-    copy: &str,
-    fill: impl FnOnce(&mut BinaryCopyInWriter<'_>) -> std::result::Result<(), Fail>,
-) -> std::result::Result<(), Fail> {
-    let sink = tx.copy_in(copy)?;
-    let mut w = BinaryCopyInWriter::new(sink, &[Type::TEXT; N]);
-    fill(&mut w)?;
-    w.finish()?;
-    Ok(())
-}
-
-impl MatcherDriver for PgStore {
-    fn store_records(
+    /// A vulnerability feed as one operation: `COPY` into a temp table, then set operations.
+    fn copy_vulnerabilities(
         &self,
-        updater: &str,
-        fingerprint: &str,
-        records: Records<'_>,
+        (updater, fingerprint): (&str, &str),
+        vulnerabilities: Feed<'_, Vulnerability>,
     ) -> Result<UpdateOperation> {
-        match records {
-            Records::Vulnerabilities(vulnerabilities) => {
         let kind = OpKind::Vulnerability;
         self.stream_update(updater, fingerprint, kind, |tx, seq, op| {
-            tx.execute(sql::NOTIFICATION_JOB_ADD, &[&seq, &updater, &micros(op.date)])?;
+            tx.execute(
+                sql::NOTIFICATION_JOB_ADD,
+                &[&seq, &updater, &micros(op.date)],
+            )?;
             tx.batch_execute(
                 "CREATE TEMP TABLE tmp_vuln (hash TEXT, updater TEXT, name TEXT, namespace TEXT,
                    package_name TEXT, data TEXT) ON COMMIT DROP",
             )?;
             // Stream the feed into the server with COPY: one round trip, bounded memory.
-            let copy =
-                "COPY tmp_vuln (hash, updater, name, namespace, package_name, data) FROM STDIN BINARY";
-            copy_text::<6>(tx, copy, |w| {
+            copy_text::<6>(tx, COPY_VULNS, |w| {
                 for v in vulnerabilities {
                     let v = v.map_err(|e| sql::aborted(updater, &e))?;
                     let (hash, data) = sql::vulnerability_row(updater, &v)?;
-                    w.write(&[&hash, &v.updater, &v.name, &v.namespace, &v.package_name, &data])?;
+                    w.write(&[
+                        &hash,
+                        &v.updater,
+                        &v.name,
+                        &v.namespace,
+                        &v.package_name,
+                        &data,
+                    ])?;
                 }
                 Ok(())
             })?;
@@ -109,8 +85,15 @@ impl MatcherDriver for PgStore {
             tx.execute(UO_VULNS_FROM_TMP, &[&seq])?;
             Ok(())
         })
-            }
-            Records::Enrichments(records) => {
+    }
+
+    /// An enrichment feed as one operation: records and their tags `COPY`ed into temp tables,
+    /// then set operations.
+    fn copy_enrichments(
+        &self,
+        (updater, fingerprint): (&str, &str),
+        records: Feed<'_, EnrichmentRecord>,
+    ) -> Result<UpdateOperation> {
         self.stream_update(updater, fingerprint, OpKind::Enrichment, |tx, seq, _| {
             tx.batch_execute(
                 "CREATE TEMP TABLE tmp_enrich (hash TEXT, tags TEXT, data TEXT) ON COMMIT DROP;
@@ -143,7 +126,48 @@ impl MatcherDriver for PgStore {
             tx.execute(UO_ENRICHMENTS_FROM_TMP, &[&seq])?;
             Ok(())
         })
-            }
+    }
+}
+
+/// Vulnerabilities streamed into the temp table.
+const COPY_VULNS: &str =
+    "COPY tmp_vuln (hash, updater, name, namespace, package_name, data) FROM STDIN BINARY";
+/// New vulnerabilities from the `COPY`ed rows.
+const VULNS_FROM_TMP: &str = "INSERT INTO vuln (hash, updater, name, namespace, package_name, data)
+     SELECT DISTINCT ON (hash) hash, updater, name, namespace, package_name, data FROM tmp_vuln
+     ON CONFLICT (hash) DO NOTHING";
+/// The `COPY`ed vulnerabilities linked to operation `$1`.
+const UO_VULNS_FROM_TMP: &str =
+    "INSERT INTO uo_vuln (uo, vuln) SELECT DISTINCT $1::BIGINT, v.id FROM tmp_vuln t
+     JOIN vuln v ON v.hash = t.hash ON CONFLICT DO NOTHING";
+/// The tags of the `COPY`ed enrichment records.
+const ENRICHMENT_TAGS_FROM_TMP: &str = "INSERT INTO enrichment_tag (enrichment, tag)
+     SELECT DISTINCT e.id, t.tag FROM tmp_enrich_tag t
+     JOIN enrichment e ON e.hash = t.hash ON CONFLICT DO NOTHING";
+/// The `COPY`ed enrichment records linked to operation `$1`.
+const UO_ENRICHMENTS_FROM_TMP: &str =
+    "INSERT INTO uo_enrich (uo, enrichment) SELECT DISTINCT $1::BIGINT, e.id FROM tmp_enrich t
+     JOIN enrichment e ON e.hash = t.hash ON CONFLICT DO NOTHING";
+
+/// `COPY … FROM STDIN BINARY` into `N` text columns, the rows written by `fill`.
+fn copy_text<const N: usize>(
+    tx: &mut Transaction<'_>,
+    copy: &str,
+    fill: impl FnOnce(&mut BinaryCopyInWriter<'_>) -> std::result::Result<(), Fail>,
+) -> std::result::Result<(), Fail> {
+    let sink = tx.copy_in(copy)?;
+    let mut w = BinaryCopyInWriter::new(sink, &[Type::TEXT; N]);
+    fill(&mut w)?;
+    w.finish()?;
+    Ok(())
+}
+
+impl MatcherDriver for PgStore {
+    fn store_records(&self, run: Run<'_>) -> Result<UpdateOperation> {
+        let names = (run.updater, run.fingerprint);
+        match run.records {
+            Records::Vulnerabilities(feed) => self.copy_vulnerabilities(names, feed),
+            Records::Enrichments(feed) => self.copy_enrichments(names, feed),
         }
     }
 

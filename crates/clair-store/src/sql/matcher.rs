@@ -12,6 +12,14 @@ use crate::error::{Error, Result};
 use crate::model::*;
 use crate::{Feed, MatcherStore};
 
+/// One updater run to store.
+pub(crate) struct Run<'a> {
+    pub(crate) updater: &'a str,
+    /// The updater's marker of what it fetched.
+    pub(crate) fingerprint: &'a str,
+    pub(crate) records: Records<'a>,
+}
+
 /// The records of one updater run.
 pub(crate) enum Records<'a> {
     Vulnerabilities(Feed<'a, Vulnerability>),
@@ -22,12 +30,7 @@ pub(crate) enum Records<'a> {
 pub(crate) trait MatcherDriver: Driver {
     /// Store one updater run as a new, atomically visible update operation (see
     /// [`MatcherStore::update_vulnerabilities`]).
-    fn store_records(
-        &self,
-        updater: &str,
-        fingerprint: &str,
-        records: Records<'_>,
-    ) -> Result<UpdateOperation>;
+    fn store_records(&self, run: Run<'_>) -> Result<UpdateOperation>;
     /// See [`MatcherStore::for_each_latest_vulnerability`].
     fn scan_latest(
         &self,
@@ -48,7 +51,11 @@ impl<D: MatcherDriver> MatcherStore for D {
         vulnerabilities: Feed<'_, Vulnerability>,
     ) -> Result<UpdateOperation> {
         let records = Records::Vulnerabilities(vulnerabilities);
-        self.store_records(updater, fingerprint, records)
+        self.store_records(Run {
+            updater,
+            fingerprint,
+            records,
+        })
     }
 
     fn update_operations(
@@ -131,7 +138,12 @@ impl<D: MatcherDriver> MatcherStore for D {
         fingerprint: &str,
         records: Feed<'_, EnrichmentRecord>,
     ) -> Result<UpdateOperation> {
-        self.store_records(updater, fingerprint, Records::Enrichments(records))
+        let records = Records::Enrichments(records);
+        self.store_records(Run {
+            updater,
+            fingerprint,
+            records,
+        })
     }
 
     fn enrichments(&self, updater: &str, tags: &[String]) -> Result<Vec<EnrichmentRecord>> {

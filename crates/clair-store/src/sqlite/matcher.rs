@@ -9,7 +9,7 @@ use crate::Feed;
 use crate::codec::micros;
 use crate::error::Result;
 use crate::model::*;
-use crate::sql::matcher::{MatcherDriver, Records};
+use crate::sql::matcher::{MatcherDriver, Records, Run};
 use crate::sql::{self, json, lite};
 
 impl SqliteStore {
@@ -204,13 +204,9 @@ fn kind_table(kind: OpKind) -> &'static str {
 }
 
 impl MatcherDriver for SqliteStore {
-    fn store_records(
-        &self,
-        updater: &str,
-        fingerprint: &str,
-        records: Records<'_>,
-    ) -> Result<UpdateOperation> {
-        match records {
+    fn store_records(&self, run: Run<'_>) -> Result<UpdateOperation> {
+        let (updater, fingerprint) = (run.updater, run.fingerprint);
+        match run.records {
             Records::Vulnerabilities(feed) => {
                 let row = |v: Vulnerability| {
                     let (hash, data) = sql::vulnerability_row(updater, &v)?;
