@@ -1,5 +1,6 @@
-//! What a backend offers the role implementations written once ([`super::notifier`]): read
-//! statements mapped row by row, statements that change rows, and write transactions.
+//! What a backend offers the role implementations written once ([`super::notifier`],
+//! [`super::matcher`]): read statements mapped row by row, statements that change rows, and
+//! write transactions.
 //! Statements are spelt for PostgreSQL (`$1` parameters); a SQLite driver respells them.
 
 use super::Row;
@@ -9,7 +10,7 @@ use crate::error::Result;
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Arg<'a> {
     Text(&'a str),
-    /// Text or NULL.
+    /// Text, or NULL for `None`.
     OptText(Option<&'a str>),
     Int(i64),
 }
