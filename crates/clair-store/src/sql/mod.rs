@@ -1,10 +1,12 @@
 //! The SQL both backends run, written once, and the mapping of their rows to the model.
 //!
 //! The schema is the same in both dialects, and so is most of what reads and writes it. The
-//! statements here are spelt for PostgreSQL (`$1` parameters); [`lite!`] respells
-//! them for SQLite (`?1`) at compile time. What the dialects do differently (PostgreSQL's
-//! `COPY`, `ANY($1)` and `unnest`, SQLite's staged batches and `IN (?, …)` lists) stays in the
-//! backends. Row mapping goes through [`Row`], which each driver's row implements.
+//! statements here are spelt for PostgreSQL (`$1` parameters; no `$` appears anywhere else in
+//! them); [`lite!`] respells them for SQLite (`?1`) at compile time. Row mapping goes through
+//! [`Row`], which each driver's row implements. The notifier's role ([`notifier`]) and most of
+//! the matcher's ([`matcher`]) are written once over a [`driver::Driver`] each backend
+//! implements. What the dialects do differently (PostgreSQL's `COPY`, `ANY($1)` and `unnest`,
+//! SQLite's staged batches and `IN (?, …)` lists) stays in the backends.
 
 pub(crate) mod driver;
 pub(crate) mod matcher;
