@@ -1,55 +1,16 @@
 //! The indexer's role on PostgreSQL: layers, manifests and their reports, Clair v2 layers.
 
-use clair_indexer::LayerResult;
 use clair_types::{Digest, IndexReport};
-use postgres::types::ToSql;
 
 use super::PgStore;
-use crate::IndexerStore;
 use crate::codec::{encode, micros};
 use crate::error::Result;
 use crate::model::*;
+use crate::sql::indexer::IndexerDriver;
 use crate::sql::{self, v1_layer_from_row};
 
-impl PgStore {
-    /// The v1 layers a query selects (columns name, digest, parent, path, format).
-    fn v1_layers_where(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<V1Layer>> {
-        self.run(|c| {
-            c.query(sql, params)?
-                .iter()
-                .map(v1_layer_from_row)
-                .collect()
-        })
-    }
-
-    /// The digests a query selects (one column); unparsable ones are skipped.
-    fn digests(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Digest>> {
-        self.run(|c| {
-            Ok(c.query(sql, params)?
-                .iter()
-                .filter_map(|r| r.get::<_, String>(0).parse().ok())
-                .collect())
-        })
-    }
-}
-
-impl IndexerStore for PgStore {
-    fn get_layer(&self, layer: &Digest) -> Result<Option<LayerResult>> {
-        let blob: Option<Vec<u8>> = self.run(|c| {
-            Ok(c.query_opt(sql::LAYER_GET, &[&layer.as_str()])?
-                .map(|r| r.get(0)))
-        })?;
-        sql::layer_result(layer, blob)
-    }
-
-    fn put_layer(&self, layer: &Digest, result: &LayerResult) -> Result<()> {
-        let blob = encode(result)?;
-        let now = micros(jiff::Timestamp::now());
-        self.change(sql::LAYER_PUT, &[&layer.as_str(), &blob, &now])?;
-        Ok(())
-    }
-
-    fn put_index_report(&self, report: &IndexReport, layers: &[Digest], state: &str) -> Result<()> {
+impl IndexerDriver for PgStore {
+    fn put_report(&self, report: &IndexReport, layers: &[Digest], state: &str) -> Result<()> {
         let blob = encode(report)?;
         let m = report.manifest_hash.as_str();
         self.run(|c| {
@@ -76,81 +37,19 @@ impl IndexerStore for PgStore {
         })
     }
 
-    fn index_report_version(&self, manifest: &Digest) -> Result<Option<String>> {
+    fn manifests_named(&self, names: &[String]) -> Result<Vec<Digest>> {
         self.run(|c| {
-            Ok(c.query_opt(sql::MANIFEST_VERSION, &[&manifest.as_str()])?
-                .map(|row| format!("{}@{}", row.get::<_, String>(0), row.get::<_, i64>(1))))
+            Ok(c.query(
+                "SELECT DISTINCT manifest FROM manifest_package WHERE name = ANY($1) ORDER BY manifest",
+                &[&names],
+            )?
+            .iter()
+            .filter_map(|r| r.get::<_, String>(0).parse().ok())
+            .collect())
         })
     }
 
-    fn get_index_report(&self, manifest: &Digest) -> Result<Option<StoredReport>> {
-        self.run(|c| {
-            let Some(row) = c.query_opt(sql::MANIFEST_GET, &[&manifest.as_str()])? else {
-                return Ok(None);
-            };
-            let layers = c
-                .query(sql::MANIFEST_LAYERS, &[&manifest.as_str()])?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            let blob: Vec<u8> = row.get(1);
-            Ok(Some(sql::stored_report(
-                manifest,
-                row.get(0),
-                &blob,
-                layers,
-            )?))
-        })
-    }
-
-    fn delete_manifests(&self, manifests: &[Digest]) -> Result<Vec<Digest>> {
-        self.run(|c| {
-            let mut tx = c.transaction()?;
-            let mut deleted = Vec::new();
-            for m in manifests {
-                if tx.execute(sql::MANIFEST_DELETE, &[&m.as_str()])? > 0 {
-                    deleted.push(m.clone());
-                }
-            }
-            tx.commit()?;
-            Ok(deleted)
-        })
-    }
-
-    fn manifests_with_packages(&self, names: &[String]) -> Result<Vec<Digest>> {
-        self.digests(
-            "SELECT DISTINCT manifest FROM manifest_package WHERE name = ANY($1) ORDER BY manifest",
-            &[&names],
-        )
-    }
-
-    fn manifests(&self) -> Result<Vec<Digest>> {
-        self.digests(sql::MANIFESTS, &[])
-    }
-
-    fn put_v1_layer(&self, layer: &V1Layer) -> Result<()> {
-        let (digest, now) = (layer.digest.as_str(), micros(jiff::Timestamp::now()));
-        let row: [&(dyn ToSql + Sync); 6] = [
-            &layer.name,
-            &digest,
-            &layer.parent,
-            &layer.path,
-            &layer.format,
-            &now,
-        ];
-        self.change(sql::V1_LAYER_PUT, &row)?;
-        Ok(())
-    }
-
-    fn get_v1_layer(&self, name: &str) -> Result<Option<V1Layer>> {
-        Ok(self.v1_layers_where(sql::V1_LAYER_GET, &[&name])?.pop())
-    }
-
-    fn v1_layers(&self) -> Result<Vec<V1Layer>> {
-        self.v1_layers_where(sql::V1_LAYERS, &[])
-    }
-
-    fn set_v1_layer_packages(&self, layer: &str, names: &[String]) -> Result<()> {
+    fn name_v1_layer_packages(&self, layer: &str, names: &[String]) -> Result<()> {
         self.run(|c| {
             let mut tx = c.transaction()?;
             tx.execute(sql::V1_LAYER_PACKAGES_CLEAR, &[&layer])?;
@@ -166,16 +65,13 @@ impl IndexerStore for PgStore {
         })
     }
 
-    fn v1_layers_with_packages(&self, names: &[String]) -> Result<Vec<V1Layer>> {
+    fn v1_layers_named(&self, names: &[String]) -> Result<Vec<V1Layer>> {
         let query = format!("{} = ANY($1)) ORDER BY name", sql::V1_LAYERS_WITH_PACKAGE);
-        self.v1_layers_where(&query, &[&names])
-    }
-
-    fn v1_layers_unindexed(&self) -> Result<Vec<V1Layer>> {
-        self.v1_layers_where(sql::V1_LAYERS_UNINDEXED, &[])
-    }
-
-    fn delete_v1_layer(&self, name: &str) -> Result<usize> {
-        self.change(sql::V1_LAYER_DELETE, &[&name])
+        self.run(|c| {
+            c.query(&query, &[&names])?
+                .iter()
+                .map(v1_layer_from_row)
+                .collect()
+        })
     }
 }

@@ -415,6 +415,9 @@ impl crate::sql::Row for postgres::Row {
     fn int(&self, column: &str) -> std::result::Result<i64, Fail> {
         Ok(self.try_get(column)?)
     }
+    fn bytes(&self, column: &str) -> std::result::Result<Vec<u8>, Fail> {
+        Ok(self.try_get(column)?)
+    }
     fn opt_int(&self, column: &str) -> std::result::Result<Option<i64>, Fail> {
         Ok(self.try_get(column)?)
     }
@@ -432,6 +435,7 @@ fn pg_args<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
         .map(|a| match a {
             Arg::Text(s) => s as &(dyn ToSql + Sync),
             Arg::OptText(s) => s,
+            Arg::Bytes(b) => b,
             Arg::Int(i) => i,
         })
         .collect()

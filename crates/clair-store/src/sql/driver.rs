@@ -1,5 +1,5 @@
-//! What a backend offers the role implementations written once ([`super::notifier`],
-//! [`super::matcher`]): read statements mapped row by row, statements that change rows, and
+//! What a backend offers the role implementations written once ([`super::indexer`],
+//! [`super::matcher`], [`super::notifier`]): read statements mapped row by row, statements that change rows, and
 //! write transactions.
 //! Statements are spelt for PostgreSQL (`$1` parameters); a SQLite driver respells them.
 
@@ -13,6 +13,7 @@ pub(crate) enum Arg<'a> {
     /// Text, or NULL for `None`.
     OptText(Option<&'a str>),
     Int(i64),
+    Bytes(&'a [u8]),
 }
 
 /// Runs statements inside a write transaction.

@@ -4,11 +4,12 @@
 //! statements here are spelt for PostgreSQL (`$1` parameters; no `$` appears anywhere else in
 //! them); [`lite!`] respells them for SQLite (`?1`) at compile time. Row mapping goes through
 //! [`Row`], which each driver's row implements. The notifier's role ([`notifier`]) and most of
-//! the matcher's ([`matcher`]) are written once over a [`driver::Driver`] each backend
-//! implements. What the dialects do differently (PostgreSQL's `COPY`, `ANY($1)` and `unnest`,
+//! the indexer's ([`indexer`]) and the matcher's ([`matcher`]) are written once over a
+//! [`driver::Driver`] each backend implements. What the dialects do differently (PostgreSQL's `COPY`, `ANY($1)` and `unnest`,
 //! SQLite's staged batches and `IN (?, …)` lists) stays in the backends.
 
 pub(crate) mod driver;
+pub(crate) mod indexer;
 pub(crate) mod matcher;
 mod notifier;
 
@@ -208,6 +209,7 @@ pub(crate) trait Row {
     fn text(&self, column: &str) -> Result<String, Self::Error>;
     fn opt_text(&self, column: &str) -> Result<Option<String>, Self::Error>;
     fn int(&self, column: &str) -> Result<i64, Self::Error>;
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, Self::Error>;
     fn opt_int(&self, column: &str) -> Result<Option<i64>, Self::Error>;
     /// A 32-bit integer column (`INTEGER` in PostgreSQL).
     fn int32(&self, column: &str) -> Result<i32, Self::Error>;

@@ -244,6 +244,9 @@ impl crate::sql::Row for rusqlite::Row<'_> {
     fn int(&self, column: &str) -> rusqlite::Result<i64> {
         self.get(column)
     }
+    fn bytes(&self, column: &str) -> rusqlite::Result<Vec<u8>> {
+        self.get(column)
+    }
     fn opt_int(&self, column: &str) -> rusqlite::Result<Option<i64>> {
         self.get(column)
     }
@@ -260,6 +263,7 @@ impl rusqlite::ToSql for Arg<'_> {
         match self {
             Arg::Text(s) => s.to_sql(),
             Arg::OptText(s) => s.to_sql(),
+            Arg::Bytes(b) => b.to_sql(),
             Arg::Int(i) => i.to_sql(),
         }
     }
