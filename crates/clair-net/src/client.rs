@@ -104,6 +104,12 @@ impl ClientBuilder {
         Ok(self)
     }
 
+    /// Trust exactly these certificates for HTTPS (instead of the usual roots).
+    pub fn ca_certificates(mut self, roots: Vec<ureq::tls::Certificate<'static>>) -> Self {
+        self.roots = Some(roots);
+        self
+    }
+
     /// Present this certificate chain and key (PEM) to servers that ask.
     pub fn client_cert(mut self, chain_pem: &[u8], key_pem: &[u8]) -> Result<Self, Error> {
         let chain = crate::tls::pem_certificates(chain_pem).map_err(Error::Tls)?;
