@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use ureq::tls::{Certificate, PrivateKey};
+
 use crate::Error;
 use crate::address::{AddressPolicy, ForbiddenAddress, ResolveError, Resolver};
 use crate::target::{display_url, host_and_port, origin, resolve_target};
@@ -51,7 +53,7 @@ pub struct ClientBuilder {
     retry: Retry,
     policy: Option<AddressPolicy>,
     connect_to: Option<(String, String)>,
-    roots: Option<Vec<ureq::tls::Certificate<'static>>>,
+    roots: Option<Vec<Certificate<'static>>>,
     client_cert: Option<ureq::tls::ClientCert>,
     insecure_tls: bool,
     proxy: Option<ureq::Proxy>,
@@ -99,26 +101,22 @@ impl ClientBuilder {
 
     /// Trust exactly the certificates in this PEM bundle for HTTPS (instead of the usual
     /// roots); an unreadable bundle, or one without a certificate, is an error.
-    pub fn ca_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
-        self.roots = Some(crate::tls::pem_certificates(pem).map_err(Error::Tls)?);
-        Ok(self)
+    pub fn ca_pem(self, pem: &[u8]) -> Result<Self, Error> {
+        Ok(self.ca_certificates(crate::tls::ca_certificates(pem).map_err(Error::Tls)?))
     }
 
     /// Trust exactly these certificates for HTTPS (instead of the usual roots).
-    pub fn ca_certificates(mut self, roots: Vec<ureq::tls::Certificate<'static>>) -> Self {
+    pub fn ca_certificates(mut self, roots: Vec<Certificate<'static>>) -> Self {
         self.roots = Some(roots);
         self
     }
 
-    /// Present this certificate chain and key (PEM) to servers that ask.
-    pub fn client_cert(mut self, chain_pem: &[u8], key_pem: &[u8]) -> Result<Self, Error> {
-        let chain = crate::tls::pem_certificates(chain_pem).map_err(Error::Tls)?;
-        let key = ureq::tls::PrivateKey::from_pem(key_pem).map_err(|e| Error::Tls(e.to_string()))?;
-        self.client_cert = Some(ureq::tls::ClientCert::new_with_certs(
-            &chain,
-            key.to_owned(),
-        ));
-        Ok(self)
+    /// Present this certificate chain and key to servers that ask
+    /// ([`pem_certificates`](crate::pem_certificates),
+    /// [`pem_private_key`](crate::pem_private_key)).
+    pub fn client_cert(mut self, chain: Vec<Certificate<'static>>, key: PrivateKey<'static>) -> Self {
+        self.client_cert = Some(ureq::tls::ClientCert::new_with_certs(&chain, key));
+        self
     }
 
     /// Do not verify HTTPS certificates at all (Clair v2's `-insecure-tls`).
@@ -132,7 +130,7 @@ impl ClientBuilder {
     pub fn proxy(mut self, url: &str) -> Result<Self, Error> {
         self.proxy = Some(ureq::Proxy::new(url).map_err(|e| Error::Refused {
             url: display_url(url),
-            message: format!("proxy: {e}"),
+            message: e.to_string(),
         })?);
         Ok(self)
     }

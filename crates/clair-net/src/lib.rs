@@ -54,7 +54,8 @@ pub use client::{
     Uninterrupted, copy_bounded, interruptible,
 };
 pub use target::{check_url_for_fuzz, display_url};
-pub use tls::{pem_certificates, tls_trusting};
+pub use tls::{pem_certificates, pem_private_key, tls_trusting};
+pub use ureq::tls::{Certificate, PrivateKey};
 
 /// Why a request failed. Messages name the URL without its credentials and query (which may
 /// hold a signature), or the file being written.
