@@ -6,7 +6,6 @@
 //! for tests.
 
 use std::fs::File;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,51 +15,8 @@ use clair_types::Sha256Writer;
 use crate::cancel::Cancel;
 use serde::{Deserialize, Serialize};
 
-/// Errors fetching a URL.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    /// The server answered with an error status (after retries for 429 and 5xx).
-    #[error("GET {url}: HTTP {status}")]
-    Status {
-        /// The URL.
-        url: String,
-        /// The status code.
-        status: u16,
-    },
-    /// No answer: connection refused, DNS, TLS, timeout (after retries).
-    #[error("GET {url}: {message}")]
-    Transport {
-        /// The URL.
-        url: String,
-        /// What happened.
-        message: String,
-    },
-    /// The body is larger than allowed.
-    #[error("GET {url}: response larger than {limit} bytes")]
-    TooLarge {
-        /// The URL.
-        url: String,
-        /// The limit.
-        limit: u64,
-    },
-    /// The request was given up: the process is shutting down, or the updater's lock was lost.
-    #[error("GET {url}: {reason}")]
-    Cancelled {
-        /// The URL.
-        url: String,
-        /// Why ("cancelled", "lock updater/debian lost").
-        reason: String,
-    },
-    /// Writing the download failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file being written.
-        path: String,
-        /// Cause.
-        #[source]
-        source: io::Error,
-    },
-}
+/// Errors fetching a URL: the client's own (messages name the URL without its query).
+pub use clair_net::Error as FetchError;
 
 /// Validators of a previous download, sent back for a conditional GET.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,23 +96,6 @@ impl clair_net::Interrupt for Cancel {
     }
 }
 
-impl FetchError {
-    /// The updater's error for what the client reported about `url`.
-    fn from_net(url: &str, e: clair_net::Error) -> FetchError {
-        let url = url.to_string();
-        match e {
-            clair_net::Error::Status { status, .. } => FetchError::Status { url, status },
-            clair_net::Error::TooLarge { limit, .. } => FetchError::TooLarge { url, limit },
-            clair_net::Error::Cancelled { reason, .. } => FetchError::Cancelled { url, reason },
-            clair_net::Error::Io { path, source } => FetchError::Io { path, source },
-            clair_net::Error::Refused { message, .. }
-            | clair_net::Error::Transport { message, .. }
-            | clair_net::Error::Decode { message, .. }
-            | clair_net::Error::Tls(message) => FetchError::Transport { url, message },
-        }
-    }
-}
-
 impl Http {
     /// A client with these settings.
     pub fn new(opts: HttpOptions) -> Http {
@@ -217,7 +156,6 @@ impl Http {
                 };
                 clair_net::interruptible(url, &self.cancel, move |abandon| job.run(&abandon))
             })
-            .map_err(|e| FetchError::from_net(url, e))
     }
 
     fn copy_file(
@@ -233,6 +171,7 @@ impl Http {
             std::io::ErrorKind::NotFound => FetchError::Status {
                 url: url.to_string(),
                 status: 404,
+                retry_after: None,
             },
             _ => FetchError::Transport {
                 url: url.to_string(),

@@ -112,23 +112,15 @@ fn json_bodies_are_parsed_under_the_cap() {
     srv.put("/key", br#"{"kty":"OKP"}"#.to_vec());
     srv.put("/bad", b"not json".to_vec());
     let c = retrying(1);
-    let v: serde_json::Value = c
-        .get(&format!("{}/key", srv.url()), &[])
-        .unwrap()
-        .json(1024)
-        .unwrap();
-    assert_eq!(v["kty"], "OKP");
-    let e = c
-        .get(&format!("{}/bad", srv.url()), &[])
-        .unwrap()
-        .json::<serde_json::Value>(1024)
-        .unwrap_err();
+    let json = |path: &str, limit: u64| {
+        c.get(&format!("{}{path}", srv.url()), &[])
+            .unwrap()
+            .json::<serde_json::Value>(limit)
+    };
+    assert_eq!(json("/key", 1024).unwrap()["kty"], "OKP");
+    let e = json("/bad", 1024).unwrap_err();
     assert!(matches!(e, Error::Decode { .. }), "{e}");
-    let e = c
-        .get(&format!("{}/key", srv.url()), &[])
-        .unwrap()
-        .json::<serde_json::Value>(4)
-        .unwrap_err();
+    let e = json("/key", 4).unwrap_err();
     assert!(matches!(e, Error::TooLarge { .. }), "{e}");
 }
 
