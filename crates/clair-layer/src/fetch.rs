@@ -245,11 +245,9 @@ impl FetchError {
                 url,
                 message,
             },
-            clair_net::Error::Status { url, status, .. } => FetchError::Status {
-                layer,
-                url,
-                status,
-            },
+            clair_net::Error::Status { url, status, .. } => {
+                FetchError::Status { layer, url, status }
+            }
             clair_net::Error::TooLarge { limit, .. } => FetchError::TooLarge { layer, limit },
             clair_net::Error::Io { path, source } => FetchError::Io {
                 layer,

@@ -145,17 +145,16 @@ impl Http {
         if let Some(path) = url.strip_prefix("file://") {
             return self.copy_file(url, Path::new(path), dest, prior);
         }
-        self.client
-            .retry(url, &self.cancel, || {
-                let job = Attempt {
-                    client: self.client.clone(),
-                    url: url.to_string(),
-                    dest: dest.to_path_buf(),
-                    prior: prior.cloned(),
-                    max_body: self.opts.max_body,
-                };
-                clair_net::interruptible(url, &self.cancel, move |abandon| job.run(&abandon))
-            })
+        self.client.retry(url, &self.cancel, || {
+            let job = Attempt {
+                client: self.client.clone(),
+                url: url.to_string(),
+                dest: dest.to_path_buf(),
+                prior: prior.cloned(),
+                max_body: self.opts.max_body,
+            };
+            clair_net::interruptible(url, &self.cancel, move |abandon| job.run(&abandon))
+        })
     }
 
     fn copy_file(
@@ -179,20 +178,22 @@ impl Http {
             },
         })?;
         let mut h = Sha256Writer::new();
-        let bytes = clair_net::copy_bounded(f, dest, self.opts.max_body, |b| h.update(b))
-            .map_err(|e| match e {
-                CopyError::TooLarge => FetchError::TooLarge {
-                    url: url.to_string(),
-                    limit: self.opts.max_body,
-                },
-                CopyError::Write(e) => FetchError::Io {
-                    path: dest.display().to_string(),
-                    source: e,
-                },
-                CopyError::Read(e) => FetchError::Transport {
-                    url: url.to_string(),
-                    message: e.to_string(),
-                },
+        let bytes =
+            clair_net::copy_bounded(f, dest, self.opts.max_body, |b| h.update(b)).map_err(|e| {
+                match e {
+                    CopyError::TooLarge => FetchError::TooLarge {
+                        url: url.to_string(),
+                        limit: self.opts.max_body,
+                    },
+                    CopyError::Write(e) => FetchError::Io {
+                        path: dest.display().to_string(),
+                        source: e,
+                    },
+                    CopyError::Read(e) => FetchError::Transport {
+                        url: url.to_string(),
+                        message: e.to_string(),
+                    },
+                }
             })?;
         let sha256 = h.finish().hex().to_string();
         if prior.is_some_and(|p| p.sha256 == sha256) {

@@ -114,7 +114,11 @@ impl ClientBuilder {
     /// Present this certificate chain and key to servers that ask
     /// ([`pem_certificates`](crate::pem_certificates),
     /// [`pem_private_key`](crate::pem_private_key)).
-    pub fn client_cert(mut self, chain: Vec<Certificate<'static>>, key: PrivateKey<'static>) -> Self {
+    pub fn client_cert(
+        mut self,
+        chain: Vec<Certificate<'static>>,
+        key: PrivateKey<'static>,
+    ) -> Self {
         self.client_cert = Some(ureq::tls::ClientCert::new_with_certs(&chain, key));
         self
     }
@@ -313,13 +317,16 @@ impl Client {
         if !proxied {
             return Ok(());
         }
-        policy.addresses(&host, port).map(drop).map_err(|e| match e {
-            ResolveError::Lookup(message) => Error::Transport {
-                url: display_url(url),
-                message,
-            },
-            ResolveError::Forbidden(f) => refused(f.to_string()),
-        })
+        policy
+            .addresses(&host, port)
+            .map(drop)
+            .map_err(|e| match e {
+                ResolveError::Lookup(message) => Error::Transport {
+                    url: display_url(url),
+                    message,
+                },
+                ResolveError::Forbidden(f) => refused(f.to_string()),
+            })
     }
 
     /// Why a request to `url` got no response.
@@ -579,7 +586,10 @@ impl Response {
 
     /// A declared `Content-Length` above `limit` is refused before any byte is read.
     fn check_length(&self, limit: u64) -> Result<(), Error> {
-        match self.header("content-length").and_then(|v| v.parse::<u64>().ok()) {
+        match self
+            .header("content-length")
+            .and_then(|v| v.parse::<u64>().ok())
+        {
             Some(len) if len > limit => Err(self.too_large(limit)),
             _ => Ok(()),
         }

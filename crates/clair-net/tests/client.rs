@@ -228,7 +228,9 @@ struct Flag(AtomicBool);
 
 impl Interrupt for Flag {
     fn reason(&self) -> Option<String> {
-        self.0.load(Ordering::SeqCst).then(|| "shutting down".into())
+        self.0
+            .load(Ordering::SeqCst)
+            .then(|| "shutting down".into())
     }
 }
 

@@ -104,7 +104,10 @@ impl Sender for Webhook {
             );
             headers.push(("Authorization".into(), format!("Bearer {jwt}")));
         }
-        match self.client.post(&c.target, &headers, body.to_string().as_bytes()) {
+        match self
+            .client
+            .post(&c.target, &headers, body.to_string().as_bytes())
+        {
             Ok(r) if r.status() == 200 => Delivery::Delivered,
             Ok(r) => Delivery::Failed {
                 error: format!("{}: HTTP {}", c.target, r.status()),

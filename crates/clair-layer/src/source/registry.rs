@@ -269,9 +269,8 @@ impl Client {
                 };
                 let realm = get("realm")
                     .ok_or_else(|| err(&self.reference, "bearer challenge without a realm"))?;
-                let mut url = url::Url::parse(&realm).map_err(|e| {
-                    err(&self.reference, format!("token service {realm}: {e}"))
-                })?;
+                let mut url = url::Url::parse(&realm)
+                    .map_err(|e| err(&self.reference, format!("token service {realm}: {e}")))?;
                 let scope = get("scope")
                     .unwrap_or_else(|| format!("repository:{}:pull", self.reference.repository));
                 {
