@@ -554,10 +554,9 @@ fn ecosystem_range(s: &str) -> Option<VersionRange> {
         return None;
     }
     let mut r = VersionRange::default();
-    for pair in s.split('&') {
-        let (k, v) = pair.split_once('=')?;
-        let v = percent_decode(v)?;
-        match k {
+    for (k, v) in url::form_urlencoded::parse(s.as_bytes()) {
+        let v = v.into_owned();
+        match k.as_ref() {
             "introduced" => r.introduced = v,
             "fixed" => r.fixed = v,
             "lastAffected" => r.last_affected = v,
@@ -565,26 +564,6 @@ fn ecosystem_range(s: &str) -> Option<VersionRange> {
         }
     }
     Some(r)
-}
-
-/// `application/x-www-form-urlencoded` value decoding (`+` is a space, `%XX` a byte).
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 /// claircore's `UpdateDiff`.

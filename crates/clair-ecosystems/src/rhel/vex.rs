@@ -303,12 +303,12 @@ fn from_purl(purl: &str) -> Option<Component> {
         name: name.to_string(),
         ..Component::default()
     };
-    let mut epoch = "";
-    for kv in query.split('&') {
-        match kv.split_once('=') {
-            Some(("arch", a)) => c.arch = a.to_string(),
-            Some(("epoch", e)) => epoch = e,
-            Some(("rpmmod", m)) => {
+    let mut epoch = String::new();
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match (k.as_ref(), v.as_ref()) {
+            ("arch", a) => c.arch = a.to_string(),
+            ("epoch", e) => epoch = e.to_string(),
+            ("rpmmod", m) => {
                 // name:stream[:version:context]
                 let mut p = m.split(':');
                 if let (Some(n), Some(s)) = (p.next(), p.next()) {
