@@ -9,11 +9,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
 
-use clair_matcher::{
-    Emit, FetchOutcome, FetchedFile, Http, Record, Updater, UpdaterError, fetch_urls,
-};
+use clair_matcher::{Emit, FetchedFile, Record, UpdaterError};
 use clair_types::{PackageKind, Vulnerability};
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
@@ -59,44 +56,6 @@ pub fn namespace(codename: &str) -> String {
         Some((_, n)) => format!("debian:{n}"),
         None if codename == "sid" => "debian:unstable".into(),
         None => format!("debian:{codename}"),
-    }
-}
-
-/// The Debian updater.
-#[derive(Debug, Clone)]
-pub struct DebianUpdater {
-    /// Tracker JSON URL (a mirror or a `file://` path may replace it).
-    pub url: String,
-}
-
-impl Default for DebianUpdater {
-    fn default() -> Self {
-        DebianUpdater {
-            url: DEFAULT_URL.into(),
-        }
-    }
-}
-
-impl Updater for DebianUpdater {
-    fn name(&self) -> &str {
-        "debian"
-    }
-
-    fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
-        fetch_urls(
-            self.name(),
-            http,
-            dir,
-            prior,
-            &[("debian.json".into(), self.url.clone())],
-        )
-    }
-
-    fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
-        for f in files {
-            parse_tracker(self.name(), f, emit)?;
-        }
-        Ok(())
     }
 }
 
@@ -220,7 +179,7 @@ pub fn parse_tracker(
 /// The normalized severity of a Debian urgency, exactly as Clair v4 (claircore
 /// `debian/severity.go`) computes it: one level above the word (Debian's "low" is a real but
 /// minor issue), and no urgency (`not yet assigned`, `end-of-life`, `low**`) is Unknown.
-fn severity(urgency: &str) -> clair_types::Severity {
+pub(crate) fn severity(urgency: &str) -> clair_types::Severity {
     use clair_types::Severity;
     match urgency.to_ascii_lowercase().as_str() {
         "unimportant" => Severity::Low,
@@ -234,24 +193,6 @@ fn severity(urgency: &str) -> clair_types::Severity {
 #[cfg(test)]
 mod tests {
     use clair_types::Severity;
-
-    #[test]
-    fn urgency_as_clair_v4_normalizes_it() {
-        use clair_types::Severity as S;
-        crate::feed::testing::check_severities(
-            severity,
-            &[
-                ("unimportant", S::Low),
-                ("low", S::Medium),
-                ("Medium", S::High),
-                ("high", S::Critical),
-                ("not yet assigned", S::Unknown),
-                ("end-of-life", S::Unknown),
-                ("low**", S::Unknown),
-                ("", S::Unknown),
-            ],
-        );
-    }
 
     use super::*;
     use crate::feed::testing::{fetched, vulns};

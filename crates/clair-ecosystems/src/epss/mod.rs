@@ -2,56 +2,14 @@
 //! tagged by CVE: `{"cve", "epss", "percentile", "model_version", "score_date"}`.
 
 use std::io::BufRead;
-use std::path::Path;
 
-use clair_matcher::{
-    Emit, FetchOutcome, FetchedFile, Http, Record, Updater, UpdaterError, fetch_urls,
-};
-use clair_store::{EnrichmentRecord, OpKind};
+use clair_matcher::{Emit, FetchedFile, Record, UpdaterError};
+use clair_store::EnrichmentRecord;
 
 use crate::feed::{open, parse_error};
 
 /// Default URL.
 pub const DEFAULT_URL: &str = "https://epss.cyentia.com/epss_scores-current.csv.gz";
-
-/// The EPSS enricher.
-#[derive(Debug, Clone)]
-pub struct EpssUpdater {
-    /// CSV URL (gzip accepted).
-    pub url: String,
-}
-
-impl Default for EpssUpdater {
-    fn default() -> Self {
-        EpssUpdater {
-            url: DEFAULT_URL.into(),
-        }
-    }
-}
-
-impl Updater for EpssUpdater {
-    fn name(&self) -> &str {
-        "epss"
-    }
-    fn kind(&self) -> OpKind {
-        OpKind::Enrichment
-    }
-    fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
-        fetch_urls(
-            self.name(),
-            http,
-            dir,
-            prior,
-            &[("epss.csv".into(), self.url.clone())],
-        )
-    }
-    fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
-        for f in files {
-            parse_epss(self.name(), f, emit)?;
-        }
-        Ok(())
-    }
-}
 
 /// Parse an EPSS CSV (`#model_version:…,score_date:…` line, header, `cve,epss,percentile` rows).
 pub fn parse_epss(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Result<(), UpdaterError> {

@@ -16,12 +16,9 @@
 //! No two records of one package overlap, so a report lists an affected version once.
 
 use std::io::Read;
-use std::path::Path;
 
 use clair_matcher::matching::osv_event;
-use clair_matcher::{
-    Emit, FetchOutcome, FetchedFile, Http, Record, Updater, UpdaterError, fetch_urls,
-};
+use clair_matcher::{Emit, FetchedFile, Record, UpdaterError};
 use clair_types::{PackageKind, RangeEvent, VersionRange, Vulnerability};
 use clair_version::Scheme;
 use clair_version::osv::Event;
@@ -56,53 +53,9 @@ pub fn ecosystem(name: &str) -> Option<(&'static str, &'static str)> {
 /// `versions` (records stored by version 1 are refetched and rewritten).
 pub const PARSER_VERSION: u32 = 2;
 
-/// The OSV updater.
-#[derive(Debug, Clone)]
-pub struct OsvUpdater {
-    /// Archive base URL (a mirror may replace it).
-    pub base: String,
-    /// Ecosystems to fetch (OSV spelling).
-    pub ecosystems: Vec<String>,
-}
-
-impl Default for OsvUpdater {
-    fn default() -> Self {
-        OsvUpdater {
-            base: DEFAULT_BASE.into(),
-            ecosystems: ECOSYSTEMS.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-}
-
-impl Updater for OsvUpdater {
-    fn name(&self) -> &str {
-        "osv"
-    }
-
-    fn version(&self) -> u32 {
-        PARSER_VERSION
-    }
-
-    fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
-        let base = if self.base.ends_with('/') {
-            self.base.clone()
-        } else {
-            format!("{}/", self.base)
-        };
-        let urls: Vec<(String, String)> = self
-            .ecosystems
-            .iter()
-            .map(|e| (format!("{e}.zip"), format!("{base}{e}/all.zip")))
-            .collect();
-        fetch_urls(self.name(), http, dir, prior, &urls)
-    }
-
-    fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
-        for f in files {
-            parse_osv_file(self.name(), f, emit)?;
-        }
-        Ok(())
-    }
+/// `(name, path under the base URL)` of an ecosystem's archive.
+pub fn file_of(ecosystem: &str) -> (String, String) {
+    (format!("{ecosystem}.zip"), format!("{ecosystem}/all.zip"))
 }
 
 #[derive(Debug, Deserialize)]
