@@ -7,7 +7,9 @@
 
 use std::io::Read;
 
-use clair_indexer::{DbScan, PackageScanner};
+use clair_indexer::DbScan;
+
+use crate::scanner::DbScanner;
 use clair_layer::{FileSelector, FileView, PathPattern};
 use clair_types::{Package, PackageDbKind};
 use serde::Deserialize;
@@ -20,56 +22,43 @@ pub const SECTION: &str = ".dep-v0";
 const MAX_JSON: u64 = 8 << 20;
 
 /// Finds crates in `cargo auditable` binaries.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct RustBinaryScanner;
+///
+/// Version 2: executables of any size (read by offset).
+pub const SCANNER: DbScanner =
+    DbScanner::new("rust-binary", "2", PackageDbKind::Rust, select, scan);
 
-impl PackageScanner for RustBinaryScanner {
-    fn name(&self) -> &'static str {
-        "rust-binary"
-    }
+fn select(selector: &mut FileSelector) {
+    selector.pattern(PathPattern {
+        executable: true,
+        contains: Some(SECTION.as_bytes().to_vec()),
+        by_offset: true,
+        ..PathPattern::default()
+    });
+}
 
-    fn version(&self) -> &'static str {
-        // 2: executables of any size (read by offset).
-        "2"
-    }
-
-    fn kind(&self) -> PackageDbKind {
-        PackageDbKind::Rust
-    }
-
-    fn select(&self, selector: &mut FileSelector) {
-        selector.pattern(PathPattern {
-            executable: true,
-            contains: Some(SECTION.as_bytes().to_vec()),
-            by_offset: true,
-            ..PathPattern::default()
-        });
-    }
-
-    fn scan(&self, files: &dyn FileView) -> Vec<DbScan> {
-        let mut out = Vec::new();
-        for path in files.paths() {
-            let Some(f) = files.open(&path) else { continue };
-            let src = Source::of(&f);
-            if !src.starts_with(b"\x7fELF") {
-                continue;
-            }
-            match dependencies_of(src) {
-                Ok(None) => {}
-                Ok(Some(list)) => out.push(DbScan {
-                    path: f.path.to_string(),
-                    packages: list.packages(f.path),
-                    warnings: Vec::new(),
-                }),
-                Err(e) => out.push(DbScan {
-                    path: f.path.to_string(),
-                    packages: Vec::new(),
-                    warnings: vec![format!("rust-binary: {}: {e}", f.path)],
-                }),
-            }
+fn scan(files: &dyn FileView) -> Vec<DbScan> {
+    let mut out = Vec::new();
+    for path in files.paths() {
+        let Some(f) = files.open(&path) else { continue };
+        let src = Source::of(&f);
+        if !src.starts_with(b"\x7fELF") {
+            continue;
         }
-        out
+        match dependencies_of(src) {
+            Ok(None) => {}
+            Ok(Some(list)) => out.push(DbScan {
+                path: f.path.to_string(),
+                packages: list.packages(f.path),
+                warnings: Vec::new(),
+            }),
+            Err(e) => out.push(DbScan {
+                path: f.path.to_string(),
+                packages: Vec::new(),
+                warnings: vec![format!("rust-binary: {}: {e}", f.path)],
+            }),
+        }
     }
+    out
 }
 
 /// The dependency list of a `cargo auditable` binary.

@@ -3,7 +3,9 @@
 //! The file is a list of records separated by blank lines; each line is `K:value` with a
 //! one-letter key (`P` name, `V` version, `A` arch, `o` origin = source package, ...).
 
-use clair_indexer::{DbScan, PackageScanner};
+use clair_indexer::DbScan;
+
+use crate::scanner::DbScanner;
 use clair_layer::{FileSelector, FileView};
 use clair_types::{Package, PackageDbKind, SourcePackage};
 
@@ -11,37 +13,22 @@ use clair_types::{Package, PackageDbKind, SourcePackage};
 pub const INSTALLED: &str = "lib/apk/db/installed";
 
 /// Finds packages in apk databases.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ApkScanner;
+pub const SCANNER: DbScanner = DbScanner::new("apk", "1", PackageDbKind::Apk, select, scan);
 
-impl PackageScanner for ApkScanner {
-    fn name(&self) -> &'static str {
-        "apk"
-    }
+fn select(selector: &mut FileSelector) {
+    selector.file(INSTALLED);
+}
 
-    fn version(&self) -> &'static str {
-        "1"
-    }
-
-    fn kind(&self) -> PackageDbKind {
-        PackageDbKind::Apk
-    }
-
-    fn select(&self, selector: &mut FileSelector) {
-        selector.file(INSTALLED);
-    }
-
-    fn scan(&self, files: &dyn FileView) -> Vec<DbScan> {
-        let Some(f) = files.open(INSTALLED) else {
-            return Vec::new();
-        };
-        let (packages, warnings) = parse_installed(f.data, f.path);
-        vec![DbScan {
-            path: f.path.to_string(),
-            packages,
-            warnings,
-        }]
-    }
+fn scan(files: &dyn FileView) -> Vec<DbScan> {
+    let Some(f) = files.open(INSTALLED) else {
+        return Vec::new();
+    };
+    let (packages, warnings) = parse_installed(f.data, f.path);
+    vec![DbScan {
+        path: f.path.to_string(),
+        packages,
+        warnings,
+    }]
 }
 
 /// The packages of an apk `installed` database at `path`, and warnings about skipped lines.

@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use clair_indexer::PackageScanner;
 use clair_layer::LayerContents;
 
 use super::*;
@@ -90,7 +91,7 @@ fn status_d_corpus_matches_expected() {
             let data = std::fs::read(e.path()).unwrap();
             layer.add_file(format!("{STATUS_D}/{name}"), Arc::from(data));
         }
-        let scans = DpkgScanner.scan(&layer);
+        let scans = SCANNER.scan(&layer);
         let pkgs: Vec<&Package> = scans.iter().flat_map(|s| &s.packages).collect();
         assert_eq!(pkgs.len(), want, "{rel}: package count");
         for s in &scans {
