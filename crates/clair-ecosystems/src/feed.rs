@@ -13,7 +13,7 @@ use clair_types::{PackageKind, Severity, Vulnerability};
 use crate::oval::{self, Definition, Fact, Index, OvalError, Stopped};
 
 /// A parser of one fetched file, streaming its records through `emit`.
-pub type ParseFile = fn(&str, &FetchedFile, &mut Emit<'_>) -> Result<(), UpdaterError>;
+pub type ParseFile = fn(&str, &FetchedFile, &mut Emit<'_>) -> Parsed;
 
 /// An updater whose files are a fixed list of `(name, url)` fetched with conditional GETs
 /// ([`fetch_urls`]), each read by the same parser: what most feeds are. The list of them and
@@ -163,17 +163,27 @@ pub fn open(
     ))
 }
 
-/// Read an OVAL file in two passes, calling `each` with the index and every definition.
-pub fn each_oval_definition(
+/// What a parser of fetched files returns.
+pub type Parsed = Result<(), UpdaterError>;
+
+/// A vendor's reading of one OVAL definition: the records it states, sent through `emit`.
+pub type OvalRecords = fn(&str, &Index, &Definition, &mut Emit<'_>) -> Result<(), Stopped>;
+
+/// Parse an OVAL file: read it in two passes, calling `records` with the index and every
+/// definition.
+pub fn parse_oval(
     updater: &str,
     f: &FetchedFile,
-    mut each: impl FnMut(&Index, Definition) -> Result<(), Stopped>,
-) -> Result<(), UpdaterError> {
+    emit: &mut Emit<'_>,
+    records: OvalRecords,
+) -> Parsed {
     let oval_err =
         |e: OvalError| parse_error(updater, f, format!("byte {}", e.position), e.message);
     let idx = oval::read_index(open(updater, f)?).map_err(oval_err)?;
-    oval::for_each_definition(open(updater, f)? as BufReader<_>, |d| each(&idx, d))
-        .map_err(oval_err)
+    oval::for_each_definition(open(updater, f)? as BufReader<_>, |d| {
+        records(updater, &idx, &d, emit)
+    })
+    .map_err(oval_err)
 }
 
 /// Send a vulnerability, turning a stopped consumer into [`Stopped`].

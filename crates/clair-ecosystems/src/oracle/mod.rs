@@ -1,9 +1,9 @@
 //! Oracle Linux: ELSA advisories as OVAL (`com.oracle.elsa-all.xml.bz2`), namespace
 //! `oracle:<major>`.
 
-use clair_matcher::{Emit, FetchedFile, UpdaterError};
+use clair_matcher::{Emit, FetchedFile};
 
-use crate::feed::{each_oval_definition, oval_vulnerability, send};
+use crate::feed::{Parsed, oval_vulnerability, parse_oval, send};
 use crate::oval::{self, Definition, Index, Leaf, Stopped, each_fact};
 
 /// Default feed URL.
@@ -19,12 +19,8 @@ pub fn distribution_namespace(d: &clair_types::ReportDistribution) -> Option<Str
 }
 
 /// Parse an ELSA OVAL file.
-pub fn parse_oracle_oval(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
-    each_oval_definition(updater, f, |idx, d| records(updater, idx, &d, emit))
+pub fn parse_oracle_oval(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
+    parse_oval(updater, f, emit, records)
 }
 
 fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> Result<(), Stopped> {

@@ -1,9 +1,9 @@
 //! VMware Photon OS: PHSA advisories as OVAL (`com.vmware.phsa-photon3.xml.gz`), namespace
 //! `photon:<major>`.
 
-use clair_matcher::{Emit, FetchedFile, UpdaterError};
+use clair_matcher::{Emit, FetchedFile};
 
-use crate::feed::{each_oval_definition, oval_vulnerability, send};
+use crate::feed::{Parsed, oval_vulnerability, parse_oval, send};
 use crate::oval::{self, Definition, Index, Leaf, Stopped, each_fact};
 
 /// Default base URL.
@@ -26,12 +26,8 @@ pub fn distribution_namespace(d: &clair_types::ReportDistribution) -> Option<Str
 }
 
 /// Parse one Photon OVAL file.
-pub fn parse_photon_oval(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
-    each_oval_definition(updater, f, |idx, d| records(updater, idx, &d, emit))
+pub fn parse_photon_oval(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
+    parse_oval(updater, f, emit, records)
 }
 
 fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> Result<(), Stopped> {

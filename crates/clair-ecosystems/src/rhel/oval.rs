@@ -1,10 +1,10 @@
 //! Red Hat OVAL v2 (`https://access.redhat.com/security/data/oval/v2/RHEL8/rhel-8.oval.xml.bz2`).
 
-use clair_matcher::{Emit, FetchedFile, UpdaterError};
+use clair_matcher::{Emit, FetchedFile};
 use clair_types::Vulnerability;
 
 use super::severity;
-use crate::feed::{each_oval_definition, oval_vulnerability, send};
+use crate::feed::{Parsed, oval_vulnerability, parse_oval, send};
 use crate::oval::{self, Definition, Index, Leaf, Stopped, each_fact};
 
 /// Default location of Red Hat's OVAL v2 files.
@@ -21,12 +21,8 @@ pub const DEFAULT_FILES: [&str; 3] = [
 pub const PARSER_VERSION: u32 = 2;
 
 /// Parse one Red Hat OVAL file into vulnerabilities.
-pub fn parse_rhel_oval(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
-    each_oval_definition(updater, f, |idx, d| records(updater, idx, &d, emit))
+pub fn parse_rhel_oval(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
+    parse_oval(updater, f, emit, records)
 }
 
 fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> Result<(), Stopped> {

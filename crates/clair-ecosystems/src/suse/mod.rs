@@ -5,9 +5,9 @@
 //! "openSUSE Leap 15.2" → `opensuse-leap:15.2`, "SUSE Linux Enterprise Server 15 SP1" →
 //! `sles:15.1`, "SUSE Linux Enterprise Micro 5.3" → `sle-micro:5.3`.
 
-use clair_matcher::{Emit, FetchedFile, UpdaterError};
+use clair_matcher::{Emit, FetchedFile};
 
-use crate::feed::{each_oval_definition, oval_vulnerability, send};
+use crate::feed::{Parsed, oval_vulnerability, parse_oval, send};
 use crate::oval::{Definition, Index, Leaf, Stopped, each_fact};
 
 /// Default base URL.
@@ -120,12 +120,8 @@ fn record_names(d: &Definition) -> Vec<String> {
 }
 
 /// Parse one SUSE OVAL file.
-pub fn parse_suse_oval(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
-    each_oval_definition(updater, f, |idx, d| records(updater, idx, &d, emit))
+pub fn parse_suse_oval(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
+    parse_oval(updater, f, emit, records)
 }
 
 fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> Result<(), Stopped> {

@@ -1,10 +1,10 @@
 //! Ubuntu: Canonical's CVE OVAL per release (`com.ubuntu.<codename>.cve.oval.xml.bz2`),
 //! namespace `ubuntu:<version>`; one record per CVE and binary package.
 
-use clair_matcher::{Emit, FetchedFile, UpdaterError};
+use clair_matcher::{Emit, FetchedFile};
 use clair_types::Vulnerability;
 
-use crate::feed::{each_oval_definition, oval_vulnerability, send};
+use crate::feed::{Parsed, oval_vulnerability, parse_oval, send};
 use crate::oval::{Definition, Index, Stopped, each_fact};
 
 /// Default base URL of the OVAL files.
@@ -69,12 +69,8 @@ pub fn file_name(codename: &str) -> String {
 }
 
 /// Parse one Ubuntu CVE OVAL file.
-pub fn parse_ubuntu_oval(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
-    each_oval_definition(updater, f, |idx, d| records(updater, idx, &d, emit))
+pub fn parse_ubuntu_oval(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
+    parse_oval(updater, f, emit, records)
 }
 
 /// `oval:com.ubuntu.xenial:def:…` → xenial.
