@@ -152,6 +152,32 @@ pub fn parse_error(
     }
 }
 
+/// The error of reading a fetched file.
+pub fn io_error(updater: &str, f: &FetchedFile) -> impl Fn(std::io::Error) -> UpdaterError + Copy {
+    move |source| UpdaterError::Io {
+        updater: updater.to_string(),
+        file: f.url.clone(),
+        source,
+    }
+}
+
+/// A JSON syntax or shape error of a fetched file, at its line and column (of `member`, one
+/// document of an archive, when not empty).
+pub fn json_error(
+    updater: &str,
+    f: &FetchedFile,
+    member: &str,
+    e: serde_json::Error,
+) -> UpdaterError {
+    let at = format!("line {} column {}", e.line(), e.column());
+    let position = if member.is_empty() {
+        at
+    } else {
+        format!("{member} {at}")
+    };
+    parse_error(updater, f, position, e.to_string())
+}
+
 /// A buffered reader over a fetched file, decompressed.
 pub fn open(
     updater: &str,
@@ -214,11 +240,7 @@ pub fn read_all(updater: &str, f: &FetchedFile, limit: u64) -> Result<Vec<u8>, U
     open(updater, f)?
         .take(limit + 1)
         .read_to_end(&mut v)
-        .map_err(|source| UpdaterError::Io {
-            updater: updater.to_string(),
-            file: f.url.clone(),
-            source,
-        })?;
+        .map_err(io_error(updater, f))?;
     if v.len() as u64 > limit {
         return Err(parse_error(
             updater,

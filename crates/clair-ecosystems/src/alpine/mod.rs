@@ -14,7 +14,7 @@ use clair_matcher::{
 use clair_types::{PackageKind, Vulnerability};
 use serde::Deserialize;
 
-use crate::feed::{parse_error, read_all};
+use crate::feed::{Parsed, json_error, parse_error, read_all};
 
 /// Default SecDB location.
 pub const DEFAULT_BASE: &str = "https://secdb.alpinelinux.org/";
@@ -184,21 +184,10 @@ struct Pkg {
 }
 
 /// Parse one SecDB file (JSON, or the legacy YAML).
-pub fn parse_secdb(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
+pub fn parse_secdb(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
     let data = read_all(updater, f, 256 << 20)?;
     let db: SecDb = if data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
-        serde_json::from_slice(&data).map_err(|e| {
-            parse_error(
-                updater,
-                f,
-                format!("line {} column {}", e.line(), e.column()),
-                e.to_string(),
-            )
-        })?
+        serde_json::from_slice(&data).map_err(|e| json_error(updater, f, "", e))?
     } else {
         serde_yaml_ng::from_slice(&data).map_err(|e| {
             let pos = e.location().map_or("document".to_string(), |l| {

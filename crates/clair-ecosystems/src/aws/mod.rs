@@ -6,14 +6,13 @@
 
 use std::path::Path;
 
-use clair_matcher::fetch::Download;
 use clair_matcher::{
-    Emit, FetchOutcome, FetchedFile, Fingerprint, Http, Record, Updater, UpdaterError,
+    Emit, FetchOutcome, FetchedFile, Http, Record, Updater, UpdaterError, fetch_urls,
 };
 use clair_types::{PackageKind, Vulnerability};
 use quick_xml::events::Event;
 
-use crate::feed::{XML_1_0, open, parse_error};
+use crate::feed::{Parsed, XML_1_0, open, parse_each, parse_error};
 
 /// Mirror lists per release.
 pub const DEFAULT_MIRRORS: [(&str, &str); 2] = [
@@ -50,6 +49,8 @@ impl Updater for AwsUpdater {
         "aws"
     }
 
+    /// Each release's `mirror.list` and `repomd.xml` name its `updateinfo` file; those are
+    /// fetched as a fixed list ([`fetch_urls`]).
     fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
         let err = |source| UpdaterError::Fetch {
             updater: self.name().to_string(),
@@ -59,25 +60,11 @@ impl Updater for AwsUpdater {
             updater: self.name().to_string(),
             message,
         };
-        let prior = Fingerprint::parse(prior);
-        let mut fp = Fingerprint::default();
-        let mut files = Vec::new();
-        let mut changed = false;
+        let mut urls = Vec::new();
         for (release, list) in &self.mirrors {
             let ml = dir.join(format!("mirror-{release}.list"));
             http.download(list, &ml, None).map_err(err)?;
-            let repo = std::fs::read_to_string(&ml)
-                .unwrap_or_default()
-                .lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(|l| {
-                    if l.ends_with('/') {
-                        l.to_string()
-                    } else {
-                        format!("{l}/")
-                    }
-                })
+            let repo = first_mirror(&std::fs::read_to_string(&ml).unwrap_or_default())
                 .ok_or_else(|| other(format!("{list}: no repository URL")))?;
             let repomd = dir.join(format!("repomd-{release}.xml"));
             http.download(&format!("{repo}repodata/repomd.xml"), &repomd, None)
@@ -91,58 +78,16 @@ impl Updater for AwsUpdater {
                     "{repo}repodata/repomd.xml: refusing location {href:?}"
                 )));
             }
-            let name = format!("amzn{release}-updateinfo.xml");
-            let url = format!("{repo}{href}");
-            let dest = dir.join(&name);
-            match http
-                .download(&url, &dest, prior.files.get(&name))
-                .map_err(err)?
-            {
-                Download::Fetched { validators, .. } => {
-                    changed = true;
-                    fp.files.insert(name.clone(), validators.clone());
-                    files.push(FetchedFile {
-                        name,
-                        url,
-                        path: dest,
-                        validators,
-                    });
-                }
-                Download::NotModified => {
-                    let validators = prior.files.get(&name).cloned().unwrap_or_default();
-                    fp.files.insert(name.clone(), validators.clone());
-                    files.push(FetchedFile {
-                        name,
-                        url,
-                        path: dest,
-                        validators,
-                    });
-                }
-            }
+            urls.push((
+                format!("amzn{release}-updateinfo.xml"),
+                format!("{repo}{href}"),
+            ));
         }
-        if !changed {
-            return Ok(FetchOutcome::Unchanged);
-        }
-        for f in &mut files {
-            if !f.path.exists()
-                && let Download::Fetched { validators, .. } =
-                    http.download(&f.url, &f.path, None).map_err(err)?
-            {
-                f.validators = validators.clone();
-                fp.files.insert(f.name.clone(), validators);
-            }
-        }
-        Ok(FetchOutcome::Fetched {
-            files,
-            fingerprint: fp.to_string_lossless(),
-        })
+        fetch_urls(self.name(), http, dir, prior, &urls)
     }
 
     fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
-        for f in files {
-            parse_updateinfo(self.name(), f, emit)?;
-        }
-        Ok(())
+        parse_each(self.name(), files, emit, parse_updateinfo)
     }
 }
 
@@ -210,11 +155,7 @@ struct Update {
 }
 
 /// Parse an `updateinfo.xml` (plain or compressed).
-pub fn parse_updateinfo(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
+pub fn parse_updateinfo(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
     let mut r = quick_xml::Reader::from_reader(open(updater, f)?);
     let mut buf = Vec::new();
     let mut cur: Option<Update> = None;

@@ -10,12 +10,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use clair_matcher::{Emit, FetchedFile, Record, UpdaterError};
+use clair_matcher::{Emit, FetchedFile, Record};
 use clair_types::{PackageKind, Vulnerability};
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use crate::feed::{open, parse_error};
+use crate::feed::{Parsed, json_error, open};
 
 /// Default tracker URL.
 pub const DEFAULT_URL: &str = "https://security-tracker.debian.org/tracker/data/json";
@@ -121,11 +121,7 @@ fn records(
 struct Stopped;
 
 /// Parse the tracker JSON as a stream: `{ "<package>": { "<CVE>": { ... } } }`.
-pub fn parse_tracker(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
+pub fn parse_tracker(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
     struct Top<'a, 'b> {
         updater: &'a str,
         emit: &'a mut Emit<'b>,
@@ -161,14 +157,7 @@ pub fn parse_tracker(
         stopped: false,
     };
     let res = (&mut top).deserialize(&mut de);
-    let json_err = |e: serde_json::Error| {
-        parse_error(
-            updater,
-            f,
-            format!("line {} column {}", e.line(), e.column()),
-            e.to_string(),
-        )
-    };
+    let json_err = |e| json_error(updater, f, "", e);
     res.map_err(json_err)?;
     if !top.stopped {
         de.end().map_err(json_err)?;

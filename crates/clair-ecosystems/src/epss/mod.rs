@@ -3,16 +3,16 @@
 
 use std::io::BufRead;
 
-use clair_matcher::{Emit, FetchedFile, Record, UpdaterError};
+use clair_matcher::{Emit, FetchedFile, Record};
 use clair_store::EnrichmentRecord;
 
-use crate::feed::{open, parse_error};
+use crate::feed::{Parsed, open, parse_error};
 
 /// Default URL.
 pub const DEFAULT_URL: &str = "https://epss.cyentia.com/epss_scores-current.csv.gz";
 
 /// Parse an EPSS CSV (`#model_version:…,score_date:…` line, header, `cve,epss,percentile` rows).
-pub fn parse_epss(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
+pub fn parse_epss(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
     let mut model = String::new();
     let mut date = String::new();
     let mut header_seen = false;

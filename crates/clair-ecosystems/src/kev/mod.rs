@@ -1,11 +1,11 @@
 //! CISA KEV: the Known Exploited Vulnerabilities catalog, as enrichments tagged by CVE (the
 //! catalog entry as published).
 
-use clair_matcher::{Emit, FetchedFile, Record, UpdaterError};
+use clair_matcher::{Emit, FetchedFile, Record};
 use clair_store::EnrichmentRecord;
 use serde::Deserialize;
 
-use crate::feed::{parse_error, read_all};
+use crate::feed::{Parsed, json_error, parse_error, read_all};
 
 /// Default URL.
 pub const DEFAULT_URL: &str =
@@ -17,16 +17,9 @@ struct Catalog {
 }
 
 /// Parse the catalog: one enrichment per entry, tagged by its `cveID`.
-pub fn parse_kev(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
+pub fn parse_kev(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
     let data = read_all(updater, f, 256 << 20)?;
-    let c: Catalog = serde_json::from_slice(&data).map_err(|e| {
-        parse_error(
-            updater,
-            f,
-            format!("line {} column {}", e.line(), e.column()),
-            e.to_string(),
-        )
-    })?;
+    let c: Catalog = serde_json::from_slice(&data).map_err(|e| json_error(updater, f, "", e))?;
     for (i, v) in c.vulnerabilities.into_iter().enumerate() {
         let Some(cve) = v.get("cveID").and_then(|c| c.as_str()).map(str::to_string) else {
             return Err(parse_error(updater, f, format!("entry {i}"), "no cveID"));

@@ -18,14 +18,14 @@
 use std::io::Read;
 
 use clair_matcher::matching::osv_event;
-use clair_matcher::{Emit, FetchedFile, Record, UpdaterError};
+use clair_matcher::{Emit, FetchedFile, Record};
 use clair_types::{PackageKind, RangeEvent, VersionRange, Vulnerability};
 use clair_version::Scheme;
 use clair_version::osv::Event;
 use serde::Deserialize;
 
 use crate::cvss;
-use crate::feed::parse_error;
+use crate::feed::{Parsed, io_error, json_error, parse_error};
 
 /// Default archive location.
 pub const DEFAULT_BASE: &str = "https://osv-vulnerabilities.storage.googleapis.com/";
@@ -120,16 +120,8 @@ struct Reference {
 }
 
 /// Parse an OSV `all.zip`, a single record, or a JSON list of records.
-pub fn parse_osv_file(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
-    let io = |source| UpdaterError::Io {
-        updater: updater.to_string(),
-        file: f.url.clone(),
-        source,
-    };
+pub fn parse_osv_file(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
+    let io = io_error(updater, f);
     let mut head = [0u8; 4];
     let n = std::fs::File::open(&f.path)
         .and_then(|mut r| r.read(&mut head))
@@ -157,27 +149,15 @@ pub fn parse_osv_file(
                 .take(MAX_RECORD)
                 .read_to_end(&mut data)
                 .map_err(io)?;
-            let rec: Osv = serde_json::from_slice(&data).map_err(|e| {
-                parse_error(
-                    updater,
-                    f,
-                    format!("{name} line {} column {}", e.line(), e.column()),
-                    e.to_string(),
-                )
-            })?;
+            let rec: Osv =
+                serde_json::from_slice(&data).map_err(|e| json_error(updater, f, &name, e))?;
             records(updater, rec, emit).map_err(|_| parse_error(updater, f, name, "stopped"))?;
         }
         return Ok(());
     }
     let data = crate::feed::read_all(updater, f, 1 << 30)?;
-    let value: serde_json::Value = serde_json::from_slice(&data).map_err(|e| {
-        parse_error(
-            updater,
-            f,
-            format!("line {} column {}", e.line(), e.column()),
-            e.to_string(),
-        )
-    })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&data).map_err(|e| json_error(updater, f, "", e))?;
     let list = match value {
         serde_json::Value::Array(a) => a,
         v => vec![v],

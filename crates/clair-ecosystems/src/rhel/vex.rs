@@ -15,15 +15,14 @@ use std::io::Read;
 use std::path::Path;
 
 use clair_layer::tar::{EntryKind, StreamSkip, TarLimits, TarReader};
-use clair_matcher::fetch::Download;
 use clair_matcher::{
-    Emit, FetchOutcome, FetchedFile, Fingerprint, Http, Record, Updater, UpdaterError,
+    Emit, FetchOutcome, FetchedFile, Http, Record, Updater, UpdaterError, fetch_urls,
 };
 use clair_types::{PackageKind, Severity, Vulnerability};
 use serde::Deserialize;
 
 use super::severity;
-use crate::feed::parse_error;
+use crate::feed::{Parsed, io_error, json_error, parse_each, parse_error};
 
 /// Default base URL.
 pub const DEFAULT_BASE: &str = "https://security.access.redhat.com/data/csaf/v2/vex/";
@@ -55,7 +54,6 @@ impl Updater for RhelVexUpdater {
             updater: self.name().to_string(),
             source,
         };
-        let prior = Fingerprint::parse(prior);
         // A direct file URL (a mirror of one archive, or a single document).
         let archive_url = if self.base.ends_with('/') {
             let latest = dir.join("archive_latest.txt");
@@ -78,47 +76,23 @@ impl Updater for RhelVexUpdater {
         } else {
             self.base.clone()
         };
-        let dest = dir.join("vex-archive");
-        match http
-            .download(&archive_url, &dest, prior.files.get("archive"))
-            .map_err(err)?
-        {
-            Download::NotModified => Ok(FetchOutcome::Unchanged),
-            Download::Fetched { validators, .. } => {
-                let mut fp = Fingerprint::default();
-                fp.files.insert("archive".into(), validators.clone());
-                Ok(FetchOutcome::Fetched {
-                    files: vec![FetchedFile {
-                        name: "archive".into(),
-                        url: archive_url,
-                        path: dest,
-                        validators,
-                    }],
-                    fingerprint: fp.to_string_lossless(),
-                })
-            }
-        }
+        fetch_urls(
+            self.name(),
+            http,
+            dir,
+            prior,
+            &[("archive".into(), archive_url)],
+        )
     }
 
     fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
-        for f in files {
-            parse_vex_file(self.name(), f, emit)?;
-        }
-        Ok(())
+        parse_each(self.name(), files, emit, parse_vex_file)
     }
 }
 
 /// Parse a VEX archive (tar, optionally zstd/gzip/xz compressed) or one JSON document.
-pub fn parse_vex_file(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
-    let io = |source| UpdaterError::Io {
-        updater: updater.to_string(),
-        file: f.url.clone(),
-        source,
-    };
+pub fn parse_vex_file(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
+    let io = io_error(updater, f);
     let file = std::fs::File::open(&f.path).map_err(io)?;
     let (_, mut r) = clair_layer::compression::auto_decoder(file).map_err(io)?;
     let mut head = vec![0u8; 512];
@@ -372,14 +346,7 @@ fn parse_document(
     data: &[u8],
     emit: &mut Emit<'_>,
 ) -> Result<(), UpdaterError> {
-    let doc: Doc = serde_json::from_slice(data).map_err(|e| {
-        parse_error(
-            updater,
-            f,
-            format!("{member} line {} column {}", e.line(), e.column()),
-            e.to_string(),
-        )
-    })?;
+    let doc: Doc = serde_json::from_slice(data).map_err(|e| json_error(updater, f, member, e))?;
     let tracking = doc.document.tracking.as_ref();
     if tracking.is_some_and(|t| t.status == "deleted") {
         return Ok(());
