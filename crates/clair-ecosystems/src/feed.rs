@@ -10,7 +10,7 @@ use clair_matcher::{
 use clair_store::OpKind;
 use clair_types::{PackageKind, Severity, Vulnerability};
 
-use crate::oval::{self, Definition, Fact, Index, OvalError, Stopped};
+use crate::oval::{self, Definition, Fact, Index, Leaf, OvalError, Stopped};
 
 /// A parser of one fetched file, streaming its records through `emit`.
 pub type ParseFile = fn(&str, &FetchedFile, &mut Emit<'_>) -> Parsed;
@@ -102,6 +102,27 @@ pub fn named(names: impl IntoIterator<Item = String>) -> impl Iterator<Item = (S
 /// A list of borrowed strings, owned.
 pub fn owned(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
+}
+
+/// The records of an OVAL definition whose facts are rpm packages per release (Oracle, Photon,
+/// SUSE): for each clause `namespace` places (`None`: passed over), one record per name of
+/// `names` and distinct (namespace, package fact), with the definition's severity.
+pub fn rpm_oval_records(
+    updater: &str,
+    (idx, d): (&Index, &Definition),
+    names: &[String],
+    namespace: impl FnMut(&[Leaf]) -> Option<String>,
+    severity: fn(&str) -> Severity,
+    emit: &mut Emit<'_>,
+) -> Result<(), Stopped> {
+    let sev = (d.severity.as_str(), severity(&d.severity));
+    oval::each_fact(idx, d, &["rpminfo_test"], namespace, |ns, fact| {
+        for name in names {
+            let v = oval_vulnerability(updater, name, ns.clone(), "rpm", (d, fact.clone()), sev);
+            send(emit, v)?;
+        }
+        Ok(())
+    })
 }
 
 /// The vulnerability an OVAL definition states about one package fact, with the fields every

@@ -3,8 +3,8 @@
 
 use clair_matcher::{Emit, FetchedFile};
 
-use crate::feed::{Parsed, oval_vulnerability, parse_oval, send};
-use crate::oval::{self, Definition, Index, Leaf, Stopped, each_fact};
+use crate::feed::{Parsed, parse_oval, rpm_oval_records};
+use crate::oval::{self, Definition, Index, Leaf, Stopped};
 
 /// Default feed URL.
 pub const DEFAULT_URL: &str = "https://linux.oracle.com/security/oval/com.oracle.elsa-all.xml.bz2";
@@ -30,21 +30,10 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
         .find(|r| r.source.eq_ignore_ascii_case("elsa"))
         .map(|r| r.ref_id.clone())
         .unwrap_or_else(|| d.title.split(':').next().unwrap_or("").trim().to_string());
-    let release = |clause: &[Leaf]| oval::release_of(clause, d, "Oracle Linux ", "Oracle Linux ");
-    each_fact(idx, d, &["rpminfo_test"], release, |major, fact| {
-        let sev = (d.severity.as_str(), severity(&d.severity));
-        send(
-            emit,
-            oval_vulnerability(
-                updater,
-                &name,
-                format!("oracle:{major}"),
-                "rpm",
-                (d, fact),
-                sev,
-            ),
-        )
-    })
+    let namespace = |clause: &[Leaf]| {
+        oval::release_of(clause, d, "Oracle Linux ", "Oracle Linux ").map(|m| format!("oracle:{m}"))
+    };
+    rpm_oval_records(updater, (idx, d), &[name], namespace, severity, emit)
 }
 
 /// The normalized severity of an ELSA's severity, exactly as Clair v4 (claircore

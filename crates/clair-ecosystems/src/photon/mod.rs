@@ -3,8 +3,8 @@
 
 use clair_matcher::{Emit, FetchedFile};
 
-use crate::feed::{Parsed, oval_vulnerability, parse_oval, send};
-use crate::oval::{self, Definition, Index, Leaf, Stopped, each_fact};
+use crate::feed::{Parsed, parse_oval, rpm_oval_records};
+use crate::oval::{self, Definition, Index, Leaf, Stopped};
 
 /// Default base URL.
 pub const DEFAULT_BASE: &str = "https://packages.vmware.com/photon/photon_oval_definitions/";
@@ -31,22 +31,11 @@ pub fn parse_photon_oval(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) ->
 }
 
 fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> Result<(), Stopped> {
-    let name = d.title.split_whitespace().next().unwrap_or("");
-    let release = |clause: &[Leaf]| oval::release_of(clause, d, "Photon OS ", "Photon ");
-    each_fact(idx, d, &["rpminfo_test"], release, |major, fact| {
-        let sev = (d.severity.as_str(), severity(&d.severity));
-        send(
-            emit,
-            oval_vulnerability(
-                updater,
-                name,
-                format!("photon:{major}"),
-                "rpm",
-                (d, fact),
-                sev,
-            ),
-        )
-    })
+    let name = d.title.split_whitespace().next().unwrap_or("").to_string();
+    let namespace = |clause: &[Leaf]| {
+        oval::release_of(clause, d, "Photon OS ", "Photon ").map(|m| format!("photon:{m}"))
+    };
+    rpm_oval_records(updater, (idx, d), &[name], namespace, severity, emit)
 }
 
 /// The normalized severity of a Photon advisory's severity, exactly as Clair v4 (claircore

@@ -7,8 +7,8 @@
 
 use clair_matcher::{Emit, FetchedFile};
 
-use crate::feed::{Parsed, oval_vulnerability, parse_oval, send};
-use crate::oval::{Definition, Index, Leaf, Stopped, each_fact};
+use crate::feed::{Parsed, parse_oval, rpm_oval_records};
+use crate::oval::{Definition, Index, Leaf, Stopped};
 
 /// Default base URL.
 pub const DEFAULT_BASE: &str = "https://ftp.suse.com/pub/projects/security/oval/";
@@ -133,14 +133,7 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
             .find_map(product_namespace)
             .or_else(|| d.platforms.iter().find_map(|p| product_namespace(p)))
     };
-    each_fact(idx, d, &["rpminfo_test"], product, |ns, fact| {
-        let sev = (d.severity.as_str(), severity(&d.severity));
-        for name in &names {
-            let v = oval_vulnerability(updater, name, ns.clone(), "rpm", (d, fact.clone()), sev);
-            send(emit, v)?;
-        }
-        Ok(())
-    })
+    rpm_oval_records(updater, (idx, d), &names, product, severity, emit)
 }
 
 /// The normalized severity of a SUSE OVAL advisory's severity, exactly as Clair v4 (claircore
