@@ -7,12 +7,11 @@
 //! version (`go1.22.1` → `1.22.1`), as OSV's Go advisories name it.
 
 use clair_indexer::DbScan;
-
-use crate::scanner::DbScanner;
-use clair_layer::{FileSelector, FileView, PathPattern};
+use clair_layer::{FileSelector, FileView};
 use clair_types::{Package, PackageDbKind};
 
-use crate::elf::{Elf, Source};
+use crate::elf::{Elf, Source, scan_elf_files, select_executables};
+use crate::scanner::DbScanner;
 
 /// The build-info header: 14 bytes of magic, pointer size, flags.
 pub const MAGIC: &[u8] = b"\xff Go buildinf:";
@@ -26,32 +25,13 @@ const MAX_STRING: u64 = 16 << 20;
 pub const SCANNER: DbScanner = DbScanner::new("go-binary", "2", PackageDbKind::Go, select, scan);
 
 fn select(selector: &mut FileSelector) {
-    selector.pattern(PathPattern {
-        executable: true,
-        contains: Some(MAGIC.to_vec()),
-        by_offset: true,
-        ..PathPattern::default()
-    });
+    select_executables(selector, MAGIC);
 }
 
 fn scan(files: &dyn FileView) -> Vec<DbScan> {
-    let mut out = Vec::new();
-    for path in files.paths() {
-        let Some(f) = files.open(&path) else { continue };
-        let src = Source::of(&f);
-        if !src.starts_with(b"\x7fELF") {
-            continue;
-        }
-        let Some(info) = build_info_of(src) else {
-            continue;
-        };
-        out.push(DbScan {
-            path: f.path.to_string(),
-            packages: info.packages(f.path),
-            warnings: Vec::new(),
-        });
-    }
-    out
+    scan_elf_files(files, "go-binary", |path, src| {
+        Ok(build_info_of(src).map(|info| info.packages(path)))
+    })
 }
 
 /// What a Go binary says about how it was built.

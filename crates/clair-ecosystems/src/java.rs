@@ -11,10 +11,10 @@
 use std::io::{Cursor, Read, Seek};
 
 use clair_indexer::DbScan;
-
-use crate::scanner::DbScanner;
 use clair_layer::{FileSelector, FileView, PathPattern};
 use clair_types::{Package, PackageDbKind};
+
+use crate::scanner::DbScanner;
 
 /// Archive file name endings scanned.
 pub const SUFFIXES: [&str; 5] = [".jar", ".war", ".ear", ".jpi", ".hpi"];

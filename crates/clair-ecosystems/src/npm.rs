@@ -6,11 +6,11 @@
 //! installed packages. Lock files describe a source tree, not what is installed, and are not read.
 
 use clair_indexer::DbScan;
-
-use crate::scanner::{DbScanner, scan_metadata_files};
 use clair_layer::{FileSelector, FileView, PathPattern};
 use clair_types::PackageDbKind;
 use serde::Deserialize;
+
+use crate::scanner::{DbScanner, scan_metadata_files};
 
 /// Largest manifest read.
 const MAX_MANIFEST: u64 = 4 << 20;

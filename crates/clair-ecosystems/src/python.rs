@@ -8,10 +8,10 @@
 use std::io::Read;
 
 use clair_indexer::DbScan;
-
-use crate::scanner::{DbScanner, scan_metadata_files};
 use clair_layer::{FileSelector, FileView, PathPattern};
 use clair_types::PackageDbKind;
+
+use crate::scanner::{DbScanner, scan_metadata_files};
 
 /// Largest metadata file read (descriptions can be long; headers come first).
 const MAX_METADATA: u64 = 4 << 20;

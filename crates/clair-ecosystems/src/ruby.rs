@@ -5,10 +5,10 @@
 //! evaluated. `Gemfile.lock` describes a source tree, not what is installed, and is not read.
 
 use clair_indexer::DbScan;
-
-use crate::scanner::{DbScanner, scan_metadata_files};
 use clair_layer::{FileSelector, FileView, PathPattern};
 use clair_types::PackageDbKind;
+
+use crate::scanner::{DbScanner, scan_metadata_files};
 
 /// Largest gemspec read.
 const MAX_GEMSPEC: u64 = 1 << 20;

@@ -8,13 +8,12 @@
 use std::io::Read;
 
 use clair_indexer::DbScan;
-
-use crate::scanner::DbScanner;
-use clair_layer::{FileSelector, FileView, PathPattern};
+use clair_layer::{FileSelector, FileView};
 use clair_types::{Package, PackageDbKind};
 use serde::Deserialize;
 
-use crate::elf::{Elf, Source};
+use crate::elf::{Elf, Source, scan_elf_files, select_executables};
+use crate::scanner::DbScanner;
 
 /// The section name, which any auditable binary contains in its section-name table.
 pub const SECTION: &str = ".dep-v0";
@@ -28,37 +27,13 @@ pub const SCANNER: DbScanner =
     DbScanner::new("rust-binary", "2", PackageDbKind::Rust, select, scan);
 
 fn select(selector: &mut FileSelector) {
-    selector.pattern(PathPattern {
-        executable: true,
-        contains: Some(SECTION.as_bytes().to_vec()),
-        by_offset: true,
-        ..PathPattern::default()
-    });
+    select_executables(selector, SECTION.as_bytes());
 }
 
 fn scan(files: &dyn FileView) -> Vec<DbScan> {
-    let mut out = Vec::new();
-    for path in files.paths() {
-        let Some(f) = files.open(&path) else { continue };
-        let src = Source::of(&f);
-        if !src.starts_with(b"\x7fELF") {
-            continue;
-        }
-        match dependencies_of(src) {
-            Ok(None) => {}
-            Ok(Some(list)) => out.push(DbScan {
-                path: f.path.to_string(),
-                packages: list.packages(f.path),
-                warnings: Vec::new(),
-            }),
-            Err(e) => out.push(DbScan {
-                path: f.path.to_string(),
-                packages: Vec::new(),
-                warnings: vec![format!("rust-binary: {}: {e}", f.path)],
-            }),
-        }
-    }
-    out
+    scan_elf_files(files, "rust-binary", |path, src| {
+        Ok(dependencies_of(src)?.map(|list| list.packages(path)))
+    })
 }
 
 /// The dependency list of a `cargo auditable` binary.

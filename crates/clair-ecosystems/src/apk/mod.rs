@@ -4,10 +4,10 @@
 //! one-letter key (`P` name, `V` version, `A` arch, `o` origin = source package, ...).
 
 use clair_indexer::DbScan;
-
-use crate::scanner::DbScanner;
 use clair_layer::{FileSelector, FileView};
 use clair_types::{Package, PackageDbKind, SourcePackage};
+
+use crate::scanner::DbScanner;
 
 /// The installed-packages database.
 pub const INSTALLED: &str = "lib/apk/db/installed";

@@ -6,12 +6,12 @@
 mod control;
 
 use clair_indexer::DbScan;
-
-use crate::scanner::DbScanner;
 use clair_layer::{FileSelector, FileView};
 use clair_types::{Package, PackageDbKind, SourcePackage};
 
 pub use control::{Paragraph, parse_paragraphs};
+
+use crate::scanner::DbScanner;
 
 /// The dpkg status database.
 pub const STATUS: &str = "var/lib/dpkg/status";

@@ -17,12 +17,12 @@ pub mod ndb;
 pub mod sqlite;
 
 use clair_indexer::DbScan;
-
-use crate::scanner::DbScanner;
 use clair_layer::{FileSelector, FileView};
 use clair_types::{Package, PackageDbKind, SourcePackage};
 
 pub use header::{HeaderInfo, parse_header};
+
+use crate::scanner::DbScanner;
 
 /// Directories holding rpm databases.
 pub const DB_DIRS: [&str; 2] = ["var/lib/rpm", "usr/lib/sysimage/rpm"];
