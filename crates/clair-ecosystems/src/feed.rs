@@ -3,6 +3,7 @@
 use std::io::{BufReader, Read};
 use std::path::Path;
 
+use clair_matcher::fetch::FetchError;
 use clair_matcher::{
     Emit, FetchOutcome, FetchedFile, Http, Record, Updater, UpdaterError, fetch_urls,
     open_decompressed,
@@ -170,6 +171,22 @@ pub fn parse_error(
         file: file.url.clone(),
         position: position.into(),
         message: message.into(),
+    }
+}
+
+/// The error of a download.
+pub fn fetch_error(updater: &str) -> impl Fn(FetchError) -> UpdaterError + Copy {
+    move |source| UpdaterError::Fetch {
+        updater: updater.to_string(),
+        source,
+    }
+}
+
+/// Any other error of an updater (what it downloaded says something unexpected).
+pub fn other_error(updater: &str) -> impl Fn(String) -> UpdaterError + Copy {
+    move |message| UpdaterError::Other {
+        updater: updater.to_string(),
+        message,
     }
 }
 

@@ -12,7 +12,7 @@ use clair_matcher::{
 use clair_types::{PackageKind, Vulnerability};
 use quick_xml::events::Event;
 
-use crate::feed::{Parsed, XML_1_0, open, parse_each, parse_error};
+use crate::feed::{Parsed, XML_1_0, fetch_error, open, other_error, parse_each, parse_error};
 
 /// Mirror lists per release.
 pub const DEFAULT_MIRRORS: [(&str, &str); 2] = [
@@ -52,14 +52,7 @@ impl Updater for AwsUpdater {
     /// Each release's `mirror.list` and `repomd.xml` name its `updateinfo` file; those are
     /// fetched as a fixed list ([`fetch_urls`]).
     fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
-        let err = |source| UpdaterError::Fetch {
-            updater: self.name().to_string(),
-            source,
-        };
-        let other = |message: String| UpdaterError::Other {
-            updater: self.name().to_string(),
-            message,
-        };
+        let (err, other) = (fetch_error(self.name()), other_error(self.name()));
         let mut urls = Vec::new();
         for (release, list) in &self.mirrors {
             let ml = dir.join(format!("mirror-{release}.list"));

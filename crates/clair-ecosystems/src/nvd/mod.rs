@@ -32,15 +32,6 @@ pub struct NvdUpdater {
     pub years: Vec<i16>,
 }
 
-impl Default for NvdUpdater {
-    fn default() -> Self {
-        NvdUpdater {
-            base: DEFAULT_BASE.into(),
-            years: Vec::new(),
-        }
-    }
-}
-
 impl Updater for NvdUpdater {
     fn name(&self) -> &str {
         "nvd"

@@ -22,7 +22,9 @@ use clair_types::{PackageKind, Severity, Vulnerability};
 use serde::Deserialize;
 
 use super::severity;
-use crate::feed::{Parsed, io_error, json_error, parse_each, parse_error};
+use crate::feed::{
+    Parsed, fetch_error, io_error, json_error, other_error, parse_each, parse_error,
+};
 
 /// Default base URL.
 pub const DEFAULT_BASE: &str = "https://security.access.redhat.com/data/csaf/v2/vex/";
@@ -36,24 +38,13 @@ pub struct RhelVexUpdater {
     pub base: String,
 }
 
-impl Default for RhelVexUpdater {
-    fn default() -> Self {
-        RhelVexUpdater {
-            base: DEFAULT_BASE.into(),
-        }
-    }
-}
-
 impl Updater for RhelVexUpdater {
     fn name(&self) -> &str {
         "rhel-vex"
     }
 
     fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
-        let err = |source| UpdaterError::Fetch {
-            updater: self.name().to_string(),
-            source,
-        };
+        let err = fetch_error(self.name());
         // A direct file URL (a mirror of one archive, or a single document).
         let archive_url = if self.base.ends_with('/') {
             let latest = dir.join("archive_latest.txt");
@@ -64,13 +55,10 @@ impl Updater for RhelVexUpdater {
                 .trim()
                 .to_string();
             if name.is_empty() || name.contains('/') || name.contains("..") {
-                return Err(UpdaterError::Other {
-                    updater: self.name().into(),
-                    message: format!(
-                        "{}archive_latest.txt: unexpected content {name:?}",
-                        self.base
-                    ),
-                });
+                return Err(other_error(self.name())(format!(
+                    "{}archive_latest.txt: unexpected content {name:?}",
+                    self.base
+                )));
             }
             format!("{}{name}", self.base)
         } else {
