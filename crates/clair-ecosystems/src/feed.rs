@@ -450,7 +450,8 @@ mod tests {
     fn severities_as_clair_v4_normalizes_them() {
         use clair_types::Severity as S;
         type Normalize = fn(&str) -> S;
-        let feeds: [(&str, Normalize, &[(&str, S)]); 7] = [
+        type Cases<'a> = &'a [(&'a str, S)];
+        let feeds: [(&str, Normalize, Cases); 7] = [
             (
                 "ubuntu",
                 crate::ubuntu::severity,

@@ -198,7 +198,8 @@ impl Scheme {
     /// range contains everything (the package is affected and unfixed).
     pub fn in_range(self, version: &str, range: &Range<'_>) -> Result<bool, Error> {
         // Each bound, with the orderings of `version` against it that put it outside.
-        let bounds: [(Option<&str>, fn(Ordering) -> bool); 4] = [
+        type Outside = fn(Ordering) -> bool;
+        let bounds: [(Option<&str>, Outside); 4] = [
             (range.introduced, Ordering::is_lt),
             (range.fixed, Ordering::is_ge),
             (range.last_affected, Ordering::is_gt),
