@@ -82,7 +82,7 @@ pub(crate) fn scan_metadata_files(
             scanner,
             f.path,
             kind,
-            parse(f.path, f.data),
+            parse(&path, f.data),
         ));
     }
     out
