@@ -115,27 +115,24 @@ mod tests {
     use super::*;
     use crate::test_corpus::corpus_bytes as corpus;
 
-    #[test]
-    fn corpus_binaries() {
-        let list = dependencies(&corpus("lang/rust/scalibr-no_deps"))
-            .unwrap()
-            .expect("section");
-        let got: Vec<_> = list
+    /// The dependency list of a corpus binary, and its packages as (name, version).
+    fn crates_of(rel: &str) -> (DepList, Vec<(String, String)>) {
+        let list = dependencies(&corpus(rel)).unwrap().expect("section");
+        let got = list
             .packages("x")
             .iter()
             .map(|p| (p.name.clone(), p.version.clone()))
             .collect();
+        (list, got)
+    }
+
+    #[test]
+    fn corpus_binaries() {
+        let (list, got) = crates_of("lang/rust/scalibr-no_deps");
         assert_eq!(got, vec![("no_deps".to_string(), "0.1.0".to_string())]);
         assert!(list.packages[0].root);
 
-        let list = dependencies(&corpus("lang/rust/trivy-test.elf"))
-            .unwrap()
-            .expect("section");
-        let got: Vec<_> = list
-            .packages("x")
-            .iter()
-            .map(|p| (p.name.clone(), p.version.clone()))
-            .collect();
+        let (_, got) = crates_of("lang/rust/trivy-test.elf");
         assert_eq!(
             got,
             vec![
