@@ -321,6 +321,21 @@ pub mod testing {
         out
     }
 
+    /// What a parser emits for a corpus file's text as written and as `reorder` rewrites it
+    /// (which must change it), each sorted: for checking that a feed's order does not matter.
+    pub fn records_both_ways(
+        rel: &str,
+        updater: &str,
+        parse: super::ParseFile,
+        reorder: impl Fn(&str) -> String,
+    ) -> (Vec<Vulnerability>, Vec<Vulnerability>) {
+        let text = String::from_utf8(crate::test_corpus::corpus_bytes(rel)).unwrap();
+        let reordered = reorder(&text);
+        assert_ne!(reordered, text);
+        let records = |t: &str| vulns_of_text(t, |f, e| parse(updater, f, e));
+        (records(&text), records(&reordered))
+    }
+
     /// Both lists hold the same records (`what` names the case in the failure message).
     pub fn assert_same_records(what: &str, a: &[Vulnerability], b: &[Vulnerability]) {
         assert_eq!(a.len(), b.len(), "{what}: as many records");

@@ -607,30 +607,29 @@ mod tests {
             "claircore-cve-2024-24786-illegal-module.json",
             "claircore-rhsa-2022-0011.json",
         ] {
-            let text = String::from_utf8(crate::test_corpus::corpus_bytes(&format!(
-                "feeds/rhel-csaf/{f}"
-            )))
-            .unwrap();
-            let parse = |t: &str| {
-                crate::feed::testing::vulns_of_text(t, |f, e| parse_vex_file("rhel-vex", f, e))
-            };
-            let asis = parse(&text);
-            assert!(!asis.is_empty(), "{f}");
-            let reordered = crate::feed::testing::reverse_json(
-                &text,
-                &[
-                    "branches",
-                    "relationships",
-                    "vulnerabilities",
-                    "fixed",
-                    "known_affected",
-                    "known_not_affected",
-                    "under_investigation",
-                    "threats",
-                    "product_ids",
-                ],
+            let (asis, reordered) = crate::feed::testing::records_both_ways(
+                &format!("feeds/rhel-csaf/{f}"),
+                "rhel-vex",
+                parse_vex_file,
+                |t| {
+                    crate::feed::testing::reverse_json(
+                        t,
+                        &[
+                            "branches",
+                            "relationships",
+                            "vulnerabilities",
+                            "fixed",
+                            "known_affected",
+                            "known_not_affected",
+                            "under_investigation",
+                            "threats",
+                            "product_ids",
+                        ],
+                    )
+                },
             );
-            crate::feed::testing::assert_same_records(f, &asis, &parse(&reordered));
+            assert!(!asis.is_empty(), "{f}");
+            crate::feed::testing::assert_same_records(f, &asis, &reordered);
         }
     }
 
