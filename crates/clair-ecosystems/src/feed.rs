@@ -306,6 +306,23 @@ pub mod testing {
         }
     }
 
+    /// Every enrichment a parser emits for a corpus file.
+    pub fn enrichments(
+        rel: &str,
+        updater: &str,
+        parse: super::ParseFile,
+    ) -> Vec<clair_store::EnrichmentRecord> {
+        let mut out = Vec::new();
+        parse(updater, &fetched(rel), &mut |r| {
+            if let Record::Enrichment(e) = r {
+                out.push(e);
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{rel}: {e}"));
+        out
+    }
+
     /// Every vulnerability a parser emits for a document given as text (written to a
     /// temporary file), sorted: for comparing what two spellings of one feed produce.
     pub fn vulns_of_text(

@@ -302,7 +302,7 @@ mod tests {
     use clair_types::Severity;
 
     use super::*;
-    use crate::feed::testing::{fetched, vulns};
+    use crate::feed::testing::vulns;
 
     #[test]
     fn al2_sample() {
@@ -346,9 +346,10 @@ mod tests {
 
     #[test]
     fn mirror_list() {
-        let text =
-            std::fs::read_to_string(fetched("feeds/amazon/claircore-mirrors_linux2023.txt").path)
-                .unwrap();
+        let text = String::from_utf8(crate::test_corpus::corpus_bytes(
+            "feeds/amazon/claircore-mirrors_linux2023.txt",
+        ))
+        .unwrap();
         let m = first_mirror(&text).unwrap();
         assert!(
             m.starts_with("https://cdn.amazonlinux.com/al2023/core/guids/")
@@ -361,9 +362,10 @@ mod tests {
 
     #[test]
     fn repomd_location() {
-        let repomd =
-            std::fs::read_to_string(fetched("feeds/amazon/claircore-alas-repomd.xml").path)
-                .unwrap();
+        let repomd = String::from_utf8(crate::test_corpus::corpus_bytes(
+            "feeds/amazon/claircore-alas-repomd.xml",
+        ))
+        .unwrap();
         let loc = updateinfo_location(&repomd).unwrap();
         assert!(
             loc.starts_with("repodata/") && loc.contains("updateinfo"),

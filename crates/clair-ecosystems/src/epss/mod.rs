@@ -76,22 +76,11 @@ pub fn parse_epss(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::testing::fetched;
+    use crate::feed::testing::enrichments;
 
     #[test]
     fn csv_sample() {
-        let mut out = Vec::new();
-        parse_epss(
-            "epss",
-            &fetched("feeds/epss/claircore-epss.csv"),
-            &mut |r| {
-                if let Record::Enrichment(e) = r {
-                    out.push(e);
-                }
-                Ok(())
-            },
-        )
-        .unwrap();
+        let out = enrichments("feeds/epss/claircore-epss.csv", "epss", parse_epss);
         let rows =
             std::fs::read_to_string(crate::test_corpus::corpus("feeds/epss/claircore-epss.csv"))
                 .unwrap()

@@ -36,22 +36,12 @@ pub fn parse_kev(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::testing::fetched;
+    use crate::feed::testing::enrichments;
 
     #[test]
     fn catalog_sample() {
-        let mut out = Vec::new();
-        parse_kev(
-            "kev",
-            &fetched("feeds/kev/claircore-known_exploited_vulnerabilities.json"),
-            &mut |r| {
-                if let Record::Enrichment(e) = r {
-                    out.push(e);
-                }
-                Ok(())
-            },
-        )
-        .unwrap();
+        let rel = "feeds/kev/claircore-known_exploited_vulnerabilities.json";
+        let out = enrichments(rel, "kev", parse_kev);
         assert_eq!(out.len(), 2, "catalog count is 2");
         assert_eq!(out[0].tags, vec!["CVE-2017-3066"]);
         assert_eq!(out[0].data["vendorProject"], "Adobe");

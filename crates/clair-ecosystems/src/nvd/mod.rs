@@ -270,18 +270,9 @@ pub fn parse_nvd(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::testing::fetched;
 
     fn records(rel: &str) -> Vec<EnrichmentRecord> {
-        let mut out = Vec::new();
-        parse_nvd("nvd", &fetched(rel), &mut |r| {
-            if let Record::Enrichment(e) = r {
-                out.push(e);
-            }
-            Ok(())
-        })
-        .unwrap();
-        out
+        crate::feed::testing::enrichments(rel, "nvd", parse_nvd)
     }
 
     #[test]
