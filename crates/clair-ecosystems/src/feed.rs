@@ -346,7 +346,7 @@ pub mod testing {
         parse: super::ParseFile,
         reorder: impl Fn(&str) -> String,
     ) -> (Vec<Vulnerability>, Vec<Vulnerability>) {
-        let text = String::from_utf8(crate::test_corpus::corpus_bytes(rel)).unwrap();
+        let text = crate::test_corpus::corpus_text(rel);
         let reordered = reorder(&text);
         assert_ne!(reordered, text);
         let records = |t: &str| vulns_of_text(t, |f, e| parse(updater, f, e));

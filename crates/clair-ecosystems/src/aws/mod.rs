@@ -346,10 +346,7 @@ mod tests {
 
     #[test]
     fn mirror_list() {
-        let text = String::from_utf8(crate::test_corpus::corpus_bytes(
-            "feeds/amazon/claircore-mirrors_linux2023.txt",
-        ))
-        .unwrap();
+        let text = crate::test_corpus::corpus_text("feeds/amazon/claircore-mirrors_linux2023.txt");
         let m = first_mirror(&text).unwrap();
         assert!(
             m.starts_with("https://cdn.amazonlinux.com/al2023/core/guids/")
@@ -362,10 +359,7 @@ mod tests {
 
     #[test]
     fn repomd_location() {
-        let repomd = String::from_utf8(crate::test_corpus::corpus_bytes(
-            "feeds/amazon/claircore-alas-repomd.xml",
-        ))
-        .unwrap();
+        let repomd = crate::test_corpus::corpus_text("feeds/amazon/claircore-alas-repomd.xml");
         let loc = updateinfo_location(&repomd).unwrap();
         assert!(
             loc.starts_with("repodata/") && loc.contains("updateinfo"),
