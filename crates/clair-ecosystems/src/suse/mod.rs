@@ -154,26 +154,16 @@ mod tests {
 
     #[test]
     fn products() {
-        assert_eq!(
-            product_namespace("openSUSE Leap 42.1").as_deref(),
-            Some("opensuse-leap:42.1")
-        );
-        assert_eq!(
-            product_namespace("SUSE Linux Enterprise Server 15 SP1").as_deref(),
-            Some("sles:15.1")
-        );
-        assert_eq!(
-            product_namespace("SUSE Linux Enterprise Server 12-LTSS").as_deref(),
-            Some("sles:12")
-        );
-        assert_eq!(
-            product_namespace("SUSE Linux Enterprise Micro 5.3").as_deref(),
-            Some("sle-micro:5.3")
-        );
-        assert_eq!(
-            product_namespace("openSUSE Tumbleweed").as_deref(),
-            Some("opensuse-tumbleweed")
-        );
+        for (product, namespace) in [
+            ("openSUSE Leap 42.1", "opensuse-leap:42.1"),
+            ("SUSE Linux Enterprise Server 15 SP1", "sles:15.1"),
+            ("SUSE Linux Enterprise Server 12-LTSS", "sles:12"),
+            ("SUSE Linux Enterprise Micro 5.3", "sle-micro:5.3"),
+            ("openSUSE Tumbleweed", "opensuse-tumbleweed"),
+        ] {
+            let got = product_namespace(product);
+            assert_eq!(got.as_deref(), Some(namespace), "{product}");
+        }
         assert_eq!(product_namespace("Fedora 36"), None);
     }
 
