@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use clair_ecosystems::{alpine, aws, debian, epss, nvd, oracle, osv, photon, rhel, suse, ubuntu};
-use clair_matcher::{FetchedFile, Updater, Validators};
+use clair_matcher::{FetchedFile, Validators};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -31,5 +31,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = osv::parse_osv_file("osv", &file, &mut sink);
     let _ = nvd::parse_nvd("nvd", &file, &mut sink);
     let _ = epss::parse_epss("epss", &file, &mut sink);
-    let _ = clair_ecosystems::kev::KevUpdater::default().parse(std::slice::from_ref(&file), &mut sink);
+    let _ = clair_ecosystems::kev::parse_kev("kev", &file, &mut sink);
 });

@@ -478,9 +478,8 @@ pub fn resolve(reference: &str, opts: &RegistryOptions) -> Result<Resolved> {
     if media == OCI_INDEX || media == DOCKER_LIST {
         let idx: serde_json::Value =
             serde_json::from_slice(&body).map_err(|e| err(&r, format!("image index: {e}")))?;
-        let list = idx
-            .get("manifests")
-            .and_then(|m| m.as_array())
+        let list = idx["manifests"]
+            .as_array()
             .ok_or_else(|| err(&r, "image index without manifests"))?;
         let pick = list
             .iter()
@@ -513,9 +512,8 @@ pub fn resolve(reference: &str, opts: &RegistryOptions) -> Result<Resolved> {
                     ),
                 )
             })?;
-        let d = pick
-            .get("digest")
-            .and_then(|d| d.as_str())
+        let d = pick["digest"]
+            .as_str()
             .ok_or_else(|| err(&r, "index entry without a digest"))?
             .to_string();
         (media, body, digest) = c.manifest(&d)?;
@@ -528,9 +526,8 @@ pub fn resolve(reference: &str, opts: &RegistryOptions) -> Result<Resolved> {
     }
     let m: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| err(&r, format!("manifest: {e}")))?;
-    let layers = m
-        .get("layers")
-        .and_then(|l| l.as_array())
+    let layers = m["layers"]
+        .as_array()
         .ok_or_else(|| err(&r, "manifest without layers"))?;
     let mut out = Vec::with_capacity(layers.len());
     for (i, l) in layers.iter().enumerate() {
