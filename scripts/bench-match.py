@@ -36,15 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 sys.path.insert(0, str(ROOT / "scripts"))
-from benchdoc import parser, publish  # noqa: E402
-
-
-def load_module(name, file):
-    from importlib import util
-    spec = util.spec_from_file_location(name, ROOT / "scripts" / file)
-    m = util.module_from_spec(spec)
-    spec.loader.exec_module(m)
-    return m
+from benchdoc import load_module, parser, publish  # noqa: E402
 
 
 def lay_out_feeds(d: Path):
@@ -180,9 +172,8 @@ def main():
         f"| report p99 | {m['p99_ms']:.2f} ms |",
         f"| in-memory lookup only, p50 / p99 | {m['lookup_p50_ms']:.3f} / {m['lookup_p99_ms']:.3f} ms |",
         f"| cold `clair scan` wall time (median of {a.runs}) | {statistics.median(cold):.2f} s |",
-        "",
-        "Command: `scripts/bench-match.py --write docs/benchmarks.md`",
     ]
+    lines += ["", "Command: `scripts/bench-match.py --write docs/benchmarks.md`"]
     text = "\n".join(lines) + "\n"
     publish(text, a.write, "bench-match")
 

@@ -54,15 +54,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT / "scripts"))
-from benchdoc import parser, publish  # noqa: E402
-
-
-def load_module(name, file):
-    from importlib import util
-    spec = util.spec_from_file_location(name, ROOT / "scripts" / file)
-    m = util.module_from_spec(spec)
-    spec.loader.exec_module(m)
-    return m
+from benchdoc import load_module, parser, publish  # noqa: E402
 
 
 def pick_image():

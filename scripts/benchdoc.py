@@ -25,6 +25,15 @@ def publish(text: str, write: str | None, name: str) -> None:
         write_section(ROOT / write, name, text)
 
 
+def load_module(name: str, file: str):
+    """Import another benchmark script (their file names have dashes) to reuse its generators."""
+    from importlib import util
+    spec = util.spec_from_file_location(name, ROOT / "scripts" / file)
+    m = util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    return m
+
+
 def write_section(path: Path, name: str, text: str) -> None:
     """Replace the text between <!-- NAME --> and <!-- /NAME --> (appended when missing)."""
     start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
