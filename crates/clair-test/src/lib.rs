@@ -4,7 +4,8 @@
 //! - ground-truth package lists of the shared images;
 //! - builders for small tar layers and OCI layouts, for tests of malformed input;
 //! - index reports of language packages, for matching tests without an image;
-//! - a generator and a tool runner for differential tests against real tools.
+//! - a generator and a tool runner for differential tests against real tools;
+//! - processes a test starts (killed on drop, waited for until ready) and a local registry.
 #![forbid(unsafe_code)]
 #![allow(
     clippy::unwrap_used,
@@ -21,6 +22,8 @@ pub mod moto;
 pub mod oci;
 pub mod oracle;
 pub mod postgres;
+pub mod process;
+pub mod registry;
 pub mod reports;
 pub mod tar;
 

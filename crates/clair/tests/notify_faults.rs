@@ -401,16 +401,12 @@ fn sigterm_finishes_the_sqs_message_in_hand() {
     let created = sqs(&moto, &[("Action", "CreateQueue"), ("QueueName", "layers")]);
     let queue = xml(&created, "QueueUrl").unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "http_listen_addr: 127.0.0.1:{}\nintrospection_addr: 127.0.0.1:{}\n",
-            clair_test::free_port(),
-            clair_test::free_port()
-        ),
-    )
-    .unwrap();
+    let config = clair_test::config_file!(
+        dir.path(),
+        "http_listen_addr: 127.0.0.1:{}\nintrospection_addr: 127.0.0.1:{}\n",
+        clair_test::free_port(),
+        clair_test::free_port()
+    );
     let log = dir.path().join("serve.log");
     let mut child = db
         .clair()

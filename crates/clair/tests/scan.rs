@@ -91,15 +91,11 @@ fn setup(load: bool) -> Env {
         _server: server,
     };
     if load {
-        let cfg = env.dir.path().join("config.yaml");
-        std::fs::write(
-            &cfg,
-            format!(
-                "updaters:\n  sets: [alpine, nvd]\n  config:\n    alpine:\n      url: {u}/alpine/\n      releases: [v3.4]\n    nvd:\n      url: {u}/nvd/\n      years: [2016]\n",
-                u = env._server.url()
-            ),
-        )
-        .unwrap();
+        let cfg = clair_test::config_file!(
+            env.dir.path(),
+            "updaters:\n  sets: [alpine, nvd]\n  config:\n    alpine:\n      url: {u}/alpine/\n      releases: [v3.4]\n    nvd:\n      url: {u}/nvd/\n      years: [2016]\n",
+            u = env._server.url()
+        );
         let o = env.clair(&["--config", cfg.to_str().unwrap(), "update"]);
         assert!(o.status.success(), "{}{}", out(&o), err(&o));
     }
@@ -295,15 +291,11 @@ fn explain_says_which_osv_rule_decided() {
     write_layout(&layout, "flask", &[Layer::plain(&tar)]);
     let image = format!("oci:{}:flask", layout.display());
     let db = dir.path().join("clair.db");
-    let cfg = dir.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "updaters:\n  sets: [osv]\n  config:\n    osv:\n      url: {}/osv/\n      ecosystems: [PyPI]\n",
-            server.url()
-        ),
-    )
-    .unwrap();
+    let cfg = clair_test::config_file!(
+        dir.path(),
+        "updaters:\n  sets: [osv]\n  config:\n    osv:\n      url: {}/osv/\n      ecosystems: [PyPI]\n",
+        server.url()
+    );
     let o = clair_with_db(&["--config", cfg.to_str().unwrap(), "update"], &db);
     assert!(o.status.success(), "{}{}", out(&o), err(&o));
     let o = clair_with_db(&["explain", &image, "PYSEC-2099-14"], &db);

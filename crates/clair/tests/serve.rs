@@ -441,19 +441,15 @@ fn feed_change_reaches_the_webhook() {
         clair_test::http::Behavior::RequireHeader("X-Tenant".into(), "clair-rs".into()),
     );
     let (api, intro) = (free_port(), free_port());
-    let cfg = tmp.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "http_listen_addr: 127.0.0.1:{api}\nintrospection_addr: 127.0.0.1:{intro}\n\
+    let cfg = clair_test::config_file!(
+        tmp.path(),
+        "http_listen_addr: 127.0.0.1:{api}\nintrospection_addr: 127.0.0.1:{intro}\n\
              matcher:\n  period: 1s\n\
              updaters:\n  sets: [debian]\n  config:\n    debian:\n      json_url: {}/debian/json\n\
              notifier:\n  delivery_interval: 1s\n  webhook:\n    target: {}/notify\n    callback: http://127.0.0.1:{api}/notifier/api/v1/notification/\n    headers:\n      X-Tenant: [clair-rs]\n",
-            feeds.url(),
-            receiver.url()
-        ),
-    )
-    .unwrap();
+        feeds.url(),
+        receiver.url()
+    );
     // The image is indexed first, into the same database.
     let o = Command::new(env!("CARGO_BIN_EXE_clair"))
         .args(["index", "-q"])
@@ -556,17 +552,13 @@ fn tls_api_with_client_certificates_reloads_on_sighup() {
     let (cert, key) = (d.join("clair.crt"), d.join("clair.key"));
     std::fs::copy(&server.cert, &cert).unwrap();
     std::fs::copy(&server.key, &key).unwrap();
-    let cfg = d.join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "clair:\n  api:\n    port: 6062\n    certfile: {}\n    keyfile: {}\n    cafile: {}\n",
-            cert.display(),
-            key.display(),
-            ca.cert.display()
-        ),
-    )
-    .unwrap();
+    let cfg = clair_test::config_file!(
+        d,
+        "clair:\n  api:\n    port: 6062\n    certfile: {}\n    keyfile: {}\n    cafile: {}\n",
+        cert.display(),
+        key.display(),
+        ca.cert.display()
+    );
     let s = serve_with(&cfg, &d.join("clair.db"), &[], &[]);
     let url = format!("{}/v1/namespaces", s.api.replace("http://", "https://"));
     let call = |agent: &ureq::Agent| agent.get(&url).call().map(|r| r.status().as_u16());
@@ -620,11 +612,9 @@ fn jwtproxy_verifier_over_tls() {
     registry.add_approved("quay", quay.jwk.clone());
     registry.add_approved("other", quay.jwk.clone());
     let vport = free_port();
-    let cfg = d.join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"clair:
+    let cfg = clair_test::config_file!(
+        d,
+        r#"clair:
   api:
     port: 6062
 jwtproxy:
@@ -645,12 +635,10 @@ jwtproxy:
         options:
           iss: quay
 "#,
-            key = server.key.display(),
-            cert = server.cert.display(),
-            registry = registry.url(),
-        ),
-    )
-    .unwrap();
+        key = server.key.display(),
+        cert = server.cert.display(),
+        registry = registry.url(),
+    );
     let s = serve_with(&cfg, &d.join("clair.db"), &[], &[]);
     let agent = certs::https_agent(&ca, None);
     let url = format!("https://127.0.0.1:{vport}/v1/namespaces");
@@ -695,14 +683,10 @@ jwtproxy:
 fn clair_v2_command_line_serves_an_open_api_as_its_config_asks() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, h) = (free_port(), free_port());
-    let cfg = tmp.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "clair:\n  api:\n    port: {a}\n    healthport: {h}\n  updater:\n    interval: 0s\n"
-        ),
-    )
-    .unwrap();
+    let cfg = clair_test::config_file!(
+        tmp.path(),
+        "clair:\n  api:\n    port: {a}\n    healthport: {h}\n  updater:\n    interval: 0s\n"
+    );
     let cfg = cfg.display().to_string();
     let mut child = spawn_clair(
         &["-config", &cfg, "-log-level", "debug"],
@@ -733,15 +717,11 @@ fn clair_v4_command_lines_and_dropins() {
     use base64::Engine as _;
     let tmp = tempfile::tempdir().unwrap();
     let (a, i) = (free_port(), free_port());
-    let cfg = tmp.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "http_listen_addr: 127.0.0.1:{a}\nintrospection_addr: 127.0.0.1:{i}\n\
+    let cfg = clair_test::config_file!(
+        tmp.path(),
+        "http_listen_addr: 127.0.0.1:{a}\nintrospection_addr: 127.0.0.1:{i}\n\
              log_level: info\nmatcher:\n  disable_updaters: true\n"
-        ),
-    )
-    .unwrap();
+    );
     let dropins = tmp.path().join("config.yaml.d");
     std::fs::create_dir(&dropins).unwrap();
     let key = b"a key kept in a drop-in";

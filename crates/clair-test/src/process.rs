@@ -1,0 +1,50 @@
+//! Processes and servers a test starts: stopped when the test ends, waited for until ready.
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+/// A child process killed and reaped when dropped, so a failing test leaves nothing running.
+#[derive(Debug)]
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Poll `ready` every `every` until it returns true; panics with `what` when `within` has
+/// passed first.
+pub fn wait_until(within: Duration, every: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(every);
+    }
+}
+
+/// Wait until something accepts TCP connections at `addr` (`host:port`); panics with `what`
+/// after `within`.
+pub fn wait_for_port(addr: &str, within: Duration, what: &str) {
+    wait_until(within, Duration::from_millis(50), what, || {
+        std::net::TcpStream::connect(addr).is_ok()
+    });
+}
+
+/// Write `text` to `dir/name` (a config file a test hands to a program) and return the path.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    path
+}
+
+/// Write `config.yaml` in the directory `$dir` (a `&Path`) from `format!` arguments and return
+/// its path: the config file a test hands to `clair`.
+#[macro_export]
+macro_rules! config_file {
+    ($dir:expr, $($fmt:tt)+) => {
+        $crate::process::write_file($dir, "config.yaml", &format!($($fmt)+))
+    };
+}
