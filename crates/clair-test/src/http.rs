@@ -53,14 +53,20 @@ pub struct TestServer {
 
 static ETAG: AtomicUsize = AtomicUsize::new(1);
 
+/// A tiny_http server on a free loopback port and its `http://127.0.0.1:PORT` URL.
+pub(crate) fn bind_loopback() -> (Arc<tiny_http::Server>, String) {
+    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
+    let addr = format!(
+        "http://{}",
+        server.server_addr().to_ip().expect("ip address")
+    );
+    (server, addr)
+}
+
 impl TestServer {
     /// Start on a free loopback port.
     pub fn start() -> TestServer {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
-        let addr = format!(
-            "http://{}",
-            server.server_addr().to_ip().expect("ip address")
-        );
+        let (server, addr) = bind_loopback();
         let files: Arc<Mutex<HashMap<String, Entry>>> = Arc::default();
         let hits: Arc<Mutex<Vec<(String, u16)>>> = Arc::default();
         let headers: Arc<Mutex<Vec<Request>>> = Arc::default();

@@ -48,3 +48,9 @@ macro_rules! config_file {
         $crate::process::write_file($dir, "config.yaml", &format!($($fmt)+))
     };
 }
+
+/// Assert that a command `clair` (or a tool) ran succeeded, showing its stderr when not.
+#[track_caller]
+pub fn assert_success(o: &std::process::Output) {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

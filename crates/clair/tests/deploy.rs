@@ -167,11 +167,7 @@ fn compose_clair_service_runs_as_described() {
         .env("HOME", "/nonexistent-home-for-tests")
         .output()
         .unwrap();
-    assert!(
-        update.status.success(),
-        "{}",
-        String::from_utf8_lossy(&update.stderr)
-    );
+    clair_test::process::assert_success(&update);
 
     let (api, intro) = (free_port(), free_port());
     let log = tempfile::NamedTempFile::new().unwrap();

@@ -66,11 +66,7 @@ fn a_400_mb_executable_is_found_with_bounded_rss() {
         .env_remove("CLAIR_LOG")
         .output()
         .expect("python3 runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    clair_test::process::assert_success(&run);
     let peak_kib: u64 = String::from_utf8_lossy(&run.stdout).trim().parse().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     let packages: Vec<(String, String)> = report["packages"]

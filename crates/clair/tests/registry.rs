@@ -336,7 +336,7 @@ fn report_from_a_running_server() {
         feeds.url()
     );
     let o = clair(&["-config", cfg.to_str().unwrap(), "update"], &db, &[]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    clair_test::process::assert_success(&o);
 
     let port = clair_test::free_port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_clair"))

@@ -9,13 +9,7 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use clair_test::free_port;
 
 /// Status, headers, body.
 type Answer = (u16, Vec<(String, String)>, String);
@@ -460,7 +454,7 @@ fn feed_change_reaches_the_webhook() {
         .env("CLAIR_DATABASE_SOURCE", &db)
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    clair_test::process::assert_success(&o);
     let mut child = Command::new(env!("CARGO_BIN_EXE_clair"))
         .args(["-config"])
         .arg(&cfg)
@@ -789,7 +783,7 @@ fn clair_v4_command_lines_and_dropins() {
         .env_remove("CLAIR_DATABASE_SOURCE")
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    clair_test::process::assert_success(&o);
     let out = String::from_utf8_lossy(&o.stdout);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
@@ -1205,7 +1199,7 @@ fn secrets_stay_out_of_output_and_logs() {
             )
             .output()
             .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        clair_test::process::assert_success(&o);
         let out = String::from_utf8_lossy(&o.stdout);
         assert!(out.contains("<redacted>"), "{out}");
         assert!(out.contains("X-Api-Key"), "header names stay: {out}");
