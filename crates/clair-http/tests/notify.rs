@@ -593,13 +593,11 @@ fn tls_receiver(
 /// `servername`, and the extra CA bundle on Clair v4's webhook: each needed, each enough.
 #[test]
 fn webhooks_over_tls() {
-    if !clair_test::certs::openssl_available() {
+    // The server's names: 127.0.0.1 and localhost.
+    let Some((dir, ca, server)) = clair_test::certs::ca_and_server("ca", "server", "receiver")
+    else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let ca = clair_test::certs::ca(dir.path(), "ca");
-    // Its names: 127.0.0.1 and localhost.
-    let server = clair_test::certs::leaf(dir.path(), &ca, "server", "receiver", false);
+    };
     let client = clair_test::certs::leaf(dir.path(), &ca, "client", "clair-notifier", true);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -54,3 +54,12 @@ macro_rules! config_file {
 pub fn assert_success(o: &std::process::Output) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// Send the signal `name` (`TERM`, `HUP`...) to `child` with kill(1); panics when that fails.
+pub fn signal(child: &Child, name: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -{name} {}", child.id());
+}

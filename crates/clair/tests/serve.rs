@@ -97,25 +97,15 @@ fn stop(s: Serve) -> String {
 
 /// SIGTERM, wait for a clean exit; the process's stderr.
 fn stop_child(mut child: Child) -> String {
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "clair serve did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let (status, _) = clair_test::sigterm(&mut child, Duration::from_secs(20))
+        .expect("clair serve did not stop on SIGTERM");
+    let err = stderr_of(&mut child);
+    assert!(status.success(), "exit {status:?}\n{err}");
+    err
+}
+
+/// What an exited child wrote to its piped stderr.
+fn stderr_of(child: &mut Child) -> String {
     let mut err = String::new();
     child
         .stderr
@@ -123,7 +113,6 @@ fn stop_child(mut child: Child) -> String {
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    assert!(status.success(), "exit {status:?}\n{err}");
     err
 }
 
@@ -149,13 +138,7 @@ fn wait_for(url: &str, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while get(url).is_none() {
         if let Some(st) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
+            let err = stderr_of(child);
             panic!("clair exited ({st:?}) before answering {url}:\n{err}");
         }
         assert!(Instant::now() < deadline, "{url} never answered");
@@ -487,22 +470,9 @@ fn feed_change_reaches_the_webhook() {
             .iter()
             .any(|(k, v)| k.eq_ignore_ascii_case("content-type") && v == "application/json")
     );
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    clair_test::process::signal(&child, "TERM");
     let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = stderr_of(&mut child);
     assert!(status.success(), "{err}");
     let created = err
         .lines()
@@ -535,13 +505,10 @@ fn feed_change_reaches_the_webhook() {
 #[test]
 fn tls_api_with_client_certificates_reloads_on_sighup() {
     use clair_test::certs;
-    if !certs::openssl_available() {
+    let Some((tmp, ca, server)) = certs::ca_and_server("ca", "server", "127.0.0.1") else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
+    };
     let d = tmp.path();
-    let ca = certs::ca(d, "ca");
-    let server = certs::leaf(d, &ca, "server", "127.0.0.1", false);
     let quay = certs::leaf(d, &ca, "quay", "quay", true);
     let (cert, key) = (d.join("clair.crt"), d.join("clair.key"));
     std::fs::copy(&server.cert, &cert).unwrap();
@@ -568,14 +535,7 @@ fn tls_api_with_client_certificates_reloads_on_sighup() {
     let server2 = certs::leaf(d, &ca2, "server2", "127.0.0.1", false);
     std::fs::copy(&server2.cert, &cert).unwrap();
     std::fs::copy(&server2.key, &key).unwrap();
-    let pid = s.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    clair_test::process::signal(&s.child, "HUP");
     let deadline = Instant::now() + Duration::from_secs(20);
     while call(&certs::https_agent(&ca2, Some(&quay))).is_err() {
         assert!(
@@ -594,13 +554,10 @@ fn tls_api_with_client_certificates_reloads_on_sighup() {
 #[test]
 fn jwtproxy_verifier_over_tls() {
     use clair_test::certs;
-    if !certs::openssl_available() {
+    let Some((tmp, ca, server)) = certs::ca_and_server("ca", "clair", "127.0.0.1") else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
+    };
     let d = tmp.path();
-    let ca = certs::ca(d, "ca");
-    let server = certs::leaf(d, &ca, "clair", "127.0.0.1", false);
     let registry = clair_test::keyregistry::KeyRegistry::start();
     let quay = clair_http::jwtproxy::SigningKey::generate().unwrap();
     registry.add_approved("quay", quay.jwk.clone());

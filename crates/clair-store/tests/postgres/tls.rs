@@ -35,13 +35,8 @@ fn fixture() -> Option<&'static Fixture> {
     static F: OnceLock<Option<Fixture>> = OnceLock::new();
     F.get_or_init(|| {
         clair_test::postgres::skip_or_fail()?;
-        if !certs::openssl_available() {
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let ca = certs::ca(dir.path(), "pg-ca");
+        let (dir, ca, server) = certs::ca_and_server("pg-ca", "server", "127.0.0.1")?;
         let other_ca = certs::ca(dir.path(), "other-ca");
-        let server = certs::leaf(dir.path(), &ca, "server", "127.0.0.1", false);
         let client = certs::leaf(dir.path(), &ca, "certuser", "certuser", true);
         let stranger = certs::leaf(dir.path(), &other_ca, "stranger", "certuser", true);
         let pg = TestPostgres::start_tls(&ServerTls {
