@@ -238,12 +238,7 @@ fn report_cache_is_never_stale(store: Arc<dyn Store>) {
     );
 
     // Deleted: 404, not a cached report.
-    let d = call(
-        "DELETE",
-        &format!("{}/indexer/api/v1/index_report/{hash}", srv.api),
-        &[],
-        None,
-    );
+    let d = delete(&format!("{}/indexer/api/v1/index_report/{hash}", srv.api));
     assert_eq!(d.status, 204);
     assert_eq!(raw("GET", &srv.api, &path, &[]).status, 404);
     assert_eq!(

@@ -239,12 +239,7 @@ fn flow(store: Arc<dyn Store>) {
 
     // What the receiver then reads through the API.
     let srv = start(store.clone(), clair_http::FetchOptions::default(), 0);
-    let r = call(
-        "GET",
-        &format!("{}/notifier/api/v1/notification/{id}", srv.api),
-        &[],
-        None,
-    );
+    let r = get(&format!("{}/notifier/api/v1/notification/{id}", srv.api));
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["notifications"].as_array().unwrap().len(), 2);
 }
@@ -282,12 +277,7 @@ fn v2_webhooks(store: Arc<dyn Store>) {
     // Renotify interval 0: sent again on the next pass, until deleted through the API.
     assert_eq!(n.deliver().unwrap(), 1);
     let srv = start(store.clone(), clair_http::FetchOptions::default(), 0);
-    let r = call(
-        "DELETE",
-        &format!("{}/v1/notifications/{id}", srv.api),
-        &[],
-        None,
-    );
+    let r = delete(&format!("{}/v1/notifications/{id}", srv.api));
     assert_eq!(r.status, 200);
     assert_eq!(n.deliver().unwrap(), 0);
     let codes: Vec<u16> = receiver.hits().into_iter().map(|(_, c)| c).collect();
@@ -474,12 +464,7 @@ fn v1_flow(store: Arc<dyn Store>) {
         .collect();
     let mut seen = BTreeMap::new();
     for id in &ids {
-        let r = call(
-            "GET",
-            &format!("{}/v1/notifications/{id}?limit=10", srv.api),
-            &[],
-            None,
-        );
+        let r = get(&format!("{}/v1/notifications/{id}?limit=10", srv.api));
         assert_eq!(r.status, 200, "{}", r.body);
         let n = r.json()["Notification"].clone();
         let (side, v) = if n.get("New").is_some() {

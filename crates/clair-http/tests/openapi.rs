@@ -261,12 +261,7 @@ fn responses_validate(store: Arc<dyn Store>) {
     };
 
     // Index state.
-    let st = call(
-        "GET",
-        &format!("{api}/indexer/api/v1/index_state"),
-        &[],
-        None,
-    );
+    let st = get(&format!("{api}/indexer/api/v1/index_state"));
     schemas.check(
         "index_state",
         &ok(&st, 200),
@@ -299,12 +294,7 @@ fn responses_validate(store: Arc<dyn Store>) {
         Some("IndexReport"),
         Some("index_report"),
     );
-    let g = call(
-        "GET",
-        &format!("{api}/indexer/api/v1/index_report/{manifest}"),
-        &[],
-        None,
-    );
+    let g = get(&format!("{api}/indexer/api/v1/index_report/{manifest}"));
     schemas.check(
         "index report (GET)",
         &ok(&g, 200),
@@ -331,12 +321,7 @@ fn responses_validate(store: Arc<dyn Store>) {
         Some("Error"),
         Some("error"),
     );
-    let g = call(
-        "GET",
-        &format!("{api}/indexer/api/v1/index_report/{broken}"),
-        &[],
-        None,
-    );
+    let g = get(&format!("{api}/indexer/api/v1/index_report/{broken}"));
     let err_report = ok(&g, 200);
     assert_eq!(err_report["state"], "IndexError");
     schemas.check(
@@ -388,12 +373,9 @@ fn responses_validate(store: Arc<dyn Store>) {
     feeds.put("/osv/PyPI/all.zip", osv_records(false).to_string());
     update(&store, &feeds);
     assert!(srv.state.refresh().unwrap());
-    let vr = call(
-        "GET",
-        &format!("{api}/matcher/api/v1/vulnerability_report/{manifest}"),
-        &[],
-        None,
-    );
+    let vr = get(&format!(
+        "{api}/matcher/api/v1/vulnerability_report/{manifest}"
+    ));
     let vr = ok(&vr, 200);
     let updaters: std::collections::BTreeSet<&str> = vr["vulnerabilities"]
         .as_object()
@@ -413,12 +395,7 @@ fn responses_validate(store: Arc<dyn Store>) {
         Some("VulnerabilityReport"),
         Some("vulnerability_report"),
     );
-    let ops = call(
-        "GET",
-        &format!("{api}/matcher/api/v1/internal/update_operation"),
-        &[],
-        None,
-    );
+    let ops = get(&format!("{api}/matcher/api/v1/internal/update_operation"));
     schemas.check(
         "update operations",
         &ok(&ops, 200),

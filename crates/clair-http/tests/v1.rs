@@ -130,12 +130,7 @@ fn klar_flow(store: Arc<dyn Store>) {
     assert!(l.get("Features").is_none());
 
     // ?features: the whole image's packages, each added by the layer that introduced it.
-    let r = call(
-        "GET",
-        &format!("{}/v1/layers/{top}?features", srv.api),
-        &[],
-        None,
-    );
+    let r = get(&format!("{}/v1/layers/{top}?features", srv.api));
     let features = r.json()["Layer"]["Features"].as_array().unwrap().clone();
     assert_eq!(features.len(), 105);
     let f = |name: &str| {
@@ -152,12 +147,7 @@ fn klar_flow(store: Arc<dyn Store>) {
     assert!(f("bash").get("Vulnerabilities").is_none());
 
     // ?vulnerabilities (klar sends only this flag): features with their vulnerabilities.
-    let r = call(
-        "GET",
-        &format!("{}/v1/layers/{top}?vulnerabilities", srv.api),
-        &[],
-        None,
-    );
+    let r = get(&format!("{}/v1/layers/{top}?vulnerabilities", srv.api));
     assert_eq!(r.status, 200);
     let features = r.json()["Layer"]["Features"].as_array().unwrap().clone();
     assert_eq!(features.len(), 105);
@@ -202,12 +192,7 @@ fn klar_flow(store: Arc<dyn Store>) {
     assert!(r.body.contains("clair_http_requests_total"));
 
     // DELETE a middle layer: it and its descendants go; 200 with no body; then 404.
-    let r = call(
-        "DELETE",
-        &format!("{}/v1/layers/{}", srv.api, names[2]),
-        &[],
-        None,
-    );
+    let r = delete(&format!("{}/v1/layers/{}", srv.api, names[2]));
     assert_eq!((r.status, r.body.as_str()), (200, ""));
     let r = call("GET", &format!("{}/v1/layers/{top}", srv.api), &[], None);
     assert_eq!(r.status, 404);
@@ -318,12 +303,7 @@ fn v1_errors(store: Arc<dyn Store>) {
         &serde_json::json!({"Layer": {"Name": "local", "Path": path.display().to_string(), "Format": "Docker"}}),
     );
     assert_eq!(r.status, 201, "{}", r.body);
-    let r = call(
-        "GET",
-        &format!("{}/v1/layers/local?features", srv.api),
-        &[],
-        None,
-    );
+    let r = get(&format!("{}/v1/layers/local?features", srv.api));
     assert_eq!(
         r.json()["Layer"]["Features"].as_array().unwrap().len(),
         88,
@@ -370,12 +350,10 @@ fn vulnerabilities(store: Arc<dyn Store>) {
     load_debian(&store);
     let ns = "debian%3A12";
     let list = |srv: &Server, q: &str| {
-        call(
-            "GET",
-            &format!("{}/v1/namespaces/{ns}/vulnerabilities{q}", srv.api),
-            &[],
-            None,
-        )
+        get(&format!(
+            "{}/v1/namespaces/{ns}/vulnerabilities{q}",
+            srv.api
+        ))
     };
     let r = list(&a, "");
     assert_eq!(

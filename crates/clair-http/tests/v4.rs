@@ -34,12 +34,7 @@ fn quay_flow(store: Arc<dyn Store>) {
     assert!(h.body.is_empty());
 
     // Index state with its ETag, and 304 for a client that has it.
-    let st = call(
-        "GET",
-        &format!("{}/indexer/api/v1/index_state", srv.api),
-        &[],
-        None,
-    );
+    let st = get(&format!("{}/indexer/api/v1/index_state", srv.api));
     assert_eq!(st.status, 200);
     let state = st.json()["state"].as_str().unwrap().to_string();
     assert_eq!(st.header("etag"), Some(format!("\"{state}\"").as_str()));
@@ -135,12 +130,7 @@ fn quay_flow(store: Arc<dyn Store>) {
         None,
     );
     assert_eq!(g.header("content-type"), Some("application/json"));
-    let g = call(
-        "GET",
-        &format!("{}/indexer/api/v1/index_state", srv.api),
-        &[],
-        None,
-    );
+    let g = get(&format!("{}/indexer/api/v1/index_state", srv.api));
     assert_eq!(
         g.header("content-type"),
         Some("application/vnd.clair.index_state.v1+json")
@@ -182,12 +172,10 @@ fn quay_flow(store: Arc<dyn Store>) {
 
     // No vulnerability data at all yet: 202 with an empty body (upstream's "matcher not
     // initialized"), not a report claiming the image is clean.
-    let vr = call(
-        "GET",
-        &format!("{}/matcher/api/v1/vulnerability_report/{hash}", srv.api),
-        &[],
-        None,
-    );
+    let vr = get(&format!(
+        "{}/matcher/api/v1/vulnerability_report/{hash}",
+        srv.api
+    ));
     assert_eq!((vr.status, vr.body.as_str()), (202, ""));
 
     // Vulnerability report after the Debian data lands and the matcher index is rebuilt.
@@ -197,12 +185,10 @@ fn quay_flow(store: Arc<dyn Store>) {
         call("GET", &format!("{}/readyz", srv.intro), &[], None).status,
         200
     );
-    let vr = call(
-        "GET",
-        &format!("{}/matcher/api/v1/vulnerability_report/{hash}", srv.api),
-        &[],
-        None,
-    );
+    let vr = get(&format!(
+        "{}/matcher/api/v1/vulnerability_report/{hash}",
+        srv.api
+    ));
     assert_eq!(vr.status, 200, "{}", vr.body);
     // matcher.cache_age, by default the updater period (6h).
     assert_eq!(vr.header("cache-control"), Some("max-age=21600"));
@@ -304,12 +290,10 @@ fn quay_flow(store: Arc<dyn Store>) {
     );
     assert_eq!(d.status, 200, "{}", d.body);
     assert_eq!(d.json(), serde_json::json!([hash]));
-    let vr = call(
-        "GET",
-        &format!("{}/matcher/api/v1/vulnerability_report/{hash}", srv.api),
-        &[],
-        None,
-    );
+    let vr = get(&format!(
+        "{}/matcher/api/v1/vulnerability_report/{hash}",
+        srv.api
+    ));
     assert_eq!(vr.status, 404);
 }
 
@@ -358,12 +342,10 @@ fn errors(store: Arc<dyn Store>) {
         );
         assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
     }
-    let r = call(
-        "GET",
-        &format!("{}/indexer/api/v1/index_report/sha256:nothex", srv.api),
-        &[],
-        None,
-    );
+    let r = get(&format!(
+        "{}/indexer/api/v1/index_report/sha256:nothex",
+        srv.api
+    ));
     assert_eq!(r.status, 400);
     let r = call(
         "GET",
@@ -379,12 +361,7 @@ fn errors(store: Arc<dyn Store>) {
         (r.status, r.json()["code"].as_str()),
         (404, Some("not-found"))
     );
-    let r = call(
-        "GET",
-        &format!("{}/indexer/api/v1/index_report", srv.api),
-        &[],
-        None,
-    );
+    let r = get(&format!("{}/indexer/api/v1/index_report", srv.api));
     assert_eq!(r.status, 405);
     assert_eq!(
         call("GET", &format!("{}/nope", srv.api), &[], None).status,
@@ -407,12 +384,7 @@ fn errors(store: Arc<dyn Store>) {
         "{msg}"
     );
     assert!(r.header("etag").is_none() && r.all("link").is_empty());
-    let g = call(
-        "GET",
-        &format!("{}/indexer/api/v1/index_report/{hash}", srv.api),
-        &[],
-        None,
-    );
+    let g = get(&format!("{}/indexer/api/v1/index_report/{hash}", srv.api));
     assert_eq!(g.status, 200, "{}", g.body);
     let rep = g.json();
     assert_eq!(rep["state"], "IndexError");
@@ -421,12 +393,10 @@ fn errors(store: Arc<dyn Store>) {
     // No vulnerability report for it (404, not a clean report).
     load_debian(&srv.state.store);
     srv.state.refresh().unwrap();
-    let v = call(
-        "GET",
-        &format!("{}/matcher/api/v1/vulnerability_report/{hash}", srv.api),
-        &[],
-        None,
-    );
+    let v = get(&format!(
+        "{}/matcher/api/v1/vulnerability_report/{hash}",
+        srv.api
+    ));
     assert_eq!(
         (v.status, v.json()["code"].as_str()),
         (404, Some("not-found"))
@@ -539,39 +509,27 @@ fn notifier_and_internal(store: Arc<dyn Store>) {
     let srv = start(store.clone(), FetchOptions::default(), 0);
     let api = &srv.api;
     load_debian(&store);
-    let ops = call(
-        "GET",
-        &format!("{api}/matcher/api/v1/internal/update_operation?kind=vulnerability&latest=true"),
-        &[],
-        None,
-    );
+    let ops = get(&format!(
+        "{api}/matcher/api/v1/internal/update_operation?kind=vulnerability&latest=true"
+    ));
     assert_eq!(ops.status, 200, "{}", ops.body);
     let ops = ops.json();
     let debian = ops["debian"].as_array().unwrap();
     assert_eq!(debian.len(), 1);
     let op = debian[0]["ref"].as_str().unwrap().to_string();
     assert_eq!(debian[0]["kind"], "vulnerability");
-    let e = call(
-        "GET",
-        &format!("{api}/matcher/api/v1/internal/update_operation?kind=enrichment"),
-        &[],
-        None,
-    );
+    let e = get(&format!(
+        "{api}/matcher/api/v1/internal/update_operation?kind=enrichment"
+    ));
     assert_eq!(e.json(), serde_json::json!({}));
-    let bad = call(
-        "GET",
-        &format!("{api}/matcher/api/v1/internal/update_operation?kind=nope"),
-        &[],
-        None,
-    );
+    let bad = get(&format!(
+        "{api}/matcher/api/v1/internal/update_operation?kind=nope"
+    ));
     assert_eq!(bad.status, 400);
 
-    let d = call(
-        "GET",
-        &format!("{api}/matcher/api/v1/internal/update_diff?cur={op}"),
-        &[],
-        None,
-    );
+    let d = get(&format!(
+        "{api}/matcher/api/v1/internal/update_diff?cur={op}"
+    ));
     assert_eq!(d.status, 200, "{}", d.body);
     let d = d.json();
     // claircore's UpdateDiff: no previous operation is Go's zero operation, not null.
@@ -580,12 +538,7 @@ fn notifier_and_internal(store: Arc<dyn Store>) {
     assert!(!d["added"].as_array().unwrap().is_empty());
     assert!(d["removed"].as_array().unwrap().is_empty());
     for q in ["", "?cur=", "?cur=notauuid", &format!("?cur={op}&prev=x")] {
-        let r = call(
-            "GET",
-            &format!("{api}/matcher/api/v1/internal/update_diff{q}"),
-            &[],
-            None,
-        );
+        let r = get(&format!("{api}/matcher/api/v1/internal/update_diff{q}"));
         assert_eq!(r.status, 400, "{q}: {}", r.body);
     }
 
@@ -639,12 +592,10 @@ fn notifier_and_internal(store: Arc<dyn Store>) {
         assert_eq!(call("GET", &url, &[], None).status, code, "{url}");
     }
     // An unknown notification id is an empty page, as upstream (not 404).
-    let r = call(
-        "GET",
-        &format!("{api}/notifier/api/v1/notification/{}", uuid_zero()),
-        &[],
-        None,
-    );
+    let r = get(&format!(
+        "{api}/notifier/api/v1/notification/{}",
+        uuid_zero()
+    ));
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
         r.json(),
@@ -657,19 +608,11 @@ fn notifier_and_internal(store: Arc<dyn Store>) {
     );
 
     // The operation can be deleted.
-    let r = call(
-        "DELETE",
-        &format!("{api}/matcher/api/v1/internal/update_operation/{op}"),
-        &[],
-        None,
-    );
+    let r = delete(&format!(
+        "{api}/matcher/api/v1/internal/update_operation/{op}"
+    ));
     assert_eq!(r.status, 200);
-    let ops = call(
-        "GET",
-        &format!("{api}/matcher/api/v1/internal/update_operation"),
-        &[],
-        None,
-    );
+    let ops = get(&format!("{api}/matcher/api/v1/internal/update_operation"));
     assert!(ops.json().get("debian").is_none(), "{}", ops.body);
 
     let o = call("GET", &format!("{api}/openapi/v1"), &[], None);

@@ -104,6 +104,16 @@ impl Resp {
     }
 }
 
+/// `call` with GET, no headers, no body.
+pub fn get(url: &str) -> Resp {
+    call("GET", url, &[], None)
+}
+
+/// `call` with DELETE, no headers, no body.
+pub fn delete(url: &str) -> Resp {
+    call("DELETE", url, &[], None)
+}
+
 pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
     let a = agent();
     let resp = match (method, body) {
