@@ -334,3 +334,16 @@ fn answer(
 }
 
 use std::io::Write as _;
+
+/// A ureq response as a test reads it: status, headers (name, value) and body as text (empty
+/// when unreadable).
+pub fn read_response(r: ureq::http::Response<ureq::Body>) -> (u16, Vec<(String, String)>, String) {
+    let status = r.status().as_u16();
+    let headers = r
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let body = r.into_body().read_to_string().unwrap_or_default();
+    (status, headers, body)
+}

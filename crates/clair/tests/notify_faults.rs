@@ -227,6 +227,24 @@ impl Drop for Instance {
     }
 }
 
+/// Two tests running the scenario `$run(db: Db)`: one on SQLite, one on PostgreSQL (when a
+/// cluster can be started).
+macro_rules! on_both_databases {
+    ($run:ident, $sqlite:ident, $postgres:ident) => {
+        #[test]
+        fn $sqlite() {
+            $run(Db::sqlite());
+        }
+
+        #[test]
+        fn $postgres() {
+            if let Some(db) = Db::postgres() {
+                $run(db);
+            }
+        }
+    };
+}
+
 /// SIGKILL between the update's commit and its notifications: the operation's job is stored
 /// with it, so the next instance computes and delivers the notification, once.
 fn killed_after_commit(db: Db) {
@@ -278,17 +296,11 @@ fn killed_after_commit(db: Db) {
     assert_eq!(items[0].body["vulnerability"]["name"], "CVE-2099-0100");
 }
 
-#[test]
-fn killed_after_commit_sqlite() {
-    killed_after_commit(Db::sqlite());
-}
-
-#[test]
-fn killed_after_commit_postgres() {
-    if let Some(db) = Db::postgres() {
-        killed_after_commit(db);
-    }
-}
+on_both_databases!(
+    killed_after_commit,
+    killed_after_commit_sqlite,
+    killed_after_commit_postgres
+);
 
 /// SIGKILL while the webhook is in flight: nothing was recorded, so the next instance sends
 /// it again, with the same notification id.
@@ -306,17 +318,11 @@ fn killed_while_delivering(db: Db) {
     s.wait_delivered(&got[0], &b);
 }
 
-#[test]
-fn killed_while_delivering_sqlite() {
-    killed_while_delivering(Db::sqlite());
-}
-
-#[test]
-fn killed_while_delivering_postgres() {
-    if let Some(db) = Db::postgres() {
-        killed_while_delivering(db);
-    }
-}
+on_both_databases!(
+    killed_while_delivering,
+    killed_while_delivering_sqlite,
+    killed_while_delivering_postgres
+);
 
 /// Two instances on one database: the one delivering is killed mid-request; the other takes
 /// the delivery lock and delivers.
@@ -339,17 +345,11 @@ fn two_instances_one_killed(db: Db) {
     assert!(b.log().contains("notification delivered"), "{}", b.log());
 }
 
-#[test]
-fn two_instances_one_killed_sqlite() {
-    two_instances_one_killed(Db::sqlite());
-}
-
-#[test]
-fn two_instances_one_killed_postgres() {
-    if let Some(db) = Db::postgres() {
-        two_instances_one_killed(db);
-    }
-}
+on_both_databases!(
+    two_instances_one_killed,
+    two_instances_one_killed_sqlite,
+    two_instances_one_killed_postgres
+);
 
 /// One SQS query-API call to moto; the XML answer.
 fn sqs(moto: &clair_test::moto::Moto, params: &[(&str, &str)]) -> String {

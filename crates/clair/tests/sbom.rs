@@ -9,13 +9,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use clair_test::corpus;
 use clair_test::http::TestServer;
-use clair_test::oci::{Layer, write_layout};
-use clair_test::tar::{Member, build, gzip};
+use common::*;
 
-const OS_RELEASE: &str =
-    "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.4.6\nPRETTY_NAME=\"Alpine Linux v3.4\"\n";
+mod common;
 
 struct Env {
     dir: tempfile::TempDir,
@@ -32,12 +29,9 @@ impl Env {
     }
 
     fn clair_in(&self, cwd: &Path, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_clair"))
+        clair(&self.path("clair.db"), &self.path("home"))
             .args(args)
             .current_dir(cwd)
-            .env_remove("CLAIR_LOG")
-            .env("CLAIR_DATABASE_SOURCE", self.path("clair.db"))
-            .env("HOME", self.path("home"))
             .env_remove("XDG_CONFIG_HOME")
             .output()
             .unwrap()
@@ -52,23 +46,8 @@ impl Env {
 
     /// An Alpine 3.4 image whose apk database is the corpus's, edited by `edit`.
     fn image(&self, name: &str, edit: impl Fn(String) -> String) -> String {
-        let db = std::fs::read_to_string(corpus("pkgdb/apk/snyk-alpine-2.6.6/installed")).unwrap();
-        let tar = build(&[
-            Member::file("etc/os-release", OS_RELEASE),
-            Member::file("lib/apk/db/installed", edit(db)),
-        ]);
-        let layout = self.path(name);
-        write_layout(&layout, name, &[Layer::plain(&tar)]);
-        format!("oci:{}:{name}", layout.display())
+        alpine_image(&self.path(name), name, edit)
     }
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
 }
 
 fn testdata(rel: &str) -> PathBuf {
@@ -79,15 +58,7 @@ fn testdata(rel: &str) -> PathBuf {
 
 /// The Alpine v3.4 secdb and NVD's 2016 CVSS for busybox, loaded with `clair update`.
 fn setup() -> Env {
-    let server = TestServer::start();
-    server.put(
-        "/alpine/v3.4/main.json",
-        std::fs::read(corpus("feeds/alpine/clair2-v34-main.yaml")).unwrap(),
-    );
-    server.put(
-        "/nvd/nvdcve-2.0-2016.json.gz",
-        gzip(&std::fs::read(testdata("nvd-busybox.json")).unwrap()),
-    );
+    let server = alpine_nvd_feeds();
     let env = Env {
         dir: tempfile::tempdir().unwrap(),
         _server: server,
@@ -95,10 +66,7 @@ fn setup() -> Env {
     std::fs::create_dir_all(env.path("home")).unwrap();
     std::fs::write(
         env.path("config.yaml"),
-        format!(
-            "updaters:\n  sets: [alpine, nvd]\n  config:\n    alpine:\n      url: {u}/alpine/\n      releases: [v3.4]\n    nvd:\n      url: {u}/nvd/\n      years: [2016]\n",
-            u = env._server.url()
-        ),
+        alpine_nvd_config(env._server.url()),
     )
     .unwrap();
     env.ok(&["--config", "config.yaml", "update"]);

@@ -3,14 +3,15 @@
 //! and the exit codes CI gating relies on.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use clair_test::corpus;
 use clair_test::http::TestServer;
 use clair_test::oci::{Layer, write_layout};
 use clair_test::tar::{Member, build};
+use common::*;
+
+mod common;
 
 struct Env {
     dir: tempfile::TempDir,
@@ -34,68 +35,23 @@ impl Env {
 }
 
 fn clair_with_db(args: &[&str], db: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_clair"))
-        .args(args)
-        .env_remove("CLAIR_LOG")
-        .env("CLAIR_DATABASE_SOURCE", db)
-        .env("HOME", "/nonexistent-home-for-tests")
-        .output()
-        .unwrap()
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-fn gzip(d: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(d).unwrap();
-    e.finish().unwrap()
+    clair(db, Path::new(NO_HOME)).args(args).output().unwrap()
 }
 
 /// An Alpine 3.4 image with the 2016 apk database of the corpus, the Alpine v3.4 secdb and
 /// NVD CVSS data for two busybox CVEs, loaded with `clair update`.
 fn setup(load: bool) -> Env {
-    let server = TestServer::start();
-    server.put(
-        "/alpine/v3.4/main.json",
-        std::fs::read(corpus("feeds/alpine/clair2-v34-main.yaml")).unwrap(),
-    );
-    server.put(
-        "/nvd/nvdcve-2.0-2016.json.gz",
-        gzip(
-            &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/nvd-busybox.json"))
-                .unwrap(),
-        ),
-    );
+    let server = alpine_nvd_feeds();
     let dir = tempfile::tempdir().unwrap();
-    let tar = build(&[
-        Member::file(
-            "etc/os-release",
-            "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.4.6\nPRETTY_NAME=\"Alpine Linux v3.4\"\n",
-        ),
-        Member::file(
-            "lib/apk/db/installed",
-            std::fs::read(corpus("pkgdb/apk/snyk-alpine-2.6.6/installed")).unwrap(),
-        ),
-    ]);
-    let layout = dir.path().join("image");
-    write_layout(&layout, "alpine", &[Layer::plain(&tar)]);
+    let image = alpine_image(&dir.path().join("image"), "alpine", |db| db);
     let env = Env {
-        image: format!("oci:{}:alpine", layout.display()),
+        image,
         dir,
         _server: server,
     };
     if load {
-        let cfg = clair_test::config_file!(
-            env.dir.path(),
-            "updaters:\n  sets: [alpine, nvd]\n  config:\n    alpine:\n      url: {u}/alpine/\n      releases: [v3.4]\n    nvd:\n      url: {u}/nvd/\n      years: [2016]\n",
-            u = env._server.url()
-        );
+        let cfg =
+            clair_test::config_file!(env.dir.path(), "{}", alpine_nvd_config(env._server.url()));
         let o = env.clair(&["--config", cfg.to_str().unwrap(), "update"]);
         assert!(o.status.success(), "{}{}", out(&o), err(&o));
     }

@@ -30,14 +30,7 @@ fn get_with(url: &str, bearer: Option<&str>) -> Option<Answer> {
         req = req.header("Authorization", &format!("Bearer {t}"));
     }
     let r = req.call().ok()?;
-    let status = r.status().as_u16();
-    let headers = r
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    let body = r.into_body().read_to_string().unwrap_or_default();
-    Some((status, headers, body))
+    Some(clair_test::http::read_response(r))
 }
 
 struct Serve {

@@ -155,13 +155,7 @@ pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str
         (m, _) => panic!("method {m}"),
     }
     .unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    let body = resp.into_body().read_to_string().unwrap_or_default();
+    let (status, headers, body) = clair_test::http::read_response(resp);
     Resp {
         status,
         headers,
