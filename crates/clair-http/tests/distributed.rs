@@ -181,11 +181,8 @@ fn flow(
         );
         assert_eq!(r.status, 200, "{}", r.body);
         let v = r.json();
-        let mut names: Vec<String> = v["vulnerabilities"]
-            .as_object()
-            .unwrap()
-            .values()
-            .map(|v| v["name"].as_str().unwrap().to_string())
+        let mut names: Vec<String> = clair_test::fields(&v["vulnerabilities"], "name")
+            .map(str::to_string)
             .collect();
         names.sort();
         names

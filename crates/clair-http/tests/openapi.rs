@@ -278,12 +278,7 @@ fn responses_validate(store: Arc<dyn Store>) {
         Some(&body),
     );
     let report = ok(&r, 201);
-    let names: Vec<&str> = report["packages"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = clair_test::fields(&report["packages"], "name").collect();
     assert!(
         names.contains(&"clairtest") && names.contains(&"bash"),
         "{names:?}"
@@ -377,12 +372,8 @@ fn responses_validate(store: Arc<dyn Store>) {
         "{api}/matcher/api/v1/vulnerability_report/{manifest}"
     ));
     let vr = ok(&vr, 200);
-    let updaters: std::collections::BTreeSet<&str> = vr["vulnerabilities"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v["updater"].as_str().unwrap())
-        .collect();
+    let updaters: std::collections::BTreeSet<&str> =
+        clair_test::fields(&vr["vulnerabilities"], "updater").collect();
     assert_eq!(
         updaters,
         ["debian", "osv"].into_iter().collect(),

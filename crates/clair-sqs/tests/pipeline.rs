@@ -35,17 +35,7 @@ async fn sdk(endpoint: &str) -> SdkConfig {
 
 /// The bookworm-layered image's layer digests, from the OCI layout.
 fn layered() -> Vec<String> {
-    let oci = clair_test::images("oci");
-    let manifest = "fe5c5314bcf84e2b6cc30d63a6e284af7efa42d9f352b5b55bf04225069fd9ac";
-    let m: Value =
-        serde_json::from_slice(&std::fs::read(oci.join("blobs/sha256").join(manifest)).unwrap())
-            .unwrap();
-    m["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["digest"].as_str().unwrap().to_string())
-        .collect()
+    clair_test::image_layers("fe5c5314bcf84e2b6cc30d63a6e284af7efa42d9f352b5b55bf04225069fd9ac")
 }
 
 /// Serve each layer at `/blobs/<digest>`, only with the bearer token.

@@ -155,3 +155,37 @@ pub fn truth_with_status(path: &std::path::Path, status: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// The string field `field` of every value of the JSON object `obj` (an index report's
+/// `packages`, a vulnerability report's `vulnerabilities`), in the object's order; panics when
+/// `obj` is not an object or a field is not a string.
+pub fn fields<'a>(
+    obj: &'a serde_json::Value,
+    field: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    obj.as_object()
+        .unwrap_or_else(|| panic!("not a JSON object: {obj}"))
+        .values()
+        .map(move |v| {
+            v[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("{field} is not a string in {v}"))
+        })
+}
+
+/// The layer digests (`sha256:...`) of the image manifest `manifest` (`sha256:HEX` or `HEX`) in
+/// the OCI layout ../shared/images/oci.
+pub fn image_layers(manifest: &str) -> Vec<String> {
+    let hex = manifest.strip_prefix("sha256:").unwrap_or(manifest);
+    let path = images("oci").join("blobs/sha256").join(hex);
+    let m: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    m["layers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}: no layers", path.display()))
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect()
+}

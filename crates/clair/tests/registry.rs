@@ -72,24 +72,6 @@ fn index_json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-fn layer_digests(manifest: &str) -> Vec<String> {
-    let m: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            clair_test::images("oci")
-                .join("blobs/sha256")
-                .join(&manifest[7..]),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    m["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["digest"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn anonymous_registry_cached_layers_and_tampering() {
     let Some(reg) = registry(None) else {
@@ -109,7 +91,7 @@ fn anonymous_registry_cached_layers_and_tampering() {
 
     // The same image by digest with its blobs gone from the registry: nothing is downloaded
     // (the layers are cached by digest), so it still works.
-    for d in layer_digests(LAYERED) {
+    for d in clair_test::image_layers(LAYERED) {
         std::fs::remove_file(reg.blob_file(&d)).unwrap();
     }
     let by_digest = format!("{}/test/layered@{LAYERED}", reg.addr);
@@ -138,7 +120,7 @@ fn anonymous_registry_cached_layers_and_tampering() {
 
     // A tampered blob, with an empty cache: refused, naming the digest.
     reg.push("bookworm-minbase", "test/minbase:1", None);
-    let base = &layer_digests(MINBASE)[0];
+    let base = &clair_test::image_layers(MINBASE)[0];
     let f = reg.blob_file(base);
     let mut bytes = std::fs::read(&f).unwrap();
     let n = bytes.len();
@@ -360,11 +342,8 @@ fn report_from_a_running_server() {
     let reference = format!("{}/test/layered:1", reg.addr);
     let names = |o: &Output| -> std::collections::BTreeSet<String> {
         let v = index_json(o);
-        v["vulnerabilities"]
-            .as_object()
-            .unwrap()
-            .values()
-            .map(|x| x["name"].as_str().unwrap().to_string())
+        clair_test::fields(&v["vulnerabilities"], "name")
+            .map(str::to_string)
             .collect()
     };
     let other_db = tmp.path().join("client.db");

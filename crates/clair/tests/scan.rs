@@ -149,12 +149,7 @@ fn severity_threshold_and_exit_codes() {
     ]);
     assert_eq!(o.status.code(), Some(4));
     let v: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
-    let names: Vec<&str> = v["vulnerabilities"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|x| x["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = clair_test::fields(&v["vulnerabilities"], "name").collect();
     assert_eq!(names, vec!["CVE-2016-2148"]);
     // Without --exit-code, findings do not fail the command.
     let o = env.clair(&["scan", "--severity-threshold", "critical", &env.image]);
