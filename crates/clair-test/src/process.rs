@@ -63,3 +63,19 @@ pub fn signal(child: &Child, name: &str) {
         .is_ok_and(|s| s.success());
     assert!(ok, "kill -{name} {}", child.id());
 }
+
+/// Spawning a server process a test reads the log of.
+pub trait SpawnLogged {
+    /// Spawn with stdout discarded and stderr written to the file `log`.
+    fn spawn_logged(&mut self, log: &Path) -> Child;
+}
+
+impl SpawnLogged for std::process::Command {
+    fn spawn_logged(&mut self, log: &Path) -> Child {
+        let file = std::fs::File::create(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+        self.stdout(std::process::Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {:?}: {e}", self.get_program()))
+    }
+}

@@ -11,9 +11,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use clair_test::process::SpawnLogged;
 
 use clair_store::{OpKind, Store, StoreOptions};
 use clair_test::http::{Behavior, TestServer};
@@ -148,12 +150,7 @@ impl Setup {
         if no_updaters {
             c.arg("--no-updaters");
         }
-        let child = c
-            .env("CLAIR_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+        let child = c.env("CLAIR_LOG", "info").spawn_logged(&log);
         Instance { child, log }
     }
 
@@ -227,10 +224,10 @@ impl Drop for Instance {
     }
 }
 
-/// Two tests running the scenario `$run(db: Db)`: one on SQLite, one on PostgreSQL (when a
+/// For each scenario `$run(db: Db)`, two tests: one on SQLite, one on PostgreSQL (when a
 /// cluster can be started).
 macro_rules! on_both_databases {
-    ($run:ident, $sqlite:ident, $postgres:ident) => {
+    ($($run:ident => $sqlite:ident, $postgres:ident;)*) => {$(
         #[test]
         fn $sqlite() {
             $run(Db::sqlite());
@@ -242,7 +239,7 @@ macro_rules! on_both_databases {
                 $run(db);
             }
         }
-    };
+    )*};
 }
 
 /// SIGKILL between the update's commit and its notifications: the operation's job is stored
@@ -296,12 +293,6 @@ fn killed_after_commit(db: Db) {
     assert_eq!(items[0].body["vulnerability"]["name"], "CVE-2099-0100");
 }
 
-on_both_databases!(
-    killed_after_commit,
-    killed_after_commit_sqlite,
-    killed_after_commit_postgres
-);
-
 /// SIGKILL while the webhook is in flight: nothing was recorded, so the next instance sends
 /// it again, with the same notification id.
 fn killed_while_delivering(db: Db) {
@@ -317,12 +308,6 @@ fn killed_while_delivering(db: Db) {
     assert_eq!(got[0], got[1], "the same notification, sent again");
     s.wait_delivered(&got[0], &b);
 }
-
-on_both_databases!(
-    killed_while_delivering,
-    killed_while_delivering_sqlite,
-    killed_while_delivering_postgres
-);
 
 /// Two instances on one database: the one delivering is killed mid-request; the other takes
 /// the delivery lock and delivers.
@@ -344,12 +329,6 @@ fn two_instances_one_killed(db: Db) {
     s.wait_delivered(&got[0], &b);
     assert!(b.log().contains("notification delivered"), "{}", b.log());
 }
-
-on_both_databases!(
-    two_instances_one_killed,
-    two_instances_one_killed_sqlite,
-    two_instances_one_killed_postgres
-);
 
 /// One SQS query-API call to moto; the XML answer.
 fn sqs(moto: &clair_test::moto::Moto, params: &[(&str, &str)]) -> String {
@@ -420,10 +399,7 @@ fn sigterm_finishes_the_sqs_message_in_hand() {
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+        .spawn_logged(&log);
     let push = serde_json::json!({"Layer": {"Name": "slow-layer",
         "Path": format!("{}/slow", blobs.url()), "Format": "Docker"}});
     sqs(
@@ -471,4 +447,10 @@ fn sigterm_finishes_the_sqs_message_in_hand() {
             "{name}: the message is deleted\n{attrs}"
         );
     }
+}
+
+on_both_databases! {
+    killed_after_commit => killed_after_commit_sqlite, killed_after_commit_postgres;
+    killed_while_delivering => killed_while_delivering_sqlite, killed_while_delivering_postgres;
+    two_instances_one_killed => two_instances_one_killed_sqlite, two_instances_one_killed_postgres;
 }

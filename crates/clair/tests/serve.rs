@@ -9,6 +9,8 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use clair_test::process::SpawnLogged;
+
 use clair_test::free_port;
 
 /// Status, headers, body.
@@ -826,10 +828,7 @@ impl Service {
             .env_remove("CLAIR_DATABASE_SOURCE")
             .env("CLAIR_LOG", "info")
             .env("HOME", "/nonexistent-home-for-tests")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+            .spawn_logged(&log);
         let s = Service {
             child,
             mode: mode.into(),
