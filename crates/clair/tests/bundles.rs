@@ -3,22 +3,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use clair_test::corpus;
 use clair_test::http::TestServer;
+use common::*;
 
-struct Env {
-    dir: tempfile::TempDir,
-    server: TestServer,
-}
+mod common;
 
 impl Env {
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
     fn clair(&self, db: &str, args: &[&str], envs: &[(&str, &Path)]) -> Output {
         let mut c = Command::new(env!("CARGO_BIN_EXE_clair"));
         c.args(args)
@@ -48,34 +42,17 @@ impl Env {
     }
 }
 
-fn out(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
 fn setup() -> Env {
     let server = TestServer::start();
     server.put(
         "/alpine/v3.4/main.json",
         std::fs::read(corpus("feeds/alpine/clair2-v34-main.yaml")).unwrap(),
     );
-    let env = Env {
-        dir: tempfile::tempdir().unwrap(),
-        server,
-    };
-    std::fs::create_dir_all(env.path("home")).unwrap();
-    std::fs::write(
-        env.path("config.yaml"),
+    Env::new(server, |url| {
         format!(
-            "updaters:\n  sets: [alpine]\n  config:\n    alpine:\n      url: {}/alpine/\n      releases: [v3.4]\n",
-            env.server.url()
-        ),
-    )
-    .unwrap();
-    env
+            "updaters:\n  sets: [alpine]\n  config:\n    alpine:\n      url: {url}/alpine/\n      releases: [v3.4]\n"
+        )
+    })
 }
 
 /// Rewrite a bundle with `edit` applied to each member's (name, bytes).

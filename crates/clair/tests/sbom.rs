@@ -9,21 +9,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use clair_test::http::TestServer;
 use common::*;
 
 mod common;
 
-struct Env {
-    dir: tempfile::TempDir,
-    _server: TestServer,
-}
-
 impl Env {
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
     fn clair(&self, args: &[&str]) -> Output {
         self.clair_in(self.dir.path(), args)
     }
@@ -58,17 +48,7 @@ fn testdata(rel: &str) -> PathBuf {
 
 /// The Alpine v3.4 secdb and NVD's 2016 CVSS for busybox, loaded with `clair update`.
 fn setup() -> Env {
-    let server = alpine_nvd_feeds();
-    let env = Env {
-        dir: tempfile::tempdir().unwrap(),
-        _server: server,
-    };
-    std::fs::create_dir_all(env.path("home")).unwrap();
-    std::fs::write(
-        env.path("config.yaml"),
-        alpine_nvd_config(env._server.url()),
-    )
-    .unwrap();
+    let env = Env::new(alpine_nvd_feeds(), alpine_nvd_config);
     env.ok(&["--config", "config.yaml", "update"]);
     env
 }

@@ -69,3 +69,28 @@ pub fn alpine_image(layout: &Path, name: &str, edit: impl Fn(String) -> String) 
     write_layout(layout, name, &[Layer::plain(&tar)]);
     format!("oci:{}:{name}", layout.display())
 }
+
+/// A test's working directory (with an empty `home/` for HOME) and the feed server its
+/// `config.yaml` points the updaters at.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub server: TestServer,
+}
+
+impl Env {
+    /// A fresh directory whose `config.yaml` is `config(server URL)`.
+    pub fn new(server: TestServer, config: impl FnOnce(&str) -> String) -> Env {
+        let env = Env {
+            dir: tempfile::tempdir().unwrap(),
+            server,
+        };
+        std::fs::create_dir_all(env.path("home")).unwrap();
+        std::fs::write(env.path("config.yaml"), config(env.server.url())).unwrap();
+        env
+    }
+
+    /// `rel` in the working directory.
+    pub fn path(&self, rel: &str) -> std::path::PathBuf {
+        self.dir.path().join(rel)
+    }
+}
