@@ -254,18 +254,6 @@ fn report_cache_is_never_stale(store: Arc<dyn Store>) {
 }
 
 #[test]
-fn report_cache_sqlite() {
-    report_cache_is_never_stale(sqlite());
-}
-
-#[test]
-fn report_cache_postgres() {
-    if let Some(s) = postgres() {
-        report_cache_is_never_stale(s);
-    }
-}
-
-#[test]
 fn v1_layer_reports_are_cached_and_follow_the_data() {
     let store = sqlite();
     // The layers are pushed by local path, as Clair v2 allowed (clair_rs.allow_local_layer_paths).
@@ -439,4 +427,9 @@ fn metric_labels_are_bounded() {
             .any(|l| l.contains("method=\"other\",route=\"/indexer/api/v1/index_state\"")),
         "{series:?}"
     );
+}
+
+clair_test::on_both_databases! {
+    sqlite: sqlite(), postgres: postgres();
+    report_cache_is_never_stale => report_cache_sqlite, report_cache_postgres;
 }

@@ -244,18 +244,6 @@ fn flow(store: Arc<dyn Store>) {
     assert_eq!(r.json()["notifications"].as_array().unwrap().len(), 2);
 }
 
-#[test]
-fn notifications_sqlite() {
-    flow(sqlite());
-}
-
-#[test]
-fn notifications_postgres() {
-    if let Some(s) = postgres() {
-        flow(s);
-    }
-}
-
 /// Clair v2 webhooks: 200/201 success after retries within a pass, sent again every
 /// renotify interval until the client DELETEs the notification.
 fn v2_webhooks(store: Arc<dyn Store>) {
@@ -363,30 +351,6 @@ fn durable_and_once(store: Arc<dyn Store>) {
             (st.status, st.attempts),
             (clair_store::NotificationStatus::Delivered, 2)
         );
-    }
-}
-
-#[test]
-fn v2_webhooks_sqlite() {
-    v2_webhooks(sqlite());
-}
-
-#[test]
-fn v2_webhooks_postgres() {
-    if let Some(s) = postgres() {
-        v2_webhooks(s);
-    }
-}
-
-#[test]
-fn durable_and_once_sqlite() {
-    durable_and_once(sqlite());
-}
-
-#[test]
-fn durable_and_once_postgres() {
-    if let Some(s) = postgres() {
-        durable_and_once(s);
     }
 }
 
@@ -525,18 +489,6 @@ fn v1_flow(store: Arc<dyn Store>) {
     let items = store.notification_items(manual.id, None, 10).unwrap();
     assert_eq!(items.items.len(), 1);
     assert_eq!(items.items[0].body["layer"], "layer-1");
-}
-
-#[test]
-fn v1_notifications_sqlite() {
-    v1_flow(sqlite());
-}
-
-#[test]
-fn v1_notifications_postgres() {
-    if let Some(s) = postgres() {
-        v1_flow(s);
-    }
 }
 
 /// A TLS receiver on `addr` (requiring client certificates from `client_ca` when given):
@@ -678,4 +630,12 @@ fn webhooks_over_tls() {
         2,
         "this one, and the failed one retried"
     );
+}
+
+clair_test::on_both_databases! {
+    sqlite: sqlite(), postgres: postgres();
+    flow => notifications_sqlite, notifications_postgres;
+    v2_webhooks => v2_webhooks_sqlite, v2_webhooks_postgres;
+    durable_and_once => durable_and_once_sqlite, durable_and_once_postgres;
+    v1_flow => v1_notifications_sqlite, v1_notifications_postgres;
 }

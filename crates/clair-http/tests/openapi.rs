@@ -449,18 +449,6 @@ fn responses_validate(store: Arc<dyn Store>) {
     );
 }
 
-#[test]
-fn responses_validate_against_both_documents_sqlite() {
-    responses_validate(sqlite());
-}
-
-#[test]
-fn responses_validate_against_both_documents_postgres() {
-    if let Some(s) = postgres() {
-        responses_validate(s);
-    }
-}
-
 /// The validators are not vacuous: what clair-rs used to send (`"distribution": null` in a
 /// notification summary, a report without `err`, a misspelled severity) fails them.
 #[test]
@@ -492,4 +480,9 @@ fn the_documents_reject_what_quay_rejects() {
         json!({"$ref": "https://clairproject.org/api/http/v1/notification_page.schema.json"}),
     );
     assert!(!clair.is_valid(&page));
+}
+
+clair_test::on_both_databases! {
+    sqlite: sqlite(), postgres: postgres();
+    responses_validate => responses_validate_against_both_documents_sqlite, responses_validate_against_both_documents_postgres;
 }

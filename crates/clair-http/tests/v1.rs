@@ -315,30 +315,6 @@ fn v1_errors(store: Arc<dyn Store>) {
     assert_eq!((r.status, r.body.as_str()), (404, "404 page not found\n"));
 }
 
-#[test]
-fn klar_flow_sqlite() {
-    klar_flow(sqlite());
-}
-
-#[test]
-fn klar_flow_postgres() {
-    if let Some(s) = postgres() {
-        klar_flow(s);
-    }
-}
-
-#[test]
-fn v1_errors_sqlite() {
-    v1_errors(sqlite());
-}
-
-#[test]
-fn v1_errors_postgres() {
-    if let Some(s) = postgres() {
-        v1_errors(s);
-    }
-}
-
 const KEY: &str = "XxoPtCUzrUv4JV5dS+yQ+MdW7yLEJnRMwigVY/bpgtQ=";
 
 /// Vulnerability routes: paging with tokens that a second instance sharing the key and the
@@ -557,18 +533,6 @@ fn vulnerabilities(store: Arc<dyn Store>) {
     assert_eq!(call("GET", &mine, &[], None).status, 404);
 }
 
-#[test]
-fn vulnerabilities_sqlite() {
-    vulnerabilities(sqlite());
-}
-
-#[test]
-fn vulnerabilities_postgres() {
-    if let Some(s) = postgres() {
-        vulnerabilities(s);
-    }
-}
-
 /// Notification pages: layers per side capped by `limit`, tokens between pages, DELETE.
 fn notifications(store: Arc<dyn Store>) {
     let a = start_keyed(store.clone(), FetchOptions::default(), 0, Some(KEY));
@@ -674,14 +638,10 @@ fn uuid_zero() -> String {
     "00000000-0000-4000-8000-000000000000".into()
 }
 
-#[test]
-fn notifications_sqlite() {
-    notifications(sqlite());
-}
-
-#[test]
-fn notifications_postgres() {
-    if let Some(s) = postgres() {
-        notifications(s);
-    }
+clair_test::on_both_databases! {
+    sqlite: sqlite(), postgres: postgres();
+    klar_flow => klar_flow_sqlite, klar_flow_postgres;
+    v1_errors => v1_errors_sqlite, v1_errors_postgres;
+    vulnerabilities => vulnerabilities_sqlite, vulnerabilities_postgres;
+    notifications => notifications_sqlite, notifications_postgres;
 }

@@ -654,42 +654,6 @@ fn uuid_zero() -> String {
 }
 
 #[test]
-fn notifier_and_internal_sqlite() {
-    notifier_and_internal(sqlite());
-}
-
-#[test]
-fn notifier_and_internal_postgres() {
-    if let Some(s) = postgres() {
-        notifier_and_internal(s);
-    }
-}
-
-#[test]
-fn quay_flow_sqlite() {
-    quay_flow(sqlite());
-}
-
-#[test]
-fn quay_flow_postgres() {
-    if let Some(s) = postgres() {
-        quay_flow(s);
-    }
-}
-
-#[test]
-fn errors_sqlite() {
-    errors(sqlite());
-}
-
-#[test]
-fn errors_postgres() {
-    if let Some(s) = postgres() {
-        errors(s);
-    }
-}
-
-#[test]
 fn layer_size_cap_and_broken_connections() {
     let fetch = FetchOptions {
         backoff: Duration::from_millis(10),
@@ -847,4 +811,11 @@ fn psk_authentication_and_read_only_mode() {
         call("GET", &format!("{}/robots.txt", srv.api), &[], None).status,
         200
     );
+}
+
+clair_test::on_both_databases! {
+    sqlite: sqlite(), postgres: postgres();
+    notifier_and_internal => notifier_and_internal_sqlite, notifier_and_internal_postgres;
+    quay_flow => quay_flow_sqlite, quay_flow_postgres;
+    errors => errors_sqlite, errors_postgres;
 }

@@ -189,3 +189,29 @@ pub fn image_layers(manifest: &str) -> Vec<String> {
         .map(|l| l["digest"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// For each `scenario => sqlite_test, postgres_test;`, two tests: `scenario(SQLITE)`, and
+/// `scenario(db)` when `POSTGRES` (an `Option`) gives one (a PostgreSQL cluster could be started).
+///
+/// ```ignore
+/// clair_test::on_both_databases! {
+///     sqlite: sqlite(), postgres: postgres();
+///     flow => flow_sqlite, flow_postgres;
+/// }
+/// ```
+#[macro_export]
+macro_rules! on_both_databases {
+    (sqlite: $s:expr, postgres: $p:expr; $($run:ident => $sqlite:ident, $postgres:ident;)*) => {$(
+        #[test]
+        fn $sqlite() {
+            $run($s);
+        }
+
+        #[test]
+        fn $postgres() {
+            if let Some(db) = $p {
+                $run(db);
+            }
+        }
+    )*};
+}

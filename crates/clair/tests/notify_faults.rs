@@ -224,24 +224,6 @@ impl Drop for Instance {
     }
 }
 
-/// For each scenario `$run(db: Db)`, two tests: one on SQLite, one on PostgreSQL (when a
-/// cluster can be started).
-macro_rules! on_both_databases {
-    ($($run:ident => $sqlite:ident, $postgres:ident;)*) => {$(
-        #[test]
-        fn $sqlite() {
-            $run(Db::sqlite());
-        }
-
-        #[test]
-        fn $postgres() {
-            if let Some(db) = Db::postgres() {
-                $run(db);
-            }
-        }
-    )*};
-}
-
 /// SIGKILL between the update's commit and its notifications: the operation's job is stored
 /// with it, so the next instance computes and delivers the notification, once.
 fn killed_after_commit(db: Db) {
@@ -449,7 +431,8 @@ fn sigterm_finishes_the_sqs_message_in_hand() {
     }
 }
 
-on_both_databases! {
+clair_test::on_both_databases! {
+    sqlite: Db::sqlite(), postgres: Db::postgres();
     killed_after_commit => killed_after_commit_sqlite, killed_after_commit_postgres;
     killed_while_delivering => killed_while_delivering_sqlite, killed_while_delivering_postgres;
     two_instances_one_killed => two_instances_one_killed_sqlite, two_instances_one_killed_postgres;
