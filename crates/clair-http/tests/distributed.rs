@@ -498,11 +498,9 @@ fn internal_endpoints(
             .len(),
         1000
     );
-    let r = call(
-        "POST",
+    let r = post(
         &format!("{}/indexer/api/v1/internal/affected_manifest/", indexer.api),
-        &[],
-        Some(&body.to_string()),
+        &body.to_string(),
     );
     assert_eq!(r.status, 401, "intra-service endpoints need a token too");
     let r = call(

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use clair_http::server::Limits;
 use clair_http::{AppState, FetchOptions};
 use clair_store::{Store, StoreOptions};
-use common::{call, get};
+use common::{call, get, post};
 
 const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 const BODY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -249,11 +249,9 @@ fn error_bodies_hold_no_internal_details() {
     let digest = format!("sha256:{}", "ab".repeat(32));
     let answers = [
         call("POST", &url("/indexer/api/v1/index_report"), &[], Some("{")),
-        call(
-            "POST",
+        post(
             &url("/indexer/api/v1/index_report"),
-            &[],
-            Some(&serde_json::json!({"hash": "md5:zz", "layers": []}).to_string()),
+            &serde_json::json!({"hash": "md5:zz", "layers": []}).to_string(),
         ),
         call(
             "POST",
@@ -270,17 +268,13 @@ fn error_bodies_hold_no_internal_details() {
             "/matcher/api/v1/vulnerability_report/{digest}"
         ))),
         get(&url("/indexer/api/v1/index_report/..%2f..%2fetc%2fpasswd")),
-        call(
-            "POST",
+        post(
             &url("/v1/layers"),
-            &[],
-            Some(r#"{"Layer":{"Name":"x","Path":"/etc/shadow","Format":"Docker"}}"#),
+            r#"{"Layer":{"Name":"x","Path":"/etc/shadow","Format":"Docker"}}"#,
         ),
-        call(
-            "POST",
+        post(
             &url("/v1/layers"),
-            &[],
-            Some(r#"{"Layer":{"Name":"x","Path":"http://127.0.0.1:1/x","Format":"Docker"}}"#),
+            r#"{"Layer":{"Name":"x","Path":"http://127.0.0.1:1/x","Format":"Docker"}}"#,
         ),
         call("GET", &url("/v1/layers/nothing-here?features"), &[], None),
         get(&url("/v1/notifications/nothing-here?page=junk")),

@@ -368,12 +368,7 @@ fn v1_flow(store: Arc<dyn Store>) {
         let path = clair_test::images("oci").join("blobs/sha256").join(&d[7..]);
         let body = serde_json::json!({"Layer": {"Name": names[i], "Path": path.display().to_string(), "Format": "Docker",
             "ParentName": if i == 0 { String::new() } else { names[i - 1].clone() }}});
-        let r = call(
-            "POST",
-            &format!("{}/v1/layers", srv.api),
-            &[],
-            Some(&body.to_string()),
-        );
+        let r = post(&format!("{}/v1/layers", srv.api), &body.to_string());
         assert_eq!(r.status, 201, "{}", r.body);
     }
     // A layer stored before the reverse index existed (no package names): found all the same.
@@ -471,11 +466,9 @@ fn v1_flow(store: Arc<dyn Store>) {
     let vuln = serde_json::json!({"Vulnerability": {"Name": "CVE-2099-0300", "NamespaceName": "debian:12",
         "Severity": "High", "FixedIn": [{"Name": "curl", "NamespaceName": "debian:12",
         "VersionFormat": "dpkg", "Version": "7.88.1-10+deb12u99"}]}});
-    let r = call(
-        "POST",
+    let r = post(
         &format!("{}/v1/namespaces/debian:12/vulnerabilities", srv.api),
-        &[],
-        Some(&vuln.to_string()),
+        &vuln.to_string(),
     );
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(n.compute().unwrap(), 1);

@@ -271,12 +271,7 @@ fn responses_validate(store: Arc<dyn Store>) {
 
     // An index report with OS and language packages (POST and GET).
     let body = manifest_json(&manifest, &[base.clone(), py_digest.clone()], blobs.url());
-    let r = call(
-        "POST",
-        &format!("{api}/indexer/api/v1/index_report"),
-        &[],
-        Some(&body),
-    );
+    let r = post(&format!("{api}/indexer/api/v1/index_report"), &body);
     let report = ok(&r, 201);
     let names: Vec<&str> = clair_test::fields(&report["packages"], "name").collect();
     assert!(
@@ -304,12 +299,7 @@ fn responses_validate(store: Arc<dyn Store>) {
         &[format!("sha256:{}", "9".repeat(64))],
         blobs.url(),
     );
-    let r = call(
-        "POST",
-        &format!("{api}/indexer/api/v1/index_report"),
-        &[],
-        Some(&bad),
-    );
+    let r = post(&format!("{api}/indexer/api/v1/index_report"), &bad);
     schemas.check(
         "failed index (500)",
         &ok(&r, 500),

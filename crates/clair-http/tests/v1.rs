@@ -21,12 +21,7 @@ fn klar_name(layer: &str) -> String {
 }
 
 fn post_layer(srv: &Server, body: &Value) -> Resp {
-    call(
-        "POST",
-        &format!("{}/v1/layers", srv.api),
-        &[],
-        Some(&body.to_string()),
-    )
+    post(&format!("{}/v1/layers", srv.api), &body.to_string())
 }
 
 /// Clair v2 answers an empty list as `null` (a pointer to a nil slice), not as a missing key.
@@ -422,11 +417,9 @@ fn vulnerabilities(store: Arc<dyn Store>) {
 
     // A manual vulnerability: created on one instance, visible on the other.
     let post = |body: Value| {
-        call(
-            "POST",
+        post(
             &format!("{}/v1/namespaces/{ns}/vulnerabilities", a.api),
-            &[],
-            Some(&body.to_string()),
+            &body.to_string(),
         )
     };
     for (body, msg) in [

@@ -49,12 +49,7 @@ fn quay_flow(store: Arc<dyn Store>) {
 
     // Index: 201, ETag, Location, two Links; every layer fetched once with its header.
     let body = manifest_json(&hash, &layers, blobs.url());
-    let r = call(
-        "POST",
-        &format!("{}/indexer/api/v1/index_report", srv.api),
-        &[],
-        Some(&body),
-    );
+    let r = post(&format!("{}/indexer/api/v1/index_report", srv.api), &body);
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.header("etag"), Some(inm.as_str()));
     assert_eq!(
@@ -85,12 +80,7 @@ fn quay_flow(store: Arc<dyn Store>) {
     );
     assert_eq!(r.status, 412, "{}", r.body);
     // Without it: answered again, from the stored layers (no download).
-    let r = call(
-        "POST",
-        &format!("{}/indexer/api/v1/index_report", srv.api),
-        &[],
-        Some(&body),
-    );
+    let r = post(&format!("{}/indexer/api/v1/index_report", srv.api), &body);
     assert_eq!(r.status, 201);
     assert!(blobs.hits().is_empty(), "{:?}", blobs.hits());
 
@@ -271,12 +261,7 @@ fn quay_flow(store: Arc<dyn Store>) {
     // Delete one (204), then it is gone; bulk delete answers the digests deleted.
     assert_eq!(call("DELETE", &url, &[], None).status, 204);
     assert_eq!(call("GET", &url, &[], None).status, 404);
-    let r = call(
-        "POST",
-        &format!("{}/indexer/api/v1/index_report", srv.api),
-        &[],
-        Some(&body),
-    );
+    let r = post(&format!("{}/indexer/api/v1/index_report", srv.api), &body);
     assert_eq!(r.status, 201);
     let d = call(
         "DELETE",
@@ -300,14 +285,7 @@ fn errors(store: Arc<dyn Store>) {
     };
     let srv = start(store, fetch, 1);
     let (hash, layers) = layered();
-    let post = |body: &str| {
-        call(
-            "POST",
-            &format!("{}/indexer/api/v1/index_report", srv.api),
-            &[],
-            Some(body),
-        )
-    };
+    let post = |body: &str| post(&format!("{}/indexer/api/v1/index_report", srv.api), body);
     // Bad requests: 400 with Clair's error body.
     for (body, want) in [
         ("{", "could not decode"),
@@ -635,11 +613,9 @@ fn requests_past_the_deadline_get_clair_v2s_503() {
     );
     let body = serde_json::json!({"hash": hash, "layers": [{"hash": one[0], "uri": format!("{}/blobs/{}", slow.url(), one[0])}]});
     let t = std::time::Instant::now();
-    let r = call(
-        "POST",
+    let r = post(
         &format!("{}/indexer/api/v1/index_report", srv.api),
-        &[],
-        Some(&body.to_string()),
+        &body.to_string(),
     );
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     assert_eq!(r.status, 503);
@@ -665,14 +641,7 @@ fn layer_size_cap_and_broken_connections() {
     let one = &layers[..1];
     let blobs = TestServer::start();
     blobs.put(&format!("/blobs/{}", one[0]), blob(&one[0]));
-    let post = |body: String| {
-        call(
-            "POST",
-            &format!("{}/indexer/api/v1/index_report", srv.api),
-            &[],
-            Some(&body),
-        )
-    };
+    let post = |body: String| post(&format!("{}/indexer/api/v1/index_report", srv.api), &body);
     let body = serde_json::json!({"hash": hash, "layers": [{"hash": one[0], "uri": format!("{}/blobs/{}", blobs.url(), one[0])}]});
     let r = post(body.to_string());
     assert_eq!(r.status, 500, "{}", r.body);
@@ -690,11 +659,9 @@ fn layer_size_cap_and_broken_connections() {
         0,
     );
     blobs.set(&format!("/blobs/{}", one[0]), Behavior::Truncate(4096));
-    let r = call(
-        "POST",
+    let r = post(
         &format!("{}/indexer/api/v1/index_report", srv.api),
-        &[],
-        Some(&body.to_string()),
+        &body.to_string(),
     );
     assert_eq!(r.status, 500, "{}", r.body);
     assert!(

@@ -109,6 +109,11 @@ pub fn get(url: &str) -> Resp {
     call("GET", url, &[], None)
 }
 
+/// `call` with POST, no headers, `body`.
+pub fn post(url: &str, body: &str) -> Resp {
+    call("POST", url, &[], Some(body))
+}
+
 /// `call` with DELETE, no headers, no body.
 pub fn delete(url: &str) -> Resp {
     call("DELETE", url, &[], None)
