@@ -643,7 +643,10 @@ fn layer_size_cap_and_broken_connections() {
     blobs.put(&format!("/blobs/{}", one[0]), blob(&one[0]));
     let post = |body: String| post(&format!("{}/indexer/api/v1/index_report", srv.api), &body);
     let body = serde_json::json!({"hash": hash, "layers": [{"hash": one[0], "uri": format!("{}/blobs/{}", blobs.url(), one[0])}]});
-    let r = post(body.to_string());
+    let r = common::post(
+        &format!("{}/indexer/api/v1/index_report", srv.api),
+        &body.to_string(),
+    );
     assert_eq!(r.status, 500, "{}", r.body);
     let err = r.json()["message"].as_str().unwrap().to_string();
     assert!(err.contains("larger than the 1000-byte limit"), "{err}");
@@ -659,7 +662,7 @@ fn layer_size_cap_and_broken_connections() {
         0,
     );
     blobs.set(&format!("/blobs/{}", one[0]), Behavior::Truncate(4096));
-    let r = post(
+    let r = common::post(
         &format!("{}/indexer/api/v1/index_report", srv.api),
         &body.to_string(),
     );
