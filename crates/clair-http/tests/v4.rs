@@ -641,9 +641,8 @@ fn layer_size_cap_and_broken_connections() {
     let one = &layers[..1];
     let blobs = TestServer::start();
     blobs.put(&format!("/blobs/{}", one[0]), blob(&one[0]));
-    let post = |body: String| post(&format!("{}/indexer/api/v1/index_report", srv.api), &body);
     let body = serde_json::json!({"hash": hash, "layers": [{"hash": one[0], "uri": format!("{}/blobs/{}", blobs.url(), one[0])}]});
-    let r = common::post(
+    let r = post(
         &format!("{}/indexer/api/v1/index_report", srv.api),
         &body.to_string(),
     );
@@ -662,7 +661,7 @@ fn layer_size_cap_and_broken_connections() {
         0,
     );
     blobs.set(&format!("/blobs/{}", one[0]), Behavior::Truncate(4096));
-    let r = common::post(
+    let r = post(
         &format!("{}/indexer/api/v1/index_report", srv.api),
         &body.to_string(),
     );
