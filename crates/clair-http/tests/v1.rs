@@ -163,12 +163,7 @@ fn klar_flow(store: Arc<dyn Store>) {
         .iter()
         .find(|f| f["Name"] == "libsystemd0")
         .unwrap();
-    let open = sd["Vulnerabilities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["Name"] == "CVE-2099-0003")
-        .unwrap();
+    let open = clair_test::find(&sd["Vulnerabilities"], "Name", "CVE-2099-0003");
     assert!(open.get("FixedBy").is_none(), "{open}");
     assert_eq!(open["Severity"], "Low", "urgency low, on Clair v2's scale");
 

@@ -215,3 +215,12 @@ macro_rules! on_both_databases {
         }
     )*};
 }
+
+/// The element of the JSON array `arr` whose `key` is `value`; panics when there is none.
+pub fn find<'a>(arr: &'a serde_json::Value, key: &str, value: &str) -> &'a serde_json::Value {
+    arr.as_array()
+        .unwrap_or_else(|| panic!("not a JSON array: {arr}"))
+        .iter()
+        .find(|v| v[key] == value)
+        .unwrap_or_else(|| panic!("no {key} = {value:?} in {arr}"))
+}

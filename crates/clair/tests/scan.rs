@@ -28,6 +28,16 @@ impl Env {
         clair_with_db(args, &self.db())
     }
 
+    /// `clair scan FLAGS --exit-code 4 -f json IMAGE`, which must exit 4; its report.
+    fn scan_failing_json(&self, flags: &[&str]) -> serde_json::Value {
+        let mut args = vec!["scan"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--exit-code", "4", "-f", "json", &self.image]);
+        let o = self.clair(&args);
+        assert_eq!(o.status.code(), Some(4));
+        serde_json::from_str(&out(&o)).unwrap()
+    }
+
     /// Replace the temporary directory in output with a stable name.
     fn redact(&self, s: &str) -> String {
         s.replace(&self.dir.path().display().to_string(), "[TMP]")
@@ -99,12 +109,7 @@ fn outputs_match_snapshots() {
         (os.len(), &os[0]["name"], &os[0]["version"]),
         (1, &"alpine".into(), &"3.4.6".into())
     );
-    let busybox = v["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "busybox")
-        .unwrap();
+    let busybox = clair_test::find(&v["components"], "name", "busybox");
     assert_eq!(
         busybox["purl"],
         "pkg:apk/alpine/busybox@1.21.1-r2?arch=x86_64&distro=alpine-3.4.6"
@@ -137,18 +142,7 @@ fn severity_threshold_and_exit_codes() {
         table.contains("2 vulnerabilities in 1 packages: 1 Critical, 1 High"),
         "{table}"
     );
-    let o = env.clair(&[
-        "scan",
-        "--severity-threshold",
-        "critical",
-        "--exit-code",
-        "4",
-        "-f",
-        "json",
-        &env.image,
-    ]);
-    assert_eq!(o.status.code(), Some(4));
-    let v: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    let v = env.scan_failing_json(&["--severity-threshold", "critical"]);
     let names: Vec<&str> = clair_test::fields(&v["vulnerabilities"], "name").collect();
     assert_eq!(names, vec!["CVE-2016-2148"]);
     // Without --exit-code, findings do not fail the command.
@@ -157,17 +151,7 @@ fn severity_threshold_and_exit_codes() {
     // Nothing at or above the threshold... there is no such level above Critical, so filter
     // everything out with --ignore-unfixed on a threshold nothing reaches instead: all of
     // these have fixes, so --ignore-unfixed keeps them.
-    let o = env.clair(&[
-        "scan",
-        "--ignore-unfixed",
-        "--exit-code",
-        "4",
-        "-f",
-        "json",
-        &env.image,
-    ]);
-    assert_eq!(o.status.code(), Some(4));
-    let v: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    let v = env.scan_failing_json(&["--ignore-unfixed"]);
     assert_eq!(v["vulnerabilities"].as_object().unwrap().len(), 18);
 }
 
