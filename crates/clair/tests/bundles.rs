@@ -34,6 +34,18 @@ impl Env {
         out(&o)
     }
 
+    /// Import `bundle` into a fresh database `db` trusting the key `key`.
+    fn import_trusting(&self, db: &str, bundle: &str, key: &str) -> Output {
+        self.import(db, &[bundle, "--trusted-key", key], &[])
+    }
+
+    /// `import_trusting` that must be refused (exit 1); its stderr.
+    fn refused(&self, db: &str, bundle: &str, key: &str) -> String {
+        let o = self.import_trusting(db, bundle, key);
+        assert_eq!(o.status.code(), Some(1));
+        err(&o)
+    }
+
     /// Import into a fresh database (a new air-gapped machine).
     fn import(&self, db: &str, args: &[&str], envs: &[(&str, &Path)]) -> Output {
         let mut a = vec!["update", "import"];
@@ -119,11 +131,7 @@ fn signed_bundles_are_verified_on_import() {
         "{e}"
     );
     // Trusted by flag, by environment, by the trusted-keys directory.
-    let o = env.import(
-        "b.db",
-        &["feeds.bundle", "--trusted-key", "release.key.pub"],
-        &[],
-    );
+    let o = env.import_trusting("b.db", "feeds.bundle", "release.key.pub");
     assert!(o.status.success(), "{}", err(&o));
     assert!(out(&o).contains("alpine"), "{}", out(&o));
     assert_eq!(err(&o), "", "quiet when verified");
@@ -142,17 +150,8 @@ fn signed_bundles_are_verified_on_import() {
 
     // Another key is not trusted.
     env.ok(&["update", "keygen", "other.key"]);
-    let o = env.import(
-        "e.db",
-        &["feeds.bundle", "--trusted-key", "other.key.pub"],
-        &[],
-    );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        err(&o).contains("which is not trusted (trusted: "),
-        "{}",
-        err(&o)
-    );
+    let e = env.refused("e.db", "feeds.bundle", "other.key.pub");
+    assert!(e.contains("which is not trusted (trusted: "), "{e}");
 
     // Tampered data: a feed file changed after signing.
     rewrite(
@@ -164,17 +163,8 @@ fn signed_bundles_are_verified_on_import() {
             }
         },
     );
-    let o = env.import(
-        "f.db",
-        &["tampered.bundle", "--trusted-key", "release.key.pub"],
-        &[],
-    );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        err(&o).contains("does not match the manifest"),
-        "{}",
-        err(&o)
-    );
+    let e = env.refused("f.db", "tampered.bundle", "release.key.pub");
+    assert!(e.contains("does not match the manifest"), "{e}");
     // Tampered manifest (a digest replaced to match): the signature no longer verifies.
     rewrite(
         &env.path("feeds.bundle"),
@@ -188,16 +178,10 @@ fn signed_bundles_are_verified_on_import() {
             }
         },
     );
-    let o = env.import(
-        "g.db",
-        &["forged.bundle", "--trusted-key", "release.key.pub"],
-        &[],
-    );
-    assert_eq!(o.status.code(), Some(1));
+    let e = env.refused("g.db", "forged.bundle", "release.key.pub");
     assert!(
-        err(&o).contains("does not verify: the manifest was changed"),
-        "{}",
-        err(&o)
+        e.contains("does not verify: the manifest was changed"),
+        "{e}"
     );
 
     // Unsigned: refused unless --allow-unsigned, which says what it loads.
@@ -208,11 +192,7 @@ fn signed_bundles_are_verified_on_import() {
         "export",
         "plain.bundle",
     ]);
-    let o = env.import(
-        "h.db",
-        &["plain.bundle", "--trusted-key", "release.key.pub"],
-        &[],
-    );
+    let o = env.import_trusting("h.db", "plain.bundle", "release.key.pub");
     assert_eq!(o.status.code(), Some(1));
     assert!(err(&o).contains("refused: it is not signed"), "{}", err(&o));
     let o = env.import("i.db", &["plain.bundle", "--allow-unsigned"], &[]);
