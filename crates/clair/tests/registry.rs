@@ -40,6 +40,26 @@ fn registry(htpasswd: Option<(&str, &str)>) -> Option<Registry> {
     }))
 }
 
+/// An anonymous registry holding bookworm-layered as test/layered:1, and a temporary directory.
+fn layered_registry() -> Option<(Registry, tempfile::TempDir)> {
+    let reg = registry(None)?;
+    reg.push("bookworm-layered", "test/layered:1", None);
+    Some((reg, tempfile::tempdir().unwrap()))
+}
+
+/// `clair index --insecure REFERENCE` with the database `db`.
+fn index_insecure(reference: &str, db: &Path) -> Output {
+    clair(&["index", "--insecure", reference], db, &[])
+}
+
+/// clair's registry credentials variables for the user `clair` with `password`.
+fn registry_login(password: &str) -> [(&str, &str); 2] {
+    [
+        ("CLAIR_REGISTRY_USERNAME", "clair"),
+        ("CLAIR_REGISTRY_PASSWORD", password),
+    ]
+}
+
 /// The command failed: its stderr.
 fn failed(o: &Output) -> String {
     assert!(!o.status.success());
@@ -74,11 +94,9 @@ fn index_json(o: &Output) -> serde_json::Value {
 
 #[test]
 fn anonymous_registry_cached_layers_and_tampering() {
-    let Some(reg) = registry(None) else {
+    let Some((reg, tmp)) = layered_registry() else {
         return;
     };
-    reg.push("bookworm-layered", "test/layered:1", None);
-    let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("clair.db");
     let reference = format!("{}/test/layered:1", reg.addr);
     let v = index_json(&clair(
@@ -103,16 +121,10 @@ fn anonymous_registry_cached_layers_and_tampering() {
     assert_eq!(v["packages"].as_object().unwrap().len(), 105);
 
     // A missing tag: a clear 404.
-    let o = clair(
-        &[
-            "index",
-            "--insecure",
-            &format!("{}/test/layered:nope", reg.addr),
-        ],
+    let err = failed(&index_insecure(
+        &format!("{}/test/layered:nope", reg.addr),
         &db,
-        &[],
-    );
-    let err = failed(&o);
+    ));
     assert!(
         err.contains("not found (404)") && err.contains("nope"),
         "{err}"
@@ -127,16 +139,10 @@ fn anonymous_registry_cached_layers_and_tampering() {
     bytes[n / 2] ^= 0xff;
     std::fs::write(&f, bytes).unwrap();
     let fresh = tmp.path().join("fresh.db");
-    let o = clair(
-        &[
-            "index",
-            "--insecure",
-            &format!("{}/test/minbase:1", reg.addr),
-        ],
+    let err = failed(&index_insecure(
+        &format!("{}/test/minbase:1", reg.addr),
         &fresh,
-        &[],
-    );
-    let err = failed(&o);
+    ));
     assert!(
         err.contains("downloaded content has digest") && err.contains(base),
         "{err}"
@@ -154,32 +160,16 @@ fn basic_auth_registry() {
     let reference = format!("{}/test/minbase:1", reg.addr);
     let args = ["index", "--insecure", "-f", "json", reference.as_str()];
 
-    let o = clair(&args, &db, &[]);
-    let err = failed(&o);
+    let err = failed(&clair(&args, &db, &[]));
     assert!(err.contains("user name and password"), "{err}");
 
-    let o = clair(
-        &args,
-        &db,
-        &[
-            ("CLAIR_REGISTRY_USERNAME", "clair"),
-            ("CLAIR_REGISTRY_PASSWORD", "wrong"),
-        ],
-    );
-    let err = failed(&o);
+    let err = failed(&clair(&args, &db, &registry_login("wrong")));
     assert!(
         err.contains("401") && err.contains("wrong user name or password"),
         "{err}"
     );
 
-    let v = index_json(&clair(
-        &args,
-        &db,
-        &[
-            ("CLAIR_REGISTRY_USERNAME", "clair"),
-            ("CLAIR_REGISTRY_PASSWORD", "s3cret"),
-        ],
-    ));
+    let v = index_json(&clair(&args, &db, &registry_login("s3cret")));
     assert_eq!(v["manifest_hash"], MINBASE);
     assert_eq!(v["packages"].as_object().unwrap().len(), 88);
 
@@ -245,46 +235,18 @@ fn image_index_with_two_platforms() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("clair.db");
     let reference = format!("{}/test/multi:both", reg.addr);
-    let v = index_json(&clair(
-        &[
-            "index",
-            "--insecure",
-            "-f",
-            "json",
-            "--platform",
-            "linux/amd64",
-            &reference,
-        ],
-        &db,
-        &[],
-    ));
+    // `clair index --insecure [FLAGS] --platform PLATFORM` of the image index.
+    let on_platform = |platform: &str, flags: &[&str]| {
+        let mut args = vec!["index", "--insecure"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--platform", platform, &reference]);
+        clair(&args, &db, &[])
+    };
+    let v = index_json(&on_platform("linux/amd64", &["-f", "json"]));
     assert_eq!(v["manifest_hash"], MINBASE);
-    let v = index_json(&clair(
-        &[
-            "index",
-            "--insecure",
-            "-f",
-            "json",
-            "--platform",
-            "linux/arm64/v8",
-            &reference,
-        ],
-        &db,
-        &[],
-    ));
+    let v = index_json(&on_platform("linux/arm64/v8", &["-f", "json"]));
     assert_eq!(v["manifest_hash"], LAYERED);
-    let o = clair(
-        &[
-            "index",
-            "--insecure",
-            "--platform",
-            "linux/s390x",
-            &reference,
-        ],
-        &db,
-        &[],
-    );
-    let err = failed(&o);
+    let err = failed(&on_platform("linux/s390x", &[]));
     assert!(
         err.contains("no linux/s390x image") && err.contains("linux/arm64/v8"),
         "{err}"
@@ -295,11 +257,9 @@ fn image_index_with_two_platforms() {
 /// registry, vulnerability data from the hand-written bookworm tracker; klar's variables.
 #[test]
 fn report_from_a_running_server() {
-    let Some(reg) = registry(None) else {
+    let Some((reg, tmp)) = layered_registry() else {
         return;
     };
-    reg.push("bookworm-layered", "test/layered:1", None);
-    let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("clair.db");
 
     // Data: the Debian updater against a local copy of the tracker.
@@ -371,36 +331,33 @@ fn report_from_a_running_server() {
         );
     }
     // klar's environment: address without scheme, JSON output, threshold exit code.
-    let o = clair(
-        &["report", "--insecure", &reference],
-        &other_db,
+    // `clair report` with klar's variables `env`, which must exit with `code`.
+    let klar = |env: &[(&str, &str)], code: i32| {
+        let o = clair(&["report", "--insecure", &reference], &other_db, env);
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o
+    };
+    let o = klar(
         &[
             ("CLAIR_ADDR", &format!("127.0.0.1:{port}")),
             ("JSON_OUTPUT", "true"),
             ("CLAIR_THRESHOLD", "0"),
         ],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+        1,
     );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(!v["vulnerabilities"].as_object().unwrap().is_empty());
-    let o = clair(
-        &["report", "--insecure", &reference],
-        &other_db,
+    klar(
         &[
             ("CLAIR_ADDR", &format!("http://127.0.0.1:{port}")),
             ("CLAIR_THRESHOLD", "1000"),
         ],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+        0,
     );
     let _ = server.kill();
     let _ = server.wait();
@@ -529,25 +486,14 @@ fn token_auth_registry() {
     let db = dir.path().join("clair.db");
     let reference = format!("{}/test/minbase:1", reg.addr);
     let args = ["index", "--insecure", "-f", "json", reference.as_str()];
-    let v = index_json(&clair(
-        &args,
-        &db,
-        &[
-            ("CLAIR_REGISTRY_USERNAME", "clair"),
-            ("CLAIR_REGISTRY_PASSWORD", "s3cret"),
-        ],
-    ));
+    let v = index_json(&clair(&args, &db, &registry_login("s3cret")));
     assert_eq!(v["manifest_hash"], MINBASE);
     assert_eq!(v["packages"].as_object().unwrap().len(), 88);
-    let o = clair(
+    let err = failed(&clair(
         &args,
         &dir.path().join("other.db"),
-        &[
-            ("CLAIR_REGISTRY_USERNAME", "clair"),
-            ("CLAIR_REGISTRY_PASSWORD", "wrong"),
-        ],
-    );
-    let err = failed(&o);
+        &registry_login("wrong"),
+    ));
     assert!(
         err.contains("token service") && err.contains("401"),
         "{err}"
