@@ -34,6 +34,11 @@ impl Env {
         out(&o)
     }
 
+    /// Rewrite the bundle `from` as `to` (both in the work directory), see [`rewrite`].
+    fn rewrite(&self, from: &str, to: &str, edit: impl Fn(&str, &mut Vec<u8>)) {
+        rewrite(&self.path(from), &self.path(to), edit)
+    }
+
     /// Import `bundle` into a fresh database `db` trusting the key `key`.
     fn import_trusting(&self, db: &str, bundle: &str, key: &str) -> Output {
         self.import(db, &[bundle, "--trusted-key", key], &[])
@@ -154,30 +159,22 @@ fn signed_bundles_are_verified_on_import() {
     assert!(e.contains("which is not trusted (trusted: "), "{e}");
 
     // Tampered data: a feed file changed after signing.
-    rewrite(
-        &env.path("feeds.bundle"),
-        &env.path("tampered.bundle"),
-        |name, data| {
-            if name.starts_with("files/") {
-                data.extend_from_slice(b"\n");
-            }
-        },
-    );
+    env.rewrite("feeds.bundle", "tampered.bundle", |name, data| {
+        if name.starts_with("files/") {
+            data.extend_from_slice(b"\n");
+        }
+    });
     let e = env.refused("f.db", "tampered.bundle", "release.key.pub");
     assert!(e.contains("does not match the manifest"), "{e}");
     // Tampered manifest (a digest replaced to match): the signature no longer verifies.
-    rewrite(
-        &env.path("feeds.bundle"),
-        &env.path("forged.bundle"),
-        |name, data| {
-            if name == "manifest.json" {
-                let s = String::from_utf8(data.clone())
-                    .unwrap()
-                    .replace("\"format\": 1", "\"format\":  1");
-                *data = s.into_bytes();
-            }
-        },
-    );
+    env.rewrite("feeds.bundle", "forged.bundle", |name, data| {
+        if name == "manifest.json" {
+            let s = String::from_utf8(data.clone())
+                .unwrap()
+                .replace("\"format\": 1", "\"format\":  1");
+            *data = s.into_bytes();
+        }
+    });
     let e = env.refused("g.db", "forged.bundle", "release.key.pub");
     assert!(
         e.contains("does not verify: the manifest was changed"),
