@@ -80,9 +80,10 @@ fn packages(json: &str) -> BTreeSet<(String, String, String)> {
         .unwrap()
         .values()
         .map(|p| {
+            let text = |field: &str| p[field].as_str().unwrap().to_string();
             (
-                p["name"].as_str().unwrap().to_string(),
-                p["version"].as_str().unwrap().to_string(),
+                text("name"),
+                text("version"),
                 p["source"]["name"]
                     .as_str()
                     .filter(|s| *s != p["name"])
@@ -485,16 +486,14 @@ fn html_report_in_a_browser() {
     let dom = out(&o);
     assert_eq!(rows(&dom, "findings"), (17, 17), "every finding shown");
     assert_eq!(rows(&dom, "suppressed"), (1, 1));
-    assert!(
-        dom.contains("id=\"findings-shown\">17 of 17 shown"),
-        "the script ran"
-    );
-    assert!(dom.contains("<b id=\"count-fixable\">17</b>"), "summary");
-    assert!(
-        dom.contains("data-severity-row=\"High\""),
-        "summary by severity"
-    );
-    assert!(dom.contains("<table id=\"by-layer\">"), "summary by layer");
+    for (want, what) in [
+        ("id=\"findings-shown\">17 of 17 shown", "the script ran"),
+        ("<b id=\"count-fixable\">17</b>", "summary"),
+        ("data-severity-row=\"High\"", "summary by severity"),
+        ("<table id=\"by-layer\">", "summary by layer"),
+    ] {
+        assert!(dom.contains(want), "{what}");
+    }
     // Each finding with what `clair explain` says: the record and the comparison.
     assert!(
         dom.contains("feed record:    alpine CVE-2016-2147 [alpine:v3.4] source package")
