@@ -88,6 +88,12 @@ struct Schemas {
     clair_components: Vec<(String, Value)>,
 }
 
+/// The answer has `status`: its JSON body.
+fn ok(r: &Resp, status: u16) -> Value {
+    assert_eq!(r.status, status, "{}", r.body);
+    r.json()
+}
+
 impl Schemas {
     fn load() -> Schemas {
         let dir = clair_test::shared().join("spec/openapi");
@@ -137,6 +143,11 @@ impl Schemas {
 
     /// Check `instance` against Quay's component `quay` (when given) and Clair's component
     /// `clair` (when given); panics listing every error.
+    /// GET `url`, which must answer 200, and check its body as `check` does.
+    fn check_get(&self, what: &str, url: &str, quay: Option<&str>, clair: Option<&str>) {
+        self.check(what, &ok(&get(url), 200), quay, clair);
+    }
+
     fn check(&self, what: &str, instance: &Value, quay: Option<&str>, clair: Option<&str>) {
         let registry = self.registry();
         let build = |root: Value| -> Validator {
@@ -255,16 +266,11 @@ fn responses_validate(store: Arc<dyn Store>) {
         clair_test::http::Behavior::RequireHeader("Authorization".into(), "Bearer t0ken".into()),
     );
     let manifest = format!("sha256:{}", "7".repeat(64));
-    let ok = |r: &Resp, status: u16| {
-        assert_eq!(r.status, status, "{}", r.body);
-        r.json()
-    };
 
     // Index state.
-    let st = get(&format!("{api}/indexer/api/v1/index_state"));
-    schemas.check(
+    schemas.check_get(
         "index_state",
-        &ok(&st, 200),
+        &format!("{api}/indexer/api/v1/index_state"),
         Some("State"),
         Some("index_state"),
     );
@@ -284,10 +290,9 @@ fn responses_validate(store: Arc<dyn Store>) {
         Some("IndexReport"),
         Some("index_report"),
     );
-    let g = get(&format!("{api}/indexer/api/v1/index_report/{manifest}"));
-    schemas.check(
+    schemas.check_get(
         "index report (GET)",
-        &ok(&g, 200),
+        &format!("{api}/indexer/api/v1/index_report/{manifest}"),
         Some("IndexReport"),
         Some("index_report"),
     );
@@ -376,10 +381,9 @@ fn responses_validate(store: Arc<dyn Store>) {
         Some("VulnerabilityReport"),
         Some("vulnerability_report"),
     );
-    let ops = get(&format!("{api}/matcher/api/v1/internal/update_operation"));
-    schemas.check(
+    schemas.check_get(
         "update operations",
-        &ok(&ops, 200),
+        &format!("{api}/matcher/api/v1/internal/update_operation"),
         None,
         Some("update_operations"),
     );
