@@ -193,7 +193,7 @@ pub fn image_layers(manifest: &str) -> Vec<String> {
 /// For each `scenario => sqlite_test, postgres_test;`, two tests: `scenario(SQLITE)`, and
 /// `scenario(db)` when `POSTGRES` (an `Option`) gives one (a PostgreSQL cluster could be started).
 ///
-/// ```ignore
+/// ```text
 /// clair_test::on_both_databases! {
 ///     sqlite: sqlite(), postgres: postgres();
 ///     flow => flow_sqlite, flow_postgres;
