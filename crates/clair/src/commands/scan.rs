@@ -334,13 +334,7 @@ pub fn explain(args: &ExplainArgs, g: &Global) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let layer_no = |d: &clair_types::Digest| {
-        indexed
-            .layers
-            .iter()
-            .position(|l| l == d)
-            .map_or("?".to_string(), |i| (i + 1).to_string())
-    };
+    let layer_no = |d: &clair_types::Digest| crate::output::layer_number(&indexed.layers, d);
     let mut affected = 0;
     for c in &relevant {
         let pkg = &indexed.report.packages[c.package_id];
