@@ -198,12 +198,9 @@ impl SigningKey {
             b64url(header.to_string().as_bytes()),
             b64url(claims.to_string().as_bytes())
         );
-        let sig = jsonwebtoken::crypto::sign(
-            input.as_bytes(),
-            &self.key,
-            jsonwebtoken::Algorithm::RS256,
-        )
-        .map_err(|_| Error::Signing)?;
+        let sig =
+            jsonwebtoken::crypto::sign(input.as_bytes(), &self.key, jsonwebtoken::Algorithm::RS256)
+                .map_err(|_| Error::Signing)?;
         Ok(format!("{input}.{sig}"))
     }
 }

@@ -91,11 +91,8 @@ impl Sender for Webhook {
             req = req.header(k.as_str(), v.as_str());
         }
         if let Some(key) = &c.psk {
-            let jwt = clair_matcher::notify::sign_hs256(
-                key,
-                "clair-notifier",
-                jiff::Timestamp::now().as_second(),
-            );
+            let jwt =
+                clair_jose::sign_hs256(key, "clair-notifier", jiff::Timestamp::now().as_second());
             req = req.header("Authorization", &format!("Bearer {jwt}"));
         }
         match req.send(body.to_string()) {
