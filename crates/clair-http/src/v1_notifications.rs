@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
-use crate::v1::{V1Error, bad, join_err, wants_gzip, write};
+use crate::v1::{V1Error, bad, join_err, wants_gzip, write_one};
 
 use crate::notify::V1 as KIND;
 const NOT_FOUND: &str = "the resource cannot be found";
@@ -123,9 +123,10 @@ pub async fn get(
     if let Some(v) = note.body.get("New").filter(|v| !v.is_null()) {
         n["New"] = with_layers(v.get("Vulnerability").unwrap_or(v), new_layers);
     }
-    Ok(write(
+    Ok(write_one(
         StatusCode::OK,
-        &serde_json::json!({ "Notification": n }),
+        "Notification",
+        n,
         wants_gzip(&headers),
     ))
 }
