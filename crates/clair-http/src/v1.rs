@@ -142,6 +142,20 @@ pub(crate) fn write_one(
     )
 }
 
+/// The `limit` query parameter Clair v2's paged lists require.
+pub(crate) fn limit_param(q: &std::collections::BTreeMap<String, String>) -> Result<i64, V1Error> {
+    q.get("limit")
+        .and_then(|l| l.parse().ok())
+        .ok_or_else(|| bad("must provide limit query parameter"))
+}
+
+/// The content of a `page` token this server issued.
+pub(crate) fn page_token(s: &crate::AppState, token: &str) -> Result<serde_json::Value, V1Error> {
+    s.page_key
+        .open(token)
+        .ok_or_else(|| bad("invalid page format: invalid or expired pagination token"))
+}
+
 pub(crate) fn wants_gzip(h: &HeaderMap) -> bool {
     h.get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())

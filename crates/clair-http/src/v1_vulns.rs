@@ -18,8 +18,8 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::v1::{
-    Feature, V1Error, Vulnerability, bad, join_err, lower_keys, namespace_format, wants_gzip,
-    write, write_one,
+    Feature, V1Error, Vulnerability, bad, join_err, limit_param, lower_keys, namespace_format,
+    page_token, wants_gzip, write, write_one,
 };
 
 /// The updater manual vulnerabilities are stored under.
@@ -131,18 +131,12 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, V1Error> {
     let q = crate::query_params(&q);
-    let limit: usize = q
-        .get("limit")
-        .and_then(|l| l.parse::<i64>().ok())
-        .filter(|l| *l >= 0)
-        .and_then(|l| usize::try_from(l).ok())
-        .ok_or_else(|| bad("must provide limit query parameter"))?;
+    let limit =
+        usize::try_from(limit_param(&q)?).map_err(|_| bad("must provide limit query parameter"))?;
     let start: usize = match q.get("page").filter(|p| !p.is_empty()) {
         None => 0,
-        Some(token) => s
-            .page_key
-            .open(token)
-            .and_then(|v| v.as_u64())
+        Some(token) => page_token(&s, token)?
+            .as_u64()
             .and_then(|v| usize::try_from(v).ok())
             .ok_or_else(|| bad("invalid page format: invalid or expired pagination token"))?,
     };
