@@ -270,4 +270,42 @@ mod tests {
         let again = SigningKey::from_pem(key.pem(), None).unwrap();
         assert_eq!(again.kid, key.kid, "the thumbprint is the id");
     }
+
+    #[test]
+    fn es256_only_with_a_p256_key() {
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+        let rng = ring::rand::SystemRandom::new();
+        let alg = &ECDSA_P256_SHA256_FIXED_SIGNING;
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).unwrap();
+        let point = pair.public_key().as_ref();
+        let jwk = serde_json::json!({
+            "kty": "EC", "crv": "P-256", "x": b64url(&point[1..33]), "y": b64url(&point[33..]),
+        });
+        let key = PublicKey::from_jwk(&jwk).unwrap();
+        let sig = pair.sign(&rng, b"msg").unwrap();
+        assert_eq!(key.verify("ES256", b"msg", sig.as_ref()), Ok(()));
+        assert_eq!(
+            key.verify("ES256", b"other", sig.as_ref()),
+            Err(Error::Signature)
+        );
+        for alg in ["ES384", "RS256", "HS256"] {
+            assert_eq!(
+                key.verify(alg, b"msg", sig.as_ref()),
+                Err(Error::KeyMismatch(alg.into())),
+                "{alg}"
+            );
+        }
+        let PublicKey::Ec { point, .. } = key else {
+            panic!("not EC")
+        };
+        let p384 = PublicKey::Ec {
+            curve: "P-384",
+            point,
+        };
+        assert_eq!(
+            p384.verify("ES256", b"msg", sig.as_ref()),
+            Err(Error::KeyMismatch("ES256".into()))
+        );
+    }
 }
