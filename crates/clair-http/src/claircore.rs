@@ -27,6 +27,22 @@ use clair_types::{
 };
 use serde::{Deserialize, Serialize};
 
+/// A `$ty` with the package fields a report's vulnerability and claircore's have in common
+/// copied from `$p` (the others from `$rest`, e.g. `..Default::default()`).
+macro_rules! package_fields {
+    ($ty:ident, $p:expr $(, $($rest:tt)*)?) => {
+        $ty {
+            id: $p.id.clone(),
+            name: $p.name.clone(),
+            version: $p.version.clone(),
+            kind: $p.kind.clone(),
+            normalized_version: $p.normalized_version.clone(),
+            cpe: $p.cpe.clone(),
+            $($($rest)*)?
+        }
+    };
+}
+
 /// Go's zero `time.Time`, what claircore writes for an unknown date.
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
@@ -439,15 +455,10 @@ impl Vuln {
             links: v.links.clone(),
             severity: v.severity.clone(),
             normalized_severity: v.normalized_severity.as_str().into(),
-            package: v.package.as_ref().map(|p| Package {
-                id: p.id.clone(),
-                name: p.name.clone(),
-                version: p.version.clone(),
-                kind: p.kind.clone(),
-                normalized_version: p.normalized_version.clone(),
-                cpe: p.cpe.clone(),
-                ..Package::default()
-            }),
+            package: v
+                .package
+                .as_ref()
+                .map(|p| package_fields!(Package, p, ..Package::default())),
             distribution: v.distribution.as_ref().map(|d| Distribution {
                 id: d.id.clone(),
                 did: d.did.clone(),
@@ -487,14 +498,10 @@ impl Vuln {
                 .normalized_severity
                 .parse()
                 .unwrap_or(Severity::Unknown),
-            package: self.package.as_ref().map(|p| VulnerablePackage {
-                id: p.id.clone(),
-                name: p.name.clone(),
-                version: p.version.clone(),
-                kind: p.kind.clone(),
-                normalized_version: p.normalized_version.clone(),
-                cpe: p.cpe.clone(),
-            }),
+            package: self
+                .package
+                .as_ref()
+                .map(|p| package_fields!(VulnerablePackage, p)),
             distribution: self.distribution.as_ref().map(Distribution::to_report),
             repository: self.repository.as_ref().map(Repo::to_report),
             fixed_in_version: self.fixed_in_version.clone(),

@@ -21,6 +21,14 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// Seconds a refused client is told to wait (`Retry-After`).
 pub const RETRY_AFTER_SECS: u64 = 10;
 
+/// Tell the client of a refused request to come back in [`RETRY_AFTER_SECS`].
+pub(crate) fn add_retry_after(resp: &mut axum::response::Response) {
+    resp.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(RETRY_AFTER_SECS),
+    );
+}
+
 /// Upstream Clair's default for `indexer.index_report_request_concurrency` when it is 0 or
 /// unset: four per available core (Go's `GOMAXPROCS × 4`).
 pub fn default_concurrency() -> usize {

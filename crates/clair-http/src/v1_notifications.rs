@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
-use crate::v1::{V1Error, bad, join_err, wants_gzip, write};
+use crate::v1::{V1Error, join_err, limit_param, page_token, wants_gzip, write_one};
 
 use crate::notify::V1 as KIND;
 const NOT_FOUND: &str = "the resource cannot be found";
@@ -28,17 +28,11 @@ pub async fn get(
     headers: HeaderMap,
 ) -> Result<Response, V1Error> {
     let q = crate::query_params(&q);
-    let limit: i64 = q
-        .get("limit")
-        .and_then(|l| l.parse().ok())
-        .ok_or_else(|| bad("must provide limit query parameter"))?;
+    let limit = limit_param(&q)?;
     let token = q.get("page").filter(|p| !p.is_empty()).cloned();
     let (mut old_start, mut new_start) = (0i64, 0i64);
     if let Some(t) = &token {
-        let v = s
-            .page_key
-            .open(t)
-            .ok_or_else(|| bad("invalid page format: invalid or expired pagination token"))?;
+        let v = page_token(&s, t)?;
         old_start = v["OldVulnerability"].as_i64().unwrap_or(-1);
         new_start = v["NewVulnerability"].as_i64().unwrap_or(-1);
     }
@@ -123,9 +117,10 @@ pub async fn get(
     if let Some(v) = note.body.get("New").filter(|v| !v.is_null()) {
         n["New"] = with_layers(v.get("Vulnerability").unwrap_or(v), new_layers);
     }
-    Ok(write(
+    Ok(write_one(
         StatusCode::OK,
-        &serde_json::json!({ "Notification": n }),
+        "Notification",
+        n,
         wants_gzip(&headers),
     ))
 }

@@ -19,7 +19,7 @@ use clair_http::notify::webhook::{Webhook, WebhookConfig};
 use clair_http::notify::{self, Notifier, Options};
 use clair_http::remote::{ClientOptions, RemoteIndexer, RemoteMatcher, RemoteSource};
 use clair_http::{AppState, FetchOptions};
-use clair_matcher::notify::sign_hs256;
+use clair_jose::sign_hs256;
 use clair_store::{OpKind, Store};
 use clair_test::http::TestServer;
 use common::*;

@@ -224,7 +224,7 @@ fn flow(store: Arc<dyn Store>) {
         .expect("Authorization header");
     let jwt = auth.strip_prefix("Bearer ").unwrap();
     let parts: Vec<&str> = jwt.split('.').collect();
-    let expect = clair_matcher::notify::sign_hs256(b"0123456789abcdef", "clair-notifier", {
+    let expect = clair_jose::sign_hs256(b"0123456789abcdef", "clair-notifier", {
         use base64::Engine as _;
         let claims: Value = serde_json::from_slice(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD

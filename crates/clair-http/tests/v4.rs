@@ -730,34 +730,22 @@ fn psk_authentication_and_read_only_mode() {
     let r = call("GET", &url, &[], None);
     assert_eq!((r.status, r.body.as_str()), (401, ""));
     let now = jiff::Timestamp::now().as_second();
-    let good = format!(
-        "Bearer {}",
-        clair_matcher::notify::sign_hs256(key, "quay", now)
-    );
+    let good = format!("Bearer {}", clair_jose::sign_hs256(key, "quay", now));
     assert_eq!(
         call("GET", &url, &[("Authorization", &good)], None).status,
         200
     );
-    let other = format!(
-        "Bearer {}",
-        clair_matcher::notify::sign_hs256(key, "mallory", now)
-    );
+    let other = format!("Bearer {}", clair_jose::sign_hs256(key, "mallory", now));
     assert_eq!(
         call("GET", &url, &[("Authorization", &other)], None).status,
         401
     );
-    let wrong_key = format!(
-        "Bearer {}",
-        clair_matcher::notify::sign_hs256(b"nope", "quay", now)
-    );
+    let wrong_key = format!("Bearer {}", clair_jose::sign_hs256(b"nope", "quay", now));
     assert_eq!(
         call("GET", &url, &[("Authorization", &wrong_key)], None).status,
         401
     );
-    let old = format!(
-        "Bearer {}",
-        clair_matcher::notify::sign_hs256(key, "quay", now - 3600)
-    );
+    let old = format!("Bearer {}", clair_jose::sign_hs256(key, "quay", now - 3600));
     assert_eq!(
         call("GET", &url, &[("Authorization", &old)], None).status,
         401,

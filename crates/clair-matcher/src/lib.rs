@@ -15,7 +15,6 @@ mod cancel;
 pub mod fetch;
 mod manager;
 pub mod matching;
-pub mod notify;
 pub mod updater;
 
 pub use cancel::Cancel;

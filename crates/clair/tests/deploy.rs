@@ -242,7 +242,7 @@ fn compose_clair_service_runs_as_described() {
         .collect();
     let body = serde_json::json!({"hash": digest, "layers": layers}).to_string();
     let api_url = format!("http://127.0.0.1:{api}");
-    let token = clair_matcher::notify::sign_hs256(&key, "quay", jiff::Timestamp::now().as_second());
+    let token = clair_jose::sign_hs256(&key, "quay", jiff::Timestamp::now().as_second());
     let url = format!("{api_url}/indexer/api/v1/index_report");
     assert_eq!(
         call("POST", &url, None, Some(&body)).0,

@@ -250,7 +250,7 @@ fn clair_config_files_serve_unchanged() {
             let key = base64::engine::general_purpose::STANDARD
                 .decode("c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seQ==")
                 .unwrap();
-            clair_matcher::notify::sign_hs256(&key, "quay", jiff::Timestamp::now().as_second())
+            clair_jose::sign_hs256(&key, "quay", jiff::Timestamp::now().as_second())
         });
         if token.is_some() {
             let (st, _, body) = get(&format!("{}/indexer/api/v1/index_state", s.api)).unwrap();
@@ -692,8 +692,7 @@ fn clair_v4_command_lines_and_dropins() {
         wait_for(&state_url, &mut child);
         let (st, _, body) = get(&state_url).unwrap();
         assert_eq!((st, body.as_str()), (401, ""), "the drop-in's PSK");
-        let token =
-            clair_matcher::notify::sign_hs256(key, "quay", jiff::Timestamp::now().as_second());
+        let token = clair_jose::sign_hs256(key, "quay", jiff::Timestamp::now().as_second());
         let (st, headers, body) = get_with(&state_url, Some(&token)).unwrap();
         assert_eq!(st, 200, "{body}");
         assert!(
@@ -723,7 +722,7 @@ fn clair_v4_command_lines_and_dropins() {
     // A distributed mode from the same command line: the indexer serves its part only.
     let mut child = spawn_clair(&["-conf", &cfg_s, "-mode", "indexer"], &[], &db);
     wait_for(&state_url, &mut child);
-    let token = clair_matcher::notify::sign_hs256(key, "quay", jiff::Timestamp::now().as_second());
+    let token = clair_jose::sign_hs256(key, "quay", jiff::Timestamp::now().as_second());
     assert_eq!(get_with(&state_url, Some(&token)).unwrap().0, 200);
     let ops = format!("http://127.0.0.1:{a}/matcher/api/v1/internal/update_operation");
     assert_eq!(get_with(&ops, Some(&token)).unwrap().0, 404);
@@ -771,7 +770,7 @@ fn quay_token() -> String {
     let key = base64::engine::general_purpose::STANDARD
         .decode(PSK)
         .unwrap();
-    clair_matcher::notify::sign_hs256(&key, "quay", jiff::Timestamp::now().as_second())
+    clair_jose::sign_hs256(&key, "quay", jiff::Timestamp::now().as_second())
 }
 
 /// A request with Quay's token: status and body.
@@ -1188,7 +1187,7 @@ fn secrets_stay_out_of_output_and_logs() {
         &[("CLAIR_LOG", "trace".to_string())],
         &[],
     );
-    let token = clair_matcher::notify::sign_hs256(psk, "quay", jiff::Timestamp::now().as_second());
+    let token = clair_jose::sign_hs256(psk, "quay", jiff::Timestamp::now().as_second());
     let call = |token: Option<&str>, body: &str| {
         let agent = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()

@@ -97,11 +97,8 @@ impl Sender for Webhook {
         });
         let mut headers = json_headers(c.headers.iter().cloned());
         if let Some(key) = &c.psk {
-            let jwt = clair_matcher::notify::sign_hs256(
-                key,
-                "clair-notifier",
-                jiff::Timestamp::now().as_second(),
-            );
+            let jwt =
+                clair_jose::sign_hs256(key, "clair-notifier", jiff::Timestamp::now().as_second());
             headers.push(("Authorization".into(), format!("Bearer {jwt}")));
         }
         match self
