@@ -13,7 +13,6 @@ runs in SBOM mode (`--format cyclonedx --offline-scan --cache-backend memory`), 
 vulnerability database. All commands run round-robin in the same session, each N times; the
 table reports medians, ratios against the baselines measured in the same run, and peak RSS.
 """
-import argparse
 import json
 import os
 import shutil
@@ -25,6 +24,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from benchdoc import parser, publish  # noqa: E402
 SHARED = ROOT.parent / "shared"
 VENV = Path("/var/tmp/bench-venv")
 
@@ -57,13 +58,9 @@ def measure(cmd):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "CI mode: debug build, bookworm-layered from ../shared/images, no Trivy, one run, nothing written", runs=5)
     ap.add_argument("--images", default="/var/tmp/images")
     ap.add_argument("--image", default="bookworm-full")
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--write", help="append the results to this markdown file")
-    ap.add_argument("--quick", action="store_true",
-                    help="CI mode: debug build, bookworm-layered from ../shared/images, no Trivy, one run, nothing written")
     a = ap.parse_args()
 
     if a.quick:
@@ -173,11 +170,7 @@ def main():
     for k, cmd in commands.items():
         lines.append(f"- {k}: `{show(cmd)}`")
     text = "\n".join(lines) + "\n"
-    print(text)
-    if a.write:
-        sys.path.insert(0, str(ROOT / "scripts"))
-        from benchdoc import write_section
-        write_section(ROOT / a.write, "bench-index", text)
+    publish(text, a.write, "bench-index")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ Measured:
 - cold scan: `clair scan IMAGE` in a fresh process on a copy of the loaded database where the
   image was never indexed (every layer read), wall time, median of --runs.
 """
-import argparse
 import bz2
 import gzip
 import io
@@ -37,14 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 sys.path.insert(0, str(ROOT / "scripts"))
-
-
-def load_module(name, file):
-    from importlib import util
-    spec = util.spec_from_file_location(name, ROOT / "scripts" / file)
-    m = util.module_from_spec(spec)
-    spec.loader.exec_module(m)
-    return m
+from benchdoc import load_module, parser, publish  # noqa: E402
 
 
 def lay_out_feeds(d: Path):
@@ -108,12 +100,9 @@ def config(d: Path, debian: Path) -> str:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "CI mode: debug build, small inputs, one run, nothing written", runs=3)
     ap.add_argument("--reports", type=int, default=1000)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--write")
     ap.add_argument("--keep-files")
-    ap.add_argument("--quick", action="store_true", help="CI mode: debug build, small inputs, one run, nothing written")
     a = ap.parse_args()
     if a.quick:
         a.reports, a.runs, a.write, a.keep_files = 20, 1, None, None
@@ -183,14 +172,10 @@ def main():
         f"| report p99 | {m['p99_ms']:.2f} ms |",
         f"| in-memory lookup only, p50 / p99 | {m['lookup_p50_ms']:.3f} / {m['lookup_p99_ms']:.3f} ms |",
         f"| cold `clair scan` wall time (median of {a.runs}) | {statistics.median(cold):.2f} s |",
-        "",
-        "Command: `scripts/bench-match.py --write docs/benchmarks.md`",
     ]
+    lines += ["", "Command: `scripts/bench-match.py --write docs/benchmarks.md`"]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if a.write:
-        from benchdoc import write_section
-        write_section(ROOT / a.write, "bench-match", text)
+    publish(text, a.write, "bench-match")
 
 
 if __name__ == "__main__":

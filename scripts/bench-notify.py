@@ -10,7 +10,6 @@ vulnerability of that package, computes the notification (the store's reverse in
 1 000 manifests; each is matched with the report logic) and delivers the webhook to a local
 receiver. Both summary modes; a fresh SQLite database each. Target: under 10 s.
 """
-import argparse
 import json
 import subprocess
 import sys
@@ -21,12 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT / "scripts"))
+from benchdoc import parser, publish  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--write")
-    ap.add_argument("--quick", action="store_true", help="CI mode: debug build, small inputs, nothing written")
+    ap = parser(__doc__, "CI mode: debug build, small inputs, nothing written")
     a = ap.parse_args()
     size = ["--manifests", "200", "--touched", "20"] if a.quick else []
     if a.quick:
@@ -60,10 +58,7 @@ def main():
     lines += ["", f"Storing the {rows[0]['manifests']} reports took {rows[0]['load_s']:.1f} s (not part of the measure).",
               "", "Command: `scripts/bench-notify.py --write docs/benchmarks.md`"]
     text = "\n".join(lines)
-    print(text)
-    if a.write:
-        from benchdoc import write_section
-        write_section(ROOT / a.write, "bench-notify", text)
+    publish(text, a.write, "bench-notify")
 
 
 if __name__ == "__main__":

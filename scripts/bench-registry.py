@@ -18,7 +18,6 @@ Measured, median of --runs, each in a fresh process:
 The database has no vulnerability data (`--allow-missing-data`): matching costs ~2 ms and is
 measured by scripts/bench-match.py.
 """
-import argparse
 import shutil
 import socket
 import statistics
@@ -31,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT / "scripts"))
+from benchdoc import parser, publish  # noqa: E402
 
 
 def free_port():
@@ -49,11 +49,7 @@ def timed(cmd, **kw):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--write")
-    ap.add_argument("--quick", action="store_true",
-                    help="CI mode: debug build, bookworm-layered, one run, nothing written")
+    ap = parser(__doc__, "CI mode: debug build, bookworm-layered, one run, nothing written", runs=5)
     a = ap.parse_args()
     if a.quick:
         a.runs, a.write = 1, None
@@ -115,10 +111,7 @@ def main():
         "Command: `scripts/bench-registry.py --runs 5 --write docs/benchmarks.md`",
     ]
     text = "\n".join(lines)
-    print(text)
-    if a.write:
-        from benchdoc import write_section
-        write_section(ROOT / a.write, "bench-registry", text)
+    publish(text, a.write, "bench-registry")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ bookworm-layered (OCI layout, 4 layers, 105 packages) into a fresh SQLite databa
 read), then `clair scan -f json` of the same image against a database holding the corpus's
 Debian tracker excerpt (a fresh copy each run: index + match). Medians.
 """
-import argparse
 import shutil
 import statistics
 import subprocess
@@ -20,6 +19,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from benchdoc import parser, publish  # noqa: E402
 SHARED = ROOT.parent / "shared"
 
 
@@ -32,12 +33,8 @@ def timed(cmd):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "one run of the workspace's debug build, no figures written (CI)", runs=10)
     ap.add_argument("binaries", nargs="*", help="NAME=PATH")
-    ap.add_argument("--runs", type=int, default=10)
-    ap.add_argument("--write")
-    ap.add_argument("--quick", action="store_true",
-                    help="one run of the workspace's debug build, no figures written (CI)")
     a = ap.parse_args()
     if a.quick:
         subprocess.run(["cargo", "build", "--locked", "-q", "-p", "clair"], cwd=ROOT, check=True)
@@ -82,11 +79,7 @@ def main():
     lines += ["", f"Command: `scripts/bench-release.py {' '.join(n + '=…' for n, _ in bins)} --runs {a.runs} "
               "--write docs/benchmarks.md`"]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if a.write:
-        sys.path.insert(0, str(ROOT / "scripts"))
-        from benchdoc import write_section
-        write_section(ROOT / a.write, "bench-release", text)
+    publish(text, a.write, "bench-release")
 
 
 if __name__ == "__main__":

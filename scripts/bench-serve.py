@@ -34,7 +34,6 @@ and the top entries of `perf report --stdio --no-children` in DIR/PHASE.txt); th
 records where the server's threads block (`-e sched:sched_switch`) as well as CPU. Use a binary
 with symbols: `cargo build --profile profiling -p clair` and `--clair target/profiling/clair`.
 """
-import argparse
 import contextlib
 import hashlib
 import signal
@@ -55,14 +54,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT / "scripts"))
-
-
-def load_module(name, file):
-    from importlib import util
-    spec = util.spec_from_file_location(name, ROOT / "scripts" / file)
-    m = util.module_from_spec(spec)
-    spec.loader.exec_module(m)
-    return m
+from benchdoc import load_module, parser, publish  # noqa: E402
 
 
 def pick_image():
@@ -227,13 +219,10 @@ def pct(values, p):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, "CI mode: debug build, bookworm-layered, small feed, short runs, nothing written")
     ap.add_argument("--duration", type=int, default=20, help="seconds per wrk run")
     ap.add_argument("--manifests", type=int, default=1000)
     ap.add_argument("--feed-mb", type=int, default=60, help="size of the generated Debian feed")
-    ap.add_argument("--quick", action="store_true",
-                    help="CI mode: debug build, bookworm-layered, small feed, short runs, nothing written")
-    ap.add_argument("--write")
     ap.add_argument("--keep-files")
     ap.add_argument("--clair", help="a clair binary to run instead of building one")
     ap.add_argument("--perf", type=Path, metavar="DIR",
@@ -445,10 +434,7 @@ def main():
         "Command: `scripts/bench-serve.py --write docs/benchmarks.md`",
     ]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if a.write:
-        from benchdoc import write_section
-        write_section(ROOT / a.write, "bench-serve", text)
+    publish(text, a.write, "bench-serve")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ For each image in ../shared/images, on a fresh database: index it once, then mea
 PostgreSQL is a throwaway cluster (initdb/pg_ctl from Debian's postgresql package, on a free
 loopback port, removed afterwards) unless CLAIR_TEST_DATABASE_URL points at a server.
 """
-import argparse
 import glob
 import os
 import shutil
@@ -25,6 +24,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from benchdoc import parser, publish  # noqa: E402
 SHARED = ROOT.parent / "shared"
 TABLES = ["layer", "manifest", "manifest_layer", "update_operation", "vuln", "uo_vuln",
           "enrichment", "enrichment_tag", "uo_enrich", "updater_status", "notification",
@@ -128,10 +129,7 @@ CLAIR = [str(ROOT / "target/release/clair")]
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--write")
-    ap.add_argument("--quick", action="store_true", help="CI mode: debug build, 2 runs, nothing written")
+    ap = parser(__doc__, "CI mode: debug build, 2 runs, nothing written", runs=20)
     a = ap.parse_args()
     if a.quick:
         a.runs, a.write = 2, None
@@ -182,11 +180,7 @@ def main():
         lines.append(f"| {label} | {docs / 1024:.1f} | {s / 1024:.0f} | {p / 1024:.0f} | {sm:.1f} ({smin:.1f}) | {pm:.1f} ({pmin:.1f}) |")
     lines += ["", "Command: `scripts/bench-store.py --runs %d --write docs/benchmarks.md`" % a.runs]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if a.write:
-        sys.path.insert(0, str(ROOT / "scripts"))
-        from benchdoc import write_section
-        write_section(ROOT / a.write, "bench-store", text)
+    publish(text, a.write, "bench-store")
 
 
 if __name__ == "__main__":

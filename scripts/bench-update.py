@@ -15,7 +15,6 @@ Each file is ingested by `clair update --only debian|rhel` (file:// URLs) into a
 database, and into PostgreSQL (throwaway cluster, see bench-store.py) when available; wall time
 and peak RSS of the whole process are recorded.
 """
-import argparse
 import gzip
 import json
 import os
@@ -32,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT / "scripts"))
+from benchdoc import parser, publish  # noqa: E402
 
 
 def gen_debian(path, target_mb=60, names=()):
@@ -113,12 +113,9 @@ def measure(cmd, env=None):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=1)
-    ap.add_argument("--write")
+    ap = parser(__doc__, "CI mode: debug build, small feeds, one run, nothing written", runs=1)
     ap.add_argument("--keep-files")
     ap.add_argument("--no-postgres", action="store_true")
-    ap.add_argument("--quick", action="store_true", help="CI mode: debug build, small feeds, one run, nothing written")
     a = ap.parse_args()
     if a.quick:
         a.runs, a.write, a.keep_files = 1, None, None
@@ -192,10 +189,7 @@ def main():
         lines.append(f"| {feed} | {size / 1e6:.0f} | {backend} | {records} | {t:.1f} | {rss / 1024:.0f} |")
     lines += ["", "Command: `scripts/bench-update.py --write docs/benchmarks.md`"]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if a.write:
-        from benchdoc import write_section
-        write_section(ROOT / a.write, "bench-update", text)
+    publish(text, a.write, "bench-update")
 
 
 if __name__ == "__main__":

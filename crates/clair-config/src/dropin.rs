@@ -176,20 +176,26 @@ mod tests {
         std::fs::write(dir.join(name), text).unwrap();
     }
 
+    /// A temporary directory with the config file `name` and its (empty) drop-in directory:
+    /// (the directory, the file, the drop-in directory).
+    fn config_with_dropins(name: &str, text: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = tmp.path().join(name);
+        write(tmp.path(), name, text);
+        let d = dropin_dir(&cfg);
+        std::fs::create_dir(&d).unwrap();
+        (tmp, cfg, d)
+    }
+
     /// A v4 config, its drop-ins in the wrong order on disk, an ignored kind, an empty file,
     /// a deletion, a list replaced and a patch appending to it.
     #[test]
     fn merged_and_patched_in_lexical_order() {
-        let tmp = tempfile::tempdir().unwrap();
-        let cfg = tmp.path().join("config.yaml");
-        write(
-            tmp.path(),
+        let (_tmp, cfg, d) = config_with_dropins(
             "config.yaml",
             "log_level: debug\nhttp_listen_addr: \":6060\"\nupdaters:\n  sets: [debian, alpine]\n\
              indexer:\n  connstring: host=db dbname=indexer\n",
         );
-        let d = dropin_dir(&cfg);
-        std::fs::create_dir(&d).unwrap();
         // Applied last: appends to the list `b-sets.yaml` replaced.
         write(
             &d,
@@ -250,11 +256,7 @@ mod tests {
     /// takes `*.json` and `*.json-patch`.
     #[test]
     fn layout_from_dropins_and_json_configs() {
-        let tmp = tempfile::tempdir().unwrap();
-        let cfg = tmp.path().join("config.json");
-        write(tmp.path(), "config.json", "{}");
-        let d = dropin_dir(&cfg);
-        std::fs::create_dir(&d).unwrap();
+        let (_tmp, cfg, d) = config_with_dropins("config.json", "{}");
         write(&d, "10-db.json", r#"{"matcher": {"connstring": "host=m"}}"#);
         write(
             &d,
@@ -270,11 +272,7 @@ mod tests {
 
     #[test]
     fn bad_dropins_name_the_file() {
-        let tmp = tempfile::tempdir().unwrap();
-        let cfg = tmp.path().join("config.yaml");
-        write(tmp.path(), "config.yaml", "indexer: {}\n");
-        let d = dropin_dir(&cfg);
-        std::fs::create_dir(&d).unwrap();
+        let (_tmp, cfg, d) = config_with_dropins("config.yaml", "indexer: {}\n");
         for (name, text, want) in [
             ("x.yaml", "indexer: [\n", "line"),
             ("x.yaml", "- a\n- b\n", "must be a mapping, found a list"),

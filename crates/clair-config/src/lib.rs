@@ -5,8 +5,11 @@
 //! - Clair 2.x: `clair.database.type: pgsql` with `clair.database.options.source`;
 //! - Clair v4: top-level `indexer`, `matcher`, `notifier`, each with a `connstring`.
 //!
-//! Sections clair-rs does not use (yet) are kept in [`Loaded::raw`] and never make loading fail;
-//! [`Loaded::warnings`] names every key nothing reads. Clair ≥ 4.7 drop-ins
+//! The document is typed once, when loaded: serde structs per section of each layout
+//! (`file.rs`), every value of the wrong type reported at once with its key path. The settings
+//! ([`ServeConfig`], [`SqsConfig`], …) are built from the typed structs, defaults beside the
+//! builders. Sections clair-rs does not use (yet) are kept in [`Loaded::raw`] and never make
+//! loading fail; [`Loaded::warnings`] names every key nothing uses. Clair ≥ 4.7 drop-ins
 //! (`config.yaml.d/*.yaml` merged, `*.yaml-patch` applied) are read with the file (see
 //! [`dropin`]).
 //! Environment overrides: `CLAIR_DATABASE_SOURCE` replaces the database source.
@@ -17,12 +20,14 @@ use std::path::{Path, PathBuf};
 use serde_yaml_ng::Value;
 
 pub mod dropin;
+mod file;
 mod mode;
 pub mod redact;
 mod security;
 mod serve;
 mod sqs;
 mod warnings;
+pub use file::FieldProblem;
 pub use mode::{Mode, ModeError};
 pub use security::{
     JwtProxyConfig, KeyServerConfig, SignerConfig, SignerKey, TlsFiles, VerifierConfig,
@@ -33,6 +38,8 @@ pub use serve::{
 };
 pub use sqs::SqsConfig;
 pub use warnings::Warning;
+
+use file::{File, Leaf, TextLeaf};
 
 /// Errors loading a config file.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +70,15 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// A field has the wrong type.
+    /// Values of the wrong type, all of them (each with its key path and the type expected).
+    #[error("config {path}: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Types {
+        /// The file.
+        path: String,
+        /// Each wrong value.
+        problems: Vec<FieldProblem>,
+    },
+    /// A field's value is unusable (a bad URL, half of a pair, a missing required key).
     #[error("config {path}: {field}: {message}")]
     Field {
         /// The file.
@@ -76,13 +91,14 @@ pub enum Error {
 }
 
 /// Which layout a file uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Layout {
     /// Clair 1.2 / 2.x: everything under `clair:`.
     V2,
     /// Clair v4: `indexer:` / `matcher:` / `notifier:` / `http_listen_addr`.
     V4,
     /// Neither (empty file, or only sections we do not know).
+    #[default]
     Unknown,
 }
 
@@ -95,74 +111,36 @@ pub struct Loaded {
     pub raw: Value,
     /// Its layout.
     pub layout: Layout,
-    /// Every key looked up so far (shared by clones and nested documents): what
-    /// [`Loaded::warnings`] does not report, so a warning never names a key that is read.
-    reads: Reads,
-    /// Where this document sits in the file (a list element: `jwtproxy.verifier_proxies.0`).
-    at: String,
+    /// The document typed (see [`file`]): what every reader builds from.
+    typed: file::Typed,
     /// The drop-ins applied (`<path>.d/…`), in the order they were.
     pub dropins: Vec<PathBuf>,
 }
 
-/// Dotted keys looked up; a subtree read whole (handed on as it is) ends in `.*`.
-type Reads = std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>;
+/// A value a builder cannot use: its dotted key and why.
+#[derive(Debug)]
+pub(crate) struct Bad {
+    field: String,
+    message: String,
+}
+
+/// A [`Bad`] value at `field`.
+pub(crate) fn bad(field: impl Into<String>, message: impl Into<String>) -> Bad {
+    Bad {
+        field: field.into(),
+        message: message.into(),
+    }
+}
 
 /// Read a YAML mapping's field.
 fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     v.as_mapping()?.get(Value::String(key.to_string()))
 }
 
-fn get_path<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, k| get(v, k))
-}
-
-impl Loaded {
-    /// Look a key up, remembering that it was.
-    fn lookup(&self, path: &[&str]) -> Option<&Value> {
-        self.note_read(path.join("."));
-        get_path(&self.raw, path)
-    }
-
-    /// Remember that everything under `path` is used (a section handed on whole).
-    fn note_subtree(&self, path: &[&str]) {
-        self.note_read(format!("{}.*", path.join(".")));
-    }
-
-    fn note_read(&self, key: String) {
-        let key = if self.at.is_empty() {
-            key
-        } else {
-            format!("{}.{key}", self.at)
-        };
-        if let Ok(mut r) = self.reads.lock() {
-            r.insert(key);
-        }
-    }
-
-    /// A document inside this one (the element of a list at `at`), read with the same code.
-    pub(crate) fn nested(&self, raw: Value, at: &str) -> Loaded {
-        Loaded {
-            path: self.path.clone(),
-            raw,
-            layout: self.layout,
-            reads: self.reads.clone(),
-            at: at.to_string(),
-            dropins: Vec::new(),
-        }
-    }
-}
-
 impl Loaded {
     /// No config file: every setting at its default.
     pub fn empty() -> Loaded {
-        Loaded {
-            path: PathBuf::new(),
-            raw: Value::Null,
-            layout: Layout::Unknown,
-            reads: Reads::default(),
-            at: String::new(),
-            dropins: Vec::new(),
-        }
+        Self::from_value(Value::Null, Path::new(""))
     }
 
     /// Load a config file and its drop-ins (`<path>.d/`, see [`dropin`]). An empty file is a
@@ -204,184 +182,133 @@ impl Loaded {
         };
         Loaded {
             path: path.to_path_buf(),
+            typed: file::type_document(&raw, layout),
             raw,
             layout,
-            reads: Reads::default(),
-            at: String::new(),
             dropins: Vec::new(),
         }
     }
 
-    fn string_at(&self, path: &[&str]) -> Result<Option<String>, Error> {
-        match self.lookup(path) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(Error::Field {
+    /// Every value of the wrong type in the file (empty when it types).
+    pub fn type_problems(&self) -> &[FieldProblem] {
+        &self.typed.problems
+    }
+
+    /// Run a builder over a copy of the typed document. A file with values of the wrong type
+    /// builds nothing: the error lists them all.
+    pub(crate) fn build<T>(&self, f: impl FnOnce(&mut File) -> Result<T, Bad>) -> Result<T, Error> {
+        if !self.typed.problems.is_empty() {
+            return Err(Error::Types {
                 path: self.path.display().to_string(),
-                field: path.join("."),
-                message: format!("want a string, found {}", kind(other)),
-            }),
+                problems: self.typed.problems.clone(),
+            });
         }
+        f(&mut self.typed.file.clone()).map_err(|b| Error::Field {
+            path: self.path.display().to_string(),
+            field: b.field,
+            message: b.message,
+        })
     }
 
     /// The database source the file names, before environment overrides: `clair.database.source`
     /// (1.2), `clair.database.options.source` (2.x), or `indexer.connstring` then
     /// `matcher.connstring` (v4).
     pub fn file_database_source(&self) -> Result<Option<String>, Error> {
-        let candidates: &[&[&str]] = match self.layout {
-            Layout::V2 => &[
-                &["clair", "database", "options", "source"],
-                &["clair", "database", "source"],
-            ],
-            Layout::V4 => &[
-                &["indexer", "connstring"],
-                &["matcher", "connstring"],
-                &["notifier", "connstring"],
-            ],
-            Layout::Unknown => &[],
-        };
-        let mut found: Option<String> = None;
-        for c in candidates {
-            match &found {
-                None => found = self.string_at(c)?.filter(|s| !s.trim().is_empty()),
-                // The later ones are read too when they name the same database (a combo
-                // config repeats it per section); a different one is reported as ignored.
-                Some(f) => {
-                    if get_path(&self.raw, c).and_then(Value::as_str) == Some(f.as_str()) {
-                        self.string_at(c)?;
-                    }
-                }
-            }
-        }
-        Ok(found)
+        self.build(|f| Ok(f.file_database_source()))
     }
 
     /// The database source with the `CLAIR_DATABASE_SOURCE` environment override applied.
     pub fn database_source(&self) -> Result<Option<String>, Error> {
-        if let Some(v) = std::env::var("CLAIR_DATABASE_SOURCE")
-            .ok()
-            .filter(|v| !v.is_empty())
-        {
-            // The file's source is still the one without the variable: read, not ignored.
-            let _ = self.file_database_source();
-            return Ok(Some(v));
-        }
-        self.file_database_source()
-    }
-}
-
-impl Loaded {
-    fn value_at(&self, path: &[&str]) -> Option<&Value> {
-        self.lookup(path).filter(|v| !v.is_null())
-    }
-
-    fn field_err(&self, path: &[&str], message: String) -> Error {
-        Error::Field {
-            path: self.path.display().to_string(),
-            field: path.join("."),
-            message,
-        }
+        self.build(|f| Ok(f.database_source()))
     }
 
     /// Which updaters run: v4 `updaters.sets`, or Clair 3's `clair.updater.enabledupdaters`.
     /// `None`: all of them.
     pub fn updater_sets(&self) -> Result<Option<Vec<String>>, Error> {
-        for path in [
-            &["updaters", "sets"][..],
-            &["clair", "updater", "enabledupdaters"][..],
-        ] {
-            match self.value_at(path) {
-                None => continue,
-                Some(Value::Sequence(items)) => {
-                    return items
-                        .iter()
-                        .map(|i| match i {
-                            Value::String(s) => Ok(s.clone()),
-                            other => {
-                                Err(self
-                                    .field_err(path, format!("want names, found {}", kind(other))))
-                            }
-                        })
-                        .collect::<Result<Vec<_>, _>>()
-                        .map(Some);
-                }
-                Some(other) => {
-                    return Err(self.field_err(path, format!("want a list, found {}", kind(other))));
-                }
-            }
-        }
-        Ok(None)
+        self.build(|f| Ok(f.updater_sets()))
     }
 
     /// Per-updater settings (v4 `updaters.config.<name>`), as JSON values.
     pub fn updater_config(
         &self,
     ) -> Result<std::collections::BTreeMap<String, serde_json::Value>, Error> {
-        let path = ["updaters", "config"];
-        let mut out = std::collections::BTreeMap::new();
         // Handed to the updaters whole; they report the keys they do not read
         // (`clair_ecosystems::unused_settings`).
-        self.note_subtree(&path);
-        match self.value_at(&path) {
-            None => {}
-            Some(Value::Mapping(m)) => {
-                for (k, v) in m {
-                    let Value::String(name) = k else {
-                        return Err(self.field_err(&path, "updater names must be strings".into()));
-                    };
-                    let json = serde_json::to_value(v)
-                        .map_err(|e| self.field_err(&path, e.to_string()))?;
-                    out.insert(name.clone(), json);
-                }
-            }
-            Some(other) => {
-                return Err(self.field_err(&path, format!("want a mapping, found {}", kind(other))));
-            }
-        }
-        Ok(out)
+        self.build(|f| Ok(f.updaters.config.take().unwrap_or_default()))
     }
 
     /// How often updaters run: v2 `clair.updater.interval`, v4 `matcher.period` (Go duration
     /// syntax, `6h`, `90m`, `2h30m`). `Some(ZERO)` disables them (Clair 2 semantics).
     pub fn updater_interval(&self) -> Result<Option<std::time::Duration>, Error> {
-        for path in [
-            &["clair", "updater", "interval"][..],
-            &["matcher", "period"][..],
-        ] {
-            match self.value_at(path) {
-                None => continue,
-                Some(Value::String(s)) => {
-                    return parse_duration(s)
-                        .map(Some)
-                        .map_err(|e| self.field_err(path, e));
-                }
-                Some(Value::Number(n)) if n.as_u64() == Some(0) => {
-                    return Ok(Some(std::time::Duration::ZERO));
-                }
-                Some(other) => {
-                    return Err(self.field_err(
-                        path,
-                        format!("want a duration such as 6h, found {}", kind(other)),
-                    ));
-                }
-            }
-        }
-        Ok(None)
+        self.build(|f| Ok(f.updater_interval()))
     }
 
     /// v4 `log_level` (`debug-color`, `debug`, `info`, `warn`, `error`, `fatal`, `panic`).
     pub fn log_level(&self) -> Result<Option<String>, Error> {
-        Ok(self
-            .string_at(&["log_level"])?
-            .filter(|l| !l.trim().is_empty()))
+        self.build(|f| Ok(f.log_level.used_nonblank()))
     }
 
     /// v4 `matcher.disable_updaters`.
     pub fn updaters_disabled(&self) -> bool {
-        matches!(
-            self.value_at(&["matcher", "disable_updaters"]),
-            Some(Value::Bool(true))
-        )
+        self.build(|f| Ok(f.matcher.disable_updaters.used() == Some(true)))
+            .unwrap_or(false)
+    }
+}
+
+impl File {
+    /// See [`Loaded::file_database_source`]. The first non-blank source is the file's; the
+    /// later ones are used too when they name the same database (a combo config repeats it
+    /// per section), a different one is left for its own service (or reported as ignored).
+    pub(crate) fn file_database_source(&mut self) -> Option<String> {
+        let candidates = match self.layout {
+            Layout::V2 => vec![
+                &mut self.clair.database.options.source,
+                &mut self.clair.database.source,
+            ],
+            Layout::V4 => vec![
+                &mut self.indexer.connstring,
+                &mut self.matcher.connstring,
+                &mut self.notifier.connstring,
+            ],
+            Layout::Unknown => Vec::new(),
+        };
+        let mut found: Option<String> = None;
+        for c in candidates {
+            match &found {
+                None => found = c.used_nonblank(),
+                Some(f) => {
+                    if c.0.as_ref() == Some(f) {
+                        c.used();
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// See [`Loaded::database_source`].
+    pub(crate) fn database_source(&mut self) -> Option<String> {
+        // The file's source is used even when the variable replaces it (not ignored).
+        let file = self.file_database_source();
+        std::env::var("CLAIR_DATABASE_SOURCE")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or(file)
+    }
+
+    pub(crate) fn updater_sets(&mut self) -> Option<Vec<String>> {
+        self.updaters
+            .sets
+            .used()
+            .or_else(|| self.clair.updater.enabledupdaters.used())
+    }
+
+    pub(crate) fn updater_interval(&mut self) -> Option<std::time::Duration> {
+        self.clair
+            .updater
+            .interval
+            .used()
+            .or_else(|| self.matcher.period.used())
     }
 }
 
@@ -426,27 +353,33 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs_f64(total))
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "nothing",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Sequence(_) => "a list",
-        Value::Mapping(_) => "a mapping",
-        Value::Tagged(_) => "a tagged value",
+/// Config text for tests, read as a file would be or parsed.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Loaded;
+
+    /// The text written to a temporary file and loaded.
+    pub(crate) fn load_text(text: &str) -> Loaded {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        Loaded::load(f.path()).unwrap()
+    }
+
+    /// The text parsed; errors name it `t.yaml`.
+    pub(crate) fn parse_text(text: &str) -> Loaded {
+        Loaded::parse(text, std::path::Path::new("t.yaml")).unwrap()
+    }
+
+    /// Why `clair serve` refuses the text (parsed).
+    pub(crate) fn serve_error(text: &str) -> String {
+        parse_text(text).serve_config().unwrap_err().to_string()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn load_str(s: &str) -> Loaded {
-        let f = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(f.path(), s).unwrap();
-        Loaded::load(f.path()).unwrap()
-    }
+    use crate::testing::load_text as load_str;
 
     #[test]
     fn shared_configs_load_and_name_their_database() {

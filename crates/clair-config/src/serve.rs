@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_yaml_ng::Value;
 
+use crate::file::{File, Leaf, Text, TextLeaf, V2Notifier, V2NotifierHttp, V4Amqp};
 use crate::security::{JwtProxyConfig, TlsFiles};
-use crate::{Error, Layout, Loaded, Mode, kind, parse_duration};
+use crate::{Bad, Error, Layout, Loaded, Mode, bad};
 
 /// The other services a distributed-mode server calls: base URLs (`http://host:port`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub struct RemoteServices {
 }
 
 /// Everything `clair serve` needs from a config file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct ServeConfig {
     /// Which layout the file uses.
     pub layout: String,
@@ -192,400 +192,84 @@ pub fn listen_addr(s: &str) -> String {
 }
 
 impl Loaded {
-    pub(crate) fn string_or(&self, path: &[&str], default: &str) -> Result<String, Error> {
-        Ok(self
-            .string_at(path)?
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| default.to_string()))
-    }
-
-    pub(crate) fn number_at(&self, path: &[&str]) -> Result<Option<u64>, Error> {
-        self.int_at(path)?
-            .map(|n| {
-                u64::try_from(n)
-                    .map_err(|_| self.field_err(path, format!("want a whole number, found {n}")))
-            })
-            .transpose()
-    }
-
-    /// A signed whole number.
-    pub(crate) fn int_at(&self, path: &[&str]) -> Result<Option<i64>, Error> {
-        match self.value_at(path) {
-            None => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| self.field_err(path, format!("want a whole number, found {n}"))),
-            Some(Value::String(s)) if s.trim().parse::<i64>().is_ok() => {
-                Ok(s.trim().parse::<i64>().ok())
-            }
-            Some(other) => {
-                Err(self.field_err(path, format!("want a number, found {}", kind(other))))
-            }
-        }
-    }
-
-    pub(crate) fn duration_at(&self, path: &[&str]) -> Result<Option<Duration>, Error> {
-        match self.value_at(path) {
-            None => Ok(None),
-            Some(Value::String(s)) => parse_duration(s)
-                .map(Some)
-                .map_err(|e| self.field_err(path, e)),
-            Some(Value::Number(n)) if n.as_u64() == Some(0) => Ok(Some(Duration::ZERO)),
-            Some(other) => Err(self.field_err(
-                path,
-                format!("want a duration such as 2h, found {}", kind(other)),
-            )),
-        }
-    }
-
-    fn amqp(&self) -> Result<Option<AmqpConfig>, Error> {
-        let a = ["notifier", "amqp"];
-        if self.value_at(&a).is_none() {
-            return Ok(None);
-        }
-        let uri = match self.value_at(&["notifier", "amqp", "uris"]) {
-            Some(Value::Sequence(items)) => {
-                items.iter().find_map(|i| i.as_str().map(str::to_string))
-            }
-            Some(Value::String(s)) => Some(s.clone()),
-            _ => None,
-        }
-        .ok_or_else(|| {
-            self.field_err(
-                &["notifier", "amqp", "uris"],
-                "want at least one AMQP URI".into(),
-            )
-        })?;
-        Ok(Some(AmqpConfig {
-            uri,
-            exchange: self
-                .string_at(&["notifier", "amqp", "exchange", "name"])?
-                .unwrap_or_default(),
-            routing_key: self
-                .string_at(&["notifier", "amqp", "routing_key"])?
-                .unwrap_or_default(),
-            direct: self.bool_at(&["notifier", "amqp", "direct"])?,
-            rollup: self
-                .number_at(&["notifier", "amqp", "rollup"])?
-                .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
-            callback: self.string_at(&["notifier", "amqp", "callback"])?,
-        }))
-    }
-
-    /// Clair v2's webhook client certificate: used when the certificate and key are both
-    /// set (then `cafile` and `servername` beside them are read too).
-    fn notifier_tls(&self, cert: &[&str], key: &[&str]) -> Result<Option<NotifierTls>, Error> {
-        let file = |p: &[&str]| -> Result<Option<std::path::PathBuf>, Error> {
-            Ok(self
-                .string_at(p)?
-                .filter(|s| !s.trim().is_empty())
-                .map(Into::into))
-        };
-        let sibling = |k: &'static str| {
-            let mut p = cert.to_vec();
-            p.pop();
-            p.push(k);
-            p
-        };
-        match (file(cert)?, file(key)?) {
-            (None, None) => Ok(None),
-            (Some(cert), Some(key)) => Ok(Some(NotifierTls {
-                cert,
-                key,
-                ca: file(&sibling("cafile"))?,
-                server_name: self
-                    .string_at(&sibling("servername"))?
-                    .filter(|s| !s.trim().is_empty()),
-            })),
-            _ => Err(self.field_err(cert, "the certificate and the key go together".into())),
-        }
-    }
-
-    /// A header map: `{name: [values]}` (Go's http.Header) or `{name: value}`.
-    fn headers_at(&self, path: &[&str]) -> Result<Vec<(String, String)>, Error> {
-        self.note_subtree(path);
-        let mut out = Vec::new();
-        match self.value_at(path) {
-            None => {}
-            Some(Value::Mapping(m)) => {
-                for (k, v) in m {
-                    let Value::String(name) = k else {
-                        return Err(self.field_err(path, "header names must be strings".into()));
-                    };
-                    match v {
-                        Value::String(s) => out.push((name.clone(), s.clone())),
-                        Value::Sequence(items) => {
-                            for i in items {
-                                match i {
-                                    Value::String(s) => out.push((name.clone(), s.clone())),
-                                    other => {
-                                        return Err(self.field_err(
-                                            path,
-                                            format!(
-                                                "header {name}: want strings, found {}",
-                                                kind(other)
-                                            ),
-                                        ));
-                                    }
-                                }
-                            }
-                        }
-                        other => {
-                            return Err(self.field_err(
-                                path,
-                                format!(
-                                    "header {name}: want a list of strings, found {}",
-                                    kind(other)
-                                ),
-                            ));
-                        }
-                    }
-                }
-            }
-            Some(other) => {
-                return Err(self.field_err(path, format!("want a mapping, found {}", kind(other))));
-            }
-        }
-        Ok(out)
-    }
-
-    /// A service address (`matcher.indexer_addr`, …): a URL whose scheme and authority are
-    /// kept (upstream replaces its path with the API's); `host:port` gets `http://`.
-    fn addr_at(&self, path: &[&str]) -> Result<Option<String>, Error> {
-        let Some(raw) = self.string_at(path)?.filter(|s| !s.trim().is_empty()) else {
-            return Ok(None);
-        };
-        let raw = raw.trim();
-        let (scheme, rest) = match raw.split_once("://") {
-            Some((s, r)) => (s.to_ascii_lowercase(), r),
-            None => ("http".to_string(), raw),
-        };
-        if scheme != "http" && scheme != "https" {
-            return Err(self.field_err(path, format!("{raw:?}: want an http or https URL")));
-        }
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        if authority.is_empty() || authority.contains('@') {
-            return Err(self.field_err(
-                path,
-                format!("{raw:?}: want a URL such as http://clair-indexer:6060/"),
-            ));
-        }
-        Ok(Some(format!("{scheme}://{authority}")))
-    }
-
-    pub(crate) fn bool_at(&self, path: &[&str]) -> Result<bool, Error> {
-        match self.value_at(path) {
-            None => Ok(false),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(other) => {
-                Err(self.field_err(path, format!("want true or false, found {}", kind(other))))
-            }
-        }
-    }
-
     /// The settings `clair serve` runs with (defaults as Clair's, environment overrides
     /// applied: `CLAIR_DATABASE_SOURCE`, `CLAIR_API_PAGINATIONKEY`).
     pub fn serve_config(&self) -> Result<ServeConfig, Error> {
-        let database = self.database_source()?.unwrap_or_default();
+        self.build(File::serve_config)
+    }
+}
+
+/// A service address (`matcher.indexer_addr`, …): a URL whose scheme and authority are kept
+/// (upstream replaces its path with the API's); `host:port` gets `http://`.
+fn addr(field: &str, value: &mut Text) -> Result<Option<String>, Bad> {
+    let Some(raw) = value.used_nonblank() else {
+        return Ok(None);
+    };
+    let raw = raw.trim();
+    let (scheme, rest) = match raw.split_once("://") {
+        Some((s, r)) => (s.to_ascii_lowercase(), r),
+        None => ("http".to_string(), raw),
+    };
+    if scheme != "http" && scheme != "https" {
+        return Err(bad(field, format!("{raw:?}: want an http or https URL")));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') {
+        return Err(bad(
+            field,
+            format!("{raw:?}: want a URL such as http://clair-indexer:6060/"),
+        ));
+    }
+    Ok(Some(format!("{scheme}://{authority}")))
+}
+
+/// Saturating conversion of a configured count.
+fn size<T: TryFrom<u64> + Bounded>(n: u64) -> T {
+    T::try_from(n).unwrap_or(T::MAX)
+}
+
+/// The largest value of a count's type.
+trait Bounded {
+    const MAX: Self;
+}
+impl Bounded for usize {
+    const MAX: usize = usize::MAX;
+}
+impl Bounded for u32 {
+    const MAX: u32 = u32::MAX;
+}
+
+impl File {
+    /// See [`Loaded::serve_config`].
+    pub(crate) fn serve_config(&mut self) -> Result<ServeConfig, Bad> {
+        // The same in every layout: the database, the environment, clair-rs's own keys and
+        // the security sections.
+        let database = self.database_source().unwrap_or_default();
         let env_database = std::env::var("CLAIR_DATABASE_SOURCE")
             .ok()
             .filter(|v| !v.is_empty());
-        let env_key = std::env::var("CLAIR_API_PAGINATIONKEY")
-            .ok()
-            .filter(|k| !k.is_empty());
-        // The same in every layout: clair-rs's own keys and the security sections.
-        let allow_link_local_layers = self.bool_at(&["clair_rs", "allow_link_local_layers"])?;
-        let allow_local_layer_paths = self.bool_at(&["clair_rs", "allow_local_layer_paths"])?;
-        let read_only = self.bool_at(&["clair_rs", "read_only"])?;
-        let jwtproxy = self.jwtproxy()?;
-        let tls = self.api_tls()?;
-        let outgoing_ca = self.outgoing_ca()?;
+        let r = &mut self.clair_rs;
+        let base = ServeConfig {
+            databases: Databases {
+                indexer: database.clone(),
+                matcher: database.clone(),
+                notifier: database.clone(),
+            },
+            database,
+            pagination_key: std::env::var("CLAIR_API_PAGINATIONKEY")
+                .ok()
+                .filter(|k| !k.is_empty()),
+            allow_link_local_layers: r.allow_link_local_layers.used().unwrap_or(false),
+            allow_local_layer_paths: r.allow_local_layer_paths.used().unwrap_or(false),
+            read_only: r.read_only.used().unwrap_or(false),
+            jwtproxy: self.jwtproxy()?,
+            tls: self.api_tls()?,
+            outgoing_ca: self.outgoing_ca(),
+            ..ServeConfig::default()
+        };
         let mut cfg = match self.layout {
-            Layout::V4 => {
-                let period = self.duration_at(&["matcher", "period"])?;
-                let section = |name: &str| -> Result<String, Error> {
-                    if env_database.is_some() {
-                        return Ok(database.clone());
-                    }
-                    Ok(self
-                        .string_at(&[name, "connstring"])?
-                        .filter(|s| !s.trim().is_empty())
-                        .unwrap_or_else(|| database.clone()))
-                };
-                ServeConfig {
-                    layout: "v4".into(),
-                    databases: Databases {
-                        indexer: section("indexer")?,
-                        matcher: section("matcher")?,
-                        notifier: section("notifier")?,
-                    },
-                    database,
-                    matcher_indexer_addr: self.addr_at(&["matcher", "indexer_addr"])?,
-                    api_addr: listen_addr(&self.string_or(&["http_listen_addr"], ":6060")?),
-                    health_addr: None,
-                    introspection_addr: Some(listen_addr(
-                        &self.string_or(&["introspection_addr"], ":8089")?,
-                    )),
-                    timeout: Duration::from_secs(900),
-                    pagination_key: env_key,
-                    updater_interval: if self.updaters_disabled() {
-                        Duration::ZERO
-                    } else {
-                        period.unwrap_or(Duration::from_secs(6 * 3600))
-                    },
-                    index_concurrency: match self
-                        .int_at(&["indexer", "index_report_request_concurrency"])?
-                        .unwrap_or(0)
-                    {
-                        0 => Some(auto_index_concurrency()),
-                        n if n < 0 => None,
-                        n => Some(usize::try_from(n).unwrap_or(usize::MAX)),
-                    },
-                    cache_age: match self.duration_at(&["matcher", "cache_age"])? {
-                        Some(d) if !d.is_zero() => d,
-                        _ => period
-                            .filter(|p| !p.is_zero())
-                            .unwrap_or(Duration::from_secs(6 * 3600)),
-                    },
-                    notifier: NotifierConfig {
-                        endpoint: None,
-                        proxy: None,
-                        attempts: 0,
-                        renotify_interval: Duration::ZERO,
-                        webhook_target: self.string_at(&["notifier", "webhook", "target"])?,
-                        webhook_callback: self.string_at(&["notifier", "webhook", "callback"])?,
-                        delivery_interval: self
-                            .duration_at(&["notifier", "delivery_interval"])?
-                            .unwrap_or(Duration::from_secs(3600)),
-                        disable_summary: self.bool_at(&["notifier", "disable_summary"])?,
-                        webhook_headers: self.headers_at(&["notifier", "webhook", "headers"])?,
-                        amqp: self.amqp()?,
-                        indexer_addr: self.addr_at(&["notifier", "indexer_addr"])?,
-                        matcher_addr: self.addr_at(&["notifier", "matcher_addr"])?,
-                        poll_interval: self
-                            .duration_at(&["notifier", "poll_interval"])?
-                            .unwrap_or(Duration::from_secs(6 * 3600)),
-                        http_tls: None,
-                    },
-                    psk: self.string_at(&["auth", "psk", "key"])?.map(|key| Psk {
-                        key,
-                        iss: match self.value_at(&["auth", "psk", "iss"]) {
-                            Some(Value::Sequence(items)) => items
-                                .iter()
-                                .filter_map(|i| i.as_str().map(str::to_string))
-                                .collect(),
-                            Some(Value::String(s)) => vec![s.clone()],
-                            _ => Vec::new(),
-                        },
-                    }),
-                    keyserver: match self.string_at(&["auth", "keyserver", "api"])? {
-                        Some(api) if !api.trim().is_empty() => Some((
-                            api,
-                            self.string_at(&["auth", "keyserver", "intraservice"])?
-                                .filter(|k| !k.trim().is_empty()),
-                        )),
-                        _ => None,
-                    },
-                    allow_link_local_layers,
-                    allow_local_layer_paths,
-                    read_only,
-                    jwtproxy,
-                    tls,
-                    outgoing_ca,
-                }
-            }
-            Layout::V2 | Layout::Unknown => {
-                fn api(k: &str) -> [&str; 3] {
-                    ["clair", "api", k]
-                }
-                let port = self.number_at(&api("port"))?.unwrap_or(6060);
-                let health = self.number_at(&api("healthport"))?.unwrap_or(6061);
-                // The notifier sits under `clair.notifier` in Clair's code and under
-                // `clair.updater.notifier` in the Quay setup documents.
-                let notifier: &[&str] = if self.value_at(&["clair", "notifier"]).is_some() {
-                    &["clair", "notifier"]
-                } else {
-                    &["clair", "updater", "notifier"]
-                };
-                let n = |k: &'static str| -> Vec<&str> {
-                    let mut p = notifier.to_vec();
-                    p.extend(k.split('.'));
-                    p
-                };
-                let updater_interval = self
-                    .duration_at(&["clair", "updater", "interval"])?
-                    .unwrap_or(Duration::from_secs(3600));
-                let file_key = match self.string_at(&api("paginationkey"))? {
-                    Some(k) if !k.trim().is_empty() => Some(k),
-                    _ => self
-                        .string_at(&["clair", "database", "options", "paginationkey"])?
-                        .filter(|k| !k.trim().is_empty()),
-                };
-                ServeConfig {
-                    layout: if self.layout == Layout::V2 {
-                        "v2".into()
-                    } else {
-                        "none".into()
-                    },
-                    databases: Databases {
-                        indexer: database.clone(),
-                        matcher: database.clone(),
-                        notifier: database.clone(),
-                    },
-                    database,
-                    matcher_indexer_addr: None,
-                    api_addr: format!("0.0.0.0:{port}"),
-                    // Clair v2's health port; without a Clair v2 file (clair-rs's own
-                    // defaults) health is served on the introspection address only.
-                    health_addr: (self.layout == Layout::V2).then(|| format!("0.0.0.0:{health}")),
-                    introspection_addr: None,
-                    timeout: self
-                        .duration_at(&api("timeout"))?
-                        .unwrap_or(Duration::from_secs(900)),
-                    pagination_key: env_key.or(file_key),
-                    updater_interval,
-                    // Clair v2 had no limit (and no v4 API to limit).
-                    index_concurrency: None,
-                    cache_age: if updater_interval.is_zero() {
-                        Duration::from_secs(6 * 3600)
-                    } else {
-                        updater_interval
-                    },
-                    notifier: NotifierConfig {
-                        endpoint: self
-                            .string_at(&n("http.endpoint"))?
-                            .filter(|s| !s.trim().is_empty()),
-                        proxy: self
-                            .string_at(&n("http.proxy"))?
-                            .filter(|s| !s.trim().is_empty()),
-                        attempts: self
-                            .number_at(&n("attempts"))?
-                            .map_or(5, |a| u32::try_from(a).unwrap_or(u32::MAX)),
-                        renotify_interval: self
-                            .duration_at(&n("renotifyinterval"))?
-                            .unwrap_or(Duration::from_secs(7200)),
-                        webhook_target: None,
-                        webhook_callback: None,
-                        delivery_interval: Duration::ZERO,
-                        disable_summary: false,
-                        webhook_headers: Vec::new(),
-                        amqp: None,
-                        indexer_addr: None,
-                        matcher_addr: None,
-                        poll_interval: Duration::ZERO,
-                        http_tls: self.notifier_tls(&n("http.certfile"), &n("http.keyfile"))?,
-                    },
-                    psk: None,
-                    keyserver: None,
-                    allow_link_local_layers,
-                    allow_local_layer_paths,
-                    read_only,
-                    jwtproxy,
-                    tls,
-                    outgoing_ca,
-                }
-            }
+            Layout::V4 => self.serve_v4(base, env_database.is_some())?,
+            Layout::V2 | Layout::Unknown => self.serve_v2(base)?,
         };
         // jwtproxy fronted Clair: the verifiers are the way in and the plain API is their
         // upstream, on this machine only.
@@ -595,6 +279,195 @@ impl Loaded {
             cfg.api_addr = format!("127.0.0.1:{port}");
         }
         Ok(cfg)
+    }
+
+    /// Clair v4's sections, with upstream's defaults. With `CLAIR_DATABASE_SOURCE` set
+    /// (`env_database`) every service uses that database.
+    fn serve_v4(&mut self, base: ServeConfig, env_database: bool) -> Result<ServeConfig, Bad> {
+        let period = self.matcher.period.used();
+        let section = |connstring: &mut Text, database: &str| -> String {
+            if env_database {
+                return database.to_string();
+            }
+            connstring
+                .used_nonblank()
+                .unwrap_or_else(|| database.to_string())
+        };
+        let databases = Databases {
+            indexer: section(&mut self.indexer.connstring, &base.database),
+            matcher: section(&mut self.matcher.connstring, &base.database),
+            notifier: section(&mut self.notifier.connstring, &base.database),
+        };
+        let n = &mut self.notifier;
+        let notifier = NotifierConfig {
+            webhook_target: n.webhook.target.used(),
+            webhook_callback: n.webhook.callback.used(),
+            delivery_interval: n
+                .delivery_interval
+                .used()
+                .unwrap_or(Duration::from_secs(3600)),
+            disable_summary: n.disable_summary.used().unwrap_or(false),
+            webhook_headers: n.webhook.headers.used().unwrap_or_default(),
+            amqp: amqp(n.amqp.as_mut())?,
+            indexer_addr: addr("notifier.indexer_addr", &mut n.indexer_addr)?,
+            matcher_addr: addr("notifier.matcher_addr", &mut n.matcher_addr)?,
+            poll_interval: n
+                .poll_interval
+                .used()
+                .unwrap_or(Duration::from_secs(6 * 3600)),
+            ..NotifierConfig::default()
+        };
+        let auth = &mut self.auth;
+        let psk = auth.psk.key.used().map(|key| Psk {
+            key,
+            iss: auth.psk.iss.used().unwrap_or_default(),
+        });
+        let keyserver = auth
+            .keyserver
+            .api
+            .used_nonblank()
+            .map(|api| (api, auth.keyserver.intraservice.used_nonblank()));
+        Ok(ServeConfig {
+            layout: "v4".into(),
+            databases,
+            matcher_indexer_addr: addr("matcher.indexer_addr", &mut self.matcher.indexer_addr)?,
+            api_addr: listen_addr(
+                &self
+                    .http_listen_addr
+                    .used_nonblank()
+                    .unwrap_or_else(|| ":6060".into()),
+            ),
+            introspection_addr: Some(listen_addr(
+                &self
+                    .introspection_addr
+                    .used_nonblank()
+                    .unwrap_or_else(|| ":8089".into()),
+            )),
+            timeout: Duration::from_secs(900),
+            updater_interval: if self.matcher.disable_updaters.used() == Some(true) {
+                Duration::ZERO
+            } else {
+                period.unwrap_or(Duration::from_secs(6 * 3600))
+            },
+            index_concurrency: match self
+                .indexer
+                .index_report_request_concurrency
+                .used()
+                .unwrap_or(0)
+            {
+                0 => Some(auto_index_concurrency()),
+                n if n < 0 => None,
+                n => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            },
+            cache_age: match self.matcher.cache_age.used() {
+                Some(d) if !d.is_zero() => d,
+                _ => period
+                    .filter(|p| !p.is_zero())
+                    .unwrap_or(Duration::from_secs(6 * 3600)),
+            },
+            notifier,
+            psk,
+            keyserver,
+            ..base
+        })
+    }
+
+    /// Clair 1.2 and 2.x's `clair` section, with their defaults (also clair-rs's defaults
+    /// without a file).
+    fn serve_v2(&mut self, base: ServeConfig) -> Result<ServeConfig, Bad> {
+        let api = &mut self.clair.api;
+        let port = api.port.used().unwrap_or(6060);
+        let health = api.healthport.used().unwrap_or(6061);
+        let timeout = api.timeout.used().unwrap_or(Duration::from_secs(900));
+        let file_key = api
+            .paginationkey
+            .used_nonblank()
+            .or_else(|| self.clair.database.options.paginationkey.used_nonblank());
+        let updater_interval = self
+            .clair
+            .updater
+            .interval
+            .used()
+            .unwrap_or(Duration::from_secs(3600));
+        // The notifier sits under `clair.notifier` in Clair's code and under
+        // `clair.updater.notifier` in the Quay setup documents.
+        let mut none = V2Notifier::default();
+        let (at, n) = match (&mut self.clair.notifier, &mut self.clair.updater.notifier) {
+            (Some(n), _) => ("clair.notifier", n),
+            (None, Some(n)) => ("clair.updater.notifier", n),
+            (None, None) => ("clair.notifier", &mut none),
+        };
+        let notifier = NotifierConfig {
+            endpoint: n.http.endpoint.used_nonblank(),
+            proxy: n.http.proxy.used_nonblank(),
+            attempts: n.attempts.used().map_or(5, size),
+            renotify_interval: n
+                .renotifyinterval
+                .used()
+                .unwrap_or(Duration::from_secs(7200)),
+            http_tls: notifier_tls(at, &mut n.http)?,
+            ..NotifierConfig::default()
+        };
+        let layout = self.layout;
+        Ok(ServeConfig {
+            layout: if layout == Layout::V2 {
+                "v2".into()
+            } else {
+                "none".into()
+            },
+            api_addr: format!("0.0.0.0:{port}"),
+            // Clair v2's health port; without a Clair v2 file (clair-rs's own defaults)
+            // health is served on the introspection address only.
+            health_addr: (layout == Layout::V2).then(|| format!("0.0.0.0:{health}")),
+            timeout,
+            pagination_key: base.pagination_key.clone().or(file_key),
+            updater_interval,
+            // Clair v2 had no limit (and no v4 API to limit).
+            index_concurrency: None,
+            cache_age: if updater_interval.is_zero() {
+                Duration::from_secs(6 * 3600)
+            } else {
+                updater_interval
+            },
+            notifier,
+            ..base
+        })
+    }
+}
+
+/// Clair v4's `notifier.amqp`, when the section is there.
+fn amqp(a: Option<&mut V4Amqp>) -> Result<Option<AmqpConfig>, Bad> {
+    let Some(a) = a else { return Ok(None) };
+    let uri = a
+        .uris
+        .used()
+        .and_then(|u| u.into_iter().next())
+        .ok_or_else(|| bad("notifier.amqp.uris", "want at least one AMQP URI"))?;
+    Ok(Some(AmqpConfig {
+        uri,
+        exchange: a.exchange.name.used().unwrap_or_default(),
+        routing_key: a.routing_key.used().unwrap_or_default(),
+        direct: a.direct.used().unwrap_or(false),
+        rollup: a.rollup.used().map_or(0, size),
+        callback: a.callback.used(),
+    }))
+}
+
+/// Clair v2's webhook client certificate: used when the certificate and key are both set
+/// (then `cafile` and `servername` beside them are used too).
+fn notifier_tls(at: &str, h: &mut V2NotifierHttp) -> Result<Option<NotifierTls>, Bad> {
+    match (h.certfile.used_nonblank(), h.keyfile.used_nonblank()) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => Ok(Some(NotifierTls {
+            cert: cert.into(),
+            key: key.into(),
+            ca: h.cafile.used_nonblank().map(Into::into),
+            server_name: h.servername.used_nonblank(),
+        })),
+        _ => Err(bad(
+            format!("{at}.http.certfile"),
+            "the certificate and the key go together",
+        )),
     }
 }
 
@@ -696,6 +569,7 @@ pub fn redact_source(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::Warning;
+    use crate::testing::{load_text, parse_text, serve_error};
 
     fn load(name: &str) -> Loaded {
         Loaded::load(&clair_test::shared().join("spec/configs").join(name)).unwrap()
@@ -809,24 +683,13 @@ mod tests {
 
     #[test]
     fn defaults_unknown_keys_and_bad_values() {
-        let f = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(
-            f.path(),
-            "clair:\n  api:\n    prot: 1\n  database:\n    type: pgsql\n",
-        )
-        .unwrap();
-        let l = Loaded::load(f.path()).unwrap();
+        let l = load_text("clair:\n  api:\n    prot: 1\n  database:\n    type: pgsql\n");
         let c = l.serve_config().unwrap();
         assert_eq!(c.api_addr, "0.0.0.0:6060");
         assert_eq!(c.health_addr.as_deref(), Some("0.0.0.0:6061"));
         assert_eq!(c.updater_interval, Duration::from_secs(3600));
         assert_eq!(c.notifier.attempts, 5);
-        std::fs::write(f.path(), "clair:\n  api:\n    timeout: soon\n").unwrap();
-        let err = Loaded::load(f.path())
-            .unwrap()
-            .serve_config()
-            .unwrap_err()
-            .to_string();
+        let err = serve_error("clair:\n  api:\n    timeout: soon\n");
         assert!(err.contains("clair.api.timeout"), "{err}");
     }
 
@@ -834,12 +697,7 @@ mod tests {
     /// unlimited; the report cache age follows the period unless set.
     #[test]
     fn index_concurrency_and_cache_age() {
-        let cfg = |text: &str| {
-            Loaded::parse(text, std::path::Path::new("t.yaml"))
-                .unwrap()
-                .serve_config()
-                .unwrap()
-        };
+        let cfg = |text: &str| parse_text(text).serve_config().unwrap();
         let auto = Some(auto_index_concurrency());
         assert!(auto_index_concurrency() >= 4);
         let c = cfg("indexer: {}\n");
@@ -856,14 +714,7 @@ mod tests {
             cfg("indexer:\n  index_report_request_concurrency: 3\n").index_concurrency,
             Some(3)
         );
-        let e = Loaded::parse(
-            "indexer:\n  index_report_request_concurrency: lots\n",
-            std::path::Path::new("t.yaml"),
-        )
-        .unwrap()
-        .serve_config()
-        .unwrap_err()
-        .to_string();
+        let e = serve_error("indexer:\n  index_report_request_concurrency: lots\n");
         assert!(
             e.contains("indexer.index_report_request_concurrency"),
             "{e}"
@@ -891,15 +742,11 @@ mod tests {
         );
         assert_eq!(c.notifier.poll_interval, Duration::from_secs(300));
 
-        let f = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(
-            f.path(),
+        let l = load_text(
             "indexer:\n  connstring: postgresql://clair:pw1@idx/clair\nmatcher:\n  connstring: \
              host=m user=clair password=pw2\n  indexer_addr: clair-indexer:6060\nnotifier:\n  \
              connstring: /var/lib/clair/notifier.db\n  indexer_addr: https://i.example/api/\n",
-        )
-        .unwrap();
-        let l = Loaded::load(f.path()).unwrap();
+        );
         let c = l.serve_config().unwrap();
         assert_eq!(
             c.database_for(Mode::Combo),
@@ -927,12 +774,7 @@ mod tests {
         assert!(!shown.contains("pw1") && !shown.contains("pw2"), "{shown}");
         assert_eq!(l.warnings(), Vec::<Warning>::new());
 
-        std::fs::write(f.path(), "matcher:\n  indexer_addr: ftp://x/\n").unwrap();
-        let err = Loaded::load(f.path())
-            .unwrap()
-            .serve_config()
-            .unwrap_err()
-            .to_string();
+        let err = serve_error("matcher:\n  indexer_addr: ftp://x/\n");
         assert!(
             err.contains("matcher.indexer_addr") && err.contains("http"),
             "{err}"
@@ -941,13 +783,11 @@ mod tests {
 
     #[test]
     fn webhook_headers() {
-        let f = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(
-            f.path(),
+        let c = load_text(
             "notifier:\n  webhook:\n    target: http://x/\n    headers:\n      X-One: [\"a\", \"b\"]\n      X-Two: c\n",
         )
+        .serve_config()
         .unwrap();
-        let c = Loaded::load(f.path()).unwrap().serve_config().unwrap();
         assert_eq!(
             c.notifier.webhook_headers,
             vec![
@@ -960,7 +800,7 @@ mod tests {
 
     #[test]
     fn v2_webhook_client_certificates() {
-        let parse = |t: &str| Loaded::parse(t, std::path::Path::new("t.yaml")).unwrap();
+        let parse = parse_text;
         let c = parse(
             "clair:\n  notifier:\n    http:\n      endpoint: https://quay/notify\n      certfile: /c.crt\n      keyfile: /c.key\n      cafile: /ca.crt\n      servername: quay.internal\n",
         )
@@ -986,10 +826,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["clair.notifier.http.cafile"]
         );
-        let e = parse("clair:\n  notifier:\n    http:\n      certfile: /c.crt\n")
-            .serve_config()
-            .unwrap_err()
-            .to_string();
+        let e = serve_error("clair:\n  notifier:\n    http:\n      certfile: /c.crt\n");
         assert!(e.contains("clair.notifier.http.certfile"), "{e}");
     }
 

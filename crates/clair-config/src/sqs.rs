@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use crate::file::{File, Leaf};
 use crate::{Error, Loaded};
 
 /// The `clair_rs.sqs` section as written; absent keys are `None`.
@@ -43,23 +44,29 @@ pub struct SqsConfig {
 impl Loaded {
     /// The `clair_rs.sqs` section (all `None` when absent).
     pub fn sqs_config(&self) -> Result<SqsConfig, Error> {
-        let s = |k: &str| self.string_at(&["clair_rs", "sqs", k]);
-        let n = |k: &str| self.number_at(&["clair_rs", "sqs", k]);
-        Ok(SqsConfig {
-            receiver_queue_url: s("receiver_queue_url")?,
-            receiver_queue_region: s("receiver_queue_region")?,
-            receiver_topic_arn: s("receiver_topic_arn")?,
-            receiver_topic_region: s("receiver_topic_region")?,
-            sender_topic_arn: s("sender_topic_arn")?,
-            sender_topic_region: s("sender_topic_region")?,
-            receiver_dead_letter_queue_url: s("receiver_dead_letter_queue_url")?,
-            receiver_max_receive_count: n("receiver_max_receive_count")?,
-            receiver_wait_time_seconds: n("receiver_wait_time_seconds")?,
-            receiver_visibility_timeout: n("receiver_visibility_timeout")?,
-            sender_max_message_size: n("sender_max_message_size")?,
-            sender_publish: s("sender_publish")?,
-            endpoint_url: s("endpoint_url")?,
-        })
+        self.build(|f| Ok(f.sqs_config()))
+    }
+}
+
+impl File {
+    /// See [`Loaded::sqs_config`].
+    pub(crate) fn sqs_config(&mut self) -> SqsConfig {
+        let s = &mut self.clair_rs.sqs;
+        SqsConfig {
+            receiver_queue_url: s.receiver_queue_url.used(),
+            receiver_queue_region: s.receiver_queue_region.used(),
+            receiver_topic_arn: s.receiver_topic_arn.used(),
+            receiver_topic_region: s.receiver_topic_region.used(),
+            sender_topic_arn: s.sender_topic_arn.used(),
+            sender_topic_region: s.sender_topic_region.used(),
+            receiver_dead_letter_queue_url: s.receiver_dead_letter_queue_url.used(),
+            receiver_max_receive_count: s.receiver_max_receive_count.used(),
+            receiver_wait_time_seconds: s.receiver_wait_time_seconds.used(),
+            receiver_visibility_timeout: s.receiver_visibility_timeout.used(),
+            sender_max_message_size: s.sender_max_message_size.used(),
+            sender_publish: s.sender_publish.used(),
+            endpoint_url: s.endpoint_url.used(),
+        }
     }
 }
 
@@ -67,24 +74,19 @@ impl Loaded {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::testing::parse_text;
 
     #[test]
     fn section_is_read() {
-        let l = Loaded::parse(
+        let l = parse_text(
             "clair:\n  database: {}\nclair_rs:\n  sqs:\n    receiver_queue_url: https://q\n    receiver_max_receive_count: 3\n",
-            std::path::Path::new("t.yaml"),
-        )
-        .unwrap();
+        );
         let c = l.sqs_config().unwrap();
         assert_eq!(c.receiver_queue_url.as_deref(), Some("https://q"));
         assert_eq!(c.receiver_max_receive_count, Some(3));
         assert_eq!(c.sender_topic_arn, None);
         assert_eq!(Loaded::empty().sqs_config().unwrap(), SqsConfig::default());
-        let bad = Loaded::parse(
-            "clair_rs:\n  sqs:\n    receiver_max_receive_count: many\n",
-            std::path::Path::new("t.yaml"),
-        )
-        .unwrap();
+        let bad = parse_text("clair_rs:\n  sqs:\n    receiver_max_receive_count: many\n");
         assert!(bad.sqs_config().is_err());
     }
 }

@@ -1,13 +1,17 @@
 //! What a config file sets that clair-rs ignores.
 //!
-//! Every lookup of a key is remembered ([`Loaded`] keeps the set), so a warning is computed
-//! from what the code actually read rather than from a list kept by hand: a key is reported
-//! only when no reader looked at it. Keys Clair itself defines get a message saying why
+//! A key no typed struct knows is reported (`serde_ignored` names it); so is a known key no
+//! reader uses in this file (each reader takes what it uses from its copy of the typed
+//! document, see [`crate::file`]), so a warning comes from what the code does rather than
+//! from a list kept by hand. Keys Clair itself defines get a message saying why
 //! clair-rs does not use them; anything else is an unknown key (often a typo).
+
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 use serde_yaml_ng::Value;
 
+use crate::file::{File, Leaf};
 use crate::{Layout, Loaded};
 
 /// A problem that does not stop loading.
@@ -134,33 +138,63 @@ fn leaves(prefix: &str, v: &Value, out: &mut Vec<String>) {
 }
 
 impl Loaded {
-    /// Run every reader of this crate, so the keys they use are known; errors do not matter
-    /// here (they stop `clair serve` elsewhere).
-    fn read_everything(&self) {
-        let _ = self.database_source();
-        let _ = self.serve_config();
-        let _ = self.sqs_config();
-        let _ = self.updater_sets();
-        let _ = self.updater_config();
-        let _ = self.updater_interval();
-        let _ = self.log_level();
+    /// The keys some reader of this crate uses, each reader run over its own copy of the
+    /// typed document (errors do not matter here: they stop `clair serve` elsewhere).
+    fn keys_used(&self) -> BTreeSet<String> {
+        let file = &self.typed.file;
+        let set = file.keys_left();
+        let readers: [fn(&mut File); 7] = [
+            |f| {
+                let _ = f.database_source();
+            },
+            |f| {
+                let _ = f.serve_config();
+            },
+            |f| {
+                let _ = f.sqs_config();
+            },
+            |f| {
+                let _ = f.updater_sets();
+            },
+            |f| {
+                let _ = f.updaters.config.take();
+            },
+            |f| {
+                let _ = f.updater_interval();
+            },
+            |f| {
+                let _ = f.log_level.used();
+            },
+        ];
+        let mut used = BTreeSet::new();
+        for read in readers {
+            let mut copy = file.clone();
+            read(&mut copy);
+            used.extend(set.difference(&copy.keys_left()).cloned());
+        }
+        used
     }
 
-    /// Keys looked up so far, by any reader (`a.*`: a section used whole).
+    /// Every key a reader may use (the typed structs' fields, dotted; list elements as `.0`),
+    /// whatever this file sets.
     pub fn keys_read(&self) -> Vec<String> {
-        self.reads
-            .lock()
-            .map(|r| r.iter().cloned().collect())
-            .unwrap_or_default()
+        crate::file::known_keys().into_iter().collect()
     }
 
     /// The keys the file sets that nothing reads: each with why (a Clair setting clair-rs
     /// does not use, or an unknown key). Keys under `updaters.config` are the updaters'
     /// (`clair_ecosystems::unused_settings` checks them).
     pub fn warnings(&self) -> Vec<Warning> {
-        self.read_everything();
-        let read = self.keys_read();
-        let used = |key: &str| read.iter().any(|r| covers(r, key));
+        let used = self.keys_used();
+        let mut left = self.typed.file.keys_left();
+        left.retain(|k| !used.contains(k));
+        let unknown: Vec<String> = self
+            .typed
+            .unknown
+            .iter()
+            .map(|u| format!("{u}.*"))
+            .collect();
+        let ignored = |key: &String| left.contains(key) || unknown.iter().any(|u| covers(u, key));
         let catalog = match self.layout {
             Layout::V2 => CLAIR_V2,
             Layout::V4 => CLAIR_V4,
@@ -169,7 +203,7 @@ impl Loaded {
         let mut keys = Vec::new();
         leaves("", &self.raw, &mut keys);
         keys.into_iter()
-            .filter(|k| !k.is_empty() && !used(k))
+            .filter(|k| !k.is_empty() && ignored(k))
             .map(|key| {
                 let message = match catalog.iter().find(|(p, _)| covers(p, &key)) {
                     Some((_, Some(why))) => format!("{why}; ignored"),
@@ -201,6 +235,7 @@ mod every_key {
     use std::collections::BTreeSet;
 
     use super::*;
+    use crate::testing::parse_text;
 
     const FILES: [&str; 4] = ["v1.2.yaml", "v2.0.yaml", "v2.0-quay.yaml", "v4.yaml"];
 
@@ -325,11 +360,9 @@ mod every_key {
 
     #[test]
     fn unknown_and_shadowed_keys() {
-        let l = Loaded::parse(
+        let l = parse_text(
             "indexer:\n  connstring: host=a dbname=x\nmatcher:\n  connstring: host=b dbname=y\n  perod: 1h\nnotifier:\n  stomp:\n    uris: [x]\nclair_rs:\n  read_onyl: true\n",
-            std::path::Path::new("t.yaml"),
-        )
-        .unwrap();
+        );
         let w = l.warnings();
         let msg = |k: &str| {
             w.iter()
@@ -350,11 +383,9 @@ mod every_key {
         assert!(!keys(&w).contains(&"matcher.connstring"), "{w:?}");
         assert_eq!(w.len(), 3, "{w:?}");
         // A disabled verifier proxy's settings are not read.
-        let l = Loaded::parse(
+        let l = parse_text(
             "clair:\n  api: {port: 6062}\njwtproxy:\n  verifier_proxies:\n  - enabled: false\n    listen_addr: :6060\n",
-            std::path::Path::new("t.yaml"),
-        )
-        .unwrap();
+        );
         assert_eq!(
             keys(&l.warnings()),
             ["jwtproxy.verifier_proxies.0.listen_addr"]

@@ -6,10 +6,51 @@
 
 use std::borrow::Cow;
 
-use clair_layer::{FileRef, LargeFile};
+use clair_indexer::DbScan;
+use clair_layer::{FileRef, FileSelector, FileView, LargeFile, PathPattern};
+use clair_types::Package;
 
 /// Most bytes read at once from a file (a section, a string).
 const MAX_READ: u64 = 64 << 20;
+
+/// The files a scanner of compiled executables selects: executables containing `marker`, of
+/// any size (read by offset).
+pub(crate) fn select_executables(selector: &mut FileSelector, marker: &[u8]) {
+    selector.pattern(PathPattern {
+        executable: true,
+        contains: Some(marker.to_vec()),
+        by_offset: true,
+        ..PathPattern::default()
+    });
+}
+
+/// One scan per ELF file of `files` in which `read` (given its path and bytes) finds packages
+/// (`Ok(None)`: it says nothing), or of a warning naming the file when reading it failed.
+pub(crate) fn scan_elf_files(
+    files: &dyn FileView,
+    scanner: &str,
+    read: impl Fn(&str, Source<'_>) -> Result<Option<Vec<Package>>, String>,
+) -> Vec<DbScan> {
+    let mut out = Vec::new();
+    for path in files.paths() {
+        let Some(f) = files.open(&path) else { continue };
+        let src = Source::of(&f);
+        if !src.starts_with(b"\x7fELF") {
+            continue;
+        }
+        let (packages, warnings) = match read(f.path, src) {
+            Ok(None) => continue,
+            Ok(Some(packages)) => (packages, Vec::new()),
+            Err(e) => (Vec::new(), vec![format!("{scanner}: {}: {e}", f.path)]),
+        };
+        out.push(DbScan {
+            path: f.path.to_string(),
+            packages,
+            warnings,
+        });
+    }
+    out
+}
 
 /// Where a file's bytes are: in memory, or in a big file read by offset (spooled or on disk).
 #[derive(Debug, Clone, Copy)]

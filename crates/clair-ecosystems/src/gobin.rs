@@ -6,11 +6,12 @@
 //! main module too unless it is `(devel)`, and the toolchain as the package `stdlib` at the Go
 //! version (`go1.22.1` → `1.22.1`), as OSV's Go advisories name it.
 
-use clair_indexer::{DbScan, PackageScanner};
-use clair_layer::{FileSelector, FileView, PathPattern};
+use clair_indexer::DbScan;
+use clair_layer::{FileSelector, FileView};
 use clair_types::{Package, PackageDbKind};
 
-use crate::elf::{Elf, Source};
+use crate::elf::{Elf, Source, scan_elf_files, select_executables};
+use crate::scanner::DbScanner;
 
 /// The build-info header: 14 bytes of magic, pointer size, flags.
 pub const MAGIC: &[u8] = b"\xff Go buildinf:";
@@ -19,51 +20,18 @@ const HEADER: usize = 32;
 const MAX_STRING: u64 = 16 << 20;
 
 /// Finds Go module dependencies in executables.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct GoBinaryScanner;
+///
+/// Version 2: executables of any size (read by offset).
+pub const SCANNER: DbScanner = DbScanner::new("go-binary", "2", PackageDbKind::Go, select, scan);
 
-impl PackageScanner for GoBinaryScanner {
-    fn name(&self) -> &'static str {
-        "go-binary"
-    }
+fn select(selector: &mut FileSelector) {
+    select_executables(selector, MAGIC);
+}
 
-    fn version(&self) -> &'static str {
-        // 2: executables of any size (read by offset).
-        "2"
-    }
-
-    fn kind(&self) -> PackageDbKind {
-        PackageDbKind::Go
-    }
-
-    fn select(&self, selector: &mut FileSelector) {
-        selector.pattern(PathPattern {
-            executable: true,
-            contains: Some(MAGIC.to_vec()),
-            by_offset: true,
-            ..PathPattern::default()
-        });
-    }
-
-    fn scan(&self, files: &dyn FileView) -> Vec<DbScan> {
-        let mut out = Vec::new();
-        for path in files.paths() {
-            let Some(f) = files.open(&path) else { continue };
-            let src = Source::of(&f);
-            if !src.starts_with(b"\x7fELF") {
-                continue;
-            }
-            let Some(info) = build_info_of(src) else {
-                continue;
-            };
-            out.push(DbScan {
-                path: f.path.to_string(),
-                packages: info.packages(f.path),
-                warnings: Vec::new(),
-            });
-        }
-        out
-    }
+fn scan(files: &dyn FileView) -> Vec<DbScan> {
+    scan_elf_files(files, "go-binary", |path, src| {
+        Ok(build_info_of(src).map(|info| info.packages(path)))
+    })
 }
 
 /// What a Go binary says about how it was built.

@@ -10,9 +10,11 @@
 
 use std::io::{Cursor, Read, Seek};
 
-use clair_indexer::{DbScan, PackageScanner};
+use clair_indexer::DbScan;
 use clair_layer::{FileSelector, FileView, PathPattern};
 use clair_types::{Package, PackageDbKind};
+
+use crate::scanner::DbScanner;
 
 /// Archive file name endings scanned.
 pub const SUFFIXES: [&str; 5] = [".jar", ".war", ".ear", ".jpi", ".hpi"];
@@ -30,75 +32,61 @@ const MAX_ENTRIES: usize = 200_000;
 pub const MAX_INFLATED: u64 = 512 << 20;
 
 /// Finds Maven artifacts in Java archives.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct JavaScanner;
+///
+/// Version 2: archives of any size (read by offset).
+pub const SCANNER: DbScanner = DbScanner::new("java", "2", PackageDbKind::Java, select, scan);
 
 fn is_archive(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     SUFFIXES.iter().any(|s| lower.ends_with(s))
 }
 
-impl PackageScanner for JavaScanner {
-    fn name(&self) -> &'static str {
-        "java"
+fn select(selector: &mut FileSelector) {
+    for s in SUFFIXES {
+        selector.pattern(PathPattern {
+            name_suffix: Some(s.to_string()),
+            by_offset: true,
+            ..PathPattern::default()
+        });
     }
+}
 
-    fn version(&self) -> &'static str {
-        // 2: archives of any size (read by offset).
-        "2"
-    }
-
-    fn kind(&self) -> PackageDbKind {
-        PackageDbKind::Java
-    }
-
-    fn select(&self, selector: &mut FileSelector) {
-        for s in SUFFIXES {
-            selector.pattern(PathPattern {
-                name_suffix: Some(s.to_string()),
-                by_offset: true,
-                ..PathPattern::default()
-            });
+fn scan(files: &dyn FileView) -> Vec<DbScan> {
+    let mut out = Vec::new();
+    for path in files.paths() {
+        if !is_archive(&path) {
+            continue;
         }
+        let Some(f) = files.open(&path) else { continue };
+        let mut warnings = Vec::new();
+        let artifacts = match f.large {
+            None => archive_artifacts(f.data, f.path, &mut warnings),
+            Some(big) => match big.reader() {
+                Ok(r) => archive_artifacts_from(r, f.path, &mut warnings),
+                Err(e) => {
+                    warnings.push(format!("java: {}: {e}", f.path));
+                    Vec::new()
+                }
+            },
+        };
+        out.push(DbScan {
+            path: f.path.to_string(),
+            packages: artifacts
+                .into_iter()
+                .map(|a| Package {
+                    name: a.name(),
+                    version: a.version,
+                    arch: String::new(),
+                    source: None,
+                    db_kind: PackageDbKind::Java,
+                    package_db: f.path.to_string(),
+                    module: None,
+                })
+                .collect(),
+            warnings,
+        });
     }
-
-    fn scan(&self, files: &dyn FileView) -> Vec<DbScan> {
-        let mut out = Vec::new();
-        for path in files.paths() {
-            if !is_archive(&path) {
-                continue;
-            }
-            let Some(f) = files.open(&path) else { continue };
-            let mut warnings = Vec::new();
-            let artifacts = match f.large {
-                None => archive_artifacts(f.data, f.path, &mut warnings),
-                Some(big) => match big.reader() {
-                    Ok(r) => archive_artifacts_from(r, f.path, &mut warnings),
-                    Err(e) => {
-                        warnings.push(format!("java: {}: {e}", f.path));
-                        Vec::new()
-                    }
-                },
-            };
-            out.push(DbScan {
-                path: f.path.to_string(),
-                packages: artifacts
-                    .into_iter()
-                    .map(|a| Package {
-                        name: a.name(),
-                        version: a.version,
-                        arch: String::new(),
-                        source: None,
-                        db_kind: PackageDbKind::Java,
-                        package_db: f.path.to_string(),
-                        module: None,
-                    })
-                    .collect(),
-                warnings,
-            });
-        }
-        out
-    }
+    out
 }
 
 /// A Maven artifact found in an archive.

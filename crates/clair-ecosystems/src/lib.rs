@@ -30,6 +30,7 @@ pub mod rhel;
 pub mod rpm;
 pub mod ruby;
 pub mod rustbin;
+mod scanner;
 pub mod suse;
 pub mod ubuntu;
 
@@ -40,52 +41,23 @@ use std::sync::Arc;
 
 pub use namespaces::EcosystemNamespaces;
 pub use registry::{DEFAULT_SETS, Settings, UPDATERS, unused_settings, updaters};
+pub use scanner::DbScanner;
 
 use clair_indexer::{DistributionScanner, PackageScanner};
-
-/// The scan of a metadata file describing one package (a Python distribution, an npm
-/// manifest, a gemspec): the package, or a warning naming the file when it could not be read.
-pub(crate) fn one_package_scan(
-    scanner: &str,
-    path: &str,
-    kind: clair_types::PackageDbKind,
-    parsed: Result<(String, String), String>,
-) -> clair_indexer::DbScan {
-    match parsed {
-        Ok((name, version)) => clair_indexer::DbScan {
-            path: path.to_string(),
-            packages: vec![clair_types::Package {
-                name,
-                version,
-                arch: String::new(),
-                source: None,
-                db_kind: kind,
-                package_db: path.to_string(),
-                module: None,
-            }],
-            warnings: Vec::new(),
-        },
-        Err(e) => clair_indexer::DbScan {
-            path: path.to_string(),
-            packages: Vec::new(),
-            warnings: vec![format!("{scanner}: {path}: {e}")],
-        },
-    }
-}
 
 /// Every package scanner, in a fixed order. Adding a scanner changes the indexer state, so
 /// clients re-index.
 pub fn package_scanners() -> Vec<Arc<dyn PackageScanner>> {
     vec![
-        Arc::new(dpkg::DpkgScanner),
-        Arc::new(apk::ApkScanner),
-        Arc::new(rpm::RpmScanner),
-        Arc::new(python::PythonScanner),
-        Arc::new(npm::NpmScanner),
-        Arc::new(java::JavaScanner),
-        Arc::new(gobin::GoBinaryScanner),
-        Arc::new(rustbin::RustBinaryScanner),
-        Arc::new(ruby::GemScanner),
+        Arc::new(dpkg::SCANNER),
+        Arc::new(apk::SCANNER),
+        Arc::new(rpm::SCANNER),
+        Arc::new(python::SCANNER),
+        Arc::new(npm::SCANNER),
+        Arc::new(java::SCANNER),
+        Arc::new(gobin::SCANNER),
+        Arc::new(rustbin::SCANNER),
+        Arc::new(ruby::SCANNER),
     ]
 }
 

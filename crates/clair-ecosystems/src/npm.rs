@@ -5,17 +5,18 @@
 //! carry in subdirectories (`lib/package.json` with `{"type": "module"}`, test fixtures) are not
 //! installed packages. Lock files describe a source tree, not what is installed, and are not read.
 
-use clair_indexer::{DbScan, PackageScanner};
+use clair_indexer::DbScan;
 use clair_layer::{FileSelector, FileView, PathPattern};
 use clair_types::PackageDbKind;
 use serde::Deserialize;
+
+use crate::scanner::{DbScanner, scan_metadata_files};
 
 /// Largest manifest read.
 const MAX_MANIFEST: u64 = 4 << 20;
 
 /// Finds installed npm packages.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NpmScanner;
+pub const SCANNER: DbScanner = DbScanner::new("npm", "1", PackageDbKind::Npm, select, scan);
 
 /// Whether `path` is the manifest of an installed package.
 pub fn is_installed_manifest(path: &str) -> bool {
@@ -29,41 +30,24 @@ pub fn is_installed_manifest(path: &str) -> bool {
     }
 }
 
-impl PackageScanner for NpmScanner {
-    fn name(&self) -> &'static str {
-        "npm"
-    }
+fn select(selector: &mut FileSelector) {
+    selector.pattern(PathPattern {
+        file_name: Some("package.json".into()),
+        ancestor: Some("node_modules".into()),
+        max_size: MAX_MANIFEST,
+        ..PathPattern::default()
+    });
+}
 
-    fn version(&self) -> &'static str {
-        "1"
-    }
-
-    fn kind(&self) -> PackageDbKind {
-        PackageDbKind::Npm
-    }
-
-    fn select(&self, selector: &mut FileSelector) {
-        selector.pattern(PathPattern {
-            file_name: Some("package.json".into()),
-            ancestor: Some("node_modules".into()),
-            max_size: MAX_MANIFEST,
-            ..PathPattern::default()
-        });
-    }
-
-    fn scan(&self, files: &dyn FileView) -> Vec<DbScan> {
-        let mut out = Vec::new();
-        for path in files.paths() {
-            if !is_installed_manifest(&path) {
-                continue;
-            }
-            let Some(f) = files.open(&path) else { continue };
-            let scan =
-                crate::one_package_scan("npm", f.path, PackageDbKind::Npm, parse_manifest(f.data));
-            out.push(scan);
-        }
-        out
-    }
+fn scan(files: &dyn FileView) -> Vec<DbScan> {
+    let parse = |_: &str, data: &[u8]| parse_manifest(data);
+    scan_metadata_files(
+        files,
+        "npm",
+        PackageDbKind::Npm,
+        is_installed_manifest,
+        parse,
+    )
 }
 
 #[derive(Deserialize)]

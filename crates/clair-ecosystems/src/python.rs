@@ -7,9 +7,11 @@
 
 use std::io::Read;
 
-use clair_indexer::{DbScan, PackageScanner};
+use clair_indexer::DbScan;
 use clair_layer::{FileSelector, FileView, PathPattern};
 use clair_types::PackageDbKind;
+
+use crate::scanner::{DbScanner, scan_metadata_files};
 
 /// Largest metadata file read (descriptions can be long; headers come first).
 const MAX_METADATA: u64 = 4 << 20;
@@ -17,8 +19,7 @@ const MAX_METADATA: u64 = 4 << 20;
 const MAX_EGG: u64 = 64 << 20;
 
 /// Finds installed Python distributions.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct PythonScanner;
+pub const SCANNER: DbScanner = DbScanner::new("python", "1", PackageDbKind::Python, select, scan);
 
 /// What kind of metadata file a path is, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,56 +45,35 @@ fn shape(path: &str) -> Option<Shape> {
     }
 }
 
-impl PackageScanner for PythonScanner {
-    fn name(&self) -> &'static str {
-        "python"
-    }
-
-    fn version(&self) -> &'static str {
-        "1"
-    }
-
-    fn kind(&self) -> PackageDbKind {
-        PackageDbKind::Python
-    }
-
-    fn select(&self, selector: &mut FileSelector) {
-        let p =
-            |file_name: Option<&str>, parent_suffix: Option<&str>, name_suffix: Option<&str>| {
-                PathPattern {
-                    file_name: file_name.map(str::to_string),
-                    parent_suffix: parent_suffix.map(str::to_string),
-                    name_suffix: name_suffix.map(str::to_string),
-                    max_size: MAX_METADATA,
-                    ..PathPattern::default()
-                }
-            };
-        selector
-            .pattern(p(Some("METADATA"), Some(".dist-info"), None))
-            .pattern(p(Some("PKG-INFO"), Some(".egg-info"), None))
-            .pattern(p(Some("PKG-INFO"), Some("EGG-INFO"), None))
-            .pattern(p(None, None, Some(".egg-info")))
-            .pattern(PathPattern {
-                name_suffix: Some(".egg".into()),
-                max_size: MAX_EGG,
-                ..PathPattern::default()
-            });
-    }
-
-    fn scan(&self, files: &dyn FileView) -> Vec<DbScan> {
-        let mut out = Vec::new();
-        for path in files.paths() {
-            let Some(shape) = shape(&path) else { continue };
-            let Some(f) = files.open(&path) else { continue };
-            let parsed = match shape {
-                Shape::Metadata => parse_metadata(f.data),
-                Shape::Egg => egg_metadata(f.data).and_then(|m| parse_metadata(&m)),
-            };
-            let scan = crate::one_package_scan("python", f.path, PackageDbKind::Python, parsed);
-            out.push(scan);
+fn select(selector: &mut FileSelector) {
+    let p = |file_name: Option<&str>, parent_suffix: Option<&str>, name_suffix: Option<&str>| {
+        PathPattern {
+            file_name: file_name.map(str::to_string),
+            parent_suffix: parent_suffix.map(str::to_string),
+            name_suffix: name_suffix.map(str::to_string),
+            max_size: MAX_METADATA,
+            ..PathPattern::default()
         }
-        out
-    }
+    };
+    selector
+        .pattern(p(Some("METADATA"), Some(".dist-info"), None))
+        .pattern(p(Some("PKG-INFO"), Some(".egg-info"), None))
+        .pattern(p(Some("PKG-INFO"), Some("EGG-INFO"), None))
+        .pattern(p(None, None, Some(".egg-info")))
+        .pattern(PathPattern {
+            name_suffix: Some(".egg".into()),
+            max_size: MAX_EGG,
+            ..PathPattern::default()
+        });
+}
+
+fn scan(files: &dyn FileView) -> Vec<DbScan> {
+    let wanted = |path: &str| shape(path).is_some();
+    let parse = |path: &str, data: &[u8]| match shape(path) {
+        Some(Shape::Egg) => egg_metadata(data).and_then(|m| parse_metadata(&m)),
+        _ => parse_metadata(data),
+    };
+    scan_metadata_files(files, "python", PackageDbKind::Python, wanted, parse)
 }
 
 /// `Name` and `Version` of a core metadata file.

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use clair_matcher::Updater;
+use clair_types::OpKind;
 
+use crate::feed::{FileFeed, ParseFile, files_under, named, owned};
 use crate::{alpine, aws, debian, epss, kev, nvd, oracle, osv, photon, rhel, suse, ubuntu};
 
 /// Every updater name, vulnerability sources first, then enrichments.
@@ -134,32 +136,81 @@ fn running(sets: Option<&[String]>) -> Vec<String> {
 fn build(name: &str, s: &Settings) -> Result<Arc<dyn Updater>, String> {
     let url = s.str(&["url", "json_url", "mirror_url", "base_url"]);
     let ctx = |e: String| format!("updaters.config.{name}.{e}");
+    let location = |default: &str| url.clone().unwrap_or_else(|| default.into());
+    let list = |key: &str, default: &[&str]| -> Result<Vec<String>, String> {
+        Ok(s.list(key).map_err(ctx)?.unwrap_or_else(|| owned(default)))
+    };
+    // Feeds of fixed files, read by one parser each.
+    let feed = |files, parse: ParseFile, version| -> Arc<dyn Updater> {
+        Arc::new(FileFeed {
+            version,
+            ..FileFeed::new(name, files, parse)
+        })
+    };
+    let enrichment = |files, parse: ParseFile| -> Arc<dyn Updater> {
+        Arc::new(FileFeed {
+            kind: OpKind::Enrichment,
+            ..FileFeed::new(name, files, parse)
+        })
+    };
+    let one_file = |file: &str, default: &str| vec![(file.to_string(), location(default))];
     let u: Arc<dyn Updater> = match name {
-        "debian" => Arc::new(debian::DebianUpdater {
-            url: url.unwrap_or_else(|| debian::DEFAULT_URL.into()),
-        }),
-        "oracle" => Arc::new(oracle::OracleUpdater {
-            url: url.unwrap_or_else(|| oracle::DEFAULT_URL.into()),
-        }),
-        "suse" => {
-            let mut u = suse::SuseUpdater::default();
-            if let Some(b) = url {
-                u.base = b;
-            }
-            if let Some(f) = s.list("files").map_err(ctx)? {
-                u.files = f;
-            }
-            Arc::new(u)
-        }
+        "debian" => feed(
+            one_file("debian.json", debian::DEFAULT_URL),
+            debian::parse_tracker,
+            1,
+        ),
+        "oracle" => feed(
+            one_file("elsa.oval.xml", oracle::DEFAULT_URL),
+            oracle::parse_oracle_oval,
+            oracle::PARSER_VERSION,
+        ),
+        "epss" => enrichment(one_file("epss.csv", epss::DEFAULT_URL), epss::parse_epss),
+        "kev" => enrichment(one_file("kev.json", kev::DEFAULT_URL), kev::parse_kev),
+        "suse" => feed(
+            files_under(
+                &location(suse::DEFAULT_BASE),
+                named(list("files", &suse::DEFAULT_FILES)?),
+            ),
+            suse::parse_suse_oval,
+            suse::PARSER_VERSION,
+        ),
+        "rhel" => feed(
+            files_under(
+                &location(rhel::oval::DEFAULT_BASE),
+                named(list("files", &rhel::oval::DEFAULT_FILES)?),
+            ),
+            rhel::parse_rhel_oval,
+            rhel::oval::PARSER_VERSION,
+        ),
         "photon" => {
-            let mut u = photon::PhotonUpdater::default();
-            if let Some(b) = url {
-                u.base = b;
-            }
-            if let Some(r) = s.list("releases").map_err(ctx)? {
-                u.releases = r;
-            }
-            Arc::new(u)
+            let releases = list("releases", &photon::DEFAULT_RELEASES)?;
+            let files = named(releases.iter().map(|r| photon::file_name(r)));
+            feed(
+                files_under(&location(photon::DEFAULT_BASE), files),
+                photon::parse_photon_oval,
+                photon::PARSER_VERSION,
+            )
+        }
+        "ubuntu" => {
+            let releases = list("releases", &ubuntu::DEFAULT_RELEASES)?;
+            let files = named(releases.iter().map(|r| ubuntu::file_name(r)));
+            feed(
+                files_under(&location(ubuntu::DEFAULT_BASE), files),
+                ubuntu::parse_ubuntu_oval,
+                ubuntu::PARSER_VERSION,
+            )
+        }
+        "osv" => {
+            let ecosystems = list("ecosystems", &osv::ECOSYSTEMS)?;
+            feed(
+                files_under(
+                    &location(osv::DEFAULT_BASE),
+                    ecosystems.iter().map(|e| osv::file_of(e)),
+                ),
+                osv::parse_osv_file,
+                osv::PARSER_VERSION,
+            )
         }
         "aws" => {
             let mut u = aws::AwsUpdater::default();
@@ -184,53 +235,17 @@ fn build(name: &str, s: &Settings) -> Result<Arc<dyn Updater>, String> {
             Arc::new(u)
         }
         "rhel-vex" => Arc::new(rhel::RhelVexUpdater {
-            base: url.unwrap_or_else(|| rhel::vex::DEFAULT_BASE.into()),
-        }),
-        "epss" => Arc::new(epss::EpssUpdater {
-            url: url.unwrap_or_else(|| epss::DEFAULT_URL.into()),
-        }),
-        "kev" => Arc::new(kev::KevUpdater {
-            url: url.unwrap_or_else(|| kev::DEFAULT_URL.into()),
+            base: location(rhel::vex::DEFAULT_BASE),
         }),
         "alpine" => Arc::new(alpine::AlpineUpdater {
-            base: url.unwrap_or_else(|| alpine::DEFAULT_BASE.into()),
+            base: location(alpine::DEFAULT_BASE),
             releases: s.list("releases").map_err(ctx)?.unwrap_or_default(),
         }),
-        "ubuntu" => {
-            let mut u = ubuntu::UbuntuUpdater::default();
-            if let Some(b) = url {
-                u.base = b;
-            }
-            if let Some(r) = s.list("releases").map_err(ctx)? {
-                u.releases = r;
-            }
-            Arc::new(u)
-        }
-        "rhel" => {
-            let mut u = rhel::RhelOvalUpdater::default();
-            if let Some(b) = url {
-                u.base = b;
-            }
-            if let Some(f) = s.list("files").map_err(ctx)? {
-                u.files = f;
-            }
-            Arc::new(u)
-        }
-        "osv" => {
-            let mut u = osv::OsvUpdater::default();
-            if let Some(b) = url {
-                u.base = b;
-            }
-            if let Some(e) = s.list("ecosystems").map_err(ctx)? {
-                u.ecosystems = e;
-            }
-            Arc::new(u)
-        }
         "nvd" => {
-            let mut u = nvd::NvdUpdater::default();
-            if let Some(b) = url {
-                u.base = b;
-            }
+            let mut u = nvd::NvdUpdater {
+                base: location(nvd::DEFAULT_BASE),
+                years: Vec::new(),
+            };
             if let Some(y) = s.list("years").map_err(ctx)? {
                 u.years = y
                     .iter()

@@ -4,16 +4,17 @@
 //! The gemspec is Ruby code; only the literal assignments RubyGems itself writes are read, never
 //! evaluated. `Gemfile.lock` describes a source tree, not what is installed, and is not read.
 
-use clair_indexer::{DbScan, PackageScanner};
+use clair_indexer::DbScan;
 use clair_layer::{FileSelector, FileView, PathPattern};
 use clair_types::PackageDbKind;
+
+use crate::scanner::{DbScanner, scan_metadata_files};
 
 /// Largest gemspec read.
 const MAX_GEMSPEC: u64 = 1 << 20;
 
 /// Finds installed gems.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct GemScanner;
+pub const SCANNER: DbScanner = DbScanner::new("gem", "1", PackageDbKind::Ruby, select, scan);
 
 fn is_spec(path: &str) -> bool {
     let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
@@ -21,41 +22,18 @@ fn is_spec(path: &str) -> bool {
         && (parent == "specifications" || parent.ends_with("/specifications"))
 }
 
-impl PackageScanner for GemScanner {
-    fn name(&self) -> &'static str {
-        "gem"
-    }
+fn select(selector: &mut FileSelector) {
+    selector.pattern(PathPattern {
+        name_suffix: Some(".gemspec".into()),
+        parent_suffix: Some("specifications".into()),
+        max_size: MAX_GEMSPEC,
+        ..PathPattern::default()
+    });
+}
 
-    fn version(&self) -> &'static str {
-        "1"
-    }
-
-    fn kind(&self) -> PackageDbKind {
-        PackageDbKind::Ruby
-    }
-
-    fn select(&self, selector: &mut FileSelector) {
-        selector.pattern(PathPattern {
-            name_suffix: Some(".gemspec".into()),
-            parent_suffix: Some("specifications".into()),
-            max_size: MAX_GEMSPEC,
-            ..PathPattern::default()
-        });
-    }
-
-    fn scan(&self, files: &dyn FileView) -> Vec<DbScan> {
-        let mut out = Vec::new();
-        for path in files.paths() {
-            if !is_spec(&path) {
-                continue;
-            }
-            let Some(f) = files.open(&path) else { continue };
-            let scan =
-                crate::one_package_scan("gem", f.path, PackageDbKind::Ruby, parse_gemspec(f.data));
-            out.push(scan);
-        }
-        out
-    }
+fn scan(files: &dyn FileView) -> Vec<DbScan> {
+    let parse = |_: &str, data: &[u8]| parse_gemspec(data);
+    scan_metadata_files(files, "gem", PackageDbKind::Ruby, is_spec, parse)
 }
 
 /// `name` and `version` of a gemspec RubyGems wrote.

@@ -7,12 +7,13 @@
 
 use std::io::Read;
 
-use clair_indexer::{DbScan, PackageScanner};
-use clair_layer::{FileSelector, FileView, PathPattern};
+use clair_indexer::DbScan;
+use clair_layer::{FileSelector, FileView};
 use clair_types::{Package, PackageDbKind};
 use serde::Deserialize;
 
-use crate::elf::{Elf, Source};
+use crate::elf::{Elf, Source, scan_elf_files, select_executables};
+use crate::scanner::DbScanner;
 
 /// The section name, which any auditable binary contains in its section-name table.
 pub const SECTION: &str = ".dep-v0";
@@ -20,56 +21,19 @@ pub const SECTION: &str = ".dep-v0";
 const MAX_JSON: u64 = 8 << 20;
 
 /// Finds crates in `cargo auditable` binaries.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct RustBinaryScanner;
+///
+/// Version 2: executables of any size (read by offset).
+pub const SCANNER: DbScanner =
+    DbScanner::new("rust-binary", "2", PackageDbKind::Rust, select, scan);
 
-impl PackageScanner for RustBinaryScanner {
-    fn name(&self) -> &'static str {
-        "rust-binary"
-    }
+fn select(selector: &mut FileSelector) {
+    select_executables(selector, SECTION.as_bytes());
+}
 
-    fn version(&self) -> &'static str {
-        // 2: executables of any size (read by offset).
-        "2"
-    }
-
-    fn kind(&self) -> PackageDbKind {
-        PackageDbKind::Rust
-    }
-
-    fn select(&self, selector: &mut FileSelector) {
-        selector.pattern(PathPattern {
-            executable: true,
-            contains: Some(SECTION.as_bytes().to_vec()),
-            by_offset: true,
-            ..PathPattern::default()
-        });
-    }
-
-    fn scan(&self, files: &dyn FileView) -> Vec<DbScan> {
-        let mut out = Vec::new();
-        for path in files.paths() {
-            let Some(f) = files.open(&path) else { continue };
-            let src = Source::of(&f);
-            if !src.starts_with(b"\x7fELF") {
-                continue;
-            }
-            match dependencies_of(src) {
-                Ok(None) => {}
-                Ok(Some(list)) => out.push(DbScan {
-                    path: f.path.to_string(),
-                    packages: list.packages(f.path),
-                    warnings: Vec::new(),
-                }),
-                Err(e) => out.push(DbScan {
-                    path: f.path.to_string(),
-                    packages: Vec::new(),
-                    warnings: vec![format!("rust-binary: {}: {e}", f.path)],
-                }),
-            }
-        }
-        out
-    }
+fn scan(files: &dyn FileView) -> Vec<DbScan> {
+    scan_elf_files(files, "rust-binary", |path, src| {
+        Ok(dependencies_of(src)?.map(|list| list.packages(path)))
+    })
 }
 
 /// The dependency list of a `cargo auditable` binary.
@@ -151,27 +115,24 @@ mod tests {
     use super::*;
     use crate::test_corpus::corpus_bytes as corpus;
 
-    #[test]
-    fn corpus_binaries() {
-        let list = dependencies(&corpus("lang/rust/scalibr-no_deps"))
-            .unwrap()
-            .expect("section");
-        let got: Vec<_> = list
+    /// The dependency list of a corpus binary, and its packages as (name, version).
+    fn crates_of(rel: &str) -> (DepList, Vec<(String, String)>) {
+        let list = dependencies(&corpus(rel)).unwrap().expect("section");
+        let got = list
             .packages("x")
             .iter()
             .map(|p| (p.name.clone(), p.version.clone()))
             .collect();
+        (list, got)
+    }
+
+    #[test]
+    fn corpus_binaries() {
+        let (list, got) = crates_of("lang/rust/scalibr-no_deps");
         assert_eq!(got, vec![("no_deps".to_string(), "0.1.0".to_string())]);
         assert!(list.packages[0].root);
 
-        let list = dependencies(&corpus("lang/rust/trivy-test.elf"))
-            .unwrap()
-            .expect("section");
-        let got: Vec<_> = list
-            .packages("x")
-            .iter()
-            .map(|p| (p.name.clone(), p.version.clone()))
-            .collect();
+        let (_, got) = crates_of("lang/rust/trivy-test.elf");
         assert_eq!(
             got,
             vec![

@@ -210,8 +210,10 @@ struct Eco {
     seed: u64,
 }
 
-/// Ecosystems other than PyPI compare names as written.
-fn same_name(base: String) -> (String, String) {
+/// Ecosystems other than PyPI compare names as written: one of `names`, suffixed with `i`, as
+/// both spellings.
+fn same_name_from(r: &mut Rng, i: usize, names: &[&str]) -> (String, String) {
+    let base = format!("{}{i}", r.pick(names));
     (base.clone(), base)
 }
 
@@ -242,12 +244,7 @@ const ECOSYSTEMS: [Eco; 6] = [
         scheme: Scheme::Semver,
         version: |r| semver_version(r, true),
         invalid: &["1.2.3-", "x.y.z", "1.2.3.4", "latest"],
-        name: |r, i| {
-            same_name(format!(
-                "{}{i}",
-                r.pick(&["lodash", "@scope/pkg", "left-pad"])
-            ))
-        },
+        name: |r, i| same_name_from(r, i, &["lodash", "@scope/pkg", "left-pad"]),
         seed: 0x9e2,
     },
     Eco {
@@ -256,12 +253,7 @@ const ECOSYSTEMS: [Eco; 6] = [
         scheme: Scheme::Go,
         version: go_version,
         invalid: &["1.2.3.4", "01.2.3", "latest", "1.2-pre"],
-        name: |r, i| {
-            same_name(format!(
-                "{}{i}",
-                r.pick(&["golang.org/x/net/v", "example.com/Mod"])
-            ))
-        },
+        name: |r, i| same_name_from(r, i, &["golang.org/x/net/v", "example.com/Mod"]),
         seed: 0x9e3,
     },
     Eco {
@@ -271,10 +263,11 @@ const ECOSYSTEMS: [Eco; 6] = [
         version: maven_version,
         invalid: &[],
         name: |r, i| {
-            same_name(format!(
-                "{}{i}",
-                r.pick(&["org.apache.logging.log4j:log4j-core", "com.example:lib"])
-            ))
+            same_name_from(
+                r,
+                i,
+                &["org.apache.logging.log4j:log4j-core", "com.example:lib"],
+            )
         },
         seed: 0x9e4,
     },
@@ -284,7 +277,7 @@ const ECOSYSTEMS: [Eco; 6] = [
         scheme: Scheme::Semver,
         version: |r| semver_version(r, false),
         invalid: &["1.2.3-", "x.y.z", "1.2.3.4", "latest"],
-        name: |r, i| same_name(format!("{}{i}", r.pick(&["tokio", "serde_json", "ring-"]))),
+        name: |r, i| same_name_from(r, i, &["tokio", "serde_json", "ring-"]),
         seed: 0x9e5,
     },
     Eco {
@@ -293,7 +286,7 @@ const ECOSYSTEMS: [Eco; 6] = [
         scheme: Scheme::Gem,
         version: gem_version,
         invalid: &["1.0.", "1..0", "latest!", "1.0-"],
-        name: |r, i| same_name(format!("{}{i}", r.pick(&["rails", "Nokogiri", "rack-"]))),
+        name: |r, i| same_name_from(r, i, &["rails", "Nokogiri", "rack-"]),
         seed: 0x9e6,
     },
 ];

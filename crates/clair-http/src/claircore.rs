@@ -27,6 +27,22 @@ use clair_types::{
 };
 use serde::{Deserialize, Serialize};
 
+/// A `$ty` with the package fields a report's vulnerability and claircore's have in common
+/// copied from `$p` (the others from `$rest`, e.g. `..Default::default()`).
+macro_rules! package_fields {
+    ($ty:ident, $p:expr $(, $($rest:tt)*)?) => {
+        $ty {
+            id: $p.id.clone(),
+            name: $p.name.clone(),
+            version: $p.version.clone(),
+            kind: $p.kind.clone(),
+            normalized_version: $p.normalized_version.clone(),
+            cpe: $p.cpe.clone(),
+            $($($rest)*)?
+        }
+    };
+}
+
 /// Go's zero `time.Time`, what claircore writes for an unknown date.
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
@@ -439,15 +455,10 @@ impl Vuln {
             links: v.links.clone(),
             severity: v.severity.clone(),
             normalized_severity: v.normalized_severity.as_str().into(),
-            package: v.package.as_ref().map(|p| Package {
-                id: p.id.clone(),
-                name: p.name.clone(),
-                version: p.version.clone(),
-                kind: p.kind.clone(),
-                normalized_version: p.normalized_version.clone(),
-                cpe: p.cpe.clone(),
-                ..Package::default()
-            }),
+            package: v
+                .package
+                .as_ref()
+                .map(|p| package_fields!(Package, p, ..Package::default())),
             distribution: v.distribution.as_ref().map(|d| Distribution {
                 id: d.id.clone(),
                 did: d.did.clone(),
@@ -487,14 +498,10 @@ impl Vuln {
                 .normalized_severity
                 .parse()
                 .unwrap_or(Severity::Unknown),
-            package: self.package.as_ref().map(|p| VulnerablePackage {
-                id: p.id.clone(),
-                name: p.name.clone(),
-                version: p.version.clone(),
-                kind: p.kind.clone(),
-                normalized_version: p.normalized_version.clone(),
-                cpe: p.cpe.clone(),
-            }),
+            package: self
+                .package
+                .as_ref()
+                .map(|p| package_fields!(VulnerablePackage, p)),
             distribution: self.distribution.as_ref().map(Distribution::to_report),
             repository: self.repository.as_ref().map(Repo::to_report),
             fixed_in_version: self.fixed_in_version.clone(),
@@ -554,10 +561,9 @@ fn ecosystem_range(s: &str) -> Option<VersionRange> {
         return None;
     }
     let mut r = VersionRange::default();
-    for pair in s.split('&') {
-        let (k, v) = pair.split_once('=')?;
-        let v = percent_decode(v)?;
-        match k {
+    for (k, v) in url::form_urlencoded::parse(s.as_bytes()) {
+        let v = v.into_owned();
+        match k.as_ref() {
             "introduced" => r.introduced = v,
             "fixed" => r.fixed = v,
             "lastAffected" => r.last_affected = v,
@@ -565,26 +571,6 @@ fn ecosystem_range(s: &str) -> Option<VersionRange> {
         }
     }
     Some(r)
-}
-
-/// `application/x-www-form-urlencoded` value decoding (`+` is a space, `%XX` a byte).
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 /// claircore's `UpdateDiff`.

@@ -23,8 +23,7 @@ use crate::claircore::{Affected, AffectedRequest, Diff, Operation, Vuln};
 use crate::notify::source::NotificationSource;
 use clair_service::Error;
 
-/// The issuer of intra-service tokens.
-pub const INTRASERVICE_ISSUER: &str = "clair-intraservice";
+pub use clair_jose::INTRASERVICE_ISSUER;
 
 /// Largest index report or operation list read.
 const MAX_DOCUMENT: u64 = 64 << 20;
@@ -97,11 +96,8 @@ impl Service {
 
     fn bearer(&self) -> Option<String> {
         self.opts.key.as_ref().map(|k| {
-            let jwt = clair_matcher::notify::sign_hs256(
-                k,
-                INTRASERVICE_ISSUER,
-                jiff::Timestamp::now().as_second(),
-            );
+            let jwt =
+                clair_jose::sign_hs256(k, INTRASERVICE_ISSUER, jiff::Timestamp::now().as_second());
             format!("Bearer {jwt}")
         })
     }

@@ -54,10 +54,7 @@ impl IntoResponse for V1Error {
         let body = serde_json::json!({"Error": {"Message": self.1}});
         let mut resp = write(self.0, &body, false);
         if self.0 == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(crate::limit::RETRY_AFTER_SECS),
-            );
+            crate::add_retry_after(&mut resp);
         }
         resp
     }
@@ -126,6 +123,34 @@ pub(crate) fn write(status: StatusCode, body: &impl Serialize, gzip: bool) -> Re
     resp
 }
 
+/// [`write`] of Clair v2's envelope, `{"<name>": value}`.
+pub(crate) fn write_one(
+    status: StatusCode,
+    name: &str,
+    value: impl Serialize,
+    gzip: bool,
+) -> Response {
+    write(
+        status,
+        &std::collections::BTreeMap::from([(name, value)]),
+        gzip,
+    )
+}
+
+/// The `limit` query parameter Clair v2's paged lists require.
+pub(crate) fn limit_param(q: &std::collections::BTreeMap<String, String>) -> Result<i64, V1Error> {
+    q.get("limit")
+        .and_then(|l| l.parse().ok())
+        .ok_or_else(|| bad("must provide limit query parameter"))
+}
+
+/// The content of a `page` token this server issued.
+pub(crate) fn page_token(s: &crate::AppState, token: &str) -> Result<serde_json::Value, V1Error> {
+    s.page_key
+        .open(token)
+        .ok_or_else(|| bad("invalid page format: invalid or expired pagination token"))
+}
+
 pub(crate) fn wants_gzip(h: &HeaderMap) -> bool {
     h.get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -182,11 +207,7 @@ async fn post_layer(
     let st = s.clone();
     // The permit is held by the work itself, which outlives a dropped handler.
     let echo = crate::limit::run(permit, move || index_layer(&st, &body)).await??;
-    Ok(write(
-        StatusCode::CREATED,
-        &serde_json::json!({ "Layer": echo }),
-        gzip,
-    ))
+    Ok(write_one(StatusCode::CREATED, "Layer", echo, gzip))
 }
 
 fn flag(query: &Option<String>, name: &str) -> bool {
@@ -206,9 +227,10 @@ async fn get_layer(
         let layer = tokio::task::spawn_blocking(move || layer_view(&st, &name, false, false))
             .await
             .map_err(join_err)??;
-        return Ok(write(
+        return Ok(write_one(
             StatusCode::OK,
-            &serde_json::json!({ "Layer": layer }),
+            "Layer",
+            layer,
             wants_gzip(&headers),
         ));
     }

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
-use crate::v1::{V1Error, bad, join_err, wants_gzip, write};
+use crate::v1::{V1Error, join_err, limit_param, wants_gzip, write_one};
 
 use crate::notify::V1 as KIND;
 const NOT_FOUND: &str = "the resource cannot be found";
@@ -22,10 +22,7 @@ pub async fn get(
     headers: HeaderMap,
 ) -> Result<Response, V1Error> {
     let q = crate::query_params(&q);
-    let limit: i64 = q
-        .get("limit")
-        .and_then(|l| l.parse().ok())
-        .ok_or_else(|| bad("must provide limit query parameter"))?;
+    let limit = limit_param(&q)?;
     let token = q.get("page").filter(|p| !p.is_empty()).cloned();
     let st = s.clone();
     let n = tokio::task::spawn_blocking(move || {
@@ -33,9 +30,10 @@ pub async fn get(
     })
     .await
     .map_err(join_err)??;
-    Ok(write(
+    Ok(write_one(
         StatusCode::OK,
-        &serde_json::json!({ "Notification": n }),
+        "Notification",
+        n,
         wants_gzip(&headers),
     ))
 }

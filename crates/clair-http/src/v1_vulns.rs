@@ -17,7 +17,9 @@ use clair_types::{PackageKind, Severity, Vulnerability as Record};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::v1::{V1Error, bad, join_err, lower_keys, wants_gzip, write};
+use crate::v1::{
+    V1Error, bad, join_err, limit_param, lower_keys, page_token, wants_gzip, write, write_one,
+};
 use clair_service::v1::{SEVERITIES, Vulnerability, to_v1};
 
 pub use clair_service::v1::MANUAL_UPDATER;
@@ -67,18 +69,12 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, V1Error> {
     let q = crate::query_params(&q);
-    let limit: usize = q
-        .get("limit")
-        .and_then(|l| l.parse::<i64>().ok())
-        .filter(|l| *l >= 0)
-        .and_then(|l| usize::try_from(l).ok())
-        .ok_or_else(|| bad("must provide limit query parameter"))?;
+    let limit =
+        usize::try_from(limit_param(&q)?).map_err(|_| bad("must provide limit query parameter"))?;
     let start: usize = match q.get("page").filter(|p| !p.is_empty()) {
         None => 0,
-        Some(token) => s
-            .page_key
-            .open(token)
-            .and_then(|v| v.as_u64())
+        Some(token) => page_token(&s, token)?
+            .as_u64()
             .and_then(|v| usize::try_from(v).ok())
             .ok_or_else(|| bad("invalid page format: invalid or expired pagination token"))?,
     };
@@ -117,16 +113,15 @@ pub async fn list(
     Ok(write(StatusCode::OK, &body, wants_gzip(&headers)))
 }
 
-/// `GET /v1/namespaces/:ns/vulnerabilities/:vuln[?fixedIn]`.
-pub async fn get_one(
-    State(s): State<AppState>,
-    Path((ns, name)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, V1Error> {
-    let with_fixes = crate::query_params(&q).contains_key("fixedIn");
+/// Vulnerability `name` of namespace `ns` in Clair v2's form; 404 when there is none.
+async fn find(
+    s: &AppState,
+    ns: String,
+    name: String,
+    with_fixes: bool,
+) -> Result<Vulnerability, V1Error> {
     let st = s.clone();
-    let v = tokio::task::spawn_blocking(move || -> Result<_, V1Error> {
+    tokio::task::spawn_blocking(move || {
         let records: Vec<Record> = namespace_records(&st, &ns)?
             .into_iter()
             .filter(|r| r.name == name)
@@ -137,10 +132,22 @@ pub async fn get_one(
         Ok(to_v1(&name, &records, &ns, with_fixes))
     })
     .await
-    .map_err(join_err)??;
-    Ok(write(
+    .map_err(join_err)?
+}
+
+/// `GET /v1/namespaces/:ns/vulnerabilities/:vuln[?fixedIn]`.
+pub async fn get_one(
+    State(s): State<AppState>,
+    Path((ns, name)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, V1Error> {
+    let with_fixes = crate::query_params(&q).contains_key("fixedIn");
+    let v = find(&s, ns, name, with_fixes).await?;
+    Ok(write_one(
         StatusCode::OK,
-        &serde_json::json!({ "Vulnerability": v }),
+        "Vulnerability",
+        v,
         wants_gzip(&headers),
     ))
 }
@@ -151,19 +158,7 @@ pub async fn fixes(
     Path((ns, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, V1Error> {
-    let st = s.clone();
-    let v = tokio::task::spawn_blocking(move || -> Result<_, V1Error> {
-        let records: Vec<Record> = namespace_records(&st, &ns)?
-            .into_iter()
-            .filter(|r| r.name == name)
-            .collect();
-        if records.is_empty() {
-            return Err(not_found());
-        }
-        Ok(to_v1(&name, &records, &ns, true).fixed_in)
-    })
-    .await
-    .map_err(join_err)??;
+    let v = find(&s, ns, name, true).await?.fixed_in;
     // Clair v2 sends `"Features": null` for a vulnerability fixed nowhere.
     let body = if v.is_empty() {
         serde_json::json!({ "Features": null })
@@ -335,9 +330,10 @@ pub async fn create(
             .map(|f| serde_json::json!({"Name": f.name, "NamespaceName": v.namespacename, "VersionFormat": f.versionformat, "Version": f.version}))
             .collect::<Vec<_>>());
     }
-    Ok(write(
+    Ok(write_one(
         StatusCode::CREATED,
-        &serde_json::json!({ "Vulnerability": echo }),
+        "Vulnerability",
+        echo,
         wants_gzip(&headers),
     ))
 }
@@ -375,9 +371,10 @@ pub async fn update(
     })
     .await
     .map_err(join_err)??;
-    Ok(write(
+    Ok(write_one(
         StatusCode::OK,
-        &serde_json::json!({ "Vulnerability": to_v1(&name, &[base], &ns, false) }),
+        "Vulnerability",
+        to_v1(&name, &[base], &ns, false),
         wants_gzip(&headers),
     ))
 }
@@ -387,11 +384,19 @@ pub async fn delete(
     State(s): State<AppState>,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<Response, V1Error> {
+    remove(&s, move |r| r.namespace == ns && r.name == name).await
+}
+
+/// Remove the records `gone` picks; 404 when it picks none.
+async fn remove(
+    s: &AppState,
+    gone: impl Fn(&Record) -> bool + Send + 'static,
+) -> Result<Response, V1Error> {
     let st = s.clone();
     tokio::task::spawn_blocking(move || {
         modify(&st, |set| {
             let before = set.len();
-            set.retain(|r| !(r.namespace == ns && r.name == name));
+            set.retain(|r| !gone(r));
             if set.len() == before {
                 Err(not_found())
             } else {
@@ -441,19 +446,8 @@ pub async fn delete_fix(
     State(s): State<AppState>,
     Path((ns, name, fix)): Path<(String, String, String)>,
 ) -> Result<Response, V1Error> {
-    let st = s.clone();
-    tokio::task::spawn_blocking(move || {
-        modify(&st, |set| {
-            let before = set.len();
-            set.retain(|r| !(r.namespace == ns && r.name == name && r.package_name == fix));
-            if set.len() == before {
-                Err(not_found())
-            } else {
-                Ok(())
-            }
-        })
+    remove(&s, move |r| {
+        r.namespace == ns && r.name == name && r.package_name == fix
     })
     .await
-    .map_err(join_err)??;
-    Ok(StatusCode::OK.into_response())
 }

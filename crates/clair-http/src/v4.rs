@@ -100,10 +100,7 @@ impl IntoResponse for ApiError {
         )
             .into_response();
         if self.status == StatusCode::TOO_MANY_REQUESTS {
-            resp.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(crate::limit::RETRY_AFTER_SECS),
-            );
+            crate::add_retry_after(&mut resp);
         }
         resp
     }
@@ -117,6 +114,18 @@ impl From<clair_store::Error> for ApiError {
 
 pub(crate) fn join_err(e: tokio::task::JoinError) -> ApiError {
     ApiError::internal(format!("worker: {e}"))
+}
+
+/// Run `f` with the store on a blocking thread (the store is synchronous).
+pub(crate) async fn on_store<T: Send + 'static>(
+    s: &AppState,
+    f: impl FnOnce(&dyn clair_store::Store) -> clair_store::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = s.store.clone();
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(join_err)?
+        .map_err(ApiError::from)
 }
 
 impl From<tokio::task::JoinError> for ApiError {
@@ -543,11 +552,9 @@ async fn report_version(
     digest: &Digest,
     missing: impl FnOnce() -> String,
 ) -> Result<String, ApiError> {
-    let store = s.store.clone();
     let d = digest.clone();
-    tokio::task::spawn_blocking(move || store.index_report_version(&d))
-        .await
-        .map_err(join_err)??
+    on_store(s, move |store| store.index_report_version(&d))
+        .await?
         .ok_or_else(|| ApiError::not_found(missing()))
 }
 
@@ -556,10 +563,7 @@ async fn delete_one(
     Path(digest): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let digest = parse_digest(&digest)?;
-    let store = s.store.clone();
-    tokio::task::spawn_blocking(move || store.delete_manifests(&[digest]))
-        .await
-        .map_err(join_err)??;
+    on_store(&s, move |store| store.delete_manifests(&[digest])).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -570,10 +574,7 @@ async fn delete_many(State(s): State<AppState>, body: Bytes) -> Result<Response,
         .iter()
         .map(|d| parse_digest(d))
         .collect::<Result<Vec<_>, _>>()?;
-    let store = s.store.clone();
-    let deleted = tokio::task::spawn_blocking(move || store.delete_manifests(&digests))
-        .await
-        .map_err(join_err)??;
+    let deleted = on_store(&s, move |store| store.delete_manifests(&digests)).await?;
     let body = serde_json::to_string(&deleted).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(json_response(StatusCode::OK, "application/json", body))
 }
@@ -736,10 +737,7 @@ async fn delete_notification(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_uuid("notification id", &id)?;
-    let store = s.store.clone();
-    tokio::task::spawn_blocking(move || store.acknowledge_notification(id))
-        .await
-        .map_err(join_err)??;
+    on_store(&s, move |store| store.acknowledge_notification(id)).await?;
     Ok(StatusCode::OK)
 }
 

@@ -21,7 +21,9 @@ use clair_ecosystems::EcosystemNamespaces;
 
 use crate::AppState;
 use crate::claircore::{Affected, AffectedRequest, Diff, Operation};
-use crate::v4::{ApiError, check_accept, if_none_match, join_err, json_response, parse_uuid};
+use crate::v4::{
+    ApiError, check_accept, if_none_match, join_err, json_response, on_store, parse_uuid,
+};
 
 /// Largest affected-manifests request (upstream's notifier sends 1000 records at a time).
 pub(crate) const MAX_AFFECTED_BODY: usize = 64 << 20;
@@ -87,10 +89,7 @@ async fn update_operations(
         }
     };
     let latest = truthy(q.get("latest"));
-    let store = s.store.clone();
-    let ops = tokio::task::spawn_blocking(move || store.update_operations(kind, None))
-        .await
-        .map_err(join_err)??;
+    let ops = on_store(&s, move |store| store.update_operations(kind, None)).await?;
     let newest = ops.first().map_or_else(uuid::Uuid::nil, |op| op.id);
     let tag = format!("\"{newest}\"");
     if if_none_match(&headers, &newest.to_string()) {
@@ -117,10 +116,7 @@ async fn delete_update_operation(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_uuid("update operation", &id)?;
-    let store = s.store.clone();
-    tokio::task::spawn_blocking(move || store.delete_update_operations(&[id]))
-        .await
-        .map_err(join_err)??;
+    on_store(&s, move |store| store.delete_update_operations(&[id])).await?;
     Ok(StatusCode::OK)
 }
 

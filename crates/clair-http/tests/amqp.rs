@@ -33,14 +33,6 @@ impl Drop for Rabbit {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn rabbit() -> Option<Rabbit> {
     if !std::path::Path::new(SERVER).exists() {
         assert!(
@@ -53,11 +45,11 @@ fn rabbit() -> Option<Rabbit> {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("enabled_plugins"), "[].\n").unwrap();
-    let port = free_port();
+    let port = clair_test::free_port();
     let node = format!("clairtest{}x{port}@localhost", std::process::id());
     let child = Command::new(SERVER)
         .env("RABBITMQ_NODE_PORT", port.to_string())
-        .env("RABBITMQ_DIST_PORT", free_port().to_string())
+        .env("RABBITMQ_DIST_PORT", clair_test::free_port().to_string())
         .env("RABBITMQ_NODENAME", &node)
         .env("RABBITMQ_MNESIA_BASE", d.join("mnesia"))
         .env("RABBITMQ_LOG_BASE", d.join("log"))
@@ -162,7 +154,10 @@ fn amqp_delivery() {
         .create_notification(clair_http::notify::V4, &serde_json::json!({}), &items)
         .unwrap();
     let down = Amqp {
-        uri: format!("amqp://guest:guest@127.0.0.1:{}/%2f", free_port()),
+        uri: format!(
+            "amqp://guest:guest@127.0.0.1:{}/%2f",
+            clair_test::free_port()
+        ),
         ..n.clone()
     };
     assert_eq!(deliver(&store, &down), 0);

@@ -19,7 +19,7 @@ use clair_http::notify::webhook::{Webhook, WebhookConfig};
 use clair_http::notify::{self, Notifier, Options};
 use clair_http::remote::{ClientOptions, RemoteIndexer, RemoteMatcher, RemoteSource};
 use clair_http::{AppState, FetchOptions};
-use clair_matcher::notify::sign_hs256;
+use clair_jose::sign_hs256;
 use clair_store::{OpKind, Store};
 use clair_test::http::TestServer;
 use common::*;
@@ -35,6 +35,11 @@ fn key() -> Vec<u8> {
 }
 
 /// What Quay sends: `Authorization: Bearer` with an HS256 token from issuer `quay`.
+/// POST `body` to `url` with Quay's token.
+fn post_as_quay(url: &str, body: &str) -> Resp {
+    call("POST", url, &[("Authorization", &quay())], Some(body))
+}
+
 fn quay() -> String {
     format!(
         "Bearer {}",
@@ -159,12 +164,7 @@ fn flow(
     let blobs = layer_server(&layers);
     let manifest = manifest_json(&hash, &layers, blobs.url());
     for s in [&indexer, &reference] {
-        let r = call(
-            "POST",
-            &format!("{}/indexer/api/v1/index_report", s.api),
-            &[("Authorization", &quay())],
-            Some(&manifest),
-        );
+        let r = post_as_quay(&format!("{}/indexer/api/v1/index_report", s.api), &manifest);
         assert_eq!(r.status, 201, "{}", r.body);
         assert_eq!(r.json()["state"], "IndexFinished");
     }
@@ -181,11 +181,8 @@ fn flow(
         );
         assert_eq!(r.status, 200, "{}", r.body);
         let v = r.json();
-        let mut names: Vec<String> = v["vulnerabilities"]
-            .as_object()
-            .unwrap()
-            .values()
-            .map(|v| v["name"].as_str().unwrap().to_string())
+        let mut names: Vec<String> = clair_test::fields(&v["vulnerabilities"], "name")
+            .map(str::to_string)
             .collect();
         names.sort();
         names
@@ -460,11 +457,9 @@ fn internal_endpoints(
         "package": {"name": "not-installed", "kind": "source"},
         "distribution": {"did": "debian", "version_id": "12"}
     }]});
-    let r = call(
-        "POST",
+    let r = post_as_quay(
         &format!("{}/indexer/api/v1/internal/affected_manifest/", indexer.api),
-        &[("Authorization", &quay())],
-        Some(&body.to_string()),
+        &body.to_string(),
     );
     assert_eq!(r.status, 200, "{}", r.body);
     let a = r.json();
@@ -487,11 +482,9 @@ fn internal_endpoints(
         .collect();
     let big = big.to_string();
     assert!(big.len() > 4 << 20);
-    let r = call(
-        "POST",
+    let r = post_as_quay(
         &format!("{}/indexer/api/v1/internal/affected_manifest/", indexer.api),
-        &[("Authorization", &quay())],
-        Some(&big),
+        &big,
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
@@ -501,18 +494,14 @@ fn internal_endpoints(
             .len(),
         1000
     );
-    let r = call(
-        "POST",
+    let r = post(
         &format!("{}/indexer/api/v1/internal/affected_manifest/", indexer.api),
-        &[],
-        Some(&body.to_string()),
+        &body.to_string(),
     );
     assert_eq!(r.status, 401, "intra-service endpoints need a token too");
-    let r = call(
-        "POST",
+    let r = post_as_quay(
         &format!("{}/indexer/api/v1/internal/affected_manifest/", indexer.api),
-        &[("Authorization", &quay())],
-        Some("{\"vulnerabilities\": 7}"),
+        "{\"vulnerabilities\": 7}",
     );
     assert_eq!(r.status, 400, "{}", r.body);
 }
@@ -575,11 +564,9 @@ fn routes_per_mode(
         let r = get(&format!("{}/openapi/v1", server.api), &[]);
         assert_eq!(r.status, 200);
     }
-    let r = call(
-        "POST",
+    let r = post_as_quay(
         &format!("{}/indexer/api/v1/internal/affected_manifest/", matcher.api),
-        &[("Authorization", &quay())],
-        Some("{\"vulnerabilities\": []}"),
+        "{\"vulnerabilities\": []}",
     );
     assert_eq!(r.status, 404);
     // Ready once listening: an indexer and a notifier have no vulnerability data to wait for.

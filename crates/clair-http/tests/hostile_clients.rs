@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use clair_http::server::Limits;
 use clair_http::{AppState, FetchOptions};
 use clair_store::{Store, StoreOptions};
-use common::call;
+use common::{call, get, post};
 
 const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 const BODY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -66,12 +66,7 @@ fn start() -> Api {
 /// A real client's request and how long it took.
 fn real_client(api: &Api) -> (u16, Duration) {
     let t = Instant::now();
-    let r = call(
-        "GET",
-        &format!("{}/indexer/api/v1/index_state", api.url),
-        &[],
-        None,
-    );
+    let r = get(&format!("{}/indexer/api/v1/index_state", api.url));
     (r.status, t.elapsed())
 }
 
@@ -254,11 +249,9 @@ fn error_bodies_hold_no_internal_details() {
     let digest = format!("sha256:{}", "ab".repeat(32));
     let answers = [
         call("POST", &url("/indexer/api/v1/index_report"), &[], Some("{")),
-        call(
-            "POST",
+        post(
             &url("/indexer/api/v1/index_report"),
-            &[],
-            Some(&serde_json::json!({"hash": "md5:zz", "layers": []}).to_string()),
+            &serde_json::json!({"hash": "md5:zz", "layers": []}).to_string(),
         ),
         call(
             "POST",
@@ -270,49 +263,22 @@ fn error_bodies_hold_no_internal_details() {
                 .to_string(),
             ),
         ),
-        call(
-            "GET",
-            &url(&format!("/indexer/api/v1/index_report/{digest}")),
-            &[],
-            None,
-        ),
-        call(
-            "GET",
-            &url(&format!("/matcher/api/v1/vulnerability_report/{digest}")),
-            &[],
-            None,
-        ),
-        call(
-            "GET",
-            &url("/indexer/api/v1/index_report/..%2f..%2fetc%2fpasswd"),
-            &[],
-            None,
-        ),
-        call(
-            "POST",
+        get(&url(&format!("/indexer/api/v1/index_report/{digest}"))),
+        get(&url(&format!(
+            "/matcher/api/v1/vulnerability_report/{digest}"
+        ))),
+        get(&url("/indexer/api/v1/index_report/..%2f..%2fetc%2fpasswd")),
+        post(
             &url("/v1/layers"),
-            &[],
-            Some(r#"{"Layer":{"Name":"x","Path":"/etc/shadow","Format":"Docker"}}"#),
+            r#"{"Layer":{"Name":"x","Path":"/etc/shadow","Format":"Docker"}}"#,
         ),
-        call(
-            "POST",
+        post(
             &url("/v1/layers"),
-            &[],
-            Some(r#"{"Layer":{"Name":"x","Path":"http://127.0.0.1:1/x","Format":"Docker"}}"#),
+            r#"{"Layer":{"Name":"x","Path":"http://127.0.0.1:1/x","Format":"Docker"}}"#,
         ),
         call("GET", &url("/v1/layers/nothing-here?features"), &[], None),
-        call(
-            "GET",
-            &url("/v1/notifications/nothing-here?page=junk"),
-            &[],
-            None,
-        ),
-        call(
-            "GET",
-            &url("/v1/namespaces/none/vulnerabilities?limit=x"),
-            &[],
-            None,
-        ),
+        get(&url("/v1/notifications/nothing-here?page=junk")),
+        get(&url("/v1/namespaces/none/vulnerabilities?limit=x")),
         call("DELETE", &url("/v1/layers/nothing-here"), &[], None),
         call("GET", &url("/no/such/route"), &[], None),
     ];

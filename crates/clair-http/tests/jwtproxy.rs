@@ -595,7 +595,7 @@ fn v4_keyserver_mode() {
         200
     );
     // Intra-service: HS256 under the intraservice key.
-    let hs = clair_matcher::notify::sign_hs256(b"intra-service-key", "clair-intraservice", now);
+    let hs = clair_jose::sign_hs256(b"intra-service-key", "clair-intraservice", now);
     let hs_auth = format!("Bearer {hs}");
     assert_eq!(
         call("GET", &url, &[("Authorization", &hs_auth)], None).status,
@@ -604,7 +604,7 @@ fn v4_keyserver_mode() {
     // HS256 from anyone else, and an unknown key, are refused.
     let forged = format!(
         "Bearer {}",
-        clair_matcher::notify::sign_hs256(b"intra-service-key", "quay", now)
+        clair_jose::sign_hs256(b"intra-service-key", "quay", now)
     );
     assert_eq!(
         call("GET", &url, &[("Authorization", &forged)], None).status,

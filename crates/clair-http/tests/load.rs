@@ -238,12 +238,7 @@ fn report_cache_is_never_stale(store: Arc<dyn Store>) {
     );
 
     // Deleted: 404, not a cached report.
-    let d = call(
-        "DELETE",
-        &format!("{}/indexer/api/v1/index_report/{hash}", srv.api),
-        &[],
-        None,
-    );
+    let d = delete(&format!("{}/indexer/api/v1/index_report/{hash}", srv.api));
     assert_eq!(d.status, 204);
     assert_eq!(raw("GET", &srv.api, &path, &[]).status, 404);
     assert_eq!(
@@ -256,18 +251,6 @@ fn report_cache_is_never_stale(store: Arc<dyn Store>) {
         .status,
         404
     );
-}
-
-#[test]
-fn report_cache_sqlite() {
-    report_cache_is_never_stale(sqlite());
-}
-
-#[test]
-fn report_cache_postgres() {
-    if let Some(s) = postgres() {
-        report_cache_is_never_stale(s);
-    }
 }
 
 #[test]
@@ -444,4 +427,9 @@ fn metric_labels_are_bounded() {
             .any(|l| l.contains("method=\"other\",route=\"/indexer/api/v1/index_state\"")),
         "{series:?}"
     );
+}
+
+clair_test::on_both_databases! {
+    sqlite: sqlite(), postgres: postgres();
+    report_cache_is_never_stale => report_cache_sqlite, report_cache_postgres;
 }

@@ -224,7 +224,7 @@ fn flow(store: Arc<dyn Store>) {
         .expect("Authorization header");
     let jwt = auth.strip_prefix("Bearer ").unwrap();
     let parts: Vec<&str> = jwt.split('.').collect();
-    let expect = clair_matcher::notify::sign_hs256(b"0123456789abcdef", "clair-notifier", {
+    let expect = clair_jose::sign_hs256(b"0123456789abcdef", "clair-notifier", {
         use base64::Engine as _;
         let claims: Value = serde_json::from_slice(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -239,26 +239,9 @@ fn flow(store: Arc<dyn Store>) {
 
     // What the receiver then reads through the API.
     let srv = start(store.clone(), clair_http::FetchOptions::default(), 0);
-    let r = call(
-        "GET",
-        &format!("{}/notifier/api/v1/notification/{id}", srv.api),
-        &[],
-        None,
-    );
+    let r = get(&format!("{}/notifier/api/v1/notification/{id}", srv.api));
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["notifications"].as_array().unwrap().len(), 2);
-}
-
-#[test]
-fn notifications_sqlite() {
-    flow(sqlite());
-}
-
-#[test]
-fn notifications_postgres() {
-    if let Some(s) = postgres() {
-        flow(s);
-    }
 }
 
 /// Clair v2 webhooks: 200/201 success after retries within a pass, sent again every
@@ -282,12 +265,7 @@ fn v2_webhooks(store: Arc<dyn Store>) {
     // Renotify interval 0: sent again on the next pass, until deleted through the API.
     assert_eq!(n.deliver().unwrap(), 1);
     let srv = start(store.clone(), clair_http::FetchOptions::default(), 0);
-    let r = call(
-        "DELETE",
-        &format!("{}/v1/notifications/{id}", srv.api),
-        &[],
-        None,
-    );
+    let r = delete(&format!("{}/v1/notifications/{id}", srv.api));
     assert_eq!(r.status, 200);
     assert_eq!(n.deliver().unwrap(), 0);
     let codes: Vec<u16> = receiver.hits().into_iter().map(|(_, c)| c).collect();
@@ -376,30 +354,6 @@ fn durable_and_once(store: Arc<dyn Store>) {
     }
 }
 
-#[test]
-fn v2_webhooks_sqlite() {
-    v2_webhooks(sqlite());
-}
-
-#[test]
-fn v2_webhooks_postgres() {
-    if let Some(s) = postgres() {
-        v2_webhooks(s);
-    }
-}
-
-#[test]
-fn durable_and_once_sqlite() {
-    durable_and_once(sqlite());
-}
-
-#[test]
-fn durable_and_once_postgres() {
-    if let Some(s) = postgres() {
-        durable_and_once(s);
-    }
-}
-
 /// Clair v2 notifications: layers posted through /v1, two tracker versions; each changed
 /// vulnerability names the layers that introduce an affected package, readable through
 /// GET /v1/notifications/:name.
@@ -414,12 +368,7 @@ fn v1_flow(store: Arc<dyn Store>) {
         let path = clair_test::images("oci").join("blobs/sha256").join(&d[7..]);
         let body = serde_json::json!({"Layer": {"Name": names[i], "Path": path.display().to_string(), "Format": "Docker",
             "ParentName": if i == 0 { String::new() } else { names[i - 1].clone() }}});
-        let r = call(
-            "POST",
-            &format!("{}/v1/layers", srv.api),
-            &[],
-            Some(&body.to_string()),
-        );
+        let r = post(&format!("{}/v1/layers", srv.api), &body.to_string());
         assert_eq!(r.status, 201, "{}", r.body);
     }
     // A layer stored before the reverse index existed (no package names): found all the same.
@@ -474,12 +423,7 @@ fn v1_flow(store: Arc<dyn Store>) {
         .collect();
     let mut seen = BTreeMap::new();
     for id in &ids {
-        let r = call(
-            "GET",
-            &format!("{}/v1/notifications/{id}?limit=10", srv.api),
-            &[],
-            None,
-        );
+        let r = get(&format!("{}/v1/notifications/{id}?limit=10", srv.api));
         assert_eq!(r.status, 200, "{}", r.body);
         let n = r.json()["Notification"].clone();
         let (side, v) = if n.get("New").is_some() {
@@ -522,11 +466,9 @@ fn v1_flow(store: Arc<dyn Store>) {
     let vuln = serde_json::json!({"Vulnerability": {"Name": "CVE-2099-0300", "NamespaceName": "debian:12",
         "Severity": "High", "FixedIn": [{"Name": "curl", "NamespaceName": "debian:12",
         "VersionFormat": "dpkg", "Version": "7.88.1-10+deb12u99"}]}});
-    let r = call(
-        "POST",
+    let r = post(
         &format!("{}/v1/namespaces/debian:12/vulnerabilities", srv.api),
-        &[],
-        Some(&vuln.to_string()),
+        &vuln.to_string(),
     );
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(n.compute().unwrap(), 1);
@@ -540,18 +482,6 @@ fn v1_flow(store: Arc<dyn Store>) {
     let items = store.notification_items(manual.id, None, 10).unwrap();
     assert_eq!(items.items.len(), 1);
     assert_eq!(items.items[0].body["layer"], "layer-1");
-}
-
-#[test]
-fn v1_notifications_sqlite() {
-    v1_flow(sqlite());
-}
-
-#[test]
-fn v1_notifications_postgres() {
-    if let Some(s) = postgres() {
-        v1_flow(s);
-    }
 }
 
 /// A TLS receiver on `addr` (requiring client certificates from `client_ca` when given):
@@ -593,13 +523,11 @@ fn tls_receiver(
 /// `servername`, and the extra CA bundle on Clair v4's webhook: each needed, each enough.
 #[test]
 fn webhooks_over_tls() {
-    if !clair_test::certs::openssl_available() {
+    // The server's names: 127.0.0.1 and localhost.
+    let Some((dir, ca, server)) = clair_test::certs::ca_and_server("ca", "server", "receiver")
+    else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let ca = clair_test::certs::ca(dir.path(), "ca");
-    // Its names: 127.0.0.1 and localhost.
-    let server = clair_test::certs::leaf(dir.path(), &ca, "server", "receiver", false);
+    };
     let client = clair_test::certs::leaf(dir.path(), &ca, "client", "clair-notifier", true);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -695,4 +623,12 @@ fn webhooks_over_tls() {
         2,
         "this one, and the failed one retried"
     );
+}
+
+clair_test::on_both_databases! {
+    sqlite: sqlite(), postgres: postgres();
+    flow => notifications_sqlite, notifications_postgres;
+    v2_webhooks => v2_webhooks_sqlite, v2_webhooks_postgres;
+    durable_and_once => durable_and_once_sqlite, durable_and_once_postgres;
+    v1_flow => v1_notifications_sqlite, v1_notifications_postgres;
 }

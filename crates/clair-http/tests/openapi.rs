@@ -88,6 +88,12 @@ struct Schemas {
     clair_components: Vec<(String, Value)>,
 }
 
+/// The answer has `status`: its JSON body.
+fn ok(r: &Resp, status: u16) -> Value {
+    assert_eq!(r.status, status, "{}", r.body);
+    r.json()
+}
+
 impl Schemas {
     fn load() -> Schemas {
         let dir = clair_test::shared().join("spec/openapi");
@@ -137,6 +143,11 @@ impl Schemas {
 
     /// Check `instance` against Quay's component `quay` (when given) and Clair's component
     /// `clair` (when given); panics listing every error.
+    /// GET `url`, which must answer 200, and check its body as `check` does.
+    fn check_get(&self, what: &str, url: &str, quay: Option<&str>, clair: Option<&str>) {
+        self.check(what, &ok(&get(url), 200), quay, clair);
+    }
+
     fn check(&self, what: &str, instance: &Value, quay: Option<&str>, clair: Option<&str>) {
         let registry = self.registry();
         let build = |root: Value| -> Validator {
@@ -255,40 +266,20 @@ fn responses_validate(store: Arc<dyn Store>) {
         clair_test::http::Behavior::RequireHeader("Authorization".into(), "Bearer t0ken".into()),
     );
     let manifest = format!("sha256:{}", "7".repeat(64));
-    let ok = |r: &Resp, status: u16| {
-        assert_eq!(r.status, status, "{}", r.body);
-        r.json()
-    };
 
     // Index state.
-    let st = call(
-        "GET",
-        &format!("{api}/indexer/api/v1/index_state"),
-        &[],
-        None,
-    );
-    schemas.check(
+    schemas.check_get(
         "index_state",
-        &ok(&st, 200),
+        &format!("{api}/indexer/api/v1/index_state"),
         Some("State"),
         Some("index_state"),
     );
 
     // An index report with OS and language packages (POST and GET).
     let body = manifest_json(&manifest, &[base.clone(), py_digest.clone()], blobs.url());
-    let r = call(
-        "POST",
-        &format!("{api}/indexer/api/v1/index_report"),
-        &[],
-        Some(&body),
-    );
+    let r = post(&format!("{api}/indexer/api/v1/index_report"), &body);
     let report = ok(&r, 201);
-    let names: Vec<&str> = report["packages"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = clair_test::fields(&report["packages"], "name").collect();
     assert!(
         names.contains(&"clairtest") && names.contains(&"bash"),
         "{names:?}"
@@ -299,15 +290,9 @@ fn responses_validate(store: Arc<dyn Store>) {
         Some("IndexReport"),
         Some("index_report"),
     );
-    let g = call(
-        "GET",
-        &format!("{api}/indexer/api/v1/index_report/{manifest}"),
-        &[],
-        None,
-    );
-    schemas.check(
+    schemas.check_get(
         "index report (GET)",
-        &ok(&g, 200),
+        &format!("{api}/indexer/api/v1/index_report/{manifest}"),
         Some("IndexReport"),
         Some("index_report"),
     );
@@ -319,24 +304,14 @@ fn responses_validate(store: Arc<dyn Store>) {
         &[format!("sha256:{}", "9".repeat(64))],
         blobs.url(),
     );
-    let r = call(
-        "POST",
-        &format!("{api}/indexer/api/v1/index_report"),
-        &[],
-        Some(&bad),
-    );
+    let r = post(&format!("{api}/indexer/api/v1/index_report"), &bad);
     schemas.check(
         "failed index (500)",
         &ok(&r, 500),
         Some("Error"),
         Some("error"),
     );
-    let g = call(
-        "GET",
-        &format!("{api}/indexer/api/v1/index_report/{broken}"),
-        &[],
-        None,
-    );
+    let g = get(&format!("{api}/indexer/api/v1/index_report/{broken}"));
     let err_report = ok(&g, 200);
     assert_eq!(err_report["state"], "IndexError");
     schemas.check(
@@ -388,19 +363,12 @@ fn responses_validate(store: Arc<dyn Store>) {
     feeds.put("/osv/PyPI/all.zip", osv_records(false).to_string());
     update(&store, &feeds);
     assert!(srv.state.refresh().unwrap());
-    let vr = call(
-        "GET",
-        &format!("{api}/matcher/api/v1/vulnerability_report/{manifest}"),
-        &[],
-        None,
-    );
+    let vr = get(&format!(
+        "{api}/matcher/api/v1/vulnerability_report/{manifest}"
+    ));
     let vr = ok(&vr, 200);
-    let updaters: std::collections::BTreeSet<&str> = vr["vulnerabilities"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v["updater"].as_str().unwrap())
-        .collect();
+    let updaters: std::collections::BTreeSet<&str> =
+        clair_test::fields(&vr["vulnerabilities"], "updater").collect();
     assert_eq!(
         updaters,
         ["debian", "osv"].into_iter().collect(),
@@ -413,15 +381,9 @@ fn responses_validate(store: Arc<dyn Store>) {
         Some("VulnerabilityReport"),
         Some("vulnerability_report"),
     );
-    let ops = call(
-        "GET",
-        &format!("{api}/matcher/api/v1/internal/update_operation"),
-        &[],
-        None,
-    );
-    schemas.check(
+    schemas.check_get(
         "update operations",
-        &ok(&ops, 200),
+        &format!("{api}/matcher/api/v1/internal/update_operation"),
         None,
         Some("update_operations"),
     );
@@ -481,18 +443,6 @@ fn responses_validate(store: Arc<dyn Store>) {
     );
 }
 
-#[test]
-fn responses_validate_against_both_documents_sqlite() {
-    responses_validate(sqlite());
-}
-
-#[test]
-fn responses_validate_against_both_documents_postgres() {
-    if let Some(s) = postgres() {
-        responses_validate(s);
-    }
-}
-
 /// The validators are not vacuous: what clair-rs used to send (`"distribution": null` in a
 /// notification summary, a report without `err`, a misspelled severity) fails them.
 #[test]
@@ -524,4 +474,9 @@ fn the_documents_reject_what_quay_rejects() {
         json!({"$ref": "https://clairproject.org/api/http/v1/notification_page.schema.json"}),
     );
     assert!(!clair.is_valid(&page));
+}
+
+clair_test::on_both_databases! {
+    sqlite: sqlite(), postgres: postgres();
+    responses_validate => responses_validate_against_both_documents_sqlite, responses_validate_against_both_documents_postgres;
 }

@@ -48,13 +48,10 @@ fn status(agent: &ureq::Agent, url: &str) -> Result<u16, String> {
 
 #[test]
 fn api_over_tls_with_client_certificates_and_reload() {
-    if !certs::openssl_available() {
+    let Some((dir, ca, server)) = certs::ca_and_server("ca", "server", "127.0.0.1") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+    };
     let d = dir.path();
-    let ca = certs::ca(d, "ca");
-    let server = certs::leaf(d, &ca, "server", "127.0.0.1", false);
     let quay = certs::leaf(d, &ca, "quay", "quay", true);
     let rogue_ca = certs::ca(d, "rogue-ca");
     let rogue = certs::leaf(d, &rogue_ca, "rogue", "quay", true);
@@ -132,12 +129,9 @@ fn api_over_tls_with_client_certificates_and_reload() {
 /// fail, unless certificate verification is off.
 #[test]
 fn insecure_tls_downloads_from_untrusted_servers() {
-    if !certs::openssl_available() {
+    let Some((dir, _ca, server)) = certs::ca_and_server("private-ca", "server", "127.0.0.1") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let ca = certs::ca(dir.path(), "private-ca");
-    let server = certs::leaf(dir.path(), &ca, "server", "127.0.0.1", false);
+    };
     let (url, _) = serve(TlsFiles {
         cert: server.cert.clone(),
         key: server.key.clone(),

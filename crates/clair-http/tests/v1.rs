@@ -21,12 +21,7 @@ fn klar_name(layer: &str) -> String {
 }
 
 fn post_layer(srv: &Server, body: &Value) -> Resp {
-    call(
-        "POST",
-        &format!("{}/v1/layers", srv.api),
-        &[],
-        Some(&body.to_string()),
-    )
+    post(&format!("{}/v1/layers", srv.api), &body.to_string())
 }
 
 /// Clair v2 answers an empty list as `null` (a pointer to a nil slice), not as a missing key.
@@ -130,12 +125,7 @@ fn klar_flow(store: Arc<dyn Store>) {
     assert!(l.get("Features").is_none());
 
     // ?features: the whole image's packages, each added by the layer that introduced it.
-    let r = call(
-        "GET",
-        &format!("{}/v1/layers/{top}?features", srv.api),
-        &[],
-        None,
-    );
+    let r = get(&format!("{}/v1/layers/{top}?features", srv.api));
     let features = r.json()["Layer"]["Features"].as_array().unwrap().clone();
     assert_eq!(features.len(), 105);
     let f = |name: &str| {
@@ -152,12 +142,7 @@ fn klar_flow(store: Arc<dyn Store>) {
     assert!(f("bash").get("Vulnerabilities").is_none());
 
     // ?vulnerabilities (klar sends only this flag): features with their vulnerabilities.
-    let r = call(
-        "GET",
-        &format!("{}/v1/layers/{top}?vulnerabilities", srv.api),
-        &[],
-        None,
-    );
+    let r = get(&format!("{}/v1/layers/{top}?vulnerabilities", srv.api));
     assert_eq!(r.status, 200);
     let features = r.json()["Layer"]["Features"].as_array().unwrap().clone();
     assert_eq!(features.len(), 105);
@@ -178,12 +163,7 @@ fn klar_flow(store: Arc<dyn Store>) {
         .iter()
         .find(|f| f["Name"] == "libsystemd0")
         .unwrap();
-    let open = sd["Vulnerabilities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["Name"] == "CVE-2099-0003")
-        .unwrap();
+    let open = clair_test::find(&sd["Vulnerabilities"], "Name", "CVE-2099-0003");
     assert!(open.get("FixedBy").is_none(), "{open}");
     assert_eq!(open["Severity"], "Low", "urgency low, on Clair v2's scale");
 
@@ -202,12 +182,7 @@ fn klar_flow(store: Arc<dyn Store>) {
     assert!(r.body.contains("clair_http_requests_total"));
 
     // DELETE a middle layer: it and its descendants go; 200 with no body; then 404.
-    let r = call(
-        "DELETE",
-        &format!("{}/v1/layers/{}", srv.api, names[2]),
-        &[],
-        None,
-    );
+    let r = delete(&format!("{}/v1/layers/{}", srv.api, names[2]));
     assert_eq!((r.status, r.body.as_str()), (200, ""));
     let r = call("GET", &format!("{}/v1/layers/{top}", srv.api), &[], None);
     assert_eq!(r.status, 404);
@@ -318,12 +293,7 @@ fn v1_errors(store: Arc<dyn Store>) {
         &serde_json::json!({"Layer": {"Name": "local", "Path": path.display().to_string(), "Format": "Docker"}}),
     );
     assert_eq!(r.status, 201, "{}", r.body);
-    let r = call(
-        "GET",
-        &format!("{}/v1/layers/local?features", srv.api),
-        &[],
-        None,
-    );
+    let r = get(&format!("{}/v1/layers/local?features", srv.api));
     assert_eq!(
         r.json()["Layer"]["Features"].as_array().unwrap().len(),
         88,
@@ -333,30 +303,6 @@ fn v1_errors(store: Arc<dyn Store>) {
     // Paths outside /v1 are Go's plain 404 inside /v1.
     let r = call("GET", &format!("{}/v1/nothing", srv.api), &[], None);
     assert_eq!((r.status, r.body.as_str()), (404, "404 page not found\n"));
-}
-
-#[test]
-fn klar_flow_sqlite() {
-    klar_flow(sqlite());
-}
-
-#[test]
-fn klar_flow_postgres() {
-    if let Some(s) = postgres() {
-        klar_flow(s);
-    }
-}
-
-#[test]
-fn v1_errors_sqlite() {
-    v1_errors(sqlite());
-}
-
-#[test]
-fn v1_errors_postgres() {
-    if let Some(s) = postgres() {
-        v1_errors(s);
-    }
 }
 
 const KEY: &str = "XxoPtCUzrUv4JV5dS+yQ+MdW7yLEJnRMwigVY/bpgtQ=";
@@ -370,12 +316,10 @@ fn vulnerabilities(store: Arc<dyn Store>) {
     load_debian(&store);
     let ns = "debian%3A12";
     let list = |srv: &Server, q: &str| {
-        call(
-            "GET",
-            &format!("{}/v1/namespaces/{ns}/vulnerabilities{q}", srv.api),
-            &[],
-            None,
-        )
+        get(&format!(
+            "{}/v1/namespaces/{ns}/vulnerabilities{q}",
+            srv.api
+        ))
     };
     let r = list(&a, "");
     assert_eq!(
@@ -468,11 +412,9 @@ fn vulnerabilities(store: Arc<dyn Store>) {
 
     // A manual vulnerability: created on one instance, visible on the other.
     let post = |body: Value| {
-        call(
-            "POST",
+        post(
             &format!("{}/v1/namespaces/{ns}/vulnerabilities", a.api),
-            &[],
-            Some(&body.to_string()),
+            &body.to_string(),
         )
     };
     for (body, msg) in [
@@ -577,18 +519,6 @@ fn vulnerabilities(store: Arc<dyn Store>) {
     assert_eq!(call("DELETE", &fix("curl"), &[], None).status, 404);
     assert_eq!(call("DELETE", &mine, &[], None).status, 200);
     assert_eq!(call("GET", &mine, &[], None).status, 404);
-}
-
-#[test]
-fn vulnerabilities_sqlite() {
-    vulnerabilities(sqlite());
-}
-
-#[test]
-fn vulnerabilities_postgres() {
-    if let Some(s) = postgres() {
-        vulnerabilities(s);
-    }
 }
 
 /// Notification pages: layers per side capped by `limit`, tokens between pages, DELETE.
@@ -696,14 +626,10 @@ fn uuid_zero() -> String {
     "00000000-0000-4000-8000-000000000000".into()
 }
 
-#[test]
-fn notifications_sqlite() {
-    notifications(sqlite());
-}
-
-#[test]
-fn notifications_postgres() {
-    if let Some(s) = postgres() {
-        notifications(s);
-    }
+clair_test::on_both_databases! {
+    sqlite: sqlite(), postgres: postgres();
+    klar_flow => klar_flow_sqlite, klar_flow_postgres;
+    v1_errors => v1_errors_sqlite, v1_errors_postgres;
+    vulnerabilities => vulnerabilities_sqlite, vulnerabilities_postgres;
+    notifications => notifications_sqlite, notifications_postgres;
 }

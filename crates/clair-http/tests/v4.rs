@@ -34,12 +34,7 @@ fn quay_flow(store: Arc<dyn Store>) {
     assert!(h.body.is_empty());
 
     // Index state with its ETag, and 304 for a client that has it.
-    let st = call(
-        "GET",
-        &format!("{}/indexer/api/v1/index_state", srv.api),
-        &[],
-        None,
-    );
+    let st = get(&format!("{}/indexer/api/v1/index_state", srv.api));
     assert_eq!(st.status, 200);
     let state = st.json()["state"].as_str().unwrap().to_string();
     assert_eq!(st.header("etag"), Some(format!("\"{state}\"").as_str()));
@@ -54,12 +49,7 @@ fn quay_flow(store: Arc<dyn Store>) {
 
     // Index: 201, ETag, Location, two Links; every layer fetched once with its header.
     let body = manifest_json(&hash, &layers, blobs.url());
-    let r = call(
-        "POST",
-        &format!("{}/indexer/api/v1/index_report", srv.api),
-        &[],
-        Some(&body),
-    );
+    let r = post(&format!("{}/indexer/api/v1/index_report", srv.api), &body);
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.header("etag"), Some(inm.as_str()));
     assert_eq!(
@@ -90,12 +80,7 @@ fn quay_flow(store: Arc<dyn Store>) {
     );
     assert_eq!(r.status, 412, "{}", r.body);
     // Without it: answered again, from the stored layers (no download).
-    let r = call(
-        "POST",
-        &format!("{}/indexer/api/v1/index_report", srv.api),
-        &[],
-        Some(&body),
-    );
+    let r = post(&format!("{}/indexer/api/v1/index_report", srv.api), &body);
     assert_eq!(r.status, 201);
     assert!(blobs.hits().is_empty(), "{:?}", blobs.hits());
 
@@ -135,12 +120,7 @@ fn quay_flow(store: Arc<dyn Store>) {
         None,
     );
     assert_eq!(g.header("content-type"), Some("application/json"));
-    let g = call(
-        "GET",
-        &format!("{}/indexer/api/v1/index_state", srv.api),
-        &[],
-        None,
-    );
+    let g = get(&format!("{}/indexer/api/v1/index_state", srv.api));
     assert_eq!(
         g.header("content-type"),
         Some("application/vnd.clair.index_state.v1+json")
@@ -182,12 +162,10 @@ fn quay_flow(store: Arc<dyn Store>) {
 
     // No vulnerability data at all yet: 202 with an empty body (upstream's "matcher not
     // initialized"), not a report claiming the image is clean.
-    let vr = call(
-        "GET",
-        &format!("{}/matcher/api/v1/vulnerability_report/{hash}", srv.api),
-        &[],
-        None,
-    );
+    let vr = get(&format!(
+        "{}/matcher/api/v1/vulnerability_report/{hash}",
+        srv.api
+    ));
     assert_eq!((vr.status, vr.body.as_str()), (202, ""));
 
     // Vulnerability report after the Debian data lands and the matcher index is rebuilt.
@@ -197,22 +175,16 @@ fn quay_flow(store: Arc<dyn Store>) {
         call("GET", &format!("{}/readyz", srv.intro), &[], None).status,
         200
     );
-    let vr = call(
-        "GET",
-        &format!("{}/matcher/api/v1/vulnerability_report/{hash}", srv.api),
-        &[],
-        None,
-    );
+    let vr = get(&format!(
+        "{}/matcher/api/v1/vulnerability_report/{hash}",
+        srv.api
+    ));
     assert_eq!(vr.status, 200, "{}", vr.body);
     // matcher.cache_age, by default the updater period (6h).
     assert_eq!(vr.header("cache-control"), Some("max-age=21600"));
     let vr = vr.json();
-    let names: std::collections::BTreeSet<&str> = vr["vulnerabilities"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v["name"].as_str().unwrap())
-        .collect();
+    let names: std::collections::BTreeSet<&str> =
+        clair_test::fields(&vr["vulnerabilities"], "name").collect();
     assert!(names.contains("CVE-2099-0001"), "{names:?}");
     assert!(!names.contains("CVE-2099-0002"), "fixed earlier: {names:?}");
     for v in vr["vulnerabilities"].as_object().unwrap().values() {
@@ -289,12 +261,7 @@ fn quay_flow(store: Arc<dyn Store>) {
     // Delete one (204), then it is gone; bulk delete answers the digests deleted.
     assert_eq!(call("DELETE", &url, &[], None).status, 204);
     assert_eq!(call("GET", &url, &[], None).status, 404);
-    let r = call(
-        "POST",
-        &format!("{}/indexer/api/v1/index_report", srv.api),
-        &[],
-        Some(&body),
-    );
+    let r = post(&format!("{}/indexer/api/v1/index_report", srv.api), &body);
     assert_eq!(r.status, 201);
     let d = call(
         "DELETE",
@@ -304,12 +271,10 @@ fn quay_flow(store: Arc<dyn Store>) {
     );
     assert_eq!(d.status, 200, "{}", d.body);
     assert_eq!(d.json(), serde_json::json!([hash]));
-    let vr = call(
-        "GET",
-        &format!("{}/matcher/api/v1/vulnerability_report/{hash}", srv.api),
-        &[],
-        None,
-    );
+    let vr = get(&format!(
+        "{}/matcher/api/v1/vulnerability_report/{hash}",
+        srv.api
+    ));
     assert_eq!(vr.status, 404);
 }
 
@@ -320,14 +285,7 @@ fn errors(store: Arc<dyn Store>) {
     };
     let srv = start(store, fetch, 1);
     let (hash, layers) = layered();
-    let post = |body: &str| {
-        call(
-            "POST",
-            &format!("{}/indexer/api/v1/index_report", srv.api),
-            &[],
-            Some(body),
-        )
-    };
+    let post = |body: &str| post(&format!("{}/indexer/api/v1/index_report", srv.api), body);
     // Bad requests: 400 with Clair's error body.
     for (body, want) in [
         ("{", "could not decode"),
@@ -358,12 +316,10 @@ fn errors(store: Arc<dyn Store>) {
         );
         assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
     }
-    let r = call(
-        "GET",
-        &format!("{}/indexer/api/v1/index_report/sha256:nothex", srv.api),
-        &[],
-        None,
-    );
+    let r = get(&format!(
+        "{}/indexer/api/v1/index_report/sha256:nothex",
+        srv.api
+    ));
     assert_eq!(r.status, 400);
     let r = call(
         "GET",
@@ -379,12 +335,7 @@ fn errors(store: Arc<dyn Store>) {
         (r.status, r.json()["code"].as_str()),
         (404, Some("not-found"))
     );
-    let r = call(
-        "GET",
-        &format!("{}/indexer/api/v1/index_report", srv.api),
-        &[],
-        None,
-    );
+    let r = get(&format!("{}/indexer/api/v1/index_report", srv.api));
     assert_eq!(r.status, 405);
     assert_eq!(
         call("GET", &format!("{}/nope", srv.api), &[], None).status,
@@ -407,12 +358,7 @@ fn errors(store: Arc<dyn Store>) {
         "{msg}"
     );
     assert!(r.header("etag").is_none() && r.all("link").is_empty());
-    let g = call(
-        "GET",
-        &format!("{}/indexer/api/v1/index_report/{hash}", srv.api),
-        &[],
-        None,
-    );
+    let g = get(&format!("{}/indexer/api/v1/index_report/{hash}", srv.api));
     assert_eq!(g.status, 200, "{}", g.body);
     let rep = g.json();
     assert_eq!(rep["state"], "IndexError");
@@ -421,12 +367,10 @@ fn errors(store: Arc<dyn Store>) {
     // No vulnerability report for it (404, not a clean report).
     load_debian(&srv.state.store);
     srv.state.refresh().unwrap();
-    let v = call(
-        "GET",
-        &format!("{}/matcher/api/v1/vulnerability_report/{hash}", srv.api),
-        &[],
-        None,
-    );
+    let v = get(&format!(
+        "{}/matcher/api/v1/vulnerability_report/{hash}",
+        srv.api
+    ));
     assert_eq!(
         (v.status, v.json()["code"].as_str()),
         (404, Some("not-found"))
@@ -539,39 +483,27 @@ fn notifier_and_internal(store: Arc<dyn Store>) {
     let srv = start(store.clone(), FetchOptions::default(), 0);
     let api = &srv.api;
     load_debian(&store);
-    let ops = call(
-        "GET",
-        &format!("{api}/matcher/api/v1/internal/update_operation?kind=vulnerability&latest=true"),
-        &[],
-        None,
-    );
+    let ops = get(&format!(
+        "{api}/matcher/api/v1/internal/update_operation?kind=vulnerability&latest=true"
+    ));
     assert_eq!(ops.status, 200, "{}", ops.body);
     let ops = ops.json();
     let debian = ops["debian"].as_array().unwrap();
     assert_eq!(debian.len(), 1);
     let op = debian[0]["ref"].as_str().unwrap().to_string();
     assert_eq!(debian[0]["kind"], "vulnerability");
-    let e = call(
-        "GET",
-        &format!("{api}/matcher/api/v1/internal/update_operation?kind=enrichment"),
-        &[],
-        None,
-    );
+    let e = get(&format!(
+        "{api}/matcher/api/v1/internal/update_operation?kind=enrichment"
+    ));
     assert_eq!(e.json(), serde_json::json!({}));
-    let bad = call(
-        "GET",
-        &format!("{api}/matcher/api/v1/internal/update_operation?kind=nope"),
-        &[],
-        None,
-    );
+    let bad = get(&format!(
+        "{api}/matcher/api/v1/internal/update_operation?kind=nope"
+    ));
     assert_eq!(bad.status, 400);
 
-    let d = call(
-        "GET",
-        &format!("{api}/matcher/api/v1/internal/update_diff?cur={op}"),
-        &[],
-        None,
-    );
+    let d = get(&format!(
+        "{api}/matcher/api/v1/internal/update_diff?cur={op}"
+    ));
     assert_eq!(d.status, 200, "{}", d.body);
     let d = d.json();
     // claircore's UpdateDiff: no previous operation is Go's zero operation, not null.
@@ -580,12 +512,7 @@ fn notifier_and_internal(store: Arc<dyn Store>) {
     assert!(!d["added"].as_array().unwrap().is_empty());
     assert!(d["removed"].as_array().unwrap().is_empty());
     for q in ["", "?cur=", "?cur=notauuid", &format!("?cur={op}&prev=x")] {
-        let r = call(
-            "GET",
-            &format!("{api}/matcher/api/v1/internal/update_diff{q}"),
-            &[],
-            None,
-        );
+        let r = get(&format!("{api}/matcher/api/v1/internal/update_diff{q}"));
         assert_eq!(r.status, 400, "{q}: {}", r.body);
     }
 
@@ -639,12 +566,10 @@ fn notifier_and_internal(store: Arc<dyn Store>) {
         assert_eq!(call("GET", &url, &[], None).status, code, "{url}");
     }
     // An unknown notification id is an empty page, as upstream (not 404).
-    let r = call(
-        "GET",
-        &format!("{api}/notifier/api/v1/notification/{}", uuid_zero()),
-        &[],
-        None,
-    );
+    let r = get(&format!(
+        "{api}/notifier/api/v1/notification/{}",
+        uuid_zero()
+    ));
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
         r.json(),
@@ -657,19 +582,11 @@ fn notifier_and_internal(store: Arc<dyn Store>) {
     );
 
     // The operation can be deleted.
-    let r = call(
-        "DELETE",
-        &format!("{api}/matcher/api/v1/internal/update_operation/{op}"),
-        &[],
-        None,
-    );
+    let r = delete(&format!(
+        "{api}/matcher/api/v1/internal/update_operation/{op}"
+    ));
     assert_eq!(r.status, 200);
-    let ops = call(
-        "GET",
-        &format!("{api}/matcher/api/v1/internal/update_operation"),
-        &[],
-        None,
-    );
+    let ops = get(&format!("{api}/matcher/api/v1/internal/update_operation"));
     assert!(ops.json().get("debian").is_none(), "{}", ops.body);
 
     let o = call("GET", &format!("{api}/openapi/v1"), &[], None);
@@ -696,11 +613,9 @@ fn requests_past_the_deadline_get_clair_v2s_503() {
     );
     let body = serde_json::json!({"hash": hash, "layers": [{"hash": one[0], "uri": format!("{}/blobs/{}", slow.url(), one[0])}]});
     let t = std::time::Instant::now();
-    let r = call(
-        "POST",
+    let r = post(
         &format!("{}/indexer/api/v1/index_report", srv.api),
-        &[],
-        Some(&body.to_string()),
+        &body.to_string(),
     );
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     assert_eq!(r.status, 503);
@@ -715,42 +630,6 @@ fn uuid_zero() -> String {
 }
 
 #[test]
-fn notifier_and_internal_sqlite() {
-    notifier_and_internal(sqlite());
-}
-
-#[test]
-fn notifier_and_internal_postgres() {
-    if let Some(s) = postgres() {
-        notifier_and_internal(s);
-    }
-}
-
-#[test]
-fn quay_flow_sqlite() {
-    quay_flow(sqlite());
-}
-
-#[test]
-fn quay_flow_postgres() {
-    if let Some(s) = postgres() {
-        quay_flow(s);
-    }
-}
-
-#[test]
-fn errors_sqlite() {
-    errors(sqlite());
-}
-
-#[test]
-fn errors_postgres() {
-    if let Some(s) = postgres() {
-        errors(s);
-    }
-}
-
-#[test]
 fn layer_size_cap_and_broken_connections() {
     let fetch = FetchOptions {
         backoff: Duration::from_millis(10),
@@ -762,16 +641,11 @@ fn layer_size_cap_and_broken_connections() {
     let one = &layers[..1];
     let blobs = TestServer::start();
     blobs.put(&format!("/blobs/{}", one[0]), blob(&one[0]));
-    let post = |body: String| {
-        call(
-            "POST",
-            &format!("{}/indexer/api/v1/index_report", srv.api),
-            &[],
-            Some(&body),
-        )
-    };
     let body = serde_json::json!({"hash": hash, "layers": [{"hash": one[0], "uri": format!("{}/blobs/{}", blobs.url(), one[0])}]});
-    let r = post(body.to_string());
+    let r = post(
+        &format!("{}/indexer/api/v1/index_report", srv.api),
+        &body.to_string(),
+    );
     assert_eq!(r.status, 500, "{}", r.body);
     let err = r.json()["message"].as_str().unwrap().to_string();
     assert!(err.contains("larger than the 1000-byte limit"), "{err}");
@@ -787,11 +661,9 @@ fn layer_size_cap_and_broken_connections() {
         0,
     );
     blobs.set(&format!("/blobs/{}", one[0]), Behavior::Truncate(4096));
-    let r = call(
-        "POST",
+    let r = post(
         &format!("{}/indexer/api/v1/index_report", srv.api),
-        &[],
-        Some(&body.to_string()),
+        &body.to_string(),
     );
     assert_eq!(r.status, 500, "{}", r.body);
     assert!(
@@ -858,34 +730,22 @@ fn psk_authentication_and_read_only_mode() {
     let r = call("GET", &url, &[], None);
     assert_eq!((r.status, r.body.as_str()), (401, ""));
     let now = jiff::Timestamp::now().as_second();
-    let good = format!(
-        "Bearer {}",
-        clair_matcher::notify::sign_hs256(key, "quay", now)
-    );
+    let good = format!("Bearer {}", clair_jose::sign_hs256(key, "quay", now));
     assert_eq!(
         call("GET", &url, &[("Authorization", &good)], None).status,
         200
     );
-    let other = format!(
-        "Bearer {}",
-        clair_matcher::notify::sign_hs256(key, "mallory", now)
-    );
+    let other = format!("Bearer {}", clair_jose::sign_hs256(key, "mallory", now));
     assert_eq!(
         call("GET", &url, &[("Authorization", &other)], None).status,
         401
     );
-    let wrong_key = format!(
-        "Bearer {}",
-        clair_matcher::notify::sign_hs256(b"nope", "quay", now)
-    );
+    let wrong_key = format!("Bearer {}", clair_jose::sign_hs256(b"nope", "quay", now));
     assert_eq!(
         call("GET", &url, &[("Authorization", &wrong_key)], None).status,
         401
     );
-    let old = format!(
-        "Bearer {}",
-        clair_matcher::notify::sign_hs256(key, "quay", now - 3600)
-    );
+    let old = format!("Bearer {}", clair_jose::sign_hs256(key, "quay", now - 3600));
     assert_eq!(
         call("GET", &url, &[("Authorization", &old)], None).status,
         401,
@@ -908,4 +768,11 @@ fn psk_authentication_and_read_only_mode() {
         call("GET", &format!("{}/robots.txt", srv.api), &[], None).status,
         200
     );
+}
+
+clair_test::on_both_databases! {
+    sqlite: sqlite(), postgres: postgres();
+    notifier_and_internal => notifier_and_internal_sqlite, notifier_and_internal_postgres;
+    quay_flow => quay_flow_sqlite, quay_flow_postgres;
+    errors => errors_sqlite, errors_postgres;
 }

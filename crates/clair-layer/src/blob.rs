@@ -56,6 +56,35 @@ impl FileRange {
     }
 }
 
+/// A read into `buf` at `*pos` of a range of `len` bytes, through `read` (given the part of
+/// `buf` the range has room for and the position in the range), advancing `*pos`.
+pub(crate) fn read_in_range(
+    buf: &mut [u8],
+    pos: &mut u64,
+    len: u64,
+    read: impl FnOnce(&mut [u8], u64) -> io::Result<usize>,
+) -> io::Result<usize> {
+    let want = buf
+        .len()
+        .min(usize::try_from(len.saturating_sub(*pos)).unwrap_or(usize::MAX));
+    if want == 0 {
+        return Ok(0);
+    }
+    let n = read(&mut buf[..want], *pos)?;
+    *pos += n as u64;
+    Ok(n)
+}
+
+/// Where a seek lands in a range of `len` bytes read up to `pos`; `None` before its start
+/// (or past `u64`).
+pub(crate) fn seek_target(to: SeekFrom, pos: u64, len: u64) -> Option<u64> {
+    match to {
+        SeekFrom::Start(n) => Some(n),
+        SeekFrom::Current(d) => pos.checked_add_signed(d),
+        SeekFrom::End(d) => len.checked_add_signed(d),
+    }
+}
+
 /// An open [`FileRange`]: reads stop at its end, seeks stay inside it.
 #[derive(Debug)]
 pub struct Section {
@@ -67,24 +96,13 @@ pub struct Section {
 
 impl Read for Section {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.len - self.pos;
-        if left == 0 {
-            return Ok(0);
-        }
-        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = self.file.read(&mut buf[..want])?;
-        self.pos += n as u64;
-        Ok(n)
+        read_in_range(buf, &mut self.pos, self.len, |b, _| self.file.read(b))
     }
 }
 
 impl Seek for Section {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let target = match to {
-            SeekFrom::Start(n) => Some(n),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-        };
+        let target = seek_target(to, self.pos, self.len);
         let Some(target) = target.filter(|t| *t <= self.len) else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

@@ -145,57 +145,46 @@ mod tests {
         assert_eq!(clean_member_name("a/..b/c..").unwrap(), "a/..b/c..");
     }
 
-    fn links(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+    /// `path` resolved among `links` (path → target), following its last component when
+    /// `follow`.
+    fn resolve(links: &[(&str, &str)], path: &str, follow: bool) -> Option<String> {
+        let l: BTreeMap<&str, &str> = links.iter().copied().collect();
+        resolve_in_root(path, follow, |p| l.get(p).copied())
     }
 
     #[test]
     fn resolves_debian_os_release() {
-        let l = links(&[("etc/os-release", "../usr/lib/os-release")]);
-        let r = resolve_in_root("etc/os-release", true, |p| l.get(p).map(String::as_str));
+        let l = [("etc/os-release", "../usr/lib/os-release")];
+        let r = resolve(&l, "etc/os-release", true);
         assert_eq!(r.as_deref(), Some("usr/lib/os-release"));
-        let r = resolve_in_root("etc/os-release", false, |p| l.get(p).map(String::as_str));
+        let r = resolve(&l, "etc/os-release", false);
         assert_eq!(r.as_deref(), Some("etc/os-release"));
     }
 
     #[test]
     fn never_leaves_the_root() {
-        let l = links(&[
+        let l = [
             ("etc/os-release", "../../../../../../host/etc/os-release"),
             ("abs", "/../../etc/shadow"),
-        ]);
-        let f = |p: &str| l.get(p).map(String::as_str);
-        assert_eq!(
-            resolve_in_root("etc/os-release", true, f).as_deref(),
-            Some("host/etc/os-release")
-        );
-        assert_eq!(
-            resolve_in_root("abs", true, f).as_deref(),
-            Some("etc/shadow")
-        );
+        ];
+        let r = resolve(&l, "etc/os-release", true);
+        assert_eq!(r.as_deref(), Some("host/etc/os-release"));
+        assert_eq!(resolve(&l, "abs", true).as_deref(), Some("etc/shadow"));
     }
 
     #[test]
     fn directory_links_and_loops() {
-        let l = links(&[
+        let l = [
             ("var/lib/rpm", "../../usr/lib/sysimage/rpm"),
             ("lib", "usr/lib"),
             ("loop1", "loop2"),
             ("loop2", "loop1"),
-        ]);
-        let f = |p: &str| l.get(p).map(String::as_str);
-        assert_eq!(
-            resolve_in_root("var/lib/rpm/rpmdb.sqlite", false, f).as_deref(),
-            Some("usr/lib/sysimage/rpm/rpmdb.sqlite")
-        );
-        assert_eq!(
-            resolve_in_root("lib/os-release", true, f).as_deref(),
-            Some("usr/lib/os-release")
-        );
-        assert_eq!(resolve_in_root("loop1", true, f), None);
-        assert_eq!(resolve_in_root("loop1/x", false, f), None);
+        ];
+        let r = resolve(&l, "var/lib/rpm/rpmdb.sqlite", false);
+        assert_eq!(r.as_deref(), Some("usr/lib/sysimage/rpm/rpmdb.sqlite"));
+        let r = resolve(&l, "lib/os-release", true);
+        assert_eq!(r.as_deref(), Some("usr/lib/os-release"));
+        assert_eq!(resolve(&l, "loop1", true), None);
+        assert_eq!(resolve(&l, "loop1/x", false), None);
     }
 }

@@ -13,7 +13,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use crate::blob::FileRange;
+use crate::blob::{FileRange, read_in_range, seek_target};
 
 /// Files read by offset above this size are spooled instead of kept in memory.
 pub const SPOOL_ABOVE: u64 = 4 << 20;
@@ -173,25 +173,16 @@ pub struct RangeReader {
 
 impl Read for RangeReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.len.saturating_sub(self.pos);
-        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        if want == 0 {
-            return Ok(0);
-        }
-        let n = self.file.read_at(&mut buf[..want], self.start + self.pos)?;
-        self.pos += n as u64;
-        Ok(n)
+        let (file, start) = (&self.file, self.start);
+        read_in_range(buf, &mut self.pos, self.len, |b, at| {
+            file.read_at(b, start + at)
+        })
     }
 }
 
 impl Seek for RangeReader {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let target = match to {
-            SeekFrom::Start(n) => Some(n),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-        };
-        match target {
+        match seek_target(to, self.pos, self.len) {
             Some(t) => {
                 self.pos = t;
                 Ok(t)

@@ -522,24 +522,8 @@ fn parse_pax(mut data: &[u8]) -> Vec<(String, String)> {
 pub(crate) mod tests {
     use super::*;
 
-    /// Build a ustar header block (for tests).
-    pub(crate) fn header(name: &str, typeflag: u8, size: u64, link: &str) -> [u8; 512] {
-        let mut h = [0u8; 512];
-        h[..name.len()].copy_from_slice(name.as_bytes());
-        h[100..108].copy_from_slice(b"0000644\0");
-        h[108..116].copy_from_slice(b"0000000\0");
-        h[116..124].copy_from_slice(b"0000000\0");
-        h[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
-        h[136..148].copy_from_slice(b"00000000000\0");
-        h[156] = typeflag;
-        h[157..157 + link.len()].copy_from_slice(link.as_bytes());
-        h[257..263].copy_from_slice(b"ustar\0");
-        h[263..265].copy_from_slice(b"00");
-        h[148..156].copy_from_slice(b"        ");
-        let sum: u64 = h.iter().map(|&b| u64::from(b)).sum();
-        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-        h
-    }
+    /// A ustar header block, as the shared test builder writes it.
+    pub(crate) use clair_test::tar::header;
 
     /// A tar with the given (name, typeflag, data, link) members.
     pub(crate) fn build(members: &[(&str, u8, &[u8], &str)]) -> Vec<u8> {

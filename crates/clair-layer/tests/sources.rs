@@ -48,6 +48,19 @@ fn open(r: &str) -> Result<Image, Error> {
     source::open(r, &OpenOptions::default())
 }
 
+/// An OCI layout (in a fresh directory) of one layer `blob` labelled gzip whatever it is,
+/// opened.
+fn gzip_typed_layout(blob: Vec<u8>) -> (tempfile::TempDir, Image) {
+    let dir = tempfile::tempdir().unwrap();
+    let layer = Layer {
+        blob,
+        media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+    };
+    write_layout(dir.path(), "latest", &[layer]);
+    let img = open(&format!("oci:{}", dir.path().display())).unwrap();
+    (dir, img)
+}
+
 #[test]
 fn every_layer_compression_is_detected_from_magic_bytes() {
     let tar = base_tar("debian");
@@ -63,14 +76,8 @@ fn every_layer_compression_is_detected_from_magic_bytes() {
         ("none", tar.clone()),
     ];
     for (name, blob) in blobs {
-        let dir = tempfile::tempdir().unwrap();
         // The media type lies on purpose: only the bytes decide.
-        let layer = Layer {
-            blob,
-            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
-        };
-        write_layout(dir.path(), "latest", &[layer]);
-        let img = open(&format!("oci:{}", dir.path().display())).unwrap();
+        let (dir, img) = gzip_typed_layout(blob);
         assert_eq!(os_release_of(&img), "ID=debian\n", "{name}");
         // A plain path to a layout is detected too.
         let img = open(&dir.path().display().to_string()).unwrap();
@@ -224,13 +231,7 @@ fn corrupt_and_truncated_layers_are_errors_naming_the_layer() {
         ("truncated gzip", truncated_gz),
         ("truncated tar", truncated_tar),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let layer = Layer {
-            blob,
-            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
-        };
-        write_layout(dir.path(), "latest", &[layer]);
-        let img = open(&format!("oci:{}", dir.path().display())).unwrap();
+        let (_dir, img) = gzip_typed_layout(blob);
         let err = read_all(&img).unwrap_err().to_string();
         assert!(err.starts_with("layer 1"), "{what}: {err}");
     }

@@ -11,7 +11,6 @@
 mod cancel;
 pub mod fetch;
 pub mod matching;
-pub mod notify;
 pub mod updater;
 
 pub use cancel::Cancel;

@@ -640,8 +640,13 @@ pub fn osv_event(e: &RangeEvent) -> osv::Event<'_> {
 
 /// CVE ids a record refers to: its name and any in its links.
 pub fn cve_ids(v: &ReportVulnerability) -> Vec<String> {
+    cve_ids_in(&v.name, &v.links)
+}
+
+/// CVE ids in a record's name and links.
+pub fn cve_ids_in(name: &str, links: &str) -> Vec<String> {
     let mut out = BTreeSet::new();
-    for text in [v.name.as_str(), v.links.as_str()] {
+    for text in [name, links] {
         let b = text.as_bytes();
         let mut i = 0;
         while let Some(p) = text[i..].find("CVE-") {
@@ -687,6 +692,16 @@ mod tests {
         }
     }
 
+    /// A range of those bounds (empty: none).
+    fn bounds(introduced: &str, fixed: &str, limit: &str) -> clair_types::VersionRange {
+        clair_types::VersionRange {
+            introduced: introduced.into(),
+            fixed: fixed.into(),
+            limit: limit.into(),
+            ..Default::default()
+        }
+    }
+
     fn osv_record(range: Option<clair_types::VersionRange>, versions: &[&str]) -> Vulnerability {
         Vulnerability {
             updater: "osv".into(),
@@ -720,14 +735,7 @@ mod tests {
 
     #[test]
     fn osv_decisions_say_which_rule_decided() {
-        let interval = osv_record(
-            Some(clair_types::VersionRange {
-                introduced: "1.0".into(),
-                fixed: "4.18.0rc2".into(),
-                ..Default::default()
-            }),
-            &[],
-        );
+        let interval = osv_record(Some(bounds("1.0", "4.18.0rc2", "")), &[]);
         let listed = osv_record(None, &["4.18.0", "5"]);
         let got = explain(vec![interval, listed], &["2.0", "4.18", "5.0.0", "4.18.1"]);
         assert_eq!(
@@ -761,14 +769,7 @@ mod tests {
 
     #[test]
     fn osv_limits_and_unorderable_events() {
-        let capped = osv_record(
-            Some(clair_types::VersionRange {
-                introduced: "1.0".into(),
-                limit: "2.0".into(),
-                ..Default::default()
-            }),
-            &[],
-        );
+        let capped = osv_record(Some(bounds("1.0", "", "2.0")), &[]);
         let got = explain(vec![capped], &["1.5", "2.0"]);
         assert_eq!(got[0][0].0, Verdict::Affected);
         assert!(

@@ -74,10 +74,7 @@ impl Component {
 }
 
 pub(crate) fn parse(data: &[u8]) -> Result<Sbom, Error> {
-    let bom: Bom = serde_json::from_slice(data).map_err(|source| Error::Json {
-        format: "CycloneDX",
-        source,
-    })?;
+    let bom: Bom = crate::from_json(data, "CycloneDX")?;
     let mut c = Collector::default();
     let mut os = None;
     let mut stack: Vec<(String, &Component)> = bom

@@ -110,10 +110,7 @@ pub fn parse(data: &[u8]) -> Result<Sbom, Error> {
         #[serde(rename = "spdxVersion")]
         spdx_version: Option<String>,
     }
-    let probe: Probe = serde_json::from_slice(data).map_err(|source| Error::Json {
-        format: "SBOM",
-        source,
-    })?;
+    let probe: Probe = from_json(data, "SBOM")?;
     match (probe.bom_format.as_deref(), probe.spdx_version.as_deref()) {
         (Some("CycloneDX"), _) => cyclonedx::parse(data),
         (_, Some(v)) if v.starts_with("SPDX-2.") => spdx::parse(data),
@@ -177,6 +174,14 @@ impl Collector {
             warnings: self.warnings,
         }
     }
+}
+
+/// A JSON document of `format`, its syntax and shape errors named so.
+pub(crate) fn from_json<'a, T: serde::Deserialize<'a>>(
+    data: &'a [u8],
+    format: &'static str,
+) -> Result<T, Error> {
+    serde_json::from_slice(data).map_err(|source| Error::Json { format, source })
 }
 
 #[cfg(test)]

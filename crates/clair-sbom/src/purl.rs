@@ -346,6 +346,18 @@ impl PurlKey {
 mod tests {
     use super::*;
 
+    /// The distribution a package's purl names, as (id, version).
+    fn distro(p: &PurlPackage) -> (&str, &str) {
+        let d = p.distribution.as_ref().expect("distro");
+        (d.did.as_str(), d.version_id.as_str())
+    }
+
+    /// The source package a package's purl names, as (name, version).
+    fn upstream(p: &PurlPackage) -> (&str, &str) {
+        let s = p.package.source.as_ref().expect("upstream");
+        (s.name.as_str(), s.version.as_str())
+    }
+
     fn pkg(purl: &str) -> PurlPackage {
         to_package(purl)
             .unwrap_or_else(|e| panic!("{purl}: {e}"))
@@ -360,42 +372,24 @@ mod tests {
         assert_eq!(p.package.version, "2.36-9+deb12u4");
         assert_eq!(p.package.arch, "amd64");
         assert_eq!(p.package.db_kind, PackageDbKind::Dpkg);
-        let s = p.package.source.expect("upstream");
-        assert_eq!(
-            (s.name.as_str(), s.version.as_str()),
-            ("glibc", "2.36-9+deb12u4")
-        );
-        let d = p.distribution.expect("distro");
-        assert_eq!((d.did.as_str(), d.version_id.as_str()), ("debian", "12"));
+        assert_eq!(upstream(&p), ("glibc", "2.36-9+deb12u4"));
+        assert_eq!(distro(&p), ("debian", "12"));
 
         // Trivy: apk distro without the id.
         let p = pkg("pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64&distro=3.18.4");
-        let d = p.distribution.expect("distro");
-        assert_eq!(
-            (d.did.as_str(), d.version_id.as_str()),
-            ("alpine", "3.18.4")
-        );
+        assert_eq!(distro(&p), ("alpine", "3.18.4"));
 
         // rpm: epoch qualifier, source rpm file name, redhat namespace.
         let p = pkg(
             "pkg:rpm/redhat/openssl-libs@3.0.7-24.el9?arch=x86_64&epoch=1&upstream=openssl-3.0.7-24.el9.src.rpm&distro=rhel-9.2",
         );
         assert_eq!(p.package.version, "1:3.0.7-24.el9");
-        let s = p.package.source.expect("upstream");
-        assert_eq!(
-            (s.name.as_str(), s.version.as_str()),
-            ("openssl", "3.0.7-24.el9")
-        );
-        let d = p.distribution.expect("distro");
-        assert_eq!((d.did.as_str(), d.version_id.as_str()), ("rhel", "9.2"));
+        assert_eq!(upstream(&p), ("openssl", "3.0.7-24.el9"));
+        assert_eq!(distro(&p), ("rhel", "9.2"));
 
         // A distro id with a dash.
         let p = pkg("pkg:rpm/opensuse/zlib@1.2.13-1.1?distro=opensuse-leap-15.5");
-        let d = p.distribution.expect("distro");
-        assert_eq!(
-            (d.did.as_str(), d.version_id.as_str()),
-            ("opensuse-leap", "15.5")
-        );
+        assert_eq!(distro(&p), ("opensuse-leap", "15.5"));
     }
 
     #[test]

@@ -52,10 +52,7 @@ fn source_info(s: &str) -> Option<clair_types::SourcePackage> {
 }
 
 pub(crate) fn parse(data: &[u8]) -> Result<Sbom, Error> {
-    let doc: Document = serde_json::from_slice(data).map_err(|source| Error::Json {
-        format: "SPDX",
-        source,
-    })?;
+    let doc: Document = crate::from_json(data, "SPDX")?;
     let mut c = Collector::default();
     let mut os = None;
     for (i, p) in doc.packages.iter().enumerate() {

@@ -6,18 +6,19 @@ use std::sync::Arc;
 use clair_indexer::{LayerCache, LayerResult};
 use clair_types::Digest;
 
-use crate::Store;
+use crate::IndexerStore;
 
-/// A [`LayerCache`] over a [`Store`]. Store errors are logged and treated as a miss (the layer
+/// A [`LayerCache`] over a store's indexer role ([`IndexerStore`]; an `Arc<dyn Store>` is one).
+/// Store errors are logged and treated as a miss (the layer
 /// is read again), never as a failed index.
 #[derive(Debug, Clone)]
 pub struct StoreCache {
-    store: Arc<dyn Store>,
+    store: Arc<dyn IndexerStore>,
 }
 
 impl StoreCache {
     /// Cache layers in `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn IndexerStore>) -> Self {
         StoreCache { store }
     }
 }

@@ -1,13 +1,15 @@
-//! Persistence: everything clair-rs keeps between runs, behind one [`Store`] interface.
+//! Persistence: everything clair-rs keeps between runs, behind traits by role:
+//! [`IndexerStore`], [`MatcherStore`], [`NotifierStore`] and [`Locks`]; [`Store`] is all four.
 //!
 //! - [`sqlite::SqliteStore`]: the embedded default, one file, WAL mode (readers never wait for
-//!   the writer), file locks for [`Store::try_lock`].
+//!   the writer), file locks for [`Locks::try_lock`].
 //! - `postgres::PgStore`: for many stateless instances sharing one PostgreSQL; a connection
-//!   pool, migrations under an advisory lock, advisory locks for [`Store::try_lock`], transient
+//!   pool, migrations under an advisory lock, advisory locks for [`Locks::try_lock`], transient
 //!   errors retried.
 //!
-//! Both backends keep their own versioned migrations (`src/<backend>/migrations/`) and run the
-//! same test suite (`tests/suite/`). [`open`] picks the backend from a `--db` value.
+//! Both backends apply one set of versioned migrations (`src/migrations/`, types spelt per
+//! dialect), share the SQL they agree on (`src/sql/`) and run the same test suite
+//! (`tests/suite/`). [`open`] picks the backend from a `--db` value.
 //!
 //! ```no_run
 //! let store = clair_store::open(&clair_store::StoreOptions::default()).unwrap();
@@ -20,12 +22,10 @@
 mod cache;
 mod codec;
 mod error;
-/// The reverse-index keys the backends store (spelt in clair-types).
-mod index {
-    pub(crate) use clair_types::package_names;
-}
+mod migrations;
 mod model;
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 
 use std::path::PathBuf;
@@ -50,17 +50,19 @@ pub use clair_types::FeedError;
 /// Records streamed into the store; an `Err` aborts the operation.
 pub type Feed<'a, T> = &'a mut dyn Iterator<Item = std::result::Result<T, FeedError>>;
 
-/// Everything clair-rs persists.
+/// Everything clair-rs persists: the four roles together, for callers that need several (a
+/// `clair serve` running every service on one database) and for `Arc<dyn Store>` handles.
 ///
 /// All methods are blocking; async callers run them on a blocking thread. Every write is atomic:
-/// after a crash, readers see the state before or after a call, never half of it.
-pub trait Store: Send + Sync + std::fmt::Debug {
-    /// A short name of the backend and where it is (`sqlite:/path`, `postgresql://host/db`),
-    /// without secrets.
-    fn describe(&self) -> String;
+/// after a crash, readers see the state before or after a call, never half of it. A caller that
+/// plays one role takes that trait (`&dyn MatcherStore`); `Arc<dyn Store>` upcasts to each.
+pub trait Store: IndexerStore + MatcherStore + NotifierStore + Locks {}
 
-    // ---- indexer --------------------------------------------------------------------------
+impl<T: IndexerStore + MatcherStore + NotifierStore + Locks + ?Sized> Store for T {}
 
+/// What the indexer keeps (claircore's `indexer.Store`): layer results, manifests with their
+/// index reports and package names, and Clair v2's named layers.
+pub trait IndexerStore: Send + Sync + std::fmt::Debug {
     /// The cached results for a layer.
     fn get_layer(&self, layer: &Digest) -> Result<Option<LayerResult>>;
     /// Store (or replace) the results for a layer.
@@ -92,22 +94,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn delete_v1_layer(&self, name: &str) -> Result<usize>;
     /// Record the package names a Clair v2 layer's own scan found (as [`package_name_key`]
     /// spells them), replacing earlier ones: the reverse index of
-    /// [`Store::v1_layers_with_packages`].
+    /// [`IndexerStore::v1_layers_with_packages`].
     fn set_v1_layer_packages(&self, layer: &str, names: &[String]) -> Result<()>;
     /// Clair v2 layers whose scan found a package of one of these names, by name.
     fn v1_layers_with_packages(&self, names: &[String]) -> Result<Vec<V1Layer>>;
     /// Clair v2 layers whose package names were never recorded (stored before the index
     /// existed, or by a process that stopped in between), by name.
     fn v1_layers_unindexed(&self) -> Result<Vec<V1Layer>>;
+}
 
-    // ---- vulnerabilities ------------------------------------------------------------------
-
+/// What the matcher and its updaters keep (claircore's `datastore.MatcherStore`: its `Updater`,
+/// `Vulnerability` and `Enrichment` parts): update operations with their vulnerabilities or
+/// enrichment records, updater status, and their garbage collection.
+pub trait MatcherStore: Send + Sync + std::fmt::Debug {
     /// Store one updater run as a new update operation, atomically: readers see the previous
     /// operation's set or this one, never part of it. `fingerprint` is the updater's opaque
     /// marker of what it fetched (an ETag, a hash). An `Err` item from the feed (a parse error
     /// halfway through a download) aborts the operation: nothing is stored and
     /// [`Error::Aborted`] is returned. The same transaction enqueues the computation of the
-    /// operation's notifications ([`Store::notification_jobs`]).
+    /// operation's notifications ([`NotifierStore::notification_jobs`]).
     fn update_vulnerabilities(
         &self,
         updater: &str,
@@ -142,8 +147,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every updater's status.
     fn updater_status(&self) -> Result<Vec<UpdaterStatus>>;
 
-    // ---- enrichments ----------------------------------------------------------------------
-
     /// Store one enrichment updater run (CVSS, EPSS, KEV) as a new operation, atomically.
     fn update_enrichments(
         &self,
@@ -153,9 +156,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<UpdateOperation>;
     /// Records of an enrichment updater's latest operation tagged with any of `tags`.
     fn enrichments(&self, updater: &str, tags: &[String]) -> Result<Vec<EnrichmentRecord>>;
+}
 
-    // ---- notifications --------------------------------------------------------------------
-
+/// What the notifier keeps (Clair's `notifier.Store`): notifications with their items and
+/// delivery state, the notification jobs update operations enqueue, and the notifier's cursor
+/// per updater.
+pub trait NotifierStore: Send + Sync + std::fmt::Debug {
     /// Create a notification with its items (e.g. one per affected manifest), due for delivery.
     fn create_notification(
         &self,
@@ -200,10 +206,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// notifications (None: none yet). The operation may live in another service's database
     /// (a notifier polling a remote matcher).
     fn notified_operation(&self, updater: &str) -> Result<Option<Uuid>>;
-    /// Move the notifier's cursor of `updater` from `from` (what [`Store::notified_operation`]
-    /// said) to `to` and store the notifications computed for that step, in one transaction;
-    /// their ids. Nothing is stored when the cursor is no longer at `from` (another instance
-    /// did this step), so a step is recorded once and a crash before the commit loses nothing.
+    /// Move the notifier's cursor of `updater` from `from` (what
+    /// [`NotifierStore::notified_operation`] said) to `to` and store the notifications computed
+    /// for that step, in one transaction; their ids. Nothing is stored when the cursor is no
+    /// longer at `from` (another instance did this step), so a step is recorded once and a
+    /// crash before the commit loses nothing.
     fn advance_notifier_cursor(
         &self,
         updater: &str,
@@ -211,8 +218,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         to: Uuid,
         notifications: &[NewNotification],
     ) -> Result<Vec<Uuid>>;
+}
 
-    // ---- locks ----------------------------------------------------------------------------
+/// The backend itself: named locks that make one instance run a job (Clair's
+/// `notifier.Locker`, claircore's `ctxlock`), what the backend is and how its connection pool
+/// is used.
+pub trait Locks: Send + Sync + std::fmt::Debug {
+    /// A short name of the backend and where it is (`sqlite:/path`, `postgresql://host/db`),
+    /// without secrets.
+    fn describe(&self) -> String;
 
     /// Take the named lock if nobody holds it. Held until the returned [`Lock`] is dropped or
     /// the process dies (crash included), so exactly one instance runs a given job. A lock can

@@ -6,7 +6,7 @@ mod suite;
 use std::sync::Arc;
 
 use clair_store::sqlite::SqliteStore;
-use clair_store::{Store, StoreOptions};
+use clair_store::{MatcherStore, Store, StoreOptions};
 
 fn fresh() -> Arc<dyn Store> {
     let dir = tempfile::tempdir().unwrap();

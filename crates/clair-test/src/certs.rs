@@ -180,3 +180,20 @@ pub fn https_agent(ca: &Pair, client: Option<&Pair>) -> ureq::Agent {
             .build(),
     )
 }
+
+/// How a TLS test starts: a temporary directory holding a CA named `ca_name` and a server
+/// certificate `server_name` for `cn` (and 127.0.0.1, localhost) it signs; `None`, the test
+/// skipped, when `openssl` is missing outside CI.
+pub fn ca_and_server(
+    ca_name: &str,
+    server_name: &str,
+    cn: &str,
+) -> Option<(tempfile::TempDir, Pair, Pair)> {
+    if !openssl_available() {
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let ca = ca(dir.path(), ca_name);
+    let server = leaf(dir.path(), &ca, server_name, cn, false);
+    Some((dir, ca, server))
+}

@@ -53,14 +53,20 @@ pub struct TestServer {
 
 static ETAG: AtomicUsize = AtomicUsize::new(1);
 
+/// A tiny_http server on a free loopback port and its `http://127.0.0.1:PORT` URL.
+pub(crate) fn bind_loopback() -> (Arc<tiny_http::Server>, String) {
+    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
+    let addr = format!(
+        "http://{}",
+        server.server_addr().to_ip().expect("ip address")
+    );
+    (server, addr)
+}
+
 impl TestServer {
     /// Start on a free loopback port.
     pub fn start() -> TestServer {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
-        let addr = format!(
-            "http://{}",
-            server.server_addr().to_ip().expect("ip address")
-        );
+        let (server, addr) = bind_loopback();
         let files: Arc<Mutex<HashMap<String, Entry>>> = Arc::default();
         let hits: Arc<Mutex<Vec<(String, u16)>>> = Arc::default();
         let headers: Arc<Mutex<Vec<Request>>> = Arc::default();
@@ -328,3 +334,16 @@ fn answer(
 }
 
 use std::io::Write as _;
+
+/// A ureq response as a test reads it: status, headers (name, value) and body as text (empty
+/// when unreadable).
+pub fn read_response(r: ureq::http::Response<ureq::Body>) -> (u16, Vec<(String, String)>, String) {
+    let status = r.status().as_u16();
+    let headers = r
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let body = r.into_body().read_to_string().unwrap_or_default();
+    (status, headers, body)
+}

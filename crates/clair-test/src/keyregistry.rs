@@ -171,11 +171,7 @@ impl State {
 impl KeyRegistry {
     /// Start on a free loopback port.
     pub fn start() -> KeyRegistry {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
-        let addr = format!(
-            "http://{}",
-            server.server_addr().to_ip().expect("ip address")
-        );
+        let (server, addr) = crate::http::bind_loopback();
         let state: Arc<Mutex<State>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {

@@ -4,7 +4,8 @@
 //! - ground-truth package lists of the shared images;
 //! - builders for small tar layers and OCI layouts, for tests of malformed input;
 //! - index reports of language packages, for matching tests without an image;
-//! - a generator and a tool runner for differential tests against real tools.
+//! - a generator and a tool runner for differential tests against real tools;
+//! - processes a test starts (killed on drop, waited for until ready) and a local registry.
 #![forbid(unsafe_code)]
 #![allow(
     clippy::unwrap_used,
@@ -22,6 +23,8 @@ pub mod oci;
 pub mod oracle;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod process;
+pub mod registry;
 pub mod reports;
 pub mod tar;
 
@@ -152,4 +155,73 @@ pub fn truth_with_status(path: &std::path::Path, status: &str) -> Vec<String> {
             (c.len() >= 4 && c[3] == status).then(|| c[0].to_string())
         })
         .collect()
+}
+
+/// The string field `field` of every value of the JSON object `obj` (an index report's
+/// `packages`, a vulnerability report's `vulnerabilities`), in the object's order; panics when
+/// `obj` is not an object or a field is not a string.
+pub fn fields<'a>(
+    obj: &'a serde_json::Value,
+    field: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    obj.as_object()
+        .unwrap_or_else(|| panic!("not a JSON object: {obj}"))
+        .values()
+        .map(move |v| {
+            v[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("{field} is not a string in {v}"))
+        })
+}
+
+/// The layer digests (`sha256:...`) of the image manifest `manifest` (`sha256:HEX` or `HEX`) in
+/// the OCI layout ../shared/images/oci.
+pub fn image_layers(manifest: &str) -> Vec<String> {
+    let hex = manifest.strip_prefix("sha256:").unwrap_or(manifest);
+    let path = images("oci").join("blobs/sha256").join(hex);
+    let m: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    m["layers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}: no layers", path.display()))
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// For each `scenario => sqlite_test, postgres_test;`, two tests: `scenario(SQLITE)`, and
+/// `scenario(db)` when `POSTGRES` (an `Option`) gives one (a PostgreSQL cluster could be started).
+///
+/// ```text
+/// clair_test::on_both_databases! {
+///     sqlite: sqlite(), postgres: postgres();
+///     flow => flow_sqlite, flow_postgres;
+/// }
+/// ```
+#[macro_export]
+macro_rules! on_both_databases {
+    (sqlite: $s:expr, postgres: $p:expr; $($run:ident => $sqlite:ident, $postgres:ident;)*) => {$(
+        #[test]
+        fn $sqlite() {
+            $run($s);
+        }
+
+        #[test]
+        fn $postgres() {
+            if let Some(db) = $p {
+                $run(db);
+            }
+        }
+    )*};
+}
+
+/// The element of the JSON array `arr` whose `key` is `value`; panics when there is none.
+pub fn find<'a>(arr: &'a serde_json::Value, key: &str, value: &str) -> &'a serde_json::Value {
+    arr.as_array()
+        .unwrap_or_else(|| panic!("not a JSON array: {arr}"))
+        .iter()
+        .find(|v| v[key] == value)
+        .unwrap_or_else(|| panic!("no {key} = {value:?} in {arr}"))
 }

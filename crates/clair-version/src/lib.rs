@@ -22,6 +22,26 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
+/// `PartialOrd`, `PartialEq` and `Eq` for a version type from its `Ord`: two versions are equal
+/// when the scheme orders them equal (`1.0` and `1.0.0`), not when they are spelled alike.
+macro_rules! eq_by_order {
+    ($t:ty) => {
+        impl PartialOrd for $t {
+            fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(o))
+            }
+        }
+
+        impl PartialEq for $t {
+            fn eq(&self, o: &Self) -> bool {
+                self.cmp(o) == std::cmp::Ordering::Equal
+            }
+        }
+
+        impl Eq for $t {}
+    };
+}
+
 pub mod apk;
 pub mod dpkg;
 pub mod gem;
@@ -177,25 +197,20 @@ impl Scheme {
     /// `version <= last_affected`, `version < limit`, each bound only when given. An empty
     /// range contains everything (the package is affected and unfixed).
     pub fn in_range(self, version: &str, range: &Range<'_>) -> Result<bool, Error> {
-        if let Some(i) = range.introduced
-            && self.compare(version, i)? == Ordering::Less
-        {
-            return Ok(false);
-        }
-        if let Some(f) = range.fixed
-            && self.compare(version, f)? != Ordering::Less
-        {
-            return Ok(false);
-        }
-        if let Some(l) = range.last_affected
-            && self.compare(version, l)? == Ordering::Greater
-        {
-            return Ok(false);
-        }
-        if let Some(l) = range.limit
-            && self.compare(version, l)? != Ordering::Less
-        {
-            return Ok(false);
+        // Each bound, with the orderings of `version` against it that put it outside.
+        type Outside = fn(Ordering) -> bool;
+        let bounds: [(Option<&str>, Outside); 4] = [
+            (range.introduced, Ordering::is_lt),
+            (range.fixed, Ordering::is_ge),
+            (range.last_affected, Ordering::is_gt),
+            (range.limit, Ordering::is_ge),
+        ];
+        for (bound, outside) in bounds {
+            if let Some(b) = bound
+                && outside(self.compare(version, b)?)
+            {
+                return Ok(false);
+            }
         }
         Ok(true)
     }

@@ -96,42 +96,23 @@ fn run(scheme: Scheme) -> usize {
     checks
 }
 
-#[test]
-fn dpkg() {
-    assert!(run(Scheme::Dpkg) > 100);
+/// One test per scheme, `name: Scheme > N`: its vector file passes and has more than N checks.
+macro_rules! vector_tests {
+    ($($name:ident: $scheme:ident > $min:literal,)*) => {$(
+        #[test]
+        fn $name() {
+            assert!(run(Scheme::$scheme) > $min);
+        }
+    )*};
 }
 
-#[test]
-fn rpm() {
-    assert!(run(Scheme::Rpm) > 150);
-}
-
-#[test]
-fn apk() {
-    assert!(run(Scheme::Apk) > 1000);
-}
-
-#[test]
-fn pep440() {
-    assert!(run(Scheme::Pep440) > 4000);
-}
-
-#[test]
-fn maven() {
-    assert!(run(Scheme::Maven) > 500);
-}
-
-#[test]
-fn semver() {
-    assert!(run(Scheme::Semver) > 100);
-}
-
-#[test]
-fn go() {
-    assert!(run(Scheme::Go) > 200);
-}
-
-#[test]
-fn gem() {
-    assert!(run(Scheme::Gem) > 40);
+vector_tests! {
+    dpkg: Dpkg > 100,
+    rpm: Rpm > 150,
+    apk: Apk > 1000,
+    pep440: Pep440 > 4000,
+    maven: Maven > 500,
+    semver: Semver > 100,
+    go: Go > 200,
+    gem: Gem > 40,
 }

@@ -325,17 +325,9 @@ pub fn scan_rows(s: &Scanned) -> (Vec<Row>, Vec<Row>) {
             .unwrap_or_default(),
         note: String::new(),
     };
-    let mut found = Vec::new();
-    for (pid, ids) in &r.package_vulnerabilities {
-        let Some(p) = r.packages.get(pid) else {
-            continue;
-        };
-        for vid in ids {
-            if let Some(v) = r.vulnerabilities.get(vid) {
-                found.push(row(pid, vid, v, p));
-            }
-        }
-    }
+    let mut found: Vec<Row> = crate::output::affected_pairs(r)
+        .map(|(pid, p, vid, v)| row(pid, vid, v, p))
+        .collect();
     found.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)

@@ -85,13 +85,7 @@ pub fn index_table(out: &mut impl Write, image: &Image, indexed: &Indexed) -> io
     }
     writeln!(out, "Packages:     {}", r.packages.len())?;
     writeln!(out)?;
-    let layer_no = |d: &clair_types::Digest| {
-        indexed
-            .layers
-            .iter()
-            .position(|l| l == d)
-            .map_or("?".to_string(), |i| (i + 1).to_string())
-    };
+    let layer_no = |d: &clair_types::Digest| layer_number(&indexed.layers, d);
     let mut rows: Vec<[String; 6]> = Vec::new();
     for (id, p) in &r.packages {
         let env = r.environments.get(id).and_then(|e| e.first());
@@ -208,25 +202,38 @@ fn all_findings(s: &Scanned) -> Vec<Finding<'_>> {
     out
 }
 
+/// Every (package id, package, vulnerability id, vulnerability) the report pairs, skipping ids
+/// it does not define.
+pub fn affected_pairs(
+    r: &clair_types::VulnerabilityReport,
+) -> impl Iterator<
+    Item = (
+        &String,
+        &clair_types::ReportPackage,
+        &String,
+        &clair_types::ReportVulnerability,
+    ),
+> {
+    r.package_vulnerabilities
+        .iter()
+        .filter_map(|(pid, ids)| r.packages.get(pid).map(|p| (pid, p, ids)))
+        .flat_map(move |(pid, p, ids)| {
+            ids.iter()
+                .filter_map(move |vid| r.vulnerabilities.get(vid).map(|v| (pid, p, vid, v)))
+        })
+}
+
 fn findings(r: &clair_types::VulnerabilityReport) -> Vec<Finding<'_>> {
-    let mut out = Vec::new();
-    for (pid, ids) in &r.package_vulnerabilities {
-        let Some(package) = r.packages.get(pid) else {
-            continue;
-        };
-        for id in ids {
-            if let Some(vuln) = r.vulnerabilities.get(id) {
-                out.push(Finding {
-                    package_id: pid,
-                    package,
-                    vuln_id: id,
-                    vuln,
-                    env: r.environments.get(pid).and_then(|e| e.first()),
-                    suppressed: None,
-                });
-            }
-        }
-    }
+    let mut out: Vec<Finding<'_>> = affected_pairs(r)
+        .map(|(pid, package, id, vuln)| Finding {
+            package_id: pid,
+            package,
+            vuln_id: id,
+            vuln,
+            env: r.environments.get(pid).and_then(|e| e.first()),
+            suppressed: None,
+        })
+        .collect();
     // Most severe first (a feed's Unknown ranked by its CVSS), then by package and advisory.
     out.sort_by(|a, b| {
         effective_severity(r, b.vuln_id, b.vuln)
@@ -237,6 +244,17 @@ fn findings(r: &clair_types::VulnerabilityReport) -> Vec<Finding<'_>> {
             .then_with(|| a.vuln.fixed_in_version.cmp(&b.vuln.fixed_in_version))
     });
     out
+}
+
+/// The first columns of every table of findings.
+const FINDING_COLUMNS: [&str; 4] = ["PACKAGE", "VERSION", "VULNERABILITY", "SEVERITY"];
+
+/// The 1-based position of the layer `d` in `layers`, "?" when it is not one of them.
+pub fn layer_number(layers: &[clair_types::Digest], d: &clair_types::Digest) -> String {
+    layers
+        .iter()
+        .position(|l| l == d)
+        .map_or("?".to_string(), |i| (i + 1).to_string())
 }
 
 pub fn write_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
@@ -348,14 +366,10 @@ pub fn scan_table(out: &mut impl Write, s: &crate::commands::scan::Scanned) -> i
     write_table(
         out,
         &[
-            "PACKAGE",
-            "VERSION",
-            "VULNERABILITY",
-            "SEVERITY",
-            "CVSS (NVD)",
-            "FIXED IN",
-            "LAYER",
-        ],
+            FINDING_COLUMNS.as_slice(),
+            &["CVSS (NVD)", "FIXED IN", "LAYER"],
+        ]
+        .concat(),
         &rows,
     )?;
     writeln!(out)?;
@@ -428,14 +442,7 @@ fn suppressed_table(out: &mut impl Write, s: &Scanned) -> io::Result<()> {
     rows.sort();
     write_table(
         out,
-        &[
-            "PACKAGE",
-            "VERSION",
-            "VULNERABILITY",
-            "SEVERITY",
-            "STATUS",
-            "WHY",
-        ],
+        &[FINDING_COLUMNS.as_slice(), &["STATUS", "WHY"]].concat(),
         &rows,
     )
 }

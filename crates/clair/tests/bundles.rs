@@ -3,22 +3,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use clair_test::corpus;
 use clair_test::http::TestServer;
+use common::*;
 
-struct Env {
-    dir: tempfile::TempDir,
-    server: TestServer,
-}
+mod common;
 
 impl Env {
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
     fn clair(&self, db: &str, args: &[&str], envs: &[(&str, &Path)]) -> Output {
         let mut c = Command::new(env!("CARGO_BIN_EXE_clair"));
         c.args(args)
@@ -40,6 +34,23 @@ impl Env {
         out(&o)
     }
 
+    /// Rewrite the bundle `from` as `to` (both in the work directory), see [`rewrite`].
+    fn rewrite(&self, from: &str, to: &str, edit: impl Fn(&str, &mut Vec<u8>)) {
+        rewrite(&self.path(from), &self.path(to), edit)
+    }
+
+    /// Import `bundle` into a fresh database `db` trusting the key `key`.
+    fn import_trusting(&self, db: &str, bundle: &str, key: &str) -> Output {
+        self.import(db, &[bundle, "--trusted-key", key], &[])
+    }
+
+    /// `import_trusting` that must be refused (exit 1); its stderr.
+    fn refused(&self, db: &str, bundle: &str, key: &str) -> String {
+        let o = self.import_trusting(db, bundle, key);
+        assert_eq!(o.status.code(), Some(1));
+        err(&o)
+    }
+
     /// Import into a fresh database (a new air-gapped machine).
     fn import(&self, db: &str, args: &[&str], envs: &[(&str, &Path)]) -> Output {
         let mut a = vec!["update", "import"];
@@ -48,34 +59,17 @@ impl Env {
     }
 }
 
-fn out(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
 fn setup() -> Env {
     let server = TestServer::start();
     server.put(
         "/alpine/v3.4/main.json",
         std::fs::read(corpus("feeds/alpine/clair2-v34-main.yaml")).unwrap(),
     );
-    let env = Env {
-        dir: tempfile::tempdir().unwrap(),
-        server,
-    };
-    std::fs::create_dir_all(env.path("home")).unwrap();
-    std::fs::write(
-        env.path("config.yaml"),
+    Env::new(server, |url| {
         format!(
-            "updaters:\n  sets: [alpine]\n  config:\n    alpine:\n      url: {}/alpine/\n      releases: [v3.4]\n",
-            env.server.url()
-        ),
-    )
-    .unwrap();
-    env
+            "updaters:\n  sets: [alpine]\n  config:\n    alpine:\n      url: {url}/alpine/\n      releases: [v3.4]\n"
+        )
+    })
 }
 
 /// Rewrite a bundle with `edit` applied to each member's (name, bytes).
@@ -142,11 +136,7 @@ fn signed_bundles_are_verified_on_import() {
         "{e}"
     );
     // Trusted by flag, by environment, by the trusted-keys directory.
-    let o = env.import(
-        "b.db",
-        &["feeds.bundle", "--trusted-key", "release.key.pub"],
-        &[],
-    );
+    let o = env.import_trusting("b.db", "feeds.bundle", "release.key.pub");
     assert!(o.status.success(), "{}", err(&o));
     assert!(out(&o).contains("alpine"), "{}", out(&o));
     assert_eq!(err(&o), "", "quiet when verified");
@@ -165,62 +155,30 @@ fn signed_bundles_are_verified_on_import() {
 
     // Another key is not trusted.
     env.ok(&["update", "keygen", "other.key"]);
-    let o = env.import(
-        "e.db",
-        &["feeds.bundle", "--trusted-key", "other.key.pub"],
-        &[],
-    );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        err(&o).contains("which is not trusted (trusted: "),
-        "{}",
-        err(&o)
-    );
+    let e = env.refused("e.db", "feeds.bundle", "other.key.pub");
+    assert!(e.contains("which is not trusted (trusted: "), "{e}");
 
     // Tampered data: a feed file changed after signing.
-    rewrite(
-        &env.path("feeds.bundle"),
-        &env.path("tampered.bundle"),
-        |name, data| {
-            if name.starts_with("files/") {
-                data.extend_from_slice(b"\n");
-            }
-        },
-    );
-    let o = env.import(
-        "f.db",
-        &["tampered.bundle", "--trusted-key", "release.key.pub"],
-        &[],
-    );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        err(&o).contains("does not match the manifest"),
-        "{}",
-        err(&o)
-    );
+    env.rewrite("feeds.bundle", "tampered.bundle", |name, data| {
+        if name.starts_with("files/") {
+            data.extend_from_slice(b"\n");
+        }
+    });
+    let e = env.refused("f.db", "tampered.bundle", "release.key.pub");
+    assert!(e.contains("does not match the manifest"), "{e}");
     // Tampered manifest (a digest replaced to match): the signature no longer verifies.
-    rewrite(
-        &env.path("feeds.bundle"),
-        &env.path("forged.bundle"),
-        |name, data| {
-            if name == "manifest.json" {
-                let s = String::from_utf8(data.clone())
-                    .unwrap()
-                    .replace("\"format\": 1", "\"format\":  1");
-                *data = s.into_bytes();
-            }
-        },
-    );
-    let o = env.import(
-        "g.db",
-        &["forged.bundle", "--trusted-key", "release.key.pub"],
-        &[],
-    );
-    assert_eq!(o.status.code(), Some(1));
+    env.rewrite("feeds.bundle", "forged.bundle", |name, data| {
+        if name == "manifest.json" {
+            let s = String::from_utf8(data.clone())
+                .unwrap()
+                .replace("\"format\": 1", "\"format\":  1");
+            *data = s.into_bytes();
+        }
+    });
+    let e = env.refused("g.db", "forged.bundle", "release.key.pub");
     assert!(
-        err(&o).contains("does not verify: the manifest was changed"),
-        "{}",
-        err(&o)
+        e.contains("does not verify: the manifest was changed"),
+        "{e}"
     );
 
     // Unsigned: refused unless --allow-unsigned, which says what it loads.
@@ -231,11 +189,7 @@ fn signed_bundles_are_verified_on_import() {
         "export",
         "plain.bundle",
     ]);
-    let o = env.import(
-        "h.db",
-        &["plain.bundle", "--trusted-key", "release.key.pub"],
-        &[],
-    );
+    let o = env.import_trusting("h.db", "plain.bundle", "release.key.pub");
     assert_eq!(o.status.code(), Some(1));
     assert!(err(&o).contains("refused: it is not signed"), "{}", err(&o));
     let o = env.import("i.db", &["plain.bundle", "--allow-unsigned"], &[]);

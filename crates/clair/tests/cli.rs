@@ -177,15 +177,11 @@ fn second_index_of_an_image_reads_no_layer() {
 fn database_source_comes_from_a_clair_config_file() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("from-config.db");
-    let cfg = dir.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "clair:\n  database:\n    type: pgsql\n    options:\n      source: {}\n",
-            db.display()
-        ),
-    )
-    .unwrap();
+    let cfg = clair_test::config_file!(
+        dir.path(),
+        "clair:\n  database:\n    type: pgsql\n    options:\n      source: {}\n",
+        db.display()
+    );
     let o = Command::new(env!("CARGO_BIN_EXE_clair"))
         .args([
             "-config",
@@ -222,15 +218,11 @@ fn update_runs_reports_and_moves_offline() {
         .unwrap(),
     );
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "updaters:\n  sets: [debian]\n  config:\n    debian:\n      json_url: {}/debian.json\n",
-            server.url()
-        ),
-    )
-    .unwrap();
+    let cfg = clair_test::config_file!(
+        dir.path(),
+        "updaters:\n  sets: [debian]\n  config:\n    debian:\n      json_url: {}/debian.json\n",
+        server.url()
+    );
     let db = dir.path().join("clair.db");
     let run = |args: &[&str]| {
         let mut a = vec!["--config", cfg.to_str().unwrap()];

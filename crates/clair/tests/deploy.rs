@@ -167,11 +167,7 @@ fn compose_clair_service_runs_as_described() {
         .env("HOME", "/nonexistent-home-for-tests")
         .output()
         .unwrap();
-    assert!(
-        update.status.success(),
-        "{}",
-        String::from_utf8_lossy(&update.stderr)
-    );
+    clair_test::process::assert_success(&update);
 
     let (api, intro) = (free_port(), free_port());
     let log = tempfile::NamedTempFile::new().unwrap();
@@ -246,7 +242,7 @@ fn compose_clair_service_runs_as_described() {
         .collect();
     let body = serde_json::json!({"hash": digest, "layers": layers}).to_string();
     let api_url = format!("http://127.0.0.1:{api}");
-    let token = clair_matcher::notify::sign_hs256(&key, "quay", jiff::Timestamp::now().as_second());
+    let token = clair_jose::sign_hs256(&key, "quay", jiff::Timestamp::now().as_second());
     let url = format!("{api_url}/indexer/api/v1/index_report");
     assert_eq!(
         call("POST", &url, None, Some(&body)).0,
@@ -270,25 +266,11 @@ fn compose_clair_service_runs_as_described() {
     assert_eq!(vulns["manifest_hash"], digest);
 
     // SIGTERM, as `docker compose stop` sends: a clean exit.
-    let pid = child.0.id().to_string();
+    let (status, _) = clair_test::sigterm(&mut child.0, Duration::from_secs(10))
+        .expect("no exit within 10 s of SIGTERM");
     assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
+        status.success(),
+        "exit {status}: {}",
+        std::fs::read_to_string(log.path()).unwrap()
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            assert!(
-                status.success(),
-                "exit {status}: {}",
-                std::fs::read_to_string(log.path()).unwrap()
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "no exit within 10 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }

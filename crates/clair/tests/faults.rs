@@ -293,11 +293,9 @@ fn sigterm_with_stalled_updaters(db_arg: &str) {
     let (tracker, records) = big_tracker(40_000);
     feeds.put("/debian/json", tracker);
     let st = stalled.url();
-    let cfg = tmp.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "matcher:\n  period: 1h\n\
+    let cfg = clair_test::config_file!(
+        tmp.path(),
+        "matcher:\n  period: 1h\n\
              updaters:\n  sets: [debian, oracle, epss, kev, ubuntu, photon]\n  config:\n\
              \x20   debian: {{json_url: {}/debian/json}}\n\
              \x20   oracle: {{url: {st}/oracle.xml.bz2}}\n\
@@ -305,10 +303,8 @@ fn sigterm_with_stalled_updaters(db_arg: &str) {
              \x20   kev: {{url: {st}/kev.json}}\n\
              \x20   ubuntu: {{url: {st}/ubuntu/}}\n\
              \x20   photon: {{url: {st}/photon/}}\n",
-            feeds.url()
-        ),
-    )
-    .unwrap();
+        feeds.url()
+    );
     let s = Serve::start(
         &["--db", db_arg, "-config", cfg.to_str().unwrap()],
         &[],
@@ -477,15 +473,11 @@ fn postgresql_restart_during_an_update() {
     let feeds = TestServer::start();
     let (tracker, records) = big_tracker(40_000);
     feeds.put("/debian/json", tracker);
-    let cfg = tmp.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "matcher:\n  period: 1s\nupdaters:\n  sets: [debian]\n  config:\n    debian: {{json_url: {}/debian/json}}\n",
-            feeds.url()
-        ),
-    )
-    .unwrap();
+    let cfg = clair_test::config_file!(
+        tmp.path(),
+        "matcher:\n  period: 1s\nupdaters:\n  sets: [debian]\n  config:\n    debian: {{json_url: {}/debian/json}}\n",
+        feeds.url()
+    );
     let mut s = Serve::start(&["--db", &url, "-config", cfg.to_str().unwrap()], &[], &[]);
     // Kill the server the moment the feed is being copied in.
     let mut admin = pg.admin();

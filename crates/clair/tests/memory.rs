@@ -66,23 +66,12 @@ fn a_400_mb_executable_is_found_with_bounded_rss() {
         .env_remove("CLAIR_LOG")
         .output()
         .expect("python3 runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    clair_test::process::assert_success(&run);
     let peak_kib: u64 = String::from_utf8_lossy(&run.stdout).trim().parse().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-    let packages: Vec<(String, String)> = report["packages"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap().to_string(),
-                p["version"].as_str().unwrap().to_string(),
-            )
-        })
+    let packages: Vec<(String, String)> = clair_test::fields(&report["packages"], "name")
+        .zip(clair_test::fields(&report["packages"], "version"))
+        .map(|(n, v)| (n.to_string(), v.to_string()))
         .collect();
     for want in [
         ("stdlib", "1.15.2"),

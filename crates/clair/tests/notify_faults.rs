@@ -11,9 +11,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use clair_test::process::SpawnLogged;
 
 use clair_store::{OpKind, Store, StoreOptions};
 use clair_test::http::{Behavior, TestServer};
@@ -148,12 +150,7 @@ impl Setup {
         if no_updaters {
             c.arg("--no-updaters");
         }
-        let child = c
-            .env("CLAIR_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+        let child = c.env("CLAIR_LOG", "info").spawn_logged(&log);
         Instance { child, log }
     }
 
@@ -278,18 +275,6 @@ fn killed_after_commit(db: Db) {
     assert_eq!(items[0].body["vulnerability"]["name"], "CVE-2099-0100");
 }
 
-#[test]
-fn killed_after_commit_sqlite() {
-    killed_after_commit(Db::sqlite());
-}
-
-#[test]
-fn killed_after_commit_postgres() {
-    if let Some(db) = Db::postgres() {
-        killed_after_commit(db);
-    }
-}
-
 /// SIGKILL while the webhook is in flight: nothing was recorded, so the next instance sends
 /// it again, with the same notification id.
 fn killed_while_delivering(db: Db) {
@@ -304,18 +289,6 @@ fn killed_while_delivering(db: Db) {
     let got = s.received();
     assert_eq!(got[0], got[1], "the same notification, sent again");
     s.wait_delivered(&got[0], &b);
-}
-
-#[test]
-fn killed_while_delivering_sqlite() {
-    killed_while_delivering(Db::sqlite());
-}
-
-#[test]
-fn killed_while_delivering_postgres() {
-    if let Some(db) = Db::postgres() {
-        killed_while_delivering(db);
-    }
 }
 
 /// Two instances on one database: the one delivering is killed mid-request; the other takes
@@ -337,18 +310,6 @@ fn two_instances_one_killed(db: Db) {
     assert_eq!(got[0], got[1]);
     s.wait_delivered(&got[0], &b);
     assert!(b.log().contains("notification delivered"), "{}", b.log());
-}
-
-#[test]
-fn two_instances_one_killed_sqlite() {
-    two_instances_one_killed(Db::sqlite());
-}
-
-#[test]
-fn two_instances_one_killed_postgres() {
-    if let Some(db) = Db::postgres() {
-        two_instances_one_killed(db);
-    }
 }
 
 /// One SQS query-API call to moto; the XML answer.
@@ -401,16 +362,12 @@ fn sigterm_finishes_the_sqs_message_in_hand() {
     let created = sqs(&moto, &[("Action", "CreateQueue"), ("QueueName", "layers")]);
     let queue = xml(&created, "QueueUrl").unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "http_listen_addr: 127.0.0.1:{}\nintrospection_addr: 127.0.0.1:{}\n",
-            clair_test::free_port(),
-            clair_test::free_port()
-        ),
-    )
-    .unwrap();
+    let config = clair_test::config_file!(
+        dir.path(),
+        "http_listen_addr: 127.0.0.1:{}\nintrospection_addr: 127.0.0.1:{}\n",
+        clair_test::free_port(),
+        clair_test::free_port()
+    );
     let log = dir.path().join("serve.log");
     let mut child = db
         .clair()
@@ -424,10 +381,7 @@ fn sigterm_finishes_the_sqs_message_in_hand() {
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+        .spawn_logged(&log);
     let push = serde_json::json!({"Layer": {"Name": "slow-layer",
         "Path": format!("{}/slow", blobs.url()), "Format": "Docker"}});
     sqs(
@@ -475,4 +429,11 @@ fn sigterm_finishes_the_sqs_message_in_hand() {
             "{name}: the message is deleted\n{attrs}"
         );
     }
+}
+
+clair_test::on_both_databases! {
+    sqlite: Db::sqlite(), postgres: Db::postgres();
+    killed_after_commit => killed_after_commit_sqlite, killed_after_commit_postgres;
+    killed_while_delivering => killed_while_delivering_sqlite, killed_while_delivering_postgres;
+    two_instances_one_killed => two_instances_one_killed_sqlite, two_instances_one_killed_postgres;
 }

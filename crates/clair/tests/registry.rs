@@ -5,63 +5,26 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use clair_test::process::wait_for_port;
+use clair_test::registry::{Registry, tools};
 
 const LAYERED: &str = "sha256:fe5c5314bcf84e2b6cc30d63a6e284af7efa42d9f352b5b55bf04225069fd9ac";
 const MINBASE: &str = "sha256:03817131159b1518eb99e24e8e9a311d567e2704948efc608368a45728edac96";
 
-fn tools() -> bool {
-    let have = |t: &str| {
-        Command::new("sh")
-            .args(["-c", &format!("command -v {t}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    let ok = have("docker-registry") && have("skopeo") && have("htpasswd") && have("openssl");
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true: docker-registry, skopeo and htpasswd (apache2-utils) must be installed (scripts/test.sh does)"
-        );
-        eprintln!("skipping: docker-registry, skopeo or htpasswd missing");
+/// A registry, anonymous or with one htpasswd (basic auth) user; `None` when the tools are
+/// missing (and `CI` is not `true`).
+fn registry(htpasswd: Option<(&str, &str)>) -> Option<Registry> {
+    if !tools() {
+        return None;
     }
-    ok
-}
-
-struct Registry {
-    child: Child,
-    addr: String,
-    root: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn registry(htpasswd: Option<(&str, &str)>) -> Registry {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("storage");
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut cfg = format!(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
-        root.display()
-    );
-    if let Some((u, p)) = htpasswd {
-        let file = dir.path().join("htpasswd");
+    Some(Registry::start(|dir| {
+        let Some((u, p)) = htpasswd else {
+            return Default::default();
+        };
+        let file = dir.join("htpasswd");
         let o = Command::new("htpasswd")
             .args(["-Bbc"])
             .arg(&file)
@@ -69,52 +32,38 @@ fn registry(htpasswd: Option<(&str, &str)>) -> Registry {
             .output()
             .unwrap();
         assert!(o.status.success());
-        cfg.push_str(&format!(
+        let auth = format!(
             "auth:\n  htpasswd:\n    realm: clair-test\n    path: {}\n",
             file.display()
-        ));
-    }
-    let cfg_path = dir.path().join("config.yml");
-    std::fs::write(&cfg_path, cfg).unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(&cfg_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "registry did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Registry {
-        child,
-        addr,
-        root,
-        _dir: dir,
-    }
+        );
+        (String::new(), auth)
+    }))
 }
 
-fn push(reg: &Registry, image: &str, repo: &str, creds: Option<&str>) {
-    let mut c = Command::new("skopeo");
-    c.args(["copy", "-q", "--dest-tls-verify=false"]);
-    if let Some(cr) = creds {
-        c.args(["--dest-creds", cr]);
-    }
-    let o = c
-        .arg(format!(
-            "oci:{}:{image}",
-            clair_test::images("oci").display()
-        ))
-        .arg(format!("docker://{}/{repo}", reg.addr))
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "skopeo: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+/// An anonymous registry holding bookworm-layered as test/layered:1, and a temporary directory.
+fn layered_registry() -> Option<(Registry, tempfile::TempDir)> {
+    let reg = registry(None)?;
+    reg.push("bookworm-layered", "test/layered:1", None);
+    Some((reg, tempfile::tempdir().unwrap()))
+}
+
+/// `clair index --insecure REFERENCE` with the database `db`.
+fn index_insecure(reference: &str, db: &Path) -> Output {
+    clair(&["index", "--insecure", reference], db, &[])
+}
+
+/// clair's registry credentials variables for the user `clair` with `password`.
+fn registry_login(password: &str) -> [(&str, &str); 2] {
+    [
+        ("CLAIR_REGISTRY_USERNAME", "clair"),
+        ("CLAIR_REGISTRY_PASSWORD", password),
+    ]
+}
+
+/// The command failed: its stderr.
+fn failed(o: &Output) -> String {
+    assert!(!o.status.success());
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn clair(args: &[&str], db: &Path, env: &[(&str, &str)]) -> Output {
@@ -143,41 +92,11 @@ fn index_json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-fn blob_file(reg: &Registry, digest: &str) -> PathBuf {
-    let hex = &digest[7..];
-    reg.root
-        .join("docker/registry/v2/blobs/sha256")
-        .join(&hex[..2])
-        .join(hex)
-        .join("data")
-}
-
-fn layer_digests(manifest: &str) -> Vec<String> {
-    let m: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            clair_test::images("oci")
-                .join("blobs/sha256")
-                .join(&manifest[7..]),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    m["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["digest"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn anonymous_registry_cached_layers_and_tampering() {
-    if !tools() {
+    let Some((reg, tmp)) = layered_registry() else {
         return;
-    }
-    let reg = registry(None);
-    push(&reg, "bookworm-layered", "test/layered:1", None);
-    let tmp = tempfile::tempdir().unwrap();
+    };
     let db = tmp.path().join("clair.db");
     let reference = format!("{}/test/layered:1", reg.addr);
     let v = index_json(&clair(
@@ -190,8 +109,8 @@ fn anonymous_registry_cached_layers_and_tampering() {
 
     // The same image by digest with its blobs gone from the registry: nothing is downloaded
     // (the layers are cached by digest), so it still works.
-    for d in layer_digests(LAYERED) {
-        std::fs::remove_file(blob_file(&reg, &d)).unwrap();
+    for d in clair_test::image_layers(LAYERED) {
+        std::fs::remove_file(reg.blob_file(&d)).unwrap();
     }
     let by_digest = format!("{}/test/layered@{LAYERED}", reg.addr);
     let v = index_json(&clair(
@@ -202,42 +121,28 @@ fn anonymous_registry_cached_layers_and_tampering() {
     assert_eq!(v["packages"].as_object().unwrap().len(), 105);
 
     // A missing tag: a clear 404.
-    let o = clair(
-        &[
-            "index",
-            "--insecure",
-            &format!("{}/test/layered:nope", reg.addr),
-        ],
+    let err = failed(&index_insecure(
+        &format!("{}/test/layered:nope", reg.addr),
         &db,
-        &[],
-    );
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
+    ));
     assert!(
         err.contains("not found (404)") && err.contains("nope"),
         "{err}"
     );
 
     // A tampered blob, with an empty cache: refused, naming the digest.
-    push(&reg, "bookworm-minbase", "test/minbase:1", None);
-    let base = &layer_digests(MINBASE)[0];
-    let f = blob_file(&reg, base);
+    reg.push("bookworm-minbase", "test/minbase:1", None);
+    let base = &clair_test::image_layers(MINBASE)[0];
+    let f = reg.blob_file(base);
     let mut bytes = std::fs::read(&f).unwrap();
     let n = bytes.len();
     bytes[n / 2] ^= 0xff;
     std::fs::write(&f, bytes).unwrap();
     let fresh = tmp.path().join("fresh.db");
-    let o = clair(
-        &[
-            "index",
-            "--insecure",
-            &format!("{}/test/minbase:1", reg.addr),
-        ],
+    let err = failed(&index_insecure(
+        &format!("{}/test/minbase:1", reg.addr),
         &fresh,
-        &[],
-    );
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
+    ));
     assert!(
         err.contains("downloaded content has digest") && err.contains(base),
         "{err}"
@@ -246,49 +151,25 @@ fn anonymous_registry_cached_layers_and_tampering() {
 
 #[test]
 fn basic_auth_registry() {
-    if !tools() {
+    let Some(reg) = registry(Some(("clair", "s3cret"))) else {
         return;
-    }
-    let reg = registry(Some(("clair", "s3cret")));
-    push(
-        &reg,
-        "bookworm-minbase",
-        "test/minbase:1",
-        Some("clair:s3cret"),
-    );
+    };
+    reg.push("bookworm-minbase", "test/minbase:1", Some("clair:s3cret"));
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("clair.db");
     let reference = format!("{}/test/minbase:1", reg.addr);
     let args = ["index", "--insecure", "-f", "json", reference.as_str()];
 
-    let o = clair(&args, &db, &[]);
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = failed(&clair(&args, &db, &[]));
     assert!(err.contains("user name and password"), "{err}");
 
-    let o = clair(
-        &args,
-        &db,
-        &[
-            ("CLAIR_REGISTRY_USERNAME", "clair"),
-            ("CLAIR_REGISTRY_PASSWORD", "wrong"),
-        ],
-    );
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = failed(&clair(&args, &db, &registry_login("wrong")));
     assert!(
         err.contains("401") && err.contains("wrong user name or password"),
         "{err}"
     );
 
-    let v = index_json(&clair(
-        &args,
-        &db,
-        &[
-            ("CLAIR_REGISTRY_USERNAME", "clair"),
-            ("CLAIR_REGISTRY_PASSWORD", "s3cret"),
-        ],
-    ));
+    let v = index_json(&clair(&args, &db, &registry_login("s3cret")));
     assert_eq!(v["manifest_hash"], MINBASE);
     assert_eq!(v["packages"].as_object().unwrap().len(), 88);
 
@@ -320,12 +201,11 @@ fn basic_auth_registry() {
 
 #[test]
 fn image_index_with_two_platforms() {
-    if !tools() {
+    let Some(reg) = registry(None) else {
         return;
-    }
-    let reg = registry(None);
-    push(&reg, "bookworm-minbase", "test/multi:amd64", None);
-    push(&reg, "bookworm-layered", "test/multi:arm64", None);
+    };
+    reg.push("bookworm-minbase", "test/multi:amd64", None);
+    reg.push("bookworm-layered", "test/multi:arm64", None);
     let size = |m: &str| {
         std::fs::metadata(clair_test::images("oci").join("blobs/sha256").join(&m[7..]))
             .unwrap()
@@ -355,47 +235,18 @@ fn image_index_with_two_platforms() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("clair.db");
     let reference = format!("{}/test/multi:both", reg.addr);
-    let v = index_json(&clair(
-        &[
-            "index",
-            "--insecure",
-            "-f",
-            "json",
-            "--platform",
-            "linux/amd64",
-            &reference,
-        ],
-        &db,
-        &[],
-    ));
+    // `clair index --insecure [FLAGS] --platform PLATFORM` of the image index.
+    let on_platform = |platform: &str, flags: &[&str]| {
+        let mut args = vec!["index", "--insecure"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--platform", platform, &reference]);
+        clair(&args, &db, &[])
+    };
+    let v = index_json(&on_platform("linux/amd64", &["-f", "json"]));
     assert_eq!(v["manifest_hash"], MINBASE);
-    let v = index_json(&clair(
-        &[
-            "index",
-            "--insecure",
-            "-f",
-            "json",
-            "--platform",
-            "linux/arm64/v8",
-            &reference,
-        ],
-        &db,
-        &[],
-    ));
+    let v = index_json(&on_platform("linux/arm64/v8", &["-f", "json"]));
     assert_eq!(v["manifest_hash"], LAYERED);
-    let o = clair(
-        &[
-            "index",
-            "--insecure",
-            "--platform",
-            "linux/s390x",
-            &reference,
-        ],
-        &db,
-        &[],
-    );
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = failed(&on_platform("linux/s390x", &[]));
     assert!(
         err.contains("no linux/s390x image") && err.contains("linux/arm64/v8"),
         "{err}"
@@ -406,12 +257,9 @@ fn image_index_with_two_platforms() {
 /// registry, vulnerability data from the hand-written bookworm tracker; klar's variables.
 #[test]
 fn report_from_a_running_server() {
-    if !tools() {
+    let Some((reg, tmp)) = layered_registry() else {
         return;
-    }
-    let reg = registry(None);
-    push(&reg, "bookworm-layered", "test/layered:1", None);
-    let tmp = tempfile::tempdir().unwrap();
+    };
     let db = tmp.path().join("clair.db");
 
     // Data: the Debian updater against a local copy of the tracker.
@@ -424,19 +272,15 @@ fn report_from_a_running_server() {
         )
         .unwrap(),
     );
-    let cfg = tmp.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "http_listen_addr: 127.0.0.1:0\nupdaters:\n  sets: [debian]\n  config:\n    debian:\n      json_url: {}/debian/json\n",
-            feeds.url()
-        ),
-    )
-    .unwrap();
+    let cfg = clair_test::config_file!(
+        tmp.path(),
+        "http_listen_addr: 127.0.0.1:0\nupdaters:\n  sets: [debian]\n  config:\n    debian:\n      json_url: {}/debian/json\n",
+        feeds.url()
+    );
     let o = clair(&["-config", cfg.to_str().unwrap(), "update"], &db, &[]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    clair_test::process::assert_success(&o);
 
-    let port = free_port();
+    let port = clair_test::free_port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_clair"))
         .args([
             "serve",
@@ -444,25 +288,22 @@ fn report_from_a_running_server() {
             "--addr",
             &format!("127.0.0.1:{port}"),
         ])
-        .args(["--health-addr", &format!("127.0.0.1:{}", free_port())])
+        .args([
+            "--health-addr",
+            &format!("127.0.0.1:{}", clair_test::free_port()),
+        ])
         .env("CLAIR_DATABASE_SOURCE", &db)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "clair serve did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let addr = format!("127.0.0.1:{port}");
+    wait_for_port(&addr, Duration::from_secs(30), "clair serve did not start");
     let reference = format!("{}/test/layered:1", reg.addr);
     let names = |o: &Output| -> std::collections::BTreeSet<String> {
         let v = index_json(o);
-        v["vulnerabilities"]
-            .as_object()
-            .unwrap()
-            .values()
-            .map(|x| x["name"].as_str().unwrap().to_string())
+        clair_test::fields(&v["vulnerabilities"], "name")
+            .map(str::to_string)
             .collect()
     };
     let other_db = tmp.path().join("client.db");
@@ -490,36 +331,33 @@ fn report_from_a_running_server() {
         );
     }
     // klar's environment: address without scheme, JSON output, threshold exit code.
-    let o = clair(
-        &["report", "--insecure", &reference],
-        &other_db,
+    // `clair report` with klar's variables `env`, which must exit with `code`.
+    let klar = |env: &[(&str, &str)], code: i32| {
+        let o = clair(&["report", "--insecure", &reference], &other_db, env);
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o
+    };
+    let o = klar(
         &[
             ("CLAIR_ADDR", &format!("127.0.0.1:{port}")),
             ("JSON_OUTPUT", "true"),
             ("CLAIR_THRESHOLD", "0"),
         ],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+        1,
     );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(!v["vulnerabilities"].as_object().unwrap().is_empty());
-    let o = clair(
-        &["report", "--insecure", &reference],
-        &other_db,
+    klar(
         &[
             ("CLAIR_ADDR", &format!("http://127.0.0.1:{port}")),
             ("CLAIR_THRESHOLD", "1000"),
         ],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+        0,
     );
     let _ = server.kill();
     let _ = server.wait();
@@ -545,27 +383,7 @@ fn b64url(data: &[u8]) -> String {
 }
 
 fn token_server(dir: &Path, user: &str, password: &str) -> (TokenServer, PathBuf) {
-    let key = dir.join("token.key");
-    let cert = dir.join("token.crt");
-    let o = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=clair-test-token",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let clair_test::certs::Pair { cert, key } = clair_test::certs::ca(dir, "clair-test-token");
     let der = Command::new("openssl")
         .args(["x509", "-outform", "DER", "-in"])
         .arg(&cert)
@@ -656,64 +474,26 @@ fn token_auth_registry() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (tokens, cert) = token_server(dir.path(), "clair", "s3cret");
-    let root = dir.path().join("storage");
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let cfg = format!(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\nauth:\n  token:\n    realm: {}\n    service: clair-test-registry\n    issuer: clair-test-issuer\n    rootcertbundle: {}\n",
-        root.display(),
-        tokens.url,
-        cert.display()
-    );
-    let cfg_path = dir.path().join("config.yml");
-    std::fs::write(&cfg_path, cfg).unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(&cfg_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "registry did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let reg = Registry {
-        child,
-        addr,
-        root,
-        _dir: tempfile::tempdir().unwrap(),
-    };
-    push(
-        &reg,
-        "bookworm-minbase",
-        "test/minbase:1",
-        Some("clair:s3cret"),
-    );
+    let reg = Registry::start(|_| {
+        let auth = format!(
+            "auth:\n  token:\n    realm: {}\n    service: clair-test-registry\n    issuer: clair-test-issuer\n    rootcertbundle: {}\n",
+            tokens.url,
+            cert.display()
+        );
+        (String::new(), auth)
+    });
+    reg.push("bookworm-minbase", "test/minbase:1", Some("clair:s3cret"));
     let db = dir.path().join("clair.db");
     let reference = format!("{}/test/minbase:1", reg.addr);
     let args = ["index", "--insecure", "-f", "json", reference.as_str()];
-    let v = index_json(&clair(
-        &args,
-        &db,
-        &[
-            ("CLAIR_REGISTRY_USERNAME", "clair"),
-            ("CLAIR_REGISTRY_PASSWORD", "s3cret"),
-        ],
-    ));
+    let v = index_json(&clair(&args, &db, &registry_login("s3cret")));
     assert_eq!(v["manifest_hash"], MINBASE);
     assert_eq!(v["packages"].as_object().unwrap().len(), 88);
-    let o = clair(
+    let err = failed(&clair(
         &args,
         &dir.path().join("other.db"),
-        &[
-            ("CLAIR_REGISTRY_USERNAME", "clair"),
-            ("CLAIR_REGISTRY_PASSWORD", "wrong"),
-        ],
-    );
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
+        &registry_login("wrong"),
+    ));
     assert!(
         err.contains("token service") && err.contains("401"),
         "{err}"
@@ -730,34 +510,15 @@ fn tls_registry_with_a_private_ca() {
     let d = dir.path();
     let ca = clair_test::certs::ca(d, "ca");
     let srv = clair_test::certs::leaf(d, &ca, "srv", "127.0.0.1", false);
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let cfg = format!(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n  tls:\n    certificate: {}\n    key: {}\n",
-        d.join("storage").display(),
-        srv.cert.display(),
-        srv.key.display()
-    );
-    std::fs::write(d.join("config.yml"), cfg).unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(d.join("config.yml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "registry did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let reg = Registry {
-        child,
-        addr,
-        root: d.join("storage"),
-        _dir: tempfile::tempdir().unwrap(),
-    };
-    push(&reg, "bookworm-minbase", "test/minbase:1", None);
+    let reg = Registry::start(|_| {
+        let tls = format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            srv.cert.display(),
+            srv.key.display()
+        );
+        (tls, String::new())
+    });
+    reg.push("bookworm-minbase", "test/minbase:1", None);
     let reference = format!("{}/test/minbase:1", reg.addr);
     let o = clair(&["index", "-f", "json", &reference], &d.join("a.db"), &[]);
     assert!(!o.status.success(), "an unknown CA must not be trusted");

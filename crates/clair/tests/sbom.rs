@@ -9,35 +9,19 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use clair_test::corpus;
-use clair_test::http::TestServer;
-use clair_test::oci::{Layer, write_layout};
-use clair_test::tar::{Member, build, gzip};
+use common::*;
 
-const OS_RELEASE: &str =
-    "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.4.6\nPRETTY_NAME=\"Alpine Linux v3.4\"\n";
-
-struct Env {
-    dir: tempfile::TempDir,
-    _server: TestServer,
-}
+mod common;
 
 impl Env {
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
     fn clair(&self, args: &[&str]) -> Output {
         self.clair_in(self.dir.path(), args)
     }
 
     fn clair_in(&self, cwd: &Path, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_clair"))
+        clair(&self.path("clair.db"), &self.path("home"))
             .args(args)
             .current_dir(cwd)
-            .env_remove("CLAIR_LOG")
-            .env("CLAIR_DATABASE_SOURCE", self.path("clair.db"))
-            .env("HOME", self.path("home"))
             .env_remove("XDG_CONFIG_HOME")
             .output()
             .unwrap()
@@ -52,23 +36,8 @@ impl Env {
 
     /// An Alpine 3.4 image whose apk database is the corpus's, edited by `edit`.
     fn image(&self, name: &str, edit: impl Fn(String) -> String) -> String {
-        let db = std::fs::read_to_string(corpus("pkgdb/apk/snyk-alpine-2.6.6/installed")).unwrap();
-        let tar = build(&[
-            Member::file("etc/os-release", OS_RELEASE),
-            Member::file("lib/apk/db/installed", edit(db)),
-        ]);
-        let layout = self.path(name);
-        write_layout(&layout, name, &[Layer::plain(&tar)]);
-        format!("oci:{}:{name}", layout.display())
+        alpine_image(&self.path(name), name, edit)
     }
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
 }
 
 fn testdata(rel: &str) -> PathBuf {
@@ -79,28 +48,7 @@ fn testdata(rel: &str) -> PathBuf {
 
 /// The Alpine v3.4 secdb and NVD's 2016 CVSS for busybox, loaded with `clair update`.
 fn setup() -> Env {
-    let server = TestServer::start();
-    server.put(
-        "/alpine/v3.4/main.json",
-        std::fs::read(corpus("feeds/alpine/clair2-v34-main.yaml")).unwrap(),
-    );
-    server.put(
-        "/nvd/nvdcve-2.0-2016.json.gz",
-        gzip(&std::fs::read(testdata("nvd-busybox.json")).unwrap()),
-    );
-    let env = Env {
-        dir: tempfile::tempdir().unwrap(),
-        _server: server,
-    };
-    std::fs::create_dir_all(env.path("home")).unwrap();
-    std::fs::write(
-        env.path("config.yaml"),
-        format!(
-            "updaters:\n  sets: [alpine, nvd]\n  config:\n    alpine:\n      url: {u}/alpine/\n      releases: [v3.4]\n    nvd:\n      url: {u}/nvd/\n      years: [2016]\n",
-            u = env._server.url()
-        ),
-    )
-    .unwrap();
+    let env = Env::new(alpine_nvd_feeds(), alpine_nvd_config);
     env.ok(&["--config", "config.yaml", "update"]);
     env
 }
@@ -132,9 +80,10 @@ fn packages(json: &str) -> BTreeSet<(String, String, String)> {
         .unwrap()
         .values()
         .map(|p| {
+            let text = |field: &str| p[field].as_str().unwrap().to_string();
             (
-                p["name"].as_str().unwrap().to_string(),
-                p["version"].as_str().unwrap().to_string(),
+                text("name"),
+                text("version"),
                 p["source"]["name"]
                     .as_str()
                     .filter(|s| *s != p["name"])
@@ -537,16 +486,14 @@ fn html_report_in_a_browser() {
     let dom = out(&o);
     assert_eq!(rows(&dom, "findings"), (17, 17), "every finding shown");
     assert_eq!(rows(&dom, "suppressed"), (1, 1));
-    assert!(
-        dom.contains("id=\"findings-shown\">17 of 17 shown"),
-        "the script ran"
-    );
-    assert!(dom.contains("<b id=\"count-fixable\">17</b>"), "summary");
-    assert!(
-        dom.contains("data-severity-row=\"High\""),
-        "summary by severity"
-    );
-    assert!(dom.contains("<table id=\"by-layer\">"), "summary by layer");
+    for (want, what) in [
+        ("id=\"findings-shown\">17 of 17 shown", "the script ran"),
+        ("<b id=\"count-fixable\">17</b>", "summary"),
+        ("data-severity-row=\"High\"", "summary by severity"),
+        ("<table id=\"by-layer\">", "summary by layer"),
+    ] {
+        assert!(dom.contains(want), "{what}");
+    }
     // Each finding with what `clair explain` says: the record and the comparison.
     assert!(
         dom.contains("feed record:    alpine CVE-2016-2147 [alpine:v3.4] source package")

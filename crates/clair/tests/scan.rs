@@ -3,14 +3,15 @@
 //! and the exit codes CI gating relies on.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use clair_test::corpus;
 use clair_test::http::TestServer;
 use clair_test::oci::{Layer, write_layout};
 use clair_test::tar::{Member, build};
+use common::*;
+
+mod common;
 
 struct Env {
     dir: tempfile::TempDir,
@@ -27,6 +28,16 @@ impl Env {
         clair_with_db(args, &self.db())
     }
 
+    /// `clair scan FLAGS --exit-code 4 -f json IMAGE`, which must exit 4; its report.
+    fn scan_failing_json(&self, flags: &[&str]) -> serde_json::Value {
+        let mut args = vec!["scan"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--exit-code", "4", "-f", "json", &self.image]);
+        let o = self.clair(&args);
+        assert_eq!(o.status.code(), Some(4));
+        serde_json::from_str(&out(&o)).unwrap()
+    }
+
     /// Replace the temporary directory in output with a stable name.
     fn redact(&self, s: &str) -> String {
         s.replace(&self.dir.path().display().to_string(), "[TMP]")
@@ -34,72 +45,23 @@ impl Env {
 }
 
 fn clair_with_db(args: &[&str], db: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_clair"))
-        .args(args)
-        .env_remove("CLAIR_LOG")
-        .env("CLAIR_DATABASE_SOURCE", db)
-        .env("HOME", "/nonexistent-home-for-tests")
-        .output()
-        .unwrap()
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-fn gzip(d: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(d).unwrap();
-    e.finish().unwrap()
+    clair(db, Path::new(NO_HOME)).args(args).output().unwrap()
 }
 
 /// An Alpine 3.4 image with the 2016 apk database of the corpus, the Alpine v3.4 secdb and
 /// NVD CVSS data for two busybox CVEs, loaded with `clair update`.
 fn setup(load: bool) -> Env {
-    let server = TestServer::start();
-    server.put(
-        "/alpine/v3.4/main.json",
-        std::fs::read(corpus("feeds/alpine/clair2-v34-main.yaml")).unwrap(),
-    );
-    server.put(
-        "/nvd/nvdcve-2.0-2016.json.gz",
-        gzip(
-            &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/nvd-busybox.json"))
-                .unwrap(),
-        ),
-    );
+    let server = alpine_nvd_feeds();
     let dir = tempfile::tempdir().unwrap();
-    let tar = build(&[
-        Member::file(
-            "etc/os-release",
-            "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.4.6\nPRETTY_NAME=\"Alpine Linux v3.4\"\n",
-        ),
-        Member::file(
-            "lib/apk/db/installed",
-            std::fs::read(corpus("pkgdb/apk/snyk-alpine-2.6.6/installed")).unwrap(),
-        ),
-    ]);
-    let layout = dir.path().join("image");
-    write_layout(&layout, "alpine", &[Layer::plain(&tar)]);
+    let image = alpine_image(&dir.path().join("image"), "alpine", |db| db);
     let env = Env {
-        image: format!("oci:{}:alpine", layout.display()),
+        image,
         dir,
         _server: server,
     };
     if load {
-        let cfg = env.dir.path().join("config.yaml");
-        std::fs::write(
-            &cfg,
-            format!(
-                "updaters:\n  sets: [alpine, nvd]\n  config:\n    alpine:\n      url: {u}/alpine/\n      releases: [v3.4]\n    nvd:\n      url: {u}/nvd/\n      years: [2016]\n",
-                u = env._server.url()
-            ),
-        )
-        .unwrap();
+        let cfg =
+            clair_test::config_file!(env.dir.path(), "{}", alpine_nvd_config(env._server.url()));
         let o = env.clair(&["--config", cfg.to_str().unwrap(), "update"]);
         assert!(o.status.success(), "{}{}", out(&o), err(&o));
     }
@@ -147,12 +109,7 @@ fn outputs_match_snapshots() {
         (os.len(), &os[0]["name"], &os[0]["version"]),
         (1, &"alpine".into(), &"3.4.6".into())
     );
-    let busybox = v["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "busybox")
-        .unwrap();
+    let busybox = clair_test::find(&v["components"], "name", "busybox");
     assert_eq!(
         busybox["purl"],
         "pkg:apk/alpine/busybox@1.21.1-r2?arch=x86_64&distro=alpine-3.4.6"
@@ -185,24 +142,8 @@ fn severity_threshold_and_exit_codes() {
         table.contains("2 vulnerabilities in 1 packages: 1 Critical, 1 High"),
         "{table}"
     );
-    let o = env.clair(&[
-        "scan",
-        "--severity-threshold",
-        "critical",
-        "--exit-code",
-        "4",
-        "-f",
-        "json",
-        &env.image,
-    ]);
-    assert_eq!(o.status.code(), Some(4));
-    let v: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
-    let names: Vec<&str> = v["vulnerabilities"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|x| x["name"].as_str().unwrap())
-        .collect();
+    let v = env.scan_failing_json(&["--severity-threshold", "critical"]);
+    let names: Vec<&str> = clair_test::fields(&v["vulnerabilities"], "name").collect();
     assert_eq!(names, vec!["CVE-2016-2148"]);
     // Without --exit-code, findings do not fail the command.
     let o = env.clair(&["scan", "--severity-threshold", "critical", &env.image]);
@@ -210,17 +151,7 @@ fn severity_threshold_and_exit_codes() {
     // Nothing at or above the threshold... there is no such level above Critical, so filter
     // everything out with --ignore-unfixed on a threshold nothing reaches instead: all of
     // these have fixes, so --ignore-unfixed keeps them.
-    let o = env.clair(&[
-        "scan",
-        "--ignore-unfixed",
-        "--exit-code",
-        "4",
-        "-f",
-        "json",
-        &env.image,
-    ]);
-    assert_eq!(o.status.code(), Some(4));
-    let v: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    let v = env.scan_failing_json(&["--ignore-unfixed"]);
     assert_eq!(v["vulnerabilities"].as_object().unwrap().len(), 18);
 }
 
@@ -295,15 +226,11 @@ fn explain_says_which_osv_rule_decided() {
     write_layout(&layout, "flask", &[Layer::plain(&tar)]);
     let image = format!("oci:{}:flask", layout.display());
     let db = dir.path().join("clair.db");
-    let cfg = dir.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "updaters:\n  sets: [osv]\n  config:\n    osv:\n      url: {}/osv/\n      ecosystems: [PyPI]\n",
-            server.url()
-        ),
-    )
-    .unwrap();
+    let cfg = clair_test::config_file!(
+        dir.path(),
+        "updaters:\n  sets: [osv]\n  config:\n    osv:\n      url: {}/osv/\n      ecosystems: [PyPI]\n",
+        server.url()
+    );
     let o = clair_with_db(&["--config", cfg.to_str().unwrap(), "update"], &db);
     assert!(o.status.success(), "{}{}", out(&o), err(&o));
     let o = clair_with_db(&["explain", &image, "PYSEC-2099-14"], &db);

@@ -9,13 +9,9 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use clair_test::process::SpawnLogged;
+
+use clair_test::free_port;
 
 /// Status, headers, body.
 type Answer = (u16, Vec<(String, String)>, String);
@@ -36,14 +32,7 @@ fn get_with(url: &str, bearer: Option<&str>) -> Option<Answer> {
         req = req.header("Authorization", &format!("Bearer {t}"));
     }
     let r = req.call().ok()?;
-    let status = r.status().as_u16();
-    let headers = r
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    let body = r.into_body().read_to_string().unwrap_or_default();
-    Some((status, headers, body))
+    Some(clair_test::http::read_response(r))
 }
 
 struct Serve {
@@ -103,25 +92,15 @@ fn stop(s: Serve) -> String {
 
 /// SIGTERM, wait for a clean exit; the process's stderr.
 fn stop_child(mut child: Child) -> String {
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "clair serve did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let (status, _) = clair_test::sigterm(&mut child, Duration::from_secs(20))
+        .expect("clair serve did not stop on SIGTERM");
+    let err = stderr_of(&mut child);
+    assert!(status.success(), "exit {status:?}\n{err}");
+    err
+}
+
+/// What an exited child wrote to its piped stderr.
+fn stderr_of(child: &mut Child) -> String {
     let mut err = String::new();
     child
         .stderr
@@ -129,7 +108,6 @@ fn stop_child(mut child: Child) -> String {
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    assert!(status.success(), "exit {status:?}\n{err}");
     err
 }
 
@@ -155,13 +133,7 @@ fn wait_for(url: &str, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while get(url).is_none() {
         if let Some(st) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
+            let err = stderr_of(child);
             panic!("clair exited ({st:?}) before answering {url}:\n{err}");
         }
         assert!(Instant::now() < deadline, "{url} never answered");
@@ -278,7 +250,7 @@ fn clair_config_files_serve_unchanged() {
             let key = base64::engine::general_purpose::STANDARD
                 .decode("c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seQ==")
                 .unwrap();
-            clair_matcher::notify::sign_hs256(&key, "quay", jiff::Timestamp::now().as_second())
+            clair_jose::sign_hs256(&key, "quay", jiff::Timestamp::now().as_second())
         });
         if token.is_some() {
             let (st, _, body) = get(&format!("{}/indexer/api/v1/index_state", s.api)).unwrap();
@@ -441,19 +413,15 @@ fn feed_change_reaches_the_webhook() {
         clair_test::http::Behavior::RequireHeader("X-Tenant".into(), "clair-rs".into()),
     );
     let (api, intro) = (free_port(), free_port());
-    let cfg = tmp.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "http_listen_addr: 127.0.0.1:{api}\nintrospection_addr: 127.0.0.1:{intro}\n\
+    let cfg = clair_test::config_file!(
+        tmp.path(),
+        "http_listen_addr: 127.0.0.1:{api}\nintrospection_addr: 127.0.0.1:{intro}\n\
              matcher:\n  period: 1s\n\
              updaters:\n  sets: [debian]\n  config:\n    debian:\n      json_url: {}/debian/json\n\
              notifier:\n  delivery_interval: 1s\n  webhook:\n    target: {}/notify\n    callback: http://127.0.0.1:{api}/notifier/api/v1/notification/\n    headers:\n      X-Tenant: [clair-rs]\n",
-            feeds.url(),
-            receiver.url()
-        ),
-    )
-    .unwrap();
+        feeds.url(),
+        receiver.url()
+    );
     // The image is indexed first, into the same database.
     let o = Command::new(env!("CARGO_BIN_EXE_clair"))
         .args(["index", "-q"])
@@ -464,7 +432,7 @@ fn feed_change_reaches_the_webhook() {
         .env("CLAIR_DATABASE_SOURCE", &db)
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    clair_test::process::assert_success(&o);
     let mut child = Command::new(env!("CARGO_BIN_EXE_clair"))
         .args(["-config"])
         .arg(&cfg)
@@ -497,22 +465,9 @@ fn feed_change_reaches_the_webhook() {
             .iter()
             .any(|(k, v)| k.eq_ignore_ascii_case("content-type") && v == "application/json")
     );
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    clair_test::process::signal(&child, "TERM");
     let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = stderr_of(&mut child);
     assert!(status.success(), "{err}");
     let created = err
         .lines()
@@ -545,28 +500,21 @@ fn feed_change_reaches_the_webhook() {
 #[test]
 fn tls_api_with_client_certificates_reloads_on_sighup() {
     use clair_test::certs;
-    if !certs::openssl_available() {
+    let Some((tmp, ca, server)) = certs::ca_and_server("ca", "server", "127.0.0.1") else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
+    };
     let d = tmp.path();
-    let ca = certs::ca(d, "ca");
-    let server = certs::leaf(d, &ca, "server", "127.0.0.1", false);
     let quay = certs::leaf(d, &ca, "quay", "quay", true);
     let (cert, key) = (d.join("clair.crt"), d.join("clair.key"));
     std::fs::copy(&server.cert, &cert).unwrap();
     std::fs::copy(&server.key, &key).unwrap();
-    let cfg = d.join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "clair:\n  api:\n    port: 6062\n    certfile: {}\n    keyfile: {}\n    cafile: {}\n",
-            cert.display(),
-            key.display(),
-            ca.cert.display()
-        ),
-    )
-    .unwrap();
+    let cfg = clair_test::config_file!(
+        d,
+        "clair:\n  api:\n    port: 6062\n    certfile: {}\n    keyfile: {}\n    cafile: {}\n",
+        cert.display(),
+        key.display(),
+        ca.cert.display()
+    );
     let s = serve_with(&cfg, &d.join("clair.db"), &[], &[]);
     let url = format!("{}/v1/namespaces", s.api.replace("http://", "https://"));
     let call = |agent: &ureq::Agent| agent.get(&url).call().map(|r| r.status().as_u16());
@@ -582,14 +530,7 @@ fn tls_api_with_client_certificates_reloads_on_sighup() {
     let server2 = certs::leaf(d, &ca2, "server2", "127.0.0.1", false);
     std::fs::copy(&server2.cert, &cert).unwrap();
     std::fs::copy(&server2.key, &key).unwrap();
-    let pid = s.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    clair_test::process::signal(&s.child, "HUP");
     let deadline = Instant::now() + Duration::from_secs(20);
     while call(&certs::https_agent(&ca2, Some(&quay))).is_err() {
         assert!(
@@ -608,23 +549,18 @@ fn tls_api_with_client_certificates_reloads_on_sighup() {
 #[test]
 fn jwtproxy_verifier_over_tls() {
     use clair_test::certs;
-    if !certs::openssl_available() {
+    let Some((tmp, ca, server)) = certs::ca_and_server("ca", "clair", "127.0.0.1") else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
+    };
     let d = tmp.path();
-    let ca = certs::ca(d, "ca");
-    let server = certs::leaf(d, &ca, "clair", "127.0.0.1", false);
     let registry = clair_test::keyregistry::KeyRegistry::start();
     let quay = clair_http::jwtproxy::SigningKey::generate().unwrap();
     registry.add_approved("quay", quay.jwk.clone());
     registry.add_approved("other", quay.jwk.clone());
     let vport = free_port();
-    let cfg = d.join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"clair:
+    let cfg = clair_test::config_file!(
+        d,
+        r#"clair:
   api:
     port: 6062
 jwtproxy:
@@ -645,12 +581,10 @@ jwtproxy:
         options:
           iss: quay
 "#,
-            key = server.key.display(),
-            cert = server.cert.display(),
-            registry = registry.url(),
-        ),
-    )
-    .unwrap();
+        key = server.key.display(),
+        cert = server.cert.display(),
+        registry = registry.url(),
+    );
     let s = serve_with(&cfg, &d.join("clair.db"), &[], &[]);
     let agent = certs::https_agent(&ca, None);
     let url = format!("https://127.0.0.1:{vport}/v1/namespaces");
@@ -695,14 +629,10 @@ jwtproxy:
 fn clair_v2_command_line_serves_an_open_api_as_its_config_asks() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, h) = (free_port(), free_port());
-    let cfg = tmp.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "clair:\n  api:\n    port: {a}\n    healthport: {h}\n  updater:\n    interval: 0s\n"
-        ),
-    )
-    .unwrap();
+    let cfg = clair_test::config_file!(
+        tmp.path(),
+        "clair:\n  api:\n    port: {a}\n    healthport: {h}\n  updater:\n    interval: 0s\n"
+    );
     let cfg = cfg.display().to_string();
     let mut child = spawn_clair(
         &["-config", &cfg, "-log-level", "debug"],
@@ -733,15 +663,11 @@ fn clair_v4_command_lines_and_dropins() {
     use base64::Engine as _;
     let tmp = tempfile::tempdir().unwrap();
     let (a, i) = (free_port(), free_port());
-    let cfg = tmp.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "http_listen_addr: 127.0.0.1:{a}\nintrospection_addr: 127.0.0.1:{i}\n\
+    let cfg = clair_test::config_file!(
+        tmp.path(),
+        "http_listen_addr: 127.0.0.1:{a}\nintrospection_addr: 127.0.0.1:{i}\n\
              log_level: info\nmatcher:\n  disable_updaters: true\n"
-        ),
-    )
-    .unwrap();
+    );
     let dropins = tmp.path().join("config.yaml.d");
     std::fs::create_dir(&dropins).unwrap();
     let key = b"a key kept in a drop-in";
@@ -766,8 +692,7 @@ fn clair_v4_command_lines_and_dropins() {
         wait_for(&state_url, &mut child);
         let (st, _, body) = get(&state_url).unwrap();
         assert_eq!((st, body.as_str()), (401, ""), "the drop-in's PSK");
-        let token =
-            clair_matcher::notify::sign_hs256(key, "quay", jiff::Timestamp::now().as_second());
+        let token = clair_jose::sign_hs256(key, "quay", jiff::Timestamp::now().as_second());
         let (st, headers, body) = get_with(&state_url, Some(&token)).unwrap();
         assert_eq!(st, 200, "{body}");
         assert!(
@@ -797,7 +722,7 @@ fn clair_v4_command_lines_and_dropins() {
     // A distributed mode from the same command line: the indexer serves its part only.
     let mut child = spawn_clair(&["-conf", &cfg_s, "-mode", "indexer"], &[], &db);
     wait_for(&state_url, &mut child);
-    let token = clair_matcher::notify::sign_hs256(key, "quay", jiff::Timestamp::now().as_second());
+    let token = clair_jose::sign_hs256(key, "quay", jiff::Timestamp::now().as_second());
     assert_eq!(get_with(&state_url, Some(&token)).unwrap().0, 200);
     let ops = format!("http://127.0.0.1:{a}/matcher/api/v1/internal/update_operation");
     assert_eq!(get_with(&ops, Some(&token)).unwrap().0, 404);
@@ -809,7 +734,7 @@ fn clair_v4_command_lines_and_dropins() {
         .env_remove("CLAIR_DATABASE_SOURCE")
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    clair_test::process::assert_success(&o);
     let out = String::from_utf8_lossy(&o.stdout);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
@@ -845,7 +770,7 @@ fn quay_token() -> String {
     let key = base64::engine::general_purpose::STANDARD
         .decode(PSK)
         .unwrap();
-    clair_matcher::notify::sign_hs256(&key, "quay", jiff::Timestamp::now().as_second())
+    clair_jose::sign_hs256(&key, "quay", jiff::Timestamp::now().as_second())
 }
 
 /// A request with Quay's token: status and body.
@@ -902,10 +827,7 @@ impl Service {
             .env_remove("CLAIR_DATABASE_SOURCE")
             .env("CLAIR_LOG", "info")
             .env("HOME", "/nonexistent-home-for-tests")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+            .spawn_logged(&log);
         let s = Service {
             child,
             mode: mode.into(),
@@ -1225,7 +1147,7 @@ fn secrets_stay_out_of_output_and_logs() {
             )
             .output()
             .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        clair_test::process::assert_success(&o);
         let out = String::from_utf8_lossy(&o.stdout);
         assert!(out.contains("<redacted>"), "{out}");
         assert!(out.contains("X-Api-Key"), "header names stay: {out}");
@@ -1265,7 +1187,7 @@ fn secrets_stay_out_of_output_and_logs() {
         &[("CLAIR_LOG", "trace".to_string())],
         &[],
     );
-    let token = clair_matcher::notify::sign_hs256(psk, "quay", jiff::Timestamp::now().as_second());
+    let token = clair_jose::sign_hs256(psk, "quay", jiff::Timestamp::now().as_second());
     let call = |token: Option<&str>, body: &str| {
         let agent = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()

@@ -36,17 +36,7 @@ async fn sdk(endpoint: &str) -> SdkConfig {
 
 /// The bookworm-layered image's layer digests, from the OCI layout.
 fn layered() -> Vec<String> {
-    let oci = clair_test::images("oci");
-    let manifest = "fe5c5314bcf84e2b6cc30d63a6e284af7efa42d9f352b5b55bf04225069fd9ac";
-    let m: Value =
-        serde_json::from_slice(&std::fs::read(oci.join("blobs/sha256").join(manifest)).unwrap())
-            .unwrap();
-    m["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["digest"].as_str().unwrap().to_string())
-        .collect()
+    clair_test::image_layers("fe5c5314bcf84e2b6cc30d63a6e284af7efa42d9f352b5b55bf04225069fd9ac")
 }
 
 /// Serve each layer at `/blobs/<digest>`, only with the bearer token.
@@ -131,6 +121,16 @@ struct Aws {
 }
 
 impl Aws {
+    /// SQS and SNS clients for the moto server at `url`, and the SDK config they share.
+    async fn connect(url: &str) -> (Aws, SdkConfig) {
+        let sdk = sdk(url).await;
+        let aws = Aws {
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            sns: aws_sdk_sns::Client::new(&sdk),
+        };
+        (aws, sdk)
+    }
+
     async fn queue(&self, name: &str) -> String {
         self.sqs
             .create_queue()
@@ -303,11 +303,7 @@ fn layer_pushes_reports_notifications_and_poison() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let sdk = sdk(&moto.url).await;
-        let aws = Aws {
-            sqs: aws_sdk_sqs::Client::new(&sdk),
-            sns: aws_sdk_sns::Client::new(&sdk),
-        };
+        let (aws, sdk) = Aws::connect(&moto.url).await;
         let layers_q = aws.queue("clair-layers").await;
         let dlq = aws.queue("clair-layers-dead").await;
         let reports = aws.topic("clair-reports").await;
@@ -566,11 +562,7 @@ fn feed_change_publishes_layer_documents(source: String) {
     let names = layer_names(&digests);
     let rt = runtime();
     let (sdk, aws, layers_q, reader, settings) = rt.block_on(async {
-        let sdk = sdk(&moto.url).await;
-        let aws = Aws {
-            sqs: aws_sdk_sqs::Client::new(&sdk),
-            sns: aws_sdk_sns::Client::new(&sdk),
-        };
+        let (aws, sdk) = Aws::connect(&moto.url).await;
         let layers_q = aws.queue("layers").await;
         let topic = aws.topic("clair-notifications").await;
         let reader = aws.subscriber(&topic, "reader").await;
@@ -727,11 +719,7 @@ fn slow_message_is_kept_hidden_and_processed_once() {
             .count()
     };
     runtime().block_on(async {
-        let sdk = sdk(&moto.url).await;
-        let aws = Aws {
-            sqs: aws_sdk_sqs::Client::new(&sdk),
-            sns: aws_sdk_sns::Client::new(&sdk),
-        };
+        let (aws, sdk) = Aws::connect(&moto.url).await;
         // The queue's own timeout (2 s) is what the receiver keeps extending.
         let queue = aws
             .sqs

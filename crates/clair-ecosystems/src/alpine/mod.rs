@@ -14,7 +14,9 @@ use clair_matcher::{
 use clair_types::{PackageKind, Vulnerability};
 use serde::Deserialize;
 
-use crate::feed::{parse_error, read_all};
+use crate::feed::{
+    Parsed, directory, fetch_error, json_error, other_error, parse_each, parse_error, read_all,
+};
 
 /// Default SecDB location.
 pub const DEFAULT_BASE: &str = "https://secdb.alpinelinux.org/";
@@ -28,15 +30,6 @@ pub struct AlpineUpdater {
     pub base: String,
     /// Releases (`v3.18`); empty: discovered from the base URL's index.
     pub releases: Vec<String>,
-}
-
-impl Default for AlpineUpdater {
-    fn default() -> Self {
-        AlpineUpdater {
-            base: DEFAULT_BASE.into(),
-            releases: Vec::new(),
-        }
-    }
 }
 
 /// The namespace of an Alpine image's advisories: `alpine:v<major>.<minor>` from `VERSION_ID`
@@ -78,15 +71,8 @@ impl Updater for AlpineUpdater {
     }
 
     fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
-        let err = |source| UpdaterError::Fetch {
-            updater: self.name().to_string(),
-            source,
-        };
-        let base = if self.base.ends_with('/') {
-            self.base.clone()
-        } else {
-            format!("{}/", self.base)
-        };
+        let err = fetch_error(self.name());
+        let base = directory(&self.base);
         let prior = Fingerprint::parse(prior);
         let releases = if self.releases.is_empty() {
             let idx = dir.join("index.html");
@@ -94,10 +80,9 @@ impl Updater for AlpineUpdater {
             let html = std::fs::read_to_string(&idx).unwrap_or_default();
             let r = releases_in_index(&html);
             if r.is_empty() {
-                return Err(UpdaterError::Other {
-                    updater: self.name().into(),
-                    message: format!("{base}: no release directories (v3.NN/) in the index"),
-                });
+                return Err(other_error(self.name())(format!(
+                    "{base}: no release directories (v3.NN/) in the index"
+                )));
             }
             r
         } else {
@@ -157,10 +142,7 @@ impl Updater for AlpineUpdater {
     }
 
     fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
-        for f in files {
-            parse_secdb(self.name(), f, emit)?;
-        }
-        Ok(())
+        parse_each(self.name(), files, emit, parse_secdb)
     }
 }
 
@@ -184,21 +166,10 @@ struct Pkg {
 }
 
 /// Parse one SecDB file (JSON, or the legacy YAML).
-pub fn parse_secdb(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
+pub fn parse_secdb(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
     let data = read_all(updater, f, 256 << 20)?;
     let db: SecDb = if data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
-        serde_json::from_slice(&data).map_err(|e| {
-            parse_error(
-                updater,
-                f,
-                format!("line {} column {}", e.line(), e.column()),
-                e.to_string(),
-            )
-        })?
+        serde_json::from_slice(&data).map_err(|e| json_error(updater, f, "", e))?
     } else {
         serde_yaml_ng::from_slice(&data).map_err(|e| {
             let pos = e.location().map_or("document".to_string(), |l| {

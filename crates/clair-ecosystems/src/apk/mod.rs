@@ -3,45 +3,32 @@
 //! The file is a list of records separated by blank lines; each line is `K:value` with a
 //! one-letter key (`P` name, `V` version, `A` arch, `o` origin = source package, ...).
 
-use clair_indexer::{DbScan, PackageScanner};
+use clair_indexer::DbScan;
 use clair_layer::{FileSelector, FileView};
 use clair_types::{Package, PackageDbKind, SourcePackage};
+
+use crate::scanner::DbScanner;
 
 /// The installed-packages database.
 pub const INSTALLED: &str = "lib/apk/db/installed";
 
 /// Finds packages in apk databases.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ApkScanner;
+pub const SCANNER: DbScanner = DbScanner::new("apk", "1", PackageDbKind::Apk, select, scan);
 
-impl PackageScanner for ApkScanner {
-    fn name(&self) -> &'static str {
-        "apk"
-    }
+fn select(selector: &mut FileSelector) {
+    selector.file(INSTALLED);
+}
 
-    fn version(&self) -> &'static str {
-        "1"
-    }
-
-    fn kind(&self) -> PackageDbKind {
-        PackageDbKind::Apk
-    }
-
-    fn select(&self, selector: &mut FileSelector) {
-        selector.file(INSTALLED);
-    }
-
-    fn scan(&self, files: &dyn FileView) -> Vec<DbScan> {
-        let Some(f) = files.open(INSTALLED) else {
-            return Vec::new();
-        };
-        let (packages, warnings) = parse_installed(f.data, f.path);
-        vec![DbScan {
-            path: f.path.to_string(),
-            packages,
-            warnings,
-        }]
-    }
+fn scan(files: &dyn FileView) -> Vec<DbScan> {
+    let Some(f) = files.open(INSTALLED) else {
+        return Vec::new();
+    };
+    let (packages, warnings) = parse_installed(f.data, f.path);
+    vec![DbScan {
+        path: f.path.to_string(),
+        packages,
+        warnings,
+    }]
 }
 
 /// The packages of an apk `installed` database at `path`, and warnings about skipped lines.
@@ -127,7 +114,7 @@ struct Record {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_corpus::{corpus, expected_examples};
+    use crate::test_corpus::{assert_has_examples, corpus};
 
     #[test]
     fn corpus_matches_expected() {
@@ -143,14 +130,7 @@ mod tests {
             let data = std::fs::read(corpus(rel)).unwrap();
             let (pkgs, _) = parse_installed(&data, INSTALLED);
             assert_eq!(pkgs.len(), want, "{rel}: package count");
-            let examples = expected_examples(rel);
-            assert!(!examples.is_empty(), "{rel}: no examples in EXPECTED.md");
-            for (n, v) in examples {
-                assert!(
-                    pkgs.iter().any(|p| p.name == n && p.version == v),
-                    "{rel}: {n} {v} missing"
-                );
-            }
+            assert_has_examples(rel, rel, &pkgs.iter().collect::<Vec<_>>());
         }
     }
 

@@ -6,14 +6,13 @@
 
 use std::path::Path;
 
-use clair_matcher::fetch::Download;
 use clair_matcher::{
-    Emit, FetchOutcome, FetchedFile, Fingerprint, Http, Record, Updater, UpdaterError,
+    Emit, FetchOutcome, FetchedFile, Http, Record, Updater, UpdaterError, fetch_urls,
 };
 use clair_types::{PackageKind, Vulnerability};
 use quick_xml::events::Event;
 
-use crate::feed::{XML_1_0, open, parse_error};
+use crate::feed::{Parsed, XML_1_0, fetch_error, open, other_error, parse_each, parse_error};
 
 /// Mirror lists per release.
 pub const DEFAULT_MIRRORS: [(&str, &str); 2] = [
@@ -50,34 +49,15 @@ impl Updater for AwsUpdater {
         "aws"
     }
 
+    /// Each release's `mirror.list` and `repomd.xml` name its `updateinfo` file; those are
+    /// fetched as a fixed list ([`fetch_urls`]).
     fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
-        let err = |source| UpdaterError::Fetch {
-            updater: self.name().to_string(),
-            source,
-        };
-        let other = |message: String| UpdaterError::Other {
-            updater: self.name().to_string(),
-            message,
-        };
-        let prior = Fingerprint::parse(prior);
-        let mut fp = Fingerprint::default();
-        let mut files = Vec::new();
-        let mut changed = false;
+        let (err, other) = (fetch_error(self.name()), other_error(self.name()));
+        let mut urls = Vec::new();
         for (release, list) in &self.mirrors {
             let ml = dir.join(format!("mirror-{release}.list"));
             http.download(list, &ml, None).map_err(err)?;
-            let repo = std::fs::read_to_string(&ml)
-                .unwrap_or_default()
-                .lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(|l| {
-                    if l.ends_with('/') {
-                        l.to_string()
-                    } else {
-                        format!("{l}/")
-                    }
-                })
+            let repo = first_mirror(&std::fs::read_to_string(&ml).unwrap_or_default())
                 .ok_or_else(|| other(format!("{list}: no repository URL")))?;
             let repomd = dir.join(format!("repomd-{release}.xml"));
             http.download(&format!("{repo}repodata/repomd.xml"), &repomd, None)
@@ -91,58 +71,16 @@ impl Updater for AwsUpdater {
                     "{repo}repodata/repomd.xml: refusing location {href:?}"
                 )));
             }
-            let name = format!("amzn{release}-updateinfo.xml");
-            let url = format!("{repo}{href}");
-            let dest = dir.join(&name);
-            match http
-                .download(&url, &dest, prior.files.get(&name))
-                .map_err(err)?
-            {
-                Download::Fetched { validators, .. } => {
-                    changed = true;
-                    fp.files.insert(name.clone(), validators.clone());
-                    files.push(FetchedFile {
-                        name,
-                        url,
-                        path: dest,
-                        validators,
-                    });
-                }
-                Download::NotModified => {
-                    let validators = prior.files.get(&name).cloned().unwrap_or_default();
-                    fp.files.insert(name.clone(), validators.clone());
-                    files.push(FetchedFile {
-                        name,
-                        url,
-                        path: dest,
-                        validators,
-                    });
-                }
-            }
+            urls.push((
+                format!("amzn{release}-updateinfo.xml"),
+                format!("{repo}{href}"),
+            ));
         }
-        if !changed {
-            return Ok(FetchOutcome::Unchanged);
-        }
-        for f in &mut files {
-            if !f.path.exists()
-                && let Download::Fetched { validators, .. } =
-                    http.download(&f.url, &f.path, None).map_err(err)?
-            {
-                f.validators = validators.clone();
-                fp.files.insert(f.name.clone(), validators);
-            }
-        }
-        Ok(FetchOutcome::Fetched {
-            files,
-            fingerprint: fp.to_string_lossless(),
-        })
+        fetch_urls(self.name(), http, dir, prior, &urls)
     }
 
     fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
-        for f in files {
-            parse_updateinfo(self.name(), f, emit)?;
-        }
-        Ok(())
+        parse_each(self.name(), files, emit, parse_updateinfo)
     }
 }
 
@@ -210,11 +148,7 @@ struct Update {
 }
 
 /// Parse an `updateinfo.xml` (plain or compressed).
-pub fn parse_updateinfo(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
+pub fn parse_updateinfo(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
     let mut r = quick_xml::Reader::from_reader(open(updater, f)?);
     let mut buf = Vec::new();
     let mut cur: Option<Update> = None;
@@ -359,41 +293,16 @@ fn emit_update(updater: &str, u: Update, emit: &mut Emit<'_>) -> Result<(), ()> 
 
 /// The normalized severity of an ALAS advisory's severity, exactly as Clair v4 (claircore
 /// `aws/normalizeseverity.go`): `low`, `medium`, `important`, `critical` as Amazon writes them.
-fn severity(alas: &str) -> clair_types::Severity {
-    use clair_types::Severity;
-    crate::feed::severity_in(
-        alas,
-        &[
-            ("low", Severity::Low),
-            ("medium", Severity::Medium),
-            ("important", Severity::High),
-            ("critical", Severity::Critical),
-        ],
-    )
+pub(crate) fn severity(alas: &str) -> clair_types::Severity {
+    crate::feed::severity_in(alas, &["", "low", "medium", "important", "critical"])
 }
 
 #[cfg(test)]
 mod tests {
     use clair_types::Severity;
 
-    #[test]
-    fn severity_as_clair_v4_normalizes_it() {
-        use clair_types::Severity as S;
-        crate::feed::testing::check_severities(
-            severity,
-            &[
-                ("low", S::Low),
-                ("medium", S::Medium),
-                ("important", S::High),
-                ("critical", S::Critical),
-                ("Important", S::Unknown),
-                ("", S::Unknown),
-            ],
-        );
-    }
-
     use super::*;
-    use crate::feed::testing::{fetched, vulns};
+    use crate::feed::testing::vulns;
 
     #[test]
     fn al2_sample() {
@@ -423,27 +332,21 @@ mod tests {
     /// Updates and their package lists in any order give the same records.
     #[test]
     fn updateinfo_in_any_order() {
-        let text = String::from_utf8(crate::test_corpus::corpus_bytes(
+        let (asis, reordered) = crate::feed::testing::records_both_ways(
             "feeds/amazon/clair2-amazon_linux_2_updateinfo.xml",
-        ))
-        .unwrap();
-        let parse =
-            |t: &str| crate::feed::testing::vulns_of_text(t, |f, e| parse_updateinfo("aws", f, e));
-        let asis = parse(&text);
-        assert!(!asis.is_empty());
-        let reordered = crate::feed::testing::reverse_xml_children(
-            &text,
-            &["updates", "collection", "pkglist"],
+            "aws",
+            parse_updateinfo,
+            |t| {
+                crate::feed::testing::reverse_xml_children(t, &["updates", "collection", "pkglist"])
+            },
         );
-        assert_ne!(reordered, text);
-        assert_eq!(parse(&reordered), asis);
+        assert!(!asis.is_empty());
+        assert_eq!(reordered, asis);
     }
 
     #[test]
     fn mirror_list() {
-        let text =
-            std::fs::read_to_string(fetched("feeds/amazon/claircore-mirrors_linux2023.txt").path)
-                .unwrap();
+        let text = crate::test_corpus::corpus_text("feeds/amazon/claircore-mirrors_linux2023.txt");
         let m = first_mirror(&text).unwrap();
         assert!(
             m.starts_with("https://cdn.amazonlinux.com/al2023/core/guids/")
@@ -456,9 +359,7 @@ mod tests {
 
     #[test]
     fn repomd_location() {
-        let repomd =
-            std::fs::read_to_string(fetched("feeds/amazon/claircore-alas-repomd.xml").path)
-                .unwrap();
+        let repomd = crate::test_corpus::corpus_text("feeds/amazon/claircore-alas-repomd.xml");
         let loc = updateinfo_location(&repomd).unwrap();
         assert!(
             loc.starts_with("repodata/") && loc.contains("updateinfo"),

@@ -9,16 +9,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
 
-use clair_matcher::{
-    Emit, FetchOutcome, FetchedFile, Http, Record, Updater, UpdaterError, fetch_urls,
-};
+use clair_matcher::{Emit, FetchedFile, Record};
 use clair_types::{PackageKind, Vulnerability};
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use crate::feed::{open, parse_error};
+use crate::feed::{Parsed, json_error, open};
 
 /// Default tracker URL.
 pub const DEFAULT_URL: &str = "https://security-tracker.debian.org/tracker/data/json";
@@ -59,44 +56,6 @@ pub fn namespace(codename: &str) -> String {
         Some((_, n)) => format!("debian:{n}"),
         None if codename == "sid" => "debian:unstable".into(),
         None => format!("debian:{codename}"),
-    }
-}
-
-/// The Debian updater.
-#[derive(Debug, Clone)]
-pub struct DebianUpdater {
-    /// Tracker JSON URL (a mirror or a `file://` path may replace it).
-    pub url: String,
-}
-
-impl Default for DebianUpdater {
-    fn default() -> Self {
-        DebianUpdater {
-            url: DEFAULT_URL.into(),
-        }
-    }
-}
-
-impl Updater for DebianUpdater {
-    fn name(&self) -> &str {
-        "debian"
-    }
-
-    fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
-        fetch_urls(
-            self.name(),
-            http,
-            dir,
-            prior,
-            &[("debian.json".into(), self.url.clone())],
-        )
-    }
-
-    fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
-        for f in files {
-            parse_tracker(self.name(), f, emit)?;
-        }
-        Ok(())
     }
 }
 
@@ -162,11 +121,7 @@ fn records(
 struct Stopped;
 
 /// Parse the tracker JSON as a stream: `{ "<package>": { "<CVE>": { ... } } }`.
-pub fn parse_tracker(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
+pub fn parse_tracker(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
     struct Top<'a, 'b> {
         updater: &'a str,
         emit: &'a mut Emit<'b>,
@@ -202,14 +157,7 @@ pub fn parse_tracker(
         stopped: false,
     };
     let res = (&mut top).deserialize(&mut de);
-    let json_err = |e: serde_json::Error| {
-        parse_error(
-            updater,
-            f,
-            format!("line {} column {}", e.line(), e.column()),
-            e.to_string(),
-        )
-    };
+    let json_err = |e| json_error(updater, f, "", e);
     res.map_err(json_err)?;
     if !top.stopped {
         de.end().map_err(json_err)?;
@@ -220,7 +168,7 @@ pub fn parse_tracker(
 /// The normalized severity of a Debian urgency, exactly as Clair v4 (claircore
 /// `debian/severity.go`) computes it: one level above the word (Debian's "low" is a real but
 /// minor issue), and no urgency (`not yet assigned`, `end-of-life`, `low**`) is Unknown.
-fn severity(urgency: &str) -> clair_types::Severity {
+pub(crate) fn severity(urgency: &str) -> clair_types::Severity {
     use clair_types::Severity;
     match urgency.to_ascii_lowercase().as_str() {
         "unimportant" => Severity::Low,
@@ -234,24 +182,6 @@ fn severity(urgency: &str) -> clair_types::Severity {
 #[cfg(test)]
 mod tests {
     use clair_types::Severity;
-
-    #[test]
-    fn urgency_as_clair_v4_normalizes_it() {
-        use clair_types::Severity as S;
-        crate::feed::testing::check_severities(
-            severity,
-            &[
-                ("unimportant", S::Low),
-                ("low", S::Medium),
-                ("Medium", S::High),
-                ("high", S::Critical),
-                ("not yet assigned", S::Unknown),
-                ("end-of-life", S::Unknown),
-                ("low**", S::Unknown),
-                ("", S::Unknown),
-            ],
-        );
-    }
 
     use super::*;
     use crate::feed::testing::{fetched, vulns};
@@ -308,16 +238,13 @@ mod tests {
     /// Packages, issues and releases in any order give the same records.
     #[test]
     fn tracker_in_any_order() {
-        let text = String::from_utf8(crate::test_corpus::corpus_bytes(
+        let (asis, reordered) = crate::feed::testing::records_both_ways(
             "feeds/debian/clair2-security-tracker.json",
-        ))
-        .unwrap();
-        let parse =
-            |t: &str| crate::feed::testing::vulns_of_text(t, |f, e| parse_tracker("debian", f, e));
-        let asis = parse(&text);
-        let reordered = crate::feed::testing::reverse_json(&text, &[]);
-        assert_ne!(reordered, text);
-        assert_eq!(parse(&reordered), asis);
+            "debian",
+            parse_tracker,
+            |t| crate::feed::testing::reverse_json(t, &[]),
+        );
+        assert_eq!(reordered, asis);
         assert_eq!(asis.len(), 5);
     }
 

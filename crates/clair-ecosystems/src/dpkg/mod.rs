@@ -5,11 +5,13 @@
 
 mod control;
 
-use clair_indexer::{DbScan, PackageScanner};
+use clair_indexer::DbScan;
 use clair_layer::{FileSelector, FileView};
 use clair_types::{Package, PackageDbKind, SourcePackage};
 
 pub use control::{Paragraph, parse_paragraphs};
+
+use crate::scanner::DbScanner;
 
 /// The dpkg status database.
 pub const STATUS: &str = "var/lib/dpkg/status";
@@ -17,51 +19,36 @@ pub const STATUS: &str = "var/lib/dpkg/status";
 pub const STATUS_D: &str = "var/lib/dpkg/status.d";
 
 /// Finds packages in dpkg databases.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct DpkgScanner;
+pub const SCANNER: DbScanner = DbScanner::new("dpkg", "1", PackageDbKind::Dpkg, select, scan);
 
-impl PackageScanner for DpkgScanner {
-    fn name(&self) -> &'static str {
-        "dpkg"
+fn select(selector: &mut FileSelector) {
+    selector.file(STATUS).dir_children(STATUS_D);
+}
+
+fn scan(files: &dyn FileView) -> Vec<DbScan> {
+    let mut out = Vec::new();
+    if let Some(f) = files.open(STATUS) {
+        let (packages, warnings) = parse_status(f.data, f.path, StatusMode::Status);
+        out.push(DbScan {
+            path: f.path.to_string(),
+            packages,
+            warnings,
+        });
     }
-
-    fn version(&self) -> &'static str {
-        "1"
-    }
-
-    fn kind(&self) -> PackageDbKind {
-        PackageDbKind::Dpkg
-    }
-
-    fn select(&self, selector: &mut FileSelector) {
-        selector.file(STATUS).dir_children(STATUS_D);
-    }
-
-    fn scan(&self, files: &dyn FileView) -> Vec<DbScan> {
-        let mut out = Vec::new();
-        if let Some(f) = files.open(STATUS) {
-            let (packages, warnings) = parse_status(f.data, f.path, StatusMode::Status);
-            out.push(DbScan {
-                path: f.path.to_string(),
-                packages,
-                warnings,
-            });
+    for path in files.list_dir(STATUS_D) {
+        // Checksum lists sit beside the control files in distroless images.
+        if path.ends_with(".md5sums") {
+            continue;
         }
-        for path in files.list_dir(STATUS_D) {
-            // Checksum lists sit beside the control files in distroless images.
-            if path.ends_with(".md5sums") {
-                continue;
-            }
-            let Some(f) = files.open(&path) else { continue };
-            let (packages, warnings) = parse_status(f.data, f.path, StatusMode::StatusD);
-            out.push(DbScan {
-                path: f.path.to_string(),
-                packages,
-                warnings,
-            });
-        }
-        out
+        let Some(f) = files.open(&path) else { continue };
+        let (packages, warnings) = parse_status(f.data, f.path, StatusMode::StatusD);
+        out.push(DbScan {
+            path: f.path.to_string(),
+            packages,
+            warnings,
+        });
     }
+    out
 }
 
 /// Which rules decide that a paragraph is an installed package.

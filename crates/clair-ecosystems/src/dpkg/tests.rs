@@ -1,10 +1,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use clair_indexer::PackageScanner;
 use clair_layer::LayerContents;
 
 use super::*;
-use crate::test_corpus::{corpus, expected_examples};
+use crate::test_corpus::{assert_has_examples, corpus, expected_examples};
 
 fn status(rel: &str, mode: StatusMode) -> (Vec<Package>, Vec<String>) {
     let path = corpus(rel);
@@ -90,7 +91,7 @@ fn status_d_corpus_matches_expected() {
             let data = std::fs::read(e.path()).unwrap();
             layer.add_file(format!("{STATUS_D}/{name}"), Arc::from(data));
         }
-        let scans = DpkgScanner.scan(&layer);
+        let scans = SCANNER.scan(&layer);
         let pkgs: Vec<&Package> = scans.iter().flat_map(|s| &s.packages).collect();
         assert_eq!(pkgs.len(), want, "{rel}: package count");
         for s in &scans {
@@ -99,14 +100,7 @@ fn status_d_corpus_matches_expected() {
                 assert_eq!(p.package_db, s.path);
             }
         }
-        let examples = expected_examples(&format!("{rel}/ (status.d dir)"));
-        assert!(!examples.is_empty(), "{rel}: no examples in EXPECTED.md");
-        for (n, v) in examples {
-            assert!(
-                pkgs.iter().any(|p| p.name == n && p.version == v),
-                "{rel}: {n} {v} missing"
-            );
-        }
+        assert_has_examples(&format!("{rel}/ (status.d dir)"), rel, &pkgs);
     }
 }
 

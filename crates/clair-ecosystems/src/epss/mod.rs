@@ -2,59 +2,17 @@
 //! tagged by CVE: `{"cve", "epss", "percentile", "model_version", "score_date"}`.
 
 use std::io::BufRead;
-use std::path::Path;
 
-use clair_matcher::{
-    Emit, FetchOutcome, FetchedFile, Http, Record, Updater, UpdaterError, fetch_urls,
-};
-use clair_types::{EnrichmentRecord, OpKind};
+use clair_matcher::{Emit, FetchedFile, Record};
+use clair_types::EnrichmentRecord;
 
-use crate::feed::{open, parse_error};
+use crate::feed::{Parsed, open, parse_error};
 
 /// Default URL.
 pub const DEFAULT_URL: &str = "https://epss.cyentia.com/epss_scores-current.csv.gz";
 
-/// The EPSS enricher.
-#[derive(Debug, Clone)]
-pub struct EpssUpdater {
-    /// CSV URL (gzip accepted).
-    pub url: String,
-}
-
-impl Default for EpssUpdater {
-    fn default() -> Self {
-        EpssUpdater {
-            url: DEFAULT_URL.into(),
-        }
-    }
-}
-
-impl Updater for EpssUpdater {
-    fn name(&self) -> &str {
-        "epss"
-    }
-    fn kind(&self) -> OpKind {
-        OpKind::Enrichment
-    }
-    fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
-        fetch_urls(
-            self.name(),
-            http,
-            dir,
-            prior,
-            &[("epss.csv".into(), self.url.clone())],
-        )
-    }
-    fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
-        for f in files {
-            parse_epss(self.name(), f, emit)?;
-        }
-        Ok(())
-    }
-}
-
 /// Parse an EPSS CSV (`#model_version:…,score_date:…` line, header, `cve,epss,percentile` rows).
-pub fn parse_epss(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
+pub fn parse_epss(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
     let mut model = String::new();
     let mut date = String::new();
     let mut header_seen = false;
@@ -118,22 +76,11 @@ pub fn parse_epss(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::testing::fetched;
+    use crate::feed::testing::enrichments;
 
     #[test]
     fn csv_sample() {
-        let mut out = Vec::new();
-        parse_epss(
-            "epss",
-            &fetched("feeds/epss/claircore-epss.csv"),
-            &mut |r| {
-                if let Record::Enrichment(e) = r {
-                    out.push(e);
-                }
-                Ok(())
-            },
-        )
-        .unwrap();
+        let out = enrichments("feeds/epss/claircore-epss.csv", "epss", parse_epss);
         let rows =
             std::fs::read_to_string(crate::test_corpus::corpus("feeds/epss/claircore-epss.csv"))
                 .unwrap()

@@ -16,7 +16,7 @@ use clair_types::{EnrichmentRecord, OpKind};
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::feed::{open, parse_error};
+use crate::feed::{Parsed, files_under, json_error, named, open, parse_each};
 
 /// Default feed directory.
 pub const DEFAULT_BASE: &str = "https://nvd.nist.gov/feeds/json/cve/2.0/";
@@ -32,15 +32,6 @@ pub struct NvdUpdater {
     pub years: Vec<i16>,
 }
 
-impl Default for NvdUpdater {
-    fn default() -> Self {
-        NvdUpdater {
-            base: DEFAULT_BASE.into(),
-            years: Vec::new(),
-        }
-    }
-}
-
 impl Updater for NvdUpdater {
     fn name(&self) -> &str {
         "nvd"
@@ -51,31 +42,23 @@ impl Updater for NvdUpdater {
     }
 
     fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
-        let base = if self.base.ends_with('/') {
-            self.base.clone()
-        } else {
-            format!("{}/", self.base)
-        };
         let years: Vec<i16> = if self.years.is_empty() {
             (FIRST_YEAR..=jiff::Zoned::now().year()).collect()
         } else {
             self.years.clone()
         };
-        let urls: Vec<(String, String)> = years
-            .iter()
-            .map(|y| {
-                let f = format!("nvdcve-2.0-{y}.json.gz");
-                (f.clone(), format!("{base}{f}"))
-            })
-            .collect();
-        fetch_urls(self.name(), http, dir, prior, &urls)
+        let files = named(years.iter().map(|y| format!("nvdcve-2.0-{y}.json.gz")));
+        fetch_urls(
+            self.name(),
+            http,
+            dir,
+            prior,
+            &files_under(&self.base, files),
+        )
     }
 
     fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
-        for f in files {
-            parse_nvd(self.name(), f, emit)?;
-        }
-        Ok(())
+        parse_each(self.name(), files, emit, parse_nvd)
     }
 }
 
@@ -168,7 +151,7 @@ fn pick(m: &Metrics) -> Option<&serde_json::Value> {
 }
 
 /// Parse an NVD CVE JSON 2.0 document as a stream (`{"vulnerabilities": [{"cve": …}, …]}`).
-pub fn parse_nvd(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
+pub fn parse_nvd(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
     struct Top<'a, 'b> {
         emit: &'a mut Emit<'b>,
         stopped: bool,
@@ -279,14 +262,7 @@ pub fn parse_nvd(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Result<
         emit,
         stopped: false,
     };
-    let json_err = |e: serde_json::Error| {
-        parse_error(
-            updater,
-            f,
-            format!("line {} column {}", e.line(), e.column()),
-            e.to_string(),
-        )
-    };
+    let json_err = |e| json_error(updater, f, "", e);
     de.deserialize_map(&mut top).map_err(json_err)?;
     de.end().map_err(json_err)
 }
@@ -294,18 +270,9 @@ pub fn parse_nvd(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::testing::fetched;
 
     fn records(rel: &str) -> Vec<EnrichmentRecord> {
-        let mut out = Vec::new();
-        parse_nvd("nvd", &fetched(rel), &mut |r| {
-            if let Record::Enrichment(e) = r {
-                out.push(e);
-            }
-            Ok(())
-        })
-        .unwrap();
-        out
+        crate::feed::testing::enrichments(rel, "nvd", parse_nvd)
     }
 
     #[test]

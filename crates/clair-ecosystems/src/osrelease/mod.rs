@@ -156,32 +156,37 @@ fn leading_version(v: &str) -> String {
         .to_string()
 }
 
+/// os-release ID and NAME by the start of a vendor's release-line name (lower case), the
+/// first that matches.
+const VENDORS: [(&str, &str, &str); 11] = [
+    (
+        "red hat enterprise linux coreos",
+        "rhcos",
+        "Red Hat Enterprise Linux CoreOS",
+    ),
+    (
+        "red hat enterprise linux",
+        "rhel",
+        "Red Hat Enterprise Linux",
+    ),
+    ("centos stream", "centos", "CentOS Stream"),
+    ("centos", "centos", "CentOS Linux"),
+    ("oracle linux", "ol", "Oracle Linux Server"),
+    ("enterprise linux", "ol", "Oracle Linux Server"),
+    ("rocky", "rocky", "Rocky Linux"),
+    ("almalinux", "almalinux", "AlmaLinux"),
+    ("fedora", "fedora", "Fedora Linux"),
+    ("scientific linux", "scientific", "Scientific Linux"),
+    ("amazon linux", "amzn", "Amazon Linux"),
+];
+
 /// os-release ID and NAME for a vendor's release-line name.
 fn vendor(name: &str) -> (&'static str, &'static str) {
     let n = name.to_ascii_lowercase();
-    if n.starts_with("red hat enterprise linux coreos") {
-        ("rhcos", "Red Hat Enterprise Linux CoreOS")
-    } else if n.starts_with("red hat enterprise linux") {
-        ("rhel", "Red Hat Enterprise Linux")
-    } else if n.starts_with("centos stream") {
-        ("centos", "CentOS Stream")
-    } else if n.starts_with("centos") {
-        ("centos", "CentOS Linux")
-    } else if n.starts_with("oracle linux") || n.starts_with("enterprise linux") {
-        ("ol", "Oracle Linux Server")
-    } else if n.starts_with("rocky") {
-        ("rocky", "Rocky Linux")
-    } else if n.starts_with("almalinux") {
-        ("almalinux", "AlmaLinux")
-    } else if n.starts_with("fedora") {
-        ("fedora", "Fedora Linux")
-    } else if n.starts_with("scientific linux") {
-        ("scientific", "Scientific Linux")
-    } else if n.starts_with("amazon linux") {
-        ("amzn", "Amazon Linux")
-    } else {
-        ("", "")
-    }
+    VENDORS
+        .iter()
+        .find(|(prefix, ..)| n.starts_with(prefix))
+        .map_or(("", ""), |(_, id, name)| (*id, *name))
 }
 
 /// From a "<Name> release <version> (<code name>)" line.

@@ -100,28 +100,33 @@ fn debian_symlinked_os_release_resolves() {
     );
 }
 
+/// A layer holding these files.
+fn layer(files: &[(&str, &str)]) -> LayerContents {
+    let mut l = LayerContents::default();
+    for (path, text) in files {
+        l.add_file(path.to_string(), Arc::from(text.as_bytes()));
+    }
+    l
+}
+
 #[test]
 fn os_release_wins_over_release_lines() {
-    let mut l = LayerContents::default();
-    l.add_file(
-        "etc/redhat-release".into(),
-        Arc::from(&b"CentOS Linux release 7.9.2009 (Core)\n"[..]),
-    );
-    l.add_file(
-        "etc/os-release".into(),
-        Arc::from(&b"ID=\"rhel\"\nVERSION_ID=\"8.6\"\n"[..]),
-    );
+    let l = layer(&[
+        (
+            "etc/redhat-release",
+            "CentOS Linux release 7.9.2009 (Core)\n",
+        ),
+        ("etc/os-release", "ID=\"rhel\"\nVERSION_ID=\"8.6\"\n"),
+    ]);
     assert_eq!(OsReleaseScanner.detect(&l).unwrap().did, "rhel");
     // Oracle's redhat-release pretends to be RHEL; oracle-release is believed first.
-    let mut l = LayerContents::default();
-    l.add_file(
-        "etc/redhat-release".into(),
-        Arc::from(&b"Red Hat Enterprise Linux Server release 7.9 (Maipo)\n"[..]),
-    );
-    l.add_file(
-        "etc/oracle-release".into(),
-        Arc::from(&b"Oracle Linux Server release 7.9\n"[..]),
-    );
+    let l = layer(&[
+        (
+            "etc/redhat-release",
+            "Red Hat Enterprise Linux Server release 7.9 (Maipo)\n",
+        ),
+        ("etc/oracle-release", "Oracle Linux Server release 7.9\n"),
+    ]);
     assert_eq!(OsReleaseScanner.detect(&l).unwrap().did, "ol");
 }
 

@@ -16,19 +16,16 @@
 //! No two records of one package overlap, so a report lists an affected version once.
 
 use std::io::Read;
-use std::path::Path;
 
 use clair_matcher::matching::osv_event;
-use clair_matcher::{
-    Emit, FetchOutcome, FetchedFile, Http, Record, Updater, UpdaterError, fetch_urls,
-};
+use clair_matcher::{Emit, FetchedFile, Record};
 use clair_types::{PackageKind, RangeEvent, VersionRange, Vulnerability};
 use clair_version::Scheme;
 use clair_version::osv::Event;
 use serde::Deserialize;
 
 use crate::cvss;
-use crate::feed::parse_error;
+use crate::feed::{Parsed, io_error, json_error, parse_error};
 
 /// Default archive location.
 pub const DEFAULT_BASE: &str = "https://osv-vulnerabilities.storage.googleapis.com/";
@@ -56,53 +53,9 @@ pub fn ecosystem(name: &str) -> Option<(&'static str, &'static str)> {
 /// `versions` (records stored by version 1 are refetched and rewritten).
 pub const PARSER_VERSION: u32 = 2;
 
-/// The OSV updater.
-#[derive(Debug, Clone)]
-pub struct OsvUpdater {
-    /// Archive base URL (a mirror may replace it).
-    pub base: String,
-    /// Ecosystems to fetch (OSV spelling).
-    pub ecosystems: Vec<String>,
-}
-
-impl Default for OsvUpdater {
-    fn default() -> Self {
-        OsvUpdater {
-            base: DEFAULT_BASE.into(),
-            ecosystems: ECOSYSTEMS.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-}
-
-impl Updater for OsvUpdater {
-    fn name(&self) -> &str {
-        "osv"
-    }
-
-    fn version(&self) -> u32 {
-        PARSER_VERSION
-    }
-
-    fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
-        let base = if self.base.ends_with('/') {
-            self.base.clone()
-        } else {
-            format!("{}/", self.base)
-        };
-        let urls: Vec<(String, String)> = self
-            .ecosystems
-            .iter()
-            .map(|e| (format!("{e}.zip"), format!("{base}{e}/all.zip")))
-            .collect();
-        fetch_urls(self.name(), http, dir, prior, &urls)
-    }
-
-    fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
-        for f in files {
-            parse_osv_file(self.name(), f, emit)?;
-        }
-        Ok(())
-    }
+/// `(name, path under the base URL)` of an ecosystem's archive.
+pub fn file_of(ecosystem: &str) -> (String, String) {
+    (format!("{ecosystem}.zip"), format!("{ecosystem}/all.zip"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,16 +120,8 @@ struct Reference {
 }
 
 /// Parse an OSV `all.zip`, a single record, or a JSON list of records.
-pub fn parse_osv_file(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
-    let io = |source| UpdaterError::Io {
-        updater: updater.to_string(),
-        file: f.url.clone(),
-        source,
-    };
+pub fn parse_osv_file(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
+    let io = io_error(updater, f);
     let mut head = [0u8; 4];
     let n = std::fs::File::open(&f.path)
         .and_then(|mut r| r.read(&mut head))
@@ -204,27 +149,15 @@ pub fn parse_osv_file(
                 .take(MAX_RECORD)
                 .read_to_end(&mut data)
                 .map_err(io)?;
-            let rec: Osv = serde_json::from_slice(&data).map_err(|e| {
-                parse_error(
-                    updater,
-                    f,
-                    format!("{name} line {} column {}", e.line(), e.column()),
-                    e.to_string(),
-                )
-            })?;
+            let rec: Osv =
+                serde_json::from_slice(&data).map_err(|e| json_error(updater, f, &name, e))?;
             records(updater, rec, emit).map_err(|_| parse_error(updater, f, name, "stopped"))?;
         }
         return Ok(());
     }
     let data = crate::feed::read_all(updater, f, 1 << 30)?;
-    let value: serde_json::Value = serde_json::from_slice(&data).map_err(|e| {
-        parse_error(
-            updater,
-            f,
-            format!("line {} column {}", e.line(), e.column()),
-            e.to_string(),
-        )
-    })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&data).map_err(|e| json_error(updater, f, "", e))?;
     let list = match value {
         serde_json::Value::Array(a) => a,
         v => vec![v],

@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 
 use clair_version::Scheme;
 
-use super::{Definition, Index, Leaf};
+use super::{Definition, Index, Leaf, Stopped, clauses};
 
 /// A package condition found in one clause.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -118,6 +118,44 @@ pub fn issued(s: &str) -> String {
     } else {
         String::new()
     }
+}
+
+/// Call `each` with every distinct `(key, fact)` of a definition: for each clause of its
+/// criteria that `key` places (a release, a module stream; `None` passes the clause over), the
+/// [`facts`] of its tests of `kinds` not yet seen under that key. The walk every vendor's
+/// records share; a definition without criteria has none.
+pub fn each_fact<K: Ord + Clone>(
+    idx: &Index,
+    d: &Definition,
+    kinds: &[&str],
+    mut key: impl FnMut(&[Leaf]) -> Option<K>,
+    mut each: impl FnMut(&K, Fact) -> Result<(), Stopped>,
+) -> Result<(), Stopped> {
+    let Some(criteria) = &d.criteria else {
+        return Ok(());
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for clause in clauses(criteria) {
+        let Some(k) = key(&clause) else { continue };
+        for fact in facts(idx, &clause, kinds) {
+            if seen.insert((k.clone(), fact.clone())) {
+                each(&k, fact)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The release number a clause names: the first number after `prefix` in its criteria's
+/// comments, else after `platform_prefix` in the definition's platforms.
+pub fn release_of(
+    clause: &[Leaf],
+    d: &Definition,
+    prefix: &str,
+    platform_prefix: &str,
+) -> Option<String> {
+    number_after(clause.iter().map(|l| l.comment.as_str()), prefix)
+        .or_else(|| number_after(d.platforms.iter().map(String::as_str), platform_prefix))
 }
 
 /// The first number after `prefix` in any of `texts` ("Red Hat Enterprise Linux 8 is installed"

@@ -21,7 +21,7 @@ use quick_xml::events::{BytesStart, Event};
 
 use crate::feed::XML_1_0;
 
-pub use facts::{Fact, facts, issued, links, number_after};
+pub use facts::{Fact, each_fact, facts, issued, links, number_after, release_of};
 
 /// A malformed OVAL document.
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@
 pub mod oval;
 pub mod vex;
 
-pub use oval::{RhelOvalUpdater, parse_rhel_oval};
+pub use oval::parse_rhel_oval;
 pub use vex::{RhelVexUpdater, parse_vex_file};
 
 /// The namespace of Red Hat's advisories for an image: `rhel:<major>`, for RHEL and for the
@@ -33,26 +33,5 @@ pub(crate) fn severity(impact: &str) -> clair_types::Severity {
         "important" => Severity::High,
         "critical" => Severity::Critical,
         _ => Severity::Unknown,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn impact_as_clair_v4_normalizes_it() {
-        use clair_types::Severity as S;
-        crate::feed::testing::check_severities(
-            severity,
-            &[
-                ("Low", S::Low),
-                ("moderate", S::Medium),
-                ("Important", S::High),
-                ("CRITICAL", S::Critical),
-                ("None", S::Unknown),
-                ("", S::Unknown),
-            ],
-        );
     }
 }

@@ -1,13 +1,11 @@
 //! Red Hat OVAL v2 (`https://access.redhat.com/security/data/oval/v2/RHEL8/rhel-8.oval.xml.bz2`).
 
-use std::path::Path;
-
-use clair_matcher::{Emit, FetchOutcome, FetchedFile, Http, Updater, UpdaterError, fetch_urls};
-use clair_types::{PackageKind, Vulnerability};
+use clair_matcher::{Emit, FetchedFile};
+use clair_types::Vulnerability;
 
 use super::severity;
-use crate::feed::{each_oval_definition, send};
-use crate::oval::{self, Definition, Index, Stopped, clauses, facts};
+use crate::feed::{Parsed, oval_vulnerability, parse_oval, send};
+use crate::oval::{self, Definition, Index, Leaf, Stopped, each_fact};
 
 /// Default location of Red Hat's OVAL v2 files.
 pub const DEFAULT_BASE: &str = "https://access.redhat.com/security/data/oval/v2/";
@@ -18,72 +16,19 @@ pub const DEFAULT_FILES: [&str; 3] = [
     "RHEL9/rhel-9.oval.xml.bz2",
 ];
 
-/// The Red Hat OVAL updater.
-#[derive(Debug, Clone)]
-pub struct RhelOvalUpdater {
-    /// Base URL (a mirror may replace it).
-    pub base: String,
-    /// Files under the base.
-    pub files: Vec<String>,
-}
-
-impl Default for RhelOvalUpdater {
-    fn default() -> Self {
-        RhelOvalUpdater {
-            base: DEFAULT_BASE.into(),
-            files: DEFAULT_FILES.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-}
-
-impl Updater for RhelOvalUpdater {
-    fn name(&self) -> &str {
-        "rhel"
-    }
-
-    /// 2: a clause bounding a package twice keeps the lower fix (`oval::facts`).
-    fn version(&self) -> u32 {
-        2
-    }
-
-    fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
-        let base = if self.base.ends_with('/') {
-            self.base.clone()
-        } else {
-            format!("{}/", self.base)
-        };
-        let urls: Vec<(String, String)> = self
-            .files
-            .iter()
-            .map(|f| (f.clone(), format!("{base}{f}")))
-            .collect();
-        fetch_urls(self.name(), http, dir, prior, &urls)
-    }
-
-    fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
-        for f in files {
-            parse_rhel_oval(self.name(), f, emit)?;
-        }
-        Ok(())
-    }
-}
+/// Version of the records [`parse_rhel_oval`] writes: 2 keeps the lower fix of a clause
+/// bounding a package twice (`oval::facts`).
+pub const PARSER_VERSION: u32 = 2;
 
 /// Parse one Red Hat OVAL file into vulnerabilities.
-pub fn parse_rhel_oval(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
-    each_oval_definition(updater, f, |idx, d| records(updater, idx, &d, emit))
+pub fn parse_rhel_oval(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
+    parse_oval(updater, f, emit, records)
 }
 
 fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> Result<(), Stopped> {
     if d.class == "inventory" {
         return Ok(());
     }
-    let Some(criteria) = &d.criteria else {
-        return Ok(());
-    };
     let name = d
         .references
         .iter()
@@ -98,56 +43,49 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
                 .trim()
                 .to_string()
         });
-    let mut seen = std::collections::BTreeSet::new();
-    for clause in clauses(criteria) {
-        let comments: Vec<&str> = clause.iter().map(|l| l.comment.as_str()).collect();
-        let major = oval::number_after(comments.iter().copied(), "Red Hat Enterprise Linux ")
-            .or_else(|| {
-                oval::number_after(
-                    d.platforms.iter().map(String::as_str),
-                    "Red Hat Enterprise Linux ",
-                )
-            })
-            .or_else(|| {
-                oval::number_after(d.cpes.iter().map(String::as_str), ":enterprise_linux:")
-            });
-        let Some(major) = major else { continue };
-        let module = comments
+    // A clause is about a release and, when it names one, a module stream.
+    let release_and_module = |clause: &[Leaf]| {
+        const RHEL: &str = "Red Hat Enterprise Linux ";
+        let major = oval::release_of(clause, d, RHEL, RHEL).or_else(|| {
+            oval::number_after(d.cpes.iter().map(String::as_str), ":enterprise_linux:")
+        })?;
+        let module = clause
             .iter()
-            .find_map(|c| {
-                c.strip_prefix("Module ")
+            .find_map(|l| {
+                l.comment
+                    .strip_prefix("Module ")
                     .and_then(|r| r.strip_suffix(" is enabled"))
             })
             .unwrap_or("")
             .to_string();
-        for fact in facts(idx, &clause, &["rpminfo_test"]) {
-            if !seen.insert((major.clone(), module.clone(), fact.clone())) {
-                continue;
-            }
+        Some((major, module))
+    };
+    let repository = d.cpes.join(" ");
+    each_fact(
+        idx,
+        d,
+        &["rpminfo_test"],
+        release_and_module,
+        |(major, module), fact| {
+            let sev = (d.severity.as_str(), severity(&d.severity));
+            let v = oval_vulnerability(
+                updater,
+                &name,
+                format!("rhel:{major}"),
+                "rpm",
+                (d, fact),
+                sev,
+            );
             send(
                 emit,
                 Vulnerability {
-                    updater: updater.to_string(),
-                    name: name.clone(),
-                    namespace: format!("rhel:{major}"),
-                    package_name: fact.name,
-                    package_kind: PackageKind::Binary,
-                    version_scheme: "rpm".into(),
-                    fixed_in_version: fact.fixed,
-                    arch: fact.arch,
                     module: module.clone(),
-                    repository: d.cpes.join(" "),
-                    severity: d.severity.clone(),
-                    normalized_severity: severity(&d.severity),
-                    description: d.description.clone(),
-                    links: oval::links(d),
-                    issued: oval::issued(&d.issued),
-                    ..Vulnerability::default()
+                    repository: repository.clone(),
+                    ..v
                 },
-            )?;
-        }
-    }
-    Ok(())
+            )
+        },
+    )
 }
 
 #[cfg(test)]

@@ -15,15 +15,16 @@ use std::io::Read;
 use std::path::Path;
 
 use clair_layer::tar::{EntryKind, StreamSkip, TarLimits, TarReader};
-use clair_matcher::fetch::Download;
 use clair_matcher::{
-    Emit, FetchOutcome, FetchedFile, Fingerprint, Http, Record, Updater, UpdaterError,
+    Emit, FetchOutcome, FetchedFile, Http, Record, Updater, UpdaterError, fetch_urls,
 };
 use clair_types::{PackageKind, Severity, Vulnerability};
 use serde::Deserialize;
 
 use super::severity;
-use crate::feed::parse_error;
+use crate::feed::{
+    Parsed, fetch_error, io_error, json_error, other_error, parse_each, parse_error,
+};
 
 /// Default base URL.
 pub const DEFAULT_BASE: &str = "https://security.access.redhat.com/data/csaf/v2/vex/";
@@ -37,25 +38,13 @@ pub struct RhelVexUpdater {
     pub base: String,
 }
 
-impl Default for RhelVexUpdater {
-    fn default() -> Self {
-        RhelVexUpdater {
-            base: DEFAULT_BASE.into(),
-        }
-    }
-}
-
 impl Updater for RhelVexUpdater {
     fn name(&self) -> &str {
         "rhel-vex"
     }
 
     fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
-        let err = |source| UpdaterError::Fetch {
-            updater: self.name().to_string(),
-            source,
-        };
-        let prior = Fingerprint::parse(prior);
+        let err = fetch_error(self.name());
         // A direct file URL (a mirror of one archive, or a single document).
         let archive_url = if self.base.ends_with('/') {
             let latest = dir.join("archive_latest.txt");
@@ -66,59 +55,32 @@ impl Updater for RhelVexUpdater {
                 .trim()
                 .to_string();
             if name.is_empty() || name.contains('/') || name.contains("..") {
-                return Err(UpdaterError::Other {
-                    updater: self.name().into(),
-                    message: format!(
-                        "{}archive_latest.txt: unexpected content {name:?}",
-                        self.base
-                    ),
-                });
+                return Err(other_error(self.name())(format!(
+                    "{}archive_latest.txt: unexpected content {name:?}",
+                    self.base
+                )));
             }
             format!("{}{name}", self.base)
         } else {
             self.base.clone()
         };
-        let dest = dir.join("vex-archive");
-        match http
-            .download(&archive_url, &dest, prior.files.get("archive"))
-            .map_err(err)?
-        {
-            Download::NotModified => Ok(FetchOutcome::Unchanged),
-            Download::Fetched { validators, .. } => {
-                let mut fp = Fingerprint::default();
-                fp.files.insert("archive".into(), validators.clone());
-                Ok(FetchOutcome::Fetched {
-                    files: vec![FetchedFile {
-                        name: "archive".into(),
-                        url: archive_url,
-                        path: dest,
-                        validators,
-                    }],
-                    fingerprint: fp.to_string_lossless(),
-                })
-            }
-        }
+        fetch_urls(
+            self.name(),
+            http,
+            dir,
+            prior,
+            &[("archive".into(), archive_url)],
+        )
     }
 
     fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
-        for f in files {
-            parse_vex_file(self.name(), f, emit)?;
-        }
-        Ok(())
+        parse_each(self.name(), files, emit, parse_vex_file)
     }
 }
 
 /// Parse a VEX archive (tar, optionally zstd/gzip/xz compressed) or one JSON document.
-pub fn parse_vex_file(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
-    let io = |source| UpdaterError::Io {
-        updater: updater.to_string(),
-        file: f.url.clone(),
-        source,
-    };
+pub fn parse_vex_file(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
+    let io = io_error(updater, f);
     let file = std::fs::File::open(&f.path).map_err(io)?;
     let (_, mut r) = clair_layer::compression::auto_decoder(file).map_err(io)?;
     let mut head = vec![0u8; 512];
@@ -303,12 +265,12 @@ fn from_purl(purl: &str) -> Option<Component> {
         name: name.to_string(),
         ..Component::default()
     };
-    let mut epoch = "";
-    for kv in query.split('&') {
-        match kv.split_once('=') {
-            Some(("arch", a)) => c.arch = a.to_string(),
-            Some(("epoch", e)) => epoch = e,
-            Some(("rpmmod", m)) => {
+    let mut epoch = String::new();
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match (k.as_ref(), v.as_ref()) {
+            ("arch", a) => c.arch = a.to_string(),
+            ("epoch", e) => epoch = e.to_string(),
+            ("rpmmod", m) => {
                 // name:stream[:version:context]
                 let mut p = m.split(':');
                 if let (Some(n), Some(s)) = (p.next(), p.next()) {
@@ -372,14 +334,7 @@ fn parse_document(
     data: &[u8],
     emit: &mut Emit<'_>,
 ) -> Result<(), UpdaterError> {
-    let doc: Doc = serde_json::from_slice(data).map_err(|e| {
-        parse_error(
-            updater,
-            f,
-            format!("{member} line {} column {}", e.line(), e.column()),
-            e.to_string(),
-        )
-    })?;
+    let doc: Doc = serde_json::from_slice(data).map_err(|e| json_error(updater, f, member, e))?;
     let tracking = doc.document.tracking.as_ref();
     if tracking.is_some_and(|t| t.status == "deleted") {
         return Ok(());
@@ -652,30 +607,29 @@ mod tests {
             "claircore-cve-2024-24786-illegal-module.json",
             "claircore-rhsa-2022-0011.json",
         ] {
-            let text = String::from_utf8(crate::test_corpus::corpus_bytes(&format!(
-                "feeds/rhel-csaf/{f}"
-            )))
-            .unwrap();
-            let parse = |t: &str| {
-                crate::feed::testing::vulns_of_text(t, |f, e| parse_vex_file("rhel-vex", f, e))
-            };
-            let asis = parse(&text);
-            assert!(!asis.is_empty(), "{f}");
-            let reordered = crate::feed::testing::reverse_json(
-                &text,
-                &[
-                    "branches",
-                    "relationships",
-                    "vulnerabilities",
-                    "fixed",
-                    "known_affected",
-                    "known_not_affected",
-                    "under_investigation",
-                    "threats",
-                    "product_ids",
-                ],
+            let (asis, reordered) = crate::feed::testing::records_both_ways(
+                &format!("feeds/rhel-csaf/{f}"),
+                "rhel-vex",
+                parse_vex_file,
+                |t| {
+                    crate::feed::testing::reverse_json(
+                        t,
+                        &[
+                            "branches",
+                            "relationships",
+                            "vulnerabilities",
+                            "fixed",
+                            "known_affected",
+                            "known_not_affected",
+                            "under_investigation",
+                            "threats",
+                            "product_ids",
+                        ],
+                    )
+                },
             );
-            crate::feed::testing::assert_same_records(f, &asis, &parse(&reordered));
+            assert!(!asis.is_empty(), "{f}");
+            crate::feed::testing::assert_same_records(f, &asis, &reordered);
         }
     }
 

@@ -16,11 +16,13 @@ pub mod header;
 pub mod ndb;
 pub mod sqlite;
 
-use clair_indexer::{DbScan, PackageScanner};
+use clair_indexer::DbScan;
 use clair_layer::{FileSelector, FileView};
 use clair_types::{Package, PackageDbKind, SourcePackage};
 
 pub use header::{HeaderInfo, parse_header};
+
+use crate::scanner::DbScanner;
 
 /// Directories holding rpm databases.
 pub const DB_DIRS: [&str; 2] = ["var/lib/rpm", "usr/lib/sysimage/rpm"];
@@ -95,51 +97,36 @@ fn to_package(h: &HeaderInfo, path: &str) -> Package {
 }
 
 /// Finds packages in rpm databases.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct RpmScanner;
+pub const SCANNER: DbScanner = DbScanner::new("rpm", "1", PackageDbKind::Rpm, select, scan);
 
-impl PackageScanner for RpmScanner {
-    fn name(&self) -> &'static str {
-        "rpm"
-    }
-
-    fn version(&self) -> &'static str {
-        "1"
-    }
-
-    fn kind(&self) -> PackageDbKind {
-        PackageDbKind::Rpm
-    }
-
-    fn select(&self, selector: &mut FileSelector) {
-        for d in DB_DIRS {
-            for f in DB_FILES {
-                selector.file(&format!("{d}/{f}"));
-            }
+fn select(selector: &mut FileSelector) {
+    for d in DB_DIRS {
+        for f in DB_FILES {
+            selector.file(&format!("{d}/{f}"));
         }
     }
+}
 
-    fn scan(&self, files: &dyn FileView) -> Vec<DbScan> {
-        let mut out: Vec<DbScan> = Vec::new();
-        for d in DB_DIRS {
-            let Some(f) = DB_FILES
-                .iter()
-                .find_map(|f| files.open(&format!("{d}/{f}")))
-            else {
-                continue;
-            };
-            if out.iter().any(|s| s.path == f.path) {
-                continue; // the same database through a symlinked directory
-            }
-            let (packages, warnings) = packages_from_db(f.data, f.path);
-            out.push(DbScan {
-                path: f.path.to_string(),
-                packages,
-                warnings,
-            });
+fn scan(files: &dyn FileView) -> Vec<DbScan> {
+    let mut out: Vec<DbScan> = Vec::new();
+    for d in DB_DIRS {
+        let Some(f) = DB_FILES
+            .iter()
+            .find_map(|f| files.open(&format!("{d}/{f}")))
+        else {
+            continue;
+        };
+        if out.iter().any(|s| s.path == f.path) {
+            continue; // the same database through a symlinked directory
         }
-        out
+        let (packages, warnings) = packages_from_db(f.data, f.path);
+        out.push(DbScan {
+            path: f.path.to_string(),
+            packages,
+            warnings,
+        });
     }
+    out
 }
 
 #[cfg(test)]

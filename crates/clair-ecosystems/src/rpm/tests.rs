@@ -1,6 +1,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use clair_indexer::PackageScanner;
 use clair_layer::LayerContents;
 
 use super::*;
@@ -141,7 +142,7 @@ fn scanner_dedupes_symlinked_directories() {
         Arc::from(read("pkgdb/rpm-sqlite/osvscanner-rocky9/rpmdb.sqlite")),
     );
     l.add_symlink("var/lib/rpm".into(), "../../usr/lib/sysimage/rpm".into());
-    let scans = RpmScanner.scan(&l);
+    let scans = SCANNER.scan(&l);
     assert_eq!(scans.len(), 1);
     assert_eq!(scans[0].path, "usr/lib/sysimage/rpm/rpmdb.sqlite");
     assert_eq!(
@@ -153,7 +154,7 @@ fn scanner_dedupes_symlinked_directories() {
         "usr/lib/sysimage/rpm/Packages".into(),
         Arc::from(read("pkgdb/rpm-bdb/gorpmdb-libuuid/Packages")),
     );
-    let scans = RpmScanner.scan(&l);
+    let scans = SCANNER.scan(&l);
     assert_eq!(scans.len(), 1);
     assert_eq!(scans[0].packages[0].name, "htop");
 }

@@ -5,13 +5,10 @@
 //! "openSUSE Leap 15.2" → `opensuse-leap:15.2`, "SUSE Linux Enterprise Server 15 SP1" →
 //! `sles:15.1`, "SUSE Linux Enterprise Micro 5.3" → `sle-micro:5.3`.
 
-use std::path::Path;
+use clair_matcher::{Emit, FetchedFile};
 
-use clair_matcher::{Emit, FetchOutcome, FetchedFile, Http, Updater, UpdaterError, fetch_urls};
-use clair_types::{PackageKind, Vulnerability};
-
-use crate::feed::{each_oval_definition, send};
-use crate::oval::{self, Definition, Index, Stopped, clauses, facts};
+use crate::feed::{Parsed, parse_oval, rpm_oval_records};
+use crate::oval::{Definition, Index, Leaf, Stopped};
 
 /// Default base URL.
 pub const DEFAULT_BASE: &str = "https://ftp.suse.com/pub/projects/security/oval/";
@@ -21,52 +18,6 @@ pub const DEFAULT_FILES: [&str; 3] = [
     "suse.linux.enterprise.server.15.xml.gz",
     "suse.linux.enterprise.micro.5.xml.gz",
 ];
-
-/// The SUSE updater.
-#[derive(Debug, Clone)]
-pub struct SuseUpdater {
-    /// Base URL.
-    pub base: String,
-    /// Files under it.
-    pub files: Vec<String>,
-}
-
-impl Default for SuseUpdater {
-    fn default() -> Self {
-        SuseUpdater {
-            base: DEFAULT_BASE.into(),
-            files: DEFAULT_FILES.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-}
-
-impl Updater for SuseUpdater {
-    fn name(&self) -> &str {
-        "suse"
-    }
-    fn version(&self) -> u32 {
-        PARSER_VERSION
-    }
-    fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
-        let base = if self.base.ends_with('/') {
-            self.base.clone()
-        } else {
-            format!("{}/", self.base)
-        };
-        let urls: Vec<(String, String)> = self
-            .files
-            .iter()
-            .map(|f| (f.clone(), format!("{base}{f}")))
-            .collect();
-        fetch_urls(self.name(), http, dir, prior, &urls)
-    }
-    fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
-        for f in files {
-            parse_suse_oval(self.name(), f, emit)?;
-        }
-        Ok(())
-    }
-}
 
 /// The namespace of a SUSE image's advisories, as [`product_namespace`] names products:
 /// `sles:15.1`, `opensuse-leap:15.5`, `sle-micro:5.3`, `opensuse-tumbleweed`.
@@ -169,70 +120,26 @@ fn record_names(d: &Definition) -> Vec<String> {
 }
 
 /// Parse one SUSE OVAL file.
-pub fn parse_suse_oval(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
-    each_oval_definition(updater, f, |idx, d| records(updater, idx, &d, emit))
+pub fn parse_suse_oval(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
+    parse_oval(updater, f, emit, records)
 }
 
 fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> Result<(), Stopped> {
-    let Some(criteria) = &d.criteria else {
-        return Ok(());
-    };
     let names = record_names(d);
-    let mut seen = std::collections::BTreeSet::new();
-    for clause in clauses(criteria) {
-        let ns = clause
+    let product = |clause: &[Leaf]| {
+        clause
             .iter()
             .filter_map(|l| l.comment.strip_suffix(" is installed"))
             .find_map(product_namespace)
-            .or_else(|| d.platforms.iter().find_map(|p| product_namespace(p)));
-        let Some(ns) = ns else { continue };
-        for fact in facts(idx, &clause, &["rpminfo_test"]) {
-            if !seen.insert((ns.clone(), fact.clone())) {
-                continue;
-            }
-            for name in &names {
-                send(
-                    emit,
-                    Vulnerability {
-                        updater: updater.to_string(),
-                        name: name.clone(),
-                        namespace: ns.clone(),
-                        package_name: fact.name.clone(),
-                        package_kind: PackageKind::Binary,
-                        version_scheme: "rpm".into(),
-                        fixed_in_version: fact.fixed.clone(),
-                        arch: fact.arch.clone(),
-                        severity: d.severity.clone(),
-                        normalized_severity: severity(&d.severity),
-                        description: d.description.clone(),
-                        links: oval::links(d),
-                        issued: oval::issued(&d.issued),
-                        ..Vulnerability::default()
-                    },
-                )?;
-            }
-        }
-    }
-    Ok(())
+            .or_else(|| d.platforms.iter().find_map(|p| product_namespace(p)))
+    };
+    rpm_oval_records(updater, (idx, d), &names, product, severity, emit)
 }
 
 /// The normalized severity of a SUSE OVAL advisory's severity, exactly as Clair v4 (claircore
 /// `suse/normalizeseverity.go`); `None` and anything else Unknown.
-fn severity(advisory: &str) -> clair_types::Severity {
-    use clair_types::Severity;
-    crate::feed::severity_in(
-        advisory,
-        &[
-            ("Low", Severity::Low),
-            ("Moderate", Severity::Medium),
-            ("Important", Severity::High),
-            ("Critical", Severity::Critical),
-        ],
-    )
+pub(crate) fn severity(advisory: &str) -> clair_types::Severity {
+    crate::feed::severity_in(advisory, &["", "Low", "Moderate", "Important", "Critical"])
 }
 
 #[cfg(test)]
@@ -241,48 +148,22 @@ mod tests {
     use crate::feed::testing::vulns;
     use std::collections::BTreeSet;
 
-    #[test]
-    fn severity_as_clair_v4_normalizes_it() {
-        use clair_types::Severity as S;
-        crate::feed::testing::check_severities(
-            severity,
-            &[
-                ("Low", S::Low),
-                ("Moderate", S::Medium),
-                ("Important", S::High),
-                ("Critical", S::Critical),
-                ("None", S::Unknown),
-                ("moderate", S::Unknown),
-            ],
-        );
-    }
-
-    fn parse(rel: &str) -> Vec<Vulnerability> {
+    fn parse(rel: &str) -> Vec<clair_types::Vulnerability> {
         vulns(rel, |f, e| parse_suse_oval("suse", f, e))
     }
 
     #[test]
     fn products() {
-        assert_eq!(
-            product_namespace("openSUSE Leap 42.1").as_deref(),
-            Some("opensuse-leap:42.1")
-        );
-        assert_eq!(
-            product_namespace("SUSE Linux Enterprise Server 15 SP1").as_deref(),
-            Some("sles:15.1")
-        );
-        assert_eq!(
-            product_namespace("SUSE Linux Enterprise Server 12-LTSS").as_deref(),
-            Some("sles:12")
-        );
-        assert_eq!(
-            product_namespace("SUSE Linux Enterprise Micro 5.3").as_deref(),
-            Some("sle-micro:5.3")
-        );
-        assert_eq!(
-            product_namespace("openSUSE Tumbleweed").as_deref(),
-            Some("opensuse-tumbleweed")
-        );
+        for (product, namespace) in [
+            ("openSUSE Leap 42.1", "opensuse-leap:42.1"),
+            ("SUSE Linux Enterprise Server 15 SP1", "sles:15.1"),
+            ("SUSE Linux Enterprise Server 12-LTSS", "sles:12"),
+            ("SUSE Linux Enterprise Micro 5.3", "sle-micro:5.3"),
+            ("openSUSE Tumbleweed", "opensuse-tumbleweed"),
+        ] {
+            let got = product_namespace(product);
+            assert_eq!(got.as_deref(), Some(namespace), "{product}");
+        }
         assert_eq!(product_namespace("Fedora 36"), None);
     }
 

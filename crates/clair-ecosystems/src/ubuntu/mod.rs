@@ -1,13 +1,11 @@
 //! Ubuntu: Canonical's CVE OVAL per release (`com.ubuntu.<codename>.cve.oval.xml.bz2`),
 //! namespace `ubuntu:<version>`; one record per CVE and binary package.
 
-use std::path::Path;
+use clair_matcher::{Emit, FetchedFile};
+use clair_types::Vulnerability;
 
-use clair_matcher::{Emit, FetchOutcome, FetchedFile, Http, Updater, UpdaterError, fetch_urls};
-use clair_types::{PackageKind, Vulnerability};
-
-use crate::feed::{each_oval_definition, send};
-use crate::oval::{self, Definition, Index, Stopped, clauses, facts};
+use crate::feed::{Parsed, oval_vulnerability, parse_oval, send};
+use crate::oval::{Definition, Index, Stopped, each_fact};
 
 /// Default base URL of the OVAL files.
 pub const DEFAULT_BASE: &str = "https://security-metadata.canonical.com/oval/";
@@ -61,66 +59,18 @@ pub fn version_of(codename: &str) -> Option<&'static str> {
         .map(|(_, v)| *v)
 }
 
-/// The Ubuntu updater.
-#[derive(Debug, Clone)]
-pub struct UbuntuUpdater {
-    /// Base URL (a mirror may replace it).
-    pub base: String,
-    /// Code names to fetch.
-    pub releases: Vec<String>,
-}
+/// Version of the records [`parse_ubuntu_oval`] writes: 2 keeps the lower fix of a clause
+/// bounding a package twice (`oval::facts`).
+pub const PARSER_VERSION: u32 = 2;
 
-impl Default for UbuntuUpdater {
-    fn default() -> Self {
-        UbuntuUpdater {
-            base: DEFAULT_BASE.into(),
-            releases: DEFAULT_RELEASES.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-}
-
-impl Updater for UbuntuUpdater {
-    fn name(&self) -> &str {
-        "ubuntu"
-    }
-
-    /// 2: a clause bounding a package twice keeps the lower fix (`oval::facts`).
-    fn version(&self) -> u32 {
-        2
-    }
-
-    fn fetch(&self, http: &Http, dir: &Path, prior: &str) -> Result<FetchOutcome, UpdaterError> {
-        let base = if self.base.ends_with('/') {
-            self.base.clone()
-        } else {
-            format!("{}/", self.base)
-        };
-        let urls: Vec<(String, String)> = self
-            .releases
-            .iter()
-            .map(|r| {
-                let f = format!("com.ubuntu.{r}.cve.oval.xml.bz2");
-                (f.clone(), format!("{base}{f}"))
-            })
-            .collect();
-        fetch_urls(self.name(), http, dir, prior, &urls)
-    }
-
-    fn parse(&self, files: &[FetchedFile], emit: &mut Emit<'_>) -> Result<(), UpdaterError> {
-        for f in files {
-            parse_ubuntu_oval(self.name(), f, emit)?;
-        }
-        Ok(())
-    }
+/// The OVAL file of a release under the base URL.
+pub fn file_name(codename: &str) -> String {
+    format!("com.ubuntu.{codename}.cve.oval.xml.bz2")
 }
 
 /// Parse one Ubuntu CVE OVAL file.
-pub fn parse_ubuntu_oval(
-    updater: &str,
-    f: &FetchedFile,
-    emit: &mut Emit<'_>,
-) -> Result<(), UpdaterError> {
-    each_oval_definition(updater, f, |idx, d| records(updater, idx, &d, emit))
+pub fn parse_ubuntu_oval(updater: &str, f: &FetchedFile, emit: &mut Emit<'_>) -> Parsed {
+    parse_oval(updater, f, emit, records)
 }
 
 /// `oval:com.ubuntu.xenial:def:…` → xenial.
@@ -132,9 +82,6 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
     if d.class != "vulnerability" {
         return Ok(());
     }
-    let Some(criteria) = &d.criteria else {
-        return Ok(());
-    };
     let version = d
         .platforms
         .iter()
@@ -162,73 +109,46 @@ fn records(updater: &str, idx: &Index, d: &Definition, emit: &mut Emit<'_>) -> R
     } else {
         d.severity.clone()
     };
-    let mut seen = std::collections::BTreeSet::new();
-    for clause in clauses(criteria) {
-        for fact in facts(idx, &clause, &["dpkginfo_test"]) {
-            if !seen.insert(fact.clone()) {
-                continue;
-            }
+    let namespace = format!("ubuntu:{version}");
+    each_fact(
+        idx,
+        d,
+        &["dpkginfo_test"],
+        |_| Some(()),
+        |_, fact| {
+            let v = oval_vulnerability(
+                updater,
+                &name,
+                namespace.clone(),
+                "dpkg",
+                (d, fact),
+                (&sev, severity(&sev)),
+            );
+            // Ubuntu records carry no architecture, whatever a state says.
             send(
                 emit,
                 Vulnerability {
-                    updater: updater.to_string(),
-                    name: name.clone(),
-                    namespace: format!("ubuntu:{version}"),
-                    package_name: fact.name,
-                    package_kind: PackageKind::Binary,
-                    version_scheme: "dpkg".into(),
-                    fixed_in_version: fact.fixed,
-                    severity: sev.clone(),
-                    normalized_severity: severity(&sev),
-                    description: d.description.clone(),
-                    links: oval::links(d),
-                    issued: oval::issued(&d.issued),
-                    ..Vulnerability::default()
+                    arch: String::new(),
+                    ..v
                 },
-            )?;
-        }
-    }
-    Ok(())
+            )
+        },
+    )
 }
 
 /// The normalized severity of an Ubuntu OVAL advisory's severity, exactly as Clair v4
 /// (claircore `ubuntu/updater.go`): the five words as Ubuntu writes them, anything else
 /// (`Untriaged`, none) Unknown.
-fn severity(advisory: &str) -> clair_types::Severity {
-    use clair_types::Severity;
+pub(crate) fn severity(advisory: &str) -> clair_types::Severity {
     crate::feed::severity_in(
         advisory,
-        &[
-            ("Negligible", Severity::Negligible),
-            ("Low", Severity::Low),
-            ("Medium", Severity::Medium),
-            ("High", Severity::High),
-            ("Critical", Severity::Critical),
-        ],
+        &["Negligible", "Low", "Medium", "High", "Critical"],
     )
 }
 
 #[cfg(test)]
 mod tests {
     use clair_types::Severity;
-
-    #[test]
-    fn severity_as_clair_v4_normalizes_it() {
-        use clair_types::Severity as S;
-        crate::feed::testing::check_severities(
-            severity,
-            &[
-                ("Negligible", S::Negligible),
-                ("Low", S::Low),
-                ("Medium", S::Medium),
-                ("High", S::High),
-                ("Critical", S::Critical),
-                ("Untriaged", S::Unknown),
-                ("medium", S::Unknown),
-                ("", S::Unknown),
-            ],
-        );
-    }
 
     use super::*;
     use crate::feed::testing::vulns;

@@ -105,6 +105,21 @@ impl Resp {
     }
 }
 
+/// `call` with GET, no headers, no body.
+pub fn get(url: &str) -> Resp {
+    call("GET", url, &[], None)
+}
+
+/// `call` with POST, no headers, `body`.
+pub fn post(url: &str, body: &str) -> Resp {
+    call("POST", url, &[], Some(body))
+}
+
+/// `call` with DELETE, no headers, no body.
+pub fn delete(url: &str) -> Resp {
+    call("DELETE", url, &[], None)
+}
+
 pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
     let a = agent();
     let resp = match (method, body) {
@@ -146,13 +161,7 @@ pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str
         (m, _) => panic!("method {m}"),
     }
     .unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    let body = resp.into_body().read_to_string().unwrap_or_default();
+    let (status, headers, body) = clair_test::http::read_response(resp);
     Resp {
         status,
         headers,

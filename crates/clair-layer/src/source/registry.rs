@@ -171,7 +171,7 @@ pub fn docker_config_credentials(path: &Path, registry: &str) -> Option<Credenti
 }
 
 struct Client {
-    agent: ureq::Agent,
+    client: clair_net::Client,
     base: String,
     reference: Reference,
     basic: Option<String>,
@@ -211,57 +211,43 @@ pub fn parse_challenge(h: &str) -> (String, Vec<(String, String)>) {
 }
 
 impl Client {
-    fn get(
-        &self,
-        url: &str,
-        accept: &str,
-    ) -> std::result::Result<ureq::http::Response<ureq::Body>, String> {
-        let mut req = self.agent.get(url);
+    /// GET with the credentials that worked, retried on no answer, 429 and 5xx; the last
+    /// answer is returned whatever its status.
+    fn get(&self, url: &str, accept: &str) -> Result<clair_net::Response> {
+        let mut headers = Vec::new();
         if !accept.is_empty() {
-            req = req.header("Accept", accept);
+            headers.push(("Accept".to_string(), accept.to_string()));
         }
         if let Some(a) = &self.auth {
-            req = req.header("Authorization", a.as_str());
+            headers.push(("Authorization".to_string(), a.clone()));
         }
-        req.call().map_err(|e| e.to_string())
+        let mut last = None;
+        let r = self.client.retry(url, &clair_net::Uninterrupted, || {
+            let resp = self.client.get(url, &headers)?;
+            let status = resp.status();
+            if status == 429 || status >= 500 {
+                let e = resp.status_error();
+                last = Some(resp);
+                return Err(e);
+            }
+            Ok(resp)
+        });
+        match (r, last) {
+            (Ok(resp), _) => Ok(resp),
+            (Err(clair_net::Error::Status { .. }), Some(resp)) => Ok(resp),
+            (Err(e), _) => Err(err(&self.reference, e.to_string())),
+        }
     }
 
     /// GET with authentication: on 401, follow the challenge once.
-    fn get_authed(&mut self, url: &str, accept: &str) -> Result<ureq::http::Response<ureq::Body>> {
-        let mut delay = Duration::from_millis(500);
-        for attempt in 1..=3 {
-            let resp = self
-                .get(url, accept)
-                .map_err(|e| err(&self.reference, format!("{url}: {e}")))?;
-            let status = resp.status().as_u16();
-            if status == 401 && attempt == 1 {
-                let challenge = resp
-                    .headers()
-                    .get("www-authenticate")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                self.authenticate(&challenge)?;
-                continue;
-            }
-            if (status == 429 || status >= 500) && attempt < 3 {
-                let wait = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map_or(delay, Duration::from_secs)
-                    .min(Duration::from_secs(60));
-                std::thread::sleep(wait);
-                delay *= 2;
-                continue;
-            }
+    fn get_authed(&mut self, url: &str, accept: &str) -> Result<clair_net::Response> {
+        let resp = self.get(url, accept)?;
+        if resp.status() != 401 {
             return Ok(resp);
         }
-        Err(err(
-            &self.reference,
-            format!("{url}: no answer after 3 tries"),
-        ))
+        let challenge = resp.header("www-authenticate").unwrap_or("").to_string();
+        self.authenticate(&challenge)?;
+        self.get(url, accept)
     }
 
     fn authenticate(&mut self, challenge: &str) -> Result<()> {
@@ -283,21 +269,27 @@ impl Client {
                 };
                 let realm = get("realm")
                     .ok_or_else(|| err(&self.reference, "bearer challenge without a realm"))?;
-                let mut url = format!("{realm}?");
-                if let Some(s) = get("service") {
-                    url.push_str(&format!("service={}&", encode(&s)));
-                }
+                let mut url = url::Url::parse(&realm)
+                    .map_err(|e| err(&self.reference, format!("token service {realm}: {e}")))?;
                 let scope = get("scope")
                     .unwrap_or_else(|| format!("repository:{}:pull", self.reference.repository));
-                url.push_str(&format!("scope={}", encode(&scope)));
-                let mut req = self.agent.get(&url);
-                if let Some(b) = &self.basic {
-                    req = req.header("Authorization", b.as_str());
+                {
+                    let mut q = url.query_pairs_mut();
+                    if let Some(s) = get("service") {
+                        q.append_pair("service", &s);
+                    }
+                    q.append_pair("scope", &scope);
                 }
-                let resp = req
-                    .call()
-                    .map_err(|e| err(&self.reference, format!("token service {realm}: {e}")))?;
-                let status = resp.status().as_u16();
+                let headers: Vec<(String, String)> = self
+                    .basic
+                    .iter()
+                    .map(|b| ("Authorization".to_string(), b.clone()))
+                    .collect();
+                let resp = self
+                    .client
+                    .get(url.as_str(), &headers)
+                    .map_err(|e| err(&self.reference, format!("token service {e}")))?;
+                let status = resp.status();
                 if status != 200 {
                     return Err(err(
                         &self.reference,
@@ -306,14 +298,9 @@ impl Client {
                         ),
                     ));
                 }
-                let body = resp
-                    .into_body()
-                    .with_config()
-                    .limit(1 << 20)
-                    .read_to_string()
-                    .map_err(|e| err(&self.reference, format!("token service {realm}: {e}")))?;
-                let v: serde_json::Value = serde_json::from_str(&body)
-                    .map_err(|e| err(&self.reference, format!("token service {realm}: {e}")))?;
+                let v: serde_json::Value = resp
+                    .json(1 << 20)
+                    .map_err(|e| err(&self.reference, format!("token service {e}")))?;
                 let token = v
                     .get("token")
                     .or_else(|| v.get("access_token"))
@@ -339,7 +326,7 @@ impl Client {
         );
         let accept = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST].join(", ");
         let resp = self.get_authed(&url, &accept)?;
-        let status = resp.status().as_u16();
+        let status = resp.status();
         match status {
             200 => {}
             401 | 403 => {
@@ -362,9 +349,7 @@ impl Client {
             s => return Err(err(&self.reference, format!("{url}: HTTP {s}"))),
         }
         let media = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
+            .header("content-type")
             .unwrap_or("")
             .split(';')
             .next()
@@ -372,11 +357,8 @@ impl Client {
             .trim()
             .to_string();
         let body = resp
-            .into_body()
-            .with_config()
-            .limit(MAX_MANIFEST)
-            .read_to_vec()
-            .map_err(|e| err(&self.reference, format!("{url}: {e}")))?;
+            .read_to_vec(MAX_MANIFEST)
+            .map_err(|e| err(&self.reference, e.to_string()))?;
         let digest = Digest::sha256_of(&body);
         if let Ok(want) = reference.parse::<Digest>()
             && want.algorithm() == "sha256"
@@ -402,18 +384,6 @@ impl Client {
         };
         Ok((media, body, digest))
     }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn platform_matches(p: &serde_json::Value, want: &str) -> bool {
@@ -453,21 +423,22 @@ pub fn resolve(reference: &str, opts: &RegistryOptions) -> Result<Resolved> {
     let r = parse_reference(reference)
         .ok_or_else(|| Error::Unsupported(format!("{reference}: not an image reference")))?;
     let scheme = if opts.insecure { "http" } else { "https" };
-    let mut builder = ureq::Agent::config_builder();
+    let mut builder = clair_net::Client::builder()
+        .connect_timeout(Duration::from_secs(15))
+        .response_timeout(Duration::from_secs(60))
+        .total_timeout(Duration::from_secs(300))
+        .retry(clair_net::Retry {
+            attempts: 3,
+            backoff: Duration::from_millis(500),
+            ..clair_net::Retry::default()
+        });
     if let Some(ca) = &opts.ca_file {
         let pem = std::fs::read(ca).map_err(|e| Error::io(ca.display(), e))?;
-        let tls = crate::fetch::tls_trusting(&pem)
+        builder = builder
+            .ca_pem(&pem)
             .map_err(|m| err(&r, format!("{}: {m}", ca.display())))?;
-        builder = builder.tls_config(tls);
     }
-    let agent = ureq::Agent::new_with_config(
-        builder
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(15)))
-            .timeout_recv_response(Some(Duration::from_secs(60)))
-            .timeout_global(Some(Duration::from_secs(300)))
-            .build(),
-    );
+    let client = builder.build();
     let creds = opts.credentials.clone().or_else(|| {
         let path = opts.docker_config.clone().or_else(|| {
             std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/config.json"))
@@ -484,7 +455,7 @@ pub fn resolve(reference: &str, opts: &RegistryOptions) -> Result<Resolved> {
         })
     });
     let mut c = Client {
-        agent,
+        client,
         base: format!("{scheme}://{}", r.registry),
         reference: r.clone(),
         basic,
@@ -507,9 +478,8 @@ pub fn resolve(reference: &str, opts: &RegistryOptions) -> Result<Resolved> {
     if media == OCI_INDEX || media == DOCKER_LIST {
         let idx: serde_json::Value =
             serde_json::from_slice(&body).map_err(|e| err(&r, format!("image index: {e}")))?;
-        let list = idx
-            .get("manifests")
-            .and_then(|m| m.as_array())
+        let list = idx["manifests"]
+            .as_array()
             .ok_or_else(|| err(&r, "image index without manifests"))?;
         let pick = list
             .iter()
@@ -542,9 +512,8 @@ pub fn resolve(reference: &str, opts: &RegistryOptions) -> Result<Resolved> {
                     ),
                 )
             })?;
-        let d = pick
-            .get("digest")
-            .and_then(|d| d.as_str())
+        let d = pick["digest"]
+            .as_str()
             .ok_or_else(|| err(&r, "index entry without a digest"))?
             .to_string();
         (media, body, digest) = c.manifest(&d)?;
@@ -557,9 +526,8 @@ pub fn resolve(reference: &str, opts: &RegistryOptions) -> Result<Resolved> {
     }
     let m: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| err(&r, format!("manifest: {e}")))?;
-    let layers = m
-        .get("layers")
-        .and_then(|l| l.as_array())
+    let layers = m["layers"]
+        .as_array()
         .ok_or_else(|| err(&r, "manifest without layers"))?;
     let mut out = Vec::with_capacity(layers.len());
     for (i, l) in layers.iter().enumerate() {

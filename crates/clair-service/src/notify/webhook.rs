@@ -40,26 +40,38 @@ pub struct WebhookConfig {
 #[derive(Debug)]
 pub struct Webhook {
     cfg: WebhookConfig,
-    agent: ureq::Agent,
+    client: clair_net::Client,
+}
+
+/// The outgoing CA bundle, trusted by `client` when there is one.
+fn trusting(
+    client: clair_net::ClientBuilder,
+    ca_pem: Option<&Arc<Vec<u8>>>,
+) -> Result<clair_net::ClientBuilder, crate::Error> {
+    match ca_pem {
+        Some(pem) => client
+            .ca_pem(pem)
+            .map_err(|e| crate::Error::Tls(format!("outgoing CA bundle: {e}"))),
+        None => Ok(client),
+    }
 }
 
 impl Webhook {
     /// A sender with these settings; fails on an unusable CA bundle.
     pub fn new(cfg: WebhookConfig) -> Result<Webhook, crate::Error> {
-        let mut agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(cfg.timeout));
-        if let Some(pem) = &cfg.ca_pem {
-            agent = agent.tls_config(
-                clair_layer::fetch::tls_trusting(pem)
-                    .map_err(|e| crate::Error::Tls(format!("outgoing CA bundle: {e}")))?,
-            );
-        }
+        let client = clair_net::Client::builder().total_timeout(cfg.timeout);
         Ok(Webhook {
-            agent: ureq::Agent::new_with_config(agent.build()),
+            client: trusting(client, cfg.ca_pem.as_ref())?.build(),
             cfg,
         })
     }
+}
+
+/// `Content-Type: application/json` and `more`.
+fn json_headers(more: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
+    let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
+    headers.extend(more);
+    headers
 }
 
 /// `callback` with the notification id appended.
@@ -83,29 +95,23 @@ impl Sender for Webhook {
             "notification_id": n.id,
             "callback": callback_url(&c.callback, n.id),
         });
-        let mut req = self
-            .agent
-            .post(&c.target)
-            .header("Content-Type", "application/json");
-        for (k, v) in &c.headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
+        let mut headers = json_headers(c.headers.iter().cloned());
         if let Some(key) = &c.psk {
-            let jwt = clair_matcher::notify::sign_hs256(
-                key,
-                "clair-notifier",
-                jiff::Timestamp::now().as_second(),
-            );
-            req = req.header("Authorization", &format!("Bearer {jwt}"));
+            let jwt =
+                clair_jose::sign_hs256(key, "clair-notifier", jiff::Timestamp::now().as_second());
+            headers.push(("Authorization".into(), format!("Bearer {jwt}")));
         }
-        match req.send(body.to_string()) {
-            Ok(r) if r.status().as_u16() == 200 => Delivery::Delivered,
+        match self
+            .client
+            .post(&c.target, &headers, body.to_string().as_bytes())
+        {
+            Ok(r) if r.status() == 200 => Delivery::Delivered,
             Ok(r) => Delivery::Failed {
-                error: format!("{}: HTTP {}", c.target, r.status().as_u16()),
+                error: format!("{}: HTTP {}", c.target, r.status()),
                 retry_at: retry_at(c.retry),
             },
             Err(e) => Delivery::Failed {
-                error: format!("{}: {e}", c.target),
+                error: e.to_string(),
                 retry_at: retry_at(c.retry),
             },
         }
@@ -165,7 +171,7 @@ pub struct WebhookV2Config {
 #[derive(Debug)]
 pub struct WebhookV2 {
     cfg: WebhookV2Config,
-    agent: ureq::Agent,
+    client: clair_net::Client,
     /// The URL requests go to: the endpoint, with `servername` as its host when set.
     url: String,
 }
@@ -174,27 +180,12 @@ fn read(path: &std::path::Path, what: &str) -> Result<Vec<u8>, crate::Error> {
     std::fs::read(path).map_err(|e| crate::Error::Tls(format!("{what} {}: {e}", path.display())))
 }
 
-/// Every certificate in PEM text (at least one).
-fn pem_certificates(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
-    let mut out = Vec::new();
-    for item in ureq::tls::parse_pem(pem) {
-        match item.map_err(|e| e.to_string())? {
-            ureq::tls::PemItem::Certificate(c) => out.push(c),
-            _ => continue,
-        }
-    }
-    if out.is_empty() {
-        return Err("no certificate".into());
-    }
-    Ok(out)
-}
-
 /// Every certificate in a PEM file.
 fn certificates(
     path: &std::path::Path,
     what: &str,
-) -> Result<Vec<ureq::tls::Certificate<'static>>, crate::Error> {
-    pem_certificates(&read(path, what)?)
+) -> Result<Vec<clair_net::Certificate<'static>>, crate::Error> {
+    clair_net::pem_certificates(&read(path, what)?)
         .map_err(|e| crate::Error::Tls(format!("{what} {}: {e}", path.display())))
 }
 
@@ -202,61 +193,35 @@ impl WebhookV2 {
     /// A sender with these settings; fails, naming the file, on an unusable certificate, key
     /// or CA bundle, and on a bad proxy URL.
     pub fn new(cfg: WebhookV2Config) -> Result<WebhookV2, crate::Error> {
-        let mut agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(5)));
+        let mut client = clair_net::Client::builder().total_timeout(Duration::from_secs(5));
         if let Some(p) = &cfg.proxy {
-            let proxy = ureq::Proxy::new(p)
-                .map_err(|e| crate::Error::Config(format!("notifier.http.proxy {p}: {e}")))?;
-            agent = agent.proxy(Some(proxy));
+            client = client
+                .proxy(p)
+                .map_err(|e| crate::Error::Config(format!("notifier.http.proxy {e}")))?;
         }
-        let mut tls = ureq::tls::TlsConfig::builder();
-        let mut custom_tls = false;
-        if let Some(pem) = &cfg.ca_pem {
-            let roots = pem_certificates(pem)
-                .map_err(|e| crate::Error::Tls(format!("outgoing CA bundle: {e}")))?;
-            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
-            custom_tls = true;
-        }
+        client = trusting(client, cfg.ca_pem.as_ref())?;
         let mut url = cfg.endpoint.clone();
-        let mut resolver = None;
         if let Some(c) = &cfg.client_tls {
             let chain = certificates(&c.cert, "notifier.http.certfile")?;
             let key_pem = read(&c.key, "notifier.http.keyfile")?;
-            let key = ureq::tls::PrivateKey::from_pem(&key_pem).map_err(|e| {
+            let key = clair_net::pem_private_key(&key_pem).map_err(|e| {
                 crate::Error::Tls(format!("notifier.http.keyfile {}: {e}", c.key.display()))
             })?;
-            tls = tls.client_cert(Some(ureq::tls::ClientCert::new_with_certs(
-                &chain,
-                key.to_owned(),
-            )));
+            client = client.client_cert(chain, key);
             if let Some(ca) = &c.ca {
-                let roots = certificates(ca, "notifier.http.cafile")?;
-                tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
+                client = client.ca_certificates(certificates(ca, "notifier.http.cafile")?);
             }
             if let Some(name) = c.server_name.as_deref().filter(|n| !n.is_empty()) {
                 let (renamed, real) = rename_host(&cfg.endpoint, name)?;
                 url = renamed;
-                resolver = Some(ServerName {
-                    name: name.to_string(),
-                    real,
-                });
+                client = client.connect_to(name, &real);
             }
-            custom_tls = true;
         }
-        if custom_tls {
-            agent = agent.tls_config(tls.build());
-        }
-        let config = agent.build();
-        let agent = match resolver {
-            Some(r) => ureq::Agent::with_parts(
-                config,
-                ureq::unversioned::transport::DefaultConnector::new(),
-                r,
-            ),
-            None => ureq::Agent::new_with_config(config),
-        };
-        Ok(WebhookV2 { cfg, agent, url })
+        Ok(WebhookV2 {
+            cfg,
+            client: client.build(),
+            url,
+        })
     }
 }
 
@@ -264,49 +229,12 @@ impl WebhookV2 {
 /// and the real `host:port` to connect to.
 fn rename_host(endpoint: &str, name: &str) -> Result<(String, String), crate::Error> {
     let bad = || crate::Error::Config(format!("notifier.http.endpoint {endpoint}: not a URL"));
-    let uri: ureq::http::Uri = endpoint.parse().map_err(|_| bad())?;
-    let authority = uri.authority().ok_or_else(bad)?;
-    let port = authority
-        .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("http") {
-            80
-        } else {
-            443
-        });
-    let real = format!("{}:{port}", authority.host());
-    let renamed = format!(
-        "{}://{name}:{port}{}",
-        uri.scheme_str().unwrap_or("https"),
-        uri.path_and_query().map_or("/", |p| p.as_str())
-    );
-    Ok((renamed, real))
-}
-
-/// Resolves the `servername` to the endpoint's real address, so the connection goes where the
-/// endpoint says while TLS checks (and sends as SNI) the configured name, as Go's
-/// `tls.Config.ServerName` does.
-#[derive(Debug)]
-struct ServerName {
-    name: String,
-    real: String,
-}
-
-impl ureq::unversioned::resolver::Resolver for ServerName {
-    fn resolve(
-        &self,
-        uri: &ureq::http::Uri,
-        config: &ureq::config::Config,
-        timeout: ureq::unversioned::transport::NextTimeout,
-    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
-        let default = ureq::unversioned::resolver::DefaultResolver::default();
-        if uri.host() != Some(self.name.as_str()) {
-            return default.resolve(uri, config, timeout);
-        }
-        let real: ureq::http::Uri = format!("http://{}/", self.real)
-            .parse()
-            .map_err(|_| ureq::Error::HostNotFound)?;
-        default.resolve(&real, config, timeout)
-    }
+    let url = url::Url::parse(endpoint).map_err(|_| bad())?;
+    let host = url.host_str().ok_or_else(bad)?;
+    let port = url.port_or_known_default().ok_or_else(bad)?;
+    let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let renamed = format!("{}://{name}:{port}{}{query}", url.scheme(), url.path());
+    Ok((renamed, format!("{host}:{port}")))
 }
 
 impl Sender for WebhookV2 {
@@ -324,27 +252,24 @@ impl Sender for WebhookV2 {
         let mut wait = c.backoff;
         let mut last_error = String::new();
         for attempt in 1..=c.attempts.max(1) {
-            let mut req = self
-                .agent
-                .post(&self.url)
-                .header("Content-Type", "application/json");
+            let mut headers = json_headers([]);
             if let Some(auth) = &c.authorize {
                 match (auth.0)(&c.endpoint) {
-                    Ok(v) => req = req.header("Authorization", v),
+                    Ok(v) => headers.push(("Authorization".into(), v)),
                     Err(e) => {
                         last_error = format!("jwtproxy: unable to sign request: {e}");
                         break;
                     }
                 }
             }
-            match req.send(body.as_str()) {
-                Ok(r) if matches!(r.status().as_u16(), 200 | 201) => {
+            match self.client.post(&self.url, &headers, body.as_bytes()) {
+                Ok(r) if matches!(r.status(), 200 | 201) => {
                     return Delivery::Notified {
                         again_at: retry_at(c.renotify),
                     };
                 }
-                Ok(r) => last_error = format!("{}: HTTP {}", c.endpoint, r.status().as_u16()),
-                Err(e) => last_error = format!("{}: {e}", c.endpoint),
+                Ok(r) => last_error = format!("{}: HTTP {}", c.endpoint, r.status()),
+                Err(e) => last_error = e.to_string(),
             }
             if attempt < c.attempts {
                 std::thread::sleep(wait);

@@ -51,6 +51,21 @@ fn agent() -> ureq::Agent {
     )
 }
 
+/// POST `body` as JSON to `url`; the answer's status and JSON body (`what` names it in errors).
+fn post_json(
+    a: &ureq::Agent,
+    url: &str,
+    body: &serde_json::Value,
+    what: &str,
+) -> anyhow::Result<(u16, serde_json::Value)> {
+    let resp = a
+        .post(url)
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .with_context(|| format!("POST {url}"))?;
+    read_json(resp, what)
+}
+
 fn read_json(
     resp: ureq::http::Response<ureq::Body>,
     what: &str,
@@ -85,12 +100,7 @@ fn v4(server: &str, res: &registry::Resolved) -> anyhow::Result<VulnerabilityRep
         .collect();
     let manifest = serde_json::json!({"hash": res.manifest_digest, "layers": layers});
     let url = format!("{server}/indexer/api/v1/index_report");
-    let resp = a
-        .post(&url)
-        .header("Content-Type", "application/json")
-        .send(manifest.to_string())
-        .with_context(|| format!("POST {url}"))?;
-    let (status, v) = read_json(resp, "index")?;
+    let (status, v) = post_json(&a, &url, &manifest, "index")?;
     if !(200..300).contains(&status) {
         bail!(
             "POST {url}: HTTP {status}: {}",
@@ -145,12 +155,7 @@ fn v1(server: &str, res: &registry::Resolved) -> anyhow::Result<VulnerabilityRep
             "ParentName": if i == 0 { String::new() } else { names[i - 1].clone() },
             "Headers": headers,
         }});
-        let resp = a
-            .post(&url)
-            .header("Content-Type", "application/json")
-            .send(body.to_string())
-            .with_context(|| format!("POST {url}"))?;
-        let (status, v) = read_json(resp, "layer")?;
+        let (status, v) = post_json(&a, &url, &body, "layer")?;
         if status != 201 {
             bail!(
                 "POST {url} (layer {}): HTTP {status}: {}",

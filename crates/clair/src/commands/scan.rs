@@ -334,13 +334,7 @@ pub fn explain(args: &ExplainArgs, g: &Global) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let layer_no = |d: &clair_types::Digest| {
-        indexed
-            .layers
-            .iter()
-            .position(|l| l == d)
-            .map_or("?".to_string(), |i| (i + 1).to_string())
-    };
+    let layer_no = |d: &clair_types::Digest| crate::output::layer_number(&indexed.layers, d);
     let mut affected = 0;
     for c in &relevant {
         let pkg = &indexed.report.packages[c.package_id];
@@ -376,20 +370,7 @@ pub fn explain(args: &ExplainArgs, g: &Global) -> anyhow::Result<ExitCode> {
         let r = c.record;
         writeln!(out, "  feed record:    {}", record_line(r))?;
         writeln!(out, "  severity:       {}", severity_line(r))?;
-        let cves = matching::cve_ids(&clair_types::ReportVulnerability {
-            id: String::new(),
-            updater: String::new(),
-            name: r.name.clone(),
-            description: String::new(),
-            issued: String::new(),
-            links: r.links.clone(),
-            severity: String::new(),
-            normalized_severity: Severity::Unknown,
-            package: None,
-            distribution: None,
-            repository: None,
-            fixed_in_version: String::new(),
-        });
+        let cves = matching::cve_ids_in(&r.name, &r.links);
         for e in store.enrichments("nvd", &cves)? {
             let score = e.data.get("baseScore").and_then(serde_json::Value::as_f64);
             let vector = e

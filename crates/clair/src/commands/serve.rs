@@ -162,7 +162,10 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     state.read_only = args.read_only || cfg.read_only;
     state.allow_local_layer_paths = cfg.allow_local_layer_paths;
     if let Some(p) = &cfg.psk {
-        state.auth = Some(clair_http::auth::Psk::new(&p.key, &p.iss).map_err(anyhow::Error::msg)?);
+        state.auth = Some(
+            clair_http::auth::Psk::new(&p.key, &p.iss)
+                .map_err(|e| anyhow::anyhow!("auth.psk.key: {e}"))?,
+        );
     }
     if let Some((api, intraservice)) = &cfg.keyserver {
         let mut ks = clair_http::auth::KeyServerAuth::new(

@@ -1,18 +1,19 @@
--- clair-rs SQLite schema, version 1.
--- Timestamps are microseconds since the Unix epoch (INTEGER).
--- Documents (layer results, index reports) are zstd-compressed JSON (BLOB).
+-- clair-rs schema, version 1, for both backends: `{int}`, `{bytes}`, `{serial}`, `{bool}` and
+-- `{false}` are spelt per dialect (src/migrations.rs).
+-- Timestamps are microseconds since the Unix epoch ({int}).
+-- Documents (layer results, index reports) are zstd-compressed JSON ({bytes}).
 
 CREATE TABLE layer (
     digest  TEXT PRIMARY KEY,
-    result  BLOB NOT NULL,
-    created INTEGER NOT NULL
+    result  {bytes} NOT NULL,
+    created {int} NOT NULL
 );
 
 CREATE TABLE manifest (
     digest  TEXT PRIMARY KEY,
     state   TEXT NOT NULL,
-    report  BLOB NOT NULL,
-    updated INTEGER NOT NULL
+    report  {bytes} NOT NULL,
+    updated {int} NOT NULL
 );
 
 CREATE TABLE manifest_layer (
@@ -24,17 +25,17 @@ CREATE TABLE manifest_layer (
 CREATE INDEX manifest_layer_layer ON manifest_layer (layer);
 
 CREATE TABLE update_operation (
-    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq         {serial},
     id          TEXT NOT NULL UNIQUE,
     updater     TEXT NOT NULL,
     kind        TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
-    date        INTEGER NOT NULL
+    date        {int} NOT NULL
 );
 CREATE INDEX update_operation_updater ON update_operation (kind, updater, seq);
 
 CREATE TABLE vuln (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           {serial},
     hash         TEXT NOT NULL UNIQUE,
     updater      TEXT NOT NULL,
     name         TEXT NOT NULL,
@@ -45,14 +46,14 @@ CREATE TABLE vuln (
 CREATE INDEX vuln_package ON vuln (namespace, package_name);
 
 CREATE TABLE uo_vuln (
-    uo   INTEGER NOT NULL REFERENCES update_operation (seq) ON DELETE CASCADE,
-    vuln INTEGER NOT NULL REFERENCES vuln (id),
+    uo   {int} NOT NULL REFERENCES update_operation (seq) ON DELETE CASCADE,
+    vuln {int} NOT NULL REFERENCES vuln (id),
     PRIMARY KEY (uo, vuln)
 );
 CREATE INDEX uo_vuln_vuln ON uo_vuln (vuln);
 
 CREATE TABLE enrichment (
-    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    id      {serial},
     hash    TEXT NOT NULL UNIQUE,
     updater TEXT NOT NULL,
     tags    TEXT NOT NULL,
@@ -60,15 +61,15 @@ CREATE TABLE enrichment (
 );
 
 CREATE TABLE enrichment_tag (
-    enrichment INTEGER NOT NULL REFERENCES enrichment (id) ON DELETE CASCADE,
+    enrichment {int} NOT NULL REFERENCES enrichment (id) ON DELETE CASCADE,
     tag        TEXT NOT NULL,
     PRIMARY KEY (enrichment, tag)
 );
 CREATE INDEX enrichment_tag_tag ON enrichment_tag (tag);
 
 CREATE TABLE uo_enrich (
-    uo         INTEGER NOT NULL REFERENCES update_operation (seq) ON DELETE CASCADE,
-    enrichment INTEGER NOT NULL REFERENCES enrichment (id),
+    uo         {int} NOT NULL REFERENCES update_operation (seq) ON DELETE CASCADE,
+    enrichment {int} NOT NULL REFERENCES enrichment (id),
     PRIMARY KEY (uo, enrichment)
 );
 CREATE INDEX uo_enrich_enrichment ON uo_enrich (enrichment);
@@ -82,18 +83,18 @@ CREATE TABLE notification (
     id           TEXT PRIMARY KEY,
     kind         TEXT NOT NULL,
     body         TEXT NOT NULL,
-    created      INTEGER NOT NULL,
+    created      {int} NOT NULL,
     status       TEXT NOT NULL,
     attempts     INTEGER NOT NULL DEFAULT 0,
-    next_attempt INTEGER NOT NULL,
+    next_attempt {int} NOT NULL,
     last_error   TEXT,
-    updated      INTEGER NOT NULL
+    updated      {int} NOT NULL
 );
 CREATE INDEX notification_due ON notification (status, next_attempt);
 
 CREATE TABLE notification_item (
     notification TEXT NOT NULL REFERENCES notification (id) ON DELETE CASCADE,
-    seq          INTEGER NOT NULL,
+    seq          {int} NOT NULL,
     body         TEXT NOT NULL,
     PRIMARY KEY (notification, seq)
 );

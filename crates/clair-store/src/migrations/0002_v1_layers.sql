@@ -6,6 +6,6 @@ CREATE TABLE v1_layer (
     parent  TEXT,
     path    TEXT NOT NULL,
     format  TEXT NOT NULL,
-    created INTEGER NOT NULL
+    created {int} NOT NULL
 );
 CREATE INDEX v1_layer_parent ON v1_layer (parent);

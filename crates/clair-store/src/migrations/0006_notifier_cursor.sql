@@ -4,5 +4,5 @@
 CREATE TABLE notifier_cursor (
     updater   TEXT PRIMARY KEY,
     operation TEXT NOT NULL,
-    updated   INTEGER NOT NULL
+    updated   {int} NOT NULL
 );
