@@ -54,7 +54,7 @@ impl KeyServerAuth {
     pub fn new(
         api: &str,
         intraservice: Option<&str>,
-        agent: ureq::Agent,
+        client: clair_net::Client,
     ) -> Result<KeyServerAuth, String> {
         let intraservice = match intraservice {
             Some(k) => {
@@ -66,7 +66,7 @@ impl KeyServerAuth {
             reader: crate::jwtproxy::KeyRegistryReader::new(
                 api,
                 std::time::Duration::from_secs(600),
-                agent,
+                client,
             ),
             intraservice,
             tls: false,

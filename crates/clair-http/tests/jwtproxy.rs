@@ -17,7 +17,7 @@ use clair_http::jwtproxy::{
     Verifier,
 };
 use clair_test::keyregistry::{KeyRegistry, KeyState};
-use common::{agent, call, sqlite, start_state};
+use common::{call, key_client, sqlite, start_state};
 use serde_json::{Value, json};
 
 const AUD: &str = "http://127.0.0.1:6060";
@@ -27,7 +27,7 @@ fn b64(d: &[u8]) -> String {
 }
 
 fn reader(registry: &KeyRegistry) -> KeyRegistryReader {
-    KeyRegistryReader::new(&registry.url(), Duration::from_secs(600), agent())
+    KeyRegistryReader::new(&registry.url(), Duration::from_secs(600), key_client())
 }
 
 fn verifier(registry: &KeyRegistry) -> Verifier {
@@ -355,7 +355,7 @@ fn signer_publishes_waits_for_approval_rotates_and_revokes() {
     ));
     let keys = AutoKeys {
         signer: signer.clone(),
-        registry: RegistryClient::new(&registry.url(), agent()),
+        registry: RegistryClient::new(&registry.url(), key_client()),
         key_folder: folder.path().to_path_buf(),
         rotate_every: Duration::from_secs(3),
         poll: Duration::from_millis(100),
@@ -455,7 +455,7 @@ fn signer_publishes_waits_for_approval_rotates_and_revokes() {
     ));
     let keys = AutoKeys {
         signer: signer2.clone(),
-        registry: RegistryClient::new(&registry.url(), agent()),
+        registry: RegistryClient::new(&registry.url(), key_client()),
         key_folder: folder.path().to_path_buf(),
         rotate_every: Duration::from_secs(3600),
         poll: Duration::from_millis(100),
@@ -543,7 +543,7 @@ fn v4_keyserver_mode() {
     let intra = base64::engine::general_purpose::STANDARD.encode(b"intra-service-key");
     let mut state = AppState::new(sqlite(), clair_http::FetchOptions::default()).unwrap();
     state.keyserver = Some(Arc::new(
-        clair_http::auth::KeyServerAuth::new(&registry.url(), Some(&intra), agent()).unwrap(),
+        clair_http::auth::KeyServerAuth::new(&registry.url(), Some(&intra), key_client()).unwrap(),
     ));
     let srv = start_state(state);
     let url = format!("{}/indexer/api/v1/index_state", srv.api);
@@ -631,7 +631,7 @@ fn key_server_requests_are_bounded() {
     use clair_test::http::{Behavior, TestServer};
     let srv = TestServer::start();
     srv.set("/services/quay/keys/broken", Behavior::Status(500));
-    let r = KeyRegistryReader::new(srv.url(), Duration::from_secs(600), agent());
+    let r = KeyRegistryReader::new(srv.url(), Duration::from_secs(600), key_client());
     // 404 (nothing put there), 500 and an unreadable body: each cached as a refusal.
     srv.put("/services/quay/keys/junk", b"not json".to_vec());
     for kid in ["missing", "broken", "junk"] {
@@ -646,15 +646,15 @@ fn key_server_requests_are_bounded() {
     let dead = KeyRegistryReader::new(
         &format!("http://127.0.0.1:{port}"),
         Duration::from_secs(600),
-        agent(),
+        key_client(),
     );
     assert!(dead.get("quay", "k").is_err());
     assert!(dead.get("quay", "k").is_err());
     assert_eq!(dead.fetches(), 1);
 
     // Least recently used goes first; nothing is dropped wholesale.
-    let lru =
-        KeyRegistryReader::new(srv.url(), Duration::from_secs(600), agent()).with_limits(3, 1000);
+    let lru = KeyRegistryReader::new(srv.url(), Duration::from_secs(600), key_client())
+        .with_limits(3, 1000);
     for kid in ["a", "b", "c", "a", "d", "a", "c", "d"] {
         let _ = lru.get("quay", kid);
     }
@@ -665,8 +665,8 @@ fn key_server_requests_are_bounded() {
     assert_eq!(lru.fetches(), 5, "d stayed");
 
     // The request rate: past it, unknown keys are refused without asking.
-    let slow =
-        KeyRegistryReader::new(srv.url(), Duration::from_secs(600), agent()).with_limits(1000, 5);
+    let slow = KeyRegistryReader::new(srv.url(), Duration::from_secs(600), key_client())
+        .with_limits(1000, 5);
     let refused = (0..20)
         .filter(|i| slow.get("quay", &format!("rate-{i}")).is_err())
         .count();
@@ -674,7 +674,7 @@ fn key_server_requests_are_bounded() {
     assert_eq!(slow.fetches(), 5);
 
     // Claims first: a token that could never pass asks nothing.
-    let ks = clair_http::auth::KeyServerAuth::new(srv.url(), None, agent()).unwrap();
+    let ks = clair_http::auth::KeyServerAuth::new(srv.url(), None, key_client()).unwrap();
     let now = jiff::Timestamp::now().as_second();
     let header = json!({"alg": "RS256", "kid": "claims-first"});
     for (claims, why) in [

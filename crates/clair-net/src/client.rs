@@ -392,12 +392,45 @@ impl Client {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<Response, Error> {
+        self.send_once(ureq::http::Method::POST, url, headers, body)
+    }
+
+    /// PUT `body` to `url` with these headers, once, as [`Client::post`].
+    pub fn put(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Response, Error> {
+        self.send_once(ureq::http::Method::PUT, url, headers, body)
+    }
+
+    /// DELETE `url` with these headers, once; redirects are not followed.
+    pub fn delete(&self, url: &str, headers: &[(String, String)]) -> Result<Response, Error> {
+        self.send_once(ureq::http::Method::DELETE, url, headers, &[])
+    }
+
+    /// One request that is not a GET: checked, sent, never redirected.
+    fn send_once(
+        &self,
+        method: ureq::http::Method,
+        url: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Response, Error> {
         self.check(url)?;
-        let mut req = self.agent.post(url);
+        let mut req = ureq::http::Request::builder().method(method).uri(url);
         for (k, v) in headers {
             req = req.header(k.as_str(), v.as_str());
         }
-        let resp = req.send(body).map_err(|e| Client::call_error(url, e))?;
+        let req = req.body(body).map_err(|e| Error::Transport {
+            url: display_url(url),
+            message: e.to_string(),
+        })?;
+        let resp = self
+            .agent
+            .run(req)
+            .map_err(|e| Client::call_error(url, e))?;
         Ok(Response {
             url: url.to_string(),
             inner: resp,

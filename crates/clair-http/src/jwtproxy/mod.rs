@@ -11,7 +11,7 @@
 //!   publishing and revoking them), whose only HTTP request for a key is `registry::get`.
 //!
 //! Checking is pure (a token and "now" in, a verdict out); the only I/O is the key server,
-//! through a blocking HTTP agent with timeouts, run off the async workers.
+//! through the one outbound client (`clair_net::Client`: timeouts, CA bundle), run off the async workers.
 
 pub mod registry;
 pub mod signer;

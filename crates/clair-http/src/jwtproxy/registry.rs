@@ -45,7 +45,7 @@ type CachedKey = (Result<PublicKey, KeyError>, Instant);
 pub struct KeyRegistryReader {
     base: String,
     default_ttl: Duration,
-    agent: ureq::Agent,
+    client: clair_net::Client,
     cache: Mutex<hashlink::LruCache<(String, String), CachedKey>>,
     fetches: std::sync::atomic::AtomicU64,
     max_fetches_per_sec: u32,
@@ -76,8 +76,8 @@ pub fn key_url(registry: &str, service: &str, kid: &str) -> String {
     )
 }
 
-fn max_age(r: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
-    let cc = r.headers().get("cache-control")?.to_str().ok()?;
+fn max_age(r: &clair_net::Response) -> Option<Duration> {
+    let cc = r.header("cache-control")?;
     cc.split(',').find_map(|d| {
         let d = d.trim();
         if d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("no-cache") {
@@ -102,33 +102,33 @@ pub struct Reply {
 
 /// GET `url` from a key server: the one HTTP request of the key reader and of a key's status.
 /// Errors name the URL (its credentials hidden).
-pub fn get(agent: &ureq::Agent, url: &str) -> Result<Reply, String> {
-    let shown = crate::fetch::display_url(url);
-    let mut r = agent.get(url).call().map_err(|e| format!("{shown}: {e}"))?;
-    let status = r.status().as_u16();
+pub fn get(client: &clair_net::Client, url: &str) -> Result<Reply, String> {
+    let r = client.get(url, &[]).map_err(|e| e.to_string())?;
+    let status = r.status();
+    let max_age = max_age(&r);
     let body = if status == 200 {
-        r.body_mut()
-            .with_config()
-            .limit(MAX_JWK)
-            .read_to_vec()
-            .map_err(|e| format!("{shown}: {e}"))
+        r.read_to_vec(MAX_JWK).map_err(|e| e.to_string())
     } else {
         Ok(Vec::new())
     };
     Ok(Reply {
         status,
-        max_age: max_age(&r),
+        max_age,
         body,
     })
 }
 
 impl KeyRegistryReader {
     /// A reader of `registry` (its base URL).
-    pub fn new(registry: &str, default_ttl: Duration, agent: ureq::Agent) -> KeyRegistryReader {
+    pub fn new(
+        registry: &str,
+        default_ttl: Duration,
+        client: clair_net::Client,
+    ) -> KeyRegistryReader {
         KeyRegistryReader {
             base: registry.to_string(),
             default_ttl,
-            agent,
+            client,
             cache: Mutex::new(hashlink::LruCache::new(MAX_CACHED)),
             fetches: std::sync::atomic::AtomicU64::new(0),
             max_fetches_per_sec: MAX_FETCHES_PER_SEC,
@@ -186,7 +186,7 @@ impl KeyRegistryReader {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let url = key_url(&self.base, issuer, kid);
         let shown = crate::fetch::display_url(&url);
-        let (result, ttl) = match get(&self.agent, &url) {
+        let (result, ttl) = match get(&self.client, &url) {
             Ok(reply) => match reply.status {
                 200 => {
                     let key = reply.body.and_then(|b| {
@@ -231,15 +231,15 @@ pub enum Published {
 #[derive(Debug, Clone)]
 pub struct KeyRegistry {
     base: String,
-    agent: ureq::Agent,
+    client: clair_net::Client,
 }
 
 impl KeyRegistry {
     /// A client of the registry at `base`.
-    pub fn new(base: &str, agent: ureq::Agent) -> KeyRegistry {
+    pub fn new(base: &str, client: clair_net::Client) -> KeyRegistry {
         KeyRegistry {
             base: base.to_string(),
-            agent,
+            client,
         }
     }
 
@@ -247,7 +247,7 @@ impl KeyRegistry {
     /// expired, 404 unknown).
     pub fn status(&self, service: &str, kid: &str) -> Result<u16, String> {
         let url = key_url(&self.base, service, kid);
-        get(&self.agent, &url).map(|r| r.status)
+        get(&self.client, &url).map(|r| r.status)
     }
 
     /// PUT `key`'s JWK, the request signed by `by` (the key itself for a new key, the active
@@ -267,15 +267,19 @@ impl KeyRegistry {
             now.saturating_add(rot.saturating_mul(2))
         );
         let token = signer.token_with(by, &url, now)?;
+        let headers = [
+            ("Content-Type".to_string(), "application/json".to_string()),
+            (
+                "User-Agent".to_string(),
+                "KeyRegistryClient/0.1.0".to_string(),
+            ),
+            ("Authorization".to_string(), format!("Bearer {token}")),
+        ];
         let r = self
-            .agent
-            .put(&url)
-            .header("Content-Type", "application/json")
-            .header("User-Agent", "KeyRegistryClient/0.1.0")
-            .header("Authorization", format!("Bearer {token}"))
-            .send(key.jwk.to_string().as_str())
-            .map_err(|e| format!("{url}: {e}"))?;
-        match r.status().as_u16() {
+            .client
+            .put(&url, &headers, key.jwk.to_string().as_bytes())
+            .map_err(|e| e.to_string())?;
+        match r.status() {
             200 => Ok(Published::Active),
             202 => Ok(Published::Pending),
             code => Err(format!("{url}: HTTP {code}")),
@@ -287,14 +291,18 @@ impl KeyRegistry {
         let url = key_url(&self.base, &signer.issuer, &key.kid);
         let now = jiff::Timestamp::now().as_second();
         let token = signer.token_with(key, &url, now)?;
+        let headers = [
+            (
+                "User-Agent".to_string(),
+                "KeyRegistryClient/0.1.0".to_string(),
+            ),
+            ("Authorization".to_string(), format!("Bearer {token}")),
+        ];
         let r = self
-            .agent
-            .delete(&url)
-            .header("User-Agent", "KeyRegistryClient/0.1.0")
-            .header("Authorization", format!("Bearer {token}"))
-            .call()
-            .map_err(|e| format!("{url}: {e}"))?;
-        match r.status().as_u16() {
+            .client
+            .delete(&url, &headers)
+            .map_err(|e| e.to_string())?;
+        match r.status() {
             204 | 200 => Ok(()),
             code => Err(format!("{url}: HTTP {code}")),
         }

@@ -116,13 +116,16 @@ impl Verifier {
         })
     }
 
-    /// From a config's verifier proxy; `agent` fetches keys.
-    pub fn from_config(cfg: &VerifierConfig, agent: ureq::Agent) -> Result<Verifier, String> {
+    /// From a config's verifier proxy; `client` fetches keys.
+    pub fn from_config(
+        cfg: &VerifierConfig,
+        client: clair_net::Client,
+    ) -> Result<Verifier, String> {
         let keys = match &cfg.key_server {
             KeyServerConfig::Keyregistry {
                 registry,
                 cache_duration,
-            } => Keys::Registry(KeyRegistryReader::new(registry, *cache_duration, agent)),
+            } => Keys::Registry(KeyRegistryReader::new(registry, *cache_duration, client)),
             KeyServerConfig::Preshared {
                 issuer,
                 key_id,

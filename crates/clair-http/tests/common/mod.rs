@@ -71,6 +71,13 @@ pub fn start_state(state: AppState) -> Server {
     }
 }
 
+/// The outbound client key servers are reached with (as `clair serve` builds it).
+pub fn key_client() -> clair_net::Client {
+    clair_net::Client::builder()
+        .total_timeout(Duration::from_secs(60))
+        .build()
+}
+
 pub fn agent() -> ureq::Agent {
     ureq::Agent::new_with_config(
         ureq::Agent::config_builder()

@@ -558,8 +558,8 @@ struct Security {
     signer_addr: Option<String>,
     auto_keys: Option<clair_http::jwtproxy::AutoKeys>,
     outgoing_ca: Option<Arc<Vec<u8>>>,
-    /// The HTTP agent for key servers (timeouts, the outgoing CA).
-    agent: ureq::Agent,
+    /// The HTTP client for key servers (timeouts, the outgoing CA).
+    agent: clair_net::Client,
 }
 
 fn tls_files(t: &clair_config::TlsFiles) -> clair_http::tls::TlsFiles {
@@ -581,14 +581,13 @@ impl Security {
             }
             None => None,
         };
-        let mut agent_cfg = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)));
+        let mut client = clair_net::Client::builder().total_timeout(Duration::from_secs(10));
         if let Some(pem) = &outgoing_ca {
-            agent_cfg = agent_cfg
-                .tls_config(clair_layer::fetch::tls_trusting(pem).map_err(anyhow::Error::msg)?);
+            client = client
+                .ca_pem(pem)
+                .context("the outgoing CA bundle (key servers)")?;
         }
-        let agent = ureq::Agent::new_with_config(agent_cfg.build());
+        let agent = client.build();
         let api_tls = match &cfg.tls {
             Some(t) => Some(clair_http::tls::Reloadable::new(tls_files(t))?),
             None => None,
