@@ -139,6 +139,10 @@ impl clair_service::Counters for Metrics {
         self.layers_fetched.fetch_add(1, Ordering::Relaxed);
     }
 
+    fn layer_cached(&self) {
+        self.layers_cached.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn vulnerability_report(&self) {
         self.vulnerability_reports.fetch_add(1, Ordering::Relaxed);
     }

@@ -18,11 +18,6 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use clair_ecosystems::EcosystemNamespaces;
-use clair_indexer::NoProgress;
-use clair_layer::blob::FileRange;
-use clair_layer::read::Verify;
-use clair_layer::source::{Image, ImageFormat, ImageLayer, LayerSource};
 use clair_types::{Digest, IndexReport, IndexState};
 use serde::Deserialize;
 
@@ -294,8 +289,7 @@ struct LayerIn {
     headers: std::collections::BTreeMap<String, Vec<String>>,
 }
 
-/// A layer to fetch: digest, URL, headers.
-type LayerRef = (Digest, String, Vec<(String, String)>);
+use clair_service::{LayerRef, NOT_A_LAYER};
 
 struct Manifest {
     hash: Digest,
@@ -428,82 +422,11 @@ async fn index_inner(s: AppState, headers: HeaderMap, body: Bytes) -> Result<Res
 
 /// How the error of a layer that is no (readable) tar archive begins; upstream answers 400
 /// for it (claircore's `tarfs.ErrFormat`), 500 for every other indexing failure.
-const NOT_A_LAYER: &str = "not a layer: ";
-
-/// Fetch the layers the cache does not know, index, store. A fetch or read failure gives an
-/// `IndexError` report, stored for the manifest as upstream stores it (a later index request
-/// indexes again).
 fn index_blocking(s: &AppState, m: Manifest) -> Result<IndexReport, ApiError> {
-    let dir = tempfile::Builder::new()
-        .prefix("clair-layers-")
-        .tempdir_in(&s.work_dir)
-        .map_err(|e| ApiError::internal(format!("temporary directory: {e}")))?;
-    let layer_digests: Vec<Digest> = m.layers.iter().map(|(d, _, _)| d.clone()).collect();
-    let failed = |msg: String| -> Result<IndexReport, ApiError> {
-        tracing::warn!(manifest = %m.hash, error = %msg, "indexing failed");
-        let report = IndexReport {
-            manifest_hash: m.hash.clone(),
-            state: IndexState::IndexError,
-            packages: Default::default(),
-            distributions: Default::default(),
-            repository: Default::default(),
-            environments: Default::default(),
-            success: false,
-            err: msg,
-        };
-        s.store
-            .put_index_report(&report, &layer_digests, &s.indexer.state())?;
-        Ok(report)
-    };
-    let mut layers = Vec::with_capacity(m.layers.len());
-    for (i, (digest, uri, headers)) in m.layers.iter().enumerate() {
-        if s.indexer.is_cached(digest) {
-            s.metrics.layers_cached.fetch_add(1, Ordering::Relaxed);
-            layers.push(ImageLayer {
-                digest: Some(digest.clone()),
-                media_type: None,
-                source: LayerSource::Cached,
-            });
-            continue;
-        }
-        let path = dir.path().join(format!("layer-{i}"));
-        let len = match s
-            .fetcher
-            .fetch(digest.as_str(), uri, headers, Some(digest), &path)
-        {
-            Ok(n) => n,
-            Err(e) => return failed(e.to_string()),
-        };
-        s.metrics.layers_fetched.fetch_add(1, Ordering::Relaxed);
-        layers.push(ImageLayer {
-            digest: Some(digest.clone()),
-            media_type: None,
-            source: LayerSource::Blob {
-                range: FileRange {
-                    path: std::sync::Arc::new(path),
-                    offset: 0,
-                    len,
-                },
-                // Verified while downloading.
-                verify: Verify::None,
-            },
-        });
-    }
-    let image = Image::from_layers(
-        m.hash.as_str(),
-        ImageFormat::Remote,
-        Some(m.hash.clone()),
-        layers,
-    );
-    match clair_service::index_image(s.store.as_ref(), &s.indexer, &image, &NoProgress) {
-        Ok((indexed, _)) => Ok(indexed.report),
-        Err(clair_service::IndexError::Store(e)) => Err(e.into()),
-        Err(clair_service::IndexError::Index(clair_indexer::Error::Layer {
-            source: e @ clair_layer::Error::Tar { .. },
-            ..
-        })) => failed(format!("{NOT_A_LAYER}{e}")),
-        Err(e) => failed(e.to_string()),
-    }
+    s.index_manifest(&m.hash, &m.layers).map_err(|e| match e {
+        clair_service::Error::Store(e) => e.into(),
+        e => ApiError::internal(e.to_string()),
+    })
 }
 
 /// `GET /indexer/api/v1/index_report/{digest}`. The `ETag` and `If-None-Match` are the
@@ -658,8 +581,7 @@ async fn vulnerability_report(
         let report = report
             .filter(|r| r.state == IndexState::IndexFinished)
             .ok_or_else(|| ApiError::not_found(not_found))?;
-        let (mut vr, _) = idx.report(&report, &EcosystemNamespaces);
-        clair_service::add_cvss(&mut vr, store.as_ref())?;
+        let vr = clair_service::vulnerability_report(&idx, &report, store.as_ref())?;
         serde_json::to_vec(&vr).map_err(|e| ApiError::internal(e.to_string()))
     })
     .await

@@ -7,6 +7,14 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] clair_store::Error),
+    /// A file or directory the work needs could not be made or read.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being made or read.
+        what: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
     /// A setting is invalid.
     #[error("{0}")]
     Config(String),

@@ -9,6 +9,18 @@ use clair_matcher::matching::{CVSS_ENRICHMENT_KIND, cve_ids};
 use clair_store::{OpKind, Store};
 use clair_types::VulnerabilityReport;
 
+/// The report use case: `report`'s packages matched by `idx` (the ecosystems' namespaces), with
+/// the store's CVSS enrichments added.
+pub fn vulnerability_report(
+    idx: &MatchIndex,
+    report: &clair_types::IndexReport,
+    store: &dyn Store,
+) -> clair_store::Result<VulnerabilityReport> {
+    let (mut vr, _) = idx.report(report, &clair_ecosystems::EcosystemNamespaces);
+    add_cvss(&mut vr, store)?;
+    Ok(vr)
+}
+
 /// A marker of the store's latest vulnerability operations: it changes when any updater stores
 /// a new operation.
 pub fn store_generation(store: &dyn Store) -> clair_store::Result<String> {

@@ -16,6 +16,8 @@ use crate::pagination::PageKey;
 pub trait Counters: Send + Sync + std::fmt::Debug {
     /// A layer was downloaded.
     fn layer_fetched(&self);
+    /// A layer was already known (its results cached), so not downloaded.
+    fn layer_cached(&self);
     /// A vulnerability report was computed.
     fn vulnerability_report(&self);
 }
@@ -26,6 +28,7 @@ pub struct NoCounters;
 
 impl Counters for NoCounters {
     fn layer_fetched(&self) {}
+    fn layer_cached(&self) {}
     fn vulnerability_report(&self) {}
 }
 

@@ -459,8 +459,7 @@ pub fn layer_view(
         return Ok(out);
     }
     let vr = if with_vulns {
-        let (mut vr, _) = s.live.current().report(&report, &ns);
-        crate::add_cvss(&mut vr, s.store.as_ref())?;
+        let vr = crate::vulnerability_report(&s.live.current(), &report, s.store.as_ref())?;
         s.counters.vulnerability_report();
         Some(vr)
     } else {
