@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use ureq::http::Method;
 use ureq::tls::{Certificate, PrivateKey};
 
 use crate::Error;
@@ -392,28 +393,14 @@ impl Client {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<Response, Error> {
-        self.send_once(ureq::http::Method::POST, url, headers, body)
+        self.send_once(Method::POST, url, headers, body)
     }
 
-    /// PUT `body` to `url` with these headers, once, as [`Client::post`].
-    pub fn put(
+    /// One request of any method (PUT, DELETE, …) with these headers and body, checked and
+    /// sent once; redirects are not followed.
+    pub fn send_once(
         &self,
-        url: &str,
-        headers: &[(String, String)],
-        body: &[u8],
-    ) -> Result<Response, Error> {
-        self.send_once(ureq::http::Method::PUT, url, headers, body)
-    }
-
-    /// DELETE `url` with these headers, once; redirects are not followed.
-    pub fn delete(&self, url: &str, headers: &[(String, String)]) -> Result<Response, Error> {
-        self.send_once(ureq::http::Method::DELETE, url, headers, &[])
-    }
-
-    /// One request that is not a GET: checked, sent, never redirected.
-    fn send_once(
-        &self,
-        method: ureq::http::Method,
+        method: Method,
         url: &str,
         headers: &[(String, String)],
         body: &[u8],

@@ -55,6 +55,7 @@ pub use client::{
 };
 pub use target::{check_url_for_fuzz, display_url};
 pub use tls::{pem_certificates, pem_private_key, tls_trusting};
+pub use ureq::http::Method;
 pub use ureq::tls::{Certificate, PrivateKey};
 
 /// Why a request failed. Messages name the URL without its credentials and query (which may

@@ -277,7 +277,12 @@ impl KeyRegistry {
         ];
         let r = self
             .client
-            .put(&url, &headers, key.jwk.to_string().as_bytes())
+            .send_once(
+                clair_net::Method::PUT,
+                &url,
+                &headers,
+                key.jwk.to_string().as_bytes(),
+            )
             .map_err(|e| e.to_string())?;
         match r.status() {
             200 => Ok(Published::Active),
@@ -300,7 +305,7 @@ impl KeyRegistry {
         ];
         let r = self
             .client
-            .delete(&url, &headers)
+            .send_once(clair_net::Method::DELETE, &url, &headers, &[])
             .map_err(|e| e.to_string())?;
         match r.status() {
             204 | 200 => Ok(()),
