@@ -28,7 +28,7 @@ mod v1_vulns;
 pub mod v4;
 mod v4_internal;
 
-pub use clair_service::{limit, notify, pagination};
+use clair_service::{limit, notify, pagination};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -8,7 +8,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use clair_http::notify::amqp::Amqp;
+use clair_service::notify::amqp::Amqp;
 use common::*;
 use lapin::options::{BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
@@ -109,7 +109,7 @@ fn amqp_delivery() {
         .map(|i| serde_json::json!({"id": format!("00000000-0000-4000-8000-00000000000{i}"), "reason": "added"}))
         .collect();
     let id = store
-        .create_notification(clair_http::notify::V4, &serde_json::json!({}), &items)
+        .create_notification(clair_service::notify::V4, &serde_json::json!({}), &items)
         .unwrap();
     let n = Amqp {
         uri: uri.clone(),
@@ -135,7 +135,7 @@ fn amqp_delivery() {
 
     // Direct delivery, two per message.
     let id2 = store
-        .create_notification(clair_http::notify::V4, &serde_json::json!({}), &items)
+        .create_notification(clair_service::notify::V4, &serde_json::json!({}), &items)
         .unwrap();
     let direct = Amqp {
         direct: true,
@@ -151,7 +151,7 @@ fn amqp_delivery() {
 
     // The broker unreachable: a failure recorded, retried later.
     let id3 = store
-        .create_notification(clair_http::notify::V4, &serde_json::json!({}), &items)
+        .create_notification(clair_service::notify::V4, &serde_json::json!({}), &items)
         .unwrap();
     let down = Amqp {
         uri: format!(
@@ -171,10 +171,10 @@ fn amqp_delivery() {
 fn deliver(store: &std::sync::Arc<dyn clair_store::Store>, sender: &Amqp) -> usize {
     let state =
         clair_http::AppState::new(store.clone(), clair_http::FetchOptions::default()).unwrap();
-    clair_http::notify::Notifier::new(
+    clair_service::notify::Notifier::new(
         state,
         vec![std::sync::Arc::new(sender.clone())],
-        clair_http::notify::Options::default(),
+        clair_service::notify::Options::default(),
     )
     .deliver()
     .unwrap()

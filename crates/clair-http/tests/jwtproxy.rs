@@ -486,12 +486,12 @@ fn notifier_webhook_is_signed() {
     signer.set_key(key);
     let store = sqlite();
     store
-        .create_notification(clair_http::notify::V1, &json!({}), &[])
+        .create_notification(clair_service::notify::V1, &json!({}), &[])
         .unwrap();
     let receiver = clair_test::http::TestServer::start();
     receiver.put("/secscan/notify", "ok");
     let s = signer.clone();
-    use clair_http::notify::webhook::{Authorize, WebhookV2, WebhookV2Config};
+    use clair_service::notify::webhook::{Authorize, WebhookV2, WebhookV2Config};
     let hook = WebhookV2::new(WebhookV2Config {
         endpoint: format!("{}/secscan/notify", receiver.url()),
         proxy: None,
@@ -503,10 +503,10 @@ fn notifier_webhook_is_signed() {
         client_tls: None,
     })
     .unwrap();
-    let n = clair_http::notify::Notifier::new(
+    let n = clair_service::notify::Notifier::new(
         clair_http::AppState::new(store.clone(), clair_http::FetchOptions::default()).unwrap(),
         vec![Arc::new(hook)],
-        clair_http::notify::Options::default(),
+        clair_service::notify::Options::default(),
     );
     assert_eq!(n.deliver().unwrap(), 1);
     let seen = receiver.request_headers();

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use clair_ecosystems::EcosystemNamespaces;
 use clair_http::AppState;
-use clair_http::notify::webhook::{Webhook, WebhookConfig, WebhookV2, WebhookV2Config};
-use clair_http::notify::{self, Notifier, Options, Sender};
 use clair_indexer::NoProgress;
 use clair_layer::source::{self, OpenOptions};
+use clair_service::notify::webhook::{Webhook, WebhookConfig, WebhookV2, WebhookV2Config};
+use clair_service::notify::{self, Notifier, Options, Sender};
 use clair_store::Store;
 use clair_test::http::{Behavior, TestServer};
 use clair_test::oci::{Layer, write_layout};
@@ -539,13 +539,13 @@ fn webhooks_over_tls() {
     let (v4_addr, v4_hits) = tls_receiver(&rt, "127.0.0.1:0", &server, None);
     let store = sqlite();
     let ca_pem = Arc::new(std::fs::read(&ca.cert).unwrap());
-    let client_tls = clair_http::notify::webhook::ClientTls {
+    let client_tls = clair_service::notify::webhook::ClientTls {
         cert: client.cert.clone(),
         key: client.key.clone(),
         ca: Some(ca.cert.clone()),
         server_name: Some("localhost".into()),
     };
-    let v2 = |tls: Option<clair_http::notify::webhook::ClientTls>| WebhookV2Config {
+    let v2 = |tls: Option<clair_service::notify::webhook::ClientTls>| WebhookV2Config {
         attempts: 1,
         client_tls: tls,
         ..v2_webhook(&format!("https://{v2_addr}/hook"))
@@ -572,7 +572,7 @@ fn webhooks_over_tls() {
     // name the receiver's certificate does not match 127.0.0.2.
     for cfg in [
         v2(None),
-        v2(Some(clair_http::notify::webhook::ClientTls {
+        v2(Some(clair_service::notify::webhook::ClientTls {
             server_name: None,
             ..client_tls.clone()
         })),
@@ -588,7 +588,7 @@ fn webhooks_over_tls() {
     }
     assert_eq!(v2_hits.load(std::sync::atomic::Ordering::SeqCst), 1);
     // An unreadable key names its file and setting.
-    let e = WebhookV2::new(v2(Some(clair_http::notify::webhook::ClientTls {
+    let e = WebhookV2::new(v2(Some(clair_service::notify::webhook::ClientTls {
         key: dir.path().join("missing.key"),
         ..client_tls
     })))

@@ -19,7 +19,7 @@ mod common;
 use std::sync::Arc;
 
 use clair_http::FetchOptions;
-use clair_http::notify::Options as NotifyOptions;
+use clair_service::notify::Options as NotifyOptions;
 use clair_store::Store;
 use clair_test::http::TestServer;
 use common::*;
@@ -37,8 +37,8 @@ fn notify_update(
 ) -> Result<Option<uuid::Uuid>, clair_http::Error> {
     let ops = store.update_operations(clair_store::OpKind::Vulnerability, Some(updater))?;
     let diff = store.update_diff(Some(ops[1].id), ops[0].id)?;
-    let source = clair_http::notify::source::LocalSource { store, ns };
-    Ok(clair_http::notify::v4::compute(&source, &diff, opts)?
+    let source = clair_service::notify::source::LocalSource { store, ns };
+    Ok(clair_service::notify::v4::compute(&source, &diff, opts)?
         .map(|n| store.create_notification(&n.kind, &n.body, &n.items))
         .transpose()?)
 }

@@ -536,7 +536,7 @@ fn notifications(store: Arc<dyn Store>) {
     items.push(serde_json::json!({"side": "old", "index": 7, "layer": "old-7"}));
     let id = store
         .create_notification(
-            clair_http::notify::V1,
+            clair_service::notify::V1,
             &serde_json::json!({"Old": vuln("2.24"), "New": vuln("2.25")}),
             &items,
         )

@@ -427,7 +427,7 @@ fn package_namespaces<'a>(
     out
 }
 
-/// The namespaces an index report needs: what [`MatchIndex::load`] should read for it.
+/// The namespaces an index report needs: what `clair_service::load_index` should read for it.
 pub fn report_namespaces(report: &IndexReport, ns: &dyn Namespaces) -> Vec<String> {
     let mut all = BTreeSet::new();
     for id in report.packages.keys() {

@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use clair_http::notify::{Notifier, Options, webhook};
 use clair_indexer::NoProgress;
 use clair_layer::source::{self, OpenOptions};
+use clair_service::notify::{Notifier, Options, webhook};
 use clair_types::{Digest, PackageKind, ReportPackage, Severity, Vulnerability};
 
 fn main() -> anyhow::Result<()> {

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::types::QueueAttributeName;
-use clair_http::notify::{Notifier, Options};
 use clair_http::{AppState, FetchOptions};
 use clair_matcher::{Http, HttpOptions};
+use clair_service::notify::{Notifier, Options};
 use clair_service::{NoUpdateProgress, UpdateManager};
 use clair_sqs::message::{CONTENT_TYPE_BASE64GZIP, CONTENT_TYPE_JSON, decode_body};
 use clair_sqs::{Outcome, Pipeline, SenderPublish, Settings, SnsSender, Topic};
@@ -450,7 +450,7 @@ fn layer_pushes_reports_notifications_and_poison() {
             .collect();
         let id = store
             .create_notification(
-                clair_http::notify::V1,
+                clair_service::notify::V1,
                 &serde_json::json!({"Old": vuln("7.88.1-10+deb12u1"), "New": vuln("7.88.1-10+deb12u5")}),
                 &items,
             )

@@ -232,10 +232,10 @@ pub fn run(args: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
             tracing::info!("no notification senders configured; notifications are not computed");
         }
     } else {
-        let mut notifier = clair_http::notify::Notifier::new(
+        let mut notifier = clair_service::notify::Notifier::new(
             state.clone(),
             senders,
-            clair_http::notify::Options {
+            clair_service::notify::Options {
                 disable_summary: cfg.notifier.disable_summary,
             },
         );
@@ -442,11 +442,11 @@ fn senders(
     api_addr: &str,
     state: &AppState,
     sqs: Option<&clair_sqs::Settings>,
-) -> anyhow::Result<Vec<Arc<dyn clair_http::notify::Sender>>> {
-    use clair_http::notify::{amqp, webhook};
+) -> anyhow::Result<Vec<Arc<dyn clair_service::notify::Sender>>> {
+    use clair_service::notify::{amqp, webhook};
     let n = &cfg.notifier;
     let default_callback = || format!("http://{api_addr}/notifier/api/v1/notification/");
-    let mut out: Vec<Arc<dyn clair_http::notify::Sender>> = Vec::new();
+    let mut out: Vec<Arc<dyn clair_service::notify::Sender>> = Vec::new();
     if let Some(target) = n.webhook_target.clone().filter(|t| !t.is_empty()) {
         use base64::Engine as _;
         let psk = match &cfg.psk {
@@ -682,8 +682,8 @@ impl Security {
     /// proxy's port is dropped (the signing it did happens here).
     fn sign_notifier(
         &self,
-        mut n: clair_http::notify::webhook::WebhookV2Config,
-    ) -> clair_http::notify::webhook::WebhookV2Config {
+        mut n: clair_service::notify::webhook::WebhookV2Config,
+    ) -> clair_service::notify::webhook::WebhookV2Config {
         let Some(signer) = self.signer.clone() else {
             return n;
         };
@@ -703,7 +703,7 @@ impl Security {
                 n.proxy = None;
             }
         }
-        n.authorize = Some(clair_http::notify::webhook::Authorize(Arc::new(
+        n.authorize = Some(clair_service::notify::webhook::Authorize(Arc::new(
             move |url: &str| signer.authorization(url),
         )));
         n
