@@ -256,9 +256,8 @@ impl<'a> Database<'a> {
                 let right = be32(page, hdr + 8).ok_or_else(short)?;
                 todo.push((right, depth + 1));
                 for i in (0..cells).rev() {
-                    let child = be32(cell(i)?, 0).ok_or_else(|| {
-                        bad(format!("{table}: page {n}: cell {i} truncated"))
-                    })?;
+                    let child = be32(cell(i)?, 0)
+                        .ok_or_else(|| bad(format!("{table}: page {n}: cell {i} truncated")))?;
                     todo.push((child, depth + 1));
                 }
                 continue;
@@ -304,7 +303,8 @@ impl<'a> Database<'a> {
                 .ok_or_else(|| at("payload runs past the page"))?,
         );
         if local < size {
-            let mut next = be32(local_bytes, local).ok_or_else(|| at("overflow pointer truncated"))?;
+            let mut next =
+                be32(local_bytes, local).ok_or_else(|| at("overflow pointer truncated"))?;
             let what = format!("{table}: overflow chain of page {n} cell {i}");
             while out.len() < size {
                 let page = self.page(next, &what)?;
@@ -330,7 +330,9 @@ impl<'a> Database<'a> {
                     _ => None,
                 }
                 .ok_or_else(|| {
-                    bad(format!("sqlite_schema: table {name}: root page {root:?} is invalid"))
+                    bad(format!(
+                        "sqlite_schema: table {name}: root page {root:?} is invalid"
+                    ))
                 })?;
                 let sql = match sql {
                     Value::Text(s) => String::from_utf8_lossy(s).into_owned(),
@@ -388,27 +390,318 @@ pub fn columns(sql: &str) -> Vec<Column> {
             cur.push(c);
         }
     }
-    let unquote = |t: &str| {
-        t.trim_matches(|c| matches!(c, '\'' | '"' | '`' | '[' | ']'))
-            .to_string()
-    };
     defs.iter()
         .filter_map(|def| {
-            let words: Vec<String> = def
-                .split_whitespace()
-                .map(|w| unquote(w).to_ascii_uppercase())
+            let def = def.trim_start();
+            // The name: a quoted identifier (which may hold spaces) or the first word.
+            let (name, rest) = match def.chars().next()? {
+                q @ ('\'' | '"' | '`' | '[') => {
+                    let close = if q == '[' { ']' } else { q };
+                    let end = def[1..].find(close).map_or(def.len(), |e| e + 1);
+                    (&def[1..end], def.get(end + 1..).unwrap_or(""))
+                }
+                _ => def.split_at(def.find(char::is_whitespace).unwrap_or(def.len())),
+            };
+            let words: Vec<String> = std::iter::once(name)
+                .chain(rest.split_whitespace())
+                .map(|w| {
+                    w.trim_matches(|c| matches!(c, '\'' | '"' | '`' | '[' | ']'))
+                        .to_ascii_uppercase()
+                })
                 .collect();
             let first = words.first()?;
             if ["CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"].contains(&first.as_str()) {
                 return None;
             }
-            let pk = words.windows(2).position(|w| w[0] == "PRIMARY" && w[1] == "KEY");
+            let pk = words
+                .windows(2)
+                .position(|w| w[0] == "PRIMARY" && w[1] == "KEY");
             let rowid_alias = words.get(1).is_some_and(|t| t == "INTEGER")
                 && pk.is_some_and(|p| words.get(p + 2).is_none_or(|w| w != "DESC"));
             Some(Column {
-                name: unquote(def.split_whitespace().next()?),
+                name: name.to_string(),
                 rowid_alias,
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::rpm::sqlite::parse_sqlite;
+
+    /// A fixture of testdata/rpm-sqlite/ (built by its make.py), decompressed.
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/testdata/rpm-sqlite/{name}.sqlite.zst",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        zstd::decode_all(&raw[..]).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// make.py's blob rule: hnum big-endian, then (hnum*31 + j*7) % 256.
+    fn blob(h: u32, n: usize) -> Vec<u8> {
+        let mut b = h.to_be_bytes().to_vec();
+        b.extend((0..n - 4).map(|j| ((h as usize * 31 + j * 7) % 256) as u8));
+        b
+    }
+
+    /// The blobs make.py wrote, in hnum order.
+    fn expected(mut rows: Vec<(u32, usize)>) -> Vec<Vec<u8>> {
+        rows.sort();
+        rows.into_iter().map(|(h, n)| blob(h, n)).collect()
+    }
+
+    fn page_type(data: &[u8], page_size: usize, n: u32) -> u8 {
+        data[(n as usize - 1) * page_size]
+    }
+
+    fn set_be32(data: &mut [u8], at: usize, v: u32) {
+        data[at..at + 4].copy_from_slice(&v.to_be_bytes());
+    }
+
+    fn sqlite_err(data: &[u8]) -> String {
+        let start = Instant::now();
+        let e = parse_sqlite(data).expect_err("hostile file read without error");
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        e.to_string()
+    }
+
+    #[test]
+    fn page_512_three_levels_and_overflow() {
+        let data = fixture("page512");
+        assert_eq!(&data[16..18], &[2, 0], "page size 512");
+        let root = Database::open(&data)
+            .unwrap()
+            .table("Packages")
+            .unwrap()
+            .unwrap()
+            .root;
+        // The fixture exercises what it is for: interior pages two levels deep.
+        assert_eq!(page_type(&data, 512, root), TABLE_INTERIOR);
+        let right = u32::from_be_bytes(
+            data[(root as usize - 1) * 512 + 8..][..4]
+                .try_into()
+                .unwrap(),
+        );
+        assert_eq!(page_type(&data, 512, right), TABLE_INTERIOR);
+        let rows = (1..=1500)
+            .map(|i| {
+                (
+                    3 * i,
+                    if i % 100 == 0 {
+                        4000 + i as usize
+                    } else {
+                        4 + i as usize % 17
+                    },
+                )
+            })
+            .collect();
+        let got = parse_sqlite(&data).unwrap();
+        assert_eq!(got.len(), 1500);
+        assert!(
+            got.iter().any(|b| b.len() > 5000),
+            "a blob spans overflow pages"
+        );
+        assert!(
+            got == expected(rows),
+            "blobs differ from make.py's rule or order"
+        );
+    }
+
+    #[test]
+    fn page_65536() {
+        let data = fixture("page65536");
+        assert_eq!(&data[16..18], &[0, 1], "page size 65536 is stored as 1");
+        let got = parse_sqlite(&data).unwrap();
+        assert!(got == expected(vec![(1, 10), (2, 200_000), (5, 70_000)]));
+    }
+
+    #[test]
+    fn wal_mode_file_reads_as_its_main_file() {
+        let data = fixture("wal");
+        assert_eq!(&data[18..20], &[2, 2], "written in WAL mode");
+        let got = parse_sqlite(&data).unwrap();
+        assert!(got == expected((1..=40).map(|i| (i, 50 * i as usize)).collect()));
+    }
+
+    #[test]
+    fn hostile_files_fail_fast() {
+        let data = fixture("page512");
+        let root = Database::open(&data)
+            .unwrap()
+            .table("Packages")
+            .unwrap()
+            .unwrap()
+            .root;
+        let right = (root as usize - 1) * 512 + 8;
+        let mut cycle = data.clone();
+        set_be32(&mut cycle, right, root);
+        let e = sqlite_err(&cycle);
+        assert!(
+            e.contains(&format!("Packages: page {root} reached twice")),
+            "{e}"
+        );
+
+        let mut past = data.clone();
+        set_be32(&mut past, right, 100_000);
+        let e = sqlite_err(&past);
+        assert!(
+            e.contains("Packages: page 100000 is past the end of the file (270 pages"),
+            "{e}"
+        );
+
+        // An overflow page with a successor (first byte 0: no b-tree page type) made to point at
+        // itself.
+        let pages = data.len() / 512;
+        let p = (2..=pages as u32)
+            .find(|&p| {
+                let at = (p as usize - 1) * 512;
+                let next = u32::from_be_bytes(data[at..at + 4].try_into().unwrap());
+                data[at] == 0 && (2..=pages as u32).contains(&next)
+            })
+            .expect("an overflow chain of two pages or more");
+        let mut looped = data.clone();
+        set_be32(&mut looped, (p as usize - 1) * 512, p);
+        let e = sqlite_err(&looped);
+        assert!(
+            e.contains("overflow chain") && e.contains(&format!("page {p} reached twice")),
+            "{e}"
+        );
+
+        let e = sqlite_err(&data[..data.len() / 2]);
+        assert!(e.contains("past the end of the file (135 pages"), "{e}");
+        let e = sqlite_err(&data[..60]);
+        assert!(e.contains("shorter than the 100-byte header"), "{e}");
+
+        let mut huge_page = data.clone();
+        huge_page[16..18].copy_from_slice(&[0x30, 0x00]);
+        assert!(sqlite_err(&huge_page).contains("page size 12288 is invalid"));
+        let mut reserved = data;
+        reserved[20] = 100;
+        assert!(sqlite_err(&reserved).contains("leave 412 usable bytes"));
+
+        assert_eq!(
+            sqlite_err(b"SQLite format 2\0"),
+            "rpm sqlite: not a SQLite database (magic)"
+        );
+    }
+
+    /// A file of `pages` 512-byte pages whose page 1 starts with `page1` after the header.
+    fn handmade(pages: usize, page1: &[u8]) -> Vec<u8> {
+        let mut d = vec![0u8; pages * 512];
+        d[..16].copy_from_slice(MAGIC);
+        d[16..18].copy_from_slice(&512u16.to_be_bytes());
+        d[100..100 + page1.len()].copy_from_slice(page1);
+        d
+    }
+
+    #[test]
+    fn deep_trees_and_huge_claims_fail_fast() {
+        // Interior pages without cells, each the right child of the one before: 30 levels.
+        let mut deep = handmade(30, &[TABLE_INTERIOR, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        for n in 2..30u32 {
+            let at = (n as usize - 1) * 512;
+            deep[at] = TABLE_INTERIOR;
+            set_be32(&mut deep, at + 8, n + 1);
+        }
+        let e = sqlite_err(&deep);
+        assert!(
+            e.contains("sqlite_schema: b-tree deeper than 20 levels at page 21"),
+            "{e}"
+        );
+
+        // A leaf cell claiming a payload of 2^63 bytes.
+        let mut huge = handmade(1, &[TABLE_LEAF, 0, 0, 0, 1, 0, 0, 0, 0, 200]);
+        huge[200..209].copy_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        let e = sqlite_err(&huge);
+        assert!(
+            e.contains("rows add up to more than the file's 512 bytes"),
+            "{e}"
+        );
+
+        // Many cells pointing at one 300-byte local payload: the total is still bounded.
+        let mut many = handmade(1, &[TABLE_LEAF, 0, 0, 0, 40]);
+        for i in 0..40 {
+            many[108 + 2 * i..110 + 2 * i].copy_from_slice(&200u16.to_be_bytes());
+        }
+        many[200..204].copy_from_slice(&[0x82, 0x2c, 1, 1]); // payload 300, rowid 1, no columns
+        let e = sqlite_err(&many);
+        assert!(
+            e.contains(
+                "cell 1: payload of 300 bytes: the rows add up to more than the file's 512 bytes"
+            ),
+            "{e}"
+        );
+
+        // An empty schema: no Packages table.
+        let empty = handmade(1, &[TABLE_LEAF, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            sqlite_err(&empty),
+            "rpm sqlite: no Packages table: not an rpmdb"
+        );
+    }
+
+    #[test]
+    fn records() {
+        // Header: length 7, NULL, 1-byte int, float, 3-byte text, 2-byte blob, 6-byte int.
+        let mut r = vec![7, 0, 1, 7, 13 + 6, 12 + 4, 5];
+        r.push(0xfe);
+        r.extend(1.5f64.to_be_bytes());
+        r.extend(b"abc");
+        r.extend([9, 8]);
+        r.extend([0x80, 0, 0, 0, 0, 1]);
+        assert_eq!(
+            record(&r).unwrap(),
+            vec![
+                Value::Null,
+                Value::Integer(-2),
+                Value::Float(1.5),
+                Value::Text(b"abc"),
+                Value::Blob(&[9, 8]),
+                Value::Integer(-(1 << 47) + 1),
+            ]
+        );
+        assert_eq!(record(&[2, 10]).unwrap_err(), "reserved serial type 10");
+        assert_eq!(
+            record(&[2, 16, 1]).unwrap_err(),
+            "value of serial type 16 runs past the record's end"
+        );
+        assert_eq!(
+            record(&[9, 0]).unwrap_err(),
+            "record header length 9 outside the payload"
+        );
+        assert_eq!(varint(&[0x81, 0x00]), Some((128, 2)));
+        assert_eq!(varint(&[0xff; 9]), Some((u64::MAX, 9)));
+        assert_eq!(varint(&[0x81]), None);
+    }
+
+    #[test]
+    fn create_table_columns() {
+        let col = |name: &str, rowid_alias| Column {
+            name: name.into(),
+            rowid_alias,
+        };
+        assert_eq!(
+            columns(
+                "CREATE TABLE IF NOT EXISTS 'Packages' (hnum INTEGER PRIMARY KEY AUTOINCREMENT,blob BLOB NOT NULL)"
+            ),
+            vec![col("hnum", true), col("blob", false)]
+        );
+        assert_eq!(
+            columns(
+                "CREATE TABLE \"t(1,2)\" ([a b] DECIMAL(10,2) DEFAULT 'x,)', \"hnum\" integer primary key desc, \
+                 c, PRIMARY KEY (c), FOREIGN KEY (c) REFERENCES u(c))"
+            ),
+            vec![col("a b", false), col("hnum", false), col("c", false)]
+        );
+    }
 }
