@@ -456,6 +456,11 @@ mod tests {
         rows.into_iter().map(|(h, n)| blob(h, n)).collect()
     }
 
+    fn packages_root(data: &[u8]) -> u32 {
+        let table = Database::open(data).unwrap().table("Packages").unwrap();
+        table.expect("a Packages table").root
+    }
+
     fn page_type(data: &[u8], page_size: usize, n: u32) -> u8 {
         data[(n as usize - 1) * page_size]
     }
@@ -479,12 +484,7 @@ mod tests {
     fn page_512_three_levels_and_overflow() {
         let data = fixture("page512");
         assert_eq!(&data[16..18], &[2, 0], "page size 512");
-        let root = Database::open(&data)
-            .unwrap()
-            .table("Packages")
-            .unwrap()
-            .unwrap()
-            .root;
+        let root = packages_root(&data);
         // The fixture exercises what it is for: interior pages two levels deep.
         assert_eq!(page_type(&data, 512, root), TABLE_INTERIOR);
         let right = u32::from_be_bytes(
@@ -536,12 +536,7 @@ mod tests {
     #[test]
     fn hostile_files_fail_fast() {
         let data = fixture("page512");
-        let root = Database::open(&data)
-            .unwrap()
-            .table("Packages")
-            .unwrap()
-            .unwrap()
-            .root;
+        let root = packages_root(&data);
         let right = (root as usize - 1) * 512 + 8;
         let mut cycle = data.clone();
         set_be32(&mut cycle, right, root);
