@@ -15,6 +15,7 @@ pub mod bdb;
 pub mod header;
 pub mod ndb;
 pub mod sqlite;
+pub mod sqlite_file;
 
 use clair_indexer::DbScan;
 use clair_layer::{FileSelector, FileView};

@@ -1,53 +1,46 @@
-//! SQLite rpmdb (`rpmdb.sqlite`, rpm ≥ 4.16): `SELECT blob FROM Packages`.
+//! SQLite rpmdb (`rpmdb.sqlite`, rpm ≥ 4.16): the `blob` column of table `Packages`, in `hnum`
+//! order.
 //!
-//! The bytes are opened in memory (`sqlite3_deserialize`), never written to disk, read-only.
-
-use rusqlite::{Connection, MAIN_DB, OpenFlags};
+//! Read with the crate's own file-format reader ([`super::sqlite_file`]), never with SQLite's C
+//! library: the file is hostile input, and this crate holds no database driver.
 
 use super::RpmError;
+use super::sqlite_file::{Database, MAGIC, Value, columns};
 
 /// Is this a SQLite database?
 pub fn is_sqlite(data: &[u8]) -> bool {
-    data.starts_with(b"SQLite format 3\0")
+    data.starts_with(MAGIC)
 }
 
-/// The header blobs in the `Packages` table.
+/// The header blobs in the `Packages` table, as `SELECT blob FROM Packages ORDER BY hnum`.
 pub fn parse_sqlite(data: &[u8]) -> Result<Vec<Vec<u8>>, RpmError> {
-    let err = |e: rusqlite::Error| RpmError::Sqlite(e.to_string());
-    if !is_sqlite(data) {
-        return Err(RpmError::Sqlite("not a SQLite database (magic)".into()));
+    let bad = RpmError::Sqlite;
+    let mut db = Database::open(data)?;
+    let Some(table) = db.table("Packages")? else {
+        return Err(bad("no Packages table: not an rpmdb".into()));
+    };
+    let cols = columns(&table.sql);
+    let position = |name: &str| cols.iter().position(|c| c.name.eq_ignore_ascii_case(name));
+    let blob = position("blob").ok_or_else(|| bad("Packages has no blob column".into()))?;
+    // rpm declares `hnum INTEGER PRIMARY KEY`: the rowid, so b-tree order is hnum order.
+    if !position("hnum").is_some_and(|i| cols[i].rowid_alias) {
+        return Err(bad(
+            "Packages.hnum is not an INTEGER PRIMARY KEY: rows have no hnum order".into(),
+        ));
     }
-    let mut conn = Connection::open_in_memory_with_flags(
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(err)?;
-    // A database last written in WAL mode says so in header bytes 18 and 19; an in-memory copy
-    // has no WAL file, so present it as a rollback-journal database (what sqlite3 does when a
-    // WAL database is copied without its -wal file).
-    let mut bytes = data.to_vec();
-    if bytes.len() > 19 && bytes[18] == 2 && bytes[19] == 2 {
-        bytes[18] = 1;
-        bytes[19] = 1;
-    }
-    conn.deserialize_read_exact(MAIN_DB, &bytes[..], bytes.len(), true)
-        .map_err(err)?;
-    let has_table: bool = conn
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'Packages')",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(err)?;
-    if !has_table {
-        return Err(RpmError::Sqlite("no Packages table: not an rpmdb".into()));
-    }
-    let mut st = conn
-        .prepare("SELECT blob FROM Packages ORDER BY hnum")
-        .map_err(err)?;
-    let rows = st
-        .query_map([], |r| r.get::<_, Vec<u8>>(0))
-        .map_err(err)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(err)?;
-    Ok(rows)
+    let mut out = Vec::new();
+    db.table_rows(table.root, "Packages", |payload| {
+        let row = out.len();
+        let at = |e: String| bad(format!("Packages row {row}: {e}"));
+        let values = super::sqlite_file::record(&payload).map_err(at)?;
+        match values.get(blob) {
+            Some(Value::Blob(b)) => {
+                out.push(b.to_vec());
+                Ok(())
+            }
+            Some(v) => Err(at(format!("blob is {}, not a BLOB", v.kind()))),
+            None => Err(at(format!("record of {} values has no blob", values.len()))),
+        }
+    })?;
+    Ok(out)
 }
