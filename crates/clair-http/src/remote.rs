@@ -9,7 +9,6 @@
 //! error names the URL asked. The JSON is claircore's, so either side may be Clair v4 itself.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -54,11 +53,11 @@ impl std::fmt::Debug for ClientOptions {
     }
 }
 
-/// One service: its base URL (`http://host:port`), an agent, the signing key.
+/// One service: its base URL (`http://host:port`), the client, the signing key.
 #[derive(Debug, Clone)]
 struct Service {
     base: String,
-    agent: ureq::Agent,
+    client: clair_net::Client,
     opts: ClientOptions,
 }
 
@@ -66,19 +65,16 @@ type Result<T> = std::result::Result<T, Error>;
 
 impl Service {
     fn new(base: &str, opts: ClientOptions) -> std::result::Result<Service, String> {
-        let mut cfg = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(10)))
-            // A redirect would carry the intra-service token elsewhere; Clair's routes have none.
-            .max_redirects(0)
-            .timeout_global(Some(opts.timeout.unwrap_or(Duration::from_secs(600))))
+        let mut client = clair_net::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .total_timeout(opts.timeout.unwrap_or(Duration::from_secs(600)))
             .user_agent(concat!("clair-rs/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &opts.ca_pem {
-            cfg = cfg.tls_config(clair_layer::fetch::tls_trusting(pem)?);
+            client = client.ca_pem(pem).map_err(|e| e.to_string())?;
         }
         Ok(Service {
             base: base.trim_end_matches('/').to_string(),
-            agent: ureq::Agent::new_with_config(cfg.build()),
+            client: client.build(),
             opts,
         })
     }
@@ -102,7 +98,18 @@ impl Service {
         })
     }
 
-    /// GET `path`: the status, the `ETag` and the body (bounded by `limit`).
+    /// The headers of every request: JSON, and the intra-service token when there is a key.
+    fn headers(&self) -> Vec<(String, String)> {
+        let mut h = vec![("Accept".to_string(), "application/json".to_string())];
+        if let Some(b) = self.bearer() {
+            h.push(("Authorization".to_string(), b));
+        }
+        h
+    }
+
+    /// GET `path`: the status, the `ETag` and the body (bounded by `limit`). Sent once and never
+    /// redirected: a redirect would carry the intra-service token elsewhere, and Clair's routes
+    /// have none.
     fn get(
         &self,
         path: &str,
@@ -110,59 +117,32 @@ impl Service {
         limit: u64,
     ) -> Result<(u16, Option<String>, Vec<u8>)> {
         let url = self.url(path);
-        let mut req = self.agent.get(&url).header("Accept", "application/json");
-        if let Some(b) = self.bearer() {
-            req = req.header("Authorization", &b);
-        }
+        let mut headers = self.headers();
         if let Some(t) = if_none_match {
-            req = req.header("If-None-Match", t);
+            headers.push(("If-None-Match".to_string(), t.to_string()));
         }
-        let resp = req.call().map_err(|e| Self::err(&url, e.to_string()))?;
-        read(&url, resp, limit)
+        let resp = self
+            .client
+            .send_once(clair_net::Method::GET, &url, &headers, &[])?;
+        read(resp, limit)
     }
 
     /// POST a JSON body to `path`: the status and the body.
     fn post(&self, path: &str, body: &str, limit: u64) -> Result<(u16, Vec<u8>)> {
         let url = self.url(path);
-        let mut req = self
-            .agent
-            .post(&url)
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json");
-        if let Some(b) = self.bearer() {
-            req = req.header("Authorization", &b);
-        }
-        let resp = req.send(body).map_err(|e| Self::err(&url, e.to_string()))?;
-        let (status, _, body) = read(&url, resp, limit)?;
+        let mut headers = self.headers();
+        headers.push(("Content-Type".to_string(), "application/json".to_string()));
+        let resp = self.client.post(&url, &headers, body.as_bytes())?;
+        let (status, _, body) = read(resp, limit)?;
         Ok((status, body))
     }
 }
 
-fn read(
-    url: &str,
-    resp: ureq::http::Response<ureq::Body>,
-    limit: u64,
-) -> Result<(u16, Option<String>, Vec<u8>)> {
-    let status = resp.status().as_u16();
-    let etag = resp
-        .headers()
-        .get("etag")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let mut body = Vec::new();
-    resp.into_body()
-        .with_config()
-        .limit(limit.saturating_add(1))
-        .reader()
-        .read_to_end(&mut body)
-        .map_err(|e| Service::err(url, format!("reading the answer: {e}")))?;
-    if body.len() as u64 > limit {
-        return Err(Service::err(
-            url,
-            format!("answer larger than {limit} bytes"),
-        ));
-    }
-    Ok((status, etag, body))
+/// An answer's status, `ETag` and body (at most `limit` bytes, else an error naming the URL).
+fn read(resp: clair_net::Response, limit: u64) -> Result<(u16, Option<String>, Vec<u8>)> {
+    let status = resp.status();
+    let etag = resp.header("etag").map(str::to_string);
+    Ok((status, etag, resp.read_to_vec(limit)?))
 }
 
 fn decode<T: DeserializeOwned>(url: &str, body: &[u8]) -> Result<T> {

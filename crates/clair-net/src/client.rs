@@ -406,18 +406,26 @@ impl Client {
         body: &[u8],
     ) -> Result<Response, Error> {
         self.check(url)?;
+        // Only methods that need a body get one (an empty GET or DELETE sends no
+        // `Content-Length: 0`).
+        let with_body = !body.is_empty()
+            || method == Method::POST
+            || method == Method::PUT
+            || method == Method::PATCH;
         let mut req = ureq::http::Request::builder().method(method).uri(url);
         for (k, v) in headers {
             req = req.header(k.as_str(), v.as_str());
         }
-        let req = req.body(body).map_err(|e| Error::Transport {
+        let built = |e: ureq::http::Error| Error::Transport {
             url: display_url(url),
             message: e.to_string(),
-        })?;
-        let resp = self
-            .agent
-            .run(req)
-            .map_err(|e| Client::call_error(url, e))?;
+        };
+        let resp = if with_body {
+            self.agent.run(req.body(body).map_err(built)?)
+        } else {
+            self.agent.run(req.body(()).map_err(built)?)
+        }
+        .map_err(|e| Client::call_error(url, e))?;
         Ok(Response {
             url: url.to_string(),
             inner: resp,

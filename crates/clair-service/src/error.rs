@@ -24,6 +24,9 @@ pub enum Error {
     /// Notifications could not be computed (the layer or operation at fault named).
     #[error("notifications: {0}")]
     Notification(String),
+    /// A request to another server got no usable answer (the URL named).
+    #[error(transparent)]
+    Net(#[from] clair_net::Error),
     /// Another Clair service (a remote indexer or matcher) failed or answered something
     /// unusable.
     #[error("{url}: {message}")]

@@ -41,46 +41,37 @@ pub fn server_url(s: &str) -> String {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(15)))
-            .timeout_global(Some(Duration::from_secs(600)))
-            .build(),
-    )
+/// The client to the Clair server (the one outbound client: timeouts, redirects checked).
+fn agent() -> clair_net::Client {
+    clair_net::Client::builder()
+        .connect_timeout(Duration::from_secs(15))
+        .total_timeout(Duration::from_secs(600))
+        .build()
 }
 
 /// POST `body` as JSON to `url`; the answer's status and JSON body (`what` names it in errors).
 fn post_json(
-    a: &ureq::Agent,
+    a: &clair_net::Client,
     url: &str,
     body: &serde_json::Value,
     what: &str,
 ) -> anyhow::Result<(u16, serde_json::Value)> {
+    let headers = [("Content-Type".to_string(), "application/json".to_string())];
     let resp = a
-        .post(url)
-        .header("Content-Type", "application/json")
-        .send(body.to_string())
+        .post(url, &headers, body.to_string().as_bytes())
         .with_context(|| format!("POST {url}"))?;
     read_json(resp, what)
 }
 
-fn read_json(
-    resp: ureq::http::Response<ureq::Body>,
-    what: &str,
-) -> anyhow::Result<(u16, serde_json::Value)> {
-    let status = resp.status().as_u16();
-    let text = resp
-        .into_body()
-        .with_config()
-        .limit(256 << 20)
-        .read_to_string()
+fn read_json(resp: clair_net::Response, what: &str) -> anyhow::Result<(u16, serde_json::Value)> {
+    let status = resp.status();
+    let bytes = resp
+        .read_to_vec(256 << 20)
         .with_context(|| format!("reading the {what} answer"))?;
-    let v = if text.trim().is_empty() {
+    let v = if bytes.trim_ascii().is_empty() {
         serde_json::Value::Null
     } else {
-        serde_json::from_str(&text).with_context(|| {
+        serde_json::from_slice(&bytes).with_context(|| {
             format!("{what}: the server answered {status} with something that is not JSON")
         })?
     };
@@ -118,7 +109,7 @@ fn v4(server: &str, res: &registry::Resolved) -> anyhow::Result<VulnerabilityRep
         "{server}/matcher/api/v1/vulnerability_report/{}",
         res.manifest_digest
     );
-    let resp = a.get(&url).call().with_context(|| format!("GET {url}"))?;
+    let resp = a.get(&url, &[]).with_context(|| format!("GET {url}"))?;
     let (status, v) = read_json(resp, "vulnerability report")?;
     if status == 202 {
         bail!(
@@ -166,7 +157,7 @@ fn v1(server: &str, res: &registry::Resolved) -> anyhow::Result<VulnerabilityRep
     }
     let top = names.last().context("the image has no layers")?;
     let url = format!("{server}/v1/layers/{top}?vulnerabilities");
-    let resp = a.get(&url).call().with_context(|| format!("GET {url}"))?;
+    let resp = a.get(&url, &[]).with_context(|| format!("GET {url}"))?;
     let (status, v) = read_json(resp, "layer")?;
     if status != 200 {
         bail!(
