@@ -1,12 +1,15 @@
 //! What can go wrong in the use cases.
 
-/// Errors of the use cases (indexing has its own, [`crate::IndexError`]; the Clair v2 API's
-/// carry a status, [`crate::v1::V1Error`]).
+/// Errors of the use cases (the Clair v2 API's answers carry a status instead,
+/// [`crate::v1::V1Error`]).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] clair_store::Error),
+    /// Indexing an image failed (the layer or file at fault named).
+    #[error(transparent)]
+    Index(#[from] clair_indexer::Error),
     /// A file or directory the work needs could not be made or read.
     #[error("{what}: {source}")]
     Io {

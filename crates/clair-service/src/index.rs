@@ -93,25 +93,14 @@ impl Service {
         );
         match index_image(self.store.as_ref(), &self.indexer, &image, &NoProgress) {
             Ok((indexed, _)) => Ok(indexed.report),
-            Err(IndexError::Store(e)) => Err(e.into()),
-            Err(IndexError::Index(clair_indexer::Error::Layer {
+            Err(Error::Index(clair_indexer::Error::Layer {
                 source: e @ clair_layer::Error::Tar { .. },
                 ..
             })) => failed(format!("{NOT_A_LAYER}{e}")),
-            Err(e) => failed(e.to_string()),
+            Err(e @ Error::Index(_)) => failed(e.to_string()),
+            Err(e) => Err(e),
         }
     }
-}
-
-/// Errors of [`index_image`].
-#[derive(Debug, thiserror::Error)]
-pub enum IndexError {
-    /// Indexing failed.
-    #[error(transparent)]
-    Index(#[from] clair_indexer::Error),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] clair_store::Error),
 }
 
 /// Where an index report came from.
@@ -132,7 +121,7 @@ pub fn index_image(
     indexer: &Indexer,
     image: &Image,
     progress: &dyn Progress,
-) -> Result<(Indexed, Origin), IndexError> {
+) -> Result<(Indexed, Origin), Error> {
     let state = indexer.state();
     if let Some(m) = &image.manifest_digest
         && let Some(stored) = store.get_index_report(m)?

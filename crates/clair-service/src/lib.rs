@@ -33,7 +33,7 @@ mod state;
 pub mod v1;
 
 pub use error::Error;
-pub use index::{IndexError, LayerRef, NOT_A_LAYER, Origin, index_image};
+pub use index::{LayerRef, NOT_A_LAYER, Origin, index_image};
 pub use live::{LiveIndex, add_cvss, load_index, store_generation, vulnerability_report};
 pub use manager::{NoUpdateProgress, Outcome, RunReport, UpdateManager, UpdateProgress, by_name};
 pub use state::{Counters, NoCounters, Service};
